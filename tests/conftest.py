@@ -1,0 +1,117 @@
+"""Shared fixtures: one sandbox (moto server) per test session, one AWS account per test.
+
+Accounts isolate tests that share the server: the sandbox routes an access
+key ending in 12 digits to that account, so each test sees an empty
+emulator with only AWS's defaults in it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from vivr_provision.sandbox import SandboxServer
+
+REPO = Path(__file__).resolve().parent.parent
+FAULTS = Path(__file__).resolve().parent / "faults"
+_account_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer("127.0.0.1", 0).start()
+    yield server
+    server.stop()
+
+
+def _new_account() -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
+    return f"{int(worker) + 1:03d}{os.getpid() % 10000:04d}{next(_account_numbers):05d}"
+
+
+@dataclass
+class Aws:
+    """One isolated AWS account on the shared sandbox, plus the CLI to drive it."""
+
+    sandbox: SandboxServer
+    account: str
+    workdir: Path
+    config: Path = REPO / "config" / "production.yaml"
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    @property
+    def access_key(self) -> str:
+        return f"sandbox{self.account}"
+
+    @property
+    def state_path(self) -> Path:
+        return self.workdir / "state" / "production.json"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AWS_", "VIVR_", "BOTO"))}
+        env.update(
+            AWS_ACCESS_KEY_ID=self.access_key,
+            AWS_SECRET_ACCESS_KEY="sandbox",
+            AWS_ENDPOINT_URL=self.sandbox.url,
+            AWS_CONFIG_FILE=str(self.workdir / "no-aws-config"),
+            AWS_SHARED_CREDENTIALS_FILE=str(self.workdir / "no-aws-credentials"),
+            PYTHONPATH=os.pathsep.join([str(FAULTS), str(REPO)]),
+        )
+        env.update(extra)
+        return env
+
+    def cli(self, *args: str, env: dict[str, str] | None = None,
+            state: Path | None = None, config: Path | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "vivr_provision", *args,
+                   "--config", str(config or self.config),
+                   "--state", str(state or self.state_path)]
+        return subprocess.run(command, cwd=self.workdir, env=self.env(**(env or {})),
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def cli_json(self, *args: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        result = self.cli(*args, "--output", "json", **kwargs)
+        try:
+            return result.returncode, json.loads(result.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(f"no JSON on stdout: {result.stdout!r} {result.stderr!r}") \
+                from None
+
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "vivr_provision", *args,
+                   "--config", str(self.config), "--state", str(self.state_path)]
+        return subprocess.Popen(command, cwd=self.workdir, env=self.env(**(env or {})),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def client(self, service: str, region: str = "us-east-1") -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(
+                service, region_name=region, endpoint_url=self.sandbox.url,
+                aws_access_key_id=self.access_key, aws_secret_access_key="sandbox")
+        return self._clients[key]
+
+    def calls(self) -> list[dict[str, Any]]:
+        url = f"{self.sandbox.url}/__vivr__/calls?account={self.account}"
+        with urllib.request.urlopen(url) as reply:
+            return list(json.load(reply))
+
+    def mutating_calls(self, since: int = 0) -> list[str]:
+        return [f"{c['service']}.{c['operation']}" for c in self.calls()[since:] if c["mutating"]]
+
+
+@pytest.fixture
+def aws(sandbox: SandboxServer, tmp_path: Path) -> Aws:
+    return Aws(sandbox, _new_account(), tmp_path)

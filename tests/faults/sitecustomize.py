@@ -1,0 +1,97 @@
+"""Fault injection for end-to-end tests, loaded into the CLI subprocess.
+
+Tests put this directory on PYTHONPATH; Python imports ``sitecustomize``
+at start-up, and this module registers botocore event handlers on every
+session, so faults happen at the botocore/HTTP boundary, never by mocking
+the tool's own functions.  Controlled by environment variables:
+
+* ``VIVR_FAULT_CRASH_AFTER=ec2.CreateVpc``: the process dies (``os._exit(137)``,
+  like ``kill -9``) right after that call succeeded, before the tool can
+  record its result.
+* ``VIVR_FAULT_FAIL=ec2.CreateRouteTable``: that call returns an AWS error
+  (``VIVR_FAULT_FAIL_CODE``, default ``UnauthorizedOperation``) every time.
+* ``VIVR_FAULT_THROTTLE=ec2.DescribeVpcs:2``: the first N calls get a 503
+  ``RequestLimitExceeded`` that botocore's retry mode must absorb.
+* ``VIVR_FAULT_DELAY_S=0.05``: every request is delayed (slow AWS).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import botocore.session
+from botocore.awsrequest import AWSResponse
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+    def read(self, *_: Any, **__: Any) -> bytes:
+        return self._body
+
+
+def _error(url: str, status: int, code: str, message: str) -> AWSResponse:
+    body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
+            f"</Error></Errors><RequestID>fault</RequestID></Response>").encode()
+    return AWSResponse(url, status, {"Content-Type": "text/xml"}, _Raw(body))
+
+
+_lock = threading.Lock()
+_throttled: dict[str, int] = {}
+
+
+def _split(spec: str) -> tuple[str, str]:
+    service, _, operation = spec.partition(".")
+    return service, operation
+
+
+def _install(session: Any) -> None:
+    crash = os.environ.get("VIVR_FAULT_CRASH_AFTER")
+    if crash:
+        def _die(http_response: Any = None, **_: Any) -> None:
+            if http_response is not None and http_response.status_code < 300:
+                os._exit(137)
+
+        session.register(f"after-call.{crash}", _die)
+    fail = os.environ.get("VIVR_FAULT_FAIL")
+    if fail:
+        code = os.environ.get("VIVR_FAULT_FAIL_CODE", "UnauthorizedOperation")
+
+        def _fail(request: Any, **_: Any) -> AWSResponse:
+            return _error(request.url, 400, code, "injected failure")
+
+        session.register(f"before-send.{fail}", _fail)
+    throttle = os.environ.get("VIVR_FAULT_THROTTLE")
+    if throttle:
+        spec, _, count = throttle.partition(":")
+
+        def _throttle(request: Any, **_: Any) -> AWSResponse | None:
+            with _lock:
+                done = _throttled.get(spec, 0)
+                if done >= int(count or 1):
+                    return None
+                _throttled[spec] = done + 1
+            return _error(request.url, 503, "RequestLimitExceeded", "Request limit exceeded.")
+
+        session.register(f"before-send.{spec}", _throttle)
+    delay = float(os.environ.get("VIVR_FAULT_DELAY_S", "0") or 0)
+    if delay:
+        session.register("before-send", lambda **_: time.sleep(delay))
+
+
+_original_init = botocore.session.Session.__init__
+
+
+def _patched_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _original_init(self, *args, **kwargs)
+    _install(self)
+
+
+botocore.session.Session.__init__ = _patched_init  # type: ignore[method-assign]

@@ -1,0 +1,290 @@
+"""The graph walk with in-memory steps: order, concurrency, failure, resume, tokens."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vivr_provision.aws import AwsSettings, ClientFactory
+from vivr_provision.config import PlatformConfig, load_config
+from vivr_provision.engine import Engine, StepGraph
+from vivr_provision.errors import ConfigError
+from vivr_provision.state import LocalStateStore, State
+from vivr_provision.steps.base import Change, Resource, Step, StepContext
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def config() -> PlatformConfig:
+    return load_config(REPO / "config" / "production.yaml", "production")
+
+
+class Cloud:
+    """A fake provider that records calls and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.fail: set[str] = set()
+        self.active = 0
+        self.max_active = 0
+        self.lock = threading.Lock()
+        self.delay = 0.0
+        self.tokens: dict[str, str] = {}
+
+    def mutate(self, verb: str, name: str) -> None:
+        with self.lock:
+            self.calls.append((verb, name))
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            if name in self.fail:
+                raise RuntimeError(f"boom in {name}")
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+class FakeStep(Step):
+    family = "fake"
+    service = "fake"
+
+    def __init__(self, config: PlatformConfig, key: str, cloud: Cloud,
+                 deps: tuple[str, ...] = (), size: int = 1, seconds: float = 5.0) -> None:
+        super().__init__(config, key)
+        self.cloud = cloud
+        self.deps = deps
+        self.size = size
+        self.expected = seconds
+
+    @property
+    def expected_seconds(self) -> float:  # type: ignore[override]
+        return self.expected
+
+    def depends_on(self) -> tuple[str, ...]:
+        return self.deps
+
+    def resource_name(self) -> str:
+        return self.name
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        data = self.cloud.resources.get(self.name)
+        return Resource(data["id"], dict(data)) if data and data["id"] == resource_id else None
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        data = self.cloud.resources.get(self.name)
+        return Resource(data["id"], dict(data)) if data else None
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        for dep in self.deps:
+            ctx.output(dep, "id")  # dependencies' outputs are visible
+        self.cloud.mutate("create", self.name)
+        self.cloud.tokens[self.name] = token
+        self.cloud.resources[self.name] = {"id": f"id-{self.name}", "size": self.size}
+        return Resource(f"id-{self.name}", dict(self.cloud.resources[self.name]))
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        if resource.data["size"] != self.size:
+            return [Change("size", resource.data["size"], self.size)]
+        return []
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        self.cloud.mutate("update", self.name)
+        self.cloud.resources[self.name]["size"] = self.size
+        return Resource(resource.id, dict(self.cloud.resources[self.name]))
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        self.cloud.mutate("delete", self.name)
+        del self.cloud.resources[self.name]
+
+
+def make_engine(config: PlatformConfig, steps: list[Step], tmp_path: Path,
+                parallelism: int = 10) -> tuple[Engine, LocalStateStore]:
+    store = LocalStateStore(tmp_path / "state.json")
+    state = store.load(config.project, config.environment)
+    clients = ClientFactory(AwsSettings(region="us-east-1"))
+    return Engine(config, steps, clients, store, state, parallelism=parallelism), store
+
+
+def reload(store: LocalStateStore, config: PlatformConfig) -> State:
+    return store.load(config.project, config.environment)
+
+
+def diamond(config: PlatformConfig, cloud: Cloud) -> list[Step]:
+    return [
+        FakeStep(config, "a", cloud),
+        FakeStep(config, "b", cloud, ("fake.a",)),
+        FakeStep(config, "c", cloud, ("fake.a",)),
+        FakeStep(config, "d", cloud, ("fake.b", "fake.c")),
+        FakeStep(config, "lone", cloud),
+    ]
+
+
+def test_apply_respects_dependencies_and_is_idempotent(config: PlatformConfig,
+                                                       tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, store = make_engine(config, diamond(config, cloud), tmp_path)
+    report = engine.apply()
+    assert report.ok
+    order = [name for verb, name in cloud.calls]
+    assert order.index("fake.a") < order.index("fake.b") < order.index("fake.d")
+    assert order.index("fake.c") < order.index("fake.d")
+    state = reload(store, config)
+    assert {n: r.status for n, r in state.steps.items()} == dict.fromkeys(
+        ["fake.a", "fake.b", "fake.c", "fake.d", "fake.lone"], "ready")
+
+    cloud.calls.clear()
+    engine, _ = make_engine(config, diamond(config, cloud), tmp_path)
+    report = engine.apply()
+    assert {r.action for r in report.results} == {"unchanged"}
+    assert cloud.calls == []
+
+
+def test_failure_blocks_dependents_only_and_rerun_resumes(config: PlatformConfig,
+                                                          tmp_path: Path) -> None:
+    cloud = Cloud()
+    cloud.fail = {"fake.b"}
+    engine, store = make_engine(config, diamond(config, cloud), tmp_path)
+    report = engine.apply()
+    actions = {r.step: r.action for r in report.results}
+    assert actions == {"fake.a": "created", "fake.b": "failed", "fake.c": "created",
+                       "fake.d": "blocked", "fake.lone": "created"}
+    assert "boom in fake.b" in (report.failed[0].error or "")
+    state = reload(store, config)
+    assert state.steps["fake.b"].status == "failed"
+    assert "boom" in (state.steps["fake.b"].error or "")
+
+    cloud.fail = set()
+    cloud.calls.clear()
+    engine, store = make_engine(config, diamond(config, cloud), tmp_path)
+    report = engine.apply()
+    assert report.ok
+    assert sorted(cloud.calls) == [("create", "fake.b"), ("create", "fake.d")]
+    assert reload(store, config).steps["fake.b"].error is None
+
+
+def test_parallelism_bounds_concurrent_mutations(config: PlatformConfig, tmp_path: Path) -> None:
+    cloud = Cloud()
+    cloud.delay = 0.05
+    steps: list[Step] = [FakeStep(config, f"s{i}", cloud) for i in range(12)]
+    engine, _ = make_engine(config, steps, tmp_path, parallelism=3)
+    assert engine.apply().ok
+    assert cloud.max_active == 3
+
+
+def test_longest_path_starts_first(config: PlatformConfig, tmp_path: Path) -> None:
+    cloud = Cloud()
+    steps: list[Step] = [
+        FakeStep(config, "quick", cloud, seconds=1),
+        FakeStep(config, "slow", cloud, seconds=100),
+        FakeStep(config, "after-quick", cloud, ("fake.quick",), seconds=1),
+    ]
+    engine, _ = make_engine(config, steps, tmp_path, parallelism=1)
+    assert engine.apply().ok
+    assert cloud.calls[0] == ("create", "fake.slow")
+
+
+def test_drift_is_updated_and_planned(config: PlatformConfig, tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, _ = make_engine(config, diamond(config, cloud), tmp_path)
+    engine.apply()
+    cloud.resources["fake.c"]["size"] = 7
+    engine, _ = make_engine(config, diamond(config, cloud), tmp_path)
+    plan = {r.step: r for r in engine.plan().results}
+    assert plan["fake.c"].action == "update"
+    assert plan["fake.c"].changes == ["size: 7 -> 1 (update)"]
+    assert plan["fake.a"].action == "no-op"
+    report = engine.apply()
+    assert {r.step: r.action for r in report.results}["fake.c"] == "updated"
+
+
+def test_plan_on_empty_account_mutates_nothing(config: PlatformConfig, tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, store = make_engine(config, diamond(config, cloud), tmp_path)
+    report = engine.plan()
+    assert {r.action for r in report.results} == {"create"}
+    assert cloud.calls == []
+    assert not store.exists()
+
+
+def test_destroy_runs_in_reverse_and_second_destroy_is_noop(config: PlatformConfig,
+                                                            tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, store = make_engine(config, diamond(config, cloud), tmp_path)
+    engine.apply()
+    cloud.calls.clear()
+    report = engine.destroy()
+    assert report.ok
+    order = [name for verb, name in cloud.calls]
+    assert order.index("fake.d") < order.index("fake.b") < order.index("fake.a")
+    assert cloud.resources == {}
+    state = reload(store, config)
+    assert {r.status for r in state.steps.values()} == {"deleted"}
+    assert all(r.generation == 1 for r in state.steps.values())
+    cloud.calls.clear()
+    engine, _ = make_engine(config, diamond(config, cloud), tmp_path)
+    assert {r.action for r in engine.destroy().results} == {"absent"}
+    assert cloud.calls == []
+
+
+def test_tokens_are_reused_for_unfinished_creates_and_renewed_after_delete(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    cloud = Cloud()
+    steps: list[Step] = [FakeStep(config, "a", cloud)]
+    engine, store = make_engine(config, steps, tmp_path)
+    cloud.fail = {"fake.a"}
+    engine.apply()
+    first = reload(store, config).steps["fake.a"].token
+    cloud.fail = set()
+    engine, _ = make_engine(config, steps, tmp_path)
+    engine.apply()
+    assert cloud.tokens["fake.a"] == first, "a retried create reuses its token"
+    engine, _ = make_engine(config, steps, tmp_path)
+    engine.destroy()
+    engine, _ = make_engine(config, steps, tmp_path)
+    engine.apply()
+    assert cloud.tokens["fake.a"] != first, "a re-create after delete gets a new token"
+
+
+def test_targets_select_dependencies_for_apply_and_dependents_for_destroy(
+        config: PlatformConfig) -> None:
+    graph = StepGraph(diamond(config, Cloud()))
+    assert graph.select(["fake.b"], upward=True) == {"fake.a", "fake.b"}
+    assert graph.select(["fake.b"], upward=False) == {"fake.b", "fake.d"}
+    with pytest.raises(ConfigError, match=r"unknown --target fake\.x"):
+        graph.select(["fake.x"], upward=True)
+
+
+def test_cycles_and_unknown_dependencies_are_refused(config: PlatformConfig) -> None:
+    cloud = Cloud()
+    with pytest.raises(ConfigError, match="cycle"):
+        StepGraph([FakeStep(config, "a", cloud, ("fake.b",)),
+                   FakeStep(config, "b", cloud, ("fake.a",))])
+    with pytest.raises(ConfigError, match="unknown step"):
+        StepGraph([FakeStep(config, "a", cloud, ("fake.nope",))])
+    with pytest.raises(ConfigError, match="two steps"):
+        StepGraph([FakeStep(config, "a", cloud), FakeStep(config, "a", cloud)])
+
+
+def test_interrupt_stops_new_work_and_keeps_finished_steps(config: PlatformConfig,
+                                                           tmp_path: Path) -> None:
+    cloud = Cloud()
+    cloud.delay = 0.1
+    steps: list[Step] = [FakeStep(config, "a", cloud)]
+    steps += [FakeStep(config, f"n{i}", cloud, ("fake.a",)) for i in range(5)]
+    engine, store = make_engine(config, steps, tmp_path, parallelism=1)
+    threading.Timer(0.15, engine.cancel.set).start()
+    report = engine.apply()
+    assert report.interrupted
+    actions = {r.step: r.action for r in report.results}
+    assert actions["fake.a"] == "created"
+    assert "skipped" in actions.values() or "interrupted" in actions.values()
+    state = reload(store, config)
+    assert state.steps["fake.a"].status == "ready"

@@ -1,0 +1,183 @@
+"""The one place that builds boto3 sessions and clients.
+
+Why a factory: boto3 sessions are not thread-safe, so clients are created
+under a lock from one session and cached per thread, service and region.
+Every client gets the same botocore retry policy (standard or adaptive mode
+with the configured attempts) and a per-service call-rate limit, so that a
+wide parallel apply slows down instead of tripping AWS throttling.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+import botocore.config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
+
+from vivr_provision.errors import EndpointError
+
+#: Credentials used only when the endpoint is a local emulator and none are configured.
+SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """Resolved connection settings (CLI flags > environment > config)."""
+
+    region: str
+    profile: str | None = None
+    endpoint_url: str | None = None
+    retry_mode: str = "standard"
+    max_attempts: int = 10
+    max_calls_per_second: float = 20.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+    @property
+    def is_local_endpoint(self) -> bool:
+        """True for an emulator on this machine (the sandbox), never for AWS."""
+        if not self.endpoint_url:
+            return False
+        host = urlparse(self.endpoint_url).hostname or ""
+        return host in ("127.0.0.1", "localhost", "::1")
+
+
+class RateLimiter:
+    """A token bucket: at most ``rate`` calls per second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping if the bucket is empty; returns the seconds slept."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1
+            delay = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        if delay:
+            time.sleep(delay)
+        return delay
+
+    def before_send(self, **_: Any) -> None:
+        """botocore ``before-send`` handler: returning None lets the request go out."""
+        self.acquire()
+
+
+class ClientFactory:
+    """Builds and caches clients; safe to share between the engine's threads."""
+
+    def __init__(self, settings: AwsSettings) -> None:
+        self.settings = settings
+        self._session_lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
+        self._local = threading.local()
+        self._limiters: dict[tuple[str, str], RateLimiter] = {}
+        self._config = botocore.config.Config(
+            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            user_agent_extra="vivr-provision",
+        )
+
+    def _get_session(self) -> boto3.session.Session:
+        if self._session is None:
+            kwargs: dict[str, Any] = {"region_name": self.settings.region}
+            if self.settings.profile:
+                kwargs["profile_name"] = self.settings.profile
+            session = boto3.session.Session(**kwargs)
+            if self.settings.is_local_endpoint and session.get_credentials() is None:
+                session = boto3.session.Session(**kwargs, **SANDBOX_CREDENTIALS)
+            self._session = session
+        return self._session
+
+    def limiter(self, service: str, region: str) -> RateLimiter:
+        key = (service, region)
+        with self._session_lock:
+            if key not in self._limiters:
+                rate = self.settings.max_calls_per_second
+                self._limiters[key] = RateLimiter(rate, burst=2 * rate)
+            return self._limiters[key]
+
+    def client(self, service: str, region: str | None = None, *, quick: bool = False) -> Any:
+        """A client for ``service`` in ``region`` (default: the primary region).
+
+        ``quick`` clients retry once with short timeouts: used for the
+        pre-flight identity check so an unreachable endpoint fails fast.
+        """
+        region = region or self.settings.region
+        cache: dict[tuple[str, str, bool], Any] = self._local.__dict__.setdefault("clients", {})
+        key = (service, region, quick)
+        if key not in cache:
+            config = self._config
+            if quick:
+                config = config.merge(
+                    botocore.config.Config(
+                        retries={"mode": "standard", "max_attempts": 2},
+                        connect_timeout=3,
+                        read_timeout=15,
+                    )
+                )
+            with self._session_lock:
+                session = self._get_session()
+                client = session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.settings.endpoint_url,
+                    config=config,
+                )
+            client.meta.events.register("before-send", self.limiter(service, region).before_send)
+            cache[key] = client
+        return cache[key]
+
+    def whoami(self) -> str:
+        """The account id of the credentials, or EndpointError with a one-line reason."""
+        where = self.settings.endpoint_url or f"AWS ({self.settings.region})"
+        try:
+            identity = self.client("sts", quick=True).get_caller_identity()
+        except EndpointConnectionError:
+            raise EndpointError(f"cannot reach the AWS endpoint {where}") from None
+        except NoCredentialsError:
+            raise EndpointError(
+                "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, "
+                "or use --endpoint-url with the local sandbox)"
+            ) from None
+        except ClientError as exc:
+            raise EndpointError(f"{where} refused the credentials: {error_text(exc)}") from None
+        except BotoCoreError as exc:
+            raise EndpointError(f"cannot talk to the AWS endpoint {where}: {exc}") from None
+        return str(identity["Account"])
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a ClientError (``None`` for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) or None
+    return None
+
+
+def error_text(exc: BaseException) -> str:
+    """``Code: message`` for AWS errors, a readable one-liner for everything else."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        text = f"{err.get('Code', 'Unknown')}: {err.get('Message', '')}".strip()
+    elif isinstance(exc, EndpointConnectionError):
+        text = f"cannot reach endpoint {exc.kwargs.get('endpoint_url', '')}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())

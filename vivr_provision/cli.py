@@ -1,0 +1,315 @@
+"""The ``vivr-provision`` command line.
+
+Every global option is accepted before or after the command
+(``vivr-provision --env staging plan`` == ``vivr-provision plan --env staging``).
+Exit codes: 0 ok, 1 provisioning failed, 2 usage/config error, 3 state
+locked or unreadable, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import structlog
+
+from vivr_provision import __version__, log
+from vivr_provision.aws import ClientFactory
+from vivr_provision.config import ENVIRONMENTS, PlatformConfig
+from vivr_provision.engine import Engine, RunReport, StepGraph
+from vivr_provision.errors import (
+    ConfigError,
+    Interrupted,
+    ProvisionError,
+    StateError,
+    VivrError,
+)
+from vivr_provision.progress import ProgressView
+from vivr_provision.render import console, emit_json, print_report, rows_table
+from vivr_provision.sandbox_cli import sandbox
+from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
+from vivr_provision.state import LocalStateStore, State
+from vivr_provision.steps import build_steps
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(func: F) -> F:
+    """The options every command takes, before or after its name."""
+    options = [
+        click.option("--env", "env", type=click.Choice(ENVIRONMENTS), default=None,
+                     help="Environment to act on (default: $VIVR_ENV or production)."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                     help="Config file (default: config/<env>.yaml)."),
+        click.option("--state", "state_path", type=click.Path(path_type=Path), default=None,
+                     help="State file (default: state/<env>.json)."),
+        click.option("--region", default=None,
+                     help="AWS region (default: $AWS_REGION, then the config)."),
+        click.option("--profile", default=None, help="AWS profile (default: $AWS_PROFILE)."),
+        click.option("--endpoint-url", default=None,
+                     help="AWS endpoint, e.g. the local sandbox (default: $AWS_ENDPOINT_URL)."),
+        click.option("--output", type=click.Choice(["text", "json"]), default=None,
+                     help="text for people (default), json for machines."),
+        click.option("-v", "--verbose", count=True, help="More log detail (repeatable)."),
+        click.option("-q", "--quiet", is_flag=True, default=False,
+                     help="Only warnings and errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _options(ctx: click.Context, kwargs: dict[str, Any]) -> CommandOptions:
+    names = CommandOptions.__dataclass_fields__
+    mine = CommandOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in names})
+    parent: CommandOptions = ctx.find_object(CommandOptions) or CommandOptions()
+    return parent.merged(mine)
+
+
+def command(func: Callable[..., int]) -> Callable[..., int]:
+    """Merge global options into a ``CommandOptions`` and set up logging."""
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> int:
+        options = _options(click.get_current_context(), kwargs)
+        json_logs = True if options.output_format == "json" else None
+        log.configure(options.verbosity, json_logs=json_logs)
+        return func(options, **kwargs)
+
+    return common_options(wrapper)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vivr-provision")
+@common_options
+@click.pass_context
+def cli(ctx: click.Context, /, **kwargs: Any) -> None:
+    """Build, check and tear down the VIVR AWS platform, step by step, resumably."""
+    ctx.obj = CommandOptions(**kwargs)
+
+
+# -- shared plumbing ---------------------------------------------------------
+class Run:
+    """Everything one command needs: config, steps, state store, clients."""
+
+    def __init__(self, options: CommandOptions) -> None:
+        self.options = options
+        self.config: PlatformConfig = load_effective_config(options)
+        self.steps = build_steps(self.config)
+        self.graph = StepGraph(self.steps)
+        self.store = LocalStateStore(options.state_file)
+        self.clients = ClientFactory(aws_settings(options, self.config))
+
+    def load_state(self) -> State:
+        return self.store.load(self.config.project, self.config.environment)
+
+    def bind_account(self, state: State) -> str:
+        """Refuse to use a state file with another account or region."""
+        account = self.clients.whoami()
+        region = self.config.aws.region
+        if state.account_id and state.account_id != account:
+            raise StateError(
+                f"{self.store.path} belongs to account {state.account_id}, but the credentials "
+                f"are for account {account}; use the right profile or another --state"
+            )
+        if state.region and state.region != region:
+            raise StateError(
+                f"{self.store.path} was applied in {state.region}, not {region}; "
+                "use --region or another --state"
+            )
+        state.account_id, state.region = account, region
+        return account
+
+    def engine(self, state: State, parallelism: int = 10,
+               observer: Callable[[str, str, str], None] | None = None) -> Engine:
+        return Engine(self.config, self.steps, self.clients, self.store, state,
+                      parallelism=parallelism, observer=observer)
+
+    @contextmanager
+    def progress(self, total: int) -> Iterator[ProgressView | None]:
+        if self.options.output_format == "text" and sys.stderr.isatty():
+            with ProgressView(total, console()) as view:
+                yield view
+        else:
+            with nullcontext():
+                yield None
+
+
+def _finish(report: RunReport, run: Run, title: str) -> int:
+    print_report(report, title, run.options.output_format)
+    if report.interrupted:
+        raise Interrupted(f"interrupted; state saved to {run.store.path}; rerun to resume")
+    if report.failed:
+        first = report.failed[0]
+        more = f" (and {len(report.failed) - 1} more)" if len(report.failed) > 1 else ""
+        raise ProvisionError(
+            f"step {first.step} failed: {first.error}{more}; state saved to {run.store.path}, "
+            "rerun to resume"
+        )
+    return 0
+
+
+def _title(run: Run, verb: str, account: str | None = None) -> str:
+    where = f" in account {account}" if account else ""
+    return (f"{verb} {run.config.project} {run.config.environment} "
+            f"({run.config.aws.region}{where})")
+
+
+targets_option = click.option(
+    "--target", "targets", multiple=True, metavar="STEP",
+    help="Limit to STEP (repeatable): apply/plan add its dependencies, destroy its dependents.")
+parallelism_option = click.option(
+    "--parallelism", type=click.IntRange(1, 64), default=10, show_default=True,
+    help="Steps calling AWS at once (waiting steps do not count).")
+
+
+# -- commands ----------------------------------------------------------------
+@cli.command()
+@targets_option
+@parallelism_option
+@command
+def apply(options: CommandOptions, targets: tuple[str, ...], parallelism: int) -> int:
+    """Create or converge every resource; resumes an interrupted run."""
+    run = Run(options)
+    run.graph.select(targets, upward=True)
+    with run.store.lock("apply"):
+        state = run.load_state()
+        account = run.bind_account(state)
+        with run.progress(len(run.steps)) as view:
+            report = run.engine(state, parallelism, view).apply(targets)
+    return _finish(report, run, _title(run, "apply", account))
+
+
+@cli.command()
+@targets_option
+@click.option("--destroy", "for_destroy", is_flag=True, help="Plan a destroy instead.")
+@command
+def plan(options: CommandOptions, targets: tuple[str, ...], for_destroy: bool) -> int:
+    """Show what apply (or destroy) would change, from reads only."""
+    run = Run(options)
+    run.graph.select(targets, upward=not for_destroy)
+    state = run.load_state()
+    account = run.bind_account(state)
+    report = run.engine(state).plan(targets, destroy=for_destroy)
+    return _finish(report, run, _title(run, "plan", account))
+
+
+@cli.command()
+@targets_option
+@parallelism_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@command
+def destroy(options: CommandOptions, targets: tuple[str, ...], parallelism: int,
+            yes: bool) -> int:
+    """Delete what this tool created, in reverse dependency order."""
+    run = Run(options)
+    run.graph.select(targets, upward=False)
+    with run.store.lock("destroy"):
+        state = run.load_state()
+        account = run.bind_account(state)
+        if not yes:
+            _confirm_destroy(run, account)
+        with run.progress(len(run.steps)) as view:
+            report = run.engine(state, parallelism, view).destroy(targets)
+    return _finish(report, run, _title(run, "destroy", account))
+
+
+def _confirm_destroy(run: Run, account: str) -> None:
+    if not sys.stdin.isatty():
+        raise ConfigError("destroy asks for confirmation: pass --yes when not at a terminal")
+    env = run.config.environment
+    answer = click.prompt(
+        f"Destroy {run.config.project} {env} in account {account} ({run.config.aws.region})? "
+        f"Type the environment name to confirm", default="", show_default=False)
+    if answer.strip() != env:
+        raise ConfigError("destroy not confirmed; nothing was deleted")
+
+
+@cli.command()
+@click.option("--refresh", is_flag=True,
+              help="Read AWS and report drift (missing resources, changed settings).")
+@command
+def status(options: CommandOptions, refresh: bool) -> int:
+    """Show recorded state (no AWS call unless --refresh)."""
+    run = Run(options)
+    state = run.load_state()
+    if refresh:
+        account = run.bind_account(state)
+        report = run.engine(state).refresh()
+        print_report(report, _title(run, "status --refresh", account), options.output_format)
+        return 1 if report.failed or report.interrupted else 0
+    rows = []
+    for name in run.graph.order:
+        record = state.steps.get(name)
+        rows.append({
+            "step": name,
+            "status": record.status if record else "pending",
+            "resource_id": record.resource_id if record else None,
+            "updated_at": record.updated_at if record else None,
+            "error": record.error if record else None,
+        })
+    if options.output_format == "json":
+        emit_json({"environment": state.environment, "account_id": state.account_id,
+                   "region": state.region, "state_file": str(run.store.path),
+                   "exists": run.store.exists(), "serial": state.serial, "steps": rows})
+        return 0
+    out = console()
+    if not run.store.exists():
+        out.print(f"no state at {run.store.path}: nothing applied yet", highlight=False)
+    out.print(rows_table(
+        f"status {state.project} {state.environment} ({run.store.path}, serial {state.serial})",
+        ["step", "status", "resource", "updated", "error"],
+        [[str(r["step"]), str(r["status"]), r["resource_id"] or "-", r["updated_at"] or "-",
+          r["error"] or ""] for r in rows]))
+    return 0
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "json"]), default="text",
+              show_default=True)
+@command
+def graph(options: CommandOptions, fmt: str) -> int:
+    """Print the step graph (steps in apply order with their dependencies)."""
+    run = Run(options)
+    order = run.graph.order
+    if fmt == "json" or options.output_format == "json":
+        emit_json({"steps": [{"step": n, "depends_on": sorted(run.graph.deps[n]),
+                              "service": run.graph.steps[n].service} for n in order]})
+    elif fmt == "dot":
+        lines = ["digraph vivr {", "  rankdir=LR;"]
+        lines += [f'  "{d}" -> "{n}";' for n in order for d in sorted(run.graph.deps[n])]
+        lines += [f'  "{n}";' for n in order if not run.graph.deps[n]]
+        click.echo("\n".join([*lines, "}"]))
+    else:
+        for name in order:
+            deps = sorted(run.graph.deps[name])
+            click.echo(f"{name}" + (f"  <- {', '.join(deps)}" if deps else ""))
+    return 0
+
+
+cli.add_command(sandbox)
+
+
+def main() -> None:
+    """Console-script entry point: map failures to one line and an exit code."""
+    try:
+        code = cli.main(prog_name="vivr-provision", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except VivrError as exc:
+        structlog.get_logger("vivr").debug("exit", exit_code=exc.exit_code)
+        click.echo(f"error: {log.redact(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,459 @@
+"""Config of the application tier: IAM roles, log groups, ECS, ALB, ACM certificate.
+
+Spec sections "IAM Roles & Policies", "Monitoring & Logging / Log Groups",
+"Compute Resources" (ECS Fargate and the EC2 option) and "Load Balancer
+Configuration". Models check their own fields; references across sections
+(subnets, security groups, buckets, secrets, the target group the service
+registers with) are checked by the root model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from vivr_provision.config.base import Name, NonNegativeInt, Percent, PositiveInt, StrictModel
+from vivr_provision.config.data import (
+    EbsVolumeConfig,
+    Ec2InstanceType,
+    SecretKey,
+    ServicePort,
+    SsmParameter,
+    matching,
+    one_of,
+)
+
+# --------------------------------------------------------------------------- IAM
+
+Capability = Literal[
+    "SecretsManagerReadSecret",
+    "S3GetObject",
+    "S3PutObject",
+    "SQSSendMessage",
+    "SNSPublish",
+    "KMSGenerateDataKey",
+    "KMSDecrypt",
+]
+#: What the ``resources`` of a grant name, per capability (checked by the root model).
+GRANT_RESOURCES: dict[str, str] = {
+    "SecretsManagerReadSecret": "secret keys (secrets section)",
+    "S3GetObject": "bucket keys (s3.buckets)",
+    "S3PutObject": "bucket keys (s3.buckets)",
+    "SQSSendMessage": "queue name patterns",
+    "SNSPublish": "topic name patterns",
+    "KMSGenerateDataKey": "nothing (the platform key)",
+    "KMSDecrypt": "nothing (the platform key)",
+}
+IamRoleName = Annotated[str, matching(r"[\w+=,.@-]{1,64}", "an IAM role name")]
+
+
+class IamGrantConfig(StrictModel):
+    """One inline capability of a role, named as the spec names it.
+
+    Steps turn each capability into a least-privilege statement scoped to
+    ``resources`` (see GRANT_RESOURCES for what they name).
+    """
+
+    capability: Capability
+    resources: list[str]
+
+
+class IamRoleConfig(StrictModel):
+    name: IamRoleName
+    description: str
+    trust_service: Annotated[
+        str, matching(r"[a-z0-9.-]+\.amazonaws\.com", "a service principal (x.amazonaws.com)")
+    ]
+    managed_policies: list[Annotated[str, matching(r"[\w+=,.@/-]{1,128}", "a policy name")]]
+    grants: list[IamGrantConfig]
+
+
+class IamConfig(StrictModel):
+    """The spec's four roles, plus the service roles other spec features need.
+
+    ``rds_monitoring_role`` (enhanced monitoring), ``s3_replication_role``
+    (backups cross-region replication), ``ecs_instance_role`` (EC2 launch
+    option) and ``pgbouncer_instance_role`` are not listed by the spec but
+    AWS requires them for features it does list.
+    """
+
+    task_execution_role: IamRoleConfig
+    task_role: IamRoleConfig
+    backup_role: IamRoleConfig
+    cloudfront_role: IamRoleConfig
+    rds_monitoring_role: IamRoleConfig
+    s3_replication_role: IamRoleConfig
+    ecs_instance_role: IamRoleConfig
+    pgbouncer_instance_role: IamRoleConfig
+
+    def roles(self) -> dict[str, IamRoleConfig]:
+        """Every role by field name, for steps that create them uniformly."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+    @model_validator(mode="after")
+    def _check(self) -> IamConfig:
+        names = [role.name for role in self.roles().values()]
+        dups = sorted({n for n in names if names.count(n) > 1})
+        if dups:
+            raise ValueError(f"role name(s) used twice: {', '.join(dups)}")
+        return self
+
+
+# --------------------------------------------------------------------------- CloudWatch Logs
+
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+     2557, 2922, 3288, 3653}
+)  # fmt: skip
+LogGroupName = Annotated[str, matching(r"[A-Za-z0-9_./#-]{1,512}", "a log group name")]
+
+
+class LogGroupConfig(StrictModel):
+    name: LogGroupName
+    description: str
+    retention_days: Annotated[
+        int, one_of(LOG_RETENTION_DAYS, "a retention CloudWatch Logs accepts")
+    ]
+
+
+class LogsConfig(StrictModel):
+    """Log groups by key (app, database, cache, alb, cloudfront); others refer to the key."""
+
+    groups: dict[Annotated[str, matching(r"[a-z][a-z0-9_]*", "a log group key")], LogGroupConfig]
+
+    def group(self, key: str) -> LogGroupConfig:
+        return self.groups[key]
+
+    @model_validator(mode="after")
+    def _check(self) -> LogsConfig:
+        names = [g.name for g in self.groups.values()]
+        dups = sorted({n for n in names if names.count(n) > 1})
+        if dups:
+            raise ValueError(f"log group name(s) used twice: {', '.join(dups)}")
+        return self
+
+
+# --------------------------------------------------------------------------- ECS
+
+#: Fargate task sizes: cpu units -> allowed memory (MiB).
+FARGATE_MEMORY: dict[int, range] = {
+    256: range(512, 2049, 512),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096),
+    16384: range(32768, 122881, 8192),
+}
+
+
+class ContainerHealthCheckConfig(StrictModel):
+    """The container health check (ECS limits: interval 5-300 s, timeout 2-120 s ...)."""
+
+    command: Annotated[list[str], Field(min_length=2)]
+    interval_seconds: Annotated[int, Field(ge=5, le=300)]
+    timeout_seconds: Annotated[int, Field(ge=2, le=120)]
+    retries: Annotated[int, Field(ge=1, le=10)]
+    start_period_seconds: Annotated[int, Field(ge=0, le=300)]
+
+    @model_validator(mode="after")
+    def _check(self) -> ContainerHealthCheckConfig:
+        if self.command[0] not in ("CMD", "CMD-SHELL"):
+            raise ValueError(f"command must start with CMD or CMD-SHELL, not {self.command[0]!r}")
+        if self.timeout_seconds >= self.interval_seconds:
+            raise ValueError(
+                f"timeout_seconds {self.timeout_seconds} must be below interval_seconds "
+                f"{self.interval_seconds}"
+            )
+        return self
+
+
+class ContainerSecretConfig(StrictModel):
+    """An environment variable filled from a secret (by key); ``json_key`` picks a field."""
+
+    env: Annotated[str, matching(r"[A-Z_][A-Z0-9_]*", "an environment variable name")]
+    secret: SecretKey
+    json_key: str | None = None
+
+
+class ContainerConfig(StrictModel):
+    name: Name
+    image: Annotated[str, matching(r"\S+", "a container image reference")]
+    port: ServicePort
+    essential: bool
+    environment: dict[str, str]
+    secrets: list[ContainerSecretConfig]
+    health_check: ContainerHealthCheckConfig
+    log_group: str
+    log_stream_prefix: Name
+
+
+class TaskDefinitionConfig(StrictModel):
+    """One task definition with one container (spec: "Containers: 1"); cpu units, MiB."""
+
+    family: Name
+    cpu: PositiveInt
+    memory: PositiveInt
+    network_mode: Literal["awsvpc"]
+    container: ContainerConfig
+
+
+class CircuitBreakerConfig(StrictModel):
+    enable: bool
+    rollback: bool
+
+
+class EcsServiceConfig(StrictModel):
+    """The ECS service; ``target_group`` names the ALB target group it registers with."""
+
+    name: Name
+    desired_count: NonNegativeInt
+    deployment_controller: Literal["ECS"]
+    min_healthy_percent: Annotated[int, Field(ge=0, le=100)]
+    max_percent: Annotated[int, Field(ge=100, le=200)]
+    health_check_grace_period_seconds: NonNegativeInt
+    circuit_breaker: CircuitBreakerConfig
+    subnets: Annotated[list[Name], Field(min_length=1)]
+    security_groups: Annotated[list[Name], Field(min_length=1)]
+    assign_public_ip: bool
+    target_group: Name
+
+
+class EcsAutoscalingConfig(StrictModel):
+    """Application Auto Scaling target tracking of the service (tasks)."""
+
+    min_capacity: NonNegativeInt
+    max_capacity: PositiveInt
+    cpu_target_percent: Percent
+    memory_target_percent: Percent
+    scale_out_cooldown_seconds: NonNegativeInt
+    scale_in_cooldown_seconds: NonNegativeInt
+
+    @model_validator(mode="after")
+    def _check(self) -> EcsAutoscalingConfig:
+        if self.min_capacity > self.max_capacity:
+            raise ValueError(
+                f"min_capacity {self.min_capacity} is above max_capacity {self.max_capacity}"
+            )
+        return self
+
+
+class AsgSizeConfig(StrictModel):
+    min_size: NonNegativeInt
+    max_size: PositiveInt
+    desired_capacity: NonNegativeInt
+
+    @model_validator(mode="after")
+    def _check(self) -> AsgSizeConfig:
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size {self.min_size} is above max_size {self.max_size}")
+        if self.desired_capacity > self.max_size:
+            raise ValueError(
+                f"desired_capacity {self.desired_capacity} is above max_size {self.max_size}"
+            )
+        if self.desired_capacity < self.min_size:
+            raise ValueError(
+                f"desired_capacity {self.desired_capacity} is below min_size {self.min_size}"
+            )
+        return self
+
+
+class EcsEc2Config(StrictModel):
+    """Spec "Option 1: ECS with EC2": container instances in an Auto Scaling group.
+
+    Used when ``ecs.launch_type`` is ``ec2``; kept complete either way so
+    switching the launch type is a one-line change. The instances run in the
+    service subnets with the service security groups.
+    """
+
+    name: Name
+    ami_parameter: SsmParameter
+    instance_type: Ec2InstanceType
+    root_volume: EbsVolumeConfig
+    data_volume: EbsVolumeConfig
+    asg: AsgSizeConfig
+    cpu_target_percent: Percent
+    memory_target_percent: Percent
+    scale_out_after_seconds: PositiveInt
+    scale_in_after_seconds: PositiveInt
+    cooldown_seconds: NonNegativeInt
+
+
+class FargateConfig(StrictModel):
+    platform_version: Annotated[str, matching(r"LATEST|\d+\.\d+\.\d+", "LATEST or x.y.z")]
+
+
+class EcsConfig(StrictModel):
+    cluster_name: Name
+    container_insights: bool
+    launch_type: Literal["fargate", "ec2"] = "fargate"
+    fargate: FargateConfig
+    task_definition: TaskDefinitionConfig
+    service: EcsServiceConfig
+    autoscaling: EcsAutoscalingConfig
+    ec2: EcsEc2Config
+
+
+# --------------------------------------------------------------------------- ALB
+
+ElbName = Annotated[
+    str,
+    matching(r"[A-Za-z0-9](?!.*--)[A-Za-z0-9-]{0,30}(?<!-)", "an ELB name (max 32, no --)"),
+]
+
+
+class TargetHealthCheckConfig(StrictModel):
+    path: Annotated[str, matching(r"/\S*", "an HTTP path")]
+    protocol: Literal["HTTP", "HTTPS"]
+    port: ServicePort
+    interval_seconds: Annotated[int, Field(ge=5, le=300)]
+    timeout_seconds: Annotated[int, Field(ge=2, le=120)]
+    healthy_threshold: Annotated[int, Field(ge=2, le=10)]
+    unhealthy_threshold: Annotated[int, Field(ge=2, le=10)]
+    matcher: Annotated[str, matching(r"\d{3}([-,]\d{3})*", "an HTTP code matcher (200, 200-299)")]
+
+    @model_validator(mode="after")
+    def _check(self) -> TargetHealthCheckConfig:
+        if self.timeout_seconds >= self.interval_seconds:
+            raise ValueError(
+                f"timeout_seconds {self.timeout_seconds} must be below interval_seconds "
+                f"{self.interval_seconds}"
+            )
+        return self
+
+
+class StickinessConfig(StrictModel):
+    enabled: bool
+    type: Literal["lb_cookie", "app_cookie"]
+    duration_seconds: Annotated[int, Field(ge=1, le=604800)] = 86400
+
+
+class TargetGroupConfig(StrictModel):
+    """The app target group.
+
+    ``preserve_client_ip`` is realised on an ALB through X-Forwarded-For
+    (``routing.http.xff_header_processing.mode`` = append); the
+    ``preserve_client_ip.enabled`` target-group attribute exists only for NLBs.
+    """
+
+    name: ElbName
+    protocol: Literal["HTTP", "HTTPS"]
+    port: ServicePort
+    target_type: Literal["ip", "instance"]
+    health_check: TargetHealthCheckConfig
+    deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)]
+    stickiness: StickinessConfig
+    preserve_client_ip: bool
+
+
+class RedirectConfig(StrictModel):
+    protocol: Literal["HTTPS", "HTTP"]
+    port: ServicePort
+    status_code: Literal["HTTP_301", "HTTP_302"]
+
+
+SslPolicy = Annotated[
+    str, matching(r"ELBSecurityPolicy-[A-Za-z0-9-]+", "an ELB security policy name")
+]
+
+
+class ListenerConfig(StrictModel):
+    """A listener: HTTPS forwards to the target group with the ACM certificate."""
+
+    protocol: Literal["HTTP", "HTTPS"]
+    port: ServicePort
+    action: Literal["forward", "redirect"]
+    ssl_policy: SslPolicy | None = None
+    redirect: RedirectConfig | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ListenerConfig:
+        if (self.protocol == "HTTPS") != (self.ssl_policy is not None):
+            raise ValueError("ssl_policy is required for HTTPS listeners and only for them")
+        if (self.action == "redirect") != (self.redirect is not None):
+            raise ValueError("redirect settings are required for redirect listeners only")
+        return self
+
+
+class AccessLogsConfig(StrictModel):
+    """ALB access logs; ``bucket`` is a key of s3.buckets.
+
+    The ALB inserts the slash itself (bucket/prefix/AWSLogs/...), so the
+    prefix carries none, and may not contain "AWSLogs".
+    """
+
+    enabled: bool
+    bucket: str
+    prefix: Annotated[
+        str,
+        matching(
+            r"(?!.*AWSLogs)[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*",
+            "a prefix without leading/trailing slash or AWSLogs",
+        ),
+    ]
+
+
+class AlbConfig(StrictModel):
+    name: ElbName
+    scheme: Literal["internet-facing", "internal"]
+    ip_address_type: Literal["ipv4", "dualstack"]
+    subnets: Annotated[list[Name], Field(min_length=2)]
+    security_groups: Annotated[list[Name], Field(min_length=1)]
+    idle_timeout_seconds: Annotated[int, Field(ge=1, le=4000)]
+    deletion_protection: bool
+    drop_invalid_header_fields: bool
+    http2: bool
+    target_group: TargetGroupConfig
+    listeners: Annotated[list[ListenerConfig], Field(min_length=1)]
+    access_logs: AccessLogsConfig
+
+    @model_validator(mode="after")
+    def _check(self) -> AlbConfig:
+        ports = [listener.port for listener in self.listeners]
+        dups = sorted({p for p in ports if ports.count(p) > 1})
+        if dups:
+            raise ValueError(f"listeners: port {dups[0]} is used twice")
+        for index, listener in enumerate(self.listeners):
+            target = listener.redirect
+            if target is not None and not any(
+                other.protocol == target.protocol and other.port == target.port
+                for other in self.listeners
+            ):
+                raise ValueError(
+                    f"listeners[{index}].redirect goes to {target.protocol} {target.port}, "
+                    "which no listener serves"
+                )
+        return self
+
+
+# --------------------------------------------------------------------------- ACM
+
+DomainName = Annotated[
+    str,
+    matching(
+        r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", "a lowercase domain name"
+    ),
+]
+
+
+class AcmConfig(StrictModel):
+    """The public certificate of the ALB HTTPS listener and CloudFront.
+
+    CloudFront only takes certificates from us-east-1; steps request a second
+    copy there when aws.region differs.
+    """
+
+    domain_name: DomainName
+    subject_alternative_names: list[DomainName]
+    validation_method: Literal["DNS", "EMAIL"]
+    key_algorithm: Literal["RSA_2048", "EC_prime256v1", "EC_secp384r1"] = "RSA_2048"
+
+    def covers(self, hostname: str) -> bool:
+        """Whether the certificate is valid for ``hostname`` (one-label wildcards too)."""
+        for name in [self.domain_name, *self.subject_alternative_names]:
+            if name == hostname:
+                return True
+            if name.startswith("*.") and hostname.partition(".")[2] == name[2:]:
+                return True
+        return False

@@ -1,0 +1,482 @@
+"""The root config model: one environment of the platform.
+
+Field-level rules live on each section (data.py, app.py, edge.py, ops.py,
+network.py); this module adds the checks that span sections: availability
+zones against the region, subnet/security-group/bucket/secret/log-group
+references (and subnet tiers), capacity bounds, DR consistency. Every
+message is ``section.path: reason`` (or ``section.path VALUE reason``) so a
+user can find the line in the YAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from vivr_provision.config.app import (
+    FARGATE_MEMORY,
+    AcmConfig,
+    AlbConfig,
+    EcsConfig,
+    IamConfig,
+    LogsConfig,
+)
+from vivr_provision.config.base import Region, StrictModel, az_in_region
+from vivr_provision.config.data import (
+    KmsConfig,
+    PgBouncerConfig,
+    RdsConfig,
+    RedisConfig,
+    SecretsConfig,
+)
+from vivr_provision.config.edge import CloudFrontConfig, Route53Config, S3Config, WafConfig
+from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig, SubnetTier
+from vivr_provision.config.ops import CostConfig, DrConfig, MonitoringConfig
+
+Environment = Literal["production", "staging"]
+ENVIRONMENTS: tuple[str, ...] = ("production", "staging")
+RESERVED_TAGS = ("Project", "Environment", "ManagedBy", "Name")
+
+
+class AwsConfig(StrictModel):
+    """Where and how to call AWS; CLI flags override region and endpoint."""
+
+    region: Region
+    dr_region: Region
+    retry_mode: Literal["standard", "adaptive"]
+    max_attempts: Annotated[int, Field(ge=1, le=20)]
+    max_calls_per_second: Annotated[float, Field(gt=0, le=1000)]
+
+
+class PlatformConfig(StrictModel):
+    """One environment: every value a step needs, validated before any AWS call."""
+
+    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")]
+    environment: Environment
+    aws: AwsConfig
+    tags: dict[str, str]
+    network: NetworkConfig
+    security_groups: list[SecurityGroupConfig]
+    # data tier (data.py)
+    kms: KmsConfig
+    secrets: SecretsConfig
+    rds: RdsConfig
+    pgbouncer: PgBouncerConfig
+    redis: RedisConfig
+    # application tier (app.py)
+    iam: IamConfig
+    logs: LogsConfig
+    ecs: EcsConfig
+    alb: AlbConfig
+    acm: AcmConfig
+    # edge (edge.py)
+    cloudfront: CloudFrontConfig
+    waf: WafConfig
+    s3: S3Config
+    route53: Route53Config
+    # operations (ops.py)
+    monitoring: MonitoringConfig
+    dr: DrConfig
+    cost: CostConfig
+
+    def security_group(self, name: str) -> SecurityGroupConfig:
+        for group in self.security_groups:
+            if group.name == name:
+                return group
+        raise KeyError(name)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> PlatformConfig:
+        problems: list[str] = []
+        region = self.aws.region
+        if self.aws.dr_region == region:
+            problems.append(f"aws.dr_region {region} must differ from aws.region")
+        for subnet in self.network.subnets:
+            if not az_in_region(subnet.availability_zone, region):
+                problems.append(
+                    f"network.subnets.{subnet.name}.availability_zone "
+                    f"{subnet.availability_zone} is not in region {region}"
+                )
+        for key in self.tags:
+            if key in RESERVED_TAGS:
+                problems.append(f"tags.{key}: reserved tag key, set by the tool itself")
+        names = [g.name for g in self.security_groups]
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"security_groups.{dup}: duplicate security group name")
+        for group in self.security_groups:
+            for direction in ("ingress", "egress"):
+                for index, rule in enumerate(getattr(group, direction)):
+                    if rule.group is not None and rule.group not in names:
+                        problems.append(
+                            f"security_groups.{group.name}.{direction}[{index}].group "
+                            f"{rule.group!r} is not a security group of this config"
+                        )
+        for section in ("secrets", "rds", "redis", "cloudfront", "waf", "s3", "route53",
+                        "monitoring"):
+            problems += [f"{section}.{p}" for p in getattr(self, section).problems()]
+        problems += _data_problems(self)
+        problems += _app_problems(self)
+        problems += _edge_problems(self)
+        problems += _ops_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+# --------------------------------------------------------------------------- reference helpers
+
+
+def _subnet_problems(
+    config: PlatformConfig, refs: list[tuple[str, str]], tier: SubnetTier, user: str
+) -> list[str]:
+    """Each (path, subnet name) must name a subnet of ``tier``."""
+    problems: list[str] = []
+    for where, name in refs:
+        subnet = next((s for s in config.network.subnets if s.name == name), None)
+        if subnet is None:
+            problems.append(f"{where} {name!r} is not a subnet of network.subnets")
+        elif subnet.tier != tier:
+            problems.append(f"{where} {name!r} is a {subnet.tier} subnet; {user} needs {tier}")
+    return problems
+
+
+def _indexed(where: str, names: list[str]) -> list[tuple[str, str]]:
+    return [(f"{where}[{index}]", name) for index, name in enumerate(names)]
+
+
+def _azs(config: PlatformConfig, names: list[str]) -> set[str]:
+    return {s.availability_zone for s in config.network.subnets if s.name in names}
+
+
+def _spread_problems(config: PlatformConfig, where: str, names: list[str], user: str) -> list[str]:
+    zones = _azs(config, names)
+    if len(zones) < 2:
+        return [f"{where}: {user} needs subnets in two availability zones, got {sorted(zones)}"]
+    return []
+
+
+def _group_problems(config: PlatformConfig, refs: list[tuple[str, str]]) -> list[str]:
+    known = {g.name for g in config.security_groups}
+    return [
+        f"{where} {name!r} is not a security group of this config"
+        for where, name in refs
+        if name not in known
+    ]
+
+
+def _ingress_problems(
+    config: PlatformConfig, where: str, port: int, groups: list[str]
+) -> list[str]:
+    """The port a resource listens on must be open in one of its security groups."""
+    existing = [g for g in config.security_groups if g.name in groups]
+    if not existing:
+        return []  # unknown groups are reported by _group_problems
+    for group in existing:
+        for rule in group.ingress:
+            if rule.protocol == "all":
+                return []
+            if rule.protocol == "tcp":
+                low, high = rule.port_range
+                if low <= port <= high:
+                    return []
+    return [f"{where} {port}: no ingress rule of {', '.join(groups)} allows tcp {port}"]
+
+
+def _key_problems(where: str, key: str | None, known: Iterable[str], what: str) -> list[str]:
+    if key is None or key in known:
+        return []
+    return [f"{where} {key!r} is not a key of {what}"]
+
+
+# --------------------------------------------------------------------------- per tier
+
+
+def _data_problems(c: PlatformConfig) -> list[str]:
+    problems: list[str] = []
+    rds, redis, pgb = c.rds, c.redis, c.pgbouncer
+    db_subnets = rds.subnet_group.subnets
+    problems += _subnet_problems(
+        c, _indexed("rds.subnet_group.subnets", db_subnets), "database", "RDS"
+    )
+    problems += _spread_problems(c, "rds.subnet_group.subnets", db_subnets, "an RDS subnet group")
+    problems += _group_problems(c, _indexed("rds.security_groups", rds.security_groups))
+    problems += _ingress_problems(c, "rds.port", rds.port, rds.security_groups)
+    db_zones = _azs(c, db_subnets)
+    standby = rds.standby_availability_zone
+    if standby is not None and standby not in db_zones:
+        problems.append(
+            f"rds.standby_availability_zone {standby} is not an AZ of rds.subnet_group "
+            f"({', '.join(sorted(db_zones))})"
+        )
+    for index, replica in enumerate(rds.read_replicas):
+        where = f"rds.read_replicas[{index}]"
+        if not az_in_region(replica.availability_zone, replica.region):
+            problems.append(
+                f"{where}.availability_zone {replica.availability_zone} is not in region "
+                f"{replica.region}"
+            )
+        elif replica.region == c.aws.region and replica.availability_zone not in db_zones:
+            problems.append(
+                f"{where}.availability_zone {replica.availability_zone} is not an AZ of "
+                "rds.subnet_group"
+            )
+        if replica.region != c.aws.region:
+            if not c.dr.enabled or replica.region != c.dr.region:
+                problems.append(
+                    f"{where}.region {replica.region}: a cross-region replica must be in "
+                    f"dr.region {c.dr.region} with dr.enabled true"
+                )
+            if rds.storage_encrypted and not c.kms.multi_region:
+                problems.append(
+                    f"{where}.region {replica.region}: an encrypted cross-region replica "
+                    "needs kms.multi_region true"
+                )
+    max_connections = rds.parameter_group.int_value("max_connections")
+    if max_connections is not None and pgb.max_db_connections > max_connections:
+        problems.append(
+            f"pgbouncer.max_db_connections {pgb.max_db_connections} is above "
+            f"rds.parameter_group max_connections {max_connections}"
+        )
+    problems += _subnet_problems(c, [("pgbouncer.subnet", pgb.subnet)], "private", "PgBouncer")
+    problems += _group_problems(c, [("pgbouncer.security_group", pgb.security_group)])
+    problems += _ingress_problems(
+        c, "pgbouncer.listen_port", pgb.listen_port, [pgb.security_group]
+    )
+    secrets = c.secrets.names()
+    problems += _key_problems(
+        "pgbouncer.datadog_api_key_secret", pgb.datadog_api_key_secret, secrets, "secrets"
+    )
+    cache_subnets = redis.subnet_group.subnets
+    problems += _subnet_problems(
+        c, _indexed("redis.subnet_group.subnets", cache_subnets), "cache", "ElastiCache"
+    )
+    if redis.multi_az:
+        problems += _spread_problems(
+            c, "redis.subnet_group.subnets", cache_subnets, "Multi-AZ ElastiCache"
+        )
+    problems += _group_problems(c, _indexed("redis.security_groups", redis.security_groups))
+    problems += _ingress_problems(c, "redis.port", redis.port, redis.security_groups)
+    problems += _key_problems(
+        "redis.export_bucket", redis.export_bucket, c.s3.buckets, "s3.buckets"
+    )
+    problems += _key_problems(
+        "redis.slow_log_group", redis.slow_log_group, c.logs.groups, "logs.groups"
+    )
+    return problems
+
+
+def _iam_problems(c: PlatformConfig) -> list[str]:
+    problems: list[str] = []
+    secrets = c.secrets.names()
+    for role_field, role in c.iam.roles().items():
+        for index, grant in enumerate(role.grants):
+            where = f"iam.{role_field}.grants[{index}].resources"
+            if grant.capability.startswith("S3"):
+                for key in grant.resources:
+                    problems += _key_problems(where, key, c.s3.buckets, "s3.buckets")
+            elif grant.capability == "SecretsManagerReadSecret":
+                for key in grant.resources:
+                    problems += _key_problems(where, key, secrets, "secrets")
+            elif grant.capability.startswith("KMS") and grant.resources:
+                problems.append(
+                    f"{where}: {grant.capability} applies to the platform key; "
+                    "leave resources empty"
+                )
+            if not grant.resources and not grant.capability.startswith("KMS"):
+                problems.append(f"{where}: {grant.capability} needs at least one resource")
+    return problems
+
+
+def _ecs_problems(c: PlatformConfig) -> list[str]:
+    problems: list[str] = []
+    ecs = c.ecs
+    service, scaling, task = ecs.service, ecs.autoscaling, ecs.task_definition
+    container = task.container
+    problems += _subnet_problems(
+        c, _indexed("ecs.service.subnets", service.subnets), "private", "the ECS service"
+    )
+    problems += _group_problems(c, _indexed("ecs.service.security_groups", service.security_groups))
+    problems += _ingress_problems(
+        c, "ecs.task_definition.container.port", container.port, service.security_groups
+    )
+    desired = service.desired_count
+    if desired > scaling.max_capacity:
+        problems.append(
+            f"ecs.autoscaling: desired_count {desired} is above max_capacity {scaling.max_capacity}"
+        )
+    if desired < scaling.min_capacity:
+        problems.append(
+            f"ecs.autoscaling: desired_count {desired} is below min_capacity {scaling.min_capacity}"
+        )
+    secrets = c.secrets.names()
+    for index, entry in enumerate(container.secrets):
+        where = f"ecs.task_definition.container.secrets[{index}].secret"
+        problems += _key_problems(where, entry.secret, secrets, "secrets")
+    problems += _key_problems(
+        "ecs.task_definition.container.log_group", container.log_group, c.logs.groups, "logs.groups"
+    )
+    if service.target_group != c.alb.target_group.name:
+        problems.append(
+            f"ecs.service.target_group {service.target_group!r} is not alb.target_group.name "
+            f"{c.alb.target_group.name!r}"
+        )
+    if c.alb.target_group.port != container.port:
+        problems.append(
+            f"alb.target_group.port {c.alb.target_group.port} differs from "
+            f"ecs.task_definition.container.port {container.port}"
+        )
+    if ecs.launch_type == "fargate":
+        memory = FARGATE_MEMORY.get(task.cpu)
+        if memory is None:
+            problems.append(
+                f"ecs.task_definition.cpu {task.cpu} is not a Fargate size "
+                f"({', '.join(str(k) for k in FARGATE_MEMORY)})"
+            )
+        elif task.memory not in memory:
+            problems.append(
+                f"ecs.task_definition.memory {task.memory} is not valid with cpu {task.cpu} "
+                f"on Fargate ({memory.start}-{memory.stop - 1} in steps of {memory.step})"
+            )
+        if c.alb.target_group.target_type != "ip":
+            problems.append("alb.target_group.target_type must be ip for Fargate tasks")
+    return problems
+
+
+def _app_problems(c: PlatformConfig) -> list[str]:
+    problems = _iam_problems(c) + _ecs_problems(c)
+    prefix = f"/{c.project}/{c.environment}/"
+    for key, group in c.logs.groups.items():
+        if not group.name.startswith(prefix):
+            problems.append(
+                f"logs.groups.{key}.name {group.name} is not under {prefix} "
+                "(log groups are per environment)"
+            )
+    alb = c.alb
+    problems += _subnet_problems(c, _indexed("alb.subnets", alb.subnets), "public", "the ALB")
+    problems += _spread_problems(c, "alb.subnets", alb.subnets, "an ALB")
+    problems += _group_problems(c, _indexed("alb.security_groups", alb.security_groups))
+    for index, listener in enumerate(alb.listeners):
+        problems += _ingress_problems(
+            c, f"alb.listeners[{index}].port", listener.port, alb.security_groups
+        )
+    logs_key = alb.access_logs.bucket
+    problems += _key_problems("alb.access_logs.bucket", logs_key, c.s3.buckets, "s3.buckets")
+    bucket = c.s3.buckets.get(logs_key)
+    if bucket is not None and alb.access_logs.enabled:
+        if bucket.encryption != "AES256":
+            problems.append(
+                f"alb.access_logs.bucket {logs_key!r}: ALB access logs need SSE-S3 (AES256) "
+                f"encryption, the bucket uses {bucket.encryption}"
+            )
+        if bucket.policy != "alb-log-delivery":
+            problems.append(
+                f"alb.access_logs.bucket {logs_key!r}: s3.buckets.{logs_key}.policy must be "
+                "alb-log-delivery"
+            )
+    if c.acm.validation_method == "DNS":
+        for name in [c.acm.domain_name, *c.acm.subject_alternative_names]:
+            if not c.route53.in_zone(name.removeprefix("*.")):
+                problems.append(
+                    f"acm: {name} is outside route53.hosted_zone {c.route53.hosted_zone.name}, "
+                    "so DNS validation records cannot be created"
+                )
+    return problems
+
+
+def _edge_problems(c: PlatformConfig) -> list[str]:
+    problems: list[str] = []
+    cf, buckets, secrets = c.cloudfront, c.s3.buckets, c.secrets.names()
+    for index, origin in enumerate(cf.origins):
+        where = f"cloudfront.origins[{index}]"
+        if origin.kind == "s3":
+            problems += _key_problems(f"{where}.bucket", origin.bucket, buckets, "s3.buckets")
+            bucket = buckets.get(origin.bucket)
+            if bucket is not None and bucket.policy != "cloudfront-oai":
+                problems.append(
+                    f"{where}.bucket {origin.bucket!r}: s3.buckets.{origin.bucket}.policy must "
+                    "be cloudfront-oai for the OAI to read it"
+                )
+        else:
+            for h_index, header in enumerate(origin.custom_headers):
+                problems += _key_problems(
+                    f"{where}.custom_headers[{h_index}].secret", header.secret, secrets, "secrets"
+                )
+    for index, alias in enumerate(cf.aliases):
+        if not c.acm.covers(alias):
+            problems.append(f"cloudfront.aliases[{index}] {alias} is not covered by acm")
+    if cf.web_acl != c.waf.web_acl_name:
+        problems.append(f"cloudfront.web_acl {cf.web_acl!r} is not waf.web_acl_name")
+    if c.waf.scope != "CLOUDFRONT":
+        problems.append("waf.scope must be CLOUDFRONT to protect the distribution")
+    log_key = cf.logging.bucket
+    problems += _key_problems("cloudfront.logging.bucket", log_key, buckets, "s3.buckets")
+    log_bucket = buckets.get(log_key)
+    if cf.logging.enabled and log_bucket and log_bucket.object_ownership == "BucketOwnerEnforced":
+        problems.append(
+            f"cloudfront.logging.bucket {log_key!r}: standard logging writes with ACLs; "
+            f"s3.buckets.{log_key}.object_ownership must not be BucketOwnerEnforced"
+        )
+    for key, bucket in buckets.items():
+        replication = bucket.replication
+        if replication is None:
+            continue
+        where = f"s3.buckets.{key}.replication"
+        if not c.dr.enabled or replication.destination_region != c.dr.region:
+            problems.append(
+                f"{where}.destination_region {replication.destination_region}: replication "
+                f"goes to dr.region {c.dr.region} with dr.enabled true"
+            )
+        if bucket.encryption == "aws:kms" and not (
+            replication.replicate_kms_encrypted and c.kms.multi_region
+        ):
+            problems.append(
+                f"{where}: a KMS-encrypted bucket needs replicate_kms_encrypted and "
+                "kms.multi_region true"
+            )
+    for index, record in enumerate(c.route53.records):
+        if record.target == "cloudfront" and record.name not in cf.aliases:
+            problems.append(
+                f"route53.records[{index}].name {record.name} is not in cloudfront.aliases"
+            )
+    for index, failover in enumerate(c.route53.failover_records):
+        where = f"route53.failover_records[{index}]"
+        if failover.ttl_seconds != c.dr.failover_ttl_seconds:
+            problems.append(
+                f"{where}.ttl_seconds {failover.ttl_seconds} differs from "
+                f"dr.failover_ttl_seconds {c.dr.failover_ttl_seconds}"
+            )
+        if not (c.dr.enabled and c.dr.standby.alb):
+            problems.append(f"{where}: failover needs dr.enabled and dr.standby.alb")
+        check = failover.health_check
+        if not any(
+            listener.protocol == check.type and listener.port == check.port
+            for listener in c.alb.listeners
+        ):
+            problems.append(
+                f"{where}.health_check: no alb listener serves {check.type} {check.port}"
+            )
+    return problems
+
+
+def _ops_problems(c: PlatformConfig) -> list[str]:
+    problems: list[str] = []
+    dr = c.dr
+    if dr.region != c.aws.dr_region:
+        problems.append(f"dr.region {dr.region} differs from aws.dr_region {c.aws.dr_region}")
+    if dr.enabled:
+        automated = dr.snapshot_retention.automated_days
+        if c.rds.backup.retention_days < automated:
+            problems.append(
+                f"rds.backup.retention_days {c.rds.backup.retention_days} is below "
+                f"dr.snapshot_retention.automated_days {automated}"
+            )
+        if not any(r.region == dr.region for r in c.rds.read_replicas):
+            problems.append(f"dr.enabled: rds.read_replicas has no replica in {dr.region}")
+        if c.redis.rdb_snapshot_interval_minutes > dr.rpo_hours * 60:
+            problems.append(
+                f"redis.rdb_snapshot_interval_minutes {c.redis.rdb_snapshot_interval_minutes} "
+                f"exceeds dr.rpo_hours {dr.rpo_hours}"
+            )
+    return problems

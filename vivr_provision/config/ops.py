@@ -1,0 +1,248 @@
+"""Config of operations: CloudWatch alarms and SNS, disaster recovery, cost estimate.
+
+Spec sections "Monitoring & Logging / Alarms", "Disaster Recovery" and "Cost
+Estimation". The cost table is data so the ``cost`` command and its tests
+read the same numbers as the spec, and a changed line that no longer adds up
+to the stated total is caught at load time.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from vivr_provision.config.base import Name, NonNegativeInt, PositiveInt, Region, StrictModel
+from vivr_provision.config.data import matching
+
+# --------------------------------------------------------------------------- monitoring
+
+AlarmAction = Literal["scale_out", "alert_team", "alert_devops", "immediate"]
+#: Which resource's dimensions a step fills into an alarm or tracked metric.
+AlarmResource = Literal["ecs_service", "alb", "target_group", "rds", "redis", "pgbouncer"]
+Statistic = Literal["Average", "Sum", "Minimum", "Maximum", "SampleCount"]
+Comparison = Literal[
+    "GreaterThanThreshold",
+    "GreaterThanOrEqualToThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
+]
+MAX_EVALUATION_SECONDS = 86400
+
+
+def _check_period(value: int) -> int:
+    if value not in (10, 20, 30) and value % 60:
+        raise ValueError(f"{value} is not a CloudWatch period (10, 20, 30 or a multiple of 60)")
+    return value
+
+
+Period = Annotated[int, Field(gt=0), AfterValidator(_check_period)]
+MetricText = Annotated[str, matching(r"[A-Za-z0-9/_.:# -]{1,255}", "a metric or namespace name")]
+
+
+class SubscriptionConfig(StrictModel):
+    protocol: Literal["email", "email-json", "https", "sms"]
+    endpoint: str
+
+    @model_validator(mode="after")
+    def _check(self) -> SubscriptionConfig:
+        if self.protocol.startswith("email") and "@" not in self.endpoint:
+            raise ValueError(f"endpoint {self.endpoint!r} is not an e-mail address")
+        return self
+
+
+class TopicConfig(StrictModel):
+    name: Name
+    display_name: Annotated[str, Field(max_length=100)]
+    subscriptions: list[SubscriptionConfig]
+
+
+class MetricQueryConfig(StrictModel):
+    """One metric of a metric-math alarm; ``id`` is what the expression uses."""
+
+    id: Annotated[str, matching(r"[a-z][A-Za-z0-9_]*", "a metric id (lowercase first)")]
+    namespace: MetricText
+    metric_name: MetricText
+    statistic: Statistic
+
+
+class AlarmConfig(StrictModel):
+    """One alarm: either a single metric or ``expression`` over ``metrics``.
+
+    ``threshold`` is in the metric's own unit (a count, bytes, percent);
+    the YAML comment next to each converts the spec's wording.
+    """
+
+    name: Name
+    description: str
+    resource: AlarmResource
+    namespace: MetricText | None = None
+    metric_name: MetricText | None = None
+    statistic: Statistic | None = None
+    expression: str | None = None
+    metrics: list[MetricQueryConfig] = []
+    threshold: float
+    comparison: Comparison
+    period_seconds: Period
+    evaluation_periods: PositiveInt
+    treat_missing_data: Literal["missing", "notBreaching", "breaching", "ignore"]
+    action: AlarmAction
+
+    @property
+    def window_seconds(self) -> int:
+        """How long the condition must hold before the alarm fires."""
+        return self.period_seconds * self.evaluation_periods
+
+    @model_validator(mode="after")
+    def _check(self) -> AlarmConfig:
+        single = (self.namespace, self.metric_name, self.statistic)
+        if self.expression is None:
+            if None in single or self.metrics:
+                raise ValueError("a single-metric alarm needs namespace, metric_name, statistic")
+        elif any(v is not None for v in single) or not self.metrics:
+            raise ValueError("an expression alarm needs metrics and no namespace/metric_name")
+        if self.window_seconds > MAX_EVALUATION_SECONDS:
+            raise ValueError(
+                f"period_seconds x evaluation_periods = {self.window_seconds} exceeds one day"
+            )
+        return self
+
+
+class TrackedMetricConfig(StrictModel):
+    """A metric graphed for capacity planning, with no alarm (spec: "Request Count")."""
+
+    name: Name
+    resource: AlarmResource
+    namespace: MetricText
+    metric_name: MetricText
+    statistic: Statistic
+    period_seconds: Period
+
+
+class MonitoringConfig(StrictModel):
+    """SNS topics by key, the topics each alarm action notifies, alarms.
+
+    ``scale_out`` alarms also drive a step-scaling policy on the ECS service
+    adding ``scale_out_adjustment`` tasks, on top of target tracking.
+    """
+
+    topics: dict[Annotated[str, matching(r"[a-z][a-z0-9_]*", "a topic key")], TopicConfig]
+    actions: dict[AlarmAction, list[str]]
+    scale_out_adjustment: PositiveInt
+    alarms: list[AlarmConfig]
+    tracked_metrics: list[TrackedMetricConfig]
+
+    def topics_for(self, action: AlarmAction) -> list[TopicConfig]:
+        """The topics an alarm with ``action`` notifies."""
+        return [self.topics[key] for key in self.actions.get(action, [])]
+
+    def problems(self) -> list[str]:
+        problems: list[str] = []
+        for action, keys in self.actions.items():
+            for key in keys:
+                if key not in self.topics:
+                    problems.append(f"actions.{action}: {key!r} is not a key of topics")
+        names = [a.name for a in self.alarms]
+        for index, alarm in enumerate(self.alarms):
+            if alarm.action not in self.actions:
+                problems.append(
+                    f"alarms[{index}].action {alarm.action} has no entry in actions"
+                )
+            if alarm.action == "scale_out" and alarm.resource != "ecs_service":
+                problems.append(
+                    f"alarms[{index}]: a scale_out alarm must watch the ecs_service, "
+                    f"not {alarm.resource}"
+                )
+            if names.count(alarm.name) > 1 and names.index(alarm.name) != index:
+                problems.append(f"alarms[{index}].name {alarm.name!r} is used twice")
+        topic_names = [t.name for t in self.topics.values()]
+        for dup in sorted({n for n in topic_names if topic_names.count(n) > 1}):
+            problems.append(f"topics: name {dup!r} is used twice")
+        return problems
+
+
+# --------------------------------------------------------------------------- disaster recovery
+
+
+class SnapshotRetentionConfig(StrictModel):
+    """Backup strategy of the spec, in days."""
+
+    automated_days: Annotated[int, Field(ge=1, le=35)]
+    manual_pre_deploy_days: PositiveInt
+    archive_days: PositiveInt
+
+
+class StandbyConfig(StrictModel):
+    """Which standby resources exist in the DR region ("can be activated")."""
+
+    ecs: bool
+    redis: bool
+    alb: bool
+
+
+class DrConfig(StrictModel):
+    """Failover to ``region``; off for staging (no cross-region copies or standbys)."""
+
+    enabled: bool
+    region: Region
+    rto_hours: PositiveInt
+    rpo_hours: PositiveInt
+    snapshot_retention: SnapshotRetentionConfig
+    standby: StandbyConfig
+    failover_ttl_seconds: NonNegativeInt
+
+    @model_validator(mode="after")
+    def _check(self) -> DrConfig:
+        if self.rpo_hours > self.rto_hours:
+            raise ValueError(f"rpo_hours {self.rpo_hours} is above rto_hours {self.rto_hours}")
+        if not self.enabled and any(self.standby.model_dump().values()):
+            raise ValueError("standby resources need enabled: true")
+        return self
+
+
+# --------------------------------------------------------------------------- cost
+
+TOTAL_TOLERANCE = 0.01
+
+
+class CostItemConfig(StrictModel):
+    """One line of the spec's monthly cost table.
+
+    ``monthly`` is the spec's figure, not recomputed: for hourly lines the
+    spec's monthly does not equal unit_cost x quantity x hours_per_month
+    exactly, and the table is the agreed estimate.
+    """
+
+    category: str
+    service: str
+    size: str
+    quantity: Annotated[float, Field(ge=0)]
+    unit_cost: Annotated[float, Field(ge=0)]
+    unit: Literal["hour", "month", "GB"]
+    monthly: Annotated[float, Field(ge=0)]
+
+
+class CostConfig(StrictModel):
+    currency: Literal["USD"]
+    hours_per_month: Annotated[int, Field(ge=672, le=744)]
+    line_items: Annotated[list[CostItemConfig], Field(min_length=1)]
+    total_monthly: Annotated[float, Field(ge=0)]
+
+    @property
+    def computed_total(self) -> float:
+        return round(sum(item.monthly for item in self.line_items), 2)
+
+    def by_category(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for item in self.line_items:
+            totals[item.category] = round(totals.get(item.category, 0.0) + item.monthly, 2)
+        return totals
+
+    @model_validator(mode="after")
+    def _check(self) -> CostConfig:
+        if abs(self.computed_total - self.total_monthly) > TOTAL_TOLERANCE:
+            raise ValueError(
+                f"total_monthly {self.total_monthly:.2f} differs from the sum of line_items "
+                f"{self.computed_total:.2f}"
+            )
+        return self

@@ -1,0 +1,493 @@
+"""The step-graph walk: apply, destroy, plan and refresh.
+
+Why it is shaped this way:
+
+* Order comes from declared dependencies (stdlib ``graphlib``); cycles and
+  unknown names are refused before any API call.
+* Independent steps run concurrently.  ``parallelism`` bounds the steps that
+  are *calling* AWS (creating, updating, deleting), not the steps that are
+  *waiting*: a 30-minute RDS waiter must not hold a slot that a security
+  group could use (Terraform's semaphore does exactly that).  Slots go to the
+  step with the longest remaining path first.
+* State is journalled: the intent (status ``creating`` + idempotency token)
+  is saved before a create call, the physical id right after it, the outputs
+  when the resource is usable.  ``kill -9`` at any moment leaves a state from
+  which the next run resumes: ambiguous steps are settled by a lookup (id,
+  then ownership tags), never by a blind re-create.
+* A failure stops only the failed step's dependents; independent steps
+  finish.  Ctrl-C stops starting work, lets in-flight calls finish, saves.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from graphlib import CycleError, TopologicalSorter
+from typing import Any
+
+import structlog
+
+from vivr_provision.aws import ClientFactory, error_code, error_text
+from vivr_provision.config import PlatformConfig
+from vivr_provision.errors import ConfigError
+from vivr_provision.state import LocalStateStore, State, StepRecord, utc_now
+from vivr_provision.steps.base import (
+    Change,
+    ReplacementRequired,
+    Resource,
+    Step,
+    StepContext,
+    StepInterrupted,
+    idempotency_token,
+)
+
+log = structlog.get_logger("vivr.engine")
+
+#: Actions a step result can report.
+SUCCESS_ACTIONS = frozenset(
+    {"created", "adopted", "updated", "unchanged", "deleted", "absent",
+     "create", "update", "replace", "delete", "no-op", "ok", "missing", "drifted"}
+)
+
+
+@dataclass
+class StepResult:
+    step: str
+    action: str
+    resource_id: str | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.action in SUCCESS_ACTIONS
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["duration_s"] = round(self.duration_s, 3)
+        return data
+
+
+@dataclass
+class RunReport:
+    command: str
+    results: list[StepResult]
+    duration_s: float
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[StepResult]:
+        return [r for r in self.results if r.action == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(r.ok for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for result in self.results:
+            counts[result.action] = counts.get(result.action, 0) + 1
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "ok": self.ok,
+            "interrupted": self.interrupted,
+            "duration_s": round(self.duration_s, 3),
+            "summary": self.counts(),
+            "steps": [r.as_dict() for r in self.results],
+        }
+
+
+class SlotGate:
+    """A semaphore that hands free slots to the highest-priority waiter first."""
+
+    def __init__(self, slots: int, cancel: threading.Event) -> None:
+        self._free = slots
+        self._cond = threading.Condition()
+        self._queue: list[tuple[float, int]] = []
+        self._seq = itertools.count()
+        self._cancel = cancel
+
+    @contextmanager
+    def slot(self, priority: float) -> Iterator[None]:
+        entry = (-priority, next(self._seq))
+        with self._cond:
+            heapq.heappush(self._queue, entry)
+            try:
+                while not (self._free > 0 and self._queue[0] == entry):
+                    if self._cancel.is_set():
+                        raise StepInterrupted("interrupted before the step started")
+                    self._cond.wait(0.2)
+            finally:
+                self._queue.remove(entry)
+                heapq.heapify(self._queue)
+            self._free -= 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += 1
+                self._cond.notify_all()
+
+
+class StepGraph:
+    """Steps by name with validated dependencies."""
+
+    def __init__(self, steps: Iterable[Step]) -> None:
+        self.steps: dict[str, Step] = {}
+        for step in steps:
+            if step.name in self.steps:
+                raise ConfigError(f"two steps are named {step.name!r}")
+            self.steps[step.name] = step
+        self.deps: dict[str, set[str]] = {}
+        for name, step in self.steps.items():
+            unknown = [d for d in step.depends_on() if d not in self.steps]
+            if unknown:
+                raise ConfigError(f"step {name} depends on unknown step(s) {', '.join(unknown)}")
+            self.deps[name] = set(step.depends_on())
+        try:
+            self.order = list(TopologicalSorter(self.deps).static_order())
+        except CycleError as exc:
+            cycle = " -> ".join(exc.args[1])
+            raise ConfigError(f"the step graph has a cycle: {cycle}") from None
+        self.dependents: dict[str, set[str]] = {n: set() for n in self.steps}
+        for name, deps in self.deps.items():
+            for dep in deps:
+                self.dependents[dep].add(name)
+
+    def closure(self, names: Iterable[str], *, upward: bool) -> set[str]:
+        """``names`` plus their dependencies (upward) or their dependents."""
+        edges = self.deps if upward else self.dependents
+        seen: set[str] = set()
+        stack = list(names)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            stack.extend(edges[name])
+        return seen
+
+    def select(self, targets: Iterable[str] | None, *, upward: bool) -> set[str]:
+        targets = list(targets or [])
+        if not targets:
+            return set(self.steps)
+        unknown = [t for t in targets if t not in self.steps]
+        if unknown:
+            raise ConfigError(
+                f"unknown --target {', '.join(unknown)} (see `vivr-provision graph` for step names)"
+            )
+        return self.closure(targets, upward=upward)
+
+    def priorities(self, names: set[str], *, reverse: bool) -> dict[str, float]:
+        """Longest remaining path (in expected seconds) from each step to the end."""
+        after = self.deps if reverse else self.dependents
+        order = self.order if reverse else list(reversed(self.order))
+        prio: dict[str, float] = {}
+        for name in order:
+            if name not in names:
+                continue
+            tail = max((prio[n] for n in after[name] if n in names and n in prio), default=0.0)
+            prio[name] = self.steps[name].expected_seconds + tail
+        return prio
+
+
+class Engine:
+    """Runs one command over the step graph against one state."""
+
+    def __init__(
+        self,
+        config: PlatformConfig,
+        steps: Iterable[Step],
+        clients: ClientFactory,
+        store: LocalStateStore,
+        state: State,
+        *,
+        parallelism: int = 10,
+        observer: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.graph = StepGraph(steps)
+        self.store = store
+        self.state = state
+        self.cancel = threading.Event()
+        self.gate = SlotGate(max(1, parallelism), self.cancel)
+        self._lock = threading.RLock()
+        self._outputs: dict[str, Mapping[str, Any]] = {
+            name: dict(rec.outputs) for name, rec in state.steps.items()
+            if rec.status == "ready" and rec.outputs
+        }
+        self.ctx = StepContext(config, clients, self._outputs_of, self.cancel)
+        self._observer = observer
+
+    # -- bookkeeping -------------------------------------------------------
+    def _outputs_of(self, name: str) -> Mapping[str, Any] | None:
+        with self._lock:
+            return self._outputs.get(name)
+
+    def _record(self, name: str) -> StepRecord:
+        with self._lock:
+            return self.state.record(name).model_copy(deep=True)
+
+    def _commit(self, name: str, **changes: Any) -> None:
+        """Update one record and save the whole state atomically."""
+        with self._lock:
+            record = self.state.record(name)
+            for key, value in changes.items():
+                setattr(record, key, value)
+            record.updated_at = utc_now()
+            self.store.save(self.state)
+
+    def _notify(self, name: str, phase: str, detail: str = "") -> None:
+        if self._observer is not None:
+            self._observer(name, phase, detail)
+
+    # -- the walk ----------------------------------------------------------
+    def _walk(self, names: set[str], *, reverse: bool,
+              work: Callable[[Step, float], StepResult]) -> tuple[list[StepResult], bool]:
+        edges = self.graph.dependents if reverse else self.graph.deps
+        sorter: TopologicalSorter[str] = TopologicalSorter(
+            {n: {d for d in edges[n] if d in names} for n in names}
+        )
+        sorter.prepare()
+        priorities = self.graph.priorities(names, reverse=reverse)
+        results: dict[str, StepResult] = {}
+        interrupted = False
+        workers = max(1, min(len(names), 64))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
+            running: dict[Future[StepResult], str] = {}
+            while True:
+                if not self.cancel.is_set():
+                    for name in sorted(sorter.get_ready(), key=lambda n: -priorities[n]):
+                        step = self.graph.steps[name]
+                        running[pool.submit(self._guarded, work, step, priorities[name])] = name
+                if not running:
+                    break
+                try:
+                    done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    if not self.cancel.is_set():
+                        log.warning("interrupted", in_flight=sorted(running.values()),
+                                    note="finishing calls in flight, then saving state")
+                    self.cancel.set()
+                    continue
+                for future in done:
+                    name = running.pop(future)
+                    result = future.result()
+                    results[name] = result
+                    if result.ok:
+                        sorter.done(name)
+        interrupted = interrupted or self.cancel.is_set()
+        ordered = [n for n in (reversed(self.graph.order) if reverse else self.graph.order)
+                   if n in names]
+        for name in ordered:
+            if name not in results:
+                results[name] = self._not_run(name, results, edges, interrupted)
+        return [results[n] for n in ordered], interrupted
+
+    def _not_run(self, name: str, results: dict[str, StepResult],
+                 edges: dict[str, set[str]], interrupted: bool) -> StepResult:
+        blockers = sorted(n for n in self.graph.closure(edges[name], upward=True)
+                          if n in results and not results[n].ok) if edges is self.graph.deps \
+            else sorted(n for n in self._downstream(name) if n in results and not results[n].ok)
+        if blockers:
+            return StepResult(name, "blocked", error=f"blocked by {', '.join(blockers)}")
+        reason = "interrupted before it started" if interrupted else "not started"
+        return StepResult(name, "skipped", error=reason)
+
+    def _downstream(self, name: str) -> set[str]:
+        return self.graph.closure(self.graph.dependents[name], upward=False)
+
+    def _guarded(self, work: Callable[[Step, float], StepResult], step: Step,
+                 priority: float) -> StepResult:
+        started = time.monotonic()
+        bound = log.bind(step=step.name)
+        try:
+            result = work(step, priority)
+        except StepInterrupted as exc:
+            result = StepResult(step.name, "interrupted", error=str(exc))
+            bound.warning("step.interrupted", reason=str(exc))
+        except Exception as exc:
+            message = error_text(exc)
+            result = StepResult(step.name, "failed", error=message)
+            with self._lock:
+                record = self.state.steps.get(step.name)
+            if record is not None or not isinstance(exc, ConfigError):
+                self._commit(step.name, error=message, status="failed")
+            bound.error("step.failed", error=message, code=error_code(exc))
+        result.duration_s = time.monotonic() - started
+        if result.ok:
+            bound.info("step." + result.action, resource_id=result.resource_id,
+                       duration_s=round(result.duration_s, 3),
+                       **({"changes": result.changes} if result.changes else {}))
+        self._notify(step.name, result.action, result.error or result.resource_id or "")
+        return result
+
+    # -- apply -------------------------------------------------------------
+    def apply(self, targets: Iterable[str] | None = None) -> RunReport:
+        names = self.graph.select(targets, upward=True)
+        started = time.monotonic()
+        results, interrupted = self._walk(names, reverse=False, work=self._apply_step)
+        return RunReport("apply", results, time.monotonic() - started, interrupted)
+
+    def _apply_step(self, step: Step, priority: float) -> StepResult:
+        self._notify(step.name, "checking")
+        record = self._record(step.name)
+        resource = step.find(self.ctx, record.resource_id)
+        changes: list[str] = []
+        if resource is None:
+            token = self._token_for(step, record)
+            self._commit(step.name, status="creating", token=token, started_at=utc_now(),
+                         error=None, generation=record.generation)
+            self._notify(step.name, "creating")
+            with self.gate.slot(priority):
+                resource = step.create(self.ctx, token)
+            self._commit(step.name, resource_id=resource.id, origin="created")
+            log.info("step.creating", step=step.name, resource_id=resource.id)
+            action = "created"
+        else:
+            diff = step.diff(self.ctx, resource)
+            replace = [c for c in diff if c.replace]
+            if replace:
+                raise ReplacementRequired(
+                    f"{step.name}: {'; '.join(c.describe() for c in replace)}: AWS cannot change "
+                    f"this in place; run `vivr-provision destroy --target {step.name}` then apply"
+                )
+            if diff:
+                changes = [c.describe() for c in diff]
+                self._notify(step.name, "updating")
+                with self.gate.slot(priority):
+                    resource = step.update(self.ctx, resource, diff)
+                action = "updated"
+            elif record.status == "ready" and record.resource_id == resource.id:
+                action = "unchanged"
+            else:
+                action = "adopted"
+            if action != "unchanged" and record.resource_id != resource.id:
+                self._commit(step.name, resource_id=resource.id,
+                             origin=record.origin or "adopted")
+        if not step.is_ready(resource):
+            self._notify(step.name, "waiting")
+            log.info("step.waiting", step=step.name, resource_id=resource.id)
+        resource = step.wait(self.ctx, resource)
+        outputs = step.outputs(resource)
+        with self._lock:
+            self._outputs[step.name] = outputs
+        if action != "unchanged" or record.outputs != outputs or record.error:
+            self._commit(step.name, status="ready", resource_id=resource.id, outputs=outputs,
+                         error=None)
+        return StepResult(step.name, action, resource.id, changes=changes)
+
+    def _token_for(self, step: Step, record: StepRecord) -> str:
+        """The idempotency token of this create call.
+
+        A create that never recorded a resource id (crashed, interrupted or
+        failed) is repeated with the same token, so AWS returns what the first
+        call made.  A resource that did exist and is now gone (deleted by hand)
+        gets a new generation: its old token would hand back the dead resource.
+        """
+        if record.token and not record.resource_id:
+            return record.token
+        if record.token:
+            record.generation += 1
+        return idempotency_token(self.config.project, self.config.environment, step.name,
+                                 record.generation)
+
+    # -- destroy -----------------------------------------------------------
+    def destroy(self, targets: Iterable[str] | None = None) -> RunReport:
+        names = self.graph.select(targets, upward=False)
+        started = time.monotonic()
+        results, interrupted = self._walk(names, reverse=True, work=self._destroy_step)
+        return RunReport("destroy", results, time.monotonic() - started, interrupted)
+
+    def _destroy_step(self, step: Step, priority: float) -> StepResult:
+        self._notify(step.name, "checking")
+        record = self._record(step.name)
+        resource = step.find(self.ctx, record.resource_id)
+        if resource is None:
+            if record.status not in ("pending", "deleted"):
+                self._commit(step.name, status="deleted", resource_id=None, outputs={},
+                             error=None)
+            return StepResult(step.name, "absent")
+        self._commit(step.name, status="deleting", started_at=utc_now(), error=None)
+        self._notify(step.name, "deleting")
+        with self.gate.slot(priority):
+            step.delete(self.ctx, resource)
+        with self._lock:
+            self._outputs.pop(step.name, None)
+        self._commit(step.name, status="deleted", resource_id=None, outputs={}, token=None,
+                     generation=record.generation + (1 if record.token else 0))
+        return StepResult(step.name, "deleted", resource.id)
+
+    # -- plan / refresh ----------------------------------------------------
+    def plan(self, targets: Iterable[str] | None = None, *, destroy: bool = False) -> RunReport:
+        """What apply (or destroy) would do, from reads only; nothing is saved."""
+        names = self.graph.select(targets, upward=not destroy)
+        started = time.monotonic()
+        self._outputs.clear()
+        results, interrupted = self._walk(
+            names, reverse=destroy, work=self._plan_destroy if destroy else self._plan_apply
+        )
+        return RunReport("plan", results, time.monotonic() - started, interrupted)
+
+    def _observe(self, step: Step) -> tuple[Resource | None, list[Change]]:
+        record = self.state.steps.get(step.name)
+        resource = step.find(self.ctx, record.resource_id if record else None)
+        if resource is None:
+            return None, []
+        with self._lock:
+            self._outputs[step.name] = step.outputs(resource)
+        return resource, step.diff(self.ctx, resource)
+
+    def _missing_dependency(self, step: Step) -> bool:
+        return any(self._outputs_of(dep) is None for dep in step.depends_on())
+
+    def _plan_apply(self, step: Step, priority: float) -> StepResult:
+        if self._missing_dependency(step):
+            return StepResult(step.name, "create", changes=["after its dependencies"])
+        resource, diff = self._observe(step)
+        if resource is None:
+            return StepResult(step.name, "create")
+        if not diff:
+            return StepResult(step.name, "no-op", resource.id)
+        action = "replace" if any(c.replace for c in diff) else "update"
+        return StepResult(step.name, action, resource.id, changes=[c.describe() for c in diff])
+
+    def _plan_destroy(self, step: Step, priority: float) -> StepResult:
+        record = self.state.steps.get(step.name)
+        resource = step.find(self.ctx, record.resource_id if record else None)
+        if resource is None:
+            return StepResult(step.name, "no-op")
+        return StepResult(step.name, "delete", resource.id)
+
+    def refresh(self) -> RunReport:
+        """Drift report for every step the state records as applied."""
+        names = {n for n, rec in self.state.steps.items()
+                 if n in self.graph.steps and rec.status in ("ready", "creating", "failed")}
+        names = self.graph.closure(names, upward=True) & {
+            n for n in self.graph.steps if n in self.state.steps}
+        started = time.monotonic()
+        self._outputs.clear()
+        results, interrupted = self._walk(names, reverse=False, work=self._refresh_step)
+        return RunReport("status", results, time.monotonic() - started, interrupted)
+
+    def _refresh_step(self, step: Step, priority: float) -> StepResult:
+        if self._missing_dependency(step):
+            return StepResult(step.name, "missing", changes=["a dependency is missing"])
+        resource, diff = self._observe(step)
+        if resource is None:
+            return StepResult(step.name, "missing")
+        if diff:
+            return StepResult(step.name, "drifted", resource.id,
+                              changes=[c.describe() for c in diff])
+        return StepResult(step.name, "ok", resource.id)

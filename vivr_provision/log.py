@@ -1,0 +1,96 @@
+"""structlog set-up: console rendering for people, JSON lines for machines.
+
+Logs go to stderr so that ``--output json`` on stdout stays parseable.  A
+redaction processor replaces every value registered with
+:func:`register_secret` before anything is rendered, so a secret that slips
+into an event or an exception text never reaches a terminal or a log file.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+REDACTED = "***redacted***"
+
+
+def register_secret(value: str) -> None:
+    """Never print ``value``: replace it wherever it appears in a log event."""
+    if len(value) >= 6:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def _redaction_processor(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    if not _secrets:
+        return event
+    return {k: _redact_value(v) for k, v in event.items()}
+
+
+class _StderrProxy:
+    """Resolves ``sys.stderr`` at each write, so rich's live view can redirect it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
+def configure(
+    verbosity: int = 0, json_logs: bool | None = None, stream: TextIO | None = None
+) -> None:
+    """Set levels and renderer; ``verbosity`` -1 quiet, 0 normal, 1+ verbose."""
+    stream = stream or _StderrProxy()  # type: ignore[assignment]
+    assert stream is not None
+    if json_logs is None:
+        json_logs = not stream.isatty()
+    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    renderer: Any = (
+        structlog.processors.JSONRenderer(sort_keys=False)
+        if json_logs
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            _redaction_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )

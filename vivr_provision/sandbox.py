@@ -1,0 +1,182 @@
+"""A local AWS emulator (moto in server mode) for first runs, demos and tests.
+
+Why our own wrapper instead of ``moto_server``:
+
+* **Accounts by access key.**  An access key ending in 12 digits
+  (``sandbox123456789012``) is routed to that account, so parallel test
+  runs or demos on one server never see each other's resources.
+* **A call journal.**  Every request is recorded (account, region, service,
+  operation, whether it mutates) and served at ``/__vivr__/calls``: the way
+  tests prove that a second ``apply`` makes no mutating call, measured at the
+  HTTP boundary rather than inside our own code.
+* **Emulator settings** that must be set before moto is imported (ACM
+  validation delay, AWS managed IAM policies).
+
+Nothing here is on the product's AWS code path: the CLI only ever sees an
+endpoint URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+#: Emulator settings, applied before moto is imported (moto reads them at import).
+MOTO_ENV = {
+    "MOTO_ACM_VALIDATION_WAIT": "1",
+    "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+}
+DEFAULT_PORT = 4566
+JOURNAL_PATH = "/__vivr__/calls"
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "Search", "Lookup", "Check", "Validate",
+                 "Test", "Preview", "Query", "Scan", "Select")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
+_ACCOUNT_SUFFIX = re.compile(r"(\d{12})$")
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the emulator served."""
+
+    account: str | None
+    region: str | None
+    service: str | None
+    operation: str
+    mutating: bool
+    status: int
+
+
+def _operation(environ: Environ, body: bytes) -> tuple[str, bool]:
+    """(operation name, mutating?) for query, JSON and REST protocols."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        name = target.rsplit(".", 1)[-1]
+        return name, not name.startswith(READ_PREFIXES)
+    params = parse_qs(environ.get("QUERY_STRING", ""))
+    content_type = environ.get("CONTENT_TYPE", "")
+    if "x-www-form-urlencoded" in content_type:
+        params.update(parse_qs(body.decode("utf-8", "replace")))
+    if "Action" in params:
+        name = params["Action"][0]
+        return name, not name.startswith(READ_PREFIXES)
+    method = environ.get("REQUEST_METHOD", "GET")
+    return f"{method} {environ.get('PATH_INFO', '/')}", method not in ("GET", "HEAD")
+
+
+class SandboxApp:
+    """WSGI middleware around moto: account routing and the call journal."""
+
+    def __init__(self, app: Callable[[Environ, StartResponse], Iterable[bytes]]) -> None:
+        self.app = app
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    def journal(self, account: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if account is None or c.account == account]
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == JOURNAL_PATH:
+            return self._serve_journal(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        access_key, region, service = match.groups() if match else (None, None, None)
+        account = None
+        if access_key and (suffix := _ACCOUNT_SUFFIX.search(access_key)):
+            account = suffix.group(1)
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+        operation, mutating = _operation(environ, body)
+        status_holder: list[int] = []
+
+        def _start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            status_holder.append(int(status.split(maxsplit=1)[0]))
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, _start)
+        with self._lock:
+            self.calls.append(Call(account or "123456789012", region, service, operation,
+                                   mutating, status_holder[0] if status_holder else 0))
+        return result
+
+    def _serve_journal(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        if environ.get("REQUEST_METHOD") == "DELETE":
+            with self._lock:
+                self.calls.clear()
+        params = parse_qs(environ.get("QUERY_STRING", ""))
+        account = params.get("account", [None])[0]
+        payload = json.dumps([asdict(c) for c in self.journal(account)]).encode()
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(payload)))])
+        return [payload]
+
+
+class SandboxServer:
+    """moto behind :class:`SandboxApp`, served on a background thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        for key, value in MOTO_ENV.items():
+            os.environ.setdefault(key, value)
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.app = SandboxApp(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(host, port, self.app, threaded=True,
+                                   request_handler=MotoRequestHandler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="sandbox")
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m vivr_provision.sandbox --port N``: serve in the foreground."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="vivr-provision local AWS sandbox (moto)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    args = parser.parse_args(argv)
+    server = SandboxServer(args.host, args.port)
+    print(f"sandbox listening on {server.url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

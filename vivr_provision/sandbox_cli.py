@@ -1,0 +1,123 @@
+"""``vivr-provision sandbox start|stop|status``: run the local emulator in the background.
+
+The server runs as a detached process (``python -m vivr_provision.sandbox``)
+so that separate CLI invocations (apply, status, destroy) share one
+emulator; its PID and URL are kept in a small JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from vivr_provision.errors import ConfigError, VivrError
+
+DEFAULT_PIDFILE = Path("state") / "sandbox.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _read(pidfile: Path) -> dict[str, object] | None:
+    try:
+        data = json.loads(pidfile.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@click.group()
+def sandbox() -> None:
+    """Local AWS emulator (moto) for first runs and demos; no AWS account needed."""
+
+
+@sandbox.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=4566, show_default=True)
+@click.option("--pidfile", type=click.Path(path_type=Path), default=DEFAULT_PIDFILE,
+              show_default=True)
+def start(host: str, port: int, pidfile: Path) -> None:
+    """Start the emulator in the background and print how to use it."""
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        raise ConfigError("the sandbox needs moto: pip install 'vivr-provision[sandbox]'") from None
+    running = _read(pidfile)
+    if running and _alive(int(str(running["pid"]))):
+        click.echo(f"sandbox already running at {running['url']} (PID {running['pid']})")
+        return
+    if _answers(host, port):
+        raise VivrError(f"port {port} on {host} is already in use; pick another --port")
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    log_path = pidfile.with_suffix(".log")
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vivr_provision.sandbox", "--host", host, "--port", str(port)],
+            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 30
+    while not _answers(host, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise VivrError(f"the sandbox did not start; see {log_path}")
+        time.sleep(0.1)
+    url = f"http://{host}:{port}"
+    pidfile.write_text(json.dumps({"pid": process.pid, "url": url}))
+    click.echo(f"sandbox running at {url} (PID {process.pid}); use it with:\n"
+               f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=sandbox000000000042 "
+               "AWS_SECRET_ACCESS_KEY=sandbox")
+
+
+@sandbox.command()
+@click.option("--pidfile", type=click.Path(path_type=Path), default=DEFAULT_PIDFILE,
+              show_default=True)
+def stop(pidfile: Path) -> None:
+    """Stop the background emulator (its resources are gone with it)."""
+    running = _read(pidfile)
+    if not running:
+        click.echo("sandbox is not running")
+        return
+    pid = int(str(running["pid"]))
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+    click.echo(f"sandbox at {running['url']} stopped")
+
+
+@sandbox.command(name="status")
+@click.option("--pidfile", type=click.Path(path_type=Path), default=DEFAULT_PIDFILE,
+              show_default=True)
+def sandbox_status(pidfile: Path) -> None:
+    """Tell whether the background emulator runs, and where."""
+    running = _read(pidfile)
+    if running and _alive(int(str(running["pid"]))):
+        click.echo(f"sandbox running at {running['url']} (PID {running['pid']})")
+    else:
+        click.echo("sandbox is not running")

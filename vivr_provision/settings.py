@@ -1,0 +1,84 @@
+"""Resolve what a command runs against: flags > environment variables > config.
+
+Kept apart from the CLI so the precedence rules are one small, tested
+function rather than scattered ``or`` chains.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from vivr_provision.aws import AwsSettings
+from vivr_provision.config import PlatformConfig, load_config, parse_config
+
+
+@dataclass(frozen=True)
+class CommandOptions:
+    """Options shared by every command (each may be given before or after it)."""
+
+    env: str | None = None
+    config_path: Path | None = None
+    state_path: Path | None = None
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    output: str | None = None
+    verbose: int = 0
+    quiet: bool = False
+
+    def merged(self, override: CommandOptions) -> CommandOptions:
+        """``override`` (options after the command) wins over ``self``."""
+        values = {}
+        for name in self.__dataclass_fields__:
+            mine, theirs = getattr(self, name), getattr(override, name)
+            values[name] = theirs if theirs not in (None, 0, False) else mine
+        return CommandOptions(**values)
+
+    @property
+    def environment(self) -> str:
+        return self.env or os.environ.get("VIVR_ENV") or "production"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_path or Path("config") / f"{self.environment}.yaml"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_path or Path("state") / f"{self.environment}.json"
+
+    @property
+    def output_format(self) -> str:
+        return self.output or "text"
+
+    @property
+    def verbosity(self) -> int:
+        return -1 if self.quiet else self.verbose
+
+
+def load_effective_config(options: CommandOptions) -> PlatformConfig:
+    """The config with a region override applied and re-validated.
+
+    Re-validation matters: availability zones in the file must belong to the
+    region actually used, so ``--region eu-west-1`` on a us-east-1 config
+    fails with a field path instead of a half-built VPC.
+    """
+    config = load_config(options.config_file, options.environment)
+    region = options.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region and region != config.aws.region:
+        data = config.model_dump()
+        data["aws"]["region"] = region
+        config = parse_config(data, f"{options.config_file} (region {region} from flag/env)")
+    return config
+
+
+def aws_settings(options: CommandOptions, config: PlatformConfig) -> AwsSettings:
+    return AwsSettings(
+        region=config.aws.region,
+        profile=options.profile or os.environ.get("AWS_PROFILE") or None,
+        endpoint_url=options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
+        retry_mode=config.aws.retry_mode,
+        max_attempts=config.aws.max_attempts,
+        max_calls_per_second=config.aws.max_calls_per_second,
+    )

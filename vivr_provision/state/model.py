@@ -1,0 +1,80 @@
+"""The state file's data model: what was provisioned, with which ids and tokens.
+
+The state is the only memory a rerun has of earlier runs, so the model is
+strict: unknown keys are rejected (a typo or a file from another tool must not
+be silently dropped on the next save) and assignments are validated (an engine
+bug must fail where it happens, not produce a file the next run cannot read).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+"""Bumped on any incompatible change; a reader refuses files newer than it knows."""
+
+StepStatus = Literal["pending", "creating", "ready", "deleting", "deleted", "failed"]
+
+_MODEL_CONFIG = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+
+
+def utc_now() -> str:
+    """Current time as ISO-8601 UTC with seconds precision, e.g. ``2025-01-31T12:00:00Z``.
+
+    One fixed format keeps the file diff-friendly and sortable as plain text.
+    """
+    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class StepRecord(BaseModel):
+    """What is known about one step's resource; mutable because the engine updates it in place."""
+
+    model_config = _MODEL_CONFIG
+
+    status: StepStatus = "pending"
+    resource_id: str | None = None
+    """Physical id (``vpc-...``, ``arn:...``) once known."""
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    """Ids, ARNs and endpoints that dependent steps read; never secrets (the file is plain JSON)."""
+    token: str | None = None
+    """Idempotency token used (or planned) for the create call, so a retry is not a duplicate."""
+    generation: int = 0
+    """Bumped when the resource is deleted, so the next create derives a new token."""
+    origin: Literal["created", "adopted"] | None = None
+    """Whether this tool created the resource or adopted one that already existed."""
+    started_at: str | None = None
+    """ISO-8601 UTC start of the current transition (creating/deleting)."""
+    updated_at: str | None = None
+    error: str | None = None
+    """Last error, one line."""
+
+
+class State(BaseModel):
+    """Everything one project/environment pair has provisioned."""
+
+    model_config = _MODEL_CONFIG
+
+    schema_version: int = SCHEMA_VERSION
+    project: str
+    environment: str
+    account_id: str | None = None
+    region: str | None = None
+    serial: int = 0
+    """Incremented by every save, so two copies of the file can be ordered."""
+    created_at: str
+    updated_at: str
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
+
+    def record(self, step: str) -> StepRecord:
+        """Return the record of ``step``, creating a pending one on first use.
+
+        The returned object is the one stored in :attr:`steps`, so updating it
+        updates the state that the next save writes.
+        """
+        existing = self.steps.get(step)
+        if existing is None:
+            existing = self.steps[step] = StepRecord()
+        return existing

@@ -1,0 +1,327 @@
+"""Local JSON state file: atomic, private, locked, and never overwritten when unreadable.
+
+The state file is the only record of which AWS resources exist and which
+idempotency tokens were used, so losing or mangling it means orphaned (and
+billed) resources. Hence:
+
+* writes go to a temp file in the same directory and are renamed into place,
+  so a crash leaves either the old or the new file, never half of one;
+* every file is created 0600 (it holds account ids and ARNs);
+* the previous version is kept at ``<path>.backup`` for an operator to restore;
+* a file that cannot be read is reported and left exactly as it is, for both
+  ``load`` and ``save``;
+* one run at a time holds an exclusive ``flock`` on ``<path>.lock``, which the
+  kernel drops when the holder dies, so a crashed run never wedges the state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from pydantic import ValidationError
+
+from vivr_provision.errors import StateCorruptError, StateError, StateLockedError
+from vivr_provision.state.model import SCHEMA_VERSION, State, utc_now
+
+_FILE_MODE = 0o600
+_DIR_MODE = 0o700
+_MAX_REPORTED_ERRORS = 3
+# Filesystems that cannot fsync a directory say so with one of these; the rename itself succeeded.
+_DIR_FSYNC_UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EBADF})
+
+
+class LocalStateStore:
+    """JSON file store: atomic writes, 0600, exclusive lock, never overwrites what it cannot read.
+
+    ``path`` is the state file; ``.lock``, ``.lock.info`` and ``.backup`` siblings sit beside it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def lock_path(self) -> Path:
+        """The file ``flock`` is taken on; its contents are filelock's business, not ours."""
+        return self.path.with_name(self.path.name + ".lock")
+
+    @property
+    def lock_info_path(self) -> Path:
+        """Who holds the lock, as JSON, so a blocked run can say whom it is waiting for."""
+        return self.path.with_name(self.path.name + ".lock.info")
+
+    @property
+    def backup_path(self) -> Path:
+        """The version before the last save, for recovering from a bad save by hand."""
+        return self.path.with_name(self.path.name + ".backup")
+
+    def exists(self) -> bool:
+        """True when a state file is present (whether or not it is readable)."""
+        return self.path.exists()
+
+    # ------------------------------------------------------------------ load
+
+    def load(self, project: str, environment: str) -> State:
+        """Read the state, or start a fresh one (not written) when there is no file yet.
+
+        Raises StateCorruptError when the file is unreadable as a state and
+        StateError when it belongs to another project/environment; the file is
+        never modified either way.
+        """
+        raw = self._read_raw()
+        if raw is None:
+            now = utc_now()
+            return State(project=project, environment=environment, created_at=now, updated_at=now)
+        state = self._parse(raw)
+        self._check_identity(state, project, environment)
+        return state
+
+    def _read_raw(self) -> bytes | None:
+        """File contents, or None when there is no file; other OS errors become StateError."""
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise StateError(f"cannot read state file {self.path} ({reason})") from exc
+
+    def _parse(self, raw: bytes) -> State:
+        """Turn file bytes into a State, checking the schema version before anything else.
+
+        The version comes first because a newer file may legitimately contain
+        fields this version does not know; reporting those as corruption would
+        send the operator in the wrong direction.
+        """
+        if not raw.strip():
+            raise self._corrupt("the file is empty")
+        try:
+            document = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise self._corrupt(f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
+        except UnicodeDecodeError:
+            raise self._corrupt("not UTF-8 text") from None
+        if not isinstance(document, dict):
+            raise self._corrupt(f"expected a JSON object, found {_json_type(document)}")
+        self._check_schema_version(document.get("schema_version"))
+        try:
+            return State.model_validate(document)
+        except ValidationError as exc:
+            raise self._corrupt(_summarize(exc)) from None
+
+    def _check_schema_version(self, version: object) -> None:
+        """Refuse files from a newer release; malformed versions are left to the model to report."""
+        if not isinstance(version, int) or isinstance(version, bool):
+            return
+        if version > SCHEMA_VERSION:
+            raise StateCorruptError(
+                f"state file {self.path} was written by a newer vivr-provision "
+                f"(schema {version}, this version reads up to {SCHEMA_VERSION}); "
+                "upgrade vivr-provision, the file was left untouched"
+            )
+        if version < 1:
+            raise self._corrupt(f"schema_version {version} is not a valid schema")
+
+    def _corrupt(self, what: str) -> StateCorruptError:
+        """One-line corruption error that tells the operator the file is intact and what to do."""
+        if self.backup_path.exists():
+            remedy = f"restore it from {self.backup_path} or move it away"
+        else:
+            remedy = "restore it from a backup or move it away"
+        return StateCorruptError(
+            f"state file {self.path} is corrupt ({what}); it was left untouched: {remedy}"
+        )
+
+    def _check_identity(self, state: State, project: str, environment: str) -> None:
+        """Guard against applying one environment's plan to another environment's state."""
+        if (state.project, state.environment) != (project, environment):
+            raise StateError(
+                f"state file {self.path} belongs to project {state.project!r} environment "
+                f"{state.environment!r}, not project {project!r} environment {environment!r}; "
+                "check the state file path"
+            )
+
+    # ------------------------------------------------------------------ save
+
+    def save(self, state: State) -> None:
+        """Write ``state`` atomically, bumping its serial and keeping the previous file as backup.
+
+        On failure the state file is unchanged, no temp file is left behind and
+        ``state.serial``/``updated_at`` are restored, so a retry writes the same
+        serial it would have written the first time.
+        """
+        previous = (state.serial, state.updated_at)
+        state.serial += 1
+        state.updated_at = utc_now()
+        try:
+            payload = _serialize(state)
+            self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            self._backup_current(state)
+            _replace_atomically(self.path, payload)
+        except BaseException:
+            state.serial, state.updated_at = previous
+            raise
+        _fsync_directory(self.path.parent)
+
+    def _backup_current(self, state: State) -> None:
+        """Copy the current file to ``.backup``, but only if it is a readable state of ours.
+
+        A file we cannot read may be the operator's only copy of something
+        important; it is reported instead of overwritten.
+        """
+        raw = self._read_raw()
+        if raw is None:
+            return
+        self._check_identity(self._parse(raw), state.project, state.environment)
+        _replace_atomically(self.backup_path, raw)
+
+    # ------------------------------------------------------------------ lock
+
+    def lock(self, operation: str) -> contextlib.AbstractContextManager[None]:
+        """Hold the exclusive state lock for the ``with`` block, or raise StateLockedError at once.
+
+        Each call takes a fresh ``flock`` on its own descriptor, so a second
+        holder conflicts even inside the same process (filelock instances are
+        reentrant, which would otherwise let two runs in one process share the
+        state). The state file itself is never touched.
+        """
+        return self._held(operation)
+
+    @contextlib.contextmanager
+    def _held(self, operation: str) -> Iterator[None]:
+        self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        # No soft fallback: a marker file survives a SIGKILL, a kernel flock does not.
+        file_lock = FileLock(
+            self.lock_path, timeout=0, mode=_FILE_MODE, blocking=False, fallback_to_soft=False
+        )
+        try:
+            file_lock.acquire()
+        except Timeout:
+            raise StateLockedError(self._conflict_message()) from None
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise StateError(f"cannot lock state file {self.lock_path} ({reason})") from exc
+        try:
+            self._write_lock_info(operation)
+            yield
+        finally:
+            try:
+                # Before releasing: afterwards the file may already be the next holder's.
+                with contextlib.suppress(FileNotFoundError):
+                    self.lock_info_path.unlink()
+            finally:
+                file_lock.release()
+
+    def _write_lock_info(self, operation: str) -> None:
+        """Record who holds the lock in a sidecar file (filelock may truncate the lock file)."""
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": utc_now(),
+            "operation": operation,
+        }
+        _replace_atomically(self.lock_info_path, (json.dumps(info, sort_keys=True) + "\n").encode())
+
+    def _conflict_message(self) -> str:
+        """Name the holder if its sidecar file says who it is.
+
+        Deleting the lock file is never suggested: the kernel already releases
+        a dead holder's lock, and unlinking a live holder's lock file would let
+        a second run lock a new inode while the first is still writing.
+        """
+        hint = (
+            "wait for it to finish or stop it (the lock is released automatically when "
+            f"that process exits; do not delete {self.lock_path})"
+        )
+        info = self._read_lock_info()
+        if info is None:
+            return f"state is locked by another process; {hint}"
+        return (
+            f"state is locked by PID {info['pid']} on {info['host']} since {info['since']} "
+            f"({info['operation']}); {hint}"
+        )
+
+    def _read_lock_info(self) -> dict[str, str] | None:
+        """The holder's sidecar fields as text, or None when missing or unreadable."""
+        try:
+            document: Any = json.loads(self.lock_info_path.read_bytes())
+        except (OSError, ValueError):
+            return None
+        keys = ("pid", "host", "since", "operation")
+        if not isinstance(document, dict) or not all(key in document for key in keys):
+            return None
+        return {key: str(document[key]) for key in keys}
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _serialize(state: State) -> bytes:
+    """Stable, diff-friendly JSON; fails before any file is opened if a value is not plain JSON."""
+    document = state.model_dump(mode="json")
+    return (json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a 0600 temp file beside ``path``, fsync it and rename it over ``path``.
+
+    The temp file is removed if anything fails, so a failed write leaves the
+    directory as it was. The caller fsyncs the directory once afterwards.
+    """
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with open(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), _FILE_MODE)  # mkstemp's 0600 is still subject to umask
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the renames durable: without it a power cut can bring back the old directory entry."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _DIR_FSYNC_UNSUPPORTED:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _json_type(value: object) -> str:
+    """JSON's name for a decoded value, for messages an operator reads next to the file."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
+
+
+def _summarize(error: ValidationError) -> str:
+    """The first few validation problems as ``field.path: reason``, on one line."""
+    problems = []
+    for item in error.errors(include_url=False)[:_MAX_REPORTED_ERRORS]:
+        location = ".".join(str(part) for part in item["loc"]) or "top level"
+        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(f"{location}: {' '.join(reason.split())}")
+    if (extra := error.error_count() - _MAX_REPORTED_ERRORS) > 0:
+        problems.append(f"and {extra} more")
+    return "; ".join(problems)

@@ -1,0 +1,27 @@
+"""Step registry: every step family contributes a factory of steps from config.
+
+Adding a resource means one new step class, its config fields, its tests and
+one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vivr_provision.config import PlatformConfig
+from vivr_provision.steps.base import Step
+from vivr_provision.steps.network import network_steps
+from vivr_provision.steps.security import security_steps
+
+StepFactory = Callable[[PlatformConfig], list[Step]]
+
+#: Families in declaration order; the engine orders them by dependencies.
+FACTORIES: tuple[StepFactory, ...] = (network_steps, security_steps)
+
+
+def build_steps(config: PlatformConfig) -> list[Step]:
+    """Instantiate every step the config describes."""
+    return [step for factory in FACTORIES for step in factory(config)]
+
+
+__all__ = ["FACTORIES", "Step", "build_steps"]

@@ -1,0 +1,225 @@
+"""The step contract: one AWS resource (or one tight group) per step.
+
+A step declares what it depends on and knows how to find, create, diff,
+update, wait for, delete and describe its resource.  The engine decides the
+order, the concurrency and the bookkeeping; a step never touches the state
+file.  Steps read every value from the config object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from botocore.exceptions import WaiterError
+
+from vivr_provision.aws import ClientFactory
+from vivr_provision.config import PlatformConfig
+
+MANAGED_BY = "vivr-provision"
+STEP_TAG = "vivr:step"
+
+
+class StepInterrupted(Exception):
+    """The run is being cancelled (Ctrl-C); the step stops at a safe point."""
+
+
+class StepTimeout(Exception):
+    """A waiter exhausted its budget; the resource may still become ready."""
+
+
+class DependencyMissing(Exception):
+    """A dependency's outputs are not available (it was never applied)."""
+
+
+class ReplacementRequired(Exception):
+    """A setting drifted that AWS cannot change in place."""
+
+
+@dataclass
+class Resource:
+    """What a step found or created: its physical id and the raw description."""
+
+    id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One setting that differs between AWS and the config."""
+
+    field: str
+    current: Any
+    desired: Any
+    replace: bool = False
+
+    def describe(self) -> str:
+        verb = "replace" if self.replace else "update"
+        return f"{self.field}: {self.current!r} -> {self.desired!r} ({verb})"
+
+
+def idempotency_token(project: str, environment: str, step: str, generation: int) -> str:
+    """A deterministic token (32 hex chars fit every AWS token field we use).
+
+    Derived from the stack, the step and the generation, so a crashed run that
+    repeats the create call after a restart gets the original resource back
+    instead of a duplicate, and a re-create after a delete gets a new one.
+    """
+    seed = f"{project}/{environment}/{step}/{generation}".encode()
+    return hashlib.sha256(seed).hexdigest()[:32]
+
+
+@dataclass
+class StepContext:
+    """What a step may use while it runs: config, clients, dependency outputs."""
+
+    config: PlatformConfig
+    clients: ClientFactory
+    outputs_of: Callable[[str], Mapping[str, Any] | None]
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.clients.client(service, region)
+
+    def output(self, step: str, key: str) -> Any:
+        outputs = self.outputs_of(step)
+        if not outputs or key not in outputs:
+            raise DependencyMissing(f"{step} has not been applied (no {key} recorded)")
+        return outputs[key]
+
+    def has_outputs(self, step: str) -> bool:
+        return bool(self.outputs_of(step))
+
+    def wait(
+        self,
+        service: str,
+        waiter_name: str,
+        *,
+        budget_s: float,
+        delay_s: float | None = None,
+        region: str | None = None,
+        **params: Any,
+    ) -> None:
+        """Poll a botocore waiter until success, failure, the budget or Ctrl-C.
+
+        botocore's own budgets are too short for several services (ElastiCache
+        10 min, ACM 5 min), and its sleep cannot be interrupted, so the waiter
+        is driven one attempt at a time with our own budget and a cancellable
+        sleep.  A throttled poll is retried by botocore's retry mode, never
+        treated as success.
+        """
+        waiter = self.client(service, region).get_waiter(waiter_name)
+        delay = delay_s if delay_s is not None else float(waiter.config.delay)
+        deadline = time.monotonic() + budget_s
+        while True:
+            try:
+                waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **params)
+                return
+            except WaiterError as exc:
+                reason = str(exc.kwargs.get("reason", ""))
+                if not reason.startswith("Max attempts exceeded"):
+                    raise
+            if time.monotonic() + delay > deadline:
+                raise StepTimeout(
+                    f"{service} waiter {waiter_name} did not succeed within {budget_s:.0f}s; "
+                    "the resource may still be in progress: rerun apply to keep waiting"
+                )
+            if self.cancel.wait(delay):
+                raise StepInterrupted(f"interrupted while waiting on {waiter_name}")
+
+
+class Step(ABC):
+    """Base class of every step; subclasses declare metadata as class attributes."""
+
+    #: Family name; the step name is ``family`` or ``family.key``.
+    family: ClassVar[str]
+    #: boto3 service the step talks to (for documentation and rate limiting).
+    service: ClassVar[str]
+    #: Typical seconds this step takes on real AWS: orders the critical path first.
+    expected_seconds: ClassVar[float] = 5.0
+    #: Budget for the create/update waiter and for the delete waiter.
+    wait_budget_s: ClassVar[float] = 600.0
+
+    def __init__(self, config: PlatformConfig, key: str | None = None) -> None:
+        self.config = config
+        self.key = key
+
+    @property
+    def name(self) -> str:
+        return self.family if self.key is None else f"{self.family}.{self.key}"
+
+    @property
+    def region(self) -> str:
+        return self.config.aws.region
+
+    def depends_on(self) -> tuple[str, ...]:
+        """Names of the steps whose outputs this step reads."""
+        return ()
+
+    @abstractmethod
+    def resource_name(self) -> str:
+        """The human name of the resource (its Name tag)."""
+
+    def tags(self) -> dict[str, str]:
+        """Ownership tags carried by everything this step creates."""
+        tags = dict(self.config.tags)
+        tags.update(
+            {
+                "Project": self.config.project,
+                "Environment": self.config.environment,
+                "ManagedBy": MANAGED_BY,
+                "Name": self.resource_name(),
+                STEP_TAG: self.name,
+            }
+        )
+        return tags
+
+    # -- lifecycle ---------------------------------------------------------
+    def find(self, ctx: StepContext, resource_id: str | None) -> Resource | None:
+        """Locate the resource: by the recorded id first, then by ownership tags."""
+        if resource_id:
+            found = self.describe_by_id(ctx, resource_id)
+            if found is not None:
+                return found
+        return self.find_by_tags(ctx)
+
+    @abstractmethod
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        """The live resource with this id, or None if it is gone."""
+
+    @abstractmethod
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        """The live resource carrying this step's ownership tags, or None."""
+
+    @abstractmethod
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        """Create the resource, passing ``token`` where the API takes one."""
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        """Settings that drifted from the config (empty when converged)."""
+        return []
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        """Converge in-place changes; only called with changes that are not ``replace``."""
+        raise NotImplementedError(f"{self.name} cannot update {[c.field for c in changes]}")
+
+    def is_ready(self, resource: Resource) -> bool:
+        """Whether the resource is usable without waiting."""
+        return True
+
+    def wait(self, ctx: StepContext, resource: Resource) -> Resource:
+        """Block until usable; returns the fresh description."""
+        return resource
+
+    @abstractmethod
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Delete the resource and wait until it is gone."""
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        """Ids/ARNs/endpoints dependents read (never secret values)."""
+        return {"id": resource.id}

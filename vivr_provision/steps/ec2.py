@@ -1,0 +1,139 @@
+"""Shared behaviour of EC2-family steps, driven by per-resource metadata.
+
+EC2 resources all share one shape: a ``Describe*`` call with an id list or
+tag filters, a ``*.NotFound`` error code, ``TagSpecifications`` at create and
+``CreateTags`` for drift.  The differences are data (:class:`Ec2Kind`), kept
+apart from the logic, as Cloud Custodian does with its ``TypeInfo``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from botocore.exceptions import ClientError
+
+from vivr_provision.aws import error_code
+from vivr_provision.retry import READ_AFTER_CREATE
+from vivr_provision.steps.base import STEP_TAG, Change, Resource, Step, StepContext
+
+
+@dataclass(frozen=True)
+class Ec2Kind:
+    """How to describe, identify and tag one EC2 resource type."""
+
+    describe: str
+    result_key: str
+    id_field: str
+    ids_param: str
+    tag_type: str
+    not_found: str
+    state_field: str | None = None
+    dead_states: frozenset[str] = field(default_factory=frozenset)
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def tag_dict(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+class Ec2Step(Step):
+    """A step whose resource is an EC2 object described by :attr:`kind`."""
+
+    service = "ec2"
+    kind: ClassVar[Ec2Kind]
+
+    def ec2(self, ctx: StepContext) -> Any:
+        return ctx.client("ec2", self.region)
+
+    def tag_specifications(self) -> list[dict[str, Any]]:
+        return [{"ResourceType": self.kind.tag_type, "Tags": tag_list(self.tags())}]
+
+    def ownership_filters(self) -> list[dict[str, Any]]:
+        tags = self.tags()
+        keys = ("Project", "Environment", "ManagedBy", STEP_TAG)
+        return [{"Name": f"tag:{k}", "Values": [tags[k]]} for k in keys]
+
+    def _live(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        state_field = self.kind.state_field
+        if state_field is None:
+            return items
+        return [i for i in items if i.get(state_field) not in self.kind.dead_states]
+
+    def _resource(self, item: dict[str, Any]) -> Resource:
+        return Resource(id=item[self.kind.id_field], data=item)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        try:
+            items = self._describe(ctx, **{self.kind.ids_param: [resource_id]})
+        except ClientError as exc:
+            if error_code(exc) == self.kind.not_found:
+                return None
+            raise
+        live = self._live(items)
+        return self._resource(live[0]) if live else None
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        live = self._live(self._describe(ctx, Filters=self.ownership_filters()))
+        if len(live) > 1:
+            ids = ", ".join(i[self.kind.id_field] for i in live)
+            raise RuntimeError(
+                f"{self.name}: several resources carry this step's tags ({ids}); "
+                "delete the duplicates by hand, then rerun"
+            )
+        return self._resource(live[0]) if live else None
+
+    def _describe(self, ctx: StepContext, **params: Any) -> list[dict[str, Any]]:
+        paginator_able = self.ec2(ctx).can_paginate(self.kind.describe)
+        if paginator_able:
+            pages = self.ec2(ctx).get_paginator(self.kind.describe).paginate(**params)
+            return [item for page in pages for item in page.get(self.kind.result_key, [])]
+        result = getattr(self.ec2(ctx), self.kind.describe)(**params)
+        return list(result.get(self.kind.result_key, []))
+
+    def refresh(self, ctx: StepContext, resource: Resource) -> Resource:
+        """Re-describe after a change, tolerating EC2's read-after-write lag."""
+
+        def _get() -> Resource:
+            items = self._describe(ctx, **{self.kind.ids_param: [resource.id]})
+            if not items:
+                raise RuntimeError(f"{self.name}: {resource.id} vanished")
+            return self._resource(items[0])
+
+        return READ_AFTER_CREATE.call(f"describe {resource.id}", _get)
+
+    # -- tags as drift -----------------------------------------------------
+    def tag_changes(self, resource: Resource) -> list[Change]:
+        current = tag_dict(resource.data.get("Tags"))
+        desired = self.tags()
+        wrong = {k: v for k, v in desired.items() if current.get(k) != v}
+        if not wrong:
+            return []
+        return [Change("tags", {k: current.get(k) for k in wrong}, wrong)]
+
+    def apply_tag_changes(
+        self, ctx: StepContext, resource: Resource, changes: list[Change]
+    ) -> None:
+        for change in changes:
+            if change.field == "tags":
+                self.ec2(ctx).create_tags(Resources=[resource.id], Tags=tag_list(change.desired))
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return self.tag_changes(resource) + self.setting_changes(ctx, resource)
+
+    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        """Drift in settings other than tags."""
+        return []
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        self.apply_tag_changes(ctx, resource, changes)
+        other = [c for c in changes if c.field != "tags"]
+        if other:
+            self.update_settings(ctx, resource, other)
+        return self.refresh(ctx, resource)
+
+    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        raise NotImplementedError(f"{self.name} cannot update {[c.field for c in changes]}")

@@ -1,0 +1,434 @@
+"""Network steps: VPC, internet gateway, subnets, NAT (with its EIP), route tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.network import RouteTableConfig, SubnetConfig
+from vivr_provision.retry import DEPENDENCY_DRAINING, READ_AFTER_CREATE
+from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, tag_list
+
+INTERNET = "0.0.0.0/0"
+
+
+class VpcStep(Ec2Step):
+    """The VPC with DNS support and hostnames as configured."""
+
+    family = "vpc"
+    kind = Ec2Kind("describe_vpcs", "Vpcs", "VpcId", "VpcIds", "vpc", "InvalidVpcID.NotFound")
+
+    def resource_name(self) -> str:
+        return self.config.network.vpc.name
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        vpc = self.config.network.vpc
+        created = self.ec2(ctx).create_vpc(
+            CidrBlock=vpc.cidr, TagSpecifications=self.tag_specifications()
+        )["Vpc"]
+        resource = Resource(created["VpcId"], created)
+        self.wait(ctx, resource)
+        self._set_dns(ctx, resource.id, support=vpc.enable_dns_support,
+                      hostnames=vpc.enable_dns_hostnames)
+        return self.refresh(ctx, resource)
+
+    def _set_dns(self, ctx: StepContext, vpc_id: str, *, support: bool | None,
+                 hostnames: bool | None) -> None:
+        # One attribute per call: the API refuses both in one request.
+        ec2 = self.ec2(ctx)
+        if support is not None:
+            READ_AFTER_CREATE.call("modify vpc dns support", ec2.modify_vpc_attribute,
+                                   VpcId=vpc_id, EnableDnsSupport={"Value": support})
+        if hostnames is not None:
+            READ_AFTER_CREATE.call("modify vpc dns hostnames", ec2.modify_vpc_attribute,
+                                   VpcId=vpc_id, EnableDnsHostnames={"Value": hostnames})
+
+    def is_ready(self, resource: Resource) -> bool:
+        return resource.data.get("State") == "available"
+
+    def wait(self, ctx: StepContext, resource: Resource) -> Resource:
+        if not self.is_ready(resource):
+            ctx.wait("ec2", "vpc_available", budget_s=self.wait_budget_s, delay_s=2,
+                     region=self.region, VpcIds=[resource.id])
+        return resource
+
+    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        vpc = self.config.network.vpc
+        changes = []
+        if resource.data.get("CidrBlock") != vpc.cidr:
+            changes.append(Change("cidr", resource.data.get("CidrBlock"), vpc.cidr, replace=True))
+        ec2 = self.ec2(ctx)
+        for attribute, desired in (("enableDnsSupport", vpc.enable_dns_support),
+                                   ("enableDnsHostnames", vpc.enable_dns_hostnames)):
+            reply = ec2.describe_vpc_attribute(VpcId=resource.id, Attribute=attribute)
+            key = attribute[0].upper() + attribute[1:]
+            current = reply.get(key, {}).get("Value")
+            if current != desired:
+                changes.append(Change(attribute, current, desired))
+        return changes
+
+    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        fields = {c.field: c.desired for c in changes}
+        self._set_dns(ctx, resource.id, support=fields.get("enableDnsSupport"),
+                      hostnames=fields.get("enableDnsHostnames"))
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        DEPENDENCY_DRAINING.call("delete vpc", self.ec2(ctx).delete_vpc, VpcId=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "vpc_id": resource.id, "cidr": resource.data.get("CidrBlock")}
+
+
+class InternetGatewayStep(Ec2Step):
+    """The internet gateway, attached to the VPC (one step: useless apart)."""
+
+    family = "igw"
+    kind = Ec2Kind("describe_internet_gateways", "InternetGateways", "InternetGatewayId",
+                   "InternetGatewayIds", "internet-gateway",
+                   "InvalidInternetGatewayID.NotFound")
+
+    def resource_name(self) -> str:
+        return self.config.network.internet_gateway.name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return ("vpc",)
+
+    def _attached_vpcs(self, resource: Resource) -> list[str]:
+        return [a["VpcId"] for a in resource.data.get("Attachments", [])
+                if a.get("State") in ("available", "attached", "attaching")]
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        created = self.ec2(ctx).create_internet_gateway(
+            TagSpecifications=self.tag_specifications()
+        )["InternetGateway"]
+        resource = Resource(created["InternetGatewayId"], created)
+        self._attach(ctx, resource)
+        return self.refresh(ctx, resource)
+
+    def _attach(self, ctx: StepContext, resource: Resource) -> None:
+        READ_AFTER_CREATE.call("attach internet gateway", self.ec2(ctx).attach_internet_gateway,
+                               InternetGatewayId=resource.id, VpcId=ctx.output("vpc", "vpc_id"))
+
+    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        vpc_id = ctx.output("vpc", "vpc_id")
+        attached = self._attached_vpcs(resource)
+        if vpc_id in attached:
+            return []
+        return [Change("attachment", attached or None, vpc_id)]
+
+    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        for vpc_id in self._attached_vpcs(resource):
+            self.ec2(ctx).detach_internet_gateway(InternetGatewayId=resource.id, VpcId=vpc_id)
+        self._attach(ctx, resource)
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        ec2 = self.ec2(ctx)
+        for vpc_id in self._attached_vpcs(resource):
+            DEPENDENCY_DRAINING.call("detach internet gateway", ec2.detach_internet_gateway,
+                                     InternetGatewayId=resource.id, VpcId=vpc_id)
+        DEPENDENCY_DRAINING.call("delete internet gateway", ec2.delete_internet_gateway,
+                                 InternetGatewayId=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "igw_id": resource.id}
+
+
+class SubnetStep(Ec2Step):
+    """One subnet with its CIDR and AZ from config."""
+
+    family = "subnet"
+    kind = Ec2Kind("describe_subnets", "Subnets", "SubnetId", "SubnetIds", "subnet",
+                   "InvalidSubnetID.NotFound")
+
+    def __init__(self, config: PlatformConfig, subnet: SubnetConfig) -> None:
+        super().__init__(config, subnet.name)
+        self.subnet = subnet
+
+    def resource_name(self) -> str:
+        return self.subnet.name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return ("vpc",)
+
+    def tags(self) -> dict[str, str]:
+        return {**super().tags(), "Tier": self.subnet.tier}
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        created = self.ec2(ctx).create_subnet(
+            VpcId=ctx.output("vpc", "vpc_id"),
+            CidrBlock=self.subnet.cidr,
+            AvailabilityZone=self.subnet.availability_zone,
+            TagSpecifications=self.tag_specifications(),
+        )["Subnet"]
+        resource = Resource(created["SubnetId"], created)
+        self.wait(ctx, resource)
+        if self.subnet.map_public_ip_on_launch:
+            self._set_public_ip(ctx, resource.id, True)
+        return self.refresh(ctx, resource)
+
+    def _set_public_ip(self, ctx: StepContext, subnet_id: str, value: bool) -> None:
+        READ_AFTER_CREATE.call("modify subnet", self.ec2(ctx).modify_subnet_attribute,
+                               SubnetId=subnet_id, MapPublicIpOnLaunch={"Value": value})
+
+    def is_ready(self, resource: Resource) -> bool:
+        return resource.data.get("State") == "available"
+
+    def wait(self, ctx: StepContext, resource: Resource) -> Resource:
+        if not self.is_ready(resource):
+            ctx.wait("ec2", "subnet_available", budget_s=self.wait_budget_s, delay_s=2,
+                     region=self.region, SubnetIds=[resource.id])
+        return resource
+
+    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes = []
+        for field_name, current, desired in (
+            ("cidr", data.get("CidrBlock"), self.subnet.cidr),
+            ("availability_zone", data.get("AvailabilityZone"), self.subnet.availability_zone),
+            ("vpc", data.get("VpcId"), ctx.output("vpc", "vpc_id")),
+        ):
+            if current != desired:
+                changes.append(Change(field_name, current, desired, replace=True))
+        public = bool(data.get("MapPublicIpOnLaunch"))
+        if public != self.subnet.map_public_ip_on_launch:
+            changes.append(
+                Change("map_public_ip_on_launch", public, self.subnet.map_public_ip_on_launch)
+            )
+        return changes
+
+    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        for change in changes:
+            if change.field == "map_public_ip_on_launch":
+                self._set_public_ip(ctx, resource.id, bool(change.desired))
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        DEPENDENCY_DRAINING.call("delete subnet", self.ec2(ctx).delete_subnet,
+                                 SubnetId=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {
+            "id": resource.id,
+            "subnet_id": resource.id,
+            "availability_zone": resource.data.get("AvailabilityZone"),
+            "cidr": resource.data.get("CidrBlock"),
+        }
+
+
+class ElasticIpStep(Ec2Step):
+    """The Elastic IP the NAT gateway uses."""
+
+    family = "eip"
+    kind = Ec2Kind("describe_addresses", "Addresses", "AllocationId", "AllocationIds",
+                   "elastic-ip", "InvalidAllocationID.NotFound")
+
+    def __init__(self, config: PlatformConfig) -> None:
+        super().__init__(config, "nat")
+
+    def resource_name(self) -> str:
+        return self.config.network.nat_gateway.eip_name
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        created = self.ec2(ctx).allocate_address(
+            Domain="vpc", TagSpecifications=self.tag_specifications()
+        )
+        return self.refresh(ctx, Resource(created["AllocationId"], created))
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        DEPENDENCY_DRAINING.call("release address", self.ec2(ctx).release_address,
+                                 AllocationId=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "allocation_id": resource.id,
+                "public_ip": resource.data.get("PublicIp")}
+
+
+class NatGatewayStep(Ec2Step):
+    """The NAT gateway in its public subnet; private app subnets route through it."""
+
+    family = "nat"
+    expected_seconds = 120.0
+    wait_budget_s = 1200.0
+    kind = Ec2Kind("describe_nat_gateways", "NatGateways", "NatGatewayId", "NatGatewayIds",
+                   "natgateway", "NatGatewayNotFound", state_field="State",
+                   dead_states=frozenset({"deleting", "deleted", "failed"}))
+
+    def resource_name(self) -> str:
+        return self.config.network.nat_gateway.name
+
+    def _subnet_step(self) -> str:
+        return f"subnet.{self.config.network.nat_gateway.subnet}"
+
+    def depends_on(self) -> tuple[str, ...]:
+        # The IGW must be attached before a public NAT can route.
+        return (self._subnet_step(), "eip.nat", "igw")
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        created = self.ec2(ctx).create_nat_gateway(
+            SubnetId=ctx.output(self._subnet_step(), "subnet_id"),
+            AllocationId=ctx.output("eip.nat", "allocation_id"),
+            ConnectivityType="public",
+            ClientToken=token,
+            TagSpecifications=self.tag_specifications(),
+        )["NatGateway"]
+        return Resource(created["NatGatewayId"], created)
+
+    def is_ready(self, resource: Resource) -> bool:
+        return resource.data.get("State") == "available"
+
+    def wait(self, ctx: StepContext, resource: Resource) -> Resource:
+        if self.is_ready(resource):
+            return resource
+        ctx.wait("ec2", "nat_gateway_available", budget_s=self.wait_budget_s, delay_s=10,
+                 region=self.region, NatGatewayIds=[resource.id])
+        return self.refresh(ctx, resource)
+
+    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        changes = []
+        subnet_id = ctx.output(self._subnet_step(), "subnet_id")
+        if resource.data.get("SubnetId") != subnet_id:
+            changes.append(Change("subnet", resource.data.get("SubnetId"), subnet_id, replace=True))
+        allocations = [a.get("AllocationId") for a in resource.data.get("NatGatewayAddresses", [])]
+        allocation_id = ctx.output("eip.nat", "allocation_id")
+        if allocation_id not in allocations:
+            changes.append(Change("elastic_ip", allocations, allocation_id, replace=True))
+        return changes
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        self.ec2(ctx).delete_nat_gateway(NatGatewayId=resource.id)
+        ctx.wait("ec2", "nat_gateway_deleted", budget_s=self.wait_budget_s, delay_s=10,
+                 region=self.region, NatGatewayIds=[resource.id])
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "nat_gateway_id": resource.id}
+
+
+class RouteTableStep(Ec2Step):
+    """A route table, its default route and its subnet associations."""
+
+    family = "rtb"
+    kind = Ec2Kind("describe_route_tables", "RouteTables", "RouteTableId", "RouteTableIds",
+                   "route-table", "InvalidRouteTableID.NotFound")
+
+    def __init__(self, config: PlatformConfig, table: RouteTableConfig) -> None:
+        super().__init__(config, table.name)
+        self.table = table
+
+    def resource_name(self) -> str:
+        return self.table.name
+
+    def _target_step(self) -> str | None:
+        return {"internet_gateway": "igw", "nat_gateway": "nat", "none": None}[
+            self.table.default_route
+        ]
+
+    def depends_on(self) -> tuple[str, ...]:
+        deps = ["vpc", *(f"subnet.{s}" for s in self.table.subnets)]
+        target = self._target_step()
+        if target:
+            deps.append(target)
+        return tuple(deps)
+
+    def _desired_target(self, ctx: StepContext) -> tuple[str, str] | None:
+        """(route field, id) of the default route, or None for no internet route."""
+        if self.table.default_route == "internet_gateway":
+            return "GatewayId", ctx.output("igw", "igw_id")
+        if self.table.default_route == "nat_gateway":
+            return "NatGatewayId", ctx.output("nat", "nat_gateway_id")
+        return None
+
+    @staticmethod
+    def _current_default(resource: Resource) -> dict[str, Any] | None:
+        for route in resource.data.get("Routes", []):
+            if route.get("DestinationCidrBlock") == INTERNET:
+                return dict(route)
+        return None
+
+    def _associations(self, resource: Resource) -> dict[str, str]:
+        """subnet id -> association id for the table's explicit associations."""
+        return {a["SubnetId"]: a["RouteTableAssociationId"]
+                for a in resource.data.get("Associations", [])
+                if a.get("SubnetId") and not a.get("Main")}
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        created = self.ec2(ctx).create_route_table(
+            VpcId=ctx.output("vpc", "vpc_id"),
+            ClientToken=token,
+            TagSpecifications=self.tag_specifications(),
+        )["RouteTable"]
+        resource = Resource(created["RouteTableId"], created)
+        self.update_settings(ctx, resource, self.setting_changes(ctx, resource))
+        return self.refresh(ctx, resource)
+
+    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        changes = []
+        desired = self._desired_target(ctx)
+        current = self._current_default(resource)
+        current_target = None
+        if current is not None:
+            for key in ("GatewayId", "NatGatewayId"):
+                if current.get(key):
+                    current_target = (key, current[key])
+        if current_target != desired:
+            changes.append(Change("default_route", current_target, desired))
+        wanted = {ctx.output(f"subnet.{s}", "subnet_id") for s in self.table.subnets}
+        have = set(self._associations(resource))
+        if wanted != have:
+            changes.append(Change("associations", sorted(have), sorted(wanted)))
+        return changes
+
+    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        ec2 = self.ec2(ctx)
+        for change in changes:
+            if change.field == "default_route":
+                if change.current is not None:
+                    ec2.delete_route(RouteTableId=resource.id, DestinationCidrBlock=INTERNET)
+                if change.desired is not None:
+                    key, target = change.desired
+                    READ_AFTER_CREATE.call("create route", ec2.create_route,
+                                           RouteTableId=resource.id,
+                                           DestinationCidrBlock=INTERNET, **{key: target})
+            elif change.field == "associations":
+                have = self._associations(resource)
+                for subnet_id in sorted(set(change.desired) - set(have)):
+                    self._associate(ctx, resource.id, subnet_id)
+                for subnet_id in sorted(set(have) - set(change.desired)):
+                    ec2.disassociate_route_table(AssociationId=have[subnet_id])
+
+    def _associate(self, ctx: StepContext, table_id: str, subnet_id: str) -> None:
+        ec2 = self.ec2(ctx)
+        # A subnet can be explicitly associated with one table only: move it.
+        current = ec2.describe_route_tables(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
+        )["RouteTables"]
+        for table in current:
+            for assoc in table.get("Associations", []):
+                if assoc.get("SubnetId") == subnet_id and not assoc.get("Main"):
+                    ec2.replace_route_table_association(
+                        AssociationId=assoc["RouteTableAssociationId"], RouteTableId=table_id
+                    )
+                    return
+        READ_AFTER_CREATE.call("associate route table", ec2.associate_route_table,
+                               RouteTableId=table_id, SubnetId=subnet_id)
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        ec2 = self.ec2(ctx)
+        for association_id in self._associations(resource).values():
+            ec2.disassociate_route_table(AssociationId=association_id)
+        DEPENDENCY_DRAINING.call("delete route table", ec2.delete_route_table,
+                                 RouteTableId=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "route_table_id": resource.id}
+
+
+def network_steps(config: PlatformConfig) -> list[Step]:
+    """All network steps for ``config``, in declaration order."""
+    steps: list[Step] = [VpcStep(config), InternetGatewayStep(config)]
+    steps += [SubnetStep(config, s) for s in config.network.subnets]
+    steps += [ElasticIpStep(config), NatGatewayStep(config)]
+    steps += [RouteTableStep(config, t) for t in config.network.route_tables]
+    return steps
+
+
+__all__ = ["network_steps", "tag_list"]

@@ -1,0 +1,262 @@
+"""Security-group steps.
+
+Groups and their rules are separate steps: the five groups reference each
+other, so every group must exist before any rule that names it, and on
+destroy every rule must be revoked before any group is deleted (AWS refuses
+to delete a group another group still references).  The rule set of a group
+we own is converged exactly: missing rules are authorised, rules that are
+not in the config (including AWS's default allow-all egress where the spec
+says "none") are revoked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vivr_provision.aws import error_code
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.network import SecurityGroupConfig, SecurityRule
+from vivr_provision.retry import DEPENDENCY_DRAINING, READ_AFTER_CREATE
+from vivr_provision.steps.base import STEP_TAG, Change, Resource, Step, StepContext
+from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, tag_dict, tag_list
+
+PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1"}
+
+
+class SecurityGroupStep(Ec2Step):
+    """The group itself (name, description, VPC); rules are a separate step."""
+
+    family = "sg"
+    kind = Ec2Kind("describe_security_groups", "SecurityGroups", "GroupId", "GroupIds",
+                   "security-group", "InvalidGroup.NotFound")
+
+    def __init__(self, config: PlatformConfig, group: SecurityGroupConfig) -> None:
+        super().__init__(config, group.name)
+        self.group = group
+
+    def resource_name(self) -> str:
+        return self.group.name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return ("vpc",)
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        created = self.ec2(ctx).create_security_group(
+            GroupName=self.group.name,
+            Description=self.group.description,
+            VpcId=ctx.output("vpc", "vpc_id"),
+            TagSpecifications=self.tag_specifications(),
+        )
+        return self.refresh(ctx, Resource(created["GroupId"], created))
+
+    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        changes = []
+        for field_name, current, desired in (
+            ("name", resource.data.get("GroupName"), self.group.name),
+            ("description", resource.data.get("Description"), self.group.description),
+            ("vpc", resource.data.get("VpcId"), ctx.output("vpc", "vpc_id")),
+        ):
+            if current != desired:
+                changes.append(Change(field_name, current, desired, replace=True))
+        return changes
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        DEPENDENCY_DRAINING.call("delete security group", self.ec2(ctx).delete_security_group,
+                                 GroupId=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "group_id": resource.id}
+
+
+@dataclass(frozen=True)
+class RuleKey:
+    """The identity of a rule as AWS sees it (description is not part of it)."""
+
+    egress: bool
+    protocol: str
+    from_port: int
+    to_port: int
+    cidr: str | None
+    group_id: str | None
+
+    def describe(self) -> str:
+        direction = "egress" if self.egress else "ingress"
+        ports = "all"
+        if self.protocol != "-1":
+            ports = f"{self.protocol}/{self.from_port}-{self.to_port}"
+        peer = self.cidr or self.group_id
+        return f"{direction} {ports} {'to' if self.egress else 'from'} {peer}"
+
+
+#: (rules to authorise, rules to revoke, matching rules that lack our tags)
+RulePlan = tuple[
+    list[tuple[RuleKey, SecurityRule]], list[dict[str, Any]], list[dict[str, Any]]
+]
+
+
+def _aws_rule_key(rule: dict[str, Any]) -> RuleKey:
+    protocol = str(rule.get("IpProtocol"))
+    from_port = int(rule.get("FromPort", -1))
+    to_port = int(rule.get("ToPort", -1))
+    if protocol == "-1":
+        from_port = to_port = -1
+    referenced = rule.get("ReferencedGroupInfo") or {}
+    return RuleKey(bool(rule.get("IsEgress")), protocol, from_port, to_port,
+                   rule.get("CidrIpv4"), referenced.get("GroupId"))
+
+
+class SecurityGroupRulesStep(Ec2Step):
+    """The exact inbound and outbound rule set of one group."""
+
+    family = "sg-rules"
+    kind = Ec2Kind("describe_security_group_rules", "SecurityGroupRules", "SecurityGroupRuleId",
+                   "SecurityGroupRuleIds", "security-group-rule",
+                   "InvalidSecurityGroupRuleId.NotFound")
+
+    def __init__(self, config: PlatformConfig, group: SecurityGroupConfig) -> None:
+        super().__init__(config, group.name)
+        self.group = group
+
+    def resource_name(self) -> str:
+        return self.group.name
+
+    def _rules(self) -> Iterable[tuple[bool, SecurityRule]]:
+        yield from ((False, r) for r in self.group.ingress)
+        yield from ((True, r) for r in self.group.egress)
+
+    def depends_on(self) -> tuple[str, ...]:
+        referenced = {r.group for _, r in self._rules() if r.group}
+        return (f"sg.{self.group.name}", *sorted(f"sg.{g}" for g in referenced))
+
+    def _group_id(self, ctx: StepContext) -> str:
+        return str(ctx.output(f"sg.{self.group.name}", "group_id"))
+
+    def desired(self, ctx: StepContext) -> dict[RuleKey, SecurityRule]:
+        result = {}
+        for egress, rule in self._rules():
+            from_port, to_port = rule.port_range
+            group_id = ctx.output(f"sg.{rule.group}", "group_id") if rule.group else None
+            key = RuleKey(egress, PROTOCOLS[rule.protocol], from_port, to_port, rule.cidr, group_id)
+            result[key] = rule
+        return result
+
+    def _current(self, ctx: StepContext, group_id: str) -> list[dict[str, Any]]:
+        return self._describe(ctx, Filters=[{"Name": "group-id", "Values": [group_id]}])
+
+    def _is_ours(self, rule: dict[str, Any]) -> bool:
+        return tag_dict(rule.get("Tags")).get(STEP_TAG) == self.name
+
+    # The "resource" of this step is the group's rule set; it exists once we
+    # have tagged at least one rule of it (or the config wants no rule at all).
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self.find_by_tags(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        if not ctx.has_outputs(f"sg.{self.group.name}"):
+            return None
+        group_id = self._group_id(ctx)
+        try:
+            rules = self._current(ctx, group_id)
+        except ClientError as exc:
+            if error_code(exc) == "InvalidGroup.NotFound":  # the group itself is gone
+                return None
+            raise
+        if not any(self._is_ours(r) for r in rules) and (self.group.ingress or self.group.egress):
+            return None
+        return Resource(group_id, {"rules": rules})
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        group_id = self._group_id(ctx)
+        resource = Resource(group_id, {"rules": self._current(ctx, group_id)})
+        self._converge(ctx, resource, self._plan(ctx, resource))
+        return self.refresh(ctx, resource)
+
+    def refresh(self, ctx: StepContext, resource: Resource) -> Resource:
+        return Resource(resource.id, {"rules": READ_AFTER_CREATE.call(
+            "describe rules", self._current, ctx, resource.id)})
+
+    def _plan(self, ctx: StepContext, resource: Resource) -> RulePlan:
+        """(rules to authorise, rules to revoke, matching rules to tag)."""
+        desired = self.desired(ctx)
+        current = {(_aws_rule_key(r)): r for r in resource.data.get("rules", [])}
+        missing = [(key, desired[key]) for key in desired if key not in current]
+        extra = [rule for key, rule in current.items() if key not in desired]
+        untagged = [rule for key, rule in current.items()
+                    if key in desired and not self._is_ours(rule)]
+        return missing, extra, untagged
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        missing, extra, untagged = self._plan(ctx, resource)
+        changes = []
+        if missing:
+            changes.append(Change("rules_missing", None, sorted(k.describe() for k, _ in missing)))
+        if extra:
+            changes.append(Change("rules_extra", sorted(_aws_rule_key(r).describe() for r in extra),
+                                  None))
+        if untagged:
+            changes.append(Change("rule_tags", len(untagged), "ownership tags"))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        self._converge(ctx, resource, self._plan(ctx, resource))
+        return self.refresh(ctx, resource)
+
+    def _converge(self, ctx: StepContext, resource: Resource, plan: RulePlan) -> None:
+        missing, extra, untagged = plan
+        ec2 = self.ec2(ctx)
+        for egress in (False, True):
+            revoke = [r["SecurityGroupRuleId"] for r in extra if bool(r.get("IsEgress")) == egress]
+            if revoke:
+                call = ec2.revoke_security_group_egress if egress else \
+                    ec2.revoke_security_group_ingress
+                call(GroupId=resource.id, SecurityGroupRuleIds=revoke)
+            add = [(key, rule) for key, rule in missing if key.egress == egress]
+            if add:
+                call = ec2.authorize_security_group_egress if egress else \
+                    ec2.authorize_security_group_ingress
+                READ_AFTER_CREATE.call(
+                    "authorize rules", call, GroupId=resource.id,
+                    IpPermissions=[_permission(key, rule) for key, rule in add],
+                    TagSpecifications=[{"ResourceType": "security-group-rule",
+                                        "Tags": tag_list(self.tags())}],
+                )
+        if untagged:
+            ec2.create_tags(Resources=[r["SecurityGroupRuleId"] for r in untagged],
+                            Tags=tag_list(self.tags()))
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Revoke every rule of the group, so no group still references another."""
+        ec2 = self.ec2(ctx)
+        rules = resource.data.get("rules", [])
+        ingress = [r["SecurityGroupRuleId"] for r in rules if not r.get("IsEgress")]
+        egress = [r["SecurityGroupRuleId"] for r in rules if r.get("IsEgress")]
+        if ingress:
+            ec2.revoke_security_group_ingress(GroupId=resource.id, SecurityGroupRuleIds=ingress)
+        if egress:
+            ec2.revoke_security_group_egress(GroupId=resource.id, SecurityGroupRuleIds=egress)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "group_id": resource.id,
+                "rule_count": len(resource.data.get("rules", []))}
+
+
+def _permission(key: RuleKey, rule: SecurityRule) -> dict[str, Any]:
+    permission: dict[str, Any] = {"IpProtocol": key.protocol}
+    if key.protocol != "-1":
+        permission.update(FromPort=key.from_port, ToPort=key.to_port)
+    if key.cidr:
+        permission["IpRanges"] = [{"CidrIp": key.cidr, "Description": rule.description}]
+    else:
+        permission["UserIdGroupPairs"] = [{"GroupId": key.group_id,
+                                           "Description": rule.description}]
+    return permission
+
+
+def security_steps(config: PlatformConfig) -> list[Step]:
+    steps: list[Step] = [SecurityGroupStep(config, g) for g in config.security_groups]
+    steps += [SecurityGroupRulesStep(config, g) for g in config.security_groups]
+    return steps
