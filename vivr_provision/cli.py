@@ -35,6 +35,7 @@ from vivr_provision.sandbox_cli import sandbox
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
 from vivr_provision.state import LocalStateStore, State
 from vivr_provision.steps import build_steps
+from vivr_provision.steps.base import DestroyOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,9 +127,11 @@ class Run:
         return account
 
     def engine(self, state: State, parallelism: int = 10,
-               observer: Callable[[str, str, str], None] | None = None) -> Engine:
+               observer: Callable[[str, str, str], None] | None = None,
+               destroy_options: DestroyOptions | None = None) -> Engine:
         return Engine(self.config, self.steps, self.clients, self.store, state,
-                      parallelism=parallelism, observer=observer)
+                      parallelism=parallelism, observer=observer,
+                      destroy_options=destroy_options)
 
     @contextmanager
     def progress(self, total: int) -> Iterator[ProgressView | None]:
@@ -203,26 +206,39 @@ def plan(options: CommandOptions, targets: tuple[str, ...], for_destroy: bool) -
 @targets_option
 @parallelism_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--skip-final-snapshot", is_flag=True,
+              help="Delete databases without a final snapshot (data is lost).")
+@click.option("--disable-deletion-protection", is_flag=True,
+              help="Lift deletion protection on resources that have it (after a final "
+                   "snapshot); without it a protected database stops the destroy.")
 @command
-def destroy(options: CommandOptions, targets: tuple[str, ...], parallelism: int,
-            yes: bool) -> int:
+def destroy(options: CommandOptions, targets: tuple[str, ...], parallelism: int, *,
+            yes: bool, skip_final_snapshot: bool, disable_deletion_protection: bool) -> int:
     """Delete what this tool created, in reverse dependency order."""
     run = Run(options)
     run.graph.select(targets, upward=False)
+    choices = DestroyOptions(skip_final_snapshot=skip_final_snapshot,
+                             disable_deletion_protection=disable_deletion_protection)
     with run.store.lock("destroy"):
         state = run.load_state()
         account = run.bind_account(state)
         if not yes:
-            _confirm_destroy(run, account)
+            _confirm_destroy(run, account, choices)
         with run.progress(len(run.steps)) as view:
-            report = run.engine(state, parallelism, view).destroy(targets)
+            report = run.engine(state, parallelism, view, choices).destroy(targets)
     return _finish(report, run, _title(run, "destroy", account))
 
 
-def _confirm_destroy(run: Run, account: str) -> None:
+def _confirm_destroy(run: Run, account: str, choices: DestroyOptions) -> None:
     if not sys.stdin.isatty():
         raise ConfigError("destroy asks for confirmation: pass --yes when not at a terminal")
     env = run.config.environment
+    if choices.skip_final_snapshot:
+        click.echo("--skip-final-snapshot: databases are deleted WITHOUT a final snapshot",
+                   err=True)
+    if choices.disable_deletion_protection:
+        click.echo("--disable-deletion-protection: protected resources will be unprotected "
+                   "and deleted", err=True)
     answer = click.prompt(
         f"Destroy {run.config.project} {env} in account {account} ({run.config.aws.region})? "
         f"Type the environment name to confirm", default="", show_default=False)
@@ -243,7 +259,7 @@ def status(options: CommandOptions, refresh: bool) -> int:
         report = run.engine(state).refresh()
         print_report(report, _title(run, "status --refresh", account), options.output_format)
         return 1 if report.failed or report.interrupted else 0
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in run.graph.order:
         record = state.steps.get(name)
         rows.append({
@@ -252,6 +268,7 @@ def status(options: CommandOptions, refresh: bool) -> int:
             "resource_id": record.resource_id if record else None,
             "updated_at": record.updated_at if record else None,
             "error": record.error if record else None,
+            "retained": list(record.retained) if record else [],
         })
     if options.output_format == "json":
         emit_json({"environment": state.environment, "account_id": state.account_id,
@@ -265,7 +282,7 @@ def status(options: CommandOptions, refresh: bool) -> int:
         f"status {state.project} {state.environment} ({run.store.path}, serial {state.serial})",
         ["step", "status", "resource", "updated", "error"],
         [[str(r["step"]), str(r["status"]), r["resource_id"] or "-", r["updated_at"] or "-",
-          r["error"] or ""] for r in rows]))
+          r["error"] or "; ".join(f"kept: {k}" for k in r["retained"])] for r in rows]))
     return 0
 
 

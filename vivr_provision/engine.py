@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -39,6 +40,7 @@ from vivr_provision.errors import ConfigError
 from vivr_provision.state import LocalStateStore, State, StepRecord, utc_now
 from vivr_provision.steps.base import (
     Change,
+    DestroyOptions,
     ReplacementRequired,
     Resource,
     Step,
@@ -64,6 +66,7 @@ class StepResult:
     duration_s: float = 0.0
     error: str | None = None
     changes: list[str] = field(default_factory=list)
+    retained: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -214,6 +217,7 @@ class Engine:
         *,
         parallelism: int = 10,
         observer: Callable[[str, str, str], None] | None = None,
+        destroy_options: DestroyOptions | None = None,
     ) -> None:
         self.config = config
         self.graph = StepGraph(steps)
@@ -226,7 +230,9 @@ class Engine:
             name: dict(rec.outputs) for name, rec in state.steps.items()
             if rec.status == "ready" and rec.outputs
         }
-        self.ctx = StepContext(config, clients, self._outputs_of, self.cancel)
+        self.ctx = StepContext(config, clients, self._outputs_of, self.cancel,
+                               account_id=state.account_id or "000000000000",
+                               destroy_options=destroy_options or DestroyOptions())
         self._observer = observer
 
     # -- bookkeeping -------------------------------------------------------
@@ -252,6 +258,32 @@ class Engine:
             self._observer(name, phase, detail)
 
     # -- the walk ----------------------------------------------------------
+    @contextmanager
+    def _ctrl_c_cancels(self) -> Iterator[None]:
+        """While walking, the first Ctrl-C sets :attr:`cancel` instead of raising.
+
+        A KeyboardInterrupt can land anywhere in the main thread, including
+        between a create call and the state write of the step it belongs to;
+        turning it into a flag lets every step stop at a safe point.  A
+        second Ctrl-C raises as usual (the operator insists).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def _on_sigint(signum: int, frame: Any) -> None:
+            if self.cancel.is_set():
+                raise KeyboardInterrupt
+            log.warning("interrupted", note="finishing calls in flight, then saving state; "
+                        "press Ctrl-C again to abort at once")
+            self.cancel.set()
+
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
     def _walk(self, names: set[str], *, reverse: bool,
               work: Callable[[Step, float], StepResult]) -> tuple[list[StepResult], bool]:
         edges = self.graph.dependents if reverse else self.graph.deps
@@ -261,9 +293,9 @@ class Engine:
         sorter.prepare()
         priorities = self.graph.priorities(names, reverse=reverse)
         results: dict[str, StepResult] = {}
-        interrupted = False
         workers = max(1, min(len(names), 64))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
+        with self._ctrl_c_cancels(), \
+                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
             running: dict[Future[StepResult], str] = {}
             while True:
                 if not self.cancel.is_set():
@@ -272,22 +304,14 @@ class Engine:
                         running[pool.submit(self._guarded, work, step, priorities[name])] = name
                 if not running:
                     break
-                try:
-                    done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                except KeyboardInterrupt:
-                    interrupted = True
-                    if not self.cancel.is_set():
-                        log.warning("interrupted", in_flight=sorted(running.values()),
-                                    note="finishing calls in flight, then saving state")
-                    self.cancel.set()
-                    continue
+                done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in done:
                     name = running.pop(future)
                     result = future.result()
                     results[name] = result
                     if result.ok:
                         sorter.done(name)
-        interrupted = interrupted or self.cancel.is_set()
+        interrupted = self.cancel.is_set()
         ordered = [n for n in (reversed(self.graph.order) if reverse else self.graph.order)
                    if n in names]
         for name in ordered:
@@ -348,7 +372,7 @@ class Engine:
         if resource is None:
             token = self._token_for(step, record)
             self._commit(step.name, status="creating", token=token, started_at=utc_now(),
-                         error=None, generation=record.generation)
+                         error=None, generation=record.generation, retained=[])
             self._notify(step.name, "creating")
             with self.gate.slot(priority):
                 resource = step.create(self.ctx, token)
@@ -422,12 +446,15 @@ class Engine:
         self._commit(step.name, status="deleting", started_at=utc_now(), error=None)
         self._notify(step.name, "deleting")
         with self.gate.slot(priority):
-            step.delete(self.ctx, resource)
+            retained = step.delete(self.ctx, resource) or []
         with self._lock:
             self._outputs.pop(step.name, None)
         self._commit(step.name, status="deleted", resource_id=None, outputs={}, token=None,
+                     retained=retained,
                      generation=record.generation + (1 if record.token else 0))
-        return StepResult(step.name, "deleted", resource.id)
+        for line in retained:
+            log.info("step.retained", step=step.name, kept=line)
+        return StepResult(step.name, "deleted", resource.id, retained=retained)
 
     # -- plan / refresh ----------------------------------------------------
     def plan(self, targets: Iterable[str] | None = None, *, destroy: bool = False) -> RunReport:

@@ -42,6 +42,7 @@ def _detail(result: StepResult) -> str:
     if result.error:
         parts.append(result.error)
     parts.extend(result.changes)
+    parts.extend(f"kept: {line}" for line in result.retained)
     return redact("; ".join(parts))
 
 

@@ -460,11 +460,67 @@ def _edge_problems(c: PlatformConfig) -> list[str]:
     return problems
 
 
-def _ops_problems(c: PlatformConfig) -> list[str]:
+def _dr_network_problems(c: PlatformConfig) -> list[str]:
+    """The DR network: AZs in dr.region, group references, the replica's subnet group."""
+    dr = c.dr
     problems: list[str] = []
+    if dr.network is None:
+        if dr.database is not None or dr.security_groups:
+            problems.append("dr.network: dr.database and dr.security_groups need dr.network")
+        return problems
+    for subnet in dr.network.subnets:
+        if not az_in_region(subnet.availability_zone, dr.region):
+            problems.append(
+                f"dr.network.subnets.{subnet.name}.availability_zone "
+                f"{subnet.availability_zone} is not in region {dr.region}"
+            )
+    names = [g.name for g in dr.security_groups]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"dr.security_groups.{dup}: duplicate security group name")
+    for group in dr.security_groups:
+        for direction in ("ingress", "egress"):
+            for index, rule in enumerate(getattr(group, direction)):
+                if rule.group is not None and rule.group not in names:
+                    problems.append(
+                        f"dr.security_groups.{group.name}.{direction}[{index}].group "
+                        f"{rule.group!r} is not a group of dr.security_groups"
+                    )
+    if dr.database is not None:
+        where = "dr.database.subnet_group.subnets"
+        subnets = {s.name: s for s in dr.network.subnets}
+        for index, name in enumerate(dr.database.subnet_group.subnets):
+            member = subnets.get(name)
+            if member is None:
+                problems.append(f"{where}[{index}] {name!r} is not a subnet of dr.network")
+            elif member.tier != "database":
+                problems.append(f"{where}[{index}] {name!r} is a {member.tier} subnet; "
+                                "RDS needs database")
+        zones = {subnets[n].availability_zone for n in dr.database.subnet_group.subnets
+                 if n in subnets}
+        if len(zones) < 2:
+            problems.append(f"{where}: an RDS subnet group needs two availability zones")
+        for index, name in enumerate(dr.database.security_groups):
+            if name not in names:
+                problems.append(f"dr.database.security_groups[{index}] {name!r} is not a "
+                                "group of dr.security_groups")
+        for index, replica in enumerate(c.rds.read_replicas):
+            if replica.region == dr.region and replica.availability_zone not in zones:
+                problems.append(
+                    f"rds.read_replicas[{index}].availability_zone "
+                    f"{replica.availability_zone} is not an AZ of dr.database.subnet_group"
+                )
+    return problems
+
+
+def _ops_problems(c: PlatformConfig) -> list[str]:
+    problems: list[str] = _dr_network_problems(c)
     dr = c.dr
     if dr.region != c.aws.dr_region:
         problems.append(f"dr.region {dr.region} differs from aws.dr_region {c.aws.dr_region}")
+    if dr.enabled and any(r.region == dr.region for r in c.rds.read_replicas) \
+            and dr.database is None:
+        problems.append("dr.database: a cross-region read replica needs dr.network and "
+                        "dr.database (its subnet group in the DR region)")
     if dr.enabled:
         automated = dr.snapshot_retention.automated_days
         if c.rds.backup.retention_days < automated:

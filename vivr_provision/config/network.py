@@ -48,10 +48,12 @@ class RouteTableConfig(StrictModel):
 
 
 class NetworkConfig(StrictModel):
+    """One VPC and what it holds; gateways are optional (the DR network may have none)."""
+
     vpc: VpcConfig
-    internet_gateway: InternetGatewayConfig
+    internet_gateway: InternetGatewayConfig | None = None
     subnets: list[SubnetConfig]
-    nat_gateway: NatGatewayConfig
+    nat_gateway: NatGatewayConfig | None = None
     route_tables: list[RouteTableConfig]
 
     def subnet(self, name: str) -> SubnetConfig:
@@ -83,9 +85,14 @@ class NetworkConfig(StrictModel):
                         f"{where} {subnet.cidr} overlaps subnets.{other_name}.cidr {other}"
                     )
             seen[subnet.name] = net
-        nat_subnet = next((s for s in self.subnets if s.name == self.nat_gateway.subnet), None)
-        if nat_subnet is None:
-            problems.append(f"nat_gateway.subnet {self.nat_gateway.subnet!r} is not a subnet")
+        nat = self.nat_gateway
+        nat_subnet = next((s for s in self.subnets if nat and s.name == nat.subnet), None)
+        if nat is None:
+            pass
+        elif self.internet_gateway is None:
+            problems.append("nat_gateway: a public NAT gateway needs internet_gateway")
+        elif nat_subnet is None:
+            problems.append(f"nat_gateway.subnet {nat.subnet!r} is not a subnet")
         elif nat_subnet.tier != "public":
             problems.append(
                 f"nat_gateway.subnet {nat_subnet.name!r} is a {nat_subnet.tier} subnet; "
@@ -93,6 +100,12 @@ class NetworkConfig(StrictModel):
             )
         associated: dict[str, str] = {}
         for table in self.route_tables:
+            if table.default_route == "internet_gateway" and self.internet_gateway is None:
+                problems.append(f"route_tables.{table.name}: routes to internet_gateway, "
+                                "which is not configured")
+            if table.default_route == "nat_gateway" and self.nat_gateway is None:
+                problems.append(f"route_tables.{table.name}: routes to nat_gateway, "
+                                "which is not configured")
             for name in table.subnets:
                 member = next((s for s in self.subnets if s.name == name), None)
                 if member is None:

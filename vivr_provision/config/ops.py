@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from vivr_provision.config.base import Name, NonNegativeInt, PositiveInt, Region, StrictModel
-from vivr_provision.config.data import matching
+from vivr_provision.config.data import SubnetGroupConfig, matching
+from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig
 
 # --------------------------------------------------------------------------- monitoring
 
@@ -180,8 +181,20 @@ class StandbyConfig(StrictModel):
     alb: bool
 
 
+class DrDatabaseConfig(StrictModel):
+    """Where the cross-region read replica lives in the DR network."""
+
+    subnet_group: SubnetGroupConfig
+    security_groups: Annotated[list[Name], Field(min_length=1)]
+
+
 class DrConfig(StrictModel):
-    """Failover to ``region``; off for staging (no cross-region copies or standbys)."""
+    """Failover to ``region``; off for staging (no cross-region copies or standbys).
+
+    ``network`` and ``security_groups`` describe the DR region's own VPC: a
+    cross-region RDS replica must live in a DB subnet group of that region,
+    and the standby tier (when activated) joins it.
+    """
 
     enabled: bool
     region: Region
@@ -190,6 +203,9 @@ class DrConfig(StrictModel):
     snapshot_retention: SnapshotRetentionConfig
     standby: StandbyConfig
     failover_ttl_seconds: NonNegativeInt
+    network: NetworkConfig | None = None
+    security_groups: list[SecurityGroupConfig] = Field(default_factory=list)
+    database: DrDatabaseConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> DrConfig:

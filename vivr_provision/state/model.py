@@ -50,6 +50,8 @@ class StepRecord(BaseModel):
     updated_at: str | None = None
     error: str | None = None
     """Last error, one line."""
+    retained: list[str] = Field(default_factory=list)
+    """What the last delete deliberately kept (final snapshot, secret in its recovery window)."""
 
 
 class State(BaseModel):

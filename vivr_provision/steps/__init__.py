@@ -10,13 +10,14 @@ from collections.abc import Callable
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.base import Step
+from vivr_provision.steps.dr import dr_network_steps
 from vivr_provision.steps.network import network_steps
 from vivr_provision.steps.security import security_steps
 
 StepFactory = Callable[[PlatformConfig], list[Step]]
 
 #: Families in declaration order; the engine orders them by dependencies.
-FACTORIES: tuple[StepFactory, ...] = (network_steps, security_steps)
+FACTORIES: tuple[StepFactory, ...] = (network_steps, security_steps, dr_network_steps)
 
 
 def build_steps(config: PlatformConfig) -> list[Step]:

@@ -74,6 +74,19 @@ def idempotency_token(project: str, environment: str, step: str, generation: int
     return hashlib.sha256(seed).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class DestroyOptions:
+    """What the operator allowed ``destroy`` to do beyond deleting.
+
+    Data is never lost by default: databases leave a final snapshot unless
+    ``skip_final_snapshot``, and deletion protection is only lifted when the
+    operator said so (``--disable-deletion-protection``).
+    """
+
+    skip_final_snapshot: bool = False
+    disable_deletion_protection: bool = False
+
+
 @dataclass
 class StepContext:
     """What a step may use while it runs: config, clients, dependency outputs."""
@@ -82,6 +95,8 @@ class StepContext:
     clients: ClientFactory
     outputs_of: Callable[[str], Mapping[str, Any] | None]
     cancel: threading.Event = field(default_factory=threading.Event)
+    account_id: str = "000000000000"
+    destroy_options: DestroyOptions = field(default_factory=DestroyOptions)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return self.clients.client(service, region)
@@ -133,6 +148,22 @@ class StepContext:
                 raise StepInterrupted(f"interrupted while waiting on {waiter_name}")
 
 
+@dataclass(frozen=True)
+class Site:
+    """Where a step lives: the primary region (default) or another one, e.g. DR.
+
+    Steps of another site carry a name prefix (``dr.vpc``) so one graph can
+    hold the same resource family in two regions; :meth:`step` names a
+    sibling step of the same site.
+    """
+
+    prefix: str = ""
+    region: str | None = None
+
+    def step(self, name: str) -> str:
+        return self.prefix + name
+
+
 class Step(ABC):
     """Base class of every step; subclasses declare metadata as class attributes."""
 
@@ -145,17 +176,19 @@ class Step(ABC):
     #: Budget for the create/update waiter and for the delete waiter.
     wait_budget_s: ClassVar[float] = 600.0
 
-    def __init__(self, config: PlatformConfig, key: str | None = None) -> None:
+    def __init__(self, config: PlatformConfig, key: str | None = None, *,
+                 site: Site | None = None) -> None:
         self.config = config
         self.key = key
+        self.site = site or Site()
 
     @property
     def name(self) -> str:
-        return self.family if self.key is None else f"{self.family}.{self.key}"
+        return self.site.prefix + (self.family if self.key is None else f"{self.family}.{self.key}")
 
     @property
     def region(self) -> str:
-        return self.config.aws.region
+        return self.site.region or self.config.aws.region
 
     def depends_on(self) -> tuple[str, ...]:
         """Names of the steps whose outputs this step reads."""
@@ -217,8 +250,13 @@ class Step(ABC):
         return resource
 
     @abstractmethod
-    def delete(self, ctx: StepContext, resource: Resource) -> None:
-        """Delete the resource and wait until it is gone."""
+    def delete(self, ctx: StepContext, resource: Resource) -> list[str] | None:
+        """Delete the resource and wait until it is gone.
+
+        Returns what was deliberately kept (a final snapshot, a secret in its
+        recovery window, a key pending deletion), one line each, so destroy
+        can tell the operator; None when nothing was kept.
+        """
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         """Ids/ARNs/endpoints dependents read (never secret values)."""

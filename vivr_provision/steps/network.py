@@ -5,25 +5,50 @@ from __future__ import annotations
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
-from vivr_provision.config.network import RouteTableConfig, SubnetConfig
+from vivr_provision.config.network import (
+    InternetGatewayConfig,
+    NatGatewayConfig,
+    NetworkConfig,
+    RouteTableConfig,
+    SubnetConfig,
+)
 from vivr_provision.retry import DEPENDENCY_DRAINING, READ_AFTER_CREATE
-from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, tag_list
 
 INTERNET = "0.0.0.0/0"
 
 
-class VpcStep(Ec2Step):
+class NetworkStep(Ec2Step):
+    """An EC2 network object of one site's network (primary or DR region)."""
+
+    def __init__(self, config: PlatformConfig, network: NetworkConfig, key: str | None = None,
+                 *, site: Site | None = None) -> None:
+        super().__init__(config, key, site=site)
+        self.network = network
+
+    @property
+    def igw(self) -> InternetGatewayConfig:
+        assert self.network.internet_gateway is not None, "validated: igw configured"
+        return self.network.internet_gateway
+
+    @property
+    def nat(self) -> NatGatewayConfig:
+        assert self.network.nat_gateway is not None, "validated: nat configured"
+        return self.network.nat_gateway
+
+
+class VpcStep(NetworkStep):
     """The VPC with DNS support and hostnames as configured."""
 
     family = "vpc"
     kind = Ec2Kind("describe_vpcs", "Vpcs", "VpcId", "VpcIds", "vpc", "InvalidVpcID.NotFound")
 
     def resource_name(self) -> str:
-        return self.config.network.vpc.name
+        return self.network.vpc.name
 
     def create(self, ctx: StepContext, token: str) -> Resource:
-        vpc = self.config.network.vpc
+        vpc = self.network.vpc
         created = self.ec2(ctx).create_vpc(
             CidrBlock=vpc.cidr, TagSpecifications=self.tag_specifications()
         )["Vpc"]
@@ -54,7 +79,7 @@ class VpcStep(Ec2Step):
         return resource
 
     def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        vpc = self.config.network.vpc
+        vpc = self.network.vpc
         changes = []
         if resource.data.get("CidrBlock") != vpc.cidr:
             changes.append(Change("cidr", resource.data.get("CidrBlock"), vpc.cidr, replace=True))
@@ -80,7 +105,7 @@ class VpcStep(Ec2Step):
         return {"id": resource.id, "vpc_id": resource.id, "cidr": resource.data.get("CidrBlock")}
 
 
-class InternetGatewayStep(Ec2Step):
+class InternetGatewayStep(NetworkStep):
     """The internet gateway, attached to the VPC (one step: useless apart)."""
 
     family = "igw"
@@ -89,10 +114,10 @@ class InternetGatewayStep(Ec2Step):
                    "InvalidInternetGatewayID.NotFound")
 
     def resource_name(self) -> str:
-        return self.config.network.internet_gateway.name
+        return self.igw.name
 
     def depends_on(self) -> tuple[str, ...]:
-        return ("vpc",)
+        return (self.site.step("vpc"),)
 
     def _attached_vpcs(self, resource: Resource) -> list[str]:
         return [a["VpcId"] for a in resource.data.get("Attachments", [])
@@ -107,11 +132,12 @@ class InternetGatewayStep(Ec2Step):
         return self.refresh(ctx, resource)
 
     def _attach(self, ctx: StepContext, resource: Resource) -> None:
+        vpc_id = ctx.output(self.site.step("vpc"), "vpc_id")
         READ_AFTER_CREATE.call("attach internet gateway", self.ec2(ctx).attach_internet_gateway,
-                               InternetGatewayId=resource.id, VpcId=ctx.output("vpc", "vpc_id"))
+                               InternetGatewayId=resource.id, VpcId=vpc_id)
 
     def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        vpc_id = ctx.output("vpc", "vpc_id")
+        vpc_id = ctx.output(self.site.step("vpc"), "vpc_id")
         attached = self._attached_vpcs(resource)
         if vpc_id in attached:
             return []
@@ -134,29 +160,30 @@ class InternetGatewayStep(Ec2Step):
         return {"id": resource.id, "igw_id": resource.id}
 
 
-class SubnetStep(Ec2Step):
+class SubnetStep(NetworkStep):
     """One subnet with its CIDR and AZ from config."""
 
     family = "subnet"
     kind = Ec2Kind("describe_subnets", "Subnets", "SubnetId", "SubnetIds", "subnet",
                    "InvalidSubnetID.NotFound")
 
-    def __init__(self, config: PlatformConfig, subnet: SubnetConfig) -> None:
-        super().__init__(config, subnet.name)
+    def __init__(self, config: PlatformConfig, network: NetworkConfig, subnet: SubnetConfig,
+                 *, site: Site | None = None) -> None:
+        super().__init__(config, network, subnet.name, site=site)
         self.subnet = subnet
 
     def resource_name(self) -> str:
         return self.subnet.name
 
     def depends_on(self) -> tuple[str, ...]:
-        return ("vpc",)
+        return (self.site.step("vpc"),)
 
     def tags(self) -> dict[str, str]:
         return {**super().tags(), "Tier": self.subnet.tier}
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         created = self.ec2(ctx).create_subnet(
-            VpcId=ctx.output("vpc", "vpc_id"),
+            VpcId=ctx.output(self.site.step("vpc"), "vpc_id"),
             CidrBlock=self.subnet.cidr,
             AvailabilityZone=self.subnet.availability_zone,
             TagSpecifications=self.tag_specifications(),
@@ -186,7 +213,7 @@ class SubnetStep(Ec2Step):
         for field_name, current, desired in (
             ("cidr", data.get("CidrBlock"), self.subnet.cidr),
             ("availability_zone", data.get("AvailabilityZone"), self.subnet.availability_zone),
-            ("vpc", data.get("VpcId"), ctx.output("vpc", "vpc_id")),
+            ("vpc", data.get("VpcId"), ctx.output(self.site.step("vpc"), "vpc_id")),
         ):
             if current != desired:
                 changes.append(Change(field_name, current, desired, replace=True))
@@ -215,18 +242,19 @@ class SubnetStep(Ec2Step):
         }
 
 
-class ElasticIpStep(Ec2Step):
+class ElasticIpStep(NetworkStep):
     """The Elastic IP the NAT gateway uses."""
 
     family = "eip"
     kind = Ec2Kind("describe_addresses", "Addresses", "AllocationId", "AllocationIds",
                    "elastic-ip", "InvalidAllocationID.NotFound")
 
-    def __init__(self, config: PlatformConfig) -> None:
-        super().__init__(config, "nat")
+    def __init__(self, config: PlatformConfig, network: NetworkConfig, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, network, "nat", site=site)
 
     def resource_name(self) -> str:
-        return self.config.network.nat_gateway.eip_name
+        return self.nat.eip_name
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         created = self.ec2(ctx).allocate_address(
@@ -243,7 +271,7 @@ class ElasticIpStep(Ec2Step):
                 "public_ip": resource.data.get("PublicIp")}
 
 
-class NatGatewayStep(Ec2Step):
+class NatGatewayStep(NetworkStep):
     """The NAT gateway in its public subnet; private app subnets route through it."""
 
     family = "nat"
@@ -254,19 +282,19 @@ class NatGatewayStep(Ec2Step):
                    dead_states=frozenset({"deleting", "deleted", "failed"}))
 
     def resource_name(self) -> str:
-        return self.config.network.nat_gateway.name
+        return self.nat.name
 
     def _subnet_step(self) -> str:
-        return f"subnet.{self.config.network.nat_gateway.subnet}"
+        return self.site.step(f"subnet.{self.nat.subnet}")
 
     def depends_on(self) -> tuple[str, ...]:
         # The IGW must be attached before a public NAT can route.
-        return (self._subnet_step(), "eip.nat", "igw")
+        return (self._subnet_step(), self.site.step("eip.nat"), self.site.step("igw"))
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         created = self.ec2(ctx).create_nat_gateway(
             SubnetId=ctx.output(self._subnet_step(), "subnet_id"),
-            AllocationId=ctx.output("eip.nat", "allocation_id"),
+            AllocationId=ctx.output(self.site.step("eip.nat"), "allocation_id"),
             ConnectivityType="public",
             ClientToken=token,
             TagSpecifications=self.tag_specifications(),
@@ -289,7 +317,7 @@ class NatGatewayStep(Ec2Step):
         if resource.data.get("SubnetId") != subnet_id:
             changes.append(Change("subnet", resource.data.get("SubnetId"), subnet_id, replace=True))
         allocations = [a.get("AllocationId") for a in resource.data.get("NatGatewayAddresses", [])]
-        allocation_id = ctx.output("eip.nat", "allocation_id")
+        allocation_id = ctx.output(self.site.step("eip.nat"), "allocation_id")
         if allocation_id not in allocations:
             changes.append(Change("elastic_ip", allocations, allocation_id, replace=True))
         return changes
@@ -303,27 +331,29 @@ class NatGatewayStep(Ec2Step):
         return {"id": resource.id, "nat_gateway_id": resource.id}
 
 
-class RouteTableStep(Ec2Step):
+class RouteTableStep(NetworkStep):
     """A route table, its default route and its subnet associations."""
 
     family = "rtb"
     kind = Ec2Kind("describe_route_tables", "RouteTables", "RouteTableId", "RouteTableIds",
                    "route-table", "InvalidRouteTableID.NotFound")
 
-    def __init__(self, config: PlatformConfig, table: RouteTableConfig) -> None:
-        super().__init__(config, table.name)
+    def __init__(self, config: PlatformConfig, network: NetworkConfig, table: RouteTableConfig,
+                 *, site: Site | None = None) -> None:
+        super().__init__(config, network, table.name, site=site)
         self.table = table
 
     def resource_name(self) -> str:
         return self.table.name
 
     def _target_step(self) -> str | None:
-        return {"internet_gateway": "igw", "nat_gateway": "nat", "none": None}[
+        target = {"internet_gateway": "igw", "nat_gateway": "nat", "none": None}[
             self.table.default_route
         ]
+        return self.site.step(target) if target else None
 
     def depends_on(self) -> tuple[str, ...]:
-        deps = ["vpc", *(f"subnet.{s}" for s in self.table.subnets)]
+        deps = [self.site.step("vpc"), *(self.site.step(f"subnet.{s}") for s in self.table.subnets)]
         target = self._target_step()
         if target:
             deps.append(target)
@@ -332,9 +362,9 @@ class RouteTableStep(Ec2Step):
     def _desired_target(self, ctx: StepContext) -> tuple[str, str] | None:
         """(route field, id) of the default route, or None for no internet route."""
         if self.table.default_route == "internet_gateway":
-            return "GatewayId", ctx.output("igw", "igw_id")
+            return "GatewayId", ctx.output(self.site.step("igw"), "igw_id")
         if self.table.default_route == "nat_gateway":
-            return "NatGatewayId", ctx.output("nat", "nat_gateway_id")
+            return "NatGatewayId", ctx.output(self.site.step("nat"), "nat_gateway_id")
         return None
 
     @staticmethod
@@ -352,7 +382,7 @@ class RouteTableStep(Ec2Step):
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         created = self.ec2(ctx).create_route_table(
-            VpcId=ctx.output("vpc", "vpc_id"),
+            VpcId=ctx.output(self.site.step("vpc"), "vpc_id"),
             ClientToken=token,
             TagSpecifications=self.tag_specifications(),
         )["RouteTable"]
@@ -371,7 +401,8 @@ class RouteTableStep(Ec2Step):
                     current_target = (key, current[key])
         if current_target != desired:
             changes.append(Change("default_route", current_target, desired))
-        wanted = {ctx.output(f"subnet.{s}", "subnet_id") for s in self.table.subnets}
+        wanted = {ctx.output(self.site.step(f"subnet.{s}"), "subnet_id")
+                  for s in self.table.subnets}
         have = set(self._associations(resource))
         if wanted != have:
             changes.append(Change("associations", sorted(have), sorted(wanted)))
@@ -422,13 +453,23 @@ class RouteTableStep(Ec2Step):
         return {"id": resource.id, "route_table_id": resource.id}
 
 
-def network_steps(config: PlatformConfig) -> list[Step]:
-    """All network steps for ``config``, in declaration order."""
-    steps: list[Step] = [VpcStep(config), InternetGatewayStep(config)]
-    steps += [SubnetStep(config, s) for s in config.network.subnets]
-    steps += [ElasticIpStep(config), NatGatewayStep(config)]
-    steps += [RouteTableStep(config, t) for t in config.network.route_tables]
+def site_network_steps(config: PlatformConfig, network: NetworkConfig,
+                       site: Site | None = None) -> list[Step]:
+    """The network steps of one site; gateways only where the network has them."""
+    steps: list[Step] = [VpcStep(config, network, site=site)]
+    if network.internet_gateway is not None:
+        steps.append(InternetGatewayStep(config, network, site=site))
+    steps += [SubnetStep(config, network, s, site=site) for s in network.subnets]
+    if network.nat_gateway is not None:
+        steps += [ElasticIpStep(config, network, site=site),
+                  NatGatewayStep(config, network, site=site)]
+    steps += [RouteTableStep(config, network, t, site=site) for t in network.route_tables]
     return steps
+
+
+def network_steps(config: PlatformConfig) -> list[Step]:
+    """All network steps of the primary region, in declaration order."""
+    return site_network_steps(config, config.network)
 
 
 __all__ = ["network_steps", "tag_list"]

@@ -21,7 +21,7 @@ from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.network import SecurityGroupConfig, SecurityRule
 from vivr_provision.retry import DEPENDENCY_DRAINING, READ_AFTER_CREATE
-from vivr_provision.steps.base import STEP_TAG, Change, Resource, Step, StepContext
+from vivr_provision.steps.base import STEP_TAG, Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, tag_dict, tag_list
 
 PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1"}
@@ -34,21 +34,22 @@ class SecurityGroupStep(Ec2Step):
     kind = Ec2Kind("describe_security_groups", "SecurityGroups", "GroupId", "GroupIds",
                    "security-group", "InvalidGroup.NotFound")
 
-    def __init__(self, config: PlatformConfig, group: SecurityGroupConfig) -> None:
-        super().__init__(config, group.name)
+    def __init__(self, config: PlatformConfig, group: SecurityGroupConfig, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, group.name, site=site)
         self.group = group
 
     def resource_name(self) -> str:
         return self.group.name
 
     def depends_on(self) -> tuple[str, ...]:
-        return ("vpc",)
+        return (self.site.step("vpc"),)
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         created = self.ec2(ctx).create_security_group(
             GroupName=self.group.name,
             Description=self.group.description,
-            VpcId=ctx.output("vpc", "vpc_id"),
+            VpcId=ctx.output(self.site.step("vpc"), "vpc_id"),
             TagSpecifications=self.tag_specifications(),
         )
         return self.refresh(ctx, Resource(created["GroupId"], created))
@@ -58,7 +59,7 @@ class SecurityGroupStep(Ec2Step):
         for field_name, current, desired in (
             ("name", resource.data.get("GroupName"), self.group.name),
             ("description", resource.data.get("Description"), self.group.description),
-            ("vpc", resource.data.get("VpcId"), ctx.output("vpc", "vpc_id")),
+            ("vpc", resource.data.get("VpcId"), ctx.output(self.site.step("vpc"), "vpc_id")),
         ):
             if current != desired:
                 changes.append(Change(field_name, current, desired, replace=True))
@@ -117,8 +118,9 @@ class SecurityGroupRulesStep(Ec2Step):
                    "SecurityGroupRuleIds", "security-group-rule",
                    "InvalidSecurityGroupRuleId.NotFound")
 
-    def __init__(self, config: PlatformConfig, group: SecurityGroupConfig) -> None:
-        super().__init__(config, group.name)
+    def __init__(self, config: PlatformConfig, group: SecurityGroupConfig, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, group.name, site=site)
         self.group = group
 
     def resource_name(self) -> str:
@@ -130,16 +132,18 @@ class SecurityGroupRulesStep(Ec2Step):
 
     def depends_on(self) -> tuple[str, ...]:
         referenced = {r.group for _, r in self._rules() if r.group}
-        return (f"sg.{self.group.name}", *sorted(f"sg.{g}" for g in referenced))
+        return (self.site.step(f"sg.{self.group.name}"),
+                *sorted(self.site.step(f"sg.{g}") for g in referenced))
 
     def _group_id(self, ctx: StepContext) -> str:
-        return str(ctx.output(f"sg.{self.group.name}", "group_id"))
+        return str(ctx.output(self.site.step(f"sg.{self.group.name}"), "group_id"))
 
     def desired(self, ctx: StepContext) -> dict[RuleKey, SecurityRule]:
         result = {}
         for egress, rule in self._rules():
             from_port, to_port = rule.port_range
-            group_id = ctx.output(f"sg.{rule.group}", "group_id") if rule.group else None
+            group_id = (ctx.output(self.site.step(f"sg.{rule.group}"), "group_id")
+                        if rule.group else None)
             key = RuleKey(egress, PROTOCOLS[rule.protocol], from_port, to_port, rule.cidr, group_id)
             result[key] = rule
         return result
@@ -156,7 +160,7 @@ class SecurityGroupRulesStep(Ec2Step):
         return self.find_by_tags(ctx)
 
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        if not ctx.has_outputs(f"sg.{self.group.name}"):
+        if not ctx.has_outputs(self.site.step(f"sg.{self.group.name}")):
             return None
         group_id = self._group_id(ctx)
         try:
@@ -256,7 +260,13 @@ def _permission(key: RuleKey, rule: SecurityRule) -> dict[str, Any]:
     return permission
 
 
-def security_steps(config: PlatformConfig) -> list[Step]:
-    steps: list[Step] = [SecurityGroupStep(config, g) for g in config.security_groups]
-    steps += [SecurityGroupRulesStep(config, g) for g in config.security_groups]
+def site_security_steps(config: PlatformConfig, groups: list[SecurityGroupConfig],
+                        site: Site | None = None) -> list[Step]:
+    """Groups first, then their rule sets (rules reference groups by id)."""
+    steps: list[Step] = [SecurityGroupStep(config, g, site=site) for g in groups]
+    steps += [SecurityGroupRulesStep(config, g, site=site) for g in groups]
     return steps
+
+
+def security_steps(config: PlatformConfig) -> list[Step]:
+    return site_security_steps(config, config.security_groups)
