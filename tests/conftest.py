@@ -68,9 +68,22 @@ class Aws:
             AWS_CONFIG_FILE=str(self.workdir / "no-aws-config"),
             AWS_SHARED_CREDENTIALS_FILE=str(self.workdir / "no-aws-credentials"),
             PYTHONPATH=os.pathsep.join([str(FAULTS), str(REPO)]),
+            VIVR_RECORD_CALLS=str(self.record_path),
         )
         env.update(extra)
         return env
+
+    @property
+    def record_path(self) -> Path:
+        return self.workdir / "requests.jsonl"
+
+    def requests(self, operation: str, service: str | None = None) -> list[dict[str, Any]]:
+        """Parameters of every ``operation`` call the CLI made, as botocore received them."""
+        if not self.record_path.exists():
+            return []
+        calls = [json.loads(line) for line in self.record_path.read_text().splitlines()]
+        return [c["params"] for c in calls if c["operation"] == operation
+                and (service is None or c["service"] == service)]
 
     def cli(self, *args: str, env: dict[str, str] | None = None,
             state: Path | None = None, config: Path | None = None,
@@ -110,6 +123,12 @@ class Aws:
 
     def mutating_calls(self, since: int = 0) -> list[str]:
         return [f"{c['service']}.{c['operation']}" for c in self.calls()[since:] if c["mutating"]]
+
+    def inventory(self) -> dict[str, Any]:
+        """Everything in this account, both regions and IAM (see tests/e2e/inventory.py)."""
+        from tests.e2e.inventory import account_inventory
+
+        return account_inventory(self.client)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import structlog
 from vivr_provision import __version__, log
 from vivr_provision.aws import ClientFactory
 from vivr_provision.config import ENVIRONMENTS, PlatformConfig
+from vivr_provision.cost import cost_lines, cost_report
 from vivr_provision.engine import Engine, RunReport, StepGraph
 from vivr_provision.errors import (
     ConfigError,
@@ -306,6 +307,33 @@ def graph(options: CommandOptions, fmt: str) -> int:
         for name in order:
             deps = sorted(run.graph.deps[name])
             click.echo(f"{name}" + (f"  <- {', '.join(deps)}" if deps else ""))
+    return 0
+
+
+@cli.command()
+@command
+def cost(options: CommandOptions) -> int:
+    """Print the monthly cost estimate of the environment (no AWS call)."""
+    config = load_effective_config(options)
+    report = cost_report(config)
+    if options.output_format == "json":
+        emit_json(report)
+        return 0
+    currency = report["currency"]
+    rows = []
+    for line in cost_lines(config):
+        note = ""
+        if line.recomputed is not None and abs(line.recomputed - line.monthly) >= 0.01:
+            note = f"{line.recomputed:.2f} at {report['hours_per_month']} h"
+        rows.append([line.category, line.service, line.size, f"{line.quantity:g}",
+                     f"{line.unit_cost:g}/{line.unit}", f"{line.monthly:.2f}", note])
+    out = console()
+    out.print(rows_table(
+        f"monthly cost estimate, {config.project} {config.environment} ({currency})",
+        ["category", "service", "size", "qty", "unit cost", "monthly", "note"], rows))
+    for category, total in report["by_category"].items():
+        out.print(f"  {category:<18} {total:>9.2f}", highlight=False)
+    out.print(f"total per month: {report['total_monthly']:.2f} {currency}", highlight=False)
     return 0
 
 

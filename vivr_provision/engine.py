@@ -53,7 +53,7 @@ log = structlog.get_logger("vivr.engine")
 
 #: Actions a step result can report.
 SUCCESS_ACTIONS = frozenset(
-    {"created", "adopted", "updated", "unchanged", "deleted", "absent",
+    {"created", "adopted", "updated", "replaced", "unchanged", "deleted", "absent",
      "create", "update", "replace", "delete", "no-op", "ok", "missing", "drifted"}
 )
 
@@ -382,6 +382,8 @@ class Engine:
         else:
             diff = step.diff(self.ctx, resource)
             replace = [c for c in diff if c.replace]
+            if replace and step.replace_automatically:
+                return self._replace_step(step, priority, record, resource, replace)
             if replace:
                 raise ReplacementRequired(
                     f"{step.name}: {'; '.join(c.describe() for c in replace)}: AWS cannot change "
@@ -412,6 +414,38 @@ class Engine:
                          error=None)
         return StepResult(step.name, action, resource.id, changes=changes)
 
+    def _replace_step(self, step: Step, priority: float, record: StepRecord,
+                      resource: Resource, replace: list[Change]) -> StepResult:
+        """Delete then re-create a stateless resource whose fixed settings drifted.
+
+        The delete is journalled like a destroy (so a crash in between leaves
+        a record that the next apply simply re-creates), then the create runs
+        under a new generation's token.
+        """
+        changes = [c.describe() for c in replace]
+        log.info("step.replacing", step=step.name, resource_id=resource.id, changes=changes)
+        self._commit(step.name, status="deleting", started_at=utc_now(), error=None)
+        self._notify(step.name, "deleting")
+        with self.gate.slot(priority):
+            step.delete(self.ctx, resource)
+        self._commit(step.name, status="deleted", resource_id=None, outputs={}, token=None,
+                     generation=record.generation + 1)
+        fresh = self._record(step.name)
+        token = self._token_for(step, fresh)
+        self._commit(step.name, status="creating", token=token, started_at=utc_now(),
+                     generation=fresh.generation, retained=[])
+        self._notify(step.name, "creating")
+        with self.gate.slot(priority):
+            created = step.create(self.ctx, token)
+        self._commit(step.name, resource_id=created.id, origin="created")
+        created = step.wait(self.ctx, created)
+        outputs = step.outputs(created)
+        with self._lock:
+            self._outputs[step.name] = outputs
+        self._commit(step.name, status="ready", resource_id=created.id, outputs=outputs,
+                     error=None)
+        return StepResult(step.name, "replaced", created.id, changes=changes)
+
     def _token_for(self, step: Step, record: StepRecord) -> str:
         """The idempotency token of this create call.
 
@@ -440,8 +474,11 @@ class Engine:
         resource = step.find(self.ctx, record.resource_id)
         if resource is None:
             if record.status not in ("pending", "deleted"):
+                # A token whose resource is gone (never made, or removed by hand)
+                # must not be reused: AWS would hand back the dead resource.
                 self._commit(step.name, status="deleted", resource_id=None, outputs={},
-                             error=None)
+                             error=None, token=None,
+                             generation=record.generation + (1 if record.token else 0))
             return StepResult(step.name, "absent")
         self._commit(step.name, status="deleting", started_at=utc_now(), error=None)
         self._notify(step.name, "deleting")

@@ -28,8 +28,8 @@ STYLES = {
 def console() -> Console:
     """stdout console; wide when not a terminal so tables do not wrap in logs."""
     if sys.stdout.isatty():
-        return Console()
-    return Console(width=200, no_color=True)
+        return Console(emoji=False)
+    return Console(width=200, no_color=True, emoji=False)
 
 
 def emit_json(document: Any) -> None:
@@ -42,7 +42,8 @@ def _detail(result: StepResult) -> str:
     if result.error:
         parts.append(result.error)
     parts.extend(result.changes)
-    parts.extend(f"kept: {line}" for line in result.retained)
+    if result.retained:
+        parts.append(f"kept {len(result.retained)} (see below)")
     return redact("; ".join(parts))
 
 
@@ -77,6 +78,11 @@ def print_report(report: RunReport, title: str, output: str) -> None:
         return
     out = console()
     out.print(report_table(report, title))
+    kept = [(r.step, line) for r in report.results for line in r.retained]
+    if kept:
+        out.print("Kept on purpose (recoverable, not deleted):", highlight=False)
+        for step, line in kept:
+            out.print(f"  {step}: {redact(line)}", highlight=False, soft_wrap=True)
     out.print(summary_line(report), highlight=False)
 
 

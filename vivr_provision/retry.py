@@ -11,6 +11,7 @@ long, and why; every retry is logged.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -36,10 +37,17 @@ class RetryPolicy:
     max_attempts: int = 30
     initial_s: float = 1.0
     max_wait_s: float = 30.0
+    #: When set, only errors whose message matches (case-insensitive) are retried:
+    #: codes like InvalidParameterValue are transient only for one cause.
+    message: str | None = None
 
     def matches(self, exc: BaseException) -> bool:
         code = error_code(exc)
-        return code is not None and code in self.codes
+        if code is None or code not in self.codes:
+            return False
+        if self.message is None:
+            return True
+        return re.search(self.message, error_text(exc), re.IGNORECASE) is not None
 
     def retrying(self, operation: str) -> tenacity.Retrying:
         """A tenacity controller: full-jitter exponential backoff, bounded in time and tries."""
@@ -109,3 +117,26 @@ DEPENDENCY_DRAINING = policy(
     deadline_s=900,
     max_attempts=60,
 )
+
+
+def until_found(operation: str, find: Callable[[], T | None], *, deadline_s: float = 120.0,
+                initial_s: float = 0.5, max_wait_s: float = 10.0) -> T:
+    """Call ``find`` until it returns something: read-after-create on APIs with no waiter.
+
+    Raises RuntimeError naming ``operation`` when the deadline passes.
+    """
+
+    def _log(state: tenacity.RetryCallState) -> None:
+        log.info("waiting", operation=operation, attempt=state.attempt_number)
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_result(lambda found: found is None),
+        wait=tenacity.wait_random_exponential(multiplier=initial_s, max=max_wait_s),
+        stop=tenacity.stop_after_delay(deadline_s),
+        before_sleep=_log,
+        retry_error_callback=lambda state: None,
+    )
+    found = retrying(find)
+    if found is None:
+        raise RuntimeError(f"{operation}: not visible after {deadline_s:.0f}s")
+    return found

@@ -137,6 +137,9 @@ class SandboxServer:
         )
         from werkzeug.serving import make_server
 
+        from vivr_provision.sandbox_compat import apply_moto_fixes
+
+        apply_moto_fixes()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.app = SandboxApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, self.app, threaded=True,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+REGIONS = ("us-east-1", "us-west-2")
 
 
 def ec2_inventory(ec2: Any) -> dict[str, list[str]]:
@@ -11,6 +14,9 @@ def ec2_inventory(ec2: Any) -> dict[str, list[str]]:
     nacls = [n["NetworkAclId"] for n in ec2.describe_network_acls()["NetworkAcls"]
              # moto keeps a deleted VPC's default NACL (AWS deletes it with the VPC).
              if n["VpcId"] in vpcs]
+    instances = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"]
+                 for i in r["Instances"] if i["State"]["Name"] not in ("terminated",
+                                                                        "shutting-down")]
     return {
         "vpcs": sorted(vpcs),
         "subnets": sorted(s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]),
@@ -28,7 +34,54 @@ def ec2_inventory(ec2: Any) -> dict[str, list[str]]:
                                if n["State"] not in ("deleted", "deleting")),
         "addresses": sorted(a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]),
         "network_acls": sorted(nacls),
+        "instances": sorted(instances),
     }
+
+
+def _region_inventory(client: Callable[[str], Any]) -> dict[str, list[str]]:
+    """Everything this tool can create in one region, by kind."""
+    rds, cache, kms, sm = (client("rds"), client("elasticache"), client("kms"),
+                           client("secretsmanager"))
+    listing = ec2_inventory(client("ec2"))
+    listing["db_instances"] = sorted(
+        d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"])
+    listing["db_subnet_groups"] = sorted(
+        g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"])
+    listing["db_parameter_groups"] = sorted(
+        g["DBParameterGroupName"] for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+        if not g["DBParameterGroupName"].startswith("default."))
+    listing["db_snapshots"] = sorted(
+        s["DBSnapshotIdentifier"] for s in
+        rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"])
+    listing["replication_groups"] = sorted(
+        g["ReplicationGroupId"] for g in cache.describe_replication_groups()["ReplicationGroups"])
+    listing["cache_subnet_groups"] = sorted(
+        g["CacheSubnetGroupName"] for g in
+        cache.describe_cache_subnet_groups()["CacheSubnetGroups"])
+    listing["kms_keys"] = sorted(
+        k["KeyId"] for k in kms.list_keys()["Keys"]
+        if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled")
+    listing["kms_aliases"] = sorted(
+        a["AliasName"] for a in kms.list_aliases()["Aliases"]
+        if not a["AliasName"].startswith("alias/aws/"))
+    listing["secrets"] = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
+    return listing
+
+
+def account_inventory(client: Callable[[str, str], Any]) -> dict[str, Any]:
+    """Per region plus global (IAM): what a full destroy must give back.
+
+    KMS keys pending deletion, secrets in their recovery window and final
+    snapshots are listed separately by the tests that expect them.
+    """
+    listing: dict[str, Any] = {
+        region: _region_inventory(lambda service, r=region: client(service, r))
+        for region in REGIONS}
+    iam = client("iam", "us-east-1")
+    listing["iam_roles"] = sorted(r["RoleName"] for r in iam.list_roles()["Roles"])
+    listing["instance_profiles"] = sorted(
+        p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"])
+    return listing
 
 
 def tags_of(item: dict[str, Any]) -> dict[str, str]:

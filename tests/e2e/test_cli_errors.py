@@ -128,6 +128,31 @@ def test_concurrent_run_exits_3_and_state_is_unchanged(aws: Aws) -> None:
     assert json.loads(during)["serial"] >= json.loads(before)["serial"]
 
 
+def test_locked_state_exits_3_and_is_left_byte_for_byte(aws: Aws) -> None:
+    assert aws.cli("apply", "--target", "vpc").returncode == 0
+    before = aws.state_path.read_bytes()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from pathlib import Path\n"
+         "from vivr_provision.state import LocalStateStore\n"
+         "with LocalStateStore(Path(sys.argv[1])).lock('apply'):\n"
+         "    print('locked', flush=True)\n"
+         "    time.sleep(60)\n", str(aws.state_path)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        for command in (["apply"], ["destroy", "--yes"]):
+            result = aws.cli(*command)
+            assert result.returncode == 3, (command, result.stderr)
+            assert f"state is locked by PID {holder.pid}" in result.stderr
+            assert len(result.stderr.strip().splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert aws.state_path.read_bytes() == before
+
+
 def test_unreachable_endpoint_is_one_line_exit_1(aws: Aws) -> None:
     result = aws.cli("plan", env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
     assert result.returncode == 1

@@ -57,7 +57,7 @@ def test_crash_after_each_create_call_never_duplicates(aws: Aws) -> None:
     code, report = aws.cli_json("apply")
     assert code == 0, report
     assert _owned_counts(aws) == Counter(
-        {"vpc": 1, "subnet": 9, "sg": 6, "igw": 1, "eip": 1, "rtb": 3, "nat": 1})
+        {"vpc": 1, "subnet": 9, "sg": 7, "igw": 1, "eip": 1, "rtb": 3, "nat": 1})
     actions = Counter(s["action"] for s in report["steps"])
     assert actions["adopted"] + actions["updated"] >= 1, actions
     code, report = aws.cli_json("apply")
@@ -172,6 +172,7 @@ def test_destroy_leaves_resources_it_did_not_create(aws: Aws) -> None:
                                         {"Key": "Project", "Value": "vivr"}]}])["Vpc"]["VpcId"]
     before = ec2_inventory(ec2)
     assert aws.cli("apply").returncode == 0
-    assert aws.cli("destroy", "--yes").returncode == 0
+    destroyed = aws.cli("destroy", "--yes", "--disable-deletion-protection")
+    assert destroyed.returncode == 0, destroyed.stderr[-2000:]
     assert ec2_inventory(ec2) == before
     assert foreign in before["vpcs"]

@@ -13,10 +13,15 @@ the tool's own functions.  Controlled by environment variables:
 * ``VIVR_FAULT_THROTTLE=ec2.DescribeVpcs:2``: the first N calls get a 503
   ``RequestLimitExceeded`` that botocore's retry mode must absorb.
 * ``VIVR_FAULT_DELAY_S=0.05``: every request is delayed (slow AWS).
+* ``VIVR_RECORD_CALLS=/path/calls.jsonl``: every API call's parameters, as the
+  tool passed them to botocore, are appended as one JSON line
+  ``{"service", "operation", "region", "params"}``: how tests check settings
+  the emulator drops (the request is what real AWS would receive).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -81,6 +86,17 @@ def _install(session: Any) -> None:
             return _error(request.url, 503, "RequestLimitExceeded", "Request limit exceeded.")
 
         session.register(f"before-send.{spec}", _throttle)
+    record = os.environ.get("VIVR_RECORD_CALLS")
+    if record:
+        def _record(params: Any, model: Any, context: Any = None, **_: Any) -> None:
+            client_region = (context or {}).get("client_region")
+            line = json.dumps({"service": model.service_model.service_name,
+                               "operation": model.name, "region": client_region,
+                               "params": params}, default=str)
+            with _lock, open(record, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+
+        session.register("before-parameter-build", _record)
     delay = float(os.environ.get("VIVR_FAULT_DELAY_S", "0") or 0)
     if delay:
         session.register("before-send", lambda **_: time.sleep(delay))

@@ -477,6 +477,12 @@ class PgBouncerConfig(StrictModel):
     root_volume: EbsVolumeConfig
     subnet: Name
     security_group: Name
+    boot_security_groups: list[Name] = Field(default_factory=list)
+    """Extra, egress-only groups for what the instance itself must reach at boot
+    (package repos, Secrets Manager, CloudWatch over HTTPS).  The spec's
+    ``vivr-pgbouncer-sg`` allows only 5432 out, which would leave the instance
+    unable to install PgBouncer or fetch its password; keeping that group
+    exactly as specified and adding a separate one makes the deviation visible."""
     listen_port: ServicePort
     auth_type: Literal["scram-sha-256", "md5"]
     pool_mode: Literal["session", "transaction", "statement"]

@@ -241,6 +241,8 @@ def _data_problems(c: PlatformConfig) -> list[str]:
         )
     problems += _subnet_problems(c, [("pgbouncer.subnet", pgb.subnet)], "private", "PgBouncer")
     problems += _group_problems(c, [("pgbouncer.security_group", pgb.security_group)])
+    problems += _group_problems(
+        c, _indexed("pgbouncer.boot_security_groups", pgb.boot_security_groups))
     problems += _ingress_problems(
         c, "pgbouncer.listen_port", pgb.listen_port, [pgb.security_group]
     )

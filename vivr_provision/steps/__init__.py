@@ -11,13 +11,23 @@ from collections.abc import Callable
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.base import Step
 from vivr_provision.steps.dr import dr_network_steps
+from vivr_provision.steps.elasticache import elasticache_steps
+from vivr_provision.steps.iam import iam_steps
+from vivr_provision.steps.kms import kms_steps
 from vivr_provision.steps.network import network_steps
+from vivr_provision.steps.pgbouncer import pgbouncer_steps
+from vivr_provision.steps.rds import rds_steps
+from vivr_provision.steps.secrets import secret_steps
 from vivr_provision.steps.security import security_steps
 
 StepFactory = Callable[[PlatformConfig], list[Step]]
 
 #: Families in declaration order; the engine orders them by dependencies.
-FACTORIES: tuple[StepFactory, ...] = (network_steps, security_steps, dr_network_steps)
+FACTORIES: tuple[StepFactory, ...] = (
+    network_steps, security_steps, dr_network_steps,
+    kms_steps, secret_steps, iam_steps, rds_steps,
+    pgbouncer_steps, elasticache_steps,
+)
 
 
 def build_steps(config: PlatformConfig) -> list[Step]:

@@ -57,9 +57,13 @@ class Change:
     current: Any
     desired: Any
     replace: bool = False
+    #: When the change takes effect, if not at once (e.g. "in the maintenance window").
+    when: str = ""
 
     def describe(self) -> str:
         verb = "replace" if self.replace else "update"
+        if self.when:
+            verb += f" {self.when}"
         return f"{self.field}: {self.current!r} -> {self.desired!r} ({verb})"
 
 
@@ -175,6 +179,10 @@ class Step(ABC):
     expected_seconds: ClassVar[float] = 5.0
     #: Budget for the create/update waiter and for the delete waiter.
     wait_budget_s: ClassVar[float] = 600.0
+    #: Whether apply may delete and re-create the resource when a setting that
+    #: cannot change in place drifted.  Only for stateless resources (an EC2
+    #: instance whose user data changed); stateful ones make apply stop instead.
+    replace_automatically: ClassVar[bool] = False
 
     def __init__(self, config: PlatformConfig, key: str | None = None, *,
                  site: Site | None = None) -> None:

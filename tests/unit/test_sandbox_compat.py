@@ -1,0 +1,355 @@
+"""The sandbox's moto compatibility fixes, seen the way an AWS user sees them.
+
+Every test drives boto3 over HTTP against a real :class:`SandboxServer` and
+asserts what a real AWS account would show: the real botocore waiters finish,
+deletes remove resources, settings read back as sent.  Each test gets its own
+account (an access key ending in 12 digits), so tests never see each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from vivr_provision.sandbox import SandboxServer
+from vivr_provision.sandbox_compat import apply_moto_fixes
+
+Client = Callable[..., Any]
+FAST = {"Delay": 1, "MaxAttempts": 5}
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    sandbox = SandboxServer("127.0.0.1", 0).start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def client(server: SandboxServer) -> Client:
+    """``client(service, region)`` for a fresh account (prefix 9: apart from conftest's)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0")
+    account = f"9{worker:02d}{os.getpid() % 10000:04d}{next(_numbers):05d}"
+    cache: dict[tuple[str, str], Any] = {}
+
+    def make(service: str, region: str = "us-east-1") -> Any:
+        if (service, region) not in cache:
+            cache[service, region] = boto3.client(
+                service, region_name=region, endpoint_url=server.url,
+                aws_access_key_id=f"sandbox{account}", aws_secret_access_key="sandbox")
+        return cache[service, region]
+
+    return make
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def default_subnets(client: Client, region: str = "us-east-1") -> list[dict[str, Any]]:
+    subnets = client("ec2", region).describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    return sorted(subnets, key=lambda s: s["AvailabilityZone"])
+
+
+# --------------------------------------------------------------------------- the fix list
+
+def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
+        server: SandboxServer) -> None:
+    from moto.elasticache.models import ElastiCacheBackend
+    from moto.rds.models import DBInstance
+
+    first = apply_moto_fixes()
+    patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
+    assert apply_moto_fixes() == first
+    assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
+    assert len(first) == 10 and len(set(first)) == 10
+    assert all(line.split(":", 1)[0] in ("ElastiCache", "RDS", "ECS") for line in first)
+
+
+# --------------------------------------------------------------------------- ElastiCache
+
+def test_cache_parameter_group_lifecycle(client: Client) -> None:
+    ec = client("elasticache")
+    group = ec.create_cache_parameter_group(
+        CacheParameterGroupName="vivr-redis7", CacheParameterGroupFamily="redis7",
+        Description="VIVR cache", Tags=[{"Key": "Project", "Value": "vivr"}],
+    )["CacheParameterGroup"]
+    assert group["CacheParameterGroupFamily"] == "redis7"
+    assert group["ARN"].endswith(":parametergroup:vivr-redis7")
+    with pytest.raises(ClientError) as duplicate:
+        ec.create_cache_parameter_group(CacheParameterGroupName="vivr-redis7",
+                                        CacheParameterGroupFamily="redis7", Description="x")
+    assert error_of(duplicate)[0] == "CacheParameterGroupAlreadyExists"
+    with pytest.raises(ClientError) as bad_family:
+        ec.create_cache_parameter_group(CacheParameterGroupName="other",
+                                        CacheParameterGroupFamily="redis7.x", Description="x")
+    assert error_of(bad_family)[0] == "InvalidParameterValue"
+
+    modified = ec.modify_cache_parameter_group(
+        CacheParameterGroupName="vivr-redis7",
+        ParameterNameValues=[{"ParameterName": "maxmemory-policy",
+                              "ParameterValue": "allkeys-lru"}])
+    assert modified["CacheParameterGroupName"] == "vivr-redis7"
+
+    parameters = ec.describe_cache_parameters(CacheParameterGroupName="vivr-redis7",
+                                              Source="user")["Parameters"]
+    assert [(p["ParameterName"], p["ParameterValue"], p["Source"]) for p in parameters] == [
+        ("maxmemory-policy", "allkeys-lru", "user")]
+    described = ec.describe_cache_parameter_groups(
+        CacheParameterGroupName="vivr-redis7")["CacheParameterGroups"]
+    assert [(g["CacheParameterGroupName"], g["Description"]) for g in described] == [
+        ("vivr-redis7", "VIVR cache")]
+    assert ec.list_tags_for_resource(ResourceName=group["ARN"])["TagList"] == [
+        {"Key": "Project", "Value": "vivr"}]
+
+    ec.reset_cache_parameter_group(CacheParameterGroupName="vivr-redis7",
+                                   ResetAllParameters=True)
+    assert ec.describe_cache_parameters(CacheParameterGroupName="vivr-redis7",
+                                        Source="user")["Parameters"] == []
+
+    ec.delete_cache_parameter_group(CacheParameterGroupName="vivr-redis7")
+    with pytest.raises(ClientError) as missing:
+        ec.describe_cache_parameter_groups(CacheParameterGroupName="vivr-redis7")
+    assert error_of(missing) == ("CacheParameterGroupNotFound", 404)
+    # Other regions and accounts never saw it.
+    assert client("elasticache", "us-west-2").describe_cache_parameter_groups()[
+        "CacheParameterGroups"] == []
+
+
+def test_replication_group_delete_completes_and_frees_its_groups(client: Client) -> None:
+    ec = client("elasticache")
+    ec.create_cache_subnet_group(
+        CacheSubnetGroupName="vivr-cache", CacheSubnetGroupDescription="VIVR cache",
+        SubnetIds=[s["SubnetId"] for s in default_subnets(client)[:2]])
+    ec.create_cache_parameter_group(CacheParameterGroupName="vivr-redis7",
+                                    CacheParameterGroupFamily="redis7", Description="x")
+    ec.create_replication_group(
+        ReplicationGroupId="vivr-redis", ReplicationGroupDescription="VIVR",
+        Engine="redis", EngineVersion="7.1", CacheNodeType="cache.t4g.micro",
+        NumNodeGroups=1, ReplicasPerNodeGroup=1, CacheSubnetGroupName="vivr-cache",
+        CacheParameterGroupName="vivr-redis7")
+
+    with pytest.raises(ClientError) as subnet_group_in_use:
+        ec.delete_cache_subnet_group(CacheSubnetGroupName="vivr-cache")
+    assert error_of(subnet_group_in_use)[0] == "CacheSubnetGroupInUse"
+    with pytest.raises(ClientError) as parameter_group_in_use:
+        ec.delete_cache_parameter_group(CacheParameterGroupName="vivr-redis7")
+    assert error_of(parameter_group_in_use)[0] == "InvalidCacheParameterGroupState"
+
+    deleted = ec.delete_replication_group(ReplicationGroupId="vivr-redis",
+                                          FinalSnapshotIdentifier="vivr-redis-final")
+    assert deleted["ReplicationGroup"]["Status"] == "deleting"
+    ec.get_waiter("replication_group_deleted").wait(ReplicationGroupId="vivr-redis",
+                                                    WaiterConfig=FAST)
+    with pytest.raises(ClientError) as gone:
+        ec.describe_replication_groups(ReplicationGroupId="vivr-redis")
+    assert error_of(gone)[0] == "ReplicationGroupNotFoundFault"
+    assert ec.describe_replication_groups()["ReplicationGroups"] == []
+    snapshot = ec.describe_snapshots(SnapshotName="vivr-redis-final")["Snapshots"][0]
+    assert (snapshot["ReplicationGroupId"], snapshot["SnapshotSource"]) == (
+        "vivr-redis", "manual")
+
+    ec.delete_cache_parameter_group(CacheParameterGroupName="vivr-redis7")
+    ec.delete_cache_subnet_group(CacheSubnetGroupName="vivr-cache")
+    assert ec.describe_cache_subnet_groups()["CacheSubnetGroups"] == []
+    with pytest.raises(ClientError) as again:
+        ec.delete_cache_subnet_group(CacheSubnetGroupName="vivr-cache")
+    assert error_of(again)[0] == "CacheSubnetGroupNotFoundFault"
+
+
+def test_cache_cluster_delete_completes(client: Client) -> None:
+    ec = client("elasticache")
+    ec.create_cache_cluster(CacheClusterId="vivr-memcached", Engine="memcached",
+                            CacheNodeType="cache.t4g.micro", NumCacheNodes=1)
+    ec.delete_cache_cluster(CacheClusterId="vivr-memcached")
+    ec.get_waiter("cache_cluster_deleted").wait(CacheClusterId="vivr-memcached",
+                                                WaiterConfig=FAST)
+    assert ec.describe_cache_clusters()["CacheClusters"] == []
+
+
+# --------------------------------------------------------------------------- RDS
+
+def create_primary(rds: Any, **extra: Any) -> dict[str, Any]:
+    instance: dict[str, Any] = rds.create_db_instance(
+        DBInstanceIdentifier="vivr-db", DBInstanceClass="db.t4g.micro", Engine="postgres",
+        EngineVersion="16.3", MasterUsername="vivr", MasterUserPassword="not-a-real-pass",
+        AllocatedStorage=20, StorageEncrypted=True, DeletionProtection=True, **extra,
+    )["DBInstance"]
+    return instance
+
+
+def test_cross_region_read_replica_lives_in_its_own_region(client: Client) -> None:
+    primary = create_primary(client("rds"))
+    west_rds, west_ec2 = client("rds", "us-west-2"), client("ec2", "us-west-2")
+    subnets = default_subnets(client, "us-west-2")
+    west_rds.create_db_subnet_group(
+        DBSubnetGroupName="vivr-dr", DBSubnetGroupDescription="DR",
+        SubnetIds=[s["SubnetId"] for s in subnets[:2]])
+    security_group = west_ec2.create_security_group(
+        GroupName="vivr-dr-db", Description="DR db", VpcId=subnets[0]["VpcId"])["GroupId"]
+    west_key = "arn:aws:kms:us-west-2:111122223333:key/dr"
+
+    west_rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="vivr-db-dr", SourceDBInstanceIdentifier=primary["DBInstanceArn"],
+        SourceRegion="us-east-1", DBInstanceClass="db.t4g.micro",
+        DBSubnetGroupName="vivr-dr", VpcSecurityGroupIds=[security_group],
+        AvailabilityZone="us-west-2b", KmsKeyId=west_key)
+
+    replica = west_rds.describe_db_instances(DBInstanceIdentifier="vivr-db-dr")[
+        "DBInstances"][0]
+    assert replica["DBInstanceArn"].startswith("arn:aws:rds:us-west-2:")
+    assert replica["DBSubnetGroup"]["DBSubnetGroupName"] == "vivr-dr"
+    assert replica["DBSubnetGroup"]["VpcId"] == subnets[0]["VpcId"]
+    assert replica["AvailabilityZone"] == "us-west-2b"
+    assert replica["KmsKeyId"] == west_key
+    assert [g["VpcSecurityGroupId"] for g in replica["VpcSecurityGroups"]] == [security_group]
+    assert replica["ReadReplicaSourceDBInstanceIdentifier"] == primary["DBInstanceArn"]
+    assert replica["DeletionProtection"] is False  # AWS default, not the source's True
+    source = client("rds").describe_db_instances(DBInstanceIdentifier="vivr-db")[
+        "DBInstances"][0]
+    assert source["ReadReplicaDBInstanceIdentifiers"] == [replica["DBInstanceArn"]]
+
+    west_rds.delete_db_instance(DBInstanceIdentifier="vivr-db-dr", SkipFinalSnapshot=True)
+    west_rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier="vivr-db-dr",
+                                                    WaiterConfig=FAST)
+    source = client("rds").describe_db_instances(DBInstanceIdentifier="vivr-db")[
+        "DBInstances"][0]
+    assert source["ReadReplicaDBInstanceIdentifiers"] == []
+
+
+def test_same_region_replicas_can_be_deleted(client: Client) -> None:
+    rds = client("rds")
+    create_primary(rds)
+    explicit = rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="vivr-db-r1", SourceDBInstanceIdentifier="vivr-db",
+        DeletionProtection=False)["DBInstance"]
+    implicit = rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="vivr-db-r2", SourceDBInstanceIdentifier="vivr-db")["DBInstance"]
+    assert (explicit["DeletionProtection"], implicit["DeletionProtection"]) == (False, False)
+
+    rds.delete_db_instance(DBInstanceIdentifier="vivr-db-r1", SkipFinalSnapshot=True)
+    rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier="vivr-db-r1",
+                                               WaiterConfig=FAST)
+    primary = rds.describe_db_instances(DBInstanceIdentifier="vivr-db")["DBInstances"][0]
+    assert primary["ReadReplicaDBInstanceIdentifiers"] == ["vivr-db-r2"]
+    assert primary["DeletionProtection"] is True
+
+    # Deleting the source promotes its remaining replica, which can then be deleted too.
+    rds.modify_db_instance(DBInstanceIdentifier="vivr-db", DeletionProtection=False,
+                           ApplyImmediately=True)
+    rds.delete_db_instance(DBInstanceIdentifier="vivr-db", SkipFinalSnapshot=True)
+    promoted = rds.describe_db_instances(DBInstanceIdentifier="vivr-db-r2")["DBInstances"][0]
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in promoted
+    rds.delete_db_instance(DBInstanceIdentifier="vivr-db-r2", SkipFinalSnapshot=True)
+    rds.get_waiter("db_instance_deleted").wait(DBInstanceIdentifier="vivr-db-r2",
+                                               WaiterConfig=FAST)
+
+
+def test_performance_insights_settings_read_back(client: Client) -> None:
+    rds = client("rds")
+    key = "arn:aws:kms:us-east-1:111122223333:key/pi"
+    create_primary(rds, EnablePerformanceInsights=True, PerformanceInsightsKMSKeyId=key)
+
+    def insights() -> dict[str, Any]:
+        instance = rds.describe_db_instances(DBInstanceIdentifier="vivr-db")["DBInstances"][0]
+        return {k: v for k, v in instance.items() if k.startswith("PerformanceInsights")}
+
+    assert insights() == {"PerformanceInsightsEnabled": True,
+                          "PerformanceInsightsKMSKeyId": key,
+                          "PerformanceInsightsRetentionPeriod": 7}
+    rds.modify_db_instance(DBInstanceIdentifier="vivr-db", ApplyImmediately=True,
+                           PerformanceInsightsRetentionPeriod=31)
+    assert insights()["PerformanceInsightsRetentionPeriod"] == 31
+    rds.modify_db_instance(DBInstanceIdentifier="vivr-db", ApplyImmediately=True,
+                           EnablePerformanceInsights=False)
+    assert insights()["PerformanceInsightsEnabled"] is False
+
+    rds.create_db_instance(DBInstanceIdentifier="plain", DBInstanceClass="db.t4g.micro",
+                           Engine="postgres", MasterUsername="vivr",
+                           MasterUserPassword="not-a-real-pass", AllocatedStorage=20)
+    plain = rds.describe_db_instances(DBInstanceIdentifier="plain")["DBInstances"][0]
+    assert plain["PerformanceInsightsEnabled"] is False
+
+
+# --------------------------------------------------------------------------- ECS
+
+def test_ecs_service_settles_and_keeps_its_settings(client: Client) -> None:
+    ecs, ec2 = client("ecs"), client("ec2")
+    subnets = [s["SubnetId"] for s in default_subnets(client)[:2]]
+    security_group = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
+    ecs.create_cluster(clusterName="vivr")
+    ecs.register_task_definition(
+        family="vivr-api", requiresCompatibilities=["FARGATE"], networkMode="awsvpc",
+        cpu="256", memory="512",
+        containerDefinitions=[{"name": "api", "image": "nginx", "memory": 512}])
+    deployment = {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                  "maximumPercent": 200, "minimumHealthyPercent": 50}
+
+    ecs.create_service(
+        cluster="vivr", serviceName="api", taskDefinition="vivr-api", desiredCount=2,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets,
+                                                      "securityGroups": [security_group]}},
+        deploymentConfiguration=deployment, healthCheckGracePeriodSeconds=60,
+        enableECSManagedTags=True, enableExecuteCommand=True)
+    ecs.get_waiter("services_stable").wait(cluster="vivr", services=["api"],
+                                           WaiterConfig=FAST)
+    service = ecs.describe_services(cluster="vivr", services=["api"])["services"][0]
+    assert service["deploymentConfiguration"] == deployment
+    assert service["healthCheckGracePeriodSeconds"] == 60
+    assert service["enableECSManagedTags"] is True
+    assert service["enableExecuteCommand"] is True
+    assert (service["runningCount"], service["pendingCount"]) == (2, 0)
+    assert [d["rolloutState"] for d in service["deployments"]] == ["COMPLETED"]
+
+    ecs.update_service(cluster="vivr", service="api", desiredCount=3,
+                       deploymentConfiguration={"maximumPercent": 150,
+                                                "minimumHealthyPercent": 100},
+                       healthCheckGracePeriodSeconds=30, enableExecuteCommand=False)
+    ecs.get_waiter("services_stable").wait(cluster="vivr", services=["api"],
+                                           WaiterConfig=FAST)
+    service = ecs.describe_services(cluster="vivr", services=["api"])["services"][0]
+    assert service["deploymentConfiguration"] == {
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+        "maximumPercent": 150, "minimumHealthyPercent": 100}
+    assert service["healthCheckGracePeriodSeconds"] == 30
+    assert (service["enableECSManagedTags"], service["enableExecuteCommand"]) == (True, False)
+    assert service["deployments"][0]["runningCount"] == service["runningCount"] == 3
+
+    ecs.create_service(cluster="vivr", serviceName="defaults", taskDefinition="vivr-api",
+                       desiredCount=0, launchType="FARGATE",
+                       networkConfiguration={"awsvpcConfiguration": {
+                           "subnets": subnets, "securityGroups": [security_group]}})
+    defaults = ecs.describe_services(cluster="vivr", services=["defaults"])["services"][0]
+    assert defaults["deploymentConfiguration"] == {
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+        "maximumPercent": 200, "minimumHealthyPercent": 100}
+    assert (defaults["enableECSManagedTags"], defaults["enableExecuteCommand"]) == (
+        False, False)
+
+    ecs.delete_service(cluster="vivr", service="api", force=True)
+    ecs.get_waiter("services_inactive").wait(cluster="vivr", services=["api"],
+                                             WaiterConfig=FAST)
+
+
+def test_modified_db_subnet_group_is_still_there(client: Client) -> None:
+    subnets = default_subnets(client)
+    rds = client("rds")
+    rds.create_db_subnet_group(DBSubnetGroupName="g", DBSubnetGroupDescription="d",
+                               SubnetIds=[subnets[0]["SubnetId"], subnets[1]["SubnetId"]])
+    rds.modify_db_subnet_group(DBSubnetGroupName="g", DBSubnetGroupDescription="d2",
+                               SubnetIds=[subnets[0]["SubnetId"], subnets[2]["SubnetId"]])
+    group = rds.describe_db_subnet_groups(DBSubnetGroupName="g")["DBSubnetGroups"][0]
+    assert group["DBSubnetGroupDescription"] == "d2"
+    assert {s["SubnetIdentifier"] for s in group["Subnets"]} == {
+        subnets[0]["SubnetId"], subnets[2]["SubnetId"]}

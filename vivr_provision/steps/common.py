@@ -1,0 +1,95 @@
+"""Helpers shared by steps of services other than EC2.
+
+Kept tiny on purpose: the shapes AWS uses for tags differ by service
+(``Key``/``Value``, ``TagKey``/``TagValue``, ``key``/``value``), "not found"
+is an error code that differs by service, and a resource found by its name
+must be checked for our ownership tags before we adopt (and later delete) it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from vivr_provision.aws import error_code
+from vivr_provision.steps.base import MANAGED_BY, STEP_TAG, Change, Step
+
+T = TypeVar("T")
+
+
+class ForeignResourceError(Exception):
+    """A resource with our name exists but was not created by this tool.
+
+    Adopting it would make a later ``destroy`` delete something we did not
+    create, so the step stops and says how to resolve it.
+    """
+
+
+def aws_tags(tags: Mapping[str, str], key: str = "Key",
+             value: str = "Value") -> list[dict[str, str]]:
+    """Tags in the list-of-pairs shape most APIs take, sorted for stable requests."""
+    return [{key: k, value: v} for k, v in sorted(tags.items())]
+
+
+def tag_map(items: Iterable[Mapping[str, str]] | None, key: str = "Key",
+            value: str = "Value") -> dict[str, str]:
+    """The inverse of :func:`aws_tags`."""
+    return {item[key]: item[value] for item in items or []}
+
+
+def absent_on(codes: Iterable[str], call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """``call(...)``, or None when AWS answers with one of the "not found" ``codes``."""
+    try:
+        return call(*args, **kwargs)
+    except ClientError as exc:
+        if error_code(exc) in set(codes):
+            return None
+        raise
+
+
+def gone_on(codes: Iterable[str], call: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Run a delete call; True if it deleted, False if the resource was already gone."""
+    try:
+        call(*args, **kwargs)
+    except ClientError as exc:
+        if error_code(exc) in set(codes):
+            return False
+        raise
+    return True
+
+
+def is_owned_by(step: Step, tags: Mapping[str, str]) -> bool:
+    """Whether ``tags`` say this step of this project/environment created the resource."""
+    mine = step.tags()
+    return (tags.get("ManagedBy") == MANAGED_BY
+            and tags.get("Project") == mine["Project"]
+            and tags.get("Environment") == mine["Environment"]
+            and tags.get(STEP_TAG) == mine[STEP_TAG])
+
+
+def require_owned(step: Step, what: str, tags: Mapping[str, str]) -> None:
+    """Refuse to adopt a same-named resource that carries no ownership tags of ours."""
+    if not is_owned_by(step, tags):
+        raise ForeignResourceError(
+            f"{step.name}: {what} already exists but was not created by vivr-provision for "
+            f"{step.config.project}/{step.config.environment} (ownership tags missing); "
+            "rename it in the config, delete it, or tag it with "
+            f"ManagedBy={MANAGED_BY}, Project, Environment and {STEP_TAG}={step.name} to adopt it"
+        )
+
+
+def tag_drift(step: Step, current: Mapping[str, str]) -> list[Change]:
+    """A ``tags`` change when any of our tags is missing or different."""
+    desired = step.tags()
+    wrong = {k: v for k, v in desired.items() if current.get(k) != v}
+    if not wrong:
+        return []
+    return [Change("tags", {k: current.get(k) for k in wrong}, wrong)]
+
+
+def timestamp() -> str:
+    """A UTC stamp safe inside AWS identifiers (``20261125t193000z``-style, lowercase)."""
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

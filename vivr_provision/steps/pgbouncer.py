@@ -1,0 +1,310 @@
+"""The PgBouncer EC2 instance in front of the RDS primary (spec "Connection Pooling").
+
+Why it is built this way:
+
+* The instance is **stateless**: everything it knows comes from its user
+  data (rendered by :mod:`vivr_provision.pgbouncer`) and, at boot, from the
+  database secret.  So a setting that EC2 cannot change in place (user
+  data, instance type, subnet, image, instance profile, root volume) is
+  converged by replacing the instance (``replace_automatically``), and
+  ``plan`` shows that as ``replace`` with the settings that moved.
+* The AMI is resolved from the public SSM parameter **at create only**.
+  Comparing against "latest" on every run would replace the pooler (and
+  drop every client connection) each time AWS publishes an image; instead
+  the parameter name is recorded on the instance (tag ``vivr:ami-parameter``)
+  and only a change of the parameter in the config replaces it.  New images
+  arrive with the next replacement for any other reason.
+* ``RunInstances`` takes the engine's deterministic ClientToken, so a create
+  repeated after a crash returns the first instance on AWS; lookups by the
+  recorded id and then by ownership tags (never terminated instances) adopt
+  it before that, which is what makes a rerun safe where the token is not
+  honoured.
+* A role created seconds earlier is often not yet usable as an instance
+  profile (``InvalidParameterValue``); the launch retries for that under
+  ``ROLE_PROPAGATION``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from vivr_provision.aws import error_code
+from vivr_provision.config import PlatformConfig
+from vivr_provision.pgbouncer import (
+    changed_ini_keys,
+    ini_from_user_data,
+    parse_ini,
+    render_user_data,
+)
+from vivr_provision.steps.base import Change, DependencyMissing, Resource, Step, StepContext
+from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, tag_dict, tag_list
+from vivr_provision.steps.iam import ROLE_PROPAGATION
+
+#: Instance states in which the pooler still exists (or is coming back).
+LIVE_STATES = ("pending", "running", "stopping", "stopped")
+#: Tag recording which SSM parameter the AMI was resolved from.
+AMI_PARAMETER_TAG = "vivr:ami-parameter"
+ROLE_STEP = "iam.pgbouncer_instance_role"
+SECRET_STEP = "secret.database_credentials"
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class PgBouncerStep(Ec2Step):
+    """The single PgBouncer instance: private subnet, IMDSv2, encrypted root volume."""
+
+    family = "pgbouncer"
+    expected_seconds = 60.0
+    wait_budget_s = 900.0
+    replace_automatically = True
+    # Instances nest in reservations and their state is a dict: _describe and
+    # _live below flatten and filter them; the rest of Ec2Kind applies as is.
+    kind = Ec2Kind("describe_instances", "Reservations", "InstanceId", "InstanceIds",
+                   "instance", "InvalidInstanceID.NotFound")
+
+    def __init__(self, config: PlatformConfig) -> None:
+        super().__init__(config)
+        self.pgb = config.pgbouncer
+
+    def resource_name(self) -> str:
+        return self.pgb.service_name
+
+    # -- dependencies --------------------------------------------------------
+    def _subnet_step(self) -> str:
+        return f"subnet.{self.pgb.subnet}"
+
+    def _sg_steps(self) -> list[str]:
+        return [f"sg.{g}" for g in (self.pgb.security_group, *self.pgb.boot_security_groups)]
+
+    def _group_ids(self, ctx: StepContext) -> list[str]:
+        return sorted(str(ctx.output(step, "group_id")) for step in self._sg_steps())
+
+    def _rds_step(self) -> str:
+        return f"rds.{self.config.rds.identifier}"
+
+    def depends_on(self) -> tuple[str, ...]:
+        # The group's rules too, not just the group: the instance boots (and
+        # reaches its package repos, Secrets Manager and RDS) under the final rules.
+        return (self._subnet_step(), *self._sg_steps(),
+                *(f"sg-rules.{s.removeprefix('sg.')}" for s in self._sg_steps()),
+                ROLE_STEP, "kms", SECRET_STEP, self._rds_step())
+
+    # -- describing instances ------------------------------------------------
+    def _describe(self, ctx: StepContext, **params: Any) -> list[dict[str, Any]]:
+        """Instances, flattened out of their reservations."""
+        pages = self.ec2(ctx).get_paginator("describe_instances").paginate(**params)
+        return [instance for page in pages for reservation in page.get("Reservations", [])
+                for instance in reservation.get("Instances", [])]
+
+    def _live(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [i for i in items if i.get("State", {}).get("Name") in LIVE_STATES]
+
+    def ownership_filters(self) -> list[dict[str, Any]]:
+        # Filtered server-side too: terminated instances stay listed for an hour.
+        return [*super().ownership_filters(),
+                {"Name": "instance-state-name", "Values": list(LIVE_STATES)}]
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        try:
+            return super().describe_by_id(ctx, resource_id)
+        except ClientError as exc:
+            if error_code(exc) == "InvalidInstanceID.Malformed":
+                return None
+            raise
+
+    # -- what the instance should be -----------------------------------------
+    def desired_user_data(self, ctx: StepContext) -> str:
+        address = ctx.output(self._rds_step(), "address")
+        port = ctx.output(self._rds_step(), "port")
+        if not address or not port:
+            # An RDS instance still being created has no endpoint yet.
+            raise DependencyMissing(f"{self._rds_step()} has no endpoint yet")
+        return render_user_data(
+            self.config,
+            db_host=str(address),
+            db_port=int(port),
+            secret_arn=str(ctx.output(SECRET_STEP, "arn")),
+            region=self.region,
+        )
+
+    def _image_id(self, ctx: StepContext) -> str:
+        """The current image behind the public SSM parameter (e.g. latest AL2023)."""
+        reply = ctx.client("ssm", self.region).get_parameter(Name=self.pgb.ami_parameter)
+        return str(reply["Parameter"]["Value"])
+
+    def _block_devices(self, ctx: StepContext) -> list[dict[str, Any]]:
+        volume = self.pgb.root_volume
+        return [{"DeviceName": volume.device_name, "Ebs": {
+            "VolumeSize": volume.size_gb, "VolumeType": volume.type, "Encrypted": True,
+            "KmsKeyId": str(ctx.output("kms", "key_arn")), "DeleteOnTermination": True}}]
+
+    def tag_specifications(self) -> list[dict[str, Any]]:
+        tags = self.tags()
+        return [
+            {"ResourceType": "instance",
+             "Tags": tag_list({**tags, AMI_PARAMETER_TAG: self.pgb.ami_parameter})},
+            {"ResourceType": "volume", "Tags": tag_list(tags)},
+        ]
+
+    # -- lifecycle -------------------------------------------------------------
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        params: dict[str, Any] = {
+            "ImageId": self._image_id(ctx),
+            "InstanceType": self.pgb.instance_type,
+            "MinCount": 1,
+            "MaxCount": 1,
+            "SubnetId": ctx.output(self._subnet_step(), "subnet_id"),
+            "SecurityGroupIds": self._group_ids(ctx),
+            "IamInstanceProfile": {"Name": ctx.output(ROLE_STEP, "instance_profile_name")},
+            "UserData": self.desired_user_data(ctx),
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            "BlockDeviceMappings": self._block_devices(ctx),
+            "ClientToken": token,
+            "TagSpecifications": self.tag_specifications(),
+        }
+        reply = ROLE_PROPAGATION.call("run pgbouncer instance", self.ec2(ctx).run_instances,
+                                      **params)
+        instance = reply["Instances"][0]
+        return Resource(instance["InstanceId"], instance)
+
+    def is_ready(self, resource: Resource) -> bool:
+        return bool(resource.data.get("State", {}).get("Name") == "running")
+
+    def wait(self, ctx: StepContext, resource: Resource) -> Resource:
+        if self.is_ready(resource):
+            return resource
+        try:
+            ctx.wait("ec2", "instance_running", budget_s=self.wait_budget_s, delay_s=5,
+                     region=self.region, InstanceIds=[resource.id])
+        except WaiterError:
+            # Most often the encrypted root volume's key cannot be used: say so.
+            current = self.refresh(ctx, resource).data
+            state = current.get("State", {}).get("Name")
+            reason = current.get("StateReason", {}).get("Message", "no reason given")
+            raise RuntimeError(
+                f"{self.name}: instance {resource.id} is {state}, not running: {reason}"
+            ) from None
+        return self.refresh(ctx, resource)
+
+    def _user_data(self, ctx: StepContext, instance_id: str) -> str:
+        reply = self.ec2(ctx).describe_instance_attribute(InstanceId=instance_id,
+                                                          Attribute="userData")
+        encoded = reply.get("UserData", {}).get("Value")
+        return base64.b64decode(encoded).decode("utf-8", "replace") if encoded else ""
+
+    def _root_volume(self, ctx: StepContext, resource: Resource) -> dict[str, Any] | None:
+        device = self.pgb.root_volume.device_name
+        mapping = next((m for m in resource.data.get("BlockDeviceMappings", [])
+                        if m.get("DeviceName") == device), None)
+        volume_id = (mapping or {}).get("Ebs", {}).get("VolumeId")
+        if not volume_id:
+            return None
+        volumes = self.ec2(ctx).describe_volumes(VolumeIds=[volume_id]).get("Volumes", [])
+        return dict(volumes[0]) if volumes else None
+
+    def _user_data_change(self, current: str, desired: str) -> Change | None:
+        if current == desired:
+            return None
+        current_ini, desired_ini = ini_from_user_data(current), ini_from_user_data(desired)
+        if current_ini is not None and desired_ini is not None:
+            old, new = changed_ini_keys(parse_ini(current_ini), parse_ini(desired_ini))
+            if old or new:
+                return Change("user_data (pgbouncer.ini)", old, new, replace=True)
+        return Change("user_data", _digest(current), _digest(desired), replace=True)
+
+    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes: list[Change] = []
+        fixed = [
+            ("instance_type", data.get("InstanceType"), self.pgb.instance_type),
+            ("subnet", data.get("SubnetId"), ctx.output(self._subnet_step(), "subnet_id")),
+        ]
+        recorded_parameter = tag_dict(data.get("Tags")).get(AMI_PARAMETER_TAG)
+        if recorded_parameter is not None:
+            fixed.append(("image", recorded_parameter, self.pgb.ami_parameter))
+        profile_arn = str(data.get("IamInstanceProfile", {}).get("Arn", ""))
+        profile = profile_arn.rsplit("/", 1)[-1] or None
+        fixed.append(("instance_profile", profile,
+                      ctx.output(ROLE_STEP, "instance_profile_name")))
+        changes += [Change(name, current, desired, replace=True)
+                    for name, current, desired in fixed if current != desired]
+
+        volume = self._root_volume(ctx, resource)
+        wanted = self.pgb.root_volume
+        key_arn = str(ctx.output("kms", "key_arn"))
+        if volume is not None:
+            current_volume = (volume.get("Size"), volume.get("VolumeType"),
+                              bool(volume.get("Encrypted")), volume.get("KmsKeyId"))
+            desired_volume = (wanted.size_gb, wanted.type, True, key_arn)
+            if current_volume != desired_volume:
+                changes.append(Change("root_volume", current_volume, desired_volume,
+                                      replace=True))
+
+        user_data = self._user_data_change(self._user_data(ctx, resource.id),
+                                           self.desired_user_data(ctx))
+        if user_data is not None:
+            changes.append(user_data)
+
+        # In place: EC2 changes these on a running instance without a restart.
+        groups = sorted(g["GroupId"] for g in data.get("SecurityGroups", []))
+        wanted_groups = self._group_ids(ctx)
+        if groups != wanted_groups:
+            changes.append(Change("security_groups", groups, wanted_groups))
+        tokens = data.get("MetadataOptions", {}).get("HttpTokens")
+        if tokens != "required":
+            changes.append(Change("imdsv2", tokens, "required"))
+        state = data.get("State", {}).get("Name")
+        if state == "stopped":
+            # Someone stopped the pooler: every client is cut off until it runs.
+            changes.append(Change("state", state, "running"))
+        return changes
+
+    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        ec2 = self.ec2(ctx)
+        for change in changes:
+            if change.field == "security_groups":
+                ec2.modify_instance_attribute(InstanceId=resource.id, Groups=change.desired)
+            elif change.field == "imdsv2":
+                ec2.modify_instance_metadata_options(InstanceId=resource.id,
+                                                     HttpTokens="required",
+                                                     HttpEndpoint="enabled")
+            elif change.field == "state":
+                ec2.start_instances(InstanceIds=[resource.id])
+            else:
+                raise NotImplementedError(f"{self.name} cannot update {change.field} in place")
+
+    def apply_tag_changes(self, ctx: StepContext, resource: Resource,
+                          changes: list[Change]) -> None:
+        """Tags go to the instance and its volumes alike (cost reports group by them)."""
+        volume_ids = [m["Ebs"]["VolumeId"] for m in resource.data.get("BlockDeviceMappings", [])
+                      if m.get("Ebs", {}).get("VolumeId")]
+        for change in changes:
+            if change.field == "tags":
+                self.ec2(ctx).create_tags(Resources=[resource.id, *volume_ids],
+                                          Tags=tag_list(change.desired))
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        try:
+            self.ec2(ctx).terminate_instances(InstanceIds=[resource.id])
+        except ClientError as exc:
+            if error_code(exc) == self.kind.not_found:
+                return
+            raise
+        ctx.wait("ec2", "instance_terminated", budget_s=self.wait_budget_s, delay_s=5,
+                 region=self.region, InstanceIds=[resource.id])
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "instance_id": resource.id,
+                "private_ip": resource.data.get("PrivateIpAddress"),
+                "port": self.pgb.listen_port}
+
+
+def pgbouncer_steps(config: PlatformConfig) -> list[Step]:
+    """The pooler instance (one per environment)."""
+    return [PgBouncerStep(config)]

@@ -1,0 +1,664 @@
+"""RDS PostgreSQL: subnet groups, parameter groups, the primary and its read replicas.
+
+Identity is the natural key RDS enforces (instance identifier, group name),
+so a resource created just before a crash is found by name, and adopted only
+if it carries our ownership tags.  Every setting of the spec is sent on
+create; drift is converged with ``ModifyDBInstance``:
+
+* settings that are safe to change at once (backups, windows, monitoring,
+  Performance Insights, log exports, IAM auth, deletion protection, storage
+  autoscaling ceiling, security groups) use ``ApplyImmediately=True``;
+* disruptive ones (instance class, Multi-AZ, parameter group, storage size
+  or type, minor engine version) are queued for the maintenance window and
+  reported, and a pending value equal to the config is not re-sent;
+* what RDS cannot change (encryption, KMS key, database name, master user,
+  engine) is a replacement, which apply refuses to do on a database.
+
+Destroy never loses data silently: a final snapshot is taken unless
+``--skip-final-snapshot``, deletion protection is lifted only with
+``--disable-deletion-protection``, and replicas go before the primary
+(they depend on it, so the reversed graph orders them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.data import ReadReplicaConfig, SubnetGroupConfig
+from vivr_provision.retry import policy
+from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
+from vivr_provision.steps.common import (
+    absent_on,
+    aws_tags,
+    gone_on,
+    require_owned,
+    tag_drift,
+    tag_map,
+    timestamp,
+)
+from vivr_provision.steps.iam import ROLE_PROPAGATION
+from vivr_provision.steps.secrets import read_secret_string
+
+INSTANCE_NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
+SUBNET_GROUP_NOT_FOUND = ("DBSubnetGroupNotFoundFault",)
+PARAMETER_GROUP_NOT_FOUND = ("DBParameterGroupNotFound", "DBParameterGroupNotFoundFault")
+#: RDS refuses some calls while an instance is still modifying or backing up.
+INSTANCE_BUSY = policy({"InvalidDBInstanceState", "InvalidDBInstanceStateFault"},
+                       "the instance is busy (modifying, backing up); RDS accepts the call after",
+                       deadline_s=1800, max_attempts=60, initial_s=5.0, max_wait_s=60.0)
+SUBNET_GROUP_BUSY = policy({"InvalidDBSubnetGroupStateFault", "InvalidDBSubnetGroupState"},
+                           "the subnet group is still used by an instance being deleted",
+                           deadline_s=900, max_attempts=40, initial_s=5.0)
+PARAMETERS_PER_CALL = 20  # ModifyDBParameterGroup's limit
+
+
+def _rds(ctx: StepContext, region: str) -> Any:
+    return ctx.client("rds", region)
+
+
+def _tags_of(ctx: StepContext, region: str, arn: str) -> dict[str, str]:
+    reply = _rds(ctx, region).list_tags_for_resource(ResourceName=arn)
+    return tag_map(reply.get("TagList"))
+
+
+# --------------------------------------------------------------------------- subnet group
+
+
+class DbSubnetGroupStep(Step):
+    """A DB subnet group over the configured subnets of its site."""
+
+    family = "rds-subnet-group"
+    service = "rds"
+
+    def __init__(self, config: PlatformConfig, group: SubnetGroupConfig, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, site=site)
+        self.group = group
+
+    def resource_name(self) -> str:
+        return self.group.name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return tuple(self.site.step(f"subnet.{s}") for s in self.group.subnets)
+
+    def _subnet_ids(self, ctx: StepContext) -> list[str]:
+        return sorted(str(ctx.output(self.site.step(f"subnet.{s}"), "subnet_id"))
+                      for s in self.group.subnets)
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        reply = absent_on(SUBNET_GROUP_NOT_FOUND, _rds(ctx, self.region).describe_db_subnet_groups,
+                          DBSubnetGroupName=self.group.name)
+        if not reply or not reply["DBSubnetGroups"]:
+            return None
+        data = dict(reply["DBSubnetGroups"][0])
+        data["TagMap"] = _tags_of(ctx, self.region, data["DBSubnetGroupArn"])
+        require_owned(self, f"DB subnet group {self.group.name}", data["TagMap"])
+        return Resource(self.group.name, data)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        _rds(ctx, self.region).create_db_subnet_group(
+            DBSubnetGroupName=self.group.name,
+            DBSubnetGroupDescription=self.group.description,
+            SubnetIds=self._subnet_ids(ctx),
+            Tags=aws_tags(self.tags()),
+        )
+        found = self._get(ctx)
+        assert found is not None, "a subnet group just created is describable"
+        return found
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes = tag_drift(self, data["TagMap"])
+        current = sorted(s["SubnetIdentifier"] for s in data.get("Subnets", []))
+        if current != self._subnet_ids(ctx):
+            changes.append(Change("subnets", current, self._subnet_ids(ctx)))
+        if data.get("DBSubnetGroupDescription") != self.group.description:
+            changes.append(Change("description", data.get("DBSubnetGroupDescription"),
+                                  self.group.description))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        rds = _rds(ctx, self.region)
+        fields = {c.field: c for c in changes}
+        if "subnets" in fields or "description" in fields:
+            rds.modify_db_subnet_group(DBSubnetGroupName=self.group.name,
+                                       DBSubnetGroupDescription=self.group.description,
+                                       SubnetIds=self._subnet_ids(ctx))
+        if "tags" in fields:
+            rds.add_tags_to_resource(ResourceName=resource.data["DBSubnetGroupArn"],
+                                     Tags=aws_tags(fields["tags"].desired))
+        found = self._get(ctx)
+        assert found is not None
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        SUBNET_GROUP_BUSY.call("delete db subnet group", gone_on, SUBNET_GROUP_NOT_FOUND,
+                               _rds(ctx, self.region).delete_db_subnet_group,
+                               DBSubnetGroupName=self.group.name)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": self.group.name, "name": self.group.name}
+
+
+# --------------------------------------------------------------------------- parameter group
+
+
+class DbParameterGroupStep(Step):
+    """``vivr-db-pg``: the spec's PostgreSQL settings (timezone, memory, connections, SSL)."""
+
+    family = "rds-parameter-group"
+    service = "rds"
+
+    def resource_name(self) -> str:
+        return self.config.rds.parameter_group.name
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        group = self.config.rds.parameter_group
+        reply = absent_on(PARAMETER_GROUP_NOT_FOUND,
+                          _rds(ctx, self.region).describe_db_parameter_groups,
+                          DBParameterGroupName=group.name)
+        if not reply or not reply["DBParameterGroups"]:
+            return None
+        data = dict(reply["DBParameterGroups"][0])
+        data["TagMap"] = _tags_of(ctx, self.region, data["DBParameterGroupArn"])
+        require_owned(self, f"DB parameter group {group.name}", data["TagMap"])
+        return Resource(group.name, data)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def _user_parameters(self, ctx: StepContext) -> dict[str, str]:
+        pages = _rds(ctx, self.region).get_paginator("describe_db_parameters").paginate(
+            DBParameterGroupName=self.config.rds.parameter_group.name, Source="user")
+        return {p["ParameterName"]: str(p.get("ParameterValue"))
+                for page in pages for p in page.get("Parameters", [])}
+
+    def _set(self, ctx: StepContext, names: Iterable[str]) -> None:
+        group = self.config.rds.parameter_group
+        wanted = [{"ParameterName": name, "ParameterValue": group.parameters[name].value,
+                   "ApplyMethod": group.parameters[name].apply_method} for name in sorted(names)]
+        for start in range(0, len(wanted), PARAMETERS_PER_CALL):
+            _rds(ctx, self.region).modify_db_parameter_group(
+                DBParameterGroupName=group.name,
+                Parameters=wanted[start:start + PARAMETERS_PER_CALL])
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        group = self.config.rds.parameter_group
+        _rds(ctx, self.region).create_db_parameter_group(
+            DBParameterGroupName=group.name,
+            DBParameterGroupFamily=group.family,
+            Description=group.description,
+            Tags=aws_tags(self.tags()),
+        )
+        self._set(ctx, group.parameters)
+        found = self._get(ctx)
+        assert found is not None, "a parameter group just created is describable"
+        return found
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        group = self.config.rds.parameter_group
+        changes = tag_drift(self, resource.data["TagMap"])
+        if resource.data.get("DBParameterGroupFamily") != group.family:
+            changes.append(Change("family", resource.data.get("DBParameterGroupFamily"),
+                                  group.family, replace=True))
+        current = self._user_parameters(ctx)
+        wanted = {name: p.value for name, p in group.parameters.items()}
+        wrong = {n: v for n, v in wanted.items() if current.get(n) != v}
+        if wrong:
+            changes.append(Change("parameters", {n: current.get(n) for n in wrong}, wrong))
+        extra = sorted(set(current) - set(wanted))
+        if extra:
+            changes.append(Change("parameters_not_in_config", extra, None))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        rds = _rds(ctx, self.region)
+        for change in changes:
+            if change.field == "parameters":
+                self._set(ctx, change.desired)
+            elif change.field == "parameters_not_in_config":
+                names = list(change.current)
+                for start in range(0, len(names), PARAMETERS_PER_CALL):
+                    rds.reset_db_parameter_group(
+                        DBParameterGroupName=self.resource_name(),
+                        Parameters=[{"ParameterName": n, "ApplyMethod": "pending-reboot"}
+                                    for n in names[start:start + PARAMETERS_PER_CALL]])
+            elif change.field == "tags":
+                rds.add_tags_to_resource(ResourceName=resource.data["DBParameterGroupArn"],
+                                         Tags=aws_tags(change.desired))
+        found = self._get(ctx)
+        assert found is not None
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        INSTANCE_BUSY.call("delete db parameter group", gone_on, PARAMETER_GROUP_NOT_FOUND,
+                           _rds(ctx, self.region).delete_db_parameter_group,
+                           DBParameterGroupName=self.resource_name())
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": self.resource_name(), "name": self.resource_name()}
+
+
+# --------------------------------------------------------------------------- instances
+
+#: (config-derived request key, DescribeDBInstances key) changed with ApplyImmediately.
+IMMEDIATE = frozenset({
+    "BackupRetentionPeriod", "PreferredBackupWindow", "PreferredMaintenanceWindow",
+    "DeletionProtection", "CopyTagsToSnapshot", "MonitoringInterval", "MonitoringRoleArn",
+    "EnablePerformanceInsights", "PerformanceInsightsRetentionPeriod",
+    "PerformanceInsightsKMSKeyId", "EnableIAMDatabaseAuthentication", "MaxAllocatedStorage",
+    "AutoMinorVersionUpgrade", "VpcSecurityGroupIds", "CloudwatchLogsExports",
+})
+#: Changed in the next maintenance window: they restart or fail over the instance.
+DEFERRED = frozenset({"DBInstanceClass", "MultiAZ", "DBParameterGroupName", "AllocatedStorage",
+                      "StorageType", "EngineVersion"})
+#: How DescribeDBInstances reports each setting we send.
+REPORTED_AS = {
+    "EnablePerformanceInsights": "PerformanceInsightsEnabled",
+    "EnableIAMDatabaseAuthentication": "IAMDatabaseAuthenticationEnabled",
+    "CloudwatchLogsExports": "EnabledCloudwatchLogsExports",
+}
+
+
+class DbInstanceBase(Step):
+    """What the primary and the replicas share: lookup, waiting, drift, deletion."""
+
+    family = "rds"
+    service = "rds"
+    expected_seconds = 900.0
+    wait_budget_s = 3600.0
+
+    def __init__(self, config: PlatformConfig, identifier: str, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, identifier, site=site)
+        self.identifier = identifier
+
+    def resource_name(self) -> str:
+        return self.identifier
+
+    def rds(self, ctx: StepContext) -> Any:
+        return _rds(ctx, self.region)
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        reply = absent_on(INSTANCE_NOT_FOUND, self.rds(ctx).describe_db_instances,
+                          DBInstanceIdentifier=self.identifier)
+        if not reply or not reply["DBInstances"]:
+            return None
+        data = dict(reply["DBInstances"][0])
+        if data.get("DBInstanceStatus") == "deleting":
+            return None
+        data["TagMap"] = tag_map(data.get("TagList"))
+        require_owned(self, f"DB instance {self.identifier}", data["TagMap"])
+        return Resource(self.identifier, data)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def is_ready(self, resource: Resource) -> bool:
+        return resource.data.get("DBInstanceStatus") == "available"
+
+    def wait(self, ctx: StepContext, resource: Resource) -> Resource:
+        if self.is_ready(resource):
+            return resource
+        ctx.wait("rds", "db_instance_available", budget_s=self.wait_budget_s, delay_s=30,
+                 region=self.region, DBInstanceIdentifier=self.identifier)
+        found = self._get(ctx)
+        assert found is not None, "an available instance is describable"
+        return found
+
+    # -- the settings every instance of ours carries ------------------------
+    def _security_group_ids(self, ctx: StepContext, names: list[str]) -> list[str]:
+        return sorted(str(ctx.output(self.site.step(f"sg.{n}"), "group_id")) for n in names)
+
+    def _monitoring(self, ctx: StepContext) -> dict[str, Any]:
+        interval = self.config.rds.enhanced_monitoring_interval
+        if not interval:
+            return {"MonitoringInterval": 0}
+        return {"MonitoringInterval": interval,
+                "MonitoringRoleArn": ctx.output("iam.rds_monitoring_role", "role_arn")}
+
+    def _insights(self, key_step: str, ctx: StepContext) -> dict[str, Any]:
+        insights = self.config.rds.performance_insights
+        if not insights.enabled:
+            return {"EnablePerformanceInsights": False}
+        return {"EnablePerformanceInsights": True,
+                "PerformanceInsightsRetentionPeriod": insights.retention_days,
+                "PerformanceInsightsKMSKeyId": ctx.output(key_step, "key_arn")}
+
+    def common_settings(self, ctx: StepContext, key_step: str) -> dict[str, Any]:
+        rds = self.config.rds
+        return {
+            "EnableIAMDatabaseAuthentication": rds.iam_auth,
+            "CopyTagsToSnapshot": rds.backup.copy_tags_to_snapshot,
+            "AutoMinorVersionUpgrade": rds.auto_minor_version_upgrade,
+            **self._monitoring(ctx),
+            **self._insights(key_step, ctx),
+        }
+
+    def desired(self, ctx: StepContext) -> dict[str, Any]:
+        """Every modifiable setting as ModifyDBInstance names it."""
+        raise NotImplementedError
+
+    def dependencies_for(self, key_step: str, sg_names: list[str]) -> list[str]:
+        deps = [key_step, *(self.site.step(f"sg.{n}") for n in sg_names)]
+        if self.config.rds.enhanced_monitoring_interval:
+            deps.append("iam.rds_monitoring_role")
+        return deps
+
+    # -- drift -----------------------------------------------------------------
+    def _current(self, data: dict[str, Any], key: str) -> Any:
+        """The value RDS reports for a ModifyDBInstance key (pending value first)."""
+        pending = data.get("PendingModifiedValues") or {}
+        if key in pending:
+            return pending[key]
+        if key == "VpcSecurityGroupIds":
+            return sorted(g["VpcSecurityGroupId"] for g in data.get("VpcSecurityGroups", [])
+                          if g.get("Status") != "removing")
+        if key == "DBParameterGroupName":
+            groups = data.get("DBParameterGroups") or [{}]
+            return groups[0].get("DBParameterGroupName")
+        if key == "CloudwatchLogsExports":
+            return sorted(data.get("EnabledCloudwatchLogsExports") or [])
+        if key == "MonitoringRoleArn" and not data.get("MonitoringInterval"):
+            return None
+        return data.get(REPORTED_AS.get(key, key))
+
+    def setting_changes(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
+        changes = []
+        reported = {REPORTED_AS.get(k, k) for k in data} | {
+            "VpcSecurityGroupIds", "DBParameterGroupName", "CloudwatchLogsExports"}
+        for key, want in self.desired(ctx).items():
+            if key not in reported and key not in (data.get("PendingModifiedValues") or {}):
+                continue  # not reported by this endpoint: nothing to compare against
+            have = self._current(data, key)
+            if key == "PerformanceInsightsKMSKeyId" and have and str(want).endswith(str(have)):
+                continue  # reported as a key id or as the ARN
+            if have != want:
+                when = "in the maintenance window" if key in DEFERRED else ""
+                changes.append(Change(key, have, want, when=when))
+        return changes
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return tag_drift(self, resource.data["TagMap"]) + self.fixed_changes(ctx, resource.data) \
+            + self.setting_changes(ctx, resource.data)
+
+    def fixed_changes(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
+        """Settings RDS cannot change in place."""
+        return []
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        rds = self.rds(ctx)
+        settings = {c.field: c.desired for c in changes if c.field != "tags"}
+        if "CloudwatchLogsExports" in settings:
+            wanted = set(settings.pop("CloudwatchLogsExports"))
+            have = set(self._current(resource.data, "CloudwatchLogsExports"))
+            settings["CloudwatchLogsExportConfiguration"] = {
+                "EnableLogTypes": sorted(wanted - have), "DisableLogTypes": sorted(have - wanted)}
+        immediate = {k: v for k, v in settings.items()
+                     if k in IMMEDIATE or k == "CloudwatchLogsExportConfiguration"}
+        if "MonitoringInterval" in immediate or "MonitoringRoleArn" in immediate:
+            immediate.update(self._monitoring(ctx))
+        deferred = {k: v for k, v in settings.items() if k in DEFERRED}
+        if immediate:
+            INSTANCE_BUSY.call(f"modify {self.identifier}", ROLE_PROPAGATION.call,
+                               f"modify {self.identifier}", rds.modify_db_instance,
+                               DBInstanceIdentifier=self.identifier, ApplyImmediately=True,
+                               **immediate)
+        if deferred:
+            INSTANCE_BUSY.call(f"modify {self.identifier}", rds.modify_db_instance,
+                               DBInstanceIdentifier=self.identifier, ApplyImmediately=False,
+                               **deferred)
+        for change in changes:
+            if change.field == "tags":
+                rds.add_tags_to_resource(ResourceName=resource.data["DBInstanceArn"],
+                                         Tags=aws_tags(change.desired))
+        found = self._get(ctx)
+        assert found is not None
+        return found
+
+    # -- teardown --------------------------------------------------------------
+    def _lift_protection(self, ctx: StepContext, resource: Resource) -> None:
+        if not resource.data.get("DeletionProtection"):
+            return
+        if not ctx.destroy_options.disable_deletion_protection:
+            raise RuntimeError(
+                f"{self.identifier} has deletion protection; rerun destroy with "
+                "--disable-deletion-protection to lift it (a final snapshot is still taken "
+                "unless --skip-final-snapshot)")
+        INSTANCE_BUSY.call(f"unprotect {self.identifier}", self.rds(ctx).modify_db_instance,
+                           DBInstanceIdentifier=self.identifier, DeletionProtection=False,
+                           ApplyImmediately=True)
+
+    def _delete_and_wait(self, ctx: StepContext, **params: Any) -> None:
+        INSTANCE_BUSY.call(f"delete {self.identifier}", gone_on, INSTANCE_NOT_FOUND,
+                           self.rds(ctx).delete_db_instance,
+                           DBInstanceIdentifier=self.identifier, **params)
+        ctx.wait("rds", "db_instance_deleted", budget_s=self.wait_budget_s, delay_s=30,
+                 region=self.region, DBInstanceIdentifier=self.identifier)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        endpoint = resource.data.get("Endpoint") or {}
+        return {"id": self.identifier, "identifier": self.identifier,
+                "arn": resource.data.get("DBInstanceArn"),
+                "resource_id": resource.data.get("DbiResourceId"),
+                "address": endpoint.get("Address"), "port": endpoint.get("Port"),
+                "region": self.region}
+
+
+class DbPrimaryStep(DbInstanceBase):
+    """``vivr-db``: PostgreSQL 16, Multi-AZ, encrypted, IAM auth, PI, enhanced monitoring."""
+
+    def __init__(self, config: PlatformConfig) -> None:
+        super().__init__(config, config.rds.identifier)
+
+    def depends_on(self) -> tuple[str, ...]:
+        rds = self.config.rds
+        return ("rds-subnet-group", "rds-parameter-group", "secret.database_credentials",
+                *self.dependencies_for("kms", rds.security_groups))
+
+    def desired(self, ctx: StepContext) -> dict[str, Any]:
+        rds = self.config.rds
+        settings: dict[str, Any] = {
+            "DBInstanceClass": rds.instance_class,
+            "EngineVersion": rds.engine_version,
+            "MultiAZ": rds.multi_az,
+            "AllocatedStorage": rds.storage.allocated_gb,
+            "StorageType": rds.storage.type,
+            "BackupRetentionPeriod": rds.backup.retention_days,
+            "PreferredBackupWindow": rds.backup.window,
+            "PreferredMaintenanceWindow": rds.maintenance_window,
+            "DeletionProtection": rds.deletion_protection,
+            "VpcSecurityGroupIds": self._security_group_ids(ctx, rds.security_groups),
+            "DBParameterGroupName": rds.parameter_group.name,
+            "CloudwatchLogsExports": sorted(rds.log_exports),
+            **self.common_settings(ctx, "kms"),
+        }
+        if rds.storage.autoscaling:
+            settings["MaxAllocatedStorage"] = rds.storage.max_allocated_gb
+        if rds.storage.provisioned_performance:
+            settings["Iops"] = rds.storage.iops
+            settings["StorageThroughput"] = rds.storage.throughput_mbps
+        return settings
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        rds = self.config.rds
+        credentials = json.loads(read_secret_string(
+            ctx, str(ctx.output("secret.database_credentials", "arn"))))
+        settings = self.desired(ctx)
+        settings["EnableCloudwatchLogsExports"] = settings.pop("CloudwatchLogsExports")
+        params: dict[str, Any] = {
+            "DBInstanceIdentifier": self.identifier,
+            "Engine": rds.engine,
+            "DBName": rds.db_name,
+            "Port": rds.port,
+            "MasterUsername": credentials["username"],
+            "MasterUserPassword": credentials["password"],
+            "StorageEncrypted": rds.storage_encrypted,
+            "PubliclyAccessible": rds.publicly_accessible,
+            "DBSubnetGroupName": rds.subnet_group.name,
+            "Tags": aws_tags(self.tags()),
+            **settings,
+        }
+        if rds.storage_encrypted:
+            params["KmsKeyId"] = ctx.output("kms", "key_arn")
+        if not rds.option_group.startswith("default:"):
+            params["OptionGroupName"] = rds.option_group
+        reply = ROLE_PROPAGATION.call(f"create {self.identifier}",
+                                      self.rds(ctx).create_db_instance, **params)
+        return Resource(self.identifier, {**reply["DBInstance"], "TagMap": self.tags()})
+
+    def fixed_changes(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
+        rds = self.config.rds
+        changes = []
+        for key, want in (("Engine", rds.engine), ("DBName", rds.db_name),
+                          ("MasterUsername", rds.master_username),
+                          ("StorageEncrypted", rds.storage_encrypted),
+                          ("PubliclyAccessible", rds.publicly_accessible)):
+            if key in data and data[key] != want:
+                changes.append(Change(key, data[key], want, replace=key != "PubliclyAccessible"))
+        subnet_group = (data.get("DBSubnetGroup") or {}).get("DBSubnetGroupName")
+        if subnet_group and subnet_group != rds.subnet_group.name:
+            changes.append(Change("DBSubnetGroupName", subnet_group, rds.subnet_group.name,
+                                  replace=True))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        public = [c for c in changes if c.field == "PubliclyAccessible"]
+        if public:
+            INSTANCE_BUSY.call(f"modify {self.identifier}", self.rds(ctx).modify_db_instance,
+                               DBInstanceIdentifier=self.identifier, ApplyImmediately=True,
+                               PubliclyAccessible=self.config.rds.publicly_accessible)
+        rest = [c for c in changes if c.field != "PubliclyAccessible"]
+        return super().update(ctx, resource, rest) if rest else resource
+
+    def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
+        self._lift_protection(ctx, resource)
+        if ctx.destroy_options.skip_final_snapshot:
+            self._delete_and_wait(ctx, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+            return []
+        snapshot = f"{self.identifier}-{self.config.environment}-final-{timestamp()}"
+        self._delete_and_wait(ctx, SkipFinalSnapshot=False,
+                              FinalDBSnapshotIdentifier=snapshot, DeleteAutomatedBackups=True)
+        return [f"final snapshot {snapshot} of {self.identifier} ({self.region}); restore "
+                "with `aws rds restore-db-instance-from-db-snapshot`, delete it when not needed"]
+
+
+class DbReplicaStep(DbInstanceBase):
+    """A read replica of the primary: same region, or the DR region (cross-region)."""
+
+    expected_seconds = 1200.0
+    wait_budget_s = 5400.0
+
+    def __init__(self, config: PlatformConfig, replica: ReadReplicaConfig, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, replica.identifier, site=site)
+        self.replica = replica
+
+    @property
+    def cross_region(self) -> bool:
+        return self.replica.region != self.config.aws.region
+
+    @property
+    def key_step(self) -> str:
+        return self.site.step("kms")
+
+    @property
+    def security_group_names(self) -> list[str]:
+        if self.cross_region:
+            assert self.config.dr.database is not None, "validated with the replica"
+            return self.config.dr.database.security_groups
+        return self.config.rds.security_groups
+
+    def depends_on(self) -> tuple[str, ...]:
+        deps = [f"rds.{self.config.rds.identifier}",
+                *self.dependencies_for(self.key_step, self.security_group_names)]
+        if self.cross_region:
+            deps += [self.site.step("rds-subnet-group"), self.site.step("rds-parameter-group")]
+        return tuple(deps)
+
+    def desired(self, ctx: StepContext) -> dict[str, Any]:
+        rds = self.config.rds
+        settings: dict[str, Any] = {
+            "DBInstanceClass": self.replica.instance_class or rds.instance_class,
+            # AWS creates replicas unprotected; say so explicitly (some
+            # implementations copy the source's protection).
+            "DeletionProtection": False,
+            "VpcSecurityGroupIds": self._security_group_ids(ctx, self.security_group_names),
+            "DBParameterGroupName": rds.parameter_group.name,
+            "CloudwatchLogsExports": sorted(rds.log_exports),
+            **self.common_settings(ctx, self.key_step),
+        }
+        if rds.storage.autoscaling:
+            settings["MaxAllocatedStorage"] = rds.storage.max_allocated_gb
+        return settings
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        settings = self.desired(ctx)
+        settings["EnableCloudwatchLogsExports"] = settings.pop("CloudwatchLogsExports")
+        params: dict[str, Any] = {
+            "DBInstanceIdentifier": self.identifier,
+            "AvailabilityZone": self.replica.availability_zone,
+            "MultiAZ": False,
+            "PubliclyAccessible": self.config.rds.publicly_accessible,
+            "StorageType": self.config.rds.storage.type,
+            "Tags": aws_tags(self.tags()),
+            **settings,
+        }
+        if self.cross_region:
+            assert self.config.dr.database is not None
+            params.update(
+                SourceDBInstanceIdentifier=ctx.output(f"rds.{self.config.rds.identifier}", "arn"),
+                SourceRegion=self.config.aws.region,
+                DBSubnetGroupName=self.config.dr.database.subnet_group.name,
+                KmsKeyId=ctx.output(self.key_step, "key_arn"),
+            )
+        else:
+            params["SourceDBInstanceIdentifier"] = self.config.rds.identifier
+        reply = ROLE_PROPAGATION.call(f"create {self.identifier}",
+                                      self.rds(ctx).create_db_instance_read_replica, **params)
+        return Resource(self.identifier, {**reply["DBInstance"], "TagMap": self.tags()})
+
+    def fixed_changes(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
+        source = data.get("ReadReplicaSourceDBInstanceIdentifier")
+        primary = self.config.rds.identifier
+        if source and source != primary and not source.endswith(f":db:{primary}"):
+            return [Change("source", source, primary, replace=True)]
+        return []
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        self._lift_protection(ctx, resource)
+        # A replica has no final snapshot: its data is the primary's.
+        self._delete_and_wait(ctx, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+
+
+def rds_steps(config: PlatformConfig) -> list[Step]:
+    """Groups, the primary, then each replica (the DR one on the DR site)."""
+    steps: list[Step] = [
+        DbSubnetGroupStep(config, config.rds.subnet_group),
+        DbParameterGroupStep(config),
+        DbPrimaryStep(config),
+    ]
+    dr = Site(prefix="dr.", region=config.dr.region)
+    if any(r.region == config.dr.region for r in config.rds.read_replicas):
+        assert config.dr.database is not None, "validated: a DR replica needs dr.database"
+        steps += [DbSubnetGroupStep(config, config.dr.database.subnet_group, site=dr),
+                  DbParameterGroupStep(config, site=dr)]
+    for replica in config.rds.read_replicas:
+        site = dr if replica.region != config.aws.region else None
+        steps.append(DbReplicaStep(config, replica, site=site))
+    return steps

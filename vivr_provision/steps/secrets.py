@@ -1,0 +1,217 @@
+"""Secrets Manager entries: generated credentials and operator-filled placeholders.
+
+Values are generated here with :mod:`secrets` (a CSPRNG) in the alphabet the
+consuming service accepts, sent once to Secrets Manager encrypted with the
+platform key, and never written anywhere else: state keeps the ARN, logs
+redact the value (it is registered with :func:`vivr_provision.log.register_secret`
+the moment it exists).  ``CreateSecret`` takes an idempotency token, so a
+create repeated after a crash returns the first secret instead of failing.
+
+Placeholders (Stripe, SendGrid ...) are created without a value; an
+operator fills them, and nothing here ever writes a value to them again.
+Destroy schedules deletion with the configured recovery window; a later
+apply within that window restores the secret instead of failing on the
+name that is still taken.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets as csprng
+import string
+from typing import Any, ClassVar
+
+import structlog
+
+from vivr_provision import log
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.data import GeneratedSecretConfig
+from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.common import (
+    absent_on,
+    aws_tags,
+    gone_on,
+    require_owned,
+    tag_drift,
+    tag_map,
+)
+
+NOT_FOUND = ("ResourceNotFoundException",)
+events = structlog.get_logger("vivr.secrets")
+ALNUM = string.ascii_letters + string.digits
+#: Punctuation each consumer accepts: RDS refuses / @ " and space in a master
+#: password; ElastiCache AUTH tokens allow only these; header values avoid quoting.
+ALLOWED_PUNCTUATION = {
+    "database_credentials": "".join(c for c in string.punctuation if c not in '/@"'),
+    "redis_auth_token": "!&#$^<>-",
+    "origin_verify": "-_.~",
+}
+
+
+def generate_value(rules: GeneratedSecretConfig, punctuation: str) -> str:
+    """A random string of ``rules.length`` from letters, digits and allowed punctuation.
+
+    At least one letter and one digit are guaranteed, so services that demand
+    mixed characters accept it.
+    """
+    alphabet = ALNUM if rules.exclude_punctuation else ALNUM + punctuation
+    alphabet = "".join(c for c in alphabet if c not in rules.exclude_characters)
+    while True:
+        value = "".join(csprng.choice(alphabet) for _ in range(rules.length))
+        if any(c.isalpha() for c in value) and any(c.isdigit() for c in value):
+            return value
+
+
+def read_secret_string(ctx: StepContext, secret_arn: str) -> str:
+    """Fetch a generated secret's value for a service that needs it at create time.
+
+    The value is registered for redaction before it is returned.
+    """
+    value = str(ctx.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    log.register_secret(value)
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return value
+    if isinstance(document, dict):
+        for item in document.values():
+            if isinstance(item, str):
+                log.register_secret(item)
+    return value
+
+
+class SecretStep(Step):
+    """One Secrets Manager secret, found by its name."""
+
+    family = "secret"
+    service = "secretsmanager"
+    generated: ClassVar[bool] = False
+
+    def __init__(self, config: PlatformConfig, key: str, name: str, description: str) -> None:
+        super().__init__(config, key)
+        self.secret_name = name
+        self.description = description
+
+    def resource_name(self) -> str:
+        return self.secret_name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return ("kms",)
+
+    def sm(self, ctx: StepContext) -> Any:
+        return ctx.client("secretsmanager", self.region)
+
+    def _describe(self, ctx: StepContext, secret_id: str) -> dict[str, Any] | None:
+        reply = absent_on(NOT_FOUND, self.sm(ctx).describe_secret, SecretId=secret_id)
+        return dict(reply) if reply else None
+
+    def _live(self, ctx: StepContext, secret_id: str) -> Resource | None:
+        data = self._describe(ctx, secret_id)
+        if data is None or data.get("DeletedDate"):
+            return None
+        require_owned(self, f"secret {self.secret_name}", tag_map(data.get("Tags")))
+        return Resource(data["ARN"], data)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._live(ctx, resource_id)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._live(ctx, self.secret_name)
+
+    def initial_value(self, ctx: StepContext) -> str | None:
+        """The value to create the secret with; None leaves it empty."""
+        return None
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        pending = self._describe(ctx, self.secret_name)
+        if pending is not None and pending.get("DeletedDate"):
+            # Destroyed earlier and still in its recovery window: the name is
+            # taken until then, so bring the secret (and its value) back.
+            require_owned(self, f"secret {self.secret_name}", tag_map(pending.get("Tags")))
+            self.sm(ctx).restore_secret(SecretId=pending["ARN"])
+            events.info("secret.restored", step=self.name, secret=self.secret_name)
+            restored = self._live(ctx, pending["ARN"])
+            assert restored is not None, "a restored secret is live"
+            changes = self.diff(ctx, restored)
+            return self.update(ctx, restored, changes) if changes else restored
+        params: dict[str, Any] = {
+            "Name": self.secret_name,
+            "Description": self.description,
+            "KmsKeyId": ctx.output("kms", "key_arn"),
+            "Tags": aws_tags(self.tags()),
+            "ClientRequestToken": token,
+        }
+        value = self.initial_value(ctx)
+        if value is not None:
+            log.register_secret(value)
+            params["SecretString"] = value
+        arn = self.sm(ctx).create_secret(**params)["ARN"]
+        created = self._live(ctx, arn)
+        assert created is not None, "a secret just created is describable"
+        return created
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes = tag_drift(self, tag_map(data.get("Tags")))
+        if data.get("Description", "") != self.description:
+            changes.append(Change("description", data.get("Description"), self.description))
+        key_arn = ctx.output("kms", "key_arn")
+        key_id = ctx.output("kms", "key_id")
+        if data.get("KmsKeyId") not in (key_arn, key_id, ctx.output("kms", "alias")):
+            changes.append(Change("kms_key", data.get("KmsKeyId"), key_arn))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        """Metadata only: a secret's value is never rewritten by apply."""
+        sm = self.sm(ctx)
+        fields = {c.field: c for c in changes}
+        if "description" in fields or "kms_key" in fields:
+            sm.update_secret(SecretId=resource.id, Description=self.description,
+                             KmsKeyId=ctx.output("kms", "key_arn"))
+        if "tags" in fields:
+            sm.tag_resource(SecretId=resource.id, Tags=aws_tags(fields["tags"].desired))
+        updated = self._live(ctx, resource.id)
+        assert updated is not None
+        return updated
+
+    def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
+        days = self.config.secrets.recovery_window_days
+        if not gone_on(NOT_FOUND, self.sm(ctx).delete_secret, SecretId=resource.id,
+                       RecoveryWindowInDays=days):
+            return []
+        return [f"secret {self.secret_name} recoverable for {days} days "
+                f"(`aws secretsmanager restore-secret --secret-id {self.secret_name}`); "
+                "the next apply restores it"]
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "arn": resource.id, "name": self.secret_name}
+
+
+class GeneratedSecretStep(SecretStep):
+    """A credential this tool generates (database master, Redis AUTH, origin header)."""
+
+    generated = True
+
+    def __init__(self, config: PlatformConfig, key: str, rules: GeneratedSecretConfig) -> None:
+        super().__init__(config, key, rules.name, rules.description)
+        self.rules = rules
+
+    def initial_value(self, ctx: StepContext) -> str:
+        value = generate_value(self.rules, ALLOWED_PUNCTUATION.get(self.key or "", ""))
+        log.register_secret(value)
+        if self.key == "database_credentials":
+            # The shape RDS-style rotation and the ECS json_key references expect.
+            return json.dumps({"username": self.config.rds.master_username, "password": value,
+                               "engine": self.config.rds.engine, "port": self.config.rds.port,
+                               "dbname": self.config.rds.db_name})
+        return value
+
+
+def secret_steps(config: PlatformConfig) -> list[Step]:
+    """Generated secrets first, then the placeholders for third-party credentials."""
+    cfg = config.secrets
+    steps: list[Step] = [GeneratedSecretStep(config, key, getattr(cfg, key))
+                         for key in cfg.GENERATED_KEYS]
+    steps += [SecretStep(config, key, entry.name, entry.description)
+              for key, entry in cfg.placeholders.items()]
+    return steps
