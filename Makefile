@@ -37,7 +37,9 @@ demo: venv
 	echo "== 1. apply (creates the platform)"; $(BIN)/vivr-provision apply --state $(DEMO_STATE) -q; \
 	echo "== 2. status (local state only, no AWS call)"; $(BIN)/vivr-provision status --state $(DEMO_STATE); \
 	echo "== 3. apply again (nothing to change)"; $(BIN)/vivr-provision apply --state $(DEMO_STATE) -q; \
-	echo "== 4. destroy"; $(BIN)/vivr-provision destroy --yes --state $(DEMO_STATE) -q
+	echo "== 4. destroy (the sandbox database is deletion-protected like production: lifted on purpose;"; \
+	echo "   a final snapshot, the secrets and the key stay recoverable and are listed)"; \
+	$(BIN)/vivr-provision destroy --yes --disable-deletion-protection --state $(DEMO_STATE) -q
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -142,6 +142,11 @@ def test_apply_reapply_destroy_round_trip(aws: Aws) -> None:
     assert {s["action"] for s in report["steps"]} == {"unchanged"}
     assert aws.mutating_calls(since=mark) == []
 
+    mark = len(aws.calls())
+    code, status = aws.cli_json("status")
+    assert code == 0 and {s["status"] for s in status["steps"]} == {"ready"}
+    assert aws.calls()[mark:] == [], "status reads only the local state"
+
     code, report = aws.cli_json("plan")
     assert code == 0
     assert {s["action"] for s in report["steps"]} == {"no-op"}
