@@ -65,6 +65,44 @@ def _region_inventory(client: Callable[[str], Any]) -> dict[str, list[str]]:
         a["AliasName"] for a in kms.list_aliases()["Aliases"]
         if not a["AliasName"].startswith("alias/aws/"))
     listing["secrets"] = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
+    elbv2, ecs, acm, logs = (client("elbv2"), client("ecs"), client("acm"), client("logs"))
+    balancers = elbv2.describe_load_balancers()["LoadBalancers"]
+    listing["load_balancers"] = sorted(b["LoadBalancerName"] for b in balancers)
+    listing["listeners"] = sorted(
+        f"{b['LoadBalancerName']}:{listener['Port']}" for b in balancers
+        for listener in elbv2.describe_listeners(
+            LoadBalancerArn=b["LoadBalancerArn"])["Listeners"])
+    listing["target_groups"] = sorted(
+        g["TargetGroupName"] for g in elbv2.describe_target_groups()["TargetGroups"])
+    clusters = ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"])["clusters"]
+    # moto keeps a deleted cluster listed as INACTIVE (AWS drops it after a while).
+    active = [c["clusterName"] for c in clusters if c["status"] != "INACTIVE"]
+    listing["ecs_clusters"] = sorted(active)
+    listing["ecs_services"] = sorted(
+        s.rsplit("/", 1)[-1] for name in active
+        for s in ecs.list_services(cluster=name)["serviceArns"])
+    listing["task_definitions"] = sorted(
+        a.rsplit("/", 1)[-1] for a in ecs.list_task_definitions(status="ACTIVE")[
+            "taskDefinitionArns"])
+    listing["certificates"] = sorted(
+        c["DomainName"] for c in acm.list_certificates()["CertificateSummaryList"])
+    listing["log_groups"] = sorted(
+        g["logGroupName"] for g in logs.describe_log_groups()["logGroups"])
+    scaling = client("application-autoscaling")
+    listing["scalable_targets"] = sorted(
+        t["ResourceId"] for t in scaling.describe_scalable_targets(
+            ServiceNamespace="ecs")["ScalableTargets"])
+    listing["scaling_policies"] = sorted(
+        p["PolicyName"] for p in scaling.describe_scaling_policies(
+            ServiceNamespace="ecs")["ScalingPolicies"])
+    listing["alarms"] = sorted(
+        a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"])
+    listing["auto_scaling_groups"] = sorted(
+        g["AutoScalingGroupName"] for g in client("autoscaling").describe_auto_scaling_groups()[
+            "AutoScalingGroups"])
+    listing["launch_templates"] = sorted(
+        t["LaunchTemplateName"] for t in client("ec2").describe_launch_templates()[
+            "LaunchTemplates"])
     return listing
 
 
@@ -79,6 +117,13 @@ def account_inventory(client: Callable[[str, str], Any]) -> dict[str, Any]:
         for region in REGIONS}
     iam = client("iam", "us-east-1")
     listing["iam_roles"] = sorted(r["RoleName"] for r in iam.list_roles()["Roles"])
+    s3 = client("s3", "us-east-1")
+    listing["buckets"] = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
+    route53 = client("route53", "us-east-1")
+    listing["hosted_zones"] = sorted(
+        z["Name"] for z in route53.list_hosted_zones()["HostedZones"])
+    listing["health_checks"] = sorted(
+        h["Id"] for h in route53.list_health_checks()["HealthChecks"])
     listing["instance_profiles"] = sorted(
         p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"])
     return listing

@@ -14,6 +14,7 @@ from vivr_provision.steps.dr import dr_network_steps
 from vivr_provision.steps.elasticache import elasticache_steps
 from vivr_provision.steps.iam import iam_steps
 from vivr_provision.steps.kms import kms_steps
+from vivr_provision.steps.logs import log_steps
 from vivr_provision.steps.network import network_steps
 from vivr_provision.steps.pgbouncer import pgbouncer_steps
 from vivr_provision.steps.rds import rds_steps
@@ -26,7 +27,7 @@ StepFactory = Callable[[PlatformConfig], list[Step]]
 FACTORIES: tuple[StepFactory, ...] = (
     network_steps, security_steps, dr_network_steps,
     kms_steps, secret_steps, iam_steps, rds_steps,
-    pgbouncer_steps, elasticache_steps,
+    pgbouncer_steps, elasticache_steps, log_steps,
 )
 
 

@@ -1,0 +1,121 @@
+"""IAM roles and CloudWatch log groups through the real CLI, against the spec.
+
+The spec's four roles ("IAM Roles & Policies") and five log groups
+("Monitoring & Logging"), read back with boto3; every policy document the tool
+created is walked for wildcard resources.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from tests.conftest import Aws
+
+pytestmark = pytest.mark.e2e
+
+SPEC_ROLES = {
+    "vivr-ecs-task-execution-role": "ecs-tasks.amazonaws.com",
+    "vivr-ecs-task-role": "ecs-tasks.amazonaws.com",
+    "vivr-backup-role": "rds.amazonaws.com",
+    "vivr-cloudfront-role": "cloudfront.amazonaws.com",
+}
+SPEC_EXECUTION_POLICIES = {"AmazonEC2ContainerRegistryReadOnly", "CloudWatchLogsFullAccess",
+                           "AmazonSSMReadOnlyAccess"}
+SPEC_LOG_RETENTION = {
+    "/vivr/production/app": 30, "/vivr/production/database": 7, "/vivr/production/cache": 7,
+    "/vivr/production/alb": 30, "/vivr/production/cloudfront": 30,
+}
+
+
+def _document(raw: Any) -> dict[str, Any]:
+    return dict(json.loads(unquote(raw)) if isinstance(raw, str) else raw)
+
+
+def test_roles_carry_the_spec_trust_and_least_privilege_policies(aws: Aws) -> None:
+    targets = [arg for step in ("iam.task_execution_role", "iam.task_role", "iam.backup_role",
+                                "iam.cloudfront_role", "iam.rds_monitoring_role",
+                                "iam.pgbouncer_instance_role", "iam.s3_replication_role")
+               for arg in ("--target", step)]
+    code, report = aws.cli_json("apply", *targets)
+    assert code == 0, report
+    iam = aws.client("iam")
+    account = aws.account
+    created = [r for r in iam.list_roles()["Roles"]
+               if {t["Key"]: t["Value"] for t in iam.list_role_tags(
+                   RoleName=r["RoleName"])["Tags"]}.get("ManagedBy") == "vivr-provision"]
+    names = {r["RoleName"] for r in created}
+    assert set(SPEC_ROLES) <= names
+    for name, service in SPEC_ROLES.items():
+        trust = _document(iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"])
+        assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": service},
+                                       "Action": "sts:AssumeRole"}], name
+    attached = {p["PolicyName"] for p in iam.list_attached_role_policies(
+        RoleName="vivr-ecs-task-execution-role")["AttachedPolicies"]}
+    assert attached == SPEC_EXECUTION_POLICIES
+
+    statements = 0
+    for role in sorted(names):
+        for policy_name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            document = _document(iam.get_role_policy(
+                RoleName=role, PolicyName=policy_name)["PolicyDocument"])
+            for statement in document["Statement"]:
+                statements += 1
+                resources = statement["Resource"]
+                resources = [resources] if isinstance(resources, str) else resources
+                for resource in resources:
+                    assert resource != "*", (role, statement)
+                    assert resource.startswith("arn:aws:"), (role, resource)
+                    if not resource.startswith("arn:aws:s3:::"):
+                        assert f":{account}:" in resource, (role, resource)
+    assert statements >= 8
+
+    task_role = _document(iam.get_role_policy(RoleName="vivr-ecs-task-role",
+                                              PolicyName="vivr-grants")["PolicyDocument"])
+    by_sid = {s["Sid"]: s for s in task_role["Statement"]}
+    assert by_sid["S3GetObject"]["Resource"] == ["arn:aws:s3:::vivr-assets/*",
+                                                 "arn:aws:s3:::vivr-temp/*"]
+    secrets = aws.client("secretsmanager")
+    assert f"{secrets.describe_secret(SecretId='vivr/production/stripe')['ARN']}" in \
+        by_sid["SecretsManagerReadSecret"]["Resource"]
+    backup = _document(iam.get_role_policy(RoleName="vivr-backup-role",
+                                           PolicyName="vivr-grants")["PolicyDocument"])
+    key_arn = aws.client("kms").describe_key(KeyId="alias/vivr-production")["KeyMetadata"]["Arn"]
+    assert {s["Sid"]: s["Resource"] for s in backup["Statement"]} == {
+        "S3PutObject": ["arn:aws:s3:::vivr-backups/*"], "KMSGenerateDataKey": [key_arn]}
+
+    mark = len(aws.calls())
+    code, report = aws.cli_json("apply", *targets)
+    assert {s["action"] for s in report["steps"]} == {"unchanged"}
+    assert aws.mutating_calls(since=mark) == []
+
+
+def test_log_groups_have_the_spec_retention_and_the_platform_key(aws: Aws) -> None:
+    targets = [arg for key in ("app", "database", "cache", "alb", "cloudfront")
+               for arg in ("--target", f"logs.{key}")]
+    before = aws.inventory()
+    code, report = aws.cli_json("apply", *targets)
+    assert code == 0, report
+    logs = aws.client("logs")
+    key_arn = aws.client("kms").describe_key(KeyId="alias/vivr-production")["KeyMetadata"]["Arn"]
+    groups = {g["logGroupName"]: g for g in logs.describe_log_groups(
+        logGroupNamePrefix="/vivr/production/")["logGroups"]}
+    assert {n: g.get("retentionInDays") for n, g in groups.items()} == SPEC_LOG_RETENTION
+    assert {g.get("kmsKeyId") for g in groups.values()} == {key_arn}
+
+    logs.put_retention_policy(logGroupName="/vivr/production/app", retentionInDays=1)
+    code, report = aws.cli_json("status", "--refresh")
+    by_step = {s["step"]: s for s in report["steps"]}
+    assert by_step["logs.app"]["action"] == "drifted"
+    assert by_step["logs.app"]["changes"] == ["retention_days: 1 -> 30 (update)"]
+    code, report = aws.cli_json("apply", *targets)
+    assert {s["step"]: s["action"] for s in report["steps"]}["logs.app"] == "updated"
+    assert logs.describe_log_groups(logGroupNamePrefix="/vivr/production/app")[
+        "logGroups"][0]["retentionInDays"] == 30
+
+    code, report = aws.cli_json("destroy", "--yes", *targets, "--target", "kms")
+    assert code == 0, report
+    assert aws.inventory() == before
