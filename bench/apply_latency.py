@@ -65,7 +65,8 @@ def main() -> None:
                 common = ["--state", f"{tmp}/state.json", "--config",
                           str(REPO / "config" / "production.yaml"), "-q"]
                 apply_s = _run([*base, "apply", *common, "--parallelism", str(parallelism)], env)
-                destroy_s = _run([*base, "destroy", "--yes", *common,
+                destroy_s = _run([*base, "destroy", "--yes", "--disable-deletion-protection",
+                                  "--skip-final-snapshot", *common,
                                   "--parallelism", str(parallelism)], env)
             print(f"{parallelism:>11} {apply_s:>8.1f} {destroy_s:>9.1f} "
                   f"{_calls(server.url, account):>8}")
