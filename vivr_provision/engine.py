@@ -370,14 +370,7 @@ class Engine:
         resource = step.find(self.ctx, record.resource_id)
         changes: list[str] = []
         if resource is None:
-            token = self._token_for(step, record)
-            self._commit(step.name, status="creating", token=token, started_at=utc_now(),
-                         error=None, generation=record.generation, retained=[])
-            self._notify(step.name, "creating")
-            with self.gate.slot(priority):
-                resource = step.create(self.ctx, token)
-            self._commit(step.name, resource_id=resource.id, origin="created")
-            log.info("step.creating", step=step.name, resource_id=resource.id)
+            resource = self._create(step, priority, record)
             action = "created"
         else:
             diff = step.diff(self.ctx, resource)
@@ -402,10 +395,7 @@ class Engine:
             if action != "unchanged" and record.resource_id != resource.id:
                 self._commit(step.name, resource_id=resource.id,
                              origin=record.origin or "adopted")
-        if not step.is_ready(resource):
-            self._notify(step.name, "waiting")
-            log.info("step.waiting", step=step.name, resource_id=resource.id)
-        resource = step.wait(self.ctx, resource)
+        resource = self._await_ready(step, resource)
         outputs = step.outputs(resource)
         with self._lock:
             self._outputs[step.name] = outputs
@@ -413,6 +403,25 @@ class Engine:
             self._commit(step.name, status="ready", resource_id=resource.id, outputs=outputs,
                          error=None)
         return StepResult(step.name, action, resource.id, changes=changes)
+
+    def _create(self, step: Step, priority: float, record: StepRecord) -> Resource:
+        """Journal the intent (status + token), call create, record the physical id."""
+        token = self._token_for(step, record)
+        self._commit(step.name, status="creating", token=token, started_at=utc_now(),
+                     error=None, generation=record.generation, retained=[])
+        self._notify(step.name, "creating")
+        with self.gate.slot(priority):
+            resource = step.create(self.ctx, token)
+        self._commit(step.name, resource_id=resource.id, origin="created")
+        log.info("step.creating", step=step.name, resource_id=resource.id)
+        return resource
+
+    def _await_ready(self, step: Step, resource: Resource) -> Resource:
+        """Wait (outside any slot) until the resource is usable."""
+        if not step.is_ready(resource):
+            self._notify(step.name, "waiting")
+            log.info("step.waiting", step=step.name, resource_id=resource.id)
+        return step.wait(self.ctx, resource)
 
     def _replace_step(self, step: Step, priority: float, record: StepRecord,
                       resource: Resource, replace: list[Change]) -> StepResult:
@@ -430,15 +439,7 @@ class Engine:
             step.delete(self.ctx, resource)
         self._commit(step.name, status="deleted", resource_id=None, outputs={}, token=None,
                      generation=record.generation + 1)
-        fresh = self._record(step.name)
-        token = self._token_for(step, fresh)
-        self._commit(step.name, status="creating", token=token, started_at=utc_now(),
-                     generation=fresh.generation, retained=[])
-        self._notify(step.name, "creating")
-        with self.gate.slot(priority):
-            created = step.create(self.ctx, token)
-        self._commit(step.name, resource_id=created.id, origin="created")
-        created = step.wait(self.ctx, created)
+        created = self._await_ready(step, self._create(step, priority, self._record(step.name)))
         outputs = step.outputs(created)
         with self._lock:
             self._outputs[step.name] = outputs

@@ -102,17 +102,7 @@ class PlatformConfig(StrictModel):
         for key in self.tags:
             if key in RESERVED_TAGS:
                 problems.append(f"tags.{key}: reserved tag key, set by the tool itself")
-        names = [g.name for g in self.security_groups]
-        for dup in sorted({n for n in names if names.count(n) > 1}):
-            problems.append(f"security_groups.{dup}: duplicate security group name")
-        for group in self.security_groups:
-            for direction in ("ingress", "egress"):
-                for index, rule in enumerate(getattr(group, direction)):
-                    if rule.group is not None and rule.group not in names:
-                        problems.append(
-                            f"security_groups.{group.name}.{direction}[{index}].group "
-                            f"{rule.group!r} is not a security group of this config"
-                        )
+        problems += group_set_problems("security_groups", self.security_groups)
         for section in ("secrets", "rds", "redis", "cloudfront", "waf", "s3", "route53",
                         "monitoring"):
             problems += [f"{section}.{p}" for p in getattr(self, section).problems()]
@@ -126,6 +116,23 @@ class PlatformConfig(StrictModel):
 
 
 # --------------------------------------------------------------------------- reference helpers
+
+
+def group_set_problems(where: str, groups: list[SecurityGroupConfig]) -> list[str]:
+    """Duplicate names, and rules naming a group outside the same set (one VPC's groups)."""
+    problems: list[str] = []
+    names = [g.name for g in groups]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"{where}.{dup}: duplicate security group name")
+    for group in groups:
+        for direction in ("ingress", "egress"):
+            for index, rule in enumerate(getattr(group, direction)):
+                if rule.group is not None and rule.group not in names:
+                    problems.append(
+                        f"{where}.{group.name}.{direction}[{index}].group "
+                        f"{rule.group!r} is not a security group of {where}"
+                    )
+    return problems
 
 
 def _subnet_problems(
@@ -476,17 +483,8 @@ def _dr_network_problems(c: PlatformConfig) -> list[str]:
                 f"dr.network.subnets.{subnet.name}.availability_zone "
                 f"{subnet.availability_zone} is not in region {dr.region}"
             )
+    problems += group_set_problems("dr.security_groups", dr.security_groups)
     names = [g.name for g in dr.security_groups]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"dr.security_groups.{dup}: duplicate security group name")
-    for group in dr.security_groups:
-        for direction in ("ingress", "egress"):
-            for index, rule in enumerate(getattr(group, direction)):
-                if rule.group is not None and rule.group not in names:
-                    problems.append(
-                        f"dr.security_groups.{group.name}.{direction}[{index}].group "
-                        f"{rule.group!r} is not a group of dr.security_groups"
-                    )
     if dr.database is not None:
         where = "dr.database.subnet_group.subnets"
         subnets = {s.name: s for s in dr.network.subnets}
