@@ -258,3 +258,39 @@ def test_drifted_backup_retention_is_converged_immediately(aws: Aws) -> None:
     assert _db(aws, PRIMARY)["BackupRetentionPeriod"] == 30
     sent = [r for r in aws.requests("ModifyDBInstance") if "BackupRetentionPeriod" in r]
     assert sent[-1]["ApplyImmediately"] is True
+
+
+# A crash right after AWS accepted each create, before the tool recorded it.
+DATA_CRASH_POINTS = [
+    ("kms.CreateKey", "kms"),
+    ("kms.ReplicateKey", "dr.kms"),
+    ("secretsmanager.CreateSecret", "secret.database_credentials"),
+    ("iam.CreateRole", "iam.rds_monitoring_role"),
+    ("rds.CreateDBSubnetGroup", "rds-subnet-group"),
+    ("rds.CreateDBParameterGroup", "rds-parameter-group"),
+    ("rds.CreateDBInstance", f"rds.{PRIMARY}"),
+    ("rds.CreateDBInstanceReadReplica", f"rds.{REPLICA}"),
+]
+
+
+def test_crash_after_each_data_tier_create_never_duplicates(aws: Aws) -> None:
+    for point, step in DATA_CRASH_POINTS:
+        crashed = aws.cli("apply", "--target", step, env={"VIVR_FAULT_CRASH_AFTER": point})
+        assert crashed.returncode == 137, (point, crashed.stderr[-2000:])
+    code, report = aws.cli_json("apply", "--target", f"rds.{REPLICA}", "--target", "dr.kms")
+    assert code == 0, report
+    kms = aws.client("kms")
+    enabled = [k for k in kms.list_keys()["Keys"]
+               if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "Enabled"]
+    assert len(enabled) == 1, "the key created before the crash was adopted, not duplicated"
+    assert kms.describe_key(KeyId="alias/vivr-production")["KeyMetadata"]["KeyId"] == \
+        enabled[0]["KeyId"]
+    names = [s["Name"] for s in aws.client("secretsmanager").list_secrets()["SecretList"]]
+    assert names.count("vivr/production/database/master") == 1
+    assert sorted(d["DBInstanceIdentifier"] for d in aws.client("rds").describe_db_instances()[
+        "DBInstances"]) == [PRIMARY, REPLICA]
+    state = json.loads(aws.state_path.read_text())
+    assert {step: state["steps"][step]["origin"] for _, step in DATA_CRASH_POINTS} == {
+        step: "adopted" for _, step in DATA_CRASH_POINTS}
+    code, report = aws.cli_json("apply", "--target", f"rds.{REPLICA}", "--target", "dr.kms")
+    assert {s["action"] for s in report["steps"]} == {"unchanged"}
