@@ -37,6 +37,7 @@ import structlog
 from vivr_provision.aws import ClientFactory, error_code, error_text
 from vivr_provision.config import PlatformConfig
 from vivr_provision.errors import ConfigError
+from vivr_provision.log import redact
 from vivr_provision.state import LocalStateStore, State, StepRecord, utc_now
 from vivr_provision.steps.base import (
     Change,
@@ -342,7 +343,7 @@ class Engine:
             result = StepResult(step.name, "interrupted", error=str(exc))
             bound.warning("step.interrupted", reason=str(exc))
         except Exception as exc:
-            message = error_text(exc)
+            message = redact(error_text(exc))  # it goes to state and the report
             result = StepResult(step.name, "failed", error=message)
             with self._lock:
                 record = self.state.steps.get(step.name)

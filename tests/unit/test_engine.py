@@ -288,3 +288,20 @@ def test_interrupt_stops_new_work_and_keeps_finished_steps(config: PlatformConfi
     assert "skipped" in actions.values() or "interrupted" in actions.values()
     state = reload(store, config)
     assert state.steps["fake.a"].status == "ready"
+
+
+def test_a_failure_message_carrying_a_secret_is_redacted_in_state(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    from vivr_provision import log
+
+    log.register_secret("hunter2-very-secret")
+
+    class Leaky(FakeStep):
+        def create(self, ctx: StepContext, token: str) -> Resource:
+            raise RuntimeError("AWS said: password hunter2-very-secret is invalid")
+
+    engine, store = make_engine(config, [Leaky(config, "a", Cloud())], tmp_path)
+    report = engine.apply()
+    assert "hunter2" not in (report.failed[0].error or "")
+    assert "hunter2" not in store.path.read_text()
+    assert log.REDACTED in (reload(store, config).steps["fake.a"].error or "")
