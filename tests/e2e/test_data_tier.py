@@ -294,3 +294,24 @@ def test_crash_after_each_data_tier_create_never_duplicates(aws: Aws) -> None:
         step: "adopted" for _, step in DATA_CRASH_POINTS}
     code, report = aws.cli_json("apply", "--target", f"rds.{REPLICA}", "--target", "dr.kms")
     assert {s["action"] for s in report["steps"]} == {"unchanged"}
+
+
+def test_a_role_still_propagating_is_retried_and_other_errors_are_not(aws: Aws) -> None:
+    propagating = {
+        "VIVR_FAULT_FAIL": "rds.CreateDBInstance:2",
+        "VIVR_FAULT_FAIL_CODE": "InvalidParameterValue",
+        "VIVR_FAULT_FAIL_MESSAGE": "IAM role ARN value is invalid or does not include the "
+                                   "required permissions for: ENHANCED_MONITORING",
+    }
+    code, report = aws.cli_json("apply", "--target", f"rds.{PRIMARY}", env=propagating)
+    assert code == 0, report
+    assert len(aws.requests("CreateDBInstance")) == 3
+    assert _db(aws, PRIMARY)["DBInstanceStatus"] == "available"
+
+    invalid = {**propagating, "VIVR_FAULT_FAIL": "rds.CreateDBInstanceReadReplica",
+               "VIVR_FAULT_FAIL_MESSAGE": "Invalid DB instance class: db.x9.huge"}
+    failed = aws.cli("apply", "--target", f"rds.{REPLICA}", env=invalid)
+    assert failed.returncode == 1
+    assert (f"step rds.{REPLICA} failed: InvalidParameterValue: Invalid DB instance class"
+            in failed.stderr)
+    assert len(aws.requests("CreateDBInstanceReadReplica")) == 1, "not an IAM delay: no retry"

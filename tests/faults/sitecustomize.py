@@ -9,7 +9,9 @@ the tool's own functions.  Controlled by environment variables:
   like ``kill -9``) right after that call succeeded, before the tool can
   record its result.
 * ``VIVR_FAULT_FAIL=ec2.CreateRouteTable``: that call returns an AWS error
-  (``VIVR_FAULT_FAIL_CODE``, default ``UnauthorizedOperation``) every time.
+  (``VIVR_FAULT_FAIL_CODE``, default ``UnauthorizedOperation``, with
+  ``VIVR_FAULT_FAIL_MESSAGE``) every time, or only the first N times with
+  ``ec2.CreateRouteTable:N`` (a transient condition such as IAM propagation).
 * ``VIVR_FAULT_THROTTLE=ec2.DescribeVpcs:2``: the first N calls get a 503
   ``RequestLimitExceeded`` that botocore's retry mode must absorb.
 * ``VIVR_FAULT_DELAY_S=0.05``: every request is delayed (slow AWS).
@@ -42,10 +44,15 @@ class _Raw:
         return self._body
 
 
-def _error(url: str, status: int, code: str, message: str) -> AWSResponse:
+def _error(request: Any, status: int, code: str, message: str) -> AWSResponse:
+    """An AWS error response in the request's protocol (JSON for X-Amz-Target APIs)."""
+    if "X-Amz-Target" in request.headers:
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.1"},
+                           _Raw(body))
     body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
             f"</Error></Errors><RequestID>fault</RequestID></Response>").encode()
-    return AWSResponse(url, status, {"Content-Type": "text/xml"}, _Raw(body))
+    return AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Raw(body))
 
 
 _lock = threading.Lock()
@@ -67,12 +74,19 @@ def _install(session: Any) -> None:
         session.register(f"after-call.{crash}", _die)
     fail = os.environ.get("VIVR_FAULT_FAIL")
     if fail:
+        fail_spec, _, times = fail.partition(":")
         code = os.environ.get("VIVR_FAULT_FAIL_CODE", "UnauthorizedOperation")
+        message = os.environ.get("VIVR_FAULT_FAIL_MESSAGE", "injected failure")
 
-        def _fail(request: Any, **_: Any) -> AWSResponse:
-            return _error(request.url, 400, code, "injected failure")
+        def _fail(request: Any, **_: Any) -> AWSResponse | None:
+            with _lock:
+                done = _throttled.get("fail:" + fail_spec, 0)
+                if times and done >= int(times):
+                    return None
+                _throttled["fail:" + fail_spec] = done + 1
+            return _error(request, 400, code, message)
 
-        session.register(f"before-send.{fail}", _fail)
+        session.register(f"before-send.{fail_spec}", _fail)
     throttle = os.environ.get("VIVR_FAULT_THROTTLE")
     if throttle:
         spec, _, count = throttle.partition(":")
@@ -83,7 +97,7 @@ def _install(session: Any) -> None:
                 if done >= int(count or 1):
                     return None
                 _throttled[spec] = done + 1
-            return _error(request.url, 503, "RequestLimitExceeded", "Request limit exceeded.")
+            return _error(request, 503, "RequestLimitExceeded", "Request limit exceeded.")
 
         session.register(f"before-send.{spec}", _throttle)
     record = os.environ.get("VIVR_RECORD_CALLS")
