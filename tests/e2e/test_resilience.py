@@ -113,7 +113,8 @@ def test_ctrl_c_saves_state_exits_130_and_rerun_finishes(aws: Aws) -> None:
     state = json.loads(aws.state_path.read_text())
     statuses = Counter(r["status"] for r in state["steps"].values())
     assert statuses["ready"] >= 1
-    assert sum(statuses.values()) < 28, "the interrupt must stop the run before the end"
+    total = len(json.loads(aws.cli("graph", "--format", "json").stdout)["steps"])
+    assert statuses["ready"] < total, "the interrupt must stop the run before the end"
 
     code, report = aws.cli_json("apply")
     assert code == 0, report

@@ -71,8 +71,8 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 10 and len(set(first)) == 10
-    assert all(line.split(":", 1)[0] in ("ElastiCache", "RDS", "ECS") for line in first)
+    assert len(first) == 13 and len(set(first)) == 13
+    assert all(line.split(":", 1)[0] in ("ElastiCache", "RDS", "ECS", "S3") for line in first)
 
 
 # --------------------------------------------------------------------------- ElastiCache

@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vivr_provision.config import PlatformConfig
+from vivr_provision.steps.acm import acm_steps
+from vivr_provision.steps.alb import alb_steps
 from vivr_provision.steps.base import Step
+from vivr_provision.steps.dns import dns_steps
 from vivr_provision.steps.dr import dr_network_steps
+from vivr_provision.steps.ecs import ecs_steps
 from vivr_provision.steps.elasticache import elasticache_steps
 from vivr_provision.steps.iam import iam_steps
 from vivr_provision.steps.kms import kms_steps
@@ -18,6 +22,7 @@ from vivr_provision.steps.logs import log_steps
 from vivr_provision.steps.network import network_steps
 from vivr_provision.steps.pgbouncer import pgbouncer_steps
 from vivr_provision.steps.rds import rds_steps
+from vivr_provision.steps.s3 import s3_steps
 from vivr_provision.steps.secrets import secret_steps
 from vivr_provision.steps.security import security_steps
 
@@ -27,7 +32,8 @@ StepFactory = Callable[[PlatformConfig], list[Step]]
 FACTORIES: tuple[StepFactory, ...] = (
     network_steps, security_steps, dr_network_steps,
     kms_steps, secret_steps, iam_steps, rds_steps,
-    pgbouncer_steps, elasticache_steps, log_steps,
+    pgbouncer_steps, elasticache_steps, log_steps, s3_steps,
+    dns_steps, acm_steps, alb_steps, ecs_steps,
 )
 
 

@@ -1,0 +1,322 @@
+"""The load balancer, its certificate and the hosted zone, through the real CLI.
+
+Expected values are the spec's ("Load Balancer Configuration"; Route53 and
+ACM in the architecture; ../shared/spec/infrastructure-requirements.md),
+written here rather than read from config, so a wrong config fails.
+Settings the emulator does not keep are checked in the request the tool
+sent (``aws.requests``), which is what real AWS would receive.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import Aws
+from tests.e2e.inventory import tags_of
+
+pytestmark = pytest.mark.e2e
+
+LISTENERS = ("--target", "alb-listener.443", "--target", "alb-listener.80")
+EDGE_STEPS = {"route53-zone", "acm", "alb-target-group", "alb", "alb-listener.443",
+              "alb-listener.80"}
+EDGE_KINDS = ("load_balancers", "listeners", "target_groups", "certificates")
+OWNERSHIP = {"Project": "vivr", "Environment": "production", "ManagedBy": "vivr-provision"}
+DOMAIN = "vivr.example.com"
+ZONE = "vivr.example.com."
+
+
+@pytest.fixture(autouse=True)
+def _own_bucket_names(aws: Aws) -> None:
+    """Give this test's account its own ``s3.name_suffix``.
+
+    The access-log bucket comes with the load balancer, and bucket names are
+    global across accounts (in AWS and in the sandbox every test of a session
+    shares), so two tests both making ``vivr-logs`` would collide.  The
+    suffix is what an operator sets for the same reason (DESIGN: "S3 bucket
+    names may carry a configured suffix for global uniqueness").
+    """
+    data = yaml.safe_load(aws.config.read_text())
+    data["s3"]["name_suffix"] = f"-{aws.account}"
+    config = aws.workdir / "production.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    aws.config = config
+
+
+def _owned(tags: dict[str, str], name: str) -> None:
+    assert {k: tags.get(k) for k in OWNERSHIP} == OWNERSHIP, tags
+    assert tags.get("Name") == name
+
+
+def _elb_tags(aws: Aws, arn: str) -> dict[str, str]:
+    return tags_of(aws.client("elbv2").describe_tags(ResourceArns=[arn])["TagDescriptions"][0])
+
+
+def _attributes(items: list[dict[str, str]]) -> dict[str, str]:
+    return {a["Key"]: a["Value"] for a in items}
+
+
+def _names_of(aws: Aws, describe: str, key: str, id_key: str, ids: list[str]) -> set[str]:
+    items = getattr(aws.client("ec2"), describe)(**{id_key: ids})[key]
+    return {tags_of(i)["Name"] for i in items}
+
+
+def _zone(aws: Aws) -> dict[str, Any]:
+    zones = [z for z in aws.client("route53").list_hosted_zones()["HostedZones"]
+             if z["Name"] == ZONE]
+    assert len(zones) == 1, zones
+    return dict(zones[0])
+
+
+def _records(aws: Aws, zone_id: str) -> list[dict[str, Any]]:
+    return list(aws.client("route53").list_resource_record_sets(
+        HostedZoneId=zone_id)["ResourceRecordSets"])
+
+
+def _balancer(aws: Aws) -> dict[str, Any]:
+    balancers = aws.client("elbv2").describe_load_balancers(Names=["vivr-alb"])["LoadBalancers"]
+    assert len(balancers) == 1, "exactly one vivr-alb"
+    return dict(balancers[0])
+
+
+def _listeners(aws: Aws) -> dict[int, dict[str, Any]]:
+    listeners = aws.client("elbv2").describe_listeners(
+        LoadBalancerArn=_balancer(aws)["LoadBalancerArn"])["Listeners"]
+    by_port = {listener["Port"]: dict(listener) for listener in listeners}
+    assert len(by_port) == len(listeners), "one listener per port"
+    return by_port
+
+
+def _edge_listing(aws: Aws) -> dict[str, Any]:
+    listing = aws.inventory()
+    return {"hosted_zones": listing["hosted_zones"],
+            **{kind: listing["us-east-1"][kind] for kind in EDGE_KINDS}}
+
+
+def test_plan_on_a_fresh_account_creates_every_edge_step(aws: Aws) -> None:
+    code, report = aws.cli_json("plan")
+    assert code == 0, report
+    actions = {s["step"]: s["action"] for s in report["steps"]}
+    assert {actions[s] for s in EDGE_STEPS} == {"create"}
+    assert aws.mutating_calls() == []
+
+
+def test_apply_builds_the_load_balancer_as_the_spec_says(aws: Aws) -> None:
+    code, report = aws.cli_json("apply", *LISTENERS)
+    assert code == 0, report
+    assert {s["step"] for s in report["steps"]} >= EDGE_STEPS
+    elbv2 = aws.client("elbv2")
+
+    # Load balancer: internet-facing application LB in public-1a/1b behind vivr-alb-sg.
+    alb = _balancer(aws)
+    assert (alb["Scheme"], alb["Type"], alb["IpAddressType"]) == \
+        ("internet-facing", "application", "ipv4")
+    assert alb["State"]["Code"] == "active"
+    subnets = [z["SubnetId"] for z in alb["AvailabilityZones"]]
+    assert _names_of(aws, "describe_subnets", "Subnets", "SubnetIds", subnets) == \
+        {"public-1a", "public-1b"}
+    groups = aws.client("ec2").describe_security_groups(GroupIds=alb["SecurityGroups"])
+    assert [g["GroupName"] for g in groups["SecurityGroups"]] == ["vivr-alb-sg"]
+    assert _names_of(aws, "describe_vpcs", "Vpcs", "VpcIds", [alb["VpcId"]]) == {"vivr-vpc"}
+    _owned(_elb_tags(aws, alb["LoadBalancerArn"]), "vivr-alb")
+    attributes = _attributes(elbv2.describe_load_balancer_attributes(
+        LoadBalancerArn=alb["LoadBalancerArn"])["Attributes"])
+    assert attributes["access_logs.s3.enabled"] == "true"       # spec: access logs to S3
+    assert attributes["access_logs.s3.bucket"] == f"vivr-logs-{aws.account}"
+    assert attributes["access_logs.s3.prefix"] == "alb"
+    assert attributes["routing.http.xff_header_processing.mode"] == "append"  # client IP
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["deletion_protection.enabled"] == "true"
+
+    # Target group: HTTP 3000, IP targets, /api/health every 30 s.
+    group = elbv2.describe_target_groups(Names=["vivr-app-tg"])["TargetGroups"][0]
+    assert (group["Protocol"], group["Port"], group["TargetType"], group["VpcId"]) == \
+        ("HTTP", 3000, "ip", alb["VpcId"])
+    assert (group["HealthCheckPath"], group["HealthCheckProtocol"], group["HealthCheckPort"]) \
+        == ("/api/health", "HTTP", "3000")
+    assert (group["HealthCheckIntervalSeconds"], group["HealthCheckTimeoutSeconds"],
+            group["HealthyThresholdCount"], group["UnhealthyThresholdCount"]) == (30, 5, 2, 2)
+    _owned(_elb_tags(aws, group["TargetGroupArn"]), "vivr-app-tg")
+    group_attributes = _attributes(elbv2.describe_target_group_attributes(
+        TargetGroupArn=group["TargetGroupArn"])["Attributes"])
+    assert group_attributes["deregistration_delay.timeout_seconds"] == "30"
+    assert group_attributes["stickiness.enabled"] == "false"
+    assert group_attributes["stickiness.type"] == "lb_cookie"
+
+    # Certificate: issued for vivr.example.com (+ www), validated by DNS in our zone.
+    acm = aws.client("acm")
+    arns = [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]]
+    assert len(arns) == 1
+    certificate = acm.describe_certificate(CertificateArn=arns[0])["Certificate"]
+    assert certificate["Status"] == "ISSUED"
+    assert certificate["DomainName"] == DOMAIN
+    assert set(certificate["SubjectAlternativeNames"]) == {DOMAIN, f"www.{DOMAIN}"}
+    _owned(tags_of(acm.list_tags_for_certificate(CertificateArn=arns[0])), DOMAIN)
+    zone = _zone(aws)
+    assert zone["Config"]["PrivateZone"] is False
+    records = {(r["Name"], r["Type"]): [v["Value"] for v in r.get("ResourceRecords", [])]
+               for r in _records(aws, zone["Id"])}
+    for option in certificate["DomainValidationOptions"]:
+        wanted = option["ResourceRecord"]
+        assert records[(wanted["Name"], "CNAME")] == [wanted["Value"]], option["DomainName"]
+    zone_tags = aws.client("route53").list_tags_for_resource(
+        ResourceType="hostedzone", ResourceId=zone["Id"].rsplit("/", 1)[-1])
+    _owned(tags_of(zone_tags["ResourceTagSet"]), DOMAIN)
+
+    # Listeners: 443 forwards with the certificate and a TLS 1.3 policy; 80 redirects (301).
+    listeners = _listeners(aws)
+    assert set(listeners) == {80, 443}
+    https = listeners[443]
+    assert https["Protocol"] == "HTTPS"
+    assert [c["CertificateArn"] for c in https["Certificates"]] == [arns[0]]
+    assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-")
+    assert [(a["Type"], a["TargetGroupArn"]) for a in https["DefaultActions"]] == \
+        [("forward", group["TargetGroupArn"])]
+    http = listeners[80]
+    assert http["Protocol"] == "HTTP"
+    redirect = http["DefaultActions"][0]["RedirectConfig"]
+    assert (http["DefaultActions"][0]["Type"], redirect["Protocol"], redirect["Port"],
+            redirect["StatusCode"]) == ("redirect", "HTTPS", "443", "HTTP_301")
+    for listener in listeners.values():
+        _owned(_elb_tags(aws, listener["ListenerArn"]),
+               f"vivr-alb-{listener['Protocol'].lower()}-{listener['Port']}")
+
+    # What the emulator does not keep or honour, in the requests themselves.
+    [requested] = aws.requests("RequestCertificate")
+    assert requested["ValidationMethod"] == "DNS"
+    assert requested["KeyAlgorithm"] == "RSA_2048"
+    assert re.fullmatch(r"\w{1,32}", requested["IdempotencyToken"])
+    [zone_request] = aws.requests("CreateHostedZone")
+    state = json.loads(aws.state_path.read_text())
+    assert zone_request["CallerReference"] == state["steps"]["route53-zone"]["token"], \
+        "CallerReference is the step's recorded token, so a retried create is recognised"
+    sent = {r["Port"]: r for r in aws.requests("CreateListener")}
+    assert "SslPolicy" not in sent[80], "an HTTP listener carries no TLS policy"
+    assert sent[443]["SslPolicy"] == https["SslPolicy"]
+
+    # A second apply finds everything as it is and changes nothing.
+    mark = len(aws.calls())
+    code, report = aws.cli_json("apply", *LISTENERS)
+    assert code == 0, report
+    assert {s["action"] for s in report["steps"]} == {"unchanged"}
+    assert aws.mutating_calls(since=mark) == []
+
+
+def test_destroy_gives_back_what_apply_added(aws: Aws) -> None:
+    before = _edge_listing(aws)
+    code, report = aws.cli_json("apply", *LISTENERS)
+    assert code == 0, [s for s in report["steps"] if s["error"]]
+    targets = ("--target", "route53-zone", "--target", "acm", "--target", "alb-target-group",
+               "--target", "alb")
+
+    # The spec's deletion protection holds until the operator lifts it.
+    protected = aws.cli("destroy", "--yes", *targets)
+    assert protected.returncode == 1
+    assert "vivr-alb has deletion protection" in protected.stderr
+    assert _balancer(aws)["State"]["Code"] == "active"
+    assert aws.client("elbv2").describe_target_groups(Names=["vivr-app-tg"])["TargetGroups"], \
+        "the target group goes only after the load balancer"
+
+    code, report = aws.cli_json("destroy", "--yes", "--disable-deletion-protection", *targets)
+    assert code == 0, report
+    actions = {s["step"]: s["action"] for s in report["steps"]}
+    assert set(actions) >= EDGE_STEPS  # destroy targets take their dependents
+    assert (actions["alb"], actions["alb-target-group"]) == ("deleted", "deleted")
+    assert _edge_listing(aws) == before
+    lifted = [r for r in aws.requests("ModifyLoadBalancerAttributes")
+              if {"Key": "deletion_protection.enabled", "Value": "false"} in r["Attributes"]]
+    assert len(lifted) == 1
+
+    mark = len(aws.calls())
+    code, report = aws.cli_json("destroy", "--yes", *targets)
+    assert code == 0 and {s["action"] for s in report["steps"]} == {"absent"}
+    assert aws.mutating_calls(since=mark) == []
+
+
+def test_hand_changed_listener_is_reported_and_repaired(aws: Aws) -> None:
+    assert aws.cli("apply", "--target", "alb-listener.80").returncode == 0
+    http = _listeners(aws)[80]
+    aws.client("elbv2").modify_listener(ListenerArn=http["ListenerArn"], DefaultActions=[
+        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443",
+                                                "StatusCode": "HTTP_302"}}])
+
+    code, report = aws.cli_json("status", "--refresh")
+    step = {s["step"]: s for s in report["steps"]}["alb-listener.80"]
+    assert step["action"] == "drifted"
+    assert "HTTP_302" in " ".join(step["changes"]) and "HTTP_301" in " ".join(step["changes"])
+
+    code, report = aws.cli_json("apply", "--target", "alb-listener.80")
+    assert code == 0, report
+    assert {s["step"]: s["action"] for s in report["steps"]}["alb-listener.80"] == "updated"
+    redirect = _listeners(aws)[80]["DefaultActions"][0]["RedirectConfig"]
+    assert redirect["StatusCode"] == "HTTP_301"
+    code, report = aws.cli_json("apply", "--target", "alb-listener.80")
+    assert {s["action"] for s in report["steps"]} == {"unchanged"}
+
+
+def test_missing_validation_record_is_written_back(aws: Aws) -> None:
+    """ACM renews through the same CNAME, so a deleted one is drift, not history."""
+    assert aws.cli("apply", "--target", "acm").returncode == 0
+    zone_id = _zone(aws)["Id"]
+    route53 = aws.client("route53")
+    cname = next(r for r in _records(aws, zone_id) if r["Type"] == "CNAME")
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+        "Changes": [{"Action": "DELETE", "ResourceRecordSet": cname}]})
+
+    code, report = aws.cli_json("status", "--refresh")
+    step = {s["step"]: s for s in report["steps"]}["acm"]
+    assert step["action"] == "drifted" and cname["Name"] in " ".join(step["changes"])
+    code, report = aws.cli_json("apply", "--target", "acm")
+    assert code == 0, report
+    assert {s["step"]: s["action"] for s in report["steps"]}["acm"] == "updated"
+    assert cname in _records(aws, zone_id)
+    assert len(aws.client("acm").list_certificates()["CertificateSummaryList"]) == 1
+
+
+def test_zone_is_adopted_after_a_crash_but_never_a_foreign_one(aws: Aws) -> None:
+    route53 = aws.client("route53")
+    foreign = route53.create_hosted_zone(Name=ZONE, CallerReference="someone-else")
+    result = aws.cli("apply", "--target", "route53-zone")
+    assert result.returncode == 1
+    assert "not created by vivr-provision" in result.stderr
+    route53.delete_hosted_zone(Id=foreign["HostedZone"]["Id"])
+
+    # A crash between CreateHostedZone and its tagging call leaves an untagged
+    # zone whose CallerReference is the step's deterministic token.
+    assert aws.cli("apply", "--target", "route53-zone").returncode == 0
+    token = aws.requests("CreateHostedZone")[0]["CallerReference"]
+    assert re.fullmatch(r"[0-9a-f]{32}", token)
+    zone_id = _zone(aws)["Id"]
+    route53.change_tags_for_resource(ResourceType="hostedzone",
+                                     ResourceId=zone_id.rsplit("/", 1)[-1],
+                                     RemoveTagKeys=["ManagedBy", "Project", "Environment",
+                                                    "Name", "vivr:step"])
+    aws.state_path.unlink()
+    code, report = aws.cli_json("apply", "--target", "route53-zone")
+    assert code == 0, report
+    assert {s["step"]: s["action"] for s in report["steps"]}["route53-zone"] == "updated"
+    assert _zone(aws)["Id"] == zone_id, "adopted, not duplicated"
+
+
+def test_zone_with_records_of_others_is_not_deleted(aws: Aws) -> None:
+    assert aws.cli("apply", "--target", "route53-zone").returncode == 0
+    zone_id = _zone(aws)["Id"]
+    record = {"Name": f"mail.{ZONE}", "Type": "MX", "TTL": 300,
+              "ResourceRecords": [{"Value": "10 mx.example.net."}]}
+    route53 = aws.client("route53")
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+        "Changes": [{"Action": "CREATE", "ResourceRecordSet": record}]})
+
+    result = aws.cli("destroy", "--yes", "--target", "route53-zone")
+    assert result.returncode == 1
+    assert f"mail.{ZONE} MX" in result.stderr
+    assert _zone(aws)["Id"] == zone_id
+
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+        "Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]})
+    assert aws.cli("destroy", "--yes", "--target", "route53-zone").returncode == 0
+    assert aws.client("route53").list_hosted_zones()["HostedZones"] == []

@@ -1,0 +1,350 @@
+"""ACM: the public certificate of the HTTPS listener, validated through our own zone.
+
+``RequestCertificate`` takes an idempotency token (honoured for an hour by
+AWS) and the tags, so the certificate carries its ownership from the first
+call.  Certificates are not unique by name: a certificate for the same
+domain that is not tagged ours is somebody else's and is left alone; ours
+is found by the ARN recorded in state, else by listing the pending and
+issued certificates of the domain and checking their tags.
+
+DNS validation needs the CNAME records ACM names in ``DomainValidationOptions``
+to exist in the zone.  ACM fills those in a few seconds after the request,
+so the step polls for them, UPSERTs them into the hosted zone (the step
+depends on ``route53-zone``) and then waits for ``ISSUED`` with a budget far
+above botocore's 5 minutes: validation usually takes minutes but can take
+much longer when DNS is slow to propagate.  The records stay while the
+certificate lives, because managed renewal validates through them again;
+a missing one is reported as drift and written back.
+
+Nothing about an issued certificate can change (domain, names, key
+algorithm): a change is a replacement.  Replacing it automatically would
+need every user (the listener, CloudFront) to move to the new ARN first,
+so apply stops and says so.  Destroy retries ``ResourceInUseException`` for
+a while (a listener or distribution being deleted releases the certificate
+with a delay) and then removes the validation records it wrote, unless
+another certificate of ours still validates with the same record.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+
+from vivr_provision.config import PlatformConfig
+from vivr_provision.retry import policy, until_found
+from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext, StepTimeout
+from vivr_provision.steps.common import absent_on, aws_tags, gone_on, is_owned_by, tag_map
+from vivr_provision.steps.dns import ZONE_STEP, change_records, fqdn, get_record
+
+NOT_FOUND = ("ResourceNotFoundException",)
+events = structlog.get_logger("vivr.acm")
+#: Statuses of a certificate that is (or may become) usable.
+LIVE_STATUSES = ("PENDING_VALIDATION", "ISSUED")
+#: ListCertificates returns only RSA_2048 certificates unless asked for the others.
+KEY_TYPES = ["RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1",
+             "EC_secp384r1", "EC_secp521r1"]
+#: A listener or distribution being deleted releases the certificate with a delay.
+CERTIFICATE_IN_USE = policy({"ResourceInUseException"},
+                            "a listener or distribution is still releasing the certificate",
+                            deadline_s=900, max_attempts=40, initial_s=5.0, max_wait_s=60.0)
+#: Time ACM takes to put the validation records into DescribeCertificate.
+RECORDS_VISIBLE_S = 300.0
+VALIDATION_TTL = 300
+
+
+def token_for_acm(token: str) -> str:
+    """ACM's IdempotencyToken allows only ``\\w`` characters, at most 32."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", token)[:32]
+
+
+def _key_algorithm(reported: str) -> str:
+    """DescribeCertificate reports ``RSA-2048``; RequestCertificate takes ``RSA_2048``."""
+    return reported.replace("-", "_")
+
+
+class CertificateStep(Step):
+    """``acm.domain_name`` plus its SANs, validated by DNS in our hosted zone."""
+
+    family = "acm"
+    service = "acm"
+    expected_seconds = 300.0
+    #: DESIGN: ACM >= 45 minutes (botocore's waiter gives up after 5).
+    wait_budget_s = 3600.0
+    #: Poll fast at first (validation through a zone we own often passes in
+    #: seconds), then slowly, to stay far below DescribeCertificate's rate limit.
+    fast_poll_s = 1.0
+    fast_window_s = 30.0
+    slow_poll_s = 20.0
+
+    def __init__(self, config: PlatformConfig, *, site: Site | None = None) -> None:
+        super().__init__(config, site=site)
+        self.cert = config.acm
+
+    def resource_name(self) -> str:
+        return self.cert.domain_name
+
+    @property
+    def dns_validated(self) -> bool:
+        return self.cert.validation_method == "DNS"
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (ZONE_STEP,) if self.dns_validated else ()
+
+    def acm(self, ctx: StepContext, region: str | None = None) -> Any:
+        return ctx.client("acm", region or self.region)
+
+    @property
+    def names(self) -> set[str]:
+        return {self.cert.domain_name, *self.cert.subject_alternative_names}
+
+    # -- finding -------------------------------------------------------------
+    def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
+        reply = absent_on(NOT_FOUND, self.acm(ctx).describe_certificate, CertificateArn=arn)
+        if reply is None:
+            return None
+        data = dict(reply["Certificate"])
+        data["TagMap"] = tag_map(
+            self.acm(ctx).list_tags_for_certificate(CertificateArn=arn).get("Tags"))
+        return Resource(arn, data)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        found = self._describe(ctx, resource_id)
+        if found is None or not is_owned_by(self, found.data["TagMap"]):
+            return None
+        # Returned whatever its status: an expired, revoked, failed or timed-out
+        # certificate is reported by diff as a replacement (and deleted by
+        # destroy) rather than silently joined by a second one.
+        return found
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        pages = self.acm(ctx).get_paginator("list_certificates").paginate(
+            CertificateStatuses=list(LIVE_STATUSES), Includes={"keyTypes": KEY_TYPES})
+        found: list[Resource] = []
+        for page in pages:
+            for summary in page["CertificateSummaryList"]:
+                if summary.get("DomainName") != self.cert.domain_name:
+                    continue
+                arn = summary["CertificateArn"]
+                tags = tag_map(self.acm(ctx).list_tags_for_certificate(
+                    CertificateArn=arn).get("Tags"))
+                if is_owned_by(self, tags):
+                    described = self._describe(ctx, arn)
+                    if described is not None:
+                        found.append(described)
+        if not found:
+            return None
+        # Prefer an issued certificate, then the newest request.
+        found.sort(key=lambda r: (r.data.get("Status") == "ISSUED",
+                                  str(r.data.get("CreatedAt", ""))), reverse=True)
+        if len(found) > 1:
+            events.warning("acm.certificate.duplicates", step=self.name, adopted=found[0].id,
+                           others=[r.id for r in found[1:]])
+        return found[0]
+
+    # -- creating ------------------------------------------------------------
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        params: dict[str, Any] = {
+            "DomainName": self.cert.domain_name,
+            "ValidationMethod": self.cert.validation_method,
+            "KeyAlgorithm": self.cert.key_algorithm,
+            "IdempotencyToken": token_for_acm(token),
+            "Tags": aws_tags(self.tags()),
+        }
+        if self.cert.subject_alternative_names:
+            params["SubjectAlternativeNames"] = list(self.cert.subject_alternative_names)
+        arn = self.acm(ctx).request_certificate(**params)["CertificateArn"]
+        found = until_found(f"describe certificate {arn}", lambda: self._describe(ctx, arn),
+                            deadline_s=60)
+        return found
+
+    def is_ready(self, resource: Resource) -> bool:
+        return resource.data.get("Status") == "ISSUED"
+
+    def wait(self, ctx: StepContext, resource: Resource) -> Resource:
+        """Write the validation records (DNS), then wait until ACM has issued."""
+        if self.is_ready(resource):
+            return resource
+        if self.dns_validated:
+            self._write_validation_records(ctx, resource.id)
+        params = {"region": self.region, "CertificateArn": resource.id}
+        try:
+            ctx.wait("acm", "certificate_validated", budget_s=self.fast_window_s,
+                     delay_s=self.fast_poll_s, **params)
+        except StepTimeout:
+            ctx.wait("acm", "certificate_validated",
+                     budget_s=self.wait_budget_s - self.fast_window_s,
+                     delay_s=self.slow_poll_s, **params)
+        found = self._describe(ctx, resource.id)
+        assert found is not None, "an issued certificate is describable"
+        events.info("acm.certificate.issued", step=self.name, arn=resource.id)
+        return found
+
+    # -- validation records ---------------------------------------------------
+    @staticmethod
+    def validation_records(data: dict[str, Any]) -> list[dict[str, str]] | None:
+        """The distinct CNAMEs ACM asks for, or None while it has not named them all."""
+        options = [o for o in data.get("DomainValidationOptions") or []
+                   if o.get("ValidationMethod", "DNS") == "DNS"]
+        if not options or any("ResourceRecord" not in o for o in options):
+            return None
+        records: dict[str, dict[str, str]] = {}
+        for option in options:
+            record = option["ResourceRecord"]
+            # A wildcard and its apex share one record.
+            records[fqdn(record["Name"])] = {"Name": fqdn(record["Name"]),
+                                             "Type": record["Type"], "Value": record["Value"]}
+        return [records[name] for name in sorted(records)]
+
+    def _zone_id(self, ctx: StepContext) -> str:
+        return str(ctx.output(ZONE_STEP, "zone_id"))
+
+    @staticmethod
+    def _present(current: dict[str, Any] | None, record: dict[str, str]) -> bool:
+        values = [fqdn(v["Value"]) for v in (current or {}).get("ResourceRecords", [])]
+        return values == [fqdn(record["Value"])]
+
+    def _missing_records(self, ctx: StepContext,
+                         records: list[dict[str, str]]) -> list[dict[str, str]]:
+        zone = self._zone_id(ctx)
+        return [r for r in records
+                if not self._present(get_record(ctx, zone, r["Name"], r["Type"]), r)]
+
+    def _upsert(self, ctx: StepContext, records: list[dict[str, str]]) -> None:
+        change_records(
+            ctx, self._zone_id(ctx),
+            [("UPSERT", {"Name": r["Name"], "Type": r["Type"], "TTL": VALIDATION_TTL,
+                         "ResourceRecords": [{"Value": r["Value"]}]}) for r in records],
+            comment=f"vivr-provision {self.name}: ACM validation of {self.cert.domain_name}")
+
+    def _write_validation_records(self, ctx: StepContext, arn: str) -> None:
+        def _named() -> list[dict[str, str]] | None:
+            found = self._describe(ctx, arn)
+            return None if found is None else self.validation_records(found.data)
+
+        records = until_found(f"validation records of {arn}", _named,
+                              deadline_s=RECORDS_VISIBLE_S, initial_s=0.2, max_wait_s=5.0)
+        missing = self._missing_records(ctx, records)
+        if missing:
+            self._upsert(ctx, missing)
+            events.info("acm.validation_records.written", step=self.name,
+                        records=[r["Name"] for r in missing])
+
+    # -- drift ---------------------------------------------------------------
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes: list[Change] = []
+        status = data.get("Status")
+        if status not in LIVE_STATUSES:
+            # Cannot be revived (validation timed out or failed, expired,
+            # revoked): a new certificate has to be requested.
+            changes.append(Change("status", status, "ISSUED", replace=True))
+        if data.get("DomainName") != self.cert.domain_name:
+            changes.append(Change("domain_name", data.get("DomainName"), self.cert.domain_name,
+                                  replace=True))
+        current_names = sorted({*data.get("SubjectAlternativeNames", []),
+                                str(data.get("DomainName"))} - {self.cert.domain_name})
+        wanted_names = sorted(set(self.cert.subject_alternative_names) - {self.cert.domain_name})
+        if current_names != wanted_names:
+            changes.append(Change("subject_alternative_names", current_names, wanted_names,
+                                  replace=True))
+        algorithm = data.get("KeyAlgorithm")
+        if algorithm and _key_algorithm(str(algorithm)) != self.cert.key_algorithm:
+            changes.append(Change("key_algorithm", _key_algorithm(str(algorithm)),
+                                  self.cert.key_algorithm, replace=True))
+        methods = {o.get("ValidationMethod") for o in data.get("DomainValidationOptions") or []}
+        methods.discard(None)
+        if methods and methods != {self.cert.validation_method}:
+            changes.append(Change("validation_method", sorted(methods),
+                                  self.cert.validation_method, replace=True))
+        wanted_tags = self.tags()
+        wrong = {k: v for k, v in wanted_tags.items() if data["TagMap"].get(k) != v}
+        if wrong:
+            changes.append(Change("tags", {k: data["TagMap"].get(k) for k in wrong}, wrong))
+        if self.dns_validated and not any(c.replace for c in changes):
+            records = self.validation_records(data)
+            missing = self._missing_records(ctx, records) if records else []
+            if missing:
+                changes.append(Change("validation_records", [r["Name"] for r in missing],
+                                      "present in the hosted zone"))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        for change in changes:
+            if change.field == "tags":
+                self.acm(ctx).add_tags_to_certificate(CertificateArn=resource.id,
+                                                      Tags=aws_tags(change.desired))
+            elif change.field == "validation_records":
+                records = self.validation_records(resource.data) or []
+                self._upsert(ctx, self._missing_records(ctx, records))
+        found = self._describe(ctx, resource.id)
+        assert found is not None
+        return found
+
+    # -- teardown --------------------------------------------------------------
+    def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
+        records = self.validation_records(resource.data) or []
+        if resource.data.get("InUseBy"):
+            events.info("acm.certificate.in_use", step=self.name, arn=resource.id,
+                        used_by=resource.data["InUseBy"])
+        CERTIFICATE_IN_USE.call(f"delete certificate {resource.id}", gone_on, NOT_FOUND,
+                                self.acm(ctx).delete_certificate, CertificateArn=resource.id)
+        if not self.dns_validated or not records or not ctx.has_outputs(ZONE_STEP):
+            return []
+        return self._delete_validation_records(ctx, resource.id, records)
+
+    def _records_in_use(self, ctx: StepContext, deleted_arn: str) -> dict[str, str]:
+        """Validation record name -> a live certificate (other than ours) that needs it.
+
+        ACM derives the record from the account and the domain, so another
+        certificate for the same names (the DR region's, a CloudFront copy)
+        validates and renews with the very same CNAME.
+        """
+        used: dict[str, str] = {}
+        regions = dict.fromkeys([self.region, self.config.aws.region, self.config.aws.dr_region])
+        for region in regions:
+            pages = self.acm(ctx, region).get_paginator("list_certificates").paginate(
+                CertificateStatuses=list(LIVE_STATUSES), Includes={"keyTypes": KEY_TYPES})
+            for page in pages:
+                for summary in page["CertificateSummaryList"]:
+                    arn = summary["CertificateArn"]
+                    names = {summary.get("DomainName"),
+                             *summary.get("SubjectAlternativeNameSummaries", [])}
+                    if arn == deleted_arn or not names & self.names:
+                        continue
+                    reply = absent_on(NOT_FOUND, self.acm(ctx, region).describe_certificate,
+                                      CertificateArn=arn)
+                    if reply is None:
+                        continue
+                    for record in self.validation_records(dict(reply["Certificate"])) or []:
+                        used.setdefault(record["Name"], arn)
+        return used
+
+    def _delete_validation_records(self, ctx: StepContext, arn: str,
+                                   records: list[dict[str, str]]) -> list[str]:
+        zone = self._zone_id(ctx)
+        in_use = self._records_in_use(ctx, arn)
+        kept: list[str] = []
+        doomed: list[dict[str, Any]] = []
+        for record in records:
+            current = get_record(ctx, zone, record["Name"], record["Type"])
+            if current is None or not self._present(current, record):
+                continue  # gone already, or rewritten by someone else: not ours to delete
+            if record["Name"] in in_use:
+                kept.append(f"validation record {record['Name']} CNAME kept: certificate "
+                            f"{in_use[record['Name']]} validates and renews with it")
+                continue
+            doomed.append(current)
+        change_records(ctx, zone, [("DELETE", r) for r in doomed],
+                       comment=f"vivr-provision {self.name}: certificate {arn} deleted")
+        return kept
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "certificate_arn": resource.id,
+                "domain": self.cert.domain_name, "region": self.region}
+
+
+def acm_steps(config: PlatformConfig) -> list[Step]:
+    """The certificate in the primary region (the ALB's; also CloudFront's in us-east-1)."""
+    return [CertificateStep(config)]

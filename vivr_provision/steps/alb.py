@@ -1,0 +1,580 @@
+"""The Application Load Balancer: target group, load balancer and listeners.
+
+Three kinds of steps, because AWS orders them both ways: the listeners need
+the load balancer, the target group and (HTTPS) the issued certificate;
+on teardown they must go first, or the target group cannot be deleted
+("currently in use by a listener", ResourceInUse).  The declared
+dependencies give both orders.
+
+ELBv2 create calls are idempotent on AWS when repeated with the same
+settings, but not every implementation honours that (a local emulator
+creates a second load balancer of the same name, or a second listener on
+the same port), so each step looks up its resource first: load balancer and
+target group by name, a listener by (load balancer, port).  Everything is
+created with our ownership tags and adopted only when it carries them.
+
+Settings that can change in place are converged: target group health check
+and attributes, load balancer subnets, security groups and attributes,
+listener protocol, SSL policy, certificate and default actions.  The
+target group's protocol, port, VPC and target type, and the load
+balancer's scheme and type, cannot change: that is a replacement, which
+apply refuses (the ECS service and the DNS records point at them).
+
+"Preserve client IP" (spec) is an NLB target-group attribute; on an ALB the
+client address reaches the targets in X-Forwarded-For, so it is realised as
+``routing.http.xff_header_processing.mode`` = ``append`` on the load
+balancer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.app import ListenerConfig
+from vivr_provision.retry import policy
+from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.common import (
+    absent_on,
+    aws_tags,
+    gone_on,
+    require_owned,
+    tag_drift,
+    tag_map,
+)
+
+LB_NOT_FOUND = ("LoadBalancerNotFound",)
+TG_NOT_FOUND = ("TargetGroupNotFound",)
+LISTENER_NOT_FOUND = ("ListenerNotFound",)
+#: A target group stays "in use" for a short while after its last listener or
+#: rule is deleted; the ECS service deregistering its tasks takes longer.
+TARGET_GROUP_IN_USE = policy({"ResourceInUse"},
+                             "a listener, rule or service is still releasing the target group",
+                             deadline_s=600, max_attempts=40, initial_s=2.0, max_wait_s=30.0)
+#: AWS checks that it may write to the access-log bucket when logging is
+#: switched on; a bucket policy written seconds ago may not be visible yet.
+LOG_BUCKET_SETTLING = policy({"InvalidConfigurationRequest"},
+                             "the access-log bucket policy is not visible to ELB yet",
+                             deadline_s=180, initial_s=2.0, message=r"bucket")
+#: A certificate issued seconds ago may not be visible to ELB yet.
+CERTIFICATE_SETTLING = policy({"CertificateNotFound"},
+                              "a freshly issued certificate is not visible to ELB yet",
+                              deadline_s=180, initial_s=2.0)
+TG_STEP = "alb-target-group"
+LB_STEP = "alb"
+LISTENER_FAMILY = "alb-listener"
+
+
+def _elbv2(ctx: StepContext, region: str) -> Any:
+    return ctx.client("elbv2", region)
+
+
+def _tags_of(ctx: StepContext, region: str, arn: str) -> dict[str, str]:
+    reply = _elbv2(ctx, region).describe_tags(ResourceArns=[arn])
+    for entry in reply.get("TagDescriptions", []):
+        if entry.get("ResourceArn") == arn:
+            return tag_map(entry.get("Tags"))
+    return {}
+
+
+def _attributes(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {a["Key"]: str(a.get("Value", "")) for a in items or []}
+
+
+def _attribute_drift(current: dict[str, str], wanted: dict[str, str]) -> list[Change]:
+    wrong = {k: v for k, v in wanted.items() if current.get(k) != v}
+    if not wrong:
+        return []
+    return [Change("attributes", {k: current.get(k) for k in wrong}, wrong)]
+
+
+def arn_resource(arn: str) -> str:
+    """The resource part of an ELBv2 ARN (``loadbalancer/app/name/id``, ``targetgroup/...``)."""
+    return arn.split(":", 5)[-1]
+
+
+# --------------------------------------------------------------------------- target group
+
+
+class TargetGroupStep(Step):
+    """``vivr-app-tg``: where the ECS tasks register by IP; health check on /api/health."""
+
+    family = TG_STEP
+    service = "elbv2"
+
+    def resource_name(self) -> str:
+        return self.config.alb.target_group.name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return ("vpc",)
+
+    def elbv2(self, ctx: StepContext) -> Any:
+        return _elbv2(ctx, self.region)
+
+    def _from(self, ctx: StepContext, group: dict[str, Any]) -> Resource:
+        arn = group["TargetGroupArn"]
+        data = dict(group)
+        data["TagMap"] = _tags_of(ctx, self.region, arn)
+        require_owned(self, f"target group {group['TargetGroupName']}", data["TagMap"])
+        data["Attributes"] = _attributes(self.elbv2(ctx).describe_target_group_attributes(
+            TargetGroupArn=arn)["Attributes"])
+        return Resource(arn, data)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        reply = absent_on(TG_NOT_FOUND, self.elbv2(ctx).describe_target_groups,
+                          TargetGroupArns=[resource_id])
+        groups = reply["TargetGroups"] if reply else []
+        return self._from(ctx, groups[0]) if groups else None
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        reply = absent_on(TG_NOT_FOUND, self.elbv2(ctx).describe_target_groups,
+                          Names=[self.resource_name()])
+        groups = reply["TargetGroups"] if reply else []
+        return self._from(ctx, groups[0]) if groups else None
+
+    # -- desired settings ----------------------------------------------------
+    def health_check(self) -> dict[str, Any]:
+        check = self.config.alb.target_group.health_check
+        return {
+            "HealthCheckEnabled": True,
+            "HealthCheckProtocol": check.protocol,
+            "HealthCheckPort": str(check.port),
+            "HealthCheckPath": check.path,
+            "HealthCheckIntervalSeconds": check.interval_seconds,
+            "HealthCheckTimeoutSeconds": check.timeout_seconds,
+            "HealthyThresholdCount": check.healthy_threshold,
+            "UnhealthyThresholdCount": check.unhealthy_threshold,
+            "Matcher": {"HttpCode": check.matcher},
+        }
+
+    def attributes(self) -> dict[str, str]:
+        group = self.config.alb.target_group
+        wanted = {
+            "deregistration_delay.timeout_seconds": str(group.deregistration_delay_seconds),
+            "stickiness.enabled": str(group.stickiness.enabled).lower(),
+            "stickiness.type": group.stickiness.type,
+        }
+        if group.stickiness.type == "lb_cookie":
+            wanted["stickiness.lb_cookie.duration_seconds"] = str(
+                group.stickiness.duration_seconds)
+        return wanted
+
+    def _set_attributes(self, ctx: StepContext, arn: str, wanted: dict[str, str]) -> None:
+        self.elbv2(ctx).modify_target_group_attributes(
+            TargetGroupArn=arn, Attributes=[{"Key": k, "Value": v}
+                                            for k, v in sorted(wanted.items())])
+
+    # -- lifecycle -------------------------------------------------------------
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        group = self.config.alb.target_group
+        reply = self.elbv2(ctx).create_target_group(
+            Name=group.name,
+            Protocol=group.protocol,
+            Port=group.port,
+            VpcId=ctx.output("vpc", "vpc_id"),
+            TargetType=group.target_type,
+            Tags=aws_tags(self.tags()),
+            **self.health_check(),
+        )
+        arn = reply["TargetGroups"][0]["TargetGroupArn"]
+        self._set_attributes(ctx, arn, self.attributes())
+        found = self.describe_by_id(ctx, arn)
+        assert found is not None, "a target group just created is describable"
+        return found
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        group = self.config.alb.target_group
+        changes = tag_drift(self, data["TagMap"])
+        for key, want in (("Protocol", group.protocol), ("Port", group.port),
+                          ("TargetType", group.target_type),
+                          ("VpcId", ctx.output("vpc", "vpc_id"))):
+            if data.get(key) != want:
+                changes.append(Change(key, data.get(key), want, replace=True))
+        for key, want in self.health_check().items():
+            have = data.get(key)
+            if key == "HealthCheckEnabled" and have is None:
+                continue  # older API versions do not report it
+            if have != want:
+                changes.append(Change(key, have, want))
+        changes += _attribute_drift(data["Attributes"], self.attributes())
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        fields = {c.field: c for c in changes}
+        if set(fields) & set(self.health_check()):
+            self.elbv2(ctx).modify_target_group(TargetGroupArn=resource.id,
+                                                **self.health_check())
+        if "attributes" in fields:
+            self._set_attributes(ctx, resource.id, fields["attributes"].desired)
+        if "tags" in fields:
+            self.elbv2(ctx).add_tags(ResourceArns=[resource.id],
+                                     Tags=aws_tags(fields["tags"].desired))
+        found = self.describe_by_id(ctx, resource.id)
+        assert found is not None
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        TARGET_GROUP_IN_USE.call(f"delete target group {self.resource_name()}", gone_on,
+                                 TG_NOT_FOUND, self.elbv2(ctx).delete_target_group,
+                                 TargetGroupArn=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "target_group_arn": resource.id,
+                "name": self.resource_name(),
+                # CloudWatch's TargetGroup dimension: targetgroup/<name>/<id>
+                "arn_suffix": arn_resource(resource.id)}
+
+
+# --------------------------------------------------------------------------- load balancer
+
+
+class LoadBalancerStep(Step):
+    """``vivr-alb``: internet-facing, in the public subnets, behind vivr-alb-sg."""
+
+    family = LB_STEP
+    service = "elbv2"
+    expected_seconds = 180.0
+    #: Above botocore's 10 minutes: provisioning in a busy region can take longer.
+    wait_budget_s = 1200.0
+
+    def resource_name(self) -> str:
+        return self.config.alb.name
+
+    @property
+    def logs_step(self) -> str | None:
+        logs = self.config.alb.access_logs
+        return f"s3.{logs.bucket}" if logs.enabled else None
+
+    def depends_on(self) -> tuple[str, ...]:
+        alb = self.config.alb
+        deps = [f"subnet.{s}" for s in alb.subnets] + [f"sg.{g}" for g in alb.security_groups]
+        # Not read, but ordered: on destroy the load balancer (with every
+        # listener and rule on it, ours or hand-made) is gone before the
+        # target group is deleted, so nothing can still hold it "in use".
+        deps.append(TG_STEP)
+        if self.logs_step:
+            # The bucket and its log-delivery policy must exist: AWS checks that
+            # it may write a test object when access logging is switched on.
+            deps.append(self.logs_step)
+        return tuple(deps)
+
+    def elbv2(self, ctx: StepContext) -> Any:
+        return _elbv2(ctx, self.region)
+
+    def _subnet_ids(self, ctx: StepContext) -> list[str]:
+        return sorted(str(ctx.output(f"subnet.{s}", "subnet_id"))
+                      for s in self.config.alb.subnets)
+
+    def _group_ids(self, ctx: StepContext) -> list[str]:
+        return sorted(str(ctx.output(f"sg.{g}", "group_id"))
+                      for g in self.config.alb.security_groups)
+
+    def attributes(self) -> dict[str, str]:
+        alb = self.config.alb
+        preserve = alb.target_group.preserve_client_ip
+        wanted = {
+            "idle_timeout.timeout_seconds": str(alb.idle_timeout_seconds),
+            "deletion_protection.enabled": str(alb.deletion_protection).lower(),
+            "routing.http.drop_invalid_header_fields.enabled":
+                str(alb.drop_invalid_header_fields).lower(),
+            "routing.http2.enabled": str(alb.http2).lower(),
+            # Spec "Preserve client IP": the client address travels in X-Forwarded-For.
+            "routing.http.xff_header_processing.mode": "append" if preserve else "remove",
+            "access_logs.s3.enabled": str(alb.access_logs.enabled).lower(),
+        }
+        if alb.access_logs.enabled:
+            wanted["access_logs.s3.bucket"] = self.config.s3.bucket_name(alb.access_logs.bucket)
+            wanted["access_logs.s3.prefix"] = alb.access_logs.prefix
+        return wanted
+
+    def _from(self, ctx: StepContext, balancer: dict[str, Any]) -> Resource:
+        arn = balancer["LoadBalancerArn"]
+        data = dict(balancer)
+        data["TagMap"] = _tags_of(ctx, self.region, arn)
+        require_owned(self, f"load balancer {balancer['LoadBalancerName']}", data["TagMap"])
+        data["Attributes"] = _attributes(self.elbv2(ctx).describe_load_balancer_attributes(
+            LoadBalancerArn=arn)["Attributes"])
+        return Resource(arn, data)
+
+    def _live(self, balancers: list[dict[str, Any]]) -> dict[str, Any] | None:
+        live = [b for b in balancers if (b.get("State") or {}).get("Code") != "failed"]
+        return live[0] if live else None
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        reply = absent_on(LB_NOT_FOUND, self.elbv2(ctx).describe_load_balancers,
+                          LoadBalancerArns=[resource_id])
+        balancer = self._live(reply["LoadBalancers"]) if reply else None
+        return self._from(ctx, balancer) if balancer else None
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        reply = absent_on(LB_NOT_FOUND, self.elbv2(ctx).describe_load_balancers,
+                          Names=[self.resource_name()])
+        balancer = self._live(reply["LoadBalancers"]) if reply else None
+        return self._from(ctx, balancer) if balancer else None
+
+    def _set_attributes(self, ctx: StepContext, arn: str, wanted: dict[str, str]) -> None:
+        LOG_BUCKET_SETTLING.call(
+            f"set attributes of {self.resource_name()}",
+            self.elbv2(ctx).modify_load_balancer_attributes,
+            LoadBalancerArn=arn, Attributes=[{"Key": k, "Value": v}
+                                             for k, v in sorted(wanted.items())])
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        alb = self.config.alb
+        reply = self.elbv2(ctx).create_load_balancer(
+            Name=alb.name,
+            Subnets=self._subnet_ids(ctx),
+            SecurityGroups=self._group_ids(ctx),
+            Scheme=alb.scheme,
+            Type="application",
+            IpAddressType=alb.ip_address_type,
+            Tags=aws_tags(self.tags()),
+        )
+        arn = reply["LoadBalancers"][0]["LoadBalancerArn"]
+        # Attributes apply while the load balancer provisions; a crash before
+        # this call is converged by the next apply's diff.
+        self._set_attributes(ctx, arn, self.attributes())
+        found = self.describe_by_id(ctx, arn)
+        assert found is not None, "a load balancer just created is describable"
+        return found
+
+    def is_ready(self, resource: Resource) -> bool:
+        return (resource.data.get("State") or {}).get("Code") == "active"
+
+    def wait(self, ctx: StepContext, resource: Resource) -> Resource:
+        if self.is_ready(resource):
+            return resource
+        ctx.wait("elbv2", "load_balancer_available", budget_s=self.wait_budget_s, delay_s=15,
+                 region=self.region, LoadBalancerArns=[resource.id])
+        found = self.describe_by_id(ctx, resource.id)
+        assert found is not None, "an active load balancer is describable"
+        return found
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        alb = self.config.alb
+        changes = tag_drift(self, data["TagMap"])
+        for key, want in (("Scheme", alb.scheme), ("Type", "application")):
+            if data.get(key) != want:
+                changes.append(Change(key, data.get(key), want, replace=True))
+        if data.get("IpAddressType") != alb.ip_address_type:
+            changes.append(Change("IpAddressType", data.get("IpAddressType"),
+                                  alb.ip_address_type))
+        subnets = sorted(z["SubnetId"] for z in data.get("AvailabilityZones", []))
+        if subnets != self._subnet_ids(ctx):
+            changes.append(Change("subnets", subnets, self._subnet_ids(ctx)))
+        groups = sorted(data.get("SecurityGroups", []))
+        if groups != self._group_ids(ctx):
+            changes.append(Change("security_groups", groups, self._group_ids(ctx)))
+        changes += _attribute_drift(data["Attributes"], self.attributes())
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        elbv2 = self.elbv2(ctx)
+        for change in changes:
+            if change.field == "subnets":
+                elbv2.set_subnets(LoadBalancerArn=resource.id, Subnets=change.desired)
+            elif change.field == "security_groups":
+                elbv2.set_security_groups(LoadBalancerArn=resource.id,
+                                          SecurityGroups=change.desired)
+            elif change.field == "IpAddressType":
+                elbv2.set_ip_address_type(LoadBalancerArn=resource.id,
+                                          IpAddressType=change.desired)
+            elif change.field == "attributes":
+                self._set_attributes(ctx, resource.id, change.desired)
+            elif change.field == "tags":
+                elbv2.add_tags(ResourceArns=[resource.id], Tags=aws_tags(change.desired))
+        found = self.describe_by_id(ctx, resource.id)
+        assert found is not None
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Delete, lifting deletion protection only when the operator allowed it."""
+        elbv2 = self.elbv2(ctx)
+        if resource.data["Attributes"].get("deletion_protection.enabled") == "true":
+            if not ctx.destroy_options.disable_deletion_protection:
+                raise RuntimeError(
+                    f"{self.resource_name()} has deletion protection; rerun destroy with "
+                    "--disable-deletion-protection to lift it")
+            elbv2.modify_load_balancer_attributes(
+                LoadBalancerArn=resource.id,
+                Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
+        gone_on(LB_NOT_FOUND, elbv2.delete_load_balancer, LoadBalancerArn=resource.id)
+        # The target group and the security groups can go only once it is gone.
+        ctx.wait("elbv2", "load_balancers_deleted", budget_s=self.wait_budget_s, delay_s=15,
+                 region=self.region, LoadBalancerArns=[resource.id])
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        data = resource.data
+        return {"id": resource.id, "load_balancer_arn": resource.id,
+                "name": self.resource_name(),
+                "dns_name": data.get("DNSName"),
+                "canonical_hosted_zone_id": data.get("CanonicalHostedZoneId"),
+                # CloudWatch's LoadBalancer dimension: app/<name>/<id>
+                "arn_suffix": arn_resource(resource.id).removeprefix("loadbalancer/"),
+                "vpc_id": data.get("VpcId")}
+
+
+# --------------------------------------------------------------------------- listeners
+
+
+def _action_key(action: dict[str, Any]) -> tuple[Any, ...]:
+    """A comparable form of a listener action (AWS adds defaults and ForwardConfig)."""
+    kind = action.get("Type")
+    if kind == "forward":
+        groups = {action.get("TargetGroupArn")}
+        groups |= {g.get("TargetGroupArn") for g in
+                   (action.get("ForwardConfig") or {}).get("TargetGroups", [])}
+        groups.discard(None)
+        return ("forward", tuple(sorted(groups)))
+    if kind == "redirect":
+        config = action.get("RedirectConfig") or {}
+        return ("redirect", config.get("Protocol", "#{protocol}"), str(config.get("Port",
+                "#{port}")), config.get("Host", "#{host}"), config.get("Path", "/#{path}"),
+                config.get("Query", "#{query}"), config.get("StatusCode"))
+    return (str(kind), json.dumps(action, sort_keys=True, default=str))
+
+
+def _actions_key(actions: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
+    ordered = sorted(actions or [], key=lambda a: int(a.get("Order", 0) or 0))
+    return [_action_key(a) for a in ordered]
+
+
+class ListenerStep(Step):
+    """One listener of vivr-alb: HTTPS 443 forwarding, or HTTP 80 redirecting to it."""
+
+    family = LISTENER_FAMILY
+    service = "elbv2"
+
+    def __init__(self, config: PlatformConfig, listener: ListenerConfig) -> None:
+        super().__init__(config, str(listener.port))
+        self.listener = listener
+
+    def resource_name(self) -> str:
+        return f"{self.config.alb.name}-{self.listener.protocol.lower()}-{self.listener.port}"
+
+    @property
+    def https(self) -> bool:
+        return self.listener.protocol == "HTTPS"
+
+    def depends_on(self) -> tuple[str, ...]:
+        deps = [LB_STEP]
+        if self.listener.action == "forward":
+            deps.append(TG_STEP)
+        if self.https:
+            deps.append("acm")
+        return tuple(deps)
+
+    def elbv2(self, ctx: StepContext) -> Any:
+        return _elbv2(ctx, self.region)
+
+    def _from(self, ctx: StepContext, listener: dict[str, Any]) -> Resource:
+        data = dict(listener)
+        data["TagMap"] = _tags_of(ctx, self.region, listener["ListenerArn"])
+        require_owned(self, f"listener {self.config.alb.name}:{self.listener.port}",
+                      data["TagMap"])
+        return Resource(listener["ListenerArn"], data)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        reply = absent_on(LISTENER_NOT_FOUND + LB_NOT_FOUND, self.elbv2(ctx).describe_listeners,
+                          ListenerArns=[resource_id])
+        listeners = reply["Listeners"] if reply else []
+        return self._from(ctx, listeners[0]) if listeners else None
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        if not ctx.has_outputs(LB_STEP):
+            return None  # no load balancer of ours, so no listener either
+        reply = absent_on(LB_NOT_FOUND, self.elbv2(ctx).describe_listeners,
+                          LoadBalancerArn=ctx.output(LB_STEP, "load_balancer_arn"))
+        for listener in reply["Listeners"] if reply else []:
+            if listener.get("Port") == self.listener.port:
+                return self._from(ctx, listener)
+        return None
+
+    # -- desired settings ----------------------------------------------------
+    def default_actions(self, ctx: StepContext) -> list[dict[str, Any]]:
+        if self.listener.action == "forward":
+            return [{"Type": "forward",
+                     "TargetGroupArn": ctx.output(TG_STEP, "target_group_arn")}]
+        redirect = self.listener.redirect
+        assert redirect is not None, "validated: a redirect listener has redirect settings"
+        # Host, path and query spelled out: they are AWS's defaults, and an
+        # explicit value makes the comparison with what AWS reports exact.
+        return [{"Type": "redirect", "RedirectConfig": {
+            "Protocol": redirect.protocol, "Port": str(redirect.port), "Host": "#{host}",
+            "Path": "/#{path}", "Query": "#{query}", "StatusCode": redirect.status_code}}]
+
+    def settings(self, ctx: StepContext) -> dict[str, Any]:
+        """What CreateListener/ModifyListener take, besides the ARNs."""
+        params: dict[str, Any] = {"Protocol": self.listener.protocol,
+                                  "Port": self.listener.port,
+                                  "DefaultActions": self.default_actions(ctx)}
+        if self.https:
+            params["SslPolicy"] = self.listener.ssl_policy
+            params["Certificates"] = [{"CertificateArn": ctx.output("acm", "certificate_arn")}]
+        return params
+
+    # -- lifecycle -------------------------------------------------------------
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        reply = CERTIFICATE_SETTLING.call(
+            f"create listener {self.listener.port}", self.elbv2(ctx).create_listener,
+            LoadBalancerArn=ctx.output(LB_STEP, "load_balancer_arn"),
+            Tags=aws_tags(self.tags()), **self.settings(ctx))
+        arn = reply["Listeners"][0]["ListenerArn"]
+        found = self.describe_by_id(ctx, arn)
+        assert found is not None, "a listener just created is describable"
+        return found
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        wanted = self.settings(ctx)
+        changes = tag_drift(self, data["TagMap"])
+        for key in ("Protocol", "Port"):
+            if data.get(key) != wanted[key]:
+                changes.append(Change(key, data.get(key), wanted[key]))
+        # An HTTP listener has no TLS policy; whatever is reported for one is moot.
+        if self.https and data.get("SslPolicy") != wanted["SslPolicy"]:
+            changes.append(Change("SslPolicy", data.get("SslPolicy"), wanted["SslPolicy"]))
+        have_certs = sorted(c["CertificateArn"] for c in data.get("Certificates") or []
+                            if c.get("IsDefault", True))
+        want_certs = sorted(c["CertificateArn"] for c in wanted.get("Certificates", []))
+        if have_certs != want_certs:
+            changes.append(Change("Certificates", have_certs, want_certs))
+        have_actions = _actions_key(data.get("DefaultActions"))
+        want_actions = _actions_key(wanted["DefaultActions"])
+        if have_actions != want_actions:
+            changes.append(Change("DefaultActions", have_actions, want_actions))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        fields = {c.field for c in changes}
+        if fields - {"tags"}:
+            # One call with the whole listener: ModifyListener validates the
+            # protocol, policy, certificate and actions together.
+            CERTIFICATE_SETTLING.call(f"modify listener {self.listener.port}",
+                                      self.elbv2(ctx).modify_listener,
+                                      ListenerArn=resource.id, **self.settings(ctx))
+        for change in changes:
+            if change.field == "tags":
+                self.elbv2(ctx).add_tags(ResourceArns=[resource.id],
+                                         Tags=aws_tags(change.desired))
+        found = self.describe_by_id(ctx, resource.id)
+        assert found is not None
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        gone_on(LISTENER_NOT_FOUND + LB_NOT_FOUND, self.elbv2(ctx).delete_listener,
+                ListenerArn=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "listener_arn": resource.id,
+                "protocol": self.listener.protocol, "port": self.listener.port}
+
+
+def alb_steps(config: PlatformConfig) -> list[Step]:
+    """Target group, load balancer, then one step per configured listener."""
+    steps: list[Step] = [TargetGroupStep(config), LoadBalancerStep(config)]
+    steps += [ListenerStep(config, listener) for listener in config.alb.listeners]
+    return steps

@@ -1,0 +1,530 @@
+"""Spec "Option 1: ECS with EC2": container instances for the cluster (``ecs.launch_type: ec2``).
+
+Three steps, only present with the EC2 launch type:
+
+* ``ecs-launch-template``: the ECS-optimised AMI (resolved from the public
+  SSM parameter), the instance type, an encrypted gp3 root volume and an
+  encrypted gp3 Docker/app data volume (platform KMS key), the
+  ``iam.ecs_instance_role`` instance profile, IMDSv2 only, the service's
+  security groups, and user data that joins the cluster.  A launch template
+  version is immutable, so a change creates a new version and makes it the
+  default (running instances keep theirs until they are replaced).  Like the
+  PgBouncer instance, the AMI is resolved at create only and the parameter
+  name is recorded in a tag: a new AMI from AWS is not a config change.
+* ``ecs-asg``: the Auto Scaling group over the service subnets
+  (min 2 / max 10 / desired 3), tags propagated to the instances.  Once the
+  capacity provider's managed scaling moves the desired capacity, apply only
+  corrects a value outside [min, max].
+* ``ecs-capacity-provider``: an ECS capacity provider over the group with
+  managed scaling (target capacity = the spec's CPU target), attached to the
+  cluster as its default strategy; the service runs on it.
+
+Order: cluster → launch template → group → capacity provider → service, so
+instances boot into a cluster that exists; destroy reverses it, so the
+instances are gone before the cluster is deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vivr_provision.aws import error_code
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.data import EbsVolumeConfig
+from vivr_provision.retry import policy, until_found
+from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.common import (
+    absent_on,
+    aws_tags,
+    require_owned,
+    tag_drift,
+    tag_map,
+)
+from vivr_provision.steps.ecs import (
+    CAPACITY_PROVIDER_STEP,
+    CLUSTER_STEP,
+    CLUSTER_UPDATING,
+    EcsStep,
+    Exact,
+    changes_from,
+    differences,
+    ecs_tags,
+    poll,
+    service_group_ids,
+    service_group_steps,
+    service_subnet_ids,
+    service_subnet_steps,
+)
+from vivr_provision.steps.iam import ROLE_PROPAGATION
+
+LAUNCH_TEMPLATE_STEP = "ecs-launch-template"
+ASG_STEP = "ecs-asg"
+INSTANCE_ROLE_STEP = "iam.ecs_instance_role"
+#: Tag recording which SSM parameter the AMI was resolved from.
+AMI_PARAMETER_TAG = "vivr:ami-parameter"
+LT_NOT_FOUND = ("InvalidLaunchTemplateName.NotFoundException",
+                "InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateId.NotFoundException")
+#: Deleting a group while a scaling activity runs.
+ASG_BUSY = policy({"ScalingActivityInProgress", "ResourceInUse"},
+                  "the Auto Scaling group is still scaling",
+                  deadline_s=600, max_attempts=40, initial_s=5.0)
+
+
+def user_data(cluster: str, data_device: str) -> str:
+    """A cloud-boothook: it runs early on every boot, before Docker and the ECS agent.
+
+    It writes the agent config (cluster, task IAM roles, no IMDS for awsvpc
+    tasks) and puts /var/lib/docker on the data volume, formatting it once.
+    """
+    return f"""#cloud-boothook
+#!/bin/bash
+# vivr-provision: ECS container instance of cluster {cluster} (spec "Option 1: ECS with EC2").
+set -eu
+mkdir -p /etc/ecs
+cat > /etc/ecs/ecs.config <<'EOF'
+ECS_CLUSTER={cluster}
+ECS_ENABLE_TASK_IAM_ROLE=true
+ECS_AWSVPC_BLOCK_IMDS=true
+EOF
+# Docker/app data on its own encrypted volume.
+device={data_device}
+for _ in $(seq 60); do [ -e "$device" ] && break; sleep 1; done
+if [ -e "$device" ] && ! mountpoint -q /var/lib/docker; then
+  blkid "$device" >/dev/null || mkfs -t xfs "$device"
+  mkdir -p /var/lib/docker
+  grep -q " /var/lib/docker " /etc/fstab || \\
+    echo "$device /var/lib/docker xfs defaults,nofail 0 2" >> /etc/fstab
+  mount /var/lib/docker
+fi
+"""
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return aws_tags(tags)
+
+
+# --------------------------------------------------------------------------- launch template
+
+class EcsLaunchTemplateStep(Step):
+    """The container instances' launch template (versions are immutable)."""
+
+    family = LAUNCH_TEMPLATE_STEP
+    service = "ec2"
+    expected_seconds = 3.0
+
+    @property
+    def template_name(self) -> str:
+        return self.config.ecs.ec2.name
+
+    def resource_name(self) -> str:
+        return self.template_name
+
+    def depends_on(self) -> tuple[str, ...]:
+        groups = service_group_steps(self.config)
+        return (CLUSTER_STEP, INSTANCE_ROLE_STEP, "kms", *groups,
+                *(f"sg-rules.{g.removeprefix('sg.')}" for g in groups))
+
+    def ec2(self, ctx: StepContext) -> Any:
+        return ctx.client("ec2", self.region)
+
+    def _volume(self, ctx: StepContext, volume: EbsVolumeConfig) -> dict[str, Any]:
+        return {"DeviceName": volume.device_name, "Ebs": {
+            "VolumeSize": volume.size_gb, "VolumeType": volume.type, "Encrypted": True,
+            "KmsKeyId": str(ctx.output("kms", "key_arn")), "DeleteOnTermination": True}}
+
+    def desired_data(self, ctx: StepContext, image_id: str) -> dict[str, Any]:
+        cfg = self.config.ecs.ec2
+        tags = _tag_list(self.tags())
+        script = user_data(self.config.ecs.cluster_name, cfg.data_volume.device_name)
+        return {
+            "ImageId": image_id,
+            "InstanceType": cfg.instance_type,
+            "IamInstanceProfile": {"Name": str(ctx.output(INSTANCE_ROLE_STEP,
+                                                          "instance_profile_name"))},
+            "SecurityGroupIds": service_group_ids(ctx, self.config),
+            # IMDSv2 only; hop limit 1 keeps containers off the instance's credentials.
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled",
+                                "HttpPutResponseHopLimit": 1},
+            "BlockDeviceMappings": [self._volume(ctx, cfg.root_volume),
+                                    self._volume(ctx, cfg.data_volume)],
+            "UserData": base64.b64encode(script.encode()).decode(),
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": tags},
+                                  {"ResourceType": "volume", "Tags": tags}],
+        }
+
+    @staticmethod
+    def comparable(data: dict[str, Any]) -> dict[str, Any]:
+        """Launch template data without the image, in an order-free form."""
+        result = {k: v for k, v in data.items() if k != "ImageId"}
+        encoded = data.get("UserData")
+        result["UserData"] = base64.b64decode(encoded).decode("utf-8", "replace") \
+            if encoded else None
+        result["SecurityGroupIds"] = sorted(data.get("SecurityGroupIds") or [])
+        specs = sorted((s for s in data.get("TagSpecifications") or []
+                        if s.get("ResourceType") in ("instance", "volume")),
+                       key=lambda s: str(s["ResourceType"]))
+        result["TagSpecifications"] = [
+            {"ResourceType": s["ResourceType"], "Tags": Exact(tag_map(s.get("Tags")))}
+            for s in specs]
+        return result
+
+    def _image_id(self, ctx: StepContext) -> str:
+        reply = ctx.client("ssm", self.region).get_parameter(
+            Name=self.config.ecs.ec2.ami_parameter)
+        return str(reply["Parameter"]["Value"])
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        reply = absent_on(LT_NOT_FOUND, self.ec2(ctx).describe_launch_templates,
+                          LaunchTemplateNames=[self.template_name])
+        templates = (reply or {}).get("LaunchTemplates", [])
+        if not templates:
+            return None
+        template = dict(templates[0])
+        tags = tag_map(template.get("Tags"))
+        require_owned(self, f"launch template {self.template_name}", tags)
+        versions = self.ec2(ctx).describe_launch_template_versions(
+            LaunchTemplateId=template["LaunchTemplateId"], Versions=["$Latest"])
+        latest = versions["LaunchTemplateVersions"][0]
+        return Resource(template["LaunchTemplateId"],
+                        {**template, "TagMap": tags, "VersionNumber": latest["VersionNumber"],
+                         "LaunchTemplateData": latest.get("LaunchTemplateData", {})})
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)  # the name is the identity; the id changes only on re-create
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        tags = {**self.tags(), AMI_PARAMETER_TAG: self.config.ecs.ec2.ami_parameter}
+        try:
+            self.ec2(ctx).create_launch_template(
+                LaunchTemplateName=self.template_name,
+                LaunchTemplateData=self.desired_data(ctx, self._image_id(ctx)),
+                TagSpecifications=[{"ResourceType": "launch-template",
+                                    "Tags": _tag_list(tags)}],
+                ClientToken=token)
+        except ClientError as exc:
+            if error_code(exc) != "InvalidLaunchTemplateName.AlreadyExistsException":
+                raise  # otherwise: made by a crashed run; adopted below if it is ours
+        return until_found(f"launch template {self.template_name}", lambda: self._get(ctx))
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes = tag_drift(self, data["TagMap"])
+        parameter = self.config.ecs.ec2.ami_parameter
+        if data["TagMap"].get(AMI_PARAMETER_TAG) != parameter:
+            changes.append(Change("image", data["TagMap"].get(AMI_PARAMETER_TAG), parameter))
+        current = data["LaunchTemplateData"]
+        desired = self.desired_data(ctx, str(current.get("ImageId", "")))
+        found = differences(self.comparable(current), self.comparable(desired))
+        return changes + changes_from(found, prefix="LaunchTemplateData.")
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        """A new version (made the default) for any setting; tags on the template itself."""
+        ec2 = self.ec2(ctx)
+        fields = {c.field for c in changes}
+        if fields - {"tags"}:
+            image = self._image_id(ctx) if "image" in fields else \
+                str(resource.data["LaunchTemplateData"].get("ImageId"))
+            version = ec2.create_launch_template_version(
+                LaunchTemplateId=resource.id,
+                LaunchTemplateData=self.desired_data(ctx, image))["LaunchTemplateVersion"]
+            ec2.modify_launch_template(LaunchTemplateId=resource.id,
+                                       DefaultVersion=str(version["VersionNumber"]))
+        wanted = {}
+        for change in changes:
+            if change.field == "tags":
+                wanted.update(change.desired)
+            elif change.field == "image":
+                wanted[AMI_PARAMETER_TAG] = change.desired
+        if wanted:
+            ec2.create_tags(Resources=[resource.id], Tags=_tag_list(wanted))
+        found = self._get(ctx)
+        assert found is not None
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        absent_on(LT_NOT_FOUND, self.ec2(ctx).delete_launch_template,
+                  LaunchTemplateId=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "launch_template_id": resource.id,
+                "launch_template_name": self.template_name,
+                "latest_version": resource.data.get("VersionNumber")}
+
+
+# --------------------------------------------------------------------------- Auto Scaling group
+
+class EcsAutoScalingGroupStep(Step):
+    """The container instances' Auto Scaling group (spec: min 2, max 10, desired 3)."""
+
+    family = ASG_STEP
+    service = "autoscaling"
+    expected_seconds = 30.0
+    wait_budget_s = 1800.0
+
+    @property
+    def group_name(self) -> str:
+        return self.config.ecs.ec2.name
+
+    def resource_name(self) -> str:
+        return self.group_name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (LAUNCH_TEMPLATE_STEP, *service_subnet_steps(self.config))
+
+    def asg(self, ctx: StepContext) -> Any:
+        return ctx.client("autoscaling", self.region)
+
+    def _tags(self) -> list[dict[str, Any]]:
+        return [{"ResourceId": self.group_name, "ResourceType": "auto-scaling-group",
+                 "Key": k, "Value": v, "PropagateAtLaunch": True}
+                for k, v in sorted(self.tags().items())]
+
+    def _describe(self, ctx: StepContext) -> dict[str, Any] | None:
+        groups = self.asg(ctx).describe_auto_scaling_groups(
+            AutoScalingGroupNames=[self.group_name]).get("AutoScalingGroups", [])
+        return dict(groups[0]) if groups else None
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        group = self._describe(ctx)
+        if group is None or group.get("Status"):  # "Delete in progress"
+            return None
+        require_owned(self, f"Auto Scaling group {self.group_name}", tag_map(group.get("Tags")))
+        return Resource(group["AutoScalingGroupARN"], group)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def _settings(self, ctx: StepContext) -> dict[str, Any]:
+        cfg = self.config.ecs.ec2
+        return {"MinSize": cfg.asg.min_size, "MaxSize": cfg.asg.max_size,
+                "LaunchTemplate": {"LaunchTemplateId": str(ctx.output(LAUNCH_TEMPLATE_STEP,
+                                                                      "launch_template_id")),
+                                   "Version": "$Latest"},
+                "VPCZoneIdentifier": ",".join(service_subnet_ids(ctx, self.config)),
+                "DefaultCooldown": cfg.cooldown_seconds}
+
+    def _gone(self, ctx: StepContext) -> bool:
+        return self._describe(ctx) is None
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        if self._describe(ctx) is not None and self._get(ctx) is None:
+            # A previous delete of the same name is still running.
+            poll(ctx, f"deletion of {self.group_name}", lambda: self._gone(ctx),
+                 budget_s=self.wait_budget_s, delay_s=15)
+        try:
+            self.asg(ctx).create_auto_scaling_group(
+                AutoScalingGroupName=self.group_name,
+                DesiredCapacity=self.config.ecs.ec2.asg.desired_capacity,
+                HealthCheckType="EC2", NewInstancesProtectedFromScaleIn=False,
+                Tags=self._tags(), **self._settings(ctx))
+        except ClientError as exc:
+            if error_code(exc) != "AlreadyExists":
+                raise  # otherwise: made by a crashed run; adopted below if it is ours
+        return until_found(f"Auto Scaling group {self.group_name}", lambda: self._get(ctx))
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes = tag_drift(self, tag_map(data.get("Tags")))
+        unpropagated = sorted(t["Key"] for t in data.get("Tags", [])
+                              if t["Key"] in self.tags() and not t.get("PropagateAtLaunch"))
+        if unpropagated and not changes:
+            changes.append(Change("tags", f"not propagated: {unpropagated}", self.tags()))
+        desired = self._settings(ctx)
+        current = {"MinSize": data.get("MinSize"), "MaxSize": data.get("MaxSize"),
+                   "LaunchTemplate": {
+                       "LaunchTemplateId": (data.get("LaunchTemplate") or {}).get(
+                           "LaunchTemplateId"),
+                       "Version": (data.get("LaunchTemplate") or {}).get("Version")},
+                   "VPCZoneIdentifier": ",".join(sorted(
+                       s for s in str(data.get("VPCZoneIdentifier", "")).split(",") if s)),
+                   "DefaultCooldown": data.get("DefaultCooldown")}
+        changes += changes_from(differences(current, desired))
+        size = self.config.ecs.ec2.asg
+        capacity = int(data.get("DesiredCapacity", 0))
+        if not size.min_size <= capacity <= size.max_size:
+            # Managed scaling owns the capacity inside the range.
+            changes.append(Change("DesiredCapacity", capacity,
+                                  min(max(capacity, size.min_size), size.max_size)))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        params = {}
+        for change in changes:
+            if change.field == "DesiredCapacity":
+                params["DesiredCapacity"] = change.desired
+        if any(c.field != "tags" for c in changes):
+            self.asg(ctx).update_auto_scaling_group(AutoScalingGroupName=self.group_name,
+                                                    **self._settings(ctx), **params)
+        if any(c.field == "tags" for c in changes):
+            self.asg(ctx).create_or_update_tags(Tags=self._tags())
+        found = self._get(ctx)
+        assert found is not None
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Terminate the instances with the group, and wait until it is gone."""
+        try:
+            ASG_BUSY.call(f"delete {self.group_name}", self.asg(ctx).delete_auto_scaling_group,
+                          AutoScalingGroupName=self.group_name, ForceDelete=True)
+        except ClientError as exc:
+            if not (error_code(exc) == "ValidationError" and "not found" in str(exc)):
+                raise
+        poll(ctx, f"deletion of {self.group_name}", lambda: self._gone(ctx),
+             budget_s=self.wait_budget_s, delay_s=15)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "asg_arn": resource.id, "asg_name": self.group_name}
+
+
+# --------------------------------------------------------------------------- capacity provider
+
+class EcsCapacityProviderStep(EcsStep):
+    """The capacity provider over the group, with managed scaling, attached to the cluster."""
+
+    family = CAPACITY_PROVIDER_STEP
+    expected_seconds = 5.0
+    wait_budget_s = 900.0
+
+    @property
+    def provider_name(self) -> str:
+        return self.config.ecs.ec2.name
+
+    def resource_name(self) -> str:
+        return self.provider_name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (ASG_STEP, CLUSTER_STEP)
+
+    def desired_provider(self, ctx: StepContext) -> dict[str, Any]:
+        cfg = self.config.ecs.ec2
+        return {"autoScalingGroupArn": str(ctx.output(ASG_STEP, "asg_arn")),
+                "managedScaling": {"status": "ENABLED",
+                                   "targetCapacity": round(cfg.cpu_target_percent),
+                                   "minimumScalingStepSize": 1,
+                                   "maximumScalingStepSize": cfg.asg.max_size,
+                                   "instanceWarmupPeriod": cfg.cooldown_seconds},
+                "managedTerminationProtection": "DISABLED"}
+
+    def desired_strategy(self) -> list[dict[str, Any]]:
+        return [{"capacityProvider": self.provider_name, "weight": 1, "base": 0}]
+
+    def _cluster(self, ctx: StepContext) -> dict[str, Any] | None:
+        clusters = self.ecs(ctx).describe_clusters(clusters=[self.cluster_name])["clusters"]
+        live = [c for c in clusters if c.get("status") != "INACTIVE"]
+        return dict(live[0]) if live else None
+
+    def _provider(self, ctx: StepContext) -> dict[str, Any] | None:
+        providers = self.ecs(ctx).describe_capacity_providers(
+            capacityProviders=[self.provider_name], include=["TAGS"]).get("capacityProviders", [])
+        live = [p for p in providers if p.get("status") == "ACTIVE"
+                and p.get("updateStatus") != "DELETE_IN_PROGRESS"]
+        return dict(live[0]) if live else None
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        provider = self._provider(ctx)
+        if provider is None:
+            return None
+        require_owned(self, f"capacity provider {self.provider_name}",
+                      tag_map(provider.get("tags"), "key", "value"))
+        cluster = self._cluster(ctx) or {}
+        return Resource(provider["capacityProviderArn"], {
+            **provider, "clusterProviders": cluster.get("capacityProviders") or [],
+            "clusterStrategy": cluster.get("defaultCapacityProviderStrategy") or []})
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def _attach(self, ctx: StepContext) -> None:
+        current = (self._cluster(ctx) or {}).get("capacityProviders") or []
+        CLUSTER_UPDATING.call(
+            f"attach {self.provider_name} to {self.cluster_name}",
+            self.ecs(ctx).put_cluster_capacity_providers, cluster=self.cluster_name,
+            capacityProviders=sorted({*current, self.provider_name}),
+            defaultCapacityProviderStrategy=self.desired_strategy())
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        if self._provider(ctx) is None:
+            ROLE_PROPAGATION.call(f"create capacity provider {self.provider_name}",
+                                  self.ecs(ctx).create_capacity_provider,
+                                  name=self.provider_name,
+                                  autoScalingGroupProvider=self.desired_provider(ctx),
+                                  tags=ecs_tags(self.tags()))
+        self._attach(ctx)
+        return until_found(f"capacity provider {self.provider_name}", lambda: self._get(ctx))
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes = tag_drift(self, tag_map(data.get("tags"), "key", "value"))
+        desired = self.desired_provider(ctx)
+        current = data.get("autoScalingGroupProvider") or {}
+        if current.get("autoScalingGroupArn") != desired["autoScalingGroupArn"]:
+            changes.append(Change("autoScalingGroupArn", current.get("autoScalingGroupArn"),
+                                  desired["autoScalingGroupArn"], replace=True))
+        settings = {k: v for k, v in desired.items() if k != "autoScalingGroupArn"}
+        changes += changes_from(differences(current, settings))
+        if self.provider_name not in data["clusterProviders"] or differences(
+                data["clusterStrategy"], self.desired_strategy()):
+            changes.append(Change("cluster_default_strategy", data["clusterStrategy"],
+                                  self.desired_strategy()))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        ecs = self.ecs(ctx)
+        fields = {c.field for c in changes}
+        if any(f.startswith("managed") for f in fields):
+            desired = self.desired_provider(ctx)
+            CLUSTER_UPDATING.call(
+                f"update {self.provider_name}", ecs.update_capacity_provider,
+                name=self.provider_name, autoScalingGroupProvider={
+                    "managedScaling": desired["managedScaling"],
+                    "managedTerminationProtection": desired["managedTerminationProtection"]})
+        if "cluster_default_strategy" in fields:
+            self._attach(ctx)
+        for change in changes:
+            if change.field == "tags":
+                ecs.tag_resource(resourceArn=resource.id, tags=ecs_tags(change.desired))
+        found = self._get(ctx)
+        assert found is not None
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Detach from the cluster (ECS refuses to delete an attached provider), then delete."""
+        ecs = self.ecs(ctx)
+        cluster = self._cluster(ctx)
+        if cluster is not None and self.provider_name in (cluster.get("capacityProviders") or []):
+            CLUSTER_UPDATING.call(
+                f"detach {self.provider_name}", ecs.put_cluster_capacity_providers,
+                cluster=self.cluster_name,
+                capacityProviders=[p for p in cluster["capacityProviders"]
+                                   if p != self.provider_name],
+                defaultCapacityProviderStrategy=[
+                    s for s in cluster.get("defaultCapacityProviderStrategy") or []
+                    if s.get("capacityProvider") != self.provider_name])
+        CLUSTER_UPDATING.call(f"delete {self.provider_name}", ecs.delete_capacity_provider,
+                              capacityProvider=self.provider_name)
+        poll(ctx, f"deletion of capacity provider {self.provider_name}",
+             lambda: self._provider(ctx) is None, budget_s=self.wait_budget_s, delay_s=10)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "capacity_provider_arn": resource.id,
+                "capacity_provider_name": self.provider_name}
+
+
+def ecs_ec2_steps(config: PlatformConfig) -> list[Step]:
+    """The EC2 capacity of the cluster (only with ``ecs.launch_type: ec2``)."""
+    if config.ecs.launch_type != "ec2":
+        return []
+    return [EcsLaunchTemplateStep(config), EcsAutoScalingGroupStep(config),
+            EcsCapacityProviderStep(config)]

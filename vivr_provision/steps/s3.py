@@ -1,0 +1,704 @@
+"""S3 buckets: assets, backups, logs, temp, and the backups' replica in the DR region.
+
+One step per bucket (``s3.<key>``), plus ``dr.s3.<key>`` for the destination
+of a bucket with ``replication``.  A bucket is identified by its name, the
+natural key S3 enforces globally; ``ListBuckets`` (only the caller's own
+buckets) tells ours from a name someone else holds, and a bucket of ours is
+adopted only if it carries our ownership tags.
+
+Every setting comes from ``config.s3`` and is diffed against what the
+``GetBucket*`` calls report; a configuration that was never set comes back as
+an error code (``NoSuchLifecycleConfiguration`` ...) and reads as "none".
+Drift is converged in place with the matching ``PutBucket*`` call, in an
+order S3 accepts (versioning before replication).  A bucket in the wrong
+region cannot move: that is a replacement, which apply refuses for a bucket.
+
+S3 answers ``NoSuchBucket`` or ``OperationAborted`` for a little while after
+a bucket is created (or a name released), so calls that follow a create are
+retried under :data:`SETTLING`.
+
+Destroy never deletes data: a bucket holding any object version or delete
+marker makes the step fail with the bucket name and the count; only an empty
+bucket is deleted.
+
+Policies (every bucket gets the TLS-only deny when ``deny_insecure_transport``):
+
+* ``cloudfront-oai``: ``s3:GetObject`` for the CloudFront service principal,
+  limited to this account's distributions by ``AWS:SourceArn``.  The spec
+  says OAI; this statement is the form origin access control (OAC), AWS's
+  successor to OAI, needs (the emulator implements neither API, so the
+  CloudFront step chooses).  The distribution does not exist yet when the
+  bucket is made, so the condition names ``distribution/*``; the CloudFront
+  step is to narrow it to the distribution's ARN (and add the OAI principal
+  should it use a real OAI).
+* ``backup-role-only``: ``s3:GetObject``/``s3:PutObject`` on the objects for
+  the backup role.  It grants, it does not exclude: principals of this
+  account with their own IAM S3 permissions can still write.
+* ``alb-log-delivery``: ``s3:PutObject`` under
+  ``<alb.access_logs.prefix>/AWSLogs/<account>/`` for the ELB log delivery
+  service principal and, in regions opened before August 2022, the region's
+  legacy ELB account.  CloudFront standard logging needs no policy: with
+  ACLs enabled (``BucketOwnerPreferred``) CloudFront itself grants the
+  ``awslogsdelivery`` account on the bucket ACL when logging is turned on.
+* ``none``: the TLS-only deny, if any.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from botocore.exceptions import ClientError
+
+from vivr_provision.aws import error_code
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.edge import BucketConfig, ReplicationConfig
+from vivr_provision.retry import policy, until_found
+from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
+from vivr_provision.steps.common import (
+    absent_on,
+    aws_tags,
+    require_owned,
+    tag_drift,
+    tag_map,
+)
+
+events = structlog.get_logger("vivr.s3")
+
+#: The one region where CreateBucket must not carry a LocationConstraint (S3 rule).
+LEGACY_DEFAULT_REGION = "us-east-1"
+#: ELB's own account per region, which writes access logs in regions opened
+#: before August 2022 (AWS docs "Enable access logs for your Application Load
+#: Balancer"); newer regions only know the service principal.  AWS data, not
+#: config: it is the same for every customer.
+ELB_ACCOUNTS = {
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+    "us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
+    "ap-southeast-3": "589379963580", "ap-south-1": "718504428378",
+    "ap-northeast-3": "383597477331", "ap-northeast-2": "600734575887",
+    "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864", "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928", "eu-west-1": "156460612806", "eu-west-2": "652711504416",
+    "eu-south-1": "635631232127", "eu-west-3": "009996457667", "eu-north-1": "897822967062",
+    "me-south-1": "076674570225", "sa-east-1": "507241528517",
+}  # fmt: skip
+ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
+CLOUDFRONT = "cloudfront.amazonaws.com"
+
+BUCKET_GONE = ("NoSuchBucket",)
+NO_TAGS = ("NoSuchTagSet",)
+NO_ENCRYPTION = ("ServerSideEncryptionConfigurationNotFoundError",)
+NO_PUBLIC_ACCESS_BLOCK = ("NoSuchPublicAccessBlockConfiguration",)
+NO_OWNERSHIP = ("OwnershipControlsNotFoundError",)
+NO_LIFECYCLE = ("NoSuchLifecycleConfiguration",)
+NO_POLICY = ("NoSuchBucketPolicy",)
+NO_REPLICATION = ("ReplicationConfigurationNotFoundError",)
+PUBLIC_ACCESS_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+                      "RestrictPublicBuckets")
+
+#: Right after CreateBucket (or another configuration change) S3 may not see
+#: the bucket everywhere yet, or refuse a concurrent change of the same bucket.
+SETTLING = policy((*BUCKET_GONE, "OperationAborted"),
+                  "S3 is eventually consistent right after a bucket is created or changed",
+                  deadline_s=120, max_attempts=20, initial_s=1.0, max_wait_s=10.0)
+#: A name released by a delete is briefly unavailable ("A conflicting
+#: conditional operation is currently in progress against this resource").
+CONFLICTING = policy({"OperationAborted"},
+                     "S3 refuses a change while another change of the same bucket is in flight",
+                     deadline_s=120, max_attempts=20, initial_s=1.0, max_wait_s=10.0)
+NAME_RELEASING = policy({"OperationAborted"},
+                        "a bucket name just released by a delete is not reusable yet",
+                        deadline_s=300, max_attempts=30, initial_s=2.0, max_wait_s=20.0)
+
+
+class BucketNameTaken(Exception):
+    """The bucket name belongs to another AWS account (names are global)."""
+
+
+class BucketNotEmpty(Exception):
+    """Destroy refuses to delete a bucket that still holds data."""
+
+
+# --------------------------------------------------------------------------- canonical forms
+#
+# AWS reports each configuration in the shape the Put call takes, but it may
+# drop defaults, reorder lists or turn a one-element list into a string.  Both
+# sides of every comparison go through the same function, so only a real
+# difference shows up as drift.
+
+
+def _as_list(value: Any) -> list[Any]:
+    return sorted(value, key=str) if isinstance(value, list) else [value]
+
+
+def canonical_policy(document: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A policy with every list sorted and every single value made a list."""
+    if not document:
+        return None
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    result = []
+    for statement in statements:
+        shape: dict[str, Any] = {}
+        for key, value in statement.items():
+            if key in ("Action", "NotAction", "Resource", "NotResource"):
+                shape[key] = _as_list(value)
+            elif key in ("Principal", "NotPrincipal") and isinstance(value, dict):
+                shape[key] = {k: _as_list(v) for k, v in value.items()}
+            elif key == "Condition":
+                shape[key] = {op: {k: [str(x) for x in _as_list(v)] for k, v in keys.items()}
+                              for op, keys in value.items()}
+            else:
+                shape[key] = value
+        result.append(shape)
+    return {"Version": document.get("Version"),
+            "Statement": sorted(result, key=lambda s: json.dumps(s, sort_keys=True))}
+
+
+def _sorted_dicts(items: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    return sorted((dict(i) for i in items or []), key=lambda i: json.dumps(i, sort_keys=True))
+
+
+def canonical_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A lifecycle rule reduced to what it does (``Filter.Prefix`` and legacy ``Prefix`` agree)."""
+    filter_ = dict(rule.get("Filter") or {})
+    shape: dict[str, Any] = {"ID": rule.get("ID"), "Status": rule.get("Status"),
+                             "Prefix": filter_.pop("Prefix", rule.get("Prefix", ""))}
+    if filter_:
+        shape["Filter"] = filter_
+    for key in ("Expiration", "NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload"):
+        if rule.get(key):
+            shape[key] = dict(rule[key])
+    for key in ("Transitions", "NoncurrentVersionTransitions"):
+        if rule.get(key):
+            shape[key] = _sorted_dicts(rule[key])
+    return shape
+
+
+def canonical_lifecycle(rules: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    return sorted((canonical_rule(r) for r in rules or []), key=lambda r: str(r["ID"]))
+
+
+def describe_rule(rule: Mapping[str, Any]) -> str:
+    """``archive: GLACIER@30d, expire 90d`` (how plan and status show a lifecycle rule)."""
+    parts = [f"{t.get('StorageClass')}@{t.get('Days')}d" for t in rule.get("Transitions", [])]
+    if "Expiration" in rule:
+        parts.append(f"expire {rule['Expiration'].get('Days')}d")
+    if "NoncurrentVersionExpiration" in rule:
+        parts.append(f"noncurrent {rule['NoncurrentVersionExpiration'].get('NoncurrentDays')}d")
+    if "AbortIncompleteMultipartUpload" in rule:
+        parts.append(f"abort multipart "
+                     f"{rule['AbortIncompleteMultipartUpload'].get('DaysAfterInitiation')}d")
+    if rule.get("Status") != "Enabled":
+        parts.append(str(rule.get("Status")))
+    where = f" [{rule['Prefix']}]" if rule.get("Prefix") else ""
+    return f"{rule.get('ID')}{where}: {', '.join(parts) or 'no action'}"
+
+
+def canonical_replication(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A replication configuration with AWS's defaults spelled out, rules by ID."""
+    if not config:
+        return None
+    rules = []
+    for rule in config.get("Rules", []):
+        selection = (rule.get("SourceSelectionCriteria") or {})
+        kms = (selection.get("SseKmsEncryptedObjects") or {}).get("Status", "Disabled")
+        destination = dict(rule.get("Destination") or {})
+        rules.append({
+            "ID": rule.get("ID"),
+            "Priority": int(rule.get("Priority") or 0),
+            "Status": rule.get("Status"),
+            "Prefix": (rule.get("Filter") or {}).get("Prefix", rule.get("Prefix", "")),
+            "DeleteMarkerReplication": (rule.get("DeleteMarkerReplication") or {}).get(
+                "Status", "Disabled"),
+            "SseKmsEncryptedObjects": kms,
+            "Destination": destination,
+        })
+    return {"Role": config.get("Role"), "Rules": sorted(rules, key=lambda r: str(r["ID"]))}
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Every bucket setting as S3 reports it, in canonical form (None: not configured)."""
+
+    versioning: str | None
+    encryption: dict[str, Any] | None
+    public_access_block: dict[str, bool]
+    object_ownership: str | None
+    lifecycle: list[dict[str, Any]]
+    policy: dict[str, Any] | None
+    replication: dict[str, Any] | None
+
+
+class BucketStep(Step):
+    """One bucket of ``config.s3.buckets`` in the primary region, with all its settings."""
+
+    family = "s3"
+    service = "s3"
+    expected_seconds = 5.0
+    wait_budget_s = 300.0
+
+    def __init__(self, config: PlatformConfig, key: str, *, site: Site | None = None) -> None:
+        super().__init__(config, key, site=site)
+        self.bucket: BucketConfig = config.s3.buckets[key]
+
+    # -- what this bucket should be (overridden by the DR replica) -------------
+    @property
+    def bucket_name(self) -> str:
+        assert self.key is not None
+        return self.config.s3.bucket_name(self.key)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:s3:::{self.bucket_name}"
+
+    def resource_name(self) -> str:
+        return self.bucket_name
+
+    @property
+    def versioned(self) -> bool:
+        return self.bucket.versioning
+
+    @property
+    def kms_encrypted(self) -> bool:
+        return self.bucket.encryption == "aws:kms"
+
+    @property
+    def replication(self) -> ReplicationConfig | None:
+        return self.bucket.replication
+
+    @property
+    def replicates_kms(self) -> bool:
+        return self.replication is not None and self.replication.replicate_kms_encrypted
+
+    def depends_on(self) -> tuple[str, ...]:
+        deps: set[str] = set()
+        if self.kms_encrypted:
+            deps.add(self.site.step("kms"))
+        if self.bucket.policy == "backup-role-only":
+            deps.add("iam.backup_role")
+        if self.replication is not None:
+            deps.update({f"dr.{self.name}", "iam.s3_replication_role"})
+            if self.replicates_kms:
+                deps.add("dr.kms")
+        return tuple(sorted(deps))
+
+    def kind_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
+        """The statements of the bucket's ``policy`` kind (without the TLS deny)."""
+        account, objects = ctx.account_id, f"{self.arn}/*"
+        kind = self.bucket.policy
+        if kind == "cloudfront-oai":
+            return [{"Sid": "CloudFrontReadObjects", "Effect": "Allow",
+                     "Principal": {"Service": CLOUDFRONT}, "Action": "s3:GetObject",
+                     "Resource": objects,
+                     "Condition": {"ArnLike": {
+                         "AWS:SourceArn": f"arn:aws:cloudfront::{account}:distribution/*"}}}]
+        if kind == "backup-role-only":
+            return [{"Sid": "BackupRoleReadWrite", "Effect": "Allow",
+                     "Principal": {"AWS": str(ctx.output("iam.backup_role", "role_arn"))},
+                     "Action": ["s3:GetObject", "s3:PutObject"], "Resource": objects}]
+        if kind == "alb-log-delivery":
+            prefix = self.config.alb.access_logs.prefix
+            logs = f"{self.arn}/{prefix + '/' if prefix else ''}AWSLogs/{account}/*"
+            statements: list[dict[str, Any]] = [
+                {"Sid": "AlbAccessLogDelivery", "Effect": "Allow",
+                 "Principal": {"Service": ELB_LOG_DELIVERY}, "Action": "s3:PutObject",
+                 "Resource": logs}]
+            elb_account = ELB_ACCOUNTS.get(self.config.aws.region)
+            if elb_account is not None:
+                statements.append(
+                    {"Sid": "AlbAccessLogDeliveryLegacyAccount", "Effect": "Allow",
+                     "Principal": {"AWS": f"arn:aws:iam::{elb_account}:root"},
+                     "Action": "s3:PutObject", "Resource": logs})
+            return statements
+        return []
+
+    # -- desired settings, in the shapes the Put calls take ------------------------
+    def desired_encryption(self, ctx: StepContext) -> dict[str, Any]:
+        if not self.kms_encrypted:
+            return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        return {"ApplyServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms",
+                    "KMSMasterKeyID": str(ctx.output(self.site.step("kms"), "key_arn"))},
+                "BucketKeyEnabled": True}
+
+    def desired_public_access_block(self) -> dict[str, bool]:
+        return dict.fromkeys(PUBLIC_ACCESS_KEYS, self.bucket.block_public_access)
+
+    def desired_lifecycle(self) -> list[dict[str, Any]]:
+        rules = []
+        for rule in self.bucket.lifecycle_rules:
+            shape: dict[str, Any] = {"ID": rule.id, "Filter": {"Prefix": rule.prefix},
+                                     "Status": "Enabled"}
+            if rule.transitions:
+                shape["Transitions"] = [{"Days": t.days, "StorageClass": t.storage_class}
+                                        for t in rule.transitions]
+            if rule.expiration_days is not None:
+                shape["Expiration"] = {"Days": rule.expiration_days}
+            if rule.noncurrent_expiration_days is not None:
+                shape["NoncurrentVersionExpiration"] = {
+                    "NoncurrentDays": rule.noncurrent_expiration_days}
+            if rule.abort_incomplete_multipart_days is not None:
+                shape["AbortIncompleteMultipartUpload"] = {
+                    "DaysAfterInitiation": rule.abort_incomplete_multipart_days}
+            rules.append(shape)
+        return rules
+
+    def desired_policy(self, ctx: StepContext) -> dict[str, Any] | None:
+        statements = self.kind_statements(ctx)
+        if self.bucket.deny_insecure_transport:
+            statements.append({"Sid": "DenyInsecureTransport", "Effect": "Deny",
+                               "Principal": "*", "Action": "s3:*",
+                               "Resource": [self.arn, f"{self.arn}/*"],
+                               "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+        if not statements:
+            return None
+        return {"Version": "2012-10-17", "Statement": statements}
+
+    def desired_replication(self, ctx: StepContext) -> dict[str, Any] | None:
+        replication = self.replication
+        if replication is None:
+            return None
+        destination: dict[str, Any] = {
+            "Bucket": f"arn:aws:s3:::{ctx.output(f'dr.{self.name}', 'bucket')}",
+            "StorageClass": replication.storage_class,
+        }
+        rule: dict[str, Any] = {
+            "ID": f"replicate-to-{replication.destination_region}",
+            "Priority": 1,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "DeleteMarkerReplication": {"Status": "Enabled"},
+            "Destination": destination,
+        }
+        if self.replicates_kms:
+            rule["SourceSelectionCriteria"] = {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+            destination["EncryptionConfiguration"] = {
+                "ReplicaKmsKeyID": str(ctx.output("dr.kms", "key_arn"))}
+        return {"Role": str(ctx.output("iam.s3_replication_role", "role_arn")), "Rules": [rule]}
+
+    # -- reading -------------------------------------------------------------------
+    def s3(self, ctx: StepContext, region: str | None = None) -> Any:
+        return ctx.client("s3", region or self.region)
+
+    def _read(self, ctx: StepContext, region: str, operation: str,
+              missing: tuple[str, ...] = ()) -> Any:
+        """``Get<operation>`` of this bucket; None when S3 says it was never configured."""
+        call = getattr(self.s3(ctx, region), operation)
+        return SETTLING.call(f"{operation} {self.bucket_name}", absent_on, missing, call,
+                             Bucket=self.bucket_name)
+
+    def _owned_listing(self, ctx: StepContext) -> bool:
+        """Whether the bucket exists *in this account*: ListBuckets shows only the caller's."""
+        pages = self.s3(ctx).get_paginator("list_buckets").paginate(Prefix=self.bucket_name)
+        return any(b["Name"] == self.bucket_name for page in pages for b in page["Buckets"])
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        if not self._owned_listing(ctx):
+            return None
+        reply = absent_on(BUCKET_GONE, self.s3(ctx).get_bucket_location, Bucket=self.bucket_name)
+        if reply is None:
+            return None
+        # S3 reports us-east-1 as no constraint and eu-west-1 by its old name.
+        region = reply.get("LocationConstraint") or LEGACY_DEFAULT_REGION
+        region = "eu-west-1" if region == "EU" else region
+        try:
+            tagging = absent_on(NO_TAGS, self.s3(ctx, region).get_bucket_tagging,
+                                Bucket=self.bucket_name)
+        except ClientError as exc:
+            if error_code(exc) in BUCKET_GONE:
+                return None  # deleted while we looked
+            raise
+        tags = tag_map((tagging or {}).get("TagSet"))
+        require_owned(self, f"S3 bucket {self.bucket_name}", tags)
+        return Resource(self.bucket_name, {"Region": region, "Tags": tags})
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def observe(self, ctx: StepContext, region: str) -> Observed:
+        versioning = self._read(ctx, region, "get_bucket_versioning")
+        encryption = self._read(ctx, region, "get_bucket_encryption", NO_ENCRYPTION)
+        block = self._read(ctx, region, "get_public_access_block", NO_PUBLIC_ACCESS_BLOCK)
+        ownership = self._read(ctx, region, "get_bucket_ownership_controls", NO_OWNERSHIP)
+        lifecycle = self._read(ctx, region, "get_bucket_lifecycle_configuration", NO_LIFECYCLE)
+        policy_reply = self._read(ctx, region, "get_bucket_policy", NO_POLICY)
+        replication = self._read(ctx, region, "get_bucket_replication", NO_REPLICATION)
+        encryption_rules = ((encryption or {}).get("ServerSideEncryptionConfiguration")
+                            or {}).get("Rules") or [None]
+        ownership_rules = ((ownership or {}).get("OwnershipControls") or {}).get("Rules") or [{}]
+        block_config = (block or {}).get("PublicAccessBlockConfiguration") or {}
+        return Observed(
+            versioning=(versioning or {}).get("Status"),
+            encryption=encryption_rules[0],
+            public_access_block={k: bool(block_config.get(k)) for k in PUBLIC_ACCESS_KEYS},
+            object_ownership=ownership_rules[0].get("ObjectOwnership"),
+            lifecycle=canonical_lifecycle((lifecycle or {}).get("Rules")),
+            policy=canonical_policy(json.loads(policy_reply["Policy"]) if policy_reply else None),
+            replication=canonical_replication(
+                (replication or {}).get("ReplicationConfiguration")),
+        )
+
+    # -- drift ---------------------------------------------------------------------
+    def _encryption_changes(self, ctx: StepContext, current: dict[str, Any] | None
+                            ) -> list[Change]:
+        want = self.desired_encryption(ctx)
+        have_default = (current or {}).get("ApplyServerSideEncryptionByDefault") or {}
+        if not self.kms_encrypted:
+            # SSE-S3 has no key, and a bucket key means nothing for it.
+            same = have_default.get("SSEAlgorithm") == "AES256" \
+                and not have_default.get("KMSMasterKeyID")
+        else:
+            key_step = self.site.step("kms")
+            same = (have_default.get("SSEAlgorithm") == "aws:kms"
+                    and have_default.get("KMSMasterKeyID") in {
+                        ctx.output(key_step, "key_arn"), ctx.output(key_step, "key_id")}
+                    and bool((current or {}).get("BucketKeyEnabled")))
+        if same:
+            return []
+        return [Change("encryption", _encryption_summary(current), _encryption_summary(want))]
+
+    def _versioning_change(self, current: str | None) -> list[Change]:
+        if self.versioned:
+            return [] if current == "Enabled" else [Change("versioning", current, "Enabled")]
+        # Versioning can never be turned off again, only suspended; a bucket
+        # that never had it is left as it is.
+        return [Change("versioning", current, "Suspended")] if current == "Enabled" else []
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        region = str(resource.data.get("Region", self.region))
+        if region != self.region:
+            return [Change("region", region, self.region, replace=True)]
+        changes = tag_drift(self, resource.data.get("Tags", {}))
+        seen = self.observe(ctx, region)
+        changes += self._versioning_change(seen.versioning)
+        changes += self._encryption_changes(ctx, seen.encryption)
+        block = self.desired_public_access_block()
+        if seen.public_access_block != block:
+            changes.append(Change("public_access_block",
+                                  [k for k, v in seen.public_access_block.items() if v],
+                                  [k for k, v in block.items() if v]))
+        if seen.object_ownership != self.bucket.object_ownership:
+            changes.append(Change("object_ownership", seen.object_ownership,
+                                  self.bucket.object_ownership))
+        lifecycle = canonical_lifecycle(self.desired_lifecycle())
+        if seen.lifecycle != lifecycle:
+            changes.append(Change("lifecycle", [describe_rule(r) for r in seen.lifecycle],
+                                  [describe_rule(r) for r in lifecycle]))
+        desired_policy = canonical_policy(self.desired_policy(ctx))
+        if seen.policy != desired_policy:
+            changes.append(Change("policy", _sids(seen.policy), _sids(desired_policy)))
+        desired_replication = canonical_replication(self.desired_replication(ctx))
+        if seen.replication != desired_replication:
+            changes.append(Change("replication", _replication_summary(seen.replication),
+                                  _replication_summary(desired_replication)))
+        return changes
+
+    # -- converging ----------------------------------------------------------------
+    def _put(self, ctx: StepContext, operation: str, **params: Any) -> None:
+        call = getattr(self.s3(ctx), operation)
+        SETTLING.call(f"{operation} {self.bucket_name}", call, Bucket=self.bucket_name, **params)
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        fields = {c.field: c for c in changes}
+        tags = dict(resource.data.get("Tags", {}))
+        if "tags" in fields:
+            # PutBucketTagging replaces the whole set: keep tags others added.
+            tags.update(self.tags())
+            self._put(ctx, "put_bucket_tagging", Tagging={"TagSet": aws_tags(tags)})
+        if "object_ownership" in fields:
+            self._put(ctx, "put_bucket_ownership_controls", OwnershipControls={
+                "Rules": [{"ObjectOwnership": self.bucket.object_ownership}]})
+        if "public_access_block" in fields:
+            block = self.desired_public_access_block()
+            if any(block.values()):
+                self._put(ctx, "put_public_access_block", PublicAccessBlockConfiguration=block)
+            else:
+                self._put(ctx, "delete_public_access_block")
+        if "encryption" in fields:
+            self._put(ctx, "put_bucket_encryption", ServerSideEncryptionConfiguration={
+                "Rules": [self.desired_encryption(ctx)]})
+        if "versioning" in fields:
+            # Before replication: S3 refuses a replication rule on an unversioned bucket.
+            self._put(ctx, "put_bucket_versioning",
+                      VersioningConfiguration={"Status": fields["versioning"].desired})
+        if "lifecycle" in fields:
+            rules = self.desired_lifecycle()
+            if rules:
+                self._put(ctx, "put_bucket_lifecycle_configuration",
+                          LifecycleConfiguration={"Rules": rules})
+            else:
+                self._put(ctx, "delete_bucket_lifecycle")
+        if "policy" in fields:
+            document = self.desired_policy(ctx)
+            if document is None:
+                self._put(ctx, "delete_bucket_policy")
+            else:
+                self._put(ctx, "put_bucket_policy", Policy=json.dumps(document))
+        if "replication" in fields:
+            replication = self.desired_replication(ctx)
+            if replication is None:
+                self._put(ctx, "delete_bucket_replication")
+            else:
+                self._put(ctx, "put_bucket_replication", ReplicationConfiguration=replication)
+        return Resource(self.bucket_name, {"Region": self.region, "Tags": tags})
+
+    # -- lifecycle -------------------------------------------------------------------
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        """Create the bucket with its tags, then converge every other setting.
+
+        S3 has no idempotency token: the name is the key.  Tags ride on the
+        create call itself, so a crash right after it leaves a bucket the
+        next run recognises as ours.
+        """
+        configuration: dict[str, Any] = {"Tags": aws_tags(self.tags())}
+        if self.region != LEGACY_DEFAULT_REGION:
+            configuration["LocationConstraint"] = self.region
+        try:
+            NAME_RELEASING.call(f"create bucket {self.bucket_name}", self.s3(ctx).create_bucket,
+                                Bucket=self.bucket_name, CreateBucketConfiguration=configuration,
+                                ObjectOwnership=self.bucket.object_ownership)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == "BucketAlreadyExists":
+                raise BucketNameTaken(
+                    f"{self.name}: bucket name {self.bucket_name} is taken by another AWS "
+                    "account (bucket names are global); set s3.name_suffix in the config "
+                    "to make the names unique") from None
+            if code != "BucketAlreadyOwnedByYou":
+                raise
+            # Ours already (created by a run that crashed, or by hand): adopt it
+            # only if it carries our ownership tags.
+            events.info("s3.bucket_exists", step=self.name, bucket=self.bucket_name)
+            resource = until_found(f"bucket {self.bucket_name} in ListBuckets",
+                                   lambda: self._get(ctx), deadline_s=60)
+        else:
+            ctx.wait("s3", "bucket_exists", budget_s=self.wait_budget_s, delay_s=2.0,
+                     region=self.region, Bucket=self.bucket_name)
+            tagging = SETTLING.call(f"get tags {self.bucket_name}", absent_on, NO_TAGS,
+                                    self.s3(ctx).get_bucket_tagging, Bucket=self.bucket_name)
+            resource = Resource(self.bucket_name, {
+                "Region": self.region, "Tags": tag_map((tagging or {}).get("TagSet"))})
+        changes = self.diff(ctx, resource)
+        return self.update(ctx, resource, changes) if changes else resource
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Delete an empty bucket; refuse (with the count) if it holds anything.
+
+        Any object version or delete marker counts: emptying a bucket is the
+        operator's decision, never a side effect of destroy.
+        """
+        region = str(resource.data.get("Region", self.region))
+        s3 = self.s3(ctx, region)
+        listing = absent_on(BUCKET_GONE, s3.list_object_versions, Bucket=self.bucket_name,
+                            MaxKeys=1000)
+        if listing is None:
+            return
+        count = len(listing.get("Versions", [])) + len(listing.get("DeleteMarkers", []))
+        if count:
+            more = "+" if listing.get("IsTruncated") else ""
+            raise BucketNotEmpty(
+                f"bucket {self.bucket_name} is not empty ({count}{more} object versions and "
+                "delete markers); destroy never deletes data: empty it yourself (all "
+                "versions), then rerun destroy")
+        try:
+            CONFLICTING.call(f"delete bucket {self.bucket_name}", s3.delete_bucket,
+                             Bucket=self.bucket_name)
+        except ClientError as exc:
+            if error_code(exc) in BUCKET_GONE:
+                return
+            if error_code(exc) == "BucketNotEmpty":
+                raise BucketNotEmpty(
+                    f"bucket {self.bucket_name} is not empty (S3 refused the delete: data "
+                    "arrived after the check); destroy never deletes data: empty it yourself "
+                    "(all versions), then rerun destroy") from None
+            raise
+        ctx.wait("s3", "bucket_not_exists", budget_s=self.wait_budget_s, delay_s=2.0,
+                 region=region, Bucket=self.bucket_name)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": self.bucket_name, "bucket": self.bucket_name, "arn": self.arn,
+                "regional_domain_name": f"{self.bucket_name}.s3.{self.region}.amazonaws.com",
+                "region": self.region}
+
+
+class ReplicaBucketStep(BucketStep):
+    """The destination of a replicated bucket, in the DR region (``dr.s3.<key>``).
+
+    Versioned (S3 requires it on both ends), encrypted with the DR region's
+    replica key when the source is KMS-encrypted, blocked from the public and
+    TLS-only like its source.  It carries the source's lifecycle rules too:
+    expirations that lifecycle performs on the source are not replicated, so
+    without them the copy would grow forever.  No kind-specific policy: only
+    the replication role (same account, by its IAM policy) writes here.
+    """
+
+    @property
+    def bucket_name(self) -> str:
+        assert self.key is not None
+        name = self.config.s3.replica_bucket_name(self.key)
+        assert name is not None, "a replica step exists only for a replicated bucket"
+        return name
+
+    @property
+    def versioned(self) -> bool:
+        return True
+
+    @property
+    def replication(self) -> ReplicationConfig | None:
+        return None
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (self.site.step("kms"),) if self.kms_encrypted else ()
+
+    def kind_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
+        return []
+
+
+def _encryption_summary(rule: Mapping[str, Any] | None) -> str | None:
+    """``aws:kms <key> +bucket-key`` / ``AES256`` / None (how plan shows default encryption)."""
+    default = (rule or {}).get("ApplyServerSideEncryptionByDefault") or {}
+    if not default:
+        return None
+    parts = [str(default.get("SSEAlgorithm")), str(default.get("KMSMasterKeyID") or "")]
+    if (rule or {}).get("BucketKeyEnabled"):
+        parts.append("+bucket-key")
+    return " ".join(p for p in parts if p)
+
+
+def _sids(document: Mapping[str, Any] | None) -> list[str] | None:
+    if document is None:
+        return None
+    return [str(s.get("Sid", "?")) for s in document.get("Statement", [])]
+
+
+def _replication_summary(config: Mapping[str, Any] | None) -> list[str] | None:
+    if config is None:
+        return None
+    return [f"{r['ID']} -> {r['Destination'].get('Bucket')} "
+            f"(delete markers {r['DeleteMarkerReplication']}, "
+            f"SSE-KMS objects {r['SseKmsEncryptedObjects']})" for r in config["Rules"]]
+
+
+def s3_steps(config: PlatformConfig) -> list[Step]:
+    """One step per bucket, and one per replication destination in the DR region."""
+    steps: list[Step] = []
+    dr_site = Site(prefix="dr.", region=config.dr.region)
+    for key, bucket in config.s3.buckets.items():
+        steps.append(BucketStep(config, key))
+        if bucket.replication is not None:
+            steps.append(ReplicaBucketStep(config, key, site=dr_site))
+    return steps
+
+
+__all__ = ["BucketStep", "ReplicaBucketStep", "s3_steps"]
