@@ -72,6 +72,7 @@ def _context(config: PlatformConfig) -> StepContext:
     """Dependency outputs as real steps would record them."""
     outputs: dict[str, dict[str, Any]] = {
         "kms": {"key_id": "k", "key_arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k"},
+        "dr.kms": {"key_id": "k", "key_arn": f"arn:aws:kms:us-west-2:{ACCOUNT}:key/k"},
         "iam.rds_monitoring_role": {"role_arn": f"arn:aws:iam::{ACCOUNT}:role/mon"},
         "sg.vivr-db-sg": {"group_id": "sg-db"},
     }
@@ -94,8 +95,8 @@ def test_no_iam_statement_uses_a_wildcard_resource(config: PlatformConfig) -> No
             for resource in statement["Resource"]:
                 assert resource.startswith("arn:aws:"), (role.role.name, resource)
                 name = resource.split(":")[-1]
-                if resource.startswith("arn:aws:s3:::"):
-                    assert name.endswith("/*") and "*" not in name[:-2], resource  # objects
+                if resource.startswith("arn:aws:s3:::"):  # a bucket, or its objects
+                    assert "*" not in name.removesuffix("/*"), resource
                 elif "*" in name:  # queues/topics "if used": only this environment's names
                     assert name.startswith("vivr-production-"), resource
                 if not resource.startswith("arn:aws:s3:::"):
@@ -127,3 +128,18 @@ def test_primary_request_carries_every_spec_setting(config: PlatformConfig) -> N
     assert desired["EnableIAMDatabaseAuthentication"] is True
     assert desired["CloudwatchLogsExports"] == ["postgresql"]
     assert desired["VpcSecurityGroupIds"] == ["sg-db"]
+
+
+def test_replication_role_can_replicate_and_nothing_more(config: PlatformConfig) -> None:
+    role = next(s for s in build_steps(config) if isinstance(s, IamRoleStep)
+                and s.key == "s3_replication_role")
+    assert "dr.kms" in role.depends_on()
+    document = role.inline_policy(_context(config))
+    assert document is not None
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert by_sid["S3ReplicationSourceBuckets"]["Resource"] == ["arn:aws:s3:::vivr-backups"]
+    assert by_sid["S3ReplicationDestinationObjects"]["Resource"] == [
+        "arn:aws:s3:::vivr-backups-dr/*"]
+    assert "s3:ReplicateObject" in by_sid["S3ReplicationDestinationObjects"]["Action"]
+    assert by_sid["S3ReplicationEncryptReplicas"]["Resource"] == [
+        f"arn:aws:kms:us-west-2:{ACCOUNT}:key/k"]

@@ -285,6 +285,10 @@ def _iam_problems(c: PlatformConfig) -> list[str]:
             if grant.capability.startswith("S3"):
                 for key in grant.resources:
                     problems += _key_problems(where, key, c.s3.buckets, "s3.buckets")
+                    bucket = c.s3.buckets.get(key)
+                    if grant.capability == "S3Replication" and bucket is not None \
+                            and bucket.replication is None:
+                        problems.append(f"{where}: bucket {key!r} has no replication section")
             elif grant.capability == "SecretsManagerReadSecret":
                 for key in grant.resources:
                     problems += _key_problems(where, key, secrets, "secrets")

@@ -82,7 +82,14 @@ class IamRoleStep(Step):
                 deps.update(f"secret.{key}" for key in grant.resources)
             elif grant.capability.startswith("KMS"):
                 deps.add("kms")
+            elif grant.capability == "S3Replication" and self._replicates_kms(grant):
+                deps.add("dr.kms")
         return tuple(sorted(deps))
+
+    def _replicates_kms(self, grant: IamGrantConfig) -> bool:
+        """Whether replicas of these buckets are encrypted with the DR key."""
+        buckets = self.config.s3.buckets
+        return any(buckets[key].encryption == "aws:kms" for key in grant.resources)
 
     def iam(self, ctx: StepContext) -> Any:
         return ctx.client("iam", self.region)
@@ -92,6 +99,31 @@ class IamRoleStep(Step):
         return {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": self.role.trust_service},
             "Action": "sts:AssumeRole"}]}
+
+    def _replication_statements(self, ctx: StepContext,
+                                grant: IamGrantConfig) -> list[dict[str, Any]]:
+        """What S3 replication needs of its role (AWS "Setting up permissions" for CRR)."""
+        s3 = self.config.s3
+        sources = [s3.bucket_name(key) for key in grant.resources]
+        replicas = [name for key in grant.resources
+                    if (name := s3.replica_bucket_name(key)) is not None]
+        statements: list[dict[str, Any]] = [
+            {"Sid": "S3ReplicationSourceBuckets", "Effect": "Allow",
+             "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+             "Resource": sorted(f"arn:aws:s3:::{b}" for b in sources)},
+            {"Sid": "S3ReplicationSourceObjects", "Effect": "Allow",
+             "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+                        "s3:GetObjectVersionTagging"],
+             "Resource": sorted(f"arn:aws:s3:::{b}/*" for b in sources)},
+            {"Sid": "S3ReplicationDestinationObjects", "Effect": "Allow",
+             "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+             "Resource": sorted(f"arn:aws:s3:::{b}/*" for b in replicas)},
+        ]
+        if self._replicates_kms(grant):
+            statements.append({"Sid": "S3ReplicationEncryptReplicas", "Effect": "Allow",
+                               "Action": ["kms:Encrypt"],
+                               "Resource": [str(ctx.output("dr.kms", "key_arn"))]})
+        return statements
 
     def _grant_statement(self, ctx: StepContext, grant: IamGrantConfig) -> dict[str, Any]:
         region, account = self.config.aws.region, ctx.account_id
@@ -120,8 +152,13 @@ class IamRoleStep(Step):
     def inline_policy(self, ctx: StepContext) -> dict[str, Any] | None:
         if not self.role.grants:
             return None
-        return {"Version": "2012-10-17",
-                "Statement": [self._grant_statement(ctx, g) for g in self.role.grants]}
+        statements: list[dict[str, Any]] = []
+        for grant in self.role.grants:
+            if grant.capability == "S3Replication":
+                statements += self._replication_statements(ctx, grant)
+            else:
+                statements.append(self._grant_statement(ctx, grant))
+        return {"Version": "2012-10-17", "Statement": statements}
 
     # -- lifecycle -----------------------------------------------------------
     def _get(self, ctx: StepContext, name: str) -> Resource | None:
