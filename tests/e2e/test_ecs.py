@@ -333,7 +333,7 @@ def test_ec2_launch_type_runs_the_service_on_an_auto_scaling_group(
         LaunchTemplateId=template["LaunchTemplateId"], Versions=["$Latest"])[
         "LaunchTemplateVersions"][0]["LaunchTemplateData"]
     ami = aws.client("ssm").get_parameter(
-        Name="/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id")
+        Name="/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
     assert data["ImageId"] == ami["Parameter"]["Value"], "the ECS-optimised AMI"
     assert data["InstanceType"] == "t3.medium"
     assert data["IamInstanceProfile"]["Name"] == "vivr-ecs-instance-role"
