@@ -10,18 +10,12 @@ emulator does not keep is checked in the request the tool sent
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from tests.conftest import Aws
-from vivr_provision.aws import AwsSettings, ClientFactory
-from vivr_provision.config import load_config
-from vivr_provision.steps.base import StepContext
-from vivr_provision.steps.s3 import BucketNameTaken, BucketStep
 
 pytestmark = pytest.mark.e2e
 
@@ -314,38 +308,15 @@ def test_a_crash_right_after_create_bucket_is_resumed(aws: Aws) -> None:
     assert {s["action"] for s in report["steps"]} == {"unchanged"}
 
 
-def test_a_name_taken_by_another_account_fails_with_a_hint(
-        aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_name_taken_by_another_account_fails_with_a_hint(aws: Aws) -> None:
     """Bucket names are global: S3 answers 409 BucketAlreadyExists (injected at the HTTP layer)."""
-    for name, value in aws.env().items():
-        if name.startswith("AWS_"):
-            monkeypatch.setenv(name, value)
-    config = load_config(Path(__file__).resolve().parents[2] / "config" / "production.yaml")
-    clients = ClientFactory(AwsSettings(region="us-east-1", endpoint_url=aws.sandbox.url))
-    ctx = StepContext(config, clients, outputs_of=lambda step: None, account_id=aws.account)
-    body = (b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>BucketAlreadyExists</Code>"
-            b"<Message>The requested bucket name is not available.</Message></Error>")
-
-    def taken(request: Any, **_: Any) -> AWSResponse:
-        return AWSResponse(request.url, 409, {"Content-Type": "application/xml"},
-                           _Raw(body))
-
-    clients.client("s3").meta.events.register("before-send.s3.CreateBucket", taken)
-    with pytest.raises(BucketNameTaken) as failure:
-        BucketStep(config, "temp").create(ctx, token="t")
-    message = str(failure.value)
-    assert "vivr-temp" in message and "s3.name_suffix" in message and "\n" not in message
+    taken = {"VIVR_FAULT_FAIL": "s3.CreateBucket", "VIVR_FAULT_FAIL_STATUS": "409",
+             "VIVR_FAULT_FAIL_CODE": "BucketAlreadyExists",
+             "VIVR_FAULT_FAIL_MESSAGE": "The requested bucket name is not available."}
+    result = aws.cli("apply", "--target", "s3.temp", env=taken)
+    assert result.returncode == 1
+    error = result.stderr.strip().splitlines()[-1]
+    assert "vivr-temp" in error and "s3.name_suffix" in error
     assert "vivr-temp" not in _bucket_names(aws)
 
 
-class _Raw:
-    """A urllib3-like body for an injected response."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self._body
-
-    def read(self, *_: Any, **__: Any) -> bytes:
-        return self._body

@@ -10,8 +10,9 @@ the tool's own functions.  Controlled by environment variables:
   record its result.
 * ``VIVR_FAULT_FAIL=ec2.CreateRouteTable``: that call returns an AWS error
   (``VIVR_FAULT_FAIL_CODE``, default ``UnauthorizedOperation``, with
-  ``VIVR_FAULT_FAIL_MESSAGE``) every time, or only the first N times with
-  ``ec2.CreateRouteTable:N`` (a transient condition such as IAM propagation).
+  ``VIVR_FAULT_FAIL_MESSAGE`` and HTTP ``VIVR_FAULT_FAIL_STATUS``) every
+  time, or only the first N times with ``ec2.CreateRouteTable:N`` (a
+  transient condition such as IAM propagation).
 * ``VIVR_FAULT_THROTTLE=ec2.DescribeVpcs:2``: the first N calls get a 503
   ``RequestLimitExceeded`` that botocore's retry mode must absorb.
 * ``VIVR_FAULT_DELAY_S=0.05``: every request is delayed (slow AWS).
@@ -44,8 +45,14 @@ class _Raw:
         return self._body
 
 
-def _error(request: Any, status: int, code: str, message: str) -> AWSResponse:
-    """An AWS error response in the request's protocol (JSON for X-Amz-Target APIs)."""
+def _error(request: Any, status: int, code: str, message: str,
+           service: str = "") -> AWSResponse:
+    """An AWS error response in the request's protocol (JSON, S3's REST XML, query XML)."""
+    if service == "s3":
+        body = (f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code>"
+                f"<Message>{message}</Message></Error>").encode()
+        return AWSResponse(request.url, status, {"Content-Type": "application/xml"},
+                           _Raw(body))
     if "X-Amz-Target" in request.headers:
         body = json.dumps({"__type": code, "message": message}).encode()
         return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.1"},
@@ -77,6 +84,8 @@ def _install(session: Any) -> None:
         fail_spec, _, times = fail.partition(":")
         code = os.environ.get("VIVR_FAULT_FAIL_CODE", "UnauthorizedOperation")
         message = os.environ.get("VIVR_FAULT_FAIL_MESSAGE", "injected failure")
+        status = int(os.environ.get("VIVR_FAULT_FAIL_STATUS", "400"))
+        service = _split(fail_spec)[0]
 
         def _fail(request: Any, **_: Any) -> AWSResponse | None:
             with _lock:
@@ -84,7 +93,7 @@ def _install(session: Any) -> None:
                 if times and done >= int(times):
                     return None
                 _throttled["fail:" + fail_spec] = done + 1
-            return _error(request, 400, code, message)
+            return _error(request, status, code, message, service)
 
         session.register(f"before-send.{fail_spec}", _fail)
     throttle = os.environ.get("VIVR_FAULT_THROTTLE")
@@ -97,7 +106,8 @@ def _install(session: Any) -> None:
                 if done >= int(count or 1):
                     return None
                 _throttled[spec] = done + 1
-            return _error(request, 503, "RequestLimitExceeded", "Request limit exceeded.")
+            return _error(request, 503, "RequestLimitExceeded", "Request limit exceeded.",
+                          _split(spec)[0])
 
         session.register(f"before-send.{spec}", _throttle)
     record = os.environ.get("VIVR_RECORD_CALLS")
