@@ -77,14 +77,8 @@ def _names(aws: Aws, describe: str, key: str, id_key: str, ids: list[str]) -> li
 
 
 def _config_with(aws: Aws, tmp_path: Path, change: dict[str, Any] | None = None) -> Path:
-    """production.yaml with ``change`` merged into its ``ecs`` section.
-
-    Bucket names are global across the sandbox's accounts (as in AWS), and
-    the ALB's access-log bucket is a dependency of the service: a suffix per
-    account keeps tests that run in one session apart.
-    """
+    """production.yaml with ``change`` merged into its ``ecs`` section."""
     data = yaml.safe_load((REPO / "config" / "production.yaml").read_text())
-    data["s3"]["name_suffix"] = f"-{aws.account}"
     data["ecs"] = _merged(data["ecs"], change or {})
     path = tmp_path / f"production-{len(list(tmp_path.glob('production-*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.conftest import Aws
 from tests.e2e.inventory import tags_of
@@ -28,23 +27,6 @@ EDGE_KINDS = ("load_balancers", "listeners", "target_groups", "certificates")
 OWNERSHIP = {"Project": "vivr", "Environment": "production", "ManagedBy": "vivr-provision"}
 DOMAIN = "vivr.example.com"
 ZONE = "vivr.example.com."
-
-
-@pytest.fixture(autouse=True)
-def _own_bucket_names(aws: Aws) -> None:
-    """Give this test's account its own ``s3.name_suffix``.
-
-    The access-log bucket comes with the load balancer, and bucket names are
-    global across accounts (in AWS and in the sandbox every test of a session
-    shares), so two tests both making ``vivr-logs`` would collide.  The
-    suffix is what an operator sets for the same reason (DESIGN: "S3 bucket
-    names may carry a configured suffix for global uniqueness").
-    """
-    data = yaml.safe_load(aws.config.read_text())
-    data["s3"]["name_suffix"] = f"-{aws.account}"
-    config = aws.workdir / "production.yaml"
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
-    aws.config = config
 
 
 def _owned(tags: dict[str, str], name: str) -> None:
@@ -126,7 +108,7 @@ def test_apply_builds_the_load_balancer_as_the_spec_says(aws: Aws) -> None:
     attributes = _attributes(elbv2.describe_load_balancer_attributes(
         LoadBalancerArn=alb["LoadBalancerArn"])["Attributes"])
     assert attributes["access_logs.s3.enabled"] == "true"       # spec: access logs to S3
-    assert attributes["access_logs.s3.bucket"] == f"vivr-logs-{aws.account}"
+    assert attributes["access_logs.s3.bucket"] == "vivr-logs"  # spec: access logs to S3
     assert attributes["access_logs.s3.prefix"] == "alb"
     assert attributes["routing.http.xff_header_processing.mode"] == "append"  # client IP
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
