@@ -86,7 +86,7 @@ class Aws:
                 and (service is None or c["service"] == service)]
 
     def cli(self, *args: str, env: dict[str, str] | None = None,
-            state: Path | None = None, config: Path | None = None,
+            state: Path | str | None = None, config: Path | None = None,
             timeout: float = 180) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "vivr_provision", *args,
                    "--config", str(config or self.config),

@@ -34,7 +34,8 @@ from vivr_provision.progress import ProgressView
 from vivr_provision.render import console, emit_json, print_report, rows_table
 from vivr_provision.sandbox_cli import sandbox
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
-from vivr_provision.state import LocalStateStore, State
+from vivr_provision.state import LocalStateStore, State, StateStore
+from vivr_provision.state.s3 import S3StateStore
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import DestroyOptions
 
@@ -48,8 +49,8 @@ def common_options(func: F) -> F:
                      help="Environment to act on (default: $VIVR_ENV or production)."),
         click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
                      help="Config file (default: config/<env>.yaml)."),
-        click.option("--state", "state_path", type=click.Path(path_type=Path), default=None,
-                     help="State file (default: state/<env>.json)."),
+        click.option("--state", "state_path", default=None, metavar="PATH|s3://BUCKET/KEY",
+                     help="State file (default: state/<env>.json), or an S3 object for teams."),
         click.option("--region", default=None,
                      help="AWS region (default: $AWS_REGION, then the config)."),
         click.option("--profile", default=None, help="AWS profile (default: $AWS_PROFILE)."),
@@ -96,6 +97,13 @@ def cli(ctx: click.Context, /, **kwargs: Any) -> None:
 
 
 # -- shared plumbing ---------------------------------------------------------
+def open_store(location: str, clients: ClientFactory) -> StateStore:
+    """The local file store, or the S3 store for ``s3://bucket/key``."""
+    if location.startswith("s3://"):
+        return S3StateStore(location, lambda: clients.client("s3"))
+    return LocalStateStore(Path(location))
+
+
 class Run:
     """Everything one command needs: config, steps, state store, clients."""
 
@@ -104,8 +112,8 @@ class Run:
         self.config: PlatformConfig = load_effective_config(options)
         self.steps = build_steps(self.config)
         self.graph = StepGraph(self.steps)
-        self.store = LocalStateStore(options.state_file)
         self.clients = ClientFactory(aws_settings(options, self.config))
+        self.store: StateStore = open_store(options.state_file, self.clients)
 
     def load_state(self) -> State:
         return self.store.load(self.config.project, self.config.environment)

@@ -38,7 +38,7 @@ from vivr_provision.aws import ClientFactory, error_code, error_text
 from vivr_provision.config import PlatformConfig
 from vivr_provision.errors import ConfigError
 from vivr_provision.log import redact
-from vivr_provision.state import LocalStateStore, State, StepRecord, utc_now
+from vivr_provision.state import State, StateStore, StepRecord, utc_now
 from vivr_provision.steps.base import (
     Change,
     DestroyOptions,
@@ -213,7 +213,7 @@ class Engine:
         config: PlatformConfig,
         steps: Iterable[Step],
         clients: ClientFactory,
-        store: LocalStateStore,
+        store: StateStore,
         state: State,
         *,
         parallelism: int = 10,

@@ -20,7 +20,7 @@ class CommandOptions:
 
     env: str | None = None
     config_path: Path | None = None
-    state_path: Path | None = None
+    state_path: str | None = None
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
@@ -45,8 +45,9 @@ class CommandOptions:
         return self.config_path or Path("config") / f"{self.environment}.yaml"
 
     @property
-    def state_file(self) -> Path:
-        return self.state_path or Path("state") / f"{self.environment}.json"
+    def state_file(self) -> str:
+        """A local path, or ``s3://bucket/key`` for the team store."""
+        return self.state_path or str(Path("state") / f"{self.environment}.json")
 
     @property
     def output_format(self) -> str:

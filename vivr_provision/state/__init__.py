@@ -1,6 +1,30 @@
-"""Provisioning state: the data model and the local JSON file store that persists it."""
+"""Provisioning state: the data model and the stores that persist it (local file, S3)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Protocol
 
 from vivr_provision.state.model import SCHEMA_VERSION, State, StepRecord, StepStatus, utc_now
 from vivr_provision.state.store import LocalStateStore
 
-__all__ = ["SCHEMA_VERSION", "LocalStateStore", "State", "StepRecord", "StepStatus", "utc_now"]
+
+class StateStore(Protocol):
+    """What the engine and the CLI need of a store; local and S3 stores both provide it."""
+
+    @property
+    def path(self) -> Path | str:
+        """Where the state lives, for messages."""
+
+    def exists(self) -> bool: ...
+
+    def load(self, project: str, environment: str) -> State: ...
+
+    def save(self, state: State) -> None: ...
+
+    def lock(self, operation: str) -> contextlib.AbstractContextManager[None]: ...
+
+
+__all__ = ["SCHEMA_VERSION", "LocalStateStore", "State", "StateStore", "StepRecord",
+           "StepStatus", "utc_now"]

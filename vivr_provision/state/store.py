@@ -27,14 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
-from pydantic import ValidationError
 
-from vivr_provision.errors import StateCorruptError, StateError, StateLockedError
-from vivr_provision.state.model import SCHEMA_VERSION, State, utc_now
+from vivr_provision.errors import StateError, StateLockedError
+from vivr_provision.state.codec import check_identity, decode, encode
+from vivr_provision.state.model import State, utc_now
 
 _FILE_MODE = 0o600
 _DIR_MODE = 0o700
-_MAX_REPORTED_ERRORS = 3
 # Filesystems that cannot fsync a directory say so with one of these; the rename itself succeeded.
 _DIR_FSYNC_UNSUPPORTED = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EBADF})
 
@@ -95,59 +94,15 @@ class LocalStateStore:
             raise StateError(f"cannot read state file {self.path} ({reason})") from exc
 
     def _parse(self, raw: bytes) -> State:
-        """Turn file bytes into a State, checking the schema version before anything else.
+        return decode(raw, str(self.path), self._remedy())
 
-        The version comes first because a newer file may legitimately contain
-        fields this version does not know; reporting those as corruption would
-        send the operator in the wrong direction.
-        """
-        if not raw.strip():
-            raise self._corrupt("the file is empty")
-        try:
-            document = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise self._corrupt(f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
-        except UnicodeDecodeError:
-            raise self._corrupt("not UTF-8 text") from None
-        if not isinstance(document, dict):
-            raise self._corrupt(f"expected a JSON object, found {_json_type(document)}")
-        self._check_schema_version(document.get("schema_version"))
-        try:
-            return State.model_validate(document)
-        except ValidationError as exc:
-            raise self._corrupt(_summarize(exc)) from None
-
-    def _check_schema_version(self, version: object) -> None:
-        """Refuse files from a newer release; malformed versions are left to the model to report."""
-        if not isinstance(version, int) or isinstance(version, bool):
-            return
-        if version > SCHEMA_VERSION:
-            raise StateCorruptError(
-                f"state file {self.path} was written by a newer vivr-provision "
-                f"(schema {version}, this version reads up to {SCHEMA_VERSION}); "
-                "upgrade vivr-provision, the file was left untouched"
-            )
-        if version < 1:
-            raise self._corrupt(f"schema_version {version} is not a valid schema")
-
-    def _corrupt(self, what: str) -> StateCorruptError:
-        """One-line corruption error that tells the operator the file is intact and what to do."""
+    def _remedy(self) -> str:
         if self.backup_path.exists():
-            remedy = f"restore it from {self.backup_path} or move it away"
-        else:
-            remedy = "restore it from a backup or move it away"
-        return StateCorruptError(
-            f"state file {self.path} is corrupt ({what}); it was left untouched: {remedy}"
-        )
+            return f"restore it from {self.backup_path} or move it away"
+        return "restore it from a backup or move it away"
 
     def _check_identity(self, state: State, project: str, environment: str) -> None:
-        """Guard against applying one environment's plan to another environment's state."""
-        if (state.project, state.environment) != (project, environment):
-            raise StateError(
-                f"state file {self.path} belongs to project {state.project!r} environment "
-                f"{state.environment!r}, not project {project!r} environment {environment!r}; "
-                "check the state file path"
-            )
+        check_identity(state, str(self.path), project, environment)
 
     # ------------------------------------------------------------------ save
 
@@ -162,7 +117,7 @@ class LocalStateStore:
         state.serial += 1
         state.updated_at = utc_now()
         try:
-            payload = _serialize(state)
+            payload = encode(state)
             self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
             self._backup_current(state)
             _replace_atomically(self.path, payload)
@@ -264,12 +219,6 @@ class LocalStateStore:
 # ---------------------------------------------------------------------- helpers
 
 
-def _serialize(state: State) -> bytes:
-    """Stable, diff-friendly JSON; fails before any file is opened if a value is not plain JSON."""
-    document = state.model_dump(mode="json")
-    return (json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
-
-
 def _replace_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to a 0600 temp file beside ``path``, fsync it and rename it over ``path``.
 
@@ -300,28 +249,3 @@ def _fsync_directory(directory: Path) -> None:
             raise
     finally:
         os.close(fd)
-
-
-def _json_type(value: object) -> str:
-    """JSON's name for a decoded value, for messages an operator reads next to the file."""
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return "null"
-
-
-def _summarize(error: ValidationError) -> str:
-    """The first few validation problems as ``field.path: reason``, on one line."""
-    problems = []
-    for item in error.errors(include_url=False)[:_MAX_REPORTED_ERRORS]:
-        location = ".".join(str(part) for part in item["loc"]) or "top level"
-        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-        problems.append(f"{location}: {' '.join(reason.split())}")
-    if (extra := error.error_count() - _MAX_REPORTED_ERRORS) > 0:
-        problems.append(f"and {extra} more")
-    return "; ".join(problems)

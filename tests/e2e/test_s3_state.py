@@ -1,0 +1,119 @@
+"""The team state store in S3: lease lock, compare-and-swap saves, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import Aws
+from vivr_provision.aws import AwsSettings, ClientFactory
+from vivr_provision.errors import StateError, StateLockedError
+from vivr_provision.state.s3 import S3StateStore
+
+pytestmark = pytest.mark.e2e
+
+BUCKET = "acme-vivr-state"
+URL = f"s3://{BUCKET}/vivr/production.json"
+
+
+@pytest.fixture
+def s3(aws: Aws) -> Any:
+    client = aws.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return client
+
+
+@pytest.fixture
+def store_for(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``store_for(lease_s)``: an in-process S3 store on this test's account."""
+    for name, value in aws.env().items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+    clients = ClientFactory(AwsSettings(region="us-east-1", endpoint_url=aws.sandbox.url))
+
+    def make(lease_s: float = 60.0) -> S3StateStore:
+        return S3StateStore(URL, lambda: clients.client("s3"), lease_s=lease_s)
+
+    yield make
+
+
+def test_apply_and_status_keep_state_in_s3(aws: Aws, s3: Any) -> None:
+    code, report = aws.cli_json("apply", "--target", "vpc", state=URL)
+    assert code == 0, report
+    body = json.loads(s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["Body"].read())
+    assert body["steps"]["vpc"]["status"] == "ready"
+    code, status = aws.cli_json("status", state=URL)
+    assert code == 0 and status["state_file"] == URL and status["exists"] is True
+    code, report = aws.cli_json("apply", "--target", "vpc", state=URL)
+    assert {s["action"] for s in report["steps"]} == {"unchanged"}
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix="vivr/production.json")["Versions"]
+    assert len(versions) >= 2, "every save is a new object version (the .backup of S3)"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert keys == ["vivr/production.json"], "the lock is released after the run"
+
+
+def test_a_live_lock_exits_3_and_an_expired_one_is_taken_over(
+        aws: Aws, s3: Any, store_for: Any) -> None:
+    holder = store_for(lease_s=60)
+    with holder.lock("apply"):
+        result = aws.cli("apply", "--target", "vpc", state=URL)
+        assert result.returncode == 3, result.stderr
+        assert f"state is locked by PID {os.getpid()}" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET)
+
+    stale = {"id": "dead", "pid": 999999, "host": "gone", "since": "2026-01-01T00:00:00Z",
+             "operation": "apply", "expires": "2026-01-01T00:02:00Z",
+             "expires_epoch": time.time() - 1}
+    s3.put_object(Bucket=BUCKET, Key="vivr/production.json.lock", Body=json.dumps(stale))
+    code, report = aws.cli_json("apply", "--target", "vpc", state=URL)
+    assert code == 0, report
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="vivr/production.json.")
+
+
+def test_a_save_after_someone_else_wrote_writes_nothing(s3: Any, store_for: Any) -> None:
+    first, second = store_for(), store_for()
+    state = first.load("vivr", "production")
+    first.save(state)
+    other = second.load("vivr", "production")
+    second.save(other)
+    before = s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["Body"].read()
+    with pytest.raises(StateError, match="changed by someone else"):
+        first.save(state)
+    assert s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["Body"].read() == before
+
+
+def test_a_lease_is_renewed_and_a_lost_lock_stops_saves(s3: Any, store_for: Any) -> None:
+    store = store_for(lease_s=0.6)
+    with store.lock("apply"):
+        first = s3.head_object(Bucket=BUCKET, Key="vivr/production.json.lock")["ETag"]
+        time.sleep(0.5)
+        assert s3.head_object(Bucket=BUCKET, Key="vivr/production.json.lock")["ETag"] != first
+        with pytest.raises(StateLockedError), store_for(lease_s=0.6).lock("apply"):
+            pass
+        s3.put_object(Bucket=BUCKET, Key="vivr/production.json.lock", Body=b"{}")
+        time.sleep(0.5)
+        with pytest.raises(StateError, match="lost the lock"):
+            store.save(store.load("vivr", "production"))
+
+
+def test_a_corrupt_object_exits_3_and_is_left_as_it_is(aws: Aws, s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key="vivr/production.json", Body=b'{"schema_version": 1,')
+    result = aws.cli("apply", state=URL)
+    assert result.returncode == 3 and "corrupt" in result.stderr and URL in result.stderr
+    assert s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["Body"].read() == \
+        b'{"schema_version": 1,'
+
+
+def test_a_bad_url_or_missing_bucket_is_one_line(aws: Aws) -> None:
+    result = aws.cli("status", state="s3://only-a-bucket")
+    assert result.returncode == 2 and "expected s3://BUCKET/KEY" in result.stderr
+    result = aws.cli("apply", state="s3://no-such-bucket-here/x.json")
+    assert result.returncode == 3 and "NoSuchBucket" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

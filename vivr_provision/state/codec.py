@@ -1,0 +1,92 @@
+"""Turning state files into :class:`State` and back, shared by every store.
+
+Reading is strict and explains itself: the schema version is checked before
+anything else (a newer file may legitimately hold fields this version does
+not know), and every other problem names the field.  Writing is stable,
+sorted JSON so the file diffs well and two saves of one state are identical.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from vivr_provision.errors import StateCorruptError, StateError
+from vivr_provision.state.model import SCHEMA_VERSION, State
+
+_MAX_REPORTED_ERRORS = 3
+
+
+def encode(state: State) -> bytes:
+    """Stable, diff-friendly JSON; fails before any write if a value is not plain JSON."""
+    document = state.model_dump(mode="json")
+    return (json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def decode(raw: bytes, where: str, remedy: str) -> State:
+    """Parse file bytes; problems become a one-line StateCorruptError naming ``where``."""
+
+    def corrupt(what: str) -> StateCorruptError:
+        return StateCorruptError(
+            f"state file {where} is corrupt ({what}); it was left untouched: {remedy}")
+
+    if not raw.strip():
+        raise corrupt("the file is empty")
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise corrupt(f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise corrupt("not UTF-8 text") from None
+    if not isinstance(document, dict):
+        raise corrupt(f"expected a JSON object, found {_json_type(document)}")
+    version = document.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool):
+        if version > SCHEMA_VERSION:
+            raise StateCorruptError(
+                f"state file {where} was written by a newer vivr-provision "
+                f"(schema {version}, this version reads up to {SCHEMA_VERSION}); "
+                "upgrade vivr-provision, the file was left untouched"
+            )
+        if version < 1:
+            raise corrupt(f"schema_version {version} is not a valid schema")
+    try:
+        return State.model_validate(document)
+    except ValidationError as exc:
+        raise corrupt(_summarize(exc)) from None
+
+
+def check_identity(state: State, where: str, project: str, environment: str) -> None:
+    """Guard against applying one environment's plan to another environment's state."""
+    if (state.project, state.environment) != (project, environment):
+        raise StateError(
+            f"state file {where} belongs to project {state.project!r} environment "
+            f"{state.environment!r}, not project {project!r} environment {environment!r}; "
+            "check the state file path"
+        )
+
+
+def _json_type(value: object) -> str:
+    """JSON's name for a decoded value, for messages an operator reads next to the file."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null"
+
+
+def _summarize(error: ValidationError) -> str:
+    """The first few validation problems as ``field.path: reason``, on one line."""
+    problems = []
+    for item in error.errors(include_url=False)[:_MAX_REPORTED_ERRORS]:
+        location = ".".join(str(part) for part in item["loc"]) or "top level"
+        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(f"{location}: {' '.join(reason.split())}")
+    if (extra := error.error_count() - _MAX_REPORTED_ERRORS) > 0:
+        problems.append(f"and {extra} more")
+    return "; ".join(problems)
