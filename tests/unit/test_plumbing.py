@@ -89,7 +89,7 @@ def test_flags_beat_environment_beat_config(monkeypatch: pytest.MonkeyPatch) -> 
     flagged = CommandOptions(endpoint_url="http://127.0.0.1:2222")
     assert aws_settings(flagged, config).endpoint_url == "http://127.0.0.1:2222"
     assert CommandOptions(env="staging").config_file == Path("config/staging.yaml")
-    assert CommandOptions(env="staging").state_file == Path("state/staging.json")
+    assert CommandOptions(env="staging").state_file == str(Path("state/staging.json"))
 
 
 def test_options_after_the_command_override_those_before() -> None:
