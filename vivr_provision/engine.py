@@ -112,7 +112,14 @@ class RunReport:
 
 
 class SlotGate:
-    """A semaphore that hands free slots to the highest-priority waiter first."""
+    """A semaphore that hands free slots to the highest-priority waiter first.
+
+    A thread holding a slot can give it back while it only waits
+    (:meth:`released`, used by ``StepContext.wait``), so a 30-minute RDS or
+    CloudFront waiter inside create or delete does not keep a step that could
+    call AWS from starting; the slot is taken again, at the same priority,
+    when the wait is over.
+    """
 
     def __init__(self, slots: int, cancel: threading.Event) -> None:
         self._free = slots
@@ -120,27 +127,49 @@ class SlotGate:
         self._queue: list[tuple[float, int]] = []
         self._seq = itertools.count()
         self._cancel = cancel
+        self._held = threading.local()
 
-    @contextmanager
-    def slot(self, priority: float) -> Iterator[None]:
+    def _acquire(self, priority: float) -> None:
         entry = (-priority, next(self._seq))
         with self._cond:
             heapq.heappush(self._queue, entry)
             try:
                 while not (self._free > 0 and self._queue[0] == entry):
                     if self._cancel.is_set():
-                        raise StepInterrupted("interrupted before the step started")
+                        raise StepInterrupted("interrupted while waiting for a slot")
                     self._cond.wait(0.2)
             finally:
                 self._queue.remove(entry)
                 heapq.heapify(self._queue)
             self._free -= 1
+        self._held.priority = priority
+
+    def _release(self) -> None:
+        self._held.priority = None
+        with self._cond:
+            self._free += 1
+            self._cond.notify_all()
+
+    @contextmanager
+    def slot(self, priority: float) -> Iterator[None]:
+        self._acquire(priority)
         try:
             yield
         finally:
-            with self._cond:
-                self._free += 1
-                self._cond.notify_all()
+            self._release()
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Give this thread's slot back for the ``with`` block (no-op without one)."""
+        priority = getattr(self._held, "priority", None)
+        if priority is None:
+            yield
+            return
+        self._release()
+        try:
+            yield
+        finally:
+            self._acquire(priority)
 
 
 class StepGraph:
@@ -233,7 +262,8 @@ class Engine:
         }
         self.ctx = StepContext(config, clients, self._outputs_of, self.cancel,
                                account_id=state.account_id or "000000000000",
-                               destroy_options=destroy_options or DestroyOptions())
+                               destroy_options=destroy_options or DestroyOptions(),
+                               idle=self.gate.released)
         self._observer = observer
 
     # -- bookkeeping -------------------------------------------------------

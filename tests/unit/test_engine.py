@@ -305,3 +305,32 @@ def test_a_failure_message_carrying_a_secret_is_redacted_in_state(
     assert "hunter2" not in (report.failed[0].error or "")
     assert "hunter2" not in store.path.read_text()
     assert log.REDACTED in (reload(store, config).steps["fake.a"].error or "")
+
+
+def test_a_step_that_waits_inside_delete_gives_its_slot_to_others(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    """parallelism 1: while 'slow' waits for its deletion, 'quick' still gets to call AWS."""
+    cloud = Cloud()
+    finished: list[str] = []
+
+    class SlowToDelete(FakeStep):
+        def delete(self, ctx: StepContext, resource: Resource) -> None:
+            super().delete(ctx, resource)
+            with ctx.idle():  # what StepContext.wait does around its polling
+                deadline = time.monotonic() + 5
+                while "fake.quick" not in finished and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            finished.append(self.name)
+
+    class Quick(FakeStep):
+        def delete(self, ctx: StepContext, resource: Resource) -> None:
+            super().delete(ctx, resource)
+            finished.append(self.name)
+
+    steps: list[Step] = [SlowToDelete(config, "slow", cloud, seconds=100),
+                         Quick(config, "quick", cloud, seconds=1)]
+    engine, _ = make_engine(config, steps, tmp_path, parallelism=1)
+    assert engine.apply().ok
+    engine, _ = make_engine(config, steps, tmp_path, parallelism=1)
+    assert engine.destroy().ok
+    assert finished == ["fake.quick", "fake.slow"], "quick ran while slow was only waiting"

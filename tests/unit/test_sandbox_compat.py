@@ -71,8 +71,9 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 13 and len(set(first)) == 13
-    assert all(line.split(":", 1)[0] in ("ElastiCache", "RDS", "ECS", "S3") for line in first)
+    assert len(first) == 16 and len(set(first)) == 16
+    assert all(line.split(":", 1)[0] in ("ElastiCache", "RDS", "ECS", "S3", "CloudFront")
+               for line in first)
 
 
 # --------------------------------------------------------------------------- ElastiCache
@@ -353,3 +354,99 @@ def test_modified_db_subnet_group_is_still_there(client: Client) -> None:
     assert group["DBSubnetGroupDescription"] == "d2"
     assert {s["SubnetIdentifier"] for s in group["Subnets"]} == {
         subnets[0]["SubnetId"], subnets[2]["SubnetId"]}
+
+
+# --------------------------------------------------------------------------- CloudFront
+
+def _distribution_config(reference: str, control_id: str, cache_policy_id: str,
+                         request_policy_id: str) -> dict[str, Any]:
+    behaviour = {"TargetOriginId": "assets", "ViewerProtocolPolicy": "https-only",
+                 "CachePolicyId": cache_policy_id, "OriginRequestPolicyId": request_policy_id}
+    return {
+        "CallerReference": reference, "Comment": "vivr-cdn", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{
+            "Id": "assets", "DomainName": "vivr-assets.s3.us-east-1.amazonaws.com",
+            "S3OriginConfig": {"OriginAccessIdentity": ""},
+            "OriginAccessControlId": control_id}]},
+        "DefaultCacheBehavior": behaviour,
+    }
+
+
+def test_cloudfront_policies_origin_access_control_and_teardown_order(client: Client) -> None:
+    cf = client("cloudfront")
+    cache_config = {
+        "Name": "vivr-static-1y", "Comment": "1 year", "MinTTL": 31536000,
+        "DefaultTTL": 31536000, "MaxTTL": 31536000,
+        "ParametersInCacheKeyAndForwardedToOrigin": {
+            "EnableAcceptEncodingGzip": True, "EnableAcceptEncodingBrotli": True,
+            "HeadersConfig": {"HeaderBehavior": "none"},
+            "CookiesConfig": {"CookieBehavior": "none"},
+            "QueryStringsConfig": {"QueryStringBehavior": "none"}}}
+    created = cf.create_cache_policy(CachePolicyConfig=cache_config)
+    policy_id = created["CachePolicy"]["Id"]
+    assert created["CachePolicy"]["CachePolicyConfig"]["DefaultTTL"] == 31536000
+    with pytest.raises(ClientError) as duplicate:
+        cf.create_cache_policy(CachePolicyConfig=cache_config)
+    assert error_of(duplicate) == ("CachePolicyAlreadyExists", 409)
+    listed = cf.list_cache_policies(Type="custom")["CachePolicyList"]["Items"]
+    assert [p["CachePolicy"]["Id"] for p in listed] == [policy_id]
+    assert cf.list_cache_policies(Type="managed")["CachePolicyList"]["Quantity"] == 0
+
+    # Updates need the current ETag, and issue a new one.
+    with pytest.raises(ClientError) as stale:
+        cf.update_cache_policy(Id=policy_id, IfMatch="stale",
+                               CachePolicyConfig={**cache_config, "Comment": "x"})
+    assert error_of(stale) == ("PreconditionFailed", 412)
+    updated = cf.update_cache_policy(Id=policy_id, IfMatch=created["ETag"],
+                                     CachePolicyConfig={**cache_config, "Comment": "x"})
+    assert updated["ETag"] != created["ETag"]
+    assert cf.get_cache_policy_config(Id=policy_id)["CachePolicyConfig"]["Comment"] == "x"
+
+    request = cf.create_origin_request_policy(OriginRequestPolicyConfig={
+        "Name": "vivr-s3-simple", "Comment": "nothing",
+        "HeadersConfig": {"HeaderBehavior": "none"}, "CookiesConfig": {"CookieBehavior": "none"},
+        "QueryStringsConfig": {"QueryStringBehavior": "none"}})
+    request_id = request["OriginRequestPolicy"]["Id"]
+    control = cf.create_origin_access_control(OriginAccessControlConfig={
+        "Name": "vivr-cdn-s3", "SigningProtocol": "sigv4", "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+
+    # The origin keeps its OAC and S3 settings.
+    distribution = cf.create_distribution(DistributionConfig=_distribution_config(
+        "ref-1", control, policy_id, request_id))["Distribution"]
+    reply = cf.get_distribution_config(Id=distribution["Id"])
+    [origin] = reply["DistributionConfig"]["Origins"]["Items"]
+    assert origin["OriginAccessControlId"] == control
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+
+    # Nothing a distribution uses can go, and an enabled distribution cannot either.
+    with pytest.raises(ClientError) as policy_in_use:
+        cf.delete_cache_policy(Id=policy_id, IfMatch=updated["ETag"])
+    assert error_of(policy_in_use) == ("CachePolicyInUse", 409)
+    request_etag = cf.get_origin_request_policy(Id=request_id)["ETag"]
+    with pytest.raises(ClientError) as request_in_use:
+        cf.delete_origin_request_policy(Id=request_id, IfMatch=request_etag)
+    assert error_of(request_in_use) == ("OriginRequestPolicyInUse", 409)
+    with pytest.raises(ClientError) as control_in_use:
+        cf.delete_origin_access_control(Id=control, IfMatch="x")
+    assert error_of(control_in_use) == ("OriginAccessControlInUse", 409)
+    with pytest.raises(ClientError) as enabled:
+        cf.delete_distribution(Id=distribution["Id"], IfMatch=reply["ETag"])
+    assert error_of(enabled) == ("DistributionNotDisabled", 409)
+
+    # Disable, wait, delete: then everything it used can be deleted.
+    disabled = cf.update_distribution(
+        Id=distribution["Id"], IfMatch=reply["ETag"],
+        DistributionConfig={**reply["DistributionConfig"], "Enabled": False})
+    cf.get_waiter("distribution_deployed").wait(Id=distribution["Id"], WaiterConfig=FAST)
+    cf.delete_distribution(Id=distribution["Id"], IfMatch=disabled["ETag"])
+    cf.delete_cache_policy(Id=policy_id, IfMatch=updated["ETag"])
+    cf.delete_origin_request_policy(Id=request_id, IfMatch=request_etag)
+    cf.delete_origin_access_control(Id=control, IfMatch="x")
+    with pytest.raises(ClientError) as gone:
+        cf.get_cache_policy(Id=policy_id)
+    assert error_of(gone) == ("NoSuchCachePolicy", 404)
+    with pytest.raises(ClientError) as unknown:
+        cf.delete_origin_access_control(Id=control, IfMatch="x")
+    assert error_of(unknown) == ("NoSuchOriginAccessControl", 404)
+    assert cf.list_origin_request_policies()["OriginRequestPolicyList"]["Quantity"] == 0

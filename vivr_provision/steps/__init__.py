@@ -12,6 +12,7 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.acm import acm_steps
 from vivr_provision.steps.alb import alb_steps
 from vivr_provision.steps.base import Step
+from vivr_provision.steps.cloudfront import cloudfront_steps
 from vivr_provision.steps.dns import dns_steps
 from vivr_provision.steps.dr import dr_network_steps
 from vivr_provision.steps.ecs import ecs_steps
@@ -19,12 +20,15 @@ from vivr_provision.steps.elasticache import elasticache_steps
 from vivr_provision.steps.iam import iam_steps
 from vivr_provision.steps.kms import kms_steps
 from vivr_provision.steps.logs import log_steps
+from vivr_provision.steps.monitoring import monitoring_steps
 from vivr_provision.steps.network import network_steps
 from vivr_provision.steps.pgbouncer import pgbouncer_steps
 from vivr_provision.steps.rds import rds_steps
+from vivr_provision.steps.records import record_steps
 from vivr_provision.steps.s3 import s3_steps
 from vivr_provision.steps.secrets import secret_steps
 from vivr_provision.steps.security import security_steps
+from vivr_provision.steps.waf import waf_steps
 
 StepFactory = Callable[[PlatformConfig], list[Step]]
 
@@ -34,6 +38,9 @@ FACTORIES: tuple[StepFactory, ...] = (
     kms_steps, secret_steps, iam_steps, rds_steps,
     pgbouncer_steps, elasticache_steps, log_steps, s3_steps,
     dns_steps, acm_steps, alb_steps, ecs_steps,
+    monitoring_steps,
+    waf_steps, cloudfront_steps,
+    record_steps,
 )
 
 

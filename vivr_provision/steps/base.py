@@ -13,6 +13,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -101,6 +102,8 @@ class StepContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     account_id: str = "000000000000"
     destroy_options: DestroyOptions = field(default_factory=DestroyOptions)
+    #: Gives the engine's concurrency slot back while the step only waits.
+    idle: Callable[[], AbstractContextManager[None]] = nullcontext
 
     def client(self, service: str, region: str | None = None) -> Any:
         return self.clients.client(service, region)
@@ -135,21 +138,23 @@ class StepContext:
         waiter = self.client(service, region).get_waiter(waiter_name)
         delay = delay_s if delay_s is not None else float(waiter.config.delay)
         deadline = time.monotonic() + budget_s
-        while True:
-            try:
-                waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **params)
-                return
-            except WaiterError as exc:
-                reason = str(exc.kwargs.get("reason", ""))
-                if not reason.startswith("Max attempts exceeded"):
-                    raise
-            if time.monotonic() + delay > deadline:
-                raise StepTimeout(
-                    f"{service} waiter {waiter_name} did not succeed within {budget_s:.0f}s; "
-                    "the resource may still be in progress: rerun apply to keep waiting"
-                )
-            if self.cancel.wait(delay):
-                raise StepInterrupted(f"interrupted while waiting on {waiter_name}")
+        with self.idle():  # waiting is not working: free the slot for steps that call AWS
+            while True:
+                try:
+                    waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **params)
+                    return
+                except WaiterError as exc:
+                    reason = str(exc.kwargs.get("reason", ""))
+                    if not reason.startswith("Max attempts exceeded"):
+                        raise
+                if time.monotonic() + delay > deadline:
+                    raise StepTimeout(
+                        f"{service} waiter {waiter_name} did not succeed within "
+                        f"{budget_s:.0f}s; the resource may still be in progress: rerun apply "
+                        "to keep waiting"
+                    )
+                if self.cancel.wait(delay):
+                    raise StepInterrupted(f"interrupted while waiting on {waiter_name}")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,726 @@
+"""Alarms, their SNS topics, the scale-out policy and the dashboard (spec "Monitoring &
+Logging / Alarms", PgBouncer "Monitoring / Alerts", "Request Count: track for capacity
+planning").
+
+Why it is built this way:
+
+* **One step per alarm, diffed field by field.**  ``PutMetricAlarm`` is an
+  upsert: calling it on every apply would "work" but make every run a
+  mutation and hide drift.  The step builds the exact request it would
+  send, normalises that request and the ``DescribeAlarms`` answer through
+  the same function (sorted actions and dimensions, defaults filled in,
+  metric queries by id) and only calls AWS when a field differs, so a
+  re-apply makes no mutating call and ``status --refresh`` names the field
+  that was changed by hand.
+* **Dimensions come from the steps that own the resource**, never from the
+  config: the ECS service's cluster/service names, the load balancer's and
+  target group's ARN suffixes (``app/...``, ``targetgroup/...``), the DB
+  instance identifier, the replication group's member clusters (ElastiCache
+  publishes per node cluster, ``<group>-001`` ..., so an alarm on the group
+  watches the worst member through metric math).  PgBouncer's metrics are
+  published without dimensions by the instance's boot script, so its
+  alarms need nothing and depend on nothing but their topics.
+* **Scale out is a step-scaling policy in its own step** on the service's
+  scalable target (target tracking stays with ``ecs-autoscaling``).  The
+  CPU and memory alarms list its ARN in their actions, next to the topic.
+* **Topics are not KMS-encrypted.**  The platform key's policy lets only
+  the account and CloudWatch Logs use it; CloudWatch (alarms) would be
+  refused ``kms:GenerateDataKey`` and every notification to an encrypted
+  topic would be dropped without an error anywhere.  Encryption can be
+  switched on once the ``kms`` step's policy grants
+  ``cloudwatch.amazonaws.com`` (and ``sns.amazonaws.com``) the key.
+* **Subscriptions are created once.**  An e-mail subscription stays
+  "PendingConfirmation" until someone clicks the link; subscribing again
+  would mail them again.  Subscriptions are compared by protocol and
+  endpoint, pending ones included; ones added by hand (a chat bot, a
+  pager) are left alone, as Terraform leaves unmanaged subscriptions.
+* **Dashboards have no tags.**  The dashboard is identified by its name
+  (``<project>-<environment>``) and adopted only when it carries the text
+  widget this step writes into it; its body is compared as parsed JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.ops import AlarmConfig, AlarmResource, TopicConfig
+from vivr_provision.errors import ConfigError
+from vivr_provision.retry import until_found
+from vivr_provision.steps.base import (
+    MANAGED_BY,
+    Change,
+    DependencyMissing,
+    Resource,
+    Step,
+    StepContext,
+)
+from vivr_provision.steps.common import (
+    ForeignResourceError,
+    absent_on,
+    aws_tags,
+    gone_on,
+    require_owned,
+    tag_drift,
+    tag_map,
+)
+from vivr_provision.steps.ecs import (
+    AUTOSCALING_STEP,
+    SCALABLE_DIMENSION,
+    SCALING_PROPAGATION,
+    SERVICE_STEP,
+    EcsAutoscalingStep,
+)
+
+log = structlog.get_logger("vivr.monitoring")
+
+TOPIC_FAMILY = "sns"
+ALARM_FAMILY = "alarm"
+SCALE_OUT_STEP = "scaling-policy.scale-out"
+DASHBOARD_STEP = "dashboard"
+SNS_NOT_FOUND = ("NotFound", "NotFoundException")
+DASHBOARD_NOT_FOUND = ("ResourceNotFound", "DashboardNotFoundError")
+POLICY_NOT_FOUND = ("ObjectNotFoundException",)
+CACHE_NOT_FOUND = ("ReplicationGroupNotFoundFault",)
+#: A subscription ARN in ``ListSubscriptionsByTopic`` that is not (yet or any more) one.
+NOT_A_SUBSCRIPTION = "Deleted"
+#: Metric-math id of the expression an alarm watches (``result_m<i>`` per cache member).
+RESULT_ID = "result"
+_MEMBER_SUFFIX = re.compile(r"_m\d+$")
+#: Dashboard grid: 24 columns; the marker row, then two graphs per row.
+GRID_WIDTH, GRAPH_WIDTH, GRAPH_HEIGHT, MARKER_HEIGHT = 24, 12, 6, 2
+
+Dimensions = list[dict[str, str]]
+
+
+# --------------------------------------------------------------------------- dimensions
+
+def dimension_steps(config: PlatformConfig, resource: AlarmResource) -> tuple[str, ...]:
+    """The steps whose outputs name the resource an alarm or graph watches."""
+    return {
+        "ecs_service": (SERVICE_STEP,),
+        "alb": ("alb",),
+        "target_group": ("alb-target-group", "alb"),
+        "rds": (f"rds.{config.rds.identifier}",),
+        "redis": ("cache",),
+        "pgbouncer": (),
+    }[resource]
+
+
+def _dims(**pairs: str) -> Dimensions:
+    return [{"Name": name, "Value": str(value)} for name, value in sorted(pairs.items())]
+
+
+def dimension_sets(ctx: StepContext, config: PlatformConfig, resource: AlarmResource,
+                   region: str) -> list[Dimensions]:
+    """The CloudWatch dimensions of ``resource``: one set, or one per cache member cluster.
+
+    ElastiCache (cluster mode disabled or not) publishes its metrics per
+    member cluster (``CacheClusterId``), not per replication group, so a
+    cache yields one set per member, read from AWS: a replica added later
+    shows as drift of the alarm instead of going unwatched.
+    """
+    if resource == "ecs_service":
+        return [_dims(ClusterName=ctx.output(SERVICE_STEP, "cluster_name"),
+                      ServiceName=ctx.output(SERVICE_STEP, "service_name"))]
+    if resource == "alb":
+        return [_dims(LoadBalancer=ctx.output("alb", "arn_suffix"))]
+    if resource == "target_group":
+        return [_dims(TargetGroup=ctx.output("alb-target-group", "arn_suffix"),
+                      LoadBalancer=ctx.output("alb", "arn_suffix"))]
+    if resource == "rds":
+        return [_dims(DBInstanceIdentifier=ctx.output(f"rds.{config.rds.identifier}",
+                                                      "identifier"))]
+    if resource == "redis":
+        group_id = str(ctx.output("cache", "replication_group_id"))
+        reply = absent_on(CACHE_NOT_FOUND, ctx.client("elasticache", region)
+                          .describe_replication_groups, ReplicationGroupId=group_id)
+        groups = reply["ReplicationGroups"] if reply else []
+        members = sorted(groups[0].get("MemberClusters") or []) if groups else []
+        if not members:
+            raise DependencyMissing(f"replication group {group_id} has no member clusters yet")
+        return [_dims(CacheClusterId=member) for member in members]
+    return [[]]  # pgbouncer: published without dimensions
+
+
+# --------------------------------------------------------------------------- alarm requests
+
+def _metric(namespace: str, name: str, dims: Dimensions) -> dict[str, Any]:
+    return {"Namespace": namespace, "MetricName": name, "Dimensions": dims}
+
+
+def _query(query_id: str, metric: dict[str, Any], period: int, stat: str) -> dict[str, Any]:
+    return {"Id": query_id, "MetricStat": {"Metric": metric, "Period": period, "Stat": stat},
+            "ReturnData": False}
+
+
+def _rename(expression: str, ids: Iterable[str], suffix: str) -> str:
+    """``expression`` with every metric id (as a whole word) renamed ``<id><suffix>``.
+
+    One pass over all ids, so a renamed id is never renamed again.
+    """
+    pattern = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+    return re.sub(rf"\b({pattern})\b", lambda found: found.group(1) + suffix, expression)
+
+
+def metric_part(alarm: AlarmConfig, sets: Sequence[Dimensions]) -> dict[str, Any]:
+    """The metric half of a ``PutMetricAlarm`` request for ``alarm`` over ``sets``.
+
+    One dimension set: the configured metric, or the configured expression
+    over its metrics (each with the same dimensions, not returned).  Several
+    sets (cache members): the same per set, and the alarm watches the worst
+    of them: the maximum for "greater than" alarms, the minimum for "less
+    than" ones.
+    """
+    period = alarm.period_seconds
+    worst = "MAX" if alarm.comparison.startswith("Greater") else "MIN"
+    if alarm.expression is None:
+        assert alarm.namespace and alarm.metric_name and alarm.statistic
+        if len(sets) == 1:
+            return {"Namespace": alarm.namespace, "MetricName": alarm.metric_name,
+                    "Statistic": alarm.statistic, "Dimensions": list(sets[0]),
+                    "Period": period}
+        queries = [_query(f"m{i}", _metric(alarm.namespace, alarm.metric_name, dims),
+                          period, alarm.statistic) for i, dims in enumerate(sets)]
+        members = ", ".join(str(q["Id"]) for q in queries)
+        return {"Metrics": [*queries, {"Id": RESULT_ID, "Expression": f"{worst}([{members}])",
+                                       "ReturnData": True}]}
+    ids = [m.id for m in alarm.metrics]
+    if len(sets) == 1:
+        queries = [_query(m.id, _metric(m.namespace, m.metric_name, list(sets[0])), period,
+                          m.statistic) for m in alarm.metrics]
+        return {"Metrics": [*queries, {"Id": RESULT_ID, "Expression": alarm.expression,
+                                       "ReturnData": True}]}
+    results: list[dict[str, Any]] = []
+    queries = []
+    for i, dims in enumerate(sets):
+        suffix = f"_m{i}"
+        queries += [_query(m.id + suffix, _metric(m.namespace, m.metric_name, list(dims)),
+                           period, m.statistic) for m in alarm.metrics]
+        results.append({"Id": RESULT_ID + suffix, "ReturnData": False,
+                        "Expression": _rename(alarm.expression, ids, suffix)})
+    joined = ", ".join(str(r["Id"]) for r in results)
+    return {"Metrics": [*queries, *results,
+                        {"Id": RESULT_ID, "Expression": f"{worst}([{joined}])",
+                         "ReturnData": True}]}
+
+
+def _sorted_dims(dims: Iterable[Mapping[str, Any]] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(d["Name"]), str(d["Value"])) for d in dims or []))
+
+
+def _query_view(query: Mapping[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {"Id": query.get("Id"), "ReturnData": query.get("ReturnData", True)}
+    for key in ("Expression", "Label", "Period", "AccountId"):
+        if query.get(key) is not None:
+            view[key] = query[key]
+    stat = query.get("MetricStat")
+    if stat:
+        metric = stat.get("Metric", {})
+        view["MetricStat"] = {"Namespace": metric.get("Namespace"),
+                              "MetricName": metric.get("MetricName"),
+                              "Dimensions": _sorted_dims(metric.get("Dimensions")),
+                              "Period": stat.get("Period"), "Stat": stat.get("Stat"),
+                              "Unit": stat.get("Unit")}
+    return view
+
+
+#: Every field of an alarm that ``PutMetricAlarm`` sets (tags aside).
+ALARM_FIELDS = ("AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
+                "InsufficientDataActions", "Namespace", "MetricName", "Statistic",
+                "ExtendedStatistic", "Dimensions", "Period", "Unit", "EvaluationPeriods",
+                "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
+                "EvaluateLowSampleCountPercentile", "ThresholdMetricId", "Metrics")
+
+
+def alarm_view(alarm: Mapping[str, Any]) -> dict[str, Any]:
+    """A request or a ``DescribeAlarms`` entry in one comparable shape.
+
+    AWS answers with defaults filled in (``ActionsEnabled``, ``TreatMissingData``),
+    empty lists for what was not sent, dimensions and actions in its own
+    order and the threshold as a float; both sides go through this function
+    so only a real difference remains.
+    """
+    view: dict[str, Any] = {field: alarm.get(field) for field in ALARM_FIELDS}
+    for field in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        view[field] = sorted(view[field] or [])
+    view["ActionsEnabled"] = alarm.get("ActionsEnabled", True)
+    view["TreatMissingData"] = alarm.get("TreatMissingData") or "missing"
+    view["Dimensions"] = _sorted_dims(alarm.get("Dimensions"))
+    view["Threshold"] = None if alarm.get("Threshold") is None else float(alarm["Threshold"])
+    view["AlarmDescription"] = alarm.get("AlarmDescription") or ""
+    view["Metrics"] = sorted((_query_view(q) for q in alarm.get("Metrics") or []),
+                             key=lambda q: str(q["Id"]))
+    return view
+
+
+# --------------------------------------------------------------------------- topics
+
+def _subscription_key(protocol: str, endpoint: str) -> tuple[str, str]:
+    """How two subscriptions are the same: protocol and endpoint (e-mail case-insensitive)."""
+    return (protocol, endpoint.casefold() if protocol.startswith("email") else endpoint)
+
+
+def missing_subscriptions(topic: TopicConfig,
+                          live: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """Configured (protocol, endpoint) pairs with no subscription yet, pending ones counting.
+
+    AWS lists an unconfirmed e-mail subscription with the ARN
+    ``PendingConfirmation``: it exists, and subscribing again would only
+    send another confirmation mail.
+    """
+    present = {_subscription_key(str(s.get("Protocol")), str(s.get("Endpoint")))
+               for s in live if s.get("SubscriptionArn") != NOT_A_SUBSCRIPTION}
+    return [(s.protocol, s.endpoint) for s in topic.subscriptions
+            if _subscription_key(s.protocol, s.endpoint) not in present]
+
+
+class TopicStep(Step):
+    """One SNS topic of ``monitoring.topics`` with its subscriptions."""
+
+    family = TOPIC_FAMILY
+    service = "sns"
+    expected_seconds = 2.0
+
+    def __init__(self, config: PlatformConfig, key: str, topic: TopicConfig) -> None:
+        super().__init__(config, key)
+        self.topic = topic
+
+    def resource_name(self) -> str:
+        return self.topic.name
+
+    def sns(self, ctx: StepContext) -> Any:
+        return ctx.client("sns", self.region)
+
+    def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
+        sns = self.sns(ctx)
+        reply = absent_on(SNS_NOT_FOUND, sns.get_topic_attributes, TopicArn=arn)
+        if reply is None:
+            return None
+        tags = tag_map(sns.list_tags_for_resource(ResourceArn=arn).get("Tags"))
+        require_owned(self, f"SNS topic {self.topic.name}", tags)
+        pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
+        subscriptions = [s for page in pages for s in page.get("Subscriptions", [])]
+        return Resource(arn, {"Attributes": reply.get("Attributes", {}), "TagMap": tags,
+                              "Subscriptions": subscriptions})
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._describe(ctx, resource_id)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        """By name: a topic's ARN ends in ``:<name>`` (ListTopics has no name filter)."""
+        for page in self.sns(ctx).get_paginator("list_topics").paginate():
+            for topic in page.get("Topics", []):
+                arn = str(topic["TopicArn"])
+                if arn.rsplit(":", 1)[-1] == self.topic.name:
+                    return self._describe(ctx, arn)
+        return None
+
+    def _subscribe(self, ctx: StepContext, arn: str, pairs: list[tuple[str, str]]) -> None:
+        for protocol, endpoint in pairs:
+            self.sns(ctx).subscribe(TopicArn=arn, Protocol=protocol, Endpoint=endpoint,
+                                    ReturnSubscriptionArn=True)
+            log.info("sns.subscribed", step=self.name, protocol=protocol,
+                     note="e-mail endpoints must confirm the link AWS sends"
+                     if protocol.startswith("email") else None)
+
+    def _reread(self, ctx: StepContext, arn: str) -> Resource:
+        return until_found(f"SNS topic {self.topic.name}", lambda: self._describe(ctx, arn))
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        """CreateTopic is idempotent on the name; subscriptions follow."""
+        arn = str(self.sns(ctx).create_topic(
+            Name=self.topic.name, Attributes={"DisplayName": self.topic.display_name},
+            Tags=aws_tags(self.tags()))["TopicArn"])
+        created = self._reread(ctx, arn)
+        self._subscribe(ctx, arn, missing_subscriptions(self.topic,
+                                                        created.data["Subscriptions"]))
+        return self._reread(ctx, arn)
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes = tag_drift(self, data["TagMap"])
+        display = data["Attributes"].get("DisplayName", "")
+        if display != self.topic.display_name:
+            changes.append(Change("display_name", display, self.topic.display_name))
+        missing = missing_subscriptions(self.topic, data["Subscriptions"])
+        if missing:
+            current = sorted(f"{s.get('Protocol')}:{s.get('Endpoint')}"
+                             for s in data["Subscriptions"])
+            changes.append(Change("subscriptions", current,
+                                  sorted(current + [f"{p}:{e}" for p, e in missing])))
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        sns = self.sns(ctx)
+        for change in changes:
+            if change.field == "tags":
+                sns.tag_resource(ResourceArn=resource.id, Tags=aws_tags(change.desired))
+            elif change.field == "display_name":
+                sns.set_topic_attributes(TopicArn=resource.id, AttributeName="DisplayName",
+                                         AttributeValue=self.topic.display_name)
+            elif change.field == "subscriptions":
+                self._subscribe(ctx, resource.id, missing_subscriptions(
+                    self.topic, resource.data["Subscriptions"]))
+        return self._reread(ctx, resource.id)
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """DeleteTopic removes its subscriptions with it."""
+        gone_on(SNS_NOT_FOUND, self.sns(ctx).delete_topic, TopicArn=resource.id)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "topic_arn": resource.id, "name": self.topic.name}
+
+
+# --------------------------------------------------------------------------- scale out
+
+class ScaleOutPolicyStep(Step):
+    """A step-scaling policy adding ``scale_out_adjustment`` tasks, fired by scale_out alarms.
+
+    Scaling policies carry no tags: the identity is the policy name on our
+    service's scalable target, which ``ecs-autoscaling`` owns.
+    """
+
+    family = "scaling-policy"
+    service = "application-autoscaling"
+    expected_seconds = 2.0
+
+    def __init__(self, config: PlatformConfig) -> None:
+        super().__init__(config, "scale-out")
+
+    @property
+    def policy_name(self) -> str:
+        return f"{self.config.ecs.service.name}-scale-out"
+
+    def resource_name(self) -> str:
+        return self.policy_name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (AUTOSCALING_STEP,)
+
+    def scaling(self, ctx: StepContext) -> Any:
+        return ctx.client("application-autoscaling", self.region)
+
+    def desired_configuration(self) -> dict[str, Any]:
+        """Any breach (lower bound 0 above the threshold) adds the configured tasks."""
+        return {"AdjustmentType": "ChangeInCapacity",
+                "StepAdjustments": [{"MetricIntervalLowerBound": 0.0,
+                                     "ScalingAdjustment": self.config.monitoring
+                                     .scale_out_adjustment}],
+                "Cooldown": self.config.ecs.autoscaling.scale_out_cooldown_seconds,
+                "MetricAggregationType": "Average"}
+
+    @staticmethod
+    def comparable(configuration: Mapping[str, Any] | None) -> dict[str, Any]:
+        configuration = configuration or {}
+        steps = sorted(
+            ((None if s.get("MetricIntervalLowerBound") is None
+              else float(s["MetricIntervalLowerBound"]),
+              None if s.get("MetricIntervalUpperBound") is None
+              else float(s["MetricIntervalUpperBound"]),
+              s.get("ScalingAdjustment")) for s in configuration.get("StepAdjustments") or []),
+            key=repr)
+        return {"AdjustmentType": configuration.get("AdjustmentType"), "StepAdjustments": steps,
+                "MinAdjustmentMagnitude": configuration.get("MinAdjustmentMagnitude"),
+                "Cooldown": configuration.get("Cooldown"),
+                "MetricAggregationType": configuration.get("MetricAggregationType")}
+
+    @property
+    def scalable_resource_id(self) -> str:
+        """The service's scalable target, as ``ecs-autoscaling`` registers it."""
+        return EcsAutoscalingStep(self.config).resource_id
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        resource_id = self.scalable_resource_id
+        policies = self.scaling(ctx).describe_scaling_policies(
+            ServiceNamespace="ecs", ResourceId=resource_id, ScalableDimension=SCALABLE_DIMENSION,
+            PolicyNames=[self.policy_name]).get("ScalingPolicies", [])
+        mine = [p for p in policies if p.get("PolicyName") == self.policy_name
+                and p.get("ResourceId") == resource_id]
+        return Resource(mine[0]["PolicyARN"], dict(mine[0])) if mine else None
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def _put(self, ctx: StepContext) -> Resource:
+        SCALING_PROPAGATION.call(
+            f"put scaling policy {self.policy_name}", self.scaling(ctx).put_scaling_policy,
+            PolicyName=self.policy_name, ServiceNamespace="ecs",
+            ResourceId=self.scalable_resource_id,
+            ScalableDimension=SCALABLE_DIMENSION, PolicyType="StepScaling",
+            StepScalingPolicyConfiguration=self.desired_configuration())
+        return until_found(f"scaling policy {self.policy_name}", lambda: self._get(ctx))
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        return self._put(ctx)
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        if data.get("PolicyType") != "StepScaling":
+            return [Change("PolicyType", data.get("PolicyType"), "StepScaling")]
+        current = self.comparable(data.get("StepScalingPolicyConfiguration"))
+        desired = self.comparable(self.desired_configuration())
+        return [Change(key, current[key], desired[key]) for key in desired
+                if current[key] != desired[key]]
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        """PutScalingPolicy replaces the configuration (the alarms follow a new ARN)."""
+        return self._put(ctx)
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        gone_on(POLICY_NOT_FOUND, self.scaling(ctx).delete_scaling_policy,
+                PolicyName=self.policy_name, ServiceNamespace="ecs",
+                ResourceId=resource.data.get("ResourceId"),
+                ScalableDimension=SCALABLE_DIMENSION)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "policy_arn": resource.id, "policy_name": self.policy_name}
+
+
+# --------------------------------------------------------------------------- alarms
+
+class AlarmStep(Step):
+    """One CloudWatch alarm of ``monitoring.alarms``, notifying its action's topics."""
+
+    family = ALARM_FAMILY
+    service = "cloudwatch"
+    expected_seconds = 1.0
+
+    def __init__(self, config: PlatformConfig, alarm: AlarmConfig) -> None:
+        super().__init__(config, alarm.name)
+        self.alarm = alarm
+
+    def resource_name(self) -> str:
+        return self.alarm.name
+
+    @property
+    def topic_steps(self) -> tuple[str, ...]:
+        keys = self.config.monitoring.actions.get(self.alarm.action, [])
+        return tuple(f"{TOPIC_FAMILY}.{key}" for key in keys)
+
+    def depends_on(self) -> tuple[str, ...]:
+        deps = [*self.topic_steps, *dimension_steps(self.config, self.alarm.resource)]
+        if self.alarm.action == "scale_out":
+            deps.append(SCALE_OUT_STEP)
+        return tuple(dict.fromkeys(deps))
+
+    def cloudwatch(self, ctx: StepContext) -> Any:
+        return ctx.client("cloudwatch", self.region)
+
+    def request(self, ctx: StepContext) -> dict[str, Any]:
+        """The whole ``PutMetricAlarm`` request (without tags) the config asks for."""
+        topics = [str(ctx.output(step, "topic_arn")) for step in self.topic_steps]
+        actions = list(topics)
+        if self.alarm.action == "scale_out":
+            actions.append(str(ctx.output(SCALE_OUT_STEP, "policy_arn")))
+        sets = dimension_sets(ctx, self.config, self.alarm.resource, self.region)
+        return {"AlarmName": self.alarm.name, "AlarmDescription": self.alarm.description,
+                "ActionsEnabled": True, "AlarmActions": actions, "OKActions": topics,
+                "InsufficientDataActions": [],
+                "EvaluationPeriods": self.alarm.evaluation_periods,
+                "Threshold": float(self.alarm.threshold),
+                "ComparisonOperator": self.alarm.comparison,
+                "TreatMissingData": self.alarm.treat_missing_data,
+                **metric_part(self.alarm, sets)}
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        cloudwatch = self.cloudwatch(ctx)
+        alarms = [a for a in cloudwatch.describe_alarms(AlarmNames=[self.alarm.name])
+                  .get("MetricAlarms", []) if a.get("AlarmName") == self.alarm.name]
+        if not alarms:
+            return None
+        arn = str(alarms[0]["AlarmArn"])
+        tags = tag_map(cloudwatch.list_tags_for_resource(ResourceARN=arn).get("Tags"))
+        require_owned(self, f"alarm {self.alarm.name}", tags)
+        return Resource(arn, {**alarms[0], "TagMap": tags})
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def _reread(self, ctx: StepContext) -> Resource:
+        return until_found(f"alarm {self.alarm.name}", lambda: self._get(ctx))
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        self.cloudwatch(ctx).put_metric_alarm(**self.request(ctx), Tags=aws_tags(self.tags()))
+        return self._reread(ctx)
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        changes = tag_drift(self, resource.data["TagMap"])
+        current, desired = alarm_view(resource.data), alarm_view(self.request(ctx))
+        changes += [Change(field, current[field], desired[field]) for field in ALARM_FIELDS
+                    if current[field] != desired[field]]
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        """PutMetricAlarm rewrites the whole alarm; it ignores Tags on an existing one."""
+        cloudwatch = self.cloudwatch(ctx)
+        if any(c.field != "tags" for c in changes):
+            cloudwatch.put_metric_alarm(**self.request(ctx))
+        for change in changes:
+            if change.field == "tags":
+                cloudwatch.tag_resource(ResourceARN=resource.id, Tags=aws_tags(change.desired))
+        return self._reread(ctx)
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """DeleteAlarms succeeds for names that are already gone."""
+        self.cloudwatch(ctx).delete_alarms(AlarmNames=[self.alarm.name])
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "alarm_arn": resource.id, "alarm_name": self.alarm.name}
+
+
+# --------------------------------------------------------------------------- dashboard
+
+class DashboardStep(Step):
+    """``<project>-<environment>``: the tracked metrics and a graph of every alarm."""
+
+    family = DASHBOARD_STEP
+    service = "cloudwatch"
+    expected_seconds = 1.0
+
+    def resource_name(self) -> str:
+        return f"{self.config.project}-{self.config.environment}"
+
+    @property
+    def marker(self) -> str:
+        """The sentence that says this dashboard is ours (dashboards carry no tags)."""
+        return f"Managed by {MANAGED_BY} for {self.config.project}/{self.config.environment}"
+
+    def alarm_steps(self) -> list[str]:
+        return [f"{ALARM_FAMILY}.{a.name}" for a in self.config.monitoring.alarms]
+
+    def depends_on(self) -> tuple[str, ...]:
+        deps = list(self.alarm_steps())
+        for metric in self.config.monitoring.tracked_metrics:
+            deps += dimension_steps(self.config, metric.resource)
+        return tuple(dict.fromkeys(deps))
+
+    def cloudwatch(self, ctx: StepContext) -> Any:
+        return ctx.client("cloudwatch", self.region)
+
+    def body(self, ctx: StepContext) -> dict[str, Any]:
+        """Marker text, then one graph per tracked metric and one per alarm, two per row."""
+        graphs: list[dict[str, Any]] = []
+        for metric in self.config.monitoring.tracked_metrics:
+            sets = dimension_sets(ctx, self.config, metric.resource, self.region)
+            lines = [[metric.namespace, metric.metric_name,
+                      *[v for d in dims for v in (d["Name"], d["Value"])]] for dims in sets]
+            graphs.append({"type": "metric", "properties": {
+                "title": metric.name, "region": self.region, "view": "timeSeries",
+                "stacked": False, "stat": metric.statistic, "period": metric.period_seconds,
+                "metrics": lines}})
+        for step, alarm in zip(self.alarm_steps(), self.config.monitoring.alarms, strict=True):
+            graphs.append({"type": "metric", "properties": {
+                "title": alarm.name, "region": self.region, "view": "timeSeries",
+                "stacked": False,
+                "annotations": {"alarms": [str(ctx.output(step, "alarm_arn"))]}}})
+        widgets: list[dict[str, Any]] = [{
+            "type": "text", "x": 0, "y": 0, "width": GRID_WIDTH, "height": MARKER_HEIGHT,
+            "properties": {"markdown": f"## {self.resource_name()}\n{self.marker}: changes "
+                                       "made here are overwritten by the next apply."}}]
+        per_row = GRID_WIDTH // GRAPH_WIDTH
+        for index, graph in enumerate(graphs):
+            widgets.append({**graph, "x": (index % per_row) * GRAPH_WIDTH,
+                            "y": MARKER_HEIGHT + (index // per_row) * GRAPH_HEIGHT,
+                            "width": GRAPH_WIDTH, "height": GRAPH_HEIGHT})
+        return {"widgets": widgets}
+
+    def is_ours(self, body: Mapping[str, Any]) -> bool:
+        return any(w.get("type") == "text" and self.marker in
+                   str(w.get("properties", {}).get("markdown", ""))
+                   for w in body.get("widgets", []) if isinstance(w, dict))
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        reply = absent_on(DASHBOARD_NOT_FOUND, self.cloudwatch(ctx).get_dashboard,
+                          DashboardName=self.resource_name())
+        if reply is None:
+            return None
+        try:
+            body = json.loads(reply.get("DashboardBody") or "{}")
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict) or not self.is_ours(body):
+            raise ForeignResourceError(
+                f"{self.name}: dashboard {self.resource_name()} already exists but was not "
+                f"created by {MANAGED_BY} (no text widget saying \"{self.marker}\"); rename or "
+                "delete it, or add that widget to adopt it")
+        return Resource(str(reply["DashboardArn"]), {"Body": body})
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def _put(self, ctx: StepContext) -> Resource:
+        reply = self.cloudwatch(ctx).put_dashboard(DashboardName=self.resource_name(),
+                                                   DashboardBody=json.dumps(self.body(ctx)))
+        for message in reply.get("DashboardValidationMessages", []):
+            log.warning("dashboard.validation", step=self.name,
+                        path=message.get("DataPath"), message=message.get("Message"))
+        return until_found(f"dashboard {self.resource_name()}", lambda: self._get(ctx))
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        return self._put(ctx)
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        current, desired = resource.data["Body"], self.body(ctx)
+        if current == desired:
+            return []
+
+        def titles(body: Mapping[str, Any]) -> list[str]:
+            return [str(w.get("properties", {}).get("title")) for w in body.get("widgets", [])
+                    if w.get("type") != "text"]
+
+        if titles(current) != titles(desired):
+            return [Change("widgets", titles(current), titles(desired))]
+        return [Change("body", "differs", "the configured widgets")]
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        return self._put(ctx)
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        gone_on(DASHBOARD_NOT_FOUND, self.cloudwatch(ctx).delete_dashboards,
+                DashboardNames=[self.resource_name()])
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "dashboard_arn": resource.id, "name": self.resource_name()}
+
+
+# --------------------------------------------------------------------------- factory
+
+def _check_metric_ids(config: PlatformConfig) -> None:
+    """Metric ids this module generates must not collide with configured ones."""
+    for index, alarm in enumerate(config.monitoring.alarms):
+        for metric in alarm.metrics:
+            if metric.id == RESULT_ID or _MEMBER_SUFFIX.search(metric.id):
+                raise ConfigError(
+                    f"monitoring.alarms[{index}].metrics: id {metric.id!r} is reserved "
+                    f"({RESULT_ID!r} and ids ending in _m<digits> are generated)")
+
+
+def monitoring_steps(config: PlatformConfig) -> list[Step]:
+    """Topics, the scale-out policy (when an alarm scales out), alarms, the dashboard."""
+    _check_metric_ids(config)
+    monitoring = config.monitoring
+    steps: list[Step] = [TopicStep(config, key, topic) for key, topic in monitoring.topics.items()]
+    if any(alarm.action == "scale_out" for alarm in monitoring.alarms):
+        steps.append(ScaleOutPolicyStep(config))
+    steps += [AlarmStep(config, alarm) for alarm in monitoring.alarms]
+    steps.append(DashboardStep(config))
+    return steps
+
+
+__all__ = ["AlarmStep", "DashboardStep", "ScaleOutPolicyStep", "TopicStep", "alarm_view",
+           "metric_part", "missing_subscriptions", "monitoring_steps"]

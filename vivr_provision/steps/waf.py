@@ -1,0 +1,330 @@
+"""WAFv2: the web ACL in front of the CloudFront distribution (spec "AWS WAF").
+
+One step, ``waf``: a web ACL with the configured default action, the AWS
+managed rule groups (priority, override action, rules set to count) and a
+rate-based rule per client IP, with CloudWatch metrics and sampled requests
+as configured, and our ownership tags.
+
+Why it looks the way it does:
+
+* **Scope CLOUDFRONT lives in us-east-1.**  An ACL that protects a
+  distribution must be created with ``Scope=CLOUDFRONT`` through the
+  us-east-1 endpoint, whatever the platform's primary region is
+  (``waf.scope`` REGIONAL would use the primary region).
+* **Found by name.**  Web ACL names are unique per scope and account, and
+  ``CreateWebACL`` has no idempotency token; a crash right after the create
+  is settled by ``ListWebACLs`` + the tags the create call carried.  A
+  same-named ACL without our tags is somebody else's and stops the step.
+* **Optimistic locking.**  ``UpdateWebACL`` and ``DeleteWebACL`` need the
+  ``LockToken`` of the last read; a change in between (the console, another
+  run) is refused with ``WAFOptimisticLockException``.  Each attempt reads
+  the ACL again and retries under a bounded policy.
+* **Update replaces the whole ACL.**  Settings we do not manage (CAPTCHA and
+  challenge config, token domains, custom response bodies, association
+  config) are read back and passed through, so converging our rules never
+  resets what an operator set by hand.
+* **Delete after the distribution.**  The distribution step depends on this
+  one, so the reversed graph deletes the distribution (which releases the
+  ACL) first.  AWS refuses to delete an ACL still associated
+  (``WAFAssociatedItemException``) for a short while after that; retried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from botocore.exceptions import ClientError
+
+from vivr_provision.aws import error_code
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.edge import ManagedRuleGroupConfig, RateLimitRuleConfig
+from vivr_provision.retry import policy
+from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.common import (
+    absent_on,
+    aws_tags,
+    gone_on,
+    require_owned,
+    tag_drift,
+    tag_map,
+)
+
+events = structlog.get_logger("vivr.waf")
+
+WAF_STEP = "waf"
+#: CLOUDFRONT-scope web ACLs are managed through this region only (AWS rule).
+CLOUDFRONT_SCOPE_REGION = "us-east-1"
+NOT_FOUND = ("WAFNonexistentItemException",)
+#: The ACL changed between our read and our write; read the LockToken again.
+STALE_LOCK = policy({"WAFOptimisticLockException"},
+                    "the web ACL changed since it was read; re-reading its LockToken",
+                    deadline_s=120, max_attempts=8, initial_s=0.5, max_wait_s=5.0)
+#: A distribution that stopped using the ACL (or was deleted) releases it with a delay.
+STILL_ASSOCIATED = policy({"WAFAssociatedItemException"},
+                          "a CloudFront distribution is still releasing the web ACL",
+                          deadline_s=900, max_attempts=40, initial_s=5.0, max_wait_s=60.0)
+#: Web ACL settings UpdateWebACL resets unless they are sent again.
+PASSED_THROUGH = ("CustomResponseBodies", "CaptchaConfig", "ChallengeConfig", "TokenDomains",
+                  "AssociationConfig")
+
+
+def _without_nulls(value: Any) -> Any:
+    """``value`` without None members or empty lists (AWS and emulators differ there).
+
+    Empty dicts are kept: ``{"Allow": {}}`` and ``{"None": {}}`` are meaningful.
+    """
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items()
+                if v is not None and v != []}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def canonical_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a rule we manage, in a comparable form."""
+    shape = {key: rule.get(key) for key in ("Name", "Priority", "Statement", "Action",
+                                            "OverrideAction", "VisibilityConfig")}
+    canonical: dict[str, Any] = _without_nulls(shape)
+    return canonical
+
+
+def rule_summary(rule: dict[str, Any]) -> str:
+    """``p1 managed AWS/AWSManagedRulesCommonRuleSet -> none`` (how plan shows a rule)."""
+    statement = rule.get("Statement") or {}
+    if "ManagedRuleGroupStatement" in statement:
+        group = statement["ManagedRuleGroupStatement"]
+        counted = [o.get("Name") for o in group.get("RuleActionOverrides") or []]
+        what = f"managed {group.get('VendorName')}/{group.get('Name')}"
+        if counted:
+            what += f" (count: {', '.join(str(c) for c in counted)})"
+    elif "RateBasedStatement" in statement:
+        rate = statement["RateBasedStatement"]
+        what = (f"rate {rate.get('Limit')}/{rate.get('EvaluationWindowSec', 300)}s "
+                f"by {rate.get('AggregateKeyType')}")
+    else:
+        what = "statement " + ",".join(sorted(statement))
+    action = rule.get("Action") or rule.get("OverrideAction") or {}
+    verb = next(iter(action), "?").lower()
+    return f"p{rule.get('Priority')} {what} -> {verb}"
+
+
+def parse_web_acl_arn(arn: str) -> tuple[str, str]:
+    """(name, id) from ``arn:aws:wafv2:<region>:<account>:<global|regional>/webacl/<name>/<id>``."""
+    parts = arn.split(":", 5)[-1].split("/")
+    if len(parts) != 4 or parts[1] != "webacl":
+        raise ValueError(f"not a WAFv2 web ACL ARN: {arn}")
+    return parts[2], parts[3]
+
+
+class WebAclStep(Step):
+    """``waf.web_acl_name``: managed rule groups plus a per-IP rate limit."""
+
+    family = WAF_STEP
+    service = "wafv2"
+    expected_seconds = 10.0
+
+    def __init__(self, config: PlatformConfig) -> None:
+        super().__init__(config)
+        self.waf = config.waf
+
+    def resource_name(self) -> str:
+        return self.waf.web_acl_name
+
+    @property
+    def region(self) -> str:
+        if self.waf.scope == "CLOUDFRONT":
+            return CLOUDFRONT_SCOPE_REGION
+        return super().region
+
+    def wafv2(self, ctx: StepContext) -> Any:
+        return ctx.client("wafv2", self.region)
+
+    # -- desired settings ------------------------------------------------------
+    def visibility(self, metric_name: str) -> dict[str, Any]:
+        return {"SampledRequestsEnabled": self.waf.sampled_requests,
+                "CloudWatchMetricsEnabled": self.waf.cloudwatch_metrics,
+                "MetricName": metric_name}
+
+    def default_action(self) -> dict[str, Any]:
+        return {"Allow": {}} if self.waf.default_action == "allow" else {"Block": {}}
+
+    def managed_rule(self, group: ManagedRuleGroupConfig) -> dict[str, Any]:
+        statement: dict[str, Any] = {"VendorName": group.vendor, "Name": group.name}
+        if group.excluded_rules:
+            # RuleActionOverrides (Count) is what AWS recommends instead of the
+            # legacy ExcludedRules: the rules still evaluate and label, but never block.
+            statement["RuleActionOverrides"] = [
+                {"Name": name, "ActionToUse": {"Count": {}}} for name in group.excluded_rules]
+        override: dict[str, Any] = ({"None": {}} if group.override_action == "none"
+                                    else {"Count": {}})
+        return {"Name": group.name, "Priority": group.priority,
+                "Statement": {"ManagedRuleGroupStatement": statement},
+                "OverrideAction": override,
+                "VisibilityConfig": self.visibility(f"{self.waf.metric_name}-{group.name}")}
+
+    def rate_rule(self, rate: RateLimitRuleConfig) -> dict[str, Any]:
+        statement: dict[str, Any] = {"Limit": rate.limit,
+                                     "EvaluationWindowSec": rate.window_seconds,
+                                     "AggregateKeyType": rate.aggregate_key}
+        if rate.aggregate_key == "FORWARDED_IP":
+            statement["ForwardedIPConfig"] = {"HeaderName": "X-Forwarded-For",
+                                              "FallbackBehavior": "MATCH"}
+        action: dict[str, Any] = {"Block": {}} if rate.action == "block" else {"Count": {}}
+        return {"Name": rate.name, "Priority": rate.priority,
+                "Statement": {"RateBasedStatement": statement}, "Action": action,
+                "VisibilityConfig": self.visibility(f"{self.waf.metric_name}-{rate.name}")}
+
+    def rules(self) -> list[dict[str, Any]]:
+        """Every rule, in priority order (the order WAF evaluates them)."""
+        rules = [self.managed_rule(g) for g in self.waf.managed_rule_groups]
+        rules.append(self.rate_rule(self.waf.rate_limit))
+        return sorted(rules, key=lambda r: int(r["Priority"]))
+
+    def settings(self) -> dict[str, Any]:
+        """What CreateWebACL and UpdateWebACL both take, besides names and tokens."""
+        return {"DefaultAction": self.default_action(), "Description": self.waf.description,
+                "Rules": self.rules(), "VisibilityConfig": self.visibility(self.waf.metric_name)}
+
+    # -- finding ---------------------------------------------------------------
+    def _get(self, ctx: StepContext, name: str, acl_id: str) -> Resource | None:
+        reply = absent_on(NOT_FOUND, self.wafv2(ctx).get_web_acl, Name=name,
+                          Scope=self.waf.scope, Id=acl_id)
+        if reply is None:
+            return None
+        data = dict(reply["WebACL"])
+        data["LockToken"] = reply.get("LockToken")
+        tags = self.wafv2(ctx).list_tags_for_resource(ResourceARN=data["ARN"])
+        data["TagMap"] = tag_map((tags.get("TagInfoForResource") or {}).get("TagList"))
+        return Resource(data["ARN"], data)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        name, acl_id = parse_web_acl_arn(resource_id)
+        return self._get(ctx, name, acl_id)
+
+    def _summaries(self, ctx: StepContext) -> list[dict[str, Any]]:
+        """Every web ACL of our scope (ListWebACLs pages by NextMarker)."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"Scope": self.waf.scope, "Limit": 100}
+        while True:
+            reply = self.wafv2(ctx).list_web_acls(**params)
+            found += reply.get("WebACLs", [])
+            marker = reply.get("NextMarker")
+            if not marker or not reply.get("WebACLs"):
+                return found
+            params["NextMarker"] = marker
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        for summary in self._summaries(ctx):
+            if summary.get("Name") != self.resource_name():
+                continue
+            found = self._get(ctx, summary["Name"], summary["Id"])
+            if found is not None:
+                require_owned(self, f"web ACL {self.resource_name()}", found.data["TagMap"])
+                return found
+        return None
+
+    # -- lifecycle -------------------------------------------------------------
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        """Create with the tags in the same call; a duplicate name means a crash left one."""
+        try:
+            summary = self.wafv2(ctx).create_web_acl(
+                Name=self.resource_name(), Scope=self.waf.scope, Tags=aws_tags(self.tags()),
+                **self.settings())["Summary"]
+        except ClientError as exc:
+            if error_code(exc) != "WAFDuplicateItemException":
+                raise
+            events.info("waf.web_acl.exists", step=self.name, name=self.resource_name())
+            adopted = self.find_by_tags(ctx)
+            if adopted is None:
+                raise
+            changes = self.diff(ctx, adopted)
+            return self.update(ctx, adopted, changes) if changes else adopted
+        found = self._get(ctx, summary["Name"], summary["Id"])
+        assert found is not None, "a web ACL just created is readable"
+        return found
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = resource.data
+        changes = tag_drift(self, data.get("TagMap", {}))
+        wanted = self.settings()
+        if (data.get("Description") or "") != wanted["Description"]:
+            changes.append(Change("Description", data.get("Description"),
+                                  wanted["Description"]))
+        for key in ("DefaultAction", "VisibilityConfig"):
+            have = _without_nulls(data.get(key))
+            if have != wanted[key]:
+                changes.append(Change(key, have, wanted[key]))
+        have_rules = {r["Name"]: canonical_rule(r) for r in data.get("Rules") or []}
+        want_rules = {r["Name"]: canonical_rule(r) for r in wanted["Rules"]}
+        for name in sorted(set(have_rules) | set(want_rules)):
+            have, want = have_rules.get(name), want_rules.get(name)
+            if have == want:
+                continue
+            current = rule_summary(have) if have else None
+            desired = rule_summary(want) if want else None
+            if current == desired:  # same shape, a detail differs: show it
+                current = json.dumps(have, sort_keys=True)
+                desired = json.dumps(want, sort_keys=True)
+            changes.append(Change(f"Rules[{name}]", current, desired))
+        return changes
+
+    def _locked(self, ctx: StepContext, resource: Resource,
+                write: Callable[[dict[str, Any], str], None]) -> None:
+        """Read the ACL (fresh LockToken) then ``write(acl, token)``; retry a stale token."""
+        name, acl_id = parse_web_acl_arn(resource.id)
+
+        def attempt() -> None:
+            reply = self.wafv2(ctx).get_web_acl(Name=name, Scope=self.waf.scope, Id=acl_id)
+            write(dict(reply["WebACL"]), str(reply["LockToken"]))
+
+        STALE_LOCK.call(f"write web ACL {name}", attempt)
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        fields = {c.field: c for c in changes}
+        name, acl_id = parse_web_acl_arn(resource.id)
+        if set(fields) - {"tags"}:
+            def write(acl: dict[str, Any], lock_token: str) -> None:
+                kept = {k: acl[k] for k in PASSED_THROUGH if acl.get(k)}
+                self.wafv2(ctx).update_web_acl(Name=name, Scope=self.waf.scope, Id=acl_id,
+                                               LockToken=lock_token, **self.settings(), **kept)
+
+            self._locked(ctx, resource, write)
+        if "tags" in fields:
+            self.wafv2(ctx).tag_resource(ResourceARN=resource.id,
+                                         Tags=aws_tags(fields["tags"].desired))
+        found = self._get(ctx, name, acl_id)
+        assert found is not None, "a web ACL just updated is readable"
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Delete with the current LockToken; wait out a distribution still releasing it."""
+        name, acl_id = parse_web_acl_arn(resource.id)
+
+        def attempt() -> None:
+            reply = absent_on(NOT_FOUND, self.wafv2(ctx).get_web_acl, Name=name,
+                              Scope=self.waf.scope, Id=acl_id)
+            if reply is None:
+                return
+            gone_on(NOT_FOUND, self.wafv2(ctx).delete_web_acl, Name=name,
+                    Scope=self.waf.scope, Id=acl_id, LockToken=reply["LockToken"])
+
+        STILL_ASSOCIATED.call(f"delete web ACL {name}", STALE_LOCK.call,
+                              f"delete web ACL {name}", attempt)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        """The ARN is what CloudFront's WebACLId takes for a WAFv2 ACL."""
+        return {"id": resource.id, "web_acl_arn": resource.id,
+                "web_acl_id": resource.data.get("Id"), "name": self.resource_name(),
+                "scope": self.waf.scope}
+
+
+def waf_steps(config: PlatformConfig) -> list[Step]:
+    """The web ACL of the distribution."""
+    return [WebAclStep(config)]
+
+
+__all__ = ["WebAclStep", "waf_steps"]
