@@ -2,15 +2,13 @@
 
 Expected values are the spec's ("High-Level Architecture": Route 53 in front
 of CloudFront; "Disaster Recovery / Failover Architecture / Route53 Health
-Check": the primary ALB is monitored, TTL 60 s) and the agreed health-check
-settings (HTTPS /api/health, every 30 s, 3 failures), written here rather
-than read from config, so a wrong config fails.  Everything is read back
-with boto3.
+Check": the primary ALB is monitored, TTL 60 s; "Failover Region: us-west-2
+/ Standby ALB") and the agreed health-check settings (HTTPS /api/health,
+every 30 s, 3 failures), written here rather than read from config, so a
+wrong config fails.  Everything is read back with boto3.
 
-The failover pair needs the DR standby ALB, which no step builds yet: the
-failover step keeps the PRIMARY record right, warns on every run that the
-SECONDARY is missing and records it in its outputs, which these tests pin
-down until the standby exists.
+The failover pair is whole: PRIMARY to the primary ALB with the health
+check, SECONDARY to the standby ALB in us-west-2 (``dr.alb``), both TTL 60.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ SPEC_HEALTH_CHECK = {"Type": "HTTPS", "ResourcePath": "/api/health", "Port": 443
 ALIAS_STEPS = ("dns-alias.vivr.example.com", "dns-alias.www.vivr.example.com")
 HEALTH_STEP = "health-check.primary-alb"
 FAILOVER_STEP = "dns-failover.origin.vivr.example.com"
-STANDBY_MISSING = "dr.standby.alb needs the standby ALB, not built yet"
+DR = "us-west-2"
 OWNERSHIP = {"Project": "vivr", "Environment": "production", "ManagedBy": "vivr-provision"}
 
 
@@ -71,9 +69,23 @@ def _health_checks(aws: Aws) -> list[dict[str, Any]]:
     return list(aws.client("route53").list_health_checks()["HealthChecks"])
 
 
-def _alb_dns(aws: Aws) -> str:
-    [alb] = aws.client("elbv2").describe_load_balancers(Names=["vivr-alb"])["LoadBalancers"]
+def _alb_dns(aws: Aws, region: str = "us-east-1", name: str = "vivr-alb") -> str:
+    [alb] = aws.client("elbv2", region).describe_load_balancers(Names=[name])["LoadBalancers"]
     return str(alb["DNSName"])
+
+
+def _standby_dns(aws: Aws) -> str:
+    return _alb_dns(aws, DR, "vivr-dr-alb")
+
+
+def _set_failover(aws: Aws, role: str, target: str) -> None:
+    """Repoint one record of the failover pair by hand, as an operator would."""
+    record: dict[str, Any] = {"Name": FAILOVER_NAME, "Type": "CNAME",
+                              "SetIdentifier": role.lower(), "Failover": role,
+                              "TTL": FAILOVER_TTL, "ResourceRecords": [{"Value": target}]}
+    aws.client("route53").change_resource_record_sets(
+        HostedZoneId=_zone_id(aws),
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]})
 
 
 def _distribution_domain(aws: Aws) -> str:
@@ -123,16 +135,11 @@ def test_apply_writes_the_spec_records_and_a_reapply_changes_nothing(aws: Aws) -
     result = aws.cli("apply", *ALL_TARGETS, "--output", "json")
     code, report = result.returncode, json.loads(result.stdout)
     assert code == 0, report
-    # Until the DR standby ALB exists, the failover pair is incomplete, and
-    # every run says so (a warning, and the step's recorded outputs).
-    warnings = [json.loads(line) for line in result.stderr.splitlines()
-                if '"failover.incomplete"' in line]
-    assert warnings and STANDBY_MISSING in warnings[0]["missing"]
-    state = json.loads(aws.state_path.read_text())
-    assert STANDBY_MISSING in state["steps"][FAILOVER_STEP]["outputs"]["secondary"]
+    assert "failover.incomplete" not in result.stderr, "the pair is whole: nothing to warn of"
     actions = _actions(report)
     assert set(actions.values()) == {"created"}
-    assert {*ALIAS_STEPS, HEALTH_STEP, "cloudfront", "alb", "route53-zone"} <= set(actions)
+    assert {*ALIAS_STEPS, HEALTH_STEP, "cloudfront", "alb", "dr.alb", "route53-zone"} \
+        <= set(actions)
 
     # Health check: HTTPS /api/health on the primary ALB, every 30 s, 3 failures.
     [check] = _health_checks(aws)
@@ -148,14 +155,24 @@ def test_apply_writes_the_spec_records_and_a_reapply_changes_nothing(aws: Aws) -
     assert request["CallerReference"] == state["steps"][HEALTH_STEP]["token"], \
         "CallerReference is the step's recorded token, so a retried create is recognised"
 
-    # Failover: the PRIMARY record is the ALB, TTL 60, the health check attached.
+    # Failover: the PRIMARY record is the ALB, TTL 60, the health check attached;
+    # the SECONDARY is the us-west-2 standby ALB, TTL 60, no check (answered
+    # whenever the PRIMARY is unhealthy).
     records = _records(aws)
     primary = records[(FAILOVER_NAME, "CNAME", "primary")]
     assert (primary["Failover"], primary["TTL"], primary["HealthCheckId"]) == \
         ("PRIMARY", FAILOVER_TTL, check["Id"])
     assert [_dns(v["Value"]) for v in primary["ResourceRecords"]] == [_dns(_alb_dns(aws))]
-    assert not [k for k in records if k[0] == FAILOVER_NAME and k[2] != "primary"], \
-        "no SECONDARY is invented while the standby ALB does not exist"
+    secondary = records[(FAILOVER_NAME, "CNAME", "secondary")]
+    assert (secondary["Failover"], secondary["TTL"]) == ("SECONDARY", FAILOVER_TTL)
+    assert "HealthCheckId" not in secondary
+    assert [_dns(v["Value"]) for v in secondary["ResourceRecords"]] == \
+        [_dns(_standby_dns(aws))]
+    assert _dns(_standby_dns(aws)) != _dns(_alb_dns(aws))
+    assert sorted(k[2] for k in records if k[0] == FAILOVER_NAME) == ["primary", "secondary"]
+    outputs = json.loads(aws.state_path.read_text())["steps"][FAILOVER_STEP]["outputs"]
+    assert (outputs["primary_target"], outputs["secondary_target"]) == \
+        (_dns(_alb_dns(aws)), _dns(_standby_dns(aws)))
 
     # Route 53 in front of CloudFront.
     _assert_alias_records(aws)
@@ -234,7 +251,7 @@ def test_destroy_gives_back_the_zones_and_health_checks(aws: Aws) -> None:
     assert code == 0 and _actions(report)[FAILOVER_STEP] == "created", report
     ours = [r for k, r in _records(aws).items() if k[1] in ("A", "AAAA", "CNAME")
             and k[0] in (*ALIAS_NAMES, FAILOVER_NAME)]
-    assert len(ours) == 5  # 2 names x (A, AAAA) + the PRIMARY
+    assert len(ours) == 6  # 2 names x (A, AAAA) + the PRIMARY and the SECONDARY
 
     code, report = aws.cli_json("destroy", "--yes", "--disable-deletion-protection",
                                 *_targets("route53-zone", HEALTH_STEP))
@@ -254,3 +271,41 @@ def test_destroy_gives_back_the_zones_and_health_checks(aws: Aws) -> None:
     assert code == 0 and set(_actions(report).values()) == {"absent"}
     assert aws.mutating_calls(since=mark) == []
 
+
+
+def test_a_repointed_secondary_is_repaired_by_apply_and_kept_by_destroy(aws: Aws) -> None:
+    """The SECONDARY is held to the standby ALB like the PRIMARY to the primary."""
+    code, report = aws.cli_json("apply", "--target", FAILOVER_STEP)
+    assert code == 0, report
+    standby = _dns(_standby_dns(aws))
+    _set_failover(aws, "SECONDARY", "elsewhere.example.net")
+
+    code, report = aws.cli_json("status", "--refresh")
+    step = {s["step"]: s for s in report["steps"]}[FAILOVER_STEP]
+    assert step["action"] == "drifted"
+    assert "elsewhere.example.net." in " ".join(step["changes"])
+    assert standby in " ".join(step["changes"])
+
+    code, report = aws.cli_json("apply", "--target", FAILOVER_STEP)
+    assert code == 0 and _actions(report)[FAILOVER_STEP] == "updated", report
+    repair = aws.requests("ChangeResourceRecordSets")[-1]["ChangeBatch"]["Changes"]
+    assert [(c["Action"], c["ResourceRecordSet"]["SetIdentifier"]) for c in repair] == \
+        [("UPSERT", "secondary")], "only the drifted record of the pair is rewritten"
+    secondary = _records(aws)[(FAILOVER_NAME, "CNAME", "secondary")]
+    assert [_dns(v["Value"]) for v in secondary["ResourceRecords"]] == [standby]
+
+    # Someone repoints it again: destroy leaves the whole pair alone.
+    _set_failover(aws, "SECONDARY", "theirs.example.net")
+    before = _records(aws)
+    result = aws.cli("destroy", "--yes", "--target", FAILOVER_STEP)
+    assert result.returncode == 1
+    assert "repointed by someone else" in result.stderr
+    assert "theirs.example.net." in result.stderr
+    assert _records(aws) == before
+
+    # Pointed back, the pair is ours again and destroy removes both records.
+    code, report = aws.cli_json("apply", "--target", FAILOVER_STEP)
+    assert code == 0, report
+    code, report = aws.cli_json("destroy", "--yes", "--target", FAILOVER_STEP)
+    assert code == 0 and _actions(report)[FAILOVER_STEP] == "deleted", report
+    assert not [k for k in _records(aws) if k[0] == FAILOVER_NAME]

@@ -382,11 +382,13 @@ class AccessLogsConfig(StrictModel):
     """ALB access logs; ``bucket`` is a key of s3.buckets.
 
     The ALB inserts the slash itself (bucket/prefix/AWSLogs/...), so the
-    prefix carries none, and may not contain "AWSLogs".
+    prefix carries none, and may not contain "AWSLogs".  ``bucket`` may be
+    left out only while logging is off: an ALB writes only to a bucket in
+    its own region, and the DR region's standby ALB has none to write to.
     """
 
     enabled: bool
-    bucket: str
+    bucket: str | None = None
     prefix: Annotated[
         str,
         matching(
@@ -395,8 +397,21 @@ class AccessLogsConfig(StrictModel):
         ),
     ]
 
+    @model_validator(mode="after")
+    def _check(self) -> AccessLogsConfig:
+        if self.enabled and self.bucket is None:
+            raise ValueError("enabled access logs need a bucket (a key of s3.buckets)")
+        return self
+
 
 class AlbConfig(StrictModel):
+    """An Application Load Balancer: the primary ``alb``, or the DR standby ``dr.alb``.
+
+    Subnets and security groups are names of the same site's network
+    (``network``/``security_groups`` or ``dr.network``/``dr.security_groups``);
+    the root model checks them against the right one.
+    """
+
     name: ElbName
     scheme: Literal["internet-facing", "internal"]
     ip_address_type: Literal["ipv4", "dualstack"]

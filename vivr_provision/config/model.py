@@ -177,7 +177,14 @@ def _ingress_problems(
     config: PlatformConfig, where: str, port: int, groups: list[str]
 ) -> list[str]:
     """The port a resource listens on must be open in one of its security groups."""
-    existing = [g for g in config.security_groups if g.name in groups]
+    return _open_port_problems(config.security_groups, where, port, groups)
+
+
+def _open_port_problems(
+    known: list[SecurityGroupConfig], where: str, port: int, groups: list[str]
+) -> list[str]:
+    """Like :func:`_ingress_problems`, for the groups of any site (primary or DR)."""
+    existing = [g for g in known if g.name in groups]
     if not existing:
         return []  # unknown groups are reported by _group_problems
     for group in existing:
@@ -376,7 +383,7 @@ def _app_problems(c: PlatformConfig) -> list[str]:
         )
     logs_key = alb.access_logs.bucket
     problems += _key_problems("alb.access_logs.bucket", logs_key, c.s3.buckets, "s3.buckets")
-    bucket = c.s3.buckets.get(logs_key)
+    bucket = c.s3.buckets.get(logs_key) if logs_key is not None else None
     if bucket is not None and alb.access_logs.enabled:
         if bucket.encryption != "AES256":
             problems.append(
@@ -516,8 +523,59 @@ def _dr_network_problems(c: PlatformConfig) -> list[str]:
     return problems
 
 
+def _dr_alb_problems(c: PlatformConfig) -> list[str]:
+    """The standby ALB: declared when promised, placed in the DR network like the primary's.
+
+    ``dr.standby.alb`` promises the failover SECONDARY a target, so it needs
+    the ``dr.alb`` section; the balancer needs public subnets of
+    ``dr.network`` in two AZs (routed to its internet gateway when
+    internet-facing), groups of ``dr.security_groups`` that open its
+    listener ports, and no access logs: an ALB logs only to a bucket in its
+    own region, and every bucket of ``s3.buckets`` is in ``aws.region``.
+    """
+    dr = c.dr
+    problems: list[str] = []
+    if dr.enabled and dr.standby.alb and dr.alb is None:
+        problems.append("dr.standby.alb: the standby ALB needs a dr.alb section (subnets, "
+                        "security groups, target group, listeners)")
+    alb = dr.alb
+    if alb is None:
+        return problems
+    if dr.network is None:
+        problems.append("dr.alb: the standby ALB needs dr.network (public subnets in dr.region)")
+        return problems
+    subnets = {s.name: s for s in dr.network.subnets}
+    routed = {name for table in dr.network.route_tables
+              if table.default_route == "internet_gateway" for name in table.subnets}
+    for where, name in _indexed("dr.alb.subnets", alb.subnets):
+        member = subnets.get(name)
+        if member is None:
+            problems.append(f"{where} {name!r} is not a subnet of dr.network")
+        elif member.tier != "public":
+            problems.append(f"{where} {name!r} is a {member.tier} subnet; the ALB needs public")
+        elif alb.scheme == "internet-facing" and name not in routed:
+            problems.append(f"{where} {name!r} has no route table to dr.network's internet "
+                            "gateway; an internet-facing ALB needs one")
+    zones = {subnets[n].availability_zone for n in alb.subnets if n in subnets}
+    if len(zones) < 2:
+        problems.append(f"dr.alb.subnets: an ALB needs subnets in two availability zones, "
+                        f"got {sorted(zones)}")
+    names = [g.name for g in dr.security_groups]
+    for where, name in _indexed("dr.alb.security_groups", alb.security_groups):
+        if name not in names:
+            problems.append(f"{where} {name!r} is not a group of dr.security_groups")
+    for index, listener in enumerate(alb.listeners):
+        problems += _open_port_problems(dr.security_groups, f"dr.alb.listeners[{index}].port",
+                                        listener.port, alb.security_groups)
+    if alb.access_logs.enabled:
+        problems.append(
+            f"dr.alb.access_logs: an ALB writes access logs only to a bucket in its own region "
+            f"({dr.region}) and s3.buckets are in {c.aws.region}; set enabled: false")
+    return problems
+
+
 def _ops_problems(c: PlatformConfig) -> list[str]:
-    problems: list[str] = _dr_network_problems(c)
+    problems: list[str] = _dr_network_problems(c) + _dr_alb_problems(c)
     dr = c.dr
     if dr.region != c.aws.dr_region:
         problems.append(f"dr.region {dr.region} differs from aws.dr_region {c.aws.dr_region}")

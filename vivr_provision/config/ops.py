@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from vivr_provision.config.app import AlbConfig
 from vivr_provision.config.base import Name, NonNegativeInt, PositiveInt, Region, StrictModel
 from vivr_provision.config.data import SubnetGroupConfig, matching
 from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig
@@ -193,7 +194,10 @@ class DrConfig(StrictModel):
 
     ``network`` and ``security_groups`` describe the DR region's own VPC: a
     cross-region RDS replica must live in a DB subnet group of that region,
-    and the standby tier (when activated) joins it.
+    and the standby tier (when activated) joins it.  ``alb`` is the standby
+    load balancer the failover SECONDARY record points at; it is built when
+    ``enabled`` and ``standby.alb`` (which the root model lets through only
+    with an ``alb`` section, so a failover pair is never left half-made).
     """
 
     enabled: bool
@@ -206,6 +210,7 @@ class DrConfig(StrictModel):
     network: NetworkConfig | None = None
     security_groups: list[SecurityGroupConfig] = Field(default_factory=list)
     database: DrDatabaseConfig | None = None
+    alb: AlbConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> DrConfig:

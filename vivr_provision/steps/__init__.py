@@ -14,7 +14,7 @@ from vivr_provision.steps.alb import alb_steps
 from vivr_provision.steps.base import Step
 from vivr_provision.steps.cloudfront import cloudfront_steps
 from vivr_provision.steps.dns import dns_steps
-from vivr_provision.steps.dr import dr_network_steps
+from vivr_provision.steps.dr import dr_network_steps, dr_standby_steps
 from vivr_provision.steps.ecs import ecs_steps
 from vivr_provision.steps.elasticache import elasticache_steps
 from vivr_provision.steps.iam import iam_steps
@@ -37,7 +37,7 @@ FACTORIES: tuple[StepFactory, ...] = (
     network_steps, security_steps, dr_network_steps,
     kms_steps, secret_steps, iam_steps, rds_steps,
     pgbouncer_steps, elasticache_steps, log_steps, s3_steps,
-    dns_steps, acm_steps, alb_steps, ecs_steps,
+    dns_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
     monitoring_steps,
     waf_steps, cloudfront_steps,
     record_steps,

@@ -22,7 +22,19 @@ need every user (the listener, CloudFront) to move to the new ARN first,
 so apply stops and says so.  Destroy retries ``ResourceInUseException`` for
 a while (a listener or distribution being deleted releases the certificate
 with a delay) and then removes the validation records it wrote, unless
-another certificate of ours still validates with the same record.
+another live certificate still validates with the same record.
+
+The same step requests the DR region's copy (``dr.acm``, for the standby
+ALB: ELB takes only certificates of its own region).  ACM derives the
+validation CNAME from the account and the domain name, not the region, so
+both certificates validate through the very same records.  ``dr.acm``
+therefore depends on ``acm`` (``shares_records_with``): their lifetimes
+nest, and on destroy the DR certificate goes first, sees the primary still
+alive and leaves the records, which the primary's deletion then removes.
+Without that order, two concurrent deletions could each see the other's
+certificate still alive and both leave the records behind, and the zone
+could not be deleted.  Records left for another certificate of this stack
+are not reported as "kept": that certificate's step owns them now.
 """
 
 from __future__ import annotations
@@ -34,7 +46,15 @@ import structlog
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.retry import policy, until_found
-from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext, StepTimeout
+from vivr_provision.steps.base import (
+    MANAGED_BY,
+    Change,
+    Resource,
+    Site,
+    Step,
+    StepContext,
+    StepTimeout,
+)
 from vivr_provision.steps.common import absent_on, aws_tags, gone_on, is_owned_by, tag_map
 from vivr_provision.steps.dns import ZONE_STEP, change_records, fqdn, get_record
 
@@ -78,9 +98,16 @@ class CertificateStep(Step):
     fast_window_s = 30.0
     slow_poll_s = 20.0
 
-    def __init__(self, config: PlatformConfig, *, site: Site | None = None) -> None:
+    def __init__(self, config: PlatformConfig, *, site: Site | None = None,
+                 shares_records_with: str | None = None) -> None:
+        """``shares_records_with``: the step of another certificate for the same names.
+
+        It validates through the same CNAMEs, so it is made first and
+        destroyed last (see the module docstring).
+        """
         super().__init__(config, site=site)
         self.cert = config.acm
+        self.shares_records_with = shares_records_with
 
     def resource_name(self) -> str:
         return self.cert.domain_name
@@ -90,7 +117,11 @@ class CertificateStep(Step):
         return self.cert.validation_method == "DNS"
 
     def depends_on(self) -> tuple[str, ...]:
-        return (ZONE_STEP,) if self.dns_validated else ()
+        if not self.dns_validated:
+            return ()
+        if self.shares_records_with:
+            return (ZONE_STEP, self.shares_records_with)
+        return (ZONE_STEP,)
 
     def acm(self, ctx: StepContext, region: str | None = None) -> Any:
         return ctx.client("acm", region or self.region)
@@ -294,14 +325,21 @@ class CertificateStep(Step):
             return []
         return self._delete_validation_records(ctx, resource.id, records)
 
-    def _records_in_use(self, ctx: StepContext, deleted_arn: str) -> dict[str, str]:
-        """Validation record name -> a live certificate (other than ours) that needs it.
+    def _same_stack(self, tags: dict[str, str]) -> bool:
+        """Whether a certificate was made by this tool for this project and environment."""
+        return (tags.get("ManagedBy") == MANAGED_BY
+                and tags.get("Project") == self.config.project
+                and tags.get("Environment") == self.config.environment)
+
+    def _records_in_use(self, ctx: StepContext, deleted_arn: str) -> dict[str, tuple[str, bool]]:
+        """Validation record name -> (a live certificate other than ours that needs it,
+        whether that certificate belongs to this stack).
 
         ACM derives the record from the account and the domain, so another
         certificate for the same names (the DR region's, a CloudFront copy)
         validates and renews with the very same CNAME.
         """
-        used: dict[str, str] = {}
+        used: dict[str, tuple[str, bool]] = {}
         regions = dict.fromkeys([self.region, self.config.aws.region, self.config.aws.dr_region])
         for region in regions:
             pages = self.acm(ctx, region).get_paginator("list_certificates").paginate(
@@ -317,8 +355,11 @@ class CertificateStep(Step):
                                       CertificateArn=arn)
                     if reply is None:
                         continue
+                    tagged = absent_on(NOT_FOUND, self.acm(ctx, region).list_tags_for_certificate,
+                                       CertificateArn=arn)
+                    tags = tag_map((tagged or {}).get("Tags"))
                     for record in self.validation_records(dict(reply["Certificate"])) or []:
-                        used.setdefault(record["Name"], arn)
+                        used.setdefault(record["Name"], (arn, self._same_stack(tags)))
         return used
 
     def _delete_validation_records(self, ctx: StepContext, arn: str,
@@ -332,8 +373,15 @@ class CertificateStep(Step):
             if current is None or not self._present(current, record):
                 continue  # gone already, or rewritten by someone else: not ours to delete
             if record["Name"] in in_use:
-                kept.append(f"validation record {record['Name']} CNAME kept: certificate "
-                            f"{in_use[record['Name']]} validates and renews with it")
+                user, same_stack = in_use[record["Name"]]
+                if same_stack:
+                    # Handed over, not left behind: that certificate's step
+                    # deletes the record when its own certificate goes.
+                    events.info("acm.validation_record.shared", step=self.name,
+                                record=record["Name"], certificate=user)
+                else:
+                    kept.append(f"validation record {record['Name']} CNAME kept: certificate "
+                                f"{user} validates and renews with it")
                 continue
             doomed.append(current)
         change_records(ctx, zone, [("DELETE", r) for r in doomed],

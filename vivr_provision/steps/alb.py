@@ -24,6 +24,17 @@ apply refuses (the ECS service and the DNS records point at them).
 client address reaches the targets in X-Forwarded-For, so it is realised as
 ``routing.http.xff_header_processing.mode`` = ``append`` on the load
 balancer.
+
+The same classes build two balancers: the primary one from ``config.alb``
+(steps ``alb-target-group``, ``alb``, ``alb-listener.<port>``) and the DR
+region's standby from ``config.dr.alb`` on the DR
+:class:`~vivr_provision.steps.base.Site` (``dr.alb`` ...).  Every step
+reads its settings from the :class:`AlbConfig` it was given and names its
+dependencies through its site (``dr.vpc``, ``dr.subnet.*``, ``dr.sg.*``,
+``dr.acm``), because subnets, groups and certificates are regional.  Only
+the access-log bucket is a primary-region step (``s3.<key>``): an ALB logs
+only to a bucket of its own region, so config validation keeps the
+standby's logging off.
 """
 
 from __future__ import annotations
@@ -32,9 +43,9 @@ import json
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
-from vivr_provision.config.app import ListenerConfig
+from vivr_provision.config.app import AlbConfig, ListenerConfig
 from vivr_provision.retry import policy
-from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
@@ -64,6 +75,8 @@ CERTIFICATE_SETTLING = policy({"CertificateNotFound"},
 TG_STEP = "alb-target-group"
 LB_STEP = "alb"
 LISTENER_FAMILY = "alb-listener"
+#: The certificate step of the HTTPS listener (per site: ``acm``, ``dr.acm``).
+ACM_STEP = "acm"
 
 
 def _elbv2(ctx: StepContext, region: str) -> Any:
@@ -94,23 +107,38 @@ def arn_resource(arn: str) -> str:
     return arn.split(":", 5)[-1]
 
 
-# --------------------------------------------------------------------------- target group
+class AlbPartStep(Step):
+    """A part of one load balancer: carries that balancer's config and site.
 
+    ``alb`` is ``config.alb`` for the primary region or ``config.dr.alb``
+    for the standby; names of sibling steps go through ``self.site`` so the
+    standby's parts depend on the DR network, never on the primary's.
+    """
 
-class TargetGroupStep(Step):
-    """``vivr-app-tg``: where the ECS tasks register by IP; health check on /api/health."""
-
-    family = TG_STEP
     service = "elbv2"
 
-    def resource_name(self) -> str:
-        return self.config.alb.target_group.name
-
-    def depends_on(self) -> tuple[str, ...]:
-        return ("vpc",)
+    def __init__(self, config: PlatformConfig, alb: AlbConfig, key: str | None = None, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, key, site=site)
+        self.alb = alb
 
     def elbv2(self, ctx: StepContext) -> Any:
         return _elbv2(ctx, self.region)
+
+
+# --------------------------------------------------------------------------- target group
+
+
+class TargetGroupStep(AlbPartStep):
+    """``vivr-app-tg``: where the ECS tasks register by IP; health check on /api/health."""
+
+    family = TG_STEP
+
+    def resource_name(self) -> str:
+        return self.alb.target_group.name
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (self.site.step("vpc"),)
 
     def _from(self, ctx: StepContext, group: dict[str, Any]) -> Resource:
         arn = group["TargetGroupArn"]
@@ -135,7 +163,7 @@ class TargetGroupStep(Step):
 
     # -- desired settings ----------------------------------------------------
     def health_check(self) -> dict[str, Any]:
-        check = self.config.alb.target_group.health_check
+        check = self.alb.target_group.health_check
         return {
             "HealthCheckEnabled": True,
             "HealthCheckProtocol": check.protocol,
@@ -149,7 +177,7 @@ class TargetGroupStep(Step):
         }
 
     def attributes(self) -> dict[str, str]:
-        group = self.config.alb.target_group
+        group = self.alb.target_group
         wanted = {
             "deregistration_delay.timeout_seconds": str(group.deregistration_delay_seconds),
             "stickiness.enabled": str(group.stickiness.enabled).lower(),
@@ -167,12 +195,12 @@ class TargetGroupStep(Step):
 
     # -- lifecycle -------------------------------------------------------------
     def create(self, ctx: StepContext, token: str) -> Resource:
-        group = self.config.alb.target_group
+        group = self.alb.target_group
         reply = self.elbv2(ctx).create_target_group(
             Name=group.name,
             Protocol=group.protocol,
             Port=group.port,
-            VpcId=ctx.output("vpc", "vpc_id"),
+            VpcId=ctx.output(self.site.step("vpc"), "vpc_id"),
             TargetType=group.target_type,
             Tags=aws_tags(self.tags()),
             **self.health_check(),
@@ -185,11 +213,11 @@ class TargetGroupStep(Step):
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         data = resource.data
-        group = self.config.alb.target_group
+        group = self.alb.target_group
         changes = tag_drift(self, data["TagMap"])
         for key, want in (("Protocol", group.protocol), ("Port", group.port),
                           ("TargetType", group.target_type),
-                          ("VpcId", ctx.output("vpc", "vpc_id"))):
+                          ("VpcId", ctx.output(self.site.step("vpc"), "vpc_id"))):
             if data.get(key) != want:
                 changes.append(Change(key, data.get(key), want, replace=True))
         for key, want in self.health_check().items():
@@ -230,49 +258,64 @@ class TargetGroupStep(Step):
 # --------------------------------------------------------------------------- load balancer
 
 
-class LoadBalancerStep(Step):
-    """``vivr-alb``: internet-facing, in the public subnets, behind vivr-alb-sg."""
+class LoadBalancerStep(AlbPartStep):
+    """``vivr-alb``: internet-facing, in the public subnets, behind vivr-alb-sg.
+
+    The standby (``dr.alb``) is the same balancer in the DR network with no
+    targets until the standby tier is activated; its deletion protection is
+    ``dr.alb.deletion_protection``, lifted by destroy only when told to.
+    """
 
     family = LB_STEP
-    service = "elbv2"
     expected_seconds = 180.0
     #: Above botocore's 10 minutes: provisioning in a busy region can take longer.
     wait_budget_s = 1200.0
 
+    def __init__(self, config: PlatformConfig, alb: AlbConfig, *, site: Site | None = None,
+                 after: tuple[str, ...] = ()) -> None:
+        """``after``: steps to order before this one although nothing of theirs is read.
+
+        The standby passes its subnets' route tables (hence the internet
+        gateway, which AWS requires for an internet-facing balancer) and its
+        groups' rules, so the balancer is reachable once its step is done.
+        """
+        super().__init__(config, alb, site=site)
+        self.after = after
+
     def resource_name(self) -> str:
-        return self.config.alb.name
+        return self.alb.name
 
     @property
     def logs_step(self) -> str | None:
-        logs = self.config.alb.access_logs
-        return f"s3.{logs.bucket}" if logs.enabled else None
+        """The log bucket's step; buckets are primary-region steps (``s3.<key>``)."""
+        logs = self.alb.access_logs
+        return f"s3.{logs.bucket}" if logs.enabled and logs.bucket else None
 
     def depends_on(self) -> tuple[str, ...]:
-        alb = self.config.alb
-        deps = [f"subnet.{s}" for s in alb.subnets] + [f"sg.{g}" for g in alb.security_groups]
+        alb, site = self.alb, self.site
+        deps = ([site.step(f"subnet.{s}") for s in alb.subnets]
+                + [site.step(f"sg.{g}") for g in alb.security_groups])
         # Not read, but ordered: on destroy the load balancer (with every
         # listener and rule on it, ours or hand-made) is gone before the
         # target group is deleted, so nothing can still hold it "in use".
-        deps.append(TG_STEP)
+        deps.append(site.step(TG_STEP))
         if self.logs_step:
             # The bucket and its log-delivery policy must exist: AWS checks that
             # it may write a test object when access logging is switched on.
             deps.append(self.logs_step)
+        deps += self.after
         return tuple(deps)
 
-    def elbv2(self, ctx: StepContext) -> Any:
-        return _elbv2(ctx, self.region)
-
     def _subnet_ids(self, ctx: StepContext) -> list[str]:
-        return sorted(str(ctx.output(f"subnet.{s}", "subnet_id"))
-                      for s in self.config.alb.subnets)
+        return sorted(str(ctx.output(self.site.step(f"subnet.{s}"), "subnet_id"))
+                      for s in self.alb.subnets)
 
     def _group_ids(self, ctx: StepContext) -> list[str]:
-        return sorted(str(ctx.output(f"sg.{g}", "group_id"))
-                      for g in self.config.alb.security_groups)
+        return sorted(str(ctx.output(self.site.step(f"sg.{g}"), "group_id"))
+                      for g in self.alb.security_groups)
 
     def attributes(self) -> dict[str, str]:
-        alb = self.config.alb
+        alb = self.alb
         preserve = alb.target_group.preserve_client_ip
         wanted = {
             "idle_timeout.timeout_seconds": str(alb.idle_timeout_seconds),
@@ -284,7 +327,7 @@ class LoadBalancerStep(Step):
             "routing.http.xff_header_processing.mode": "append" if preserve else "remove",
             "access_logs.s3.enabled": str(alb.access_logs.enabled).lower(),
         }
-        if alb.access_logs.enabled:
+        if alb.access_logs.enabled and alb.access_logs.bucket:
             wanted["access_logs.s3.bucket"] = self.config.s3.bucket_name(alb.access_logs.bucket)
             wanted["access_logs.s3.prefix"] = alb.access_logs.prefix
         return wanted
@@ -322,7 +365,7 @@ class LoadBalancerStep(Step):
                                              for k, v in sorted(wanted.items())])
 
     def create(self, ctx: StepContext, token: str) -> Resource:
-        alb = self.config.alb
+        alb = self.alb
         reply = self.elbv2(ctx).create_load_balancer(
             Name=alb.name,
             Subnets=self._subnet_ids(ctx),
@@ -354,7 +397,7 @@ class LoadBalancerStep(Step):
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         data = resource.data
-        alb = self.config.alb
+        alb = self.alb
         changes = tag_drift(self, data["TagMap"])
         for key, want in (("Scheme", alb.scheme), ("Type", "application")):
             if data.get(key) != want:
@@ -442,38 +485,51 @@ def _actions_key(actions: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
     return [_action_key(a) for a in ordered]
 
 
-class ListenerStep(Step):
-    """One listener of vivr-alb: HTTPS 443 forwarding, or HTTP 80 redirecting to it."""
+class ListenerStep(AlbPartStep):
+    """One listener of vivr-alb: HTTPS 443 forwarding, or HTTP 80 redirecting to it.
+
+    An HTTPS listener takes the certificate of its own site's ``acm`` step:
+    ELB accepts only a certificate of the balancer's region.
+    """
 
     family = LISTENER_FAMILY
-    service = "elbv2"
 
-    def __init__(self, config: PlatformConfig, listener: ListenerConfig) -> None:
-        super().__init__(config, str(listener.port))
+    def __init__(self, config: PlatformConfig, alb: AlbConfig, listener: ListenerConfig, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, alb, str(listener.port), site=site)
         self.listener = listener
 
     def resource_name(self) -> str:
-        return f"{self.config.alb.name}-{self.listener.protocol.lower()}-{self.listener.port}"
+        return f"{self.alb.name}-{self.listener.protocol.lower()}-{self.listener.port}"
 
     @property
     def https(self) -> bool:
         return self.listener.protocol == "HTTPS"
 
-    def depends_on(self) -> tuple[str, ...]:
-        deps = [LB_STEP]
-        if self.listener.action == "forward":
-            deps.append(TG_STEP)
-        if self.https:
-            deps.append("acm")
-        return tuple(deps)
+    @property
+    def lb_step(self) -> str:
+        return self.site.step(LB_STEP)
 
-    def elbv2(self, ctx: StepContext) -> Any:
-        return _elbv2(ctx, self.region)
+    @property
+    def tg_step(self) -> str:
+        return self.site.step(TG_STEP)
+
+    @property
+    def acm_step(self) -> str:
+        return self.site.step(ACM_STEP)
+
+    def depends_on(self) -> tuple[str, ...]:
+        deps = [self.lb_step]
+        if self.listener.action == "forward":
+            deps.append(self.tg_step)
+        if self.https:
+            deps.append(self.acm_step)
+        return tuple(deps)
 
     def _from(self, ctx: StepContext, listener: dict[str, Any]) -> Resource:
         data = dict(listener)
         data["TagMap"] = _tags_of(ctx, self.region, listener["ListenerArn"])
-        require_owned(self, f"listener {self.config.alb.name}:{self.listener.port}",
+        require_owned(self, f"listener {self.alb.name}:{self.listener.port}",
                       data["TagMap"])
         return Resource(listener["ListenerArn"], data)
 
@@ -484,10 +540,10 @@ class ListenerStep(Step):
         return self._from(ctx, listeners[0]) if listeners else None
 
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        if not ctx.has_outputs(LB_STEP):
+        if not ctx.has_outputs(self.lb_step):
             return None  # no load balancer of ours, so no listener either
         reply = absent_on(LB_NOT_FOUND, self.elbv2(ctx).describe_listeners,
-                          LoadBalancerArn=ctx.output(LB_STEP, "load_balancer_arn"))
+                          LoadBalancerArn=ctx.output(self.lb_step, "load_balancer_arn"))
         for listener in reply["Listeners"] if reply else []:
             if listener.get("Port") == self.listener.port:
                 return self._from(ctx, listener)
@@ -497,7 +553,7 @@ class ListenerStep(Step):
     def default_actions(self, ctx: StepContext) -> list[dict[str, Any]]:
         if self.listener.action == "forward":
             return [{"Type": "forward",
-                     "TargetGroupArn": ctx.output(TG_STEP, "target_group_arn")}]
+                     "TargetGroupArn": ctx.output(self.tg_step, "target_group_arn")}]
         redirect = self.listener.redirect
         assert redirect is not None, "validated: a redirect listener has redirect settings"
         # Host, path and query spelled out: they are AWS's defaults, and an
@@ -513,14 +569,15 @@ class ListenerStep(Step):
                                   "DefaultActions": self.default_actions(ctx)}
         if self.https:
             params["SslPolicy"] = self.listener.ssl_policy
-            params["Certificates"] = [{"CertificateArn": ctx.output("acm", "certificate_arn")}]
+            params["Certificates"] = [{"CertificateArn": ctx.output(self.acm_step,
+                                                                    "certificate_arn")}]
         return params
 
     # -- lifecycle -------------------------------------------------------------
     def create(self, ctx: StepContext, token: str) -> Resource:
         reply = CERTIFICATE_SETTLING.call(
             f"create listener {self.listener.port}", self.elbv2(ctx).create_listener,
-            LoadBalancerArn=ctx.output(LB_STEP, "load_balancer_arn"),
+            LoadBalancerArn=ctx.output(self.lb_step, "load_balancer_arn"),
             Tags=aws_tags(self.tags()), **self.settings(ctx))
         arn = reply["Listeners"][0]["ListenerArn"]
         found = self.describe_by_id(ctx, arn)
@@ -573,8 +630,18 @@ class ListenerStep(Step):
                 "protocol": self.listener.protocol, "port": self.listener.port}
 
 
-def alb_steps(config: PlatformConfig) -> list[Step]:
-    """Target group, load balancer, then one step per configured listener."""
-    steps: list[Step] = [TargetGroupStep(config), LoadBalancerStep(config)]
-    steps += [ListenerStep(config, listener) for listener in config.alb.listeners]
+def site_alb_steps(config: PlatformConfig, alb: AlbConfig, site: Site | None = None, *,
+                   lb_after: tuple[str, ...] = ()) -> list[Step]:
+    """Target group, load balancer, then one step per listener, of one site's balancer.
+
+    ``lb_after``: extra ordering dependencies of the load balancer step.
+    """
+    steps: list[Step] = [TargetGroupStep(config, alb, site=site),
+                         LoadBalancerStep(config, alb, site=site, after=lb_after)]
+    steps += [ListenerStep(config, alb, listener, site=site) for listener in alb.listeners]
     return steps
+
+
+def alb_steps(config: PlatformConfig) -> list[Step]:
+    """The primary region's balancer (``config.alb``), steps named without a prefix."""
+    return site_alb_steps(config, config.alb)

@@ -24,14 +24,13 @@ TTL.  Three step families live here:
     lists the checks and reads their tags before any create.
 
 ``dns-failover.<name>``
-    The PRIMARY record (CNAME to the ALB, the health check attached) and
-    the SECONDARY record to the DR region's standby ALB.  No step builds
-    that standby ALB yet: the ALB step classes read their subnets, security
-    groups, VPC, certificate and log bucket from the primary ``alb`` config
-    and primary step names, and the DR network has no public subnets or ALB
-    group to give them.  So this step keeps the PRIMARY record correct and
-    then fails with a clear message instead of reporting a failover pair
-    that does not exist.
+    The failover pair: PRIMARY (CNAME to the primary ALB, the health check
+    attached) and SECONDARY (CNAME to the DR region's standby ALB,
+    ``dr.alb``, no health check: Route 53 answers it whenever the PRIMARY
+    is unhealthy), both with the spec's 60 s TTL.  Config validation lets a
+    failover record through only with ``dr.standby.alb`` and a ``dr.alb``
+    section, so the pair is always written whole.  Destroy deletes each
+    record only while it holds the value this step writes.
 
 Every write goes through :func:`~vivr_provision.steps.dns.change_records`
 (one atomic batch, then the INSYNC wait) and every read through
@@ -56,6 +55,7 @@ from vivr_provision.config.edge import (
 )
 from vivr_provision.errors import ConfigError
 from vivr_provision.retry import policy
+from vivr_provision.steps.alb import LB_STEP
 from vivr_provision.steps.base import (
     Change,
     DependencyMissing,
@@ -81,11 +81,12 @@ from vivr_provision.steps.dns import (
     fqdn,
     get_record,
 )
+from vivr_provision.steps.dr import standby_alb_step
 
 events = structlog.get_logger("vivr.route53")
 
 CLOUDFRONT_STEP = "cloudfront"
-ALB_STEP = "alb"
+ALB_STEP = LB_STEP
 ALIAS_FAMILY = "dns-alias"
 HEALTH_CHECK_FAMILY = "health-check"
 HEALTH_CHECK_KEY = "primary-alb"
@@ -103,7 +104,6 @@ VERSION_MOVED = policy({"HealthCheckVersionMismatch"},
 TAG_BATCH = 10
 PRIMARY_ID = "primary"
 SECONDARY_ID = "secondary"
-STANDBY_MISSING = "dr.standby.alb needs the standby ALB, not built yet"
 
 
 class RecordRepointedError(Exception):
@@ -567,14 +567,10 @@ class FailoverRecordStep(RecordStep):
     def __init__(self, config: PlatformConfig, record: FailoverRecordConfig) -> None:
         super().__init__(config, record.name)
         self.record = record
+        self.standby_step = standby_alb_step(config)
 
     def depends_on(self) -> tuple[str, ...]:
-        return (ZONE_STEP, ALB_STEP, HEALTH_CHECK_STEP)
-
-    @property
-    def needs_secondary(self) -> bool:
-        """The config declares a standby ALB to fail over to (validated for every pair)."""
-        return self.config.dr.enabled and self.config.dr.standby.alb
+        return (ZONE_STEP, ALB_STEP, HEALTH_CHECK_STEP, self.standby_step)
 
     def slots(self) -> Sequence[tuple[str, str, str | None]]:
         return [(PRIMARY_ID, self.record.type, PRIMARY_ID),
@@ -587,63 +583,78 @@ class FailoverRecordStep(RecordStep):
                 "HealthCheckId": str(ctx.output(HEALTH_CHECK_STEP, "health_check_id")),
                 "ResourceRecords": [{"Value": str(ctx.output(ALB_STEP, "dns_name"))}]}
 
-    def desired(self, ctx: StepContext) -> dict[str, dict[str, Any]]:
-        """Only the PRIMARY: the SECONDARY's target (the standby ALB) does not exist."""
-        return {PRIMARY_ID: self.primary(ctx)}
+    def secondary(self, ctx: StepContext) -> dict[str, Any]:
+        """The standby ALB, with no health check of its own.
 
-    def _warn_if_no_secondary(self, records: Mapping[str, Any]) -> None:
-        """Say, on every apply, that the pair is incomplete (never silently "done").
-
-        A PRIMARY without a SECONDARY is valid in Route 53 (it is answered
-        whatever its health), so the record is useful already; failing every
-        apply for a resource no step can build yet would only hide real
-        failures behind a permanent one.
+        A SECONDARY without a check is always considered healthy, so Route 53
+        answers it whenever the PRIMARY's check fails, which is the spec's
+        "automatic failover"; a check on a standby with no targets yet would
+        only make both records unhealthy and Route 53 fall back to the PRIMARY.
         """
-        if self.needs_secondary and records.get(SECONDARY_ID) is None:
-            events.warning("failover.incomplete", step=self.name, record=self.record_name,
-                           missing=f"SECONDARY: {STANDBY_MISSING}",
-                           region=self.config.dr.region)
+        return {"Name": self.record_name, "Type": self.record.type,
+                "SetIdentifier": SECONDARY_ID, "Failover": "SECONDARY",
+                "TTL": self.record.ttl_seconds,
+                "ResourceRecords": [{"Value": str(ctx.output(self.standby_step, "dns_name"))}]}
+
+    def desired(self, ctx: StepContext) -> dict[str, dict[str, Any]]:
+        return {PRIMARY_ID: self.primary(ctx), SECONDARY_ID: self.secondary(ctx)}
+
+    def _why(self) -> str:
+        return f"failover pair {self.record_name}"
 
     def create(self, ctx: StepContext, token: str) -> Resource:
+        """UPSERT both: a resumed run may find one of them written already."""
         zone_id = self._zone_id(ctx)
-        self._write(ctx, zone_id, {}, self.desired(ctx), [PRIMARY_ID],
-                    why=f"failover PRIMARY {self.record_name}")
-        found = self._reread(ctx, zone_id)
-        self._warn_if_no_secondary(found.data["Records"])
-        return found
+        self._write(ctx, zone_id, {}, self.desired(ctx), [PRIMARY_ID, SECONDARY_ID],
+                    why=self._why())
+        return self._reread(ctx, zone_id)
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        records = resource.data["Records"]
-        self._warn_if_no_secondary(records)
-        # A SECONDARY is never written by this step, so it is never ours to remove.
-        return self._changes({PRIMARY_ID: records.get(PRIMARY_ID)}, self.desired(ctx), {})
+        return self._changes(resource.data["Records"], self.desired(ctx), {})
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         zone_id = resource.data["ZoneId"]
         self._write(ctx, zone_id, resource.data["Records"], self.desired(ctx),
-                    [c.field for c in changes if c.field == PRIMARY_ID],
-                    why=f"failover PRIMARY {self.record_name}")
+                    [c.field for c in changes], why=self._why())
         return self._reread(ctx, zone_id)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        """Delete our PRIMARY; a SECONDARY written by hand is someone else's."""
-        try:
-            owned = {PRIMARY_ID: [self.primary(ctx)]}
-        except DependencyMissing as exc:
-            raise RecordRepointedError(
-                f"{self.name}: {exc}, so whether {self.record_name} still points at the ALB "
-                "cannot be told; it is not deleted: delete it by hand and rerun destroy"
-            ) from exc
-        self._delete_owned(ctx, resource, owned, "PRIMARY CNAME to the ALB with the health check")
+        """Delete both records, only while each still holds the value this step writes.
+
+        A record's expected value needs its target's outputs; it is computed
+        only for the records that exist, so a pair whose SECONDARY was never
+        written (or was deleted by hand) is still destroyed.
+        """
+        records: dict[str, dict[str, Any] | None] = resource.data["Records"]
+        owned: dict[str, list[dict[str, Any]]] = {}
+        for slot, build, target in ((PRIMARY_ID, self.primary, ALB_STEP),
+                                    (SECONDARY_ID, self.secondary, self.standby_step)):
+            if records.get(slot) is None:
+                continue
+            try:
+                owned[slot] = [build(ctx)]
+            except DependencyMissing as exc:
+                raise RecordRepointedError(
+                    f"{self.name}: {exc}, so whether the {slot.upper()} {self.record_name} "
+                    f"still points at {target} cannot be told; it is not deleted: delete it "
+                    "by hand and rerun destroy") from exc
+        self._delete_owned(ctx, resource, owned,
+                           f"PRIMARY CNAME to {ALB_STEP} with the health check, SECONDARY "
+                           f"CNAME to {self.standby_step}")
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         records = resource.data["Records"]
         primary = records.get(PRIMARY_ID) or {}
-        secondary = "present" if records.get(SECONDARY_ID) is not None else (
-            f"missing: {STANDBY_MISSING}" if self.needs_secondary else "not configured")
+        secondary = records.get(SECONDARY_ID) or {}
+
+        def target(record: Mapping[str, Any]) -> str | None:
+            values = record.get("ResourceRecords") or []
+            return fqdn(str(values[0]["Value"])) if values else None
+
         return {"id": resource.id, "zone_id": resource.data["ZoneId"],
                 "name": self.resource_name(), "ttl": primary.get("TTL"),
-                "health_check_id": primary.get("HealthCheckId"), "secondary": secondary}
+                "health_check_id": primary.get("HealthCheckId"),
+                "primary_target": target(primary), "secondary_target": target(secondary)}
 
 
 # --------------------------------------------------------------------------- factory

@@ -1,0 +1,115 @@
+"""The standby ALB in config and in the graph: what is refused, what is built, and where.
+
+Config mistakes must stop before any AWS call with the field path and the
+reason; the graph must hold the standby's steps on the DR site only when
+``dr.standby.alb`` asks for them, and leave the primary's steps as they are.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from vivr_provision.config import parse_config
+from vivr_provision.errors import ConfigError
+from vivr_provision.steps import build_steps
+
+REPO = Path(__file__).resolve().parents[2]
+Mutation = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture(scope="module")
+def production() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO / "config" / "production.yaml").read_text())
+    return data
+
+
+def _dr_subnet(data: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in data["dr"]["network"]["subnets"] if s["name"] == name)
+
+
+def _drop_dr_public_route(data: dict[str, Any]) -> None:
+    data["dr"]["network"]["route_tables"] = [
+        t for t in data["dr"]["network"]["route_tables"] if t["name"] != "vivr-dr-public-rt"]
+
+
+# (what is wrong, mutation, text the error must contain)
+INVALID: list[tuple[str, Mutation, str]] = [
+    ("standby promised, no alb", lambda d: d["dr"].pop("alb"),
+     "dr.standby.alb: the standby ALB needs a dr.alb section"),
+    ("alb in a database subnet", lambda d: d["dr"]["alb"].update(subnets=["dr-db-2a", "dr-db-2b"]),
+     "dr.alb.subnets[0] 'dr-db-2a' is a database subnet; the ALB needs public"),
+    ("alb in a primary subnet",
+     lambda d: d["dr"]["alb"].update(subnets=["public-1a", "dr-public-2b"]),
+     "dr.alb.subnets[0] 'public-1a' is not a subnet of dr.network"),
+    ("alb in one AZ", lambda d: _dr_subnet(d, "dr-public-2b").update(
+        availability_zone="us-west-2a"),
+     "dr.alb.subnets: an ALB needs subnets in two availability zones, got ['us-west-2a']"),
+    ("dr subnet outside dr.region",
+     lambda d: _dr_subnet(d, "dr-public-2b").update(availability_zone="us-east-1b"),
+     "dr.network.subnets.dr-public-2b.availability_zone us-east-1b is not in region us-west-2"),
+    ("primary group on the standby",
+     lambda d: d["dr"]["alb"].update(security_groups=["vivr-alb-sg"]),
+     "dr.alb.security_groups[0] 'vivr-alb-sg' is not a group of dr.security_groups"),
+    ("listener port closed", lambda d: d["dr"]["security_groups"][0]["ingress"].pop(1),
+     "dr.alb.listeners[0].port 443: no ingress rule of vivr-dr-alb-sg allows tcp 443"),
+    ("logs to a bucket of another region",
+     lambda d: d["dr"]["alb"]["access_logs"].update(enabled=True, bucket="logs"),
+     "dr.alb.access_logs: an ALB writes access logs only to a bucket in its own region"),
+    ("logs with no bucket", lambda d: d["dr"]["alb"]["access_logs"].update(enabled=True),
+     "enabled access logs need a bucket"),
+    ("internet-facing with no route out", _drop_dr_public_route,
+     "dr.alb.subnets[0] 'dr-public-2a' has no route table to dr.network's internet gateway"),
+    ("alb without a dr network", lambda d: d["dr"].pop("network"),
+     "dr.alb: the standby ALB needs dr.network"),
+    ("failover without the standby",
+     lambda d: d["dr"]["standby"].update(alb=False),
+     "route53.failover_records[0]: failover needs dr.enabled and dr.standby.alb"),
+]
+
+
+@pytest.mark.parametrize(("what", "mutate", "expected"), INVALID, ids=[i[0] for i in INVALID])
+def test_a_wrong_standby_config_is_refused_with_its_path(
+        production: dict[str, Any], what: str, mutate: Mutation, expected: str) -> None:
+    data = copy.deepcopy(production)
+    mutate(data)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, "production.yaml")
+    assert expected in str(caught.value), (what, str(caught.value))
+
+
+def test_the_standby_steps_live_on_the_dr_site(production: dict[str, Any]) -> None:
+    steps = {s.name: s for s in build_steps(parse_config(production, "production.yaml"))}
+    standby = {"dr.acm", "dr.alb-target-group", "dr.alb", "dr.alb-listener.443",
+               "dr.alb-listener.80"}
+    assert standby <= set(steps)
+    assert {steps[name].region for name in standby} == {"us-west-2"}
+    assert set(steps["dr.alb"].depends_on()) == {
+        "dr.subnet.dr-public-2a", "dr.subnet.dr-public-2b", "dr.sg.vivr-dr-alb-sg",
+        "dr.alb-target-group", "dr.rtb.vivr-dr-public-rt", "dr.sg-rules.vivr-dr-alb-sg"}
+    assert steps["dr.alb-target-group"].depends_on() == ("dr.vpc",)
+    assert set(steps["dr.alb-listener.443"].depends_on()) == {
+        "dr.alb", "dr.alb-target-group", "dr.acm"}
+    # Same validation CNAMEs as the primary certificate: made after it, destroyed before it.
+    assert set(steps["dr.acm"].depends_on()) == {"route53-zone", "acm"}
+    assert "dr.alb" in steps["dns-failover.origin.vivr.example.com"].depends_on()
+    # The primary balancer is untouched by the DR site.
+    assert steps["alb"].region == "us-east-1"
+    assert set(steps["alb"].depends_on()) == {
+        "subnet.public-1a", "subnet.public-1b", "sg.vivr-alb-sg", "alb-target-group", "s3.logs"}
+    assert set(steps["alb-listener.443"].depends_on()) == {"alb", "alb-target-group", "acm"}
+    assert steps["alb-target-group"].depends_on() == ("vpc",)
+
+
+def test_no_standby_steps_without_the_standby(production: dict[str, Any]) -> None:
+    data = copy.deepcopy(production)
+    data["dr"]["standby"]["alb"] = False
+    data["route53"]["failover_records"] = []
+    names = {s.name for s in build_steps(parse_config(data, "production.yaml"))}
+    assert not {n for n in names if n.startswith(("dr.alb", "dr.acm"))}
+    assert "dr.vpc" in names, "the DR network stays for the replica"
