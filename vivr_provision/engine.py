@@ -41,6 +41,7 @@ from vivr_provision.log import redact
 from vivr_provision.state import State, StateStore, StepRecord, utc_now
 from vivr_provision.steps.base import (
     Change,
+    DependencyMissing,
     DestroyOptions,
     ReplacementRequired,
     Resource,
@@ -68,6 +69,8 @@ class StepResult:
     error: str | None = None
     changes: list[str] = field(default_factory=list)
     retained: list[str] = field(default_factory=list)
+    #: What the operator must know (see :meth:`Step.notes`), shown after the table.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -433,7 +436,15 @@ class Engine:
         if action != "unchanged" or record.outputs != outputs or record.error:
             self._commit(step.name, status="ready", resource_id=resource.id, outputs=outputs,
                          error=None)
-        return StepResult(step.name, action, resource.id, changes=changes)
+        return StepResult(step.name, action, resource.id, changes=changes,
+                          notes=self._notes(step, resource))
+
+    def _notes(self, step: Step, resource: Resource | None) -> list[str]:
+        """The step's notes; a dependency not applied yet (plan) just means none yet."""
+        try:
+            return [redact(line) for line in step.notes(self.ctx, resource)]
+        except DependencyMissing:
+            return []
 
     def _create(self, step: Step, priority: float, record: StepRecord) -> Resource:
         """Journal the intent (status + token), call create, record the physical id."""
@@ -476,7 +487,8 @@ class Engine:
             self._outputs[step.name] = outputs
         self._commit(step.name, status="ready", resource_id=created.id, outputs=outputs,
                      error=None)
-        return StepResult(step.name, "replaced", created.id, changes=changes)
+        return StepResult(step.name, "replaced", created.id, changes=changes,
+                          notes=self._notes(step, created))
 
     def _token_for(self, step: Step, record: StepRecord) -> str:
         """The idempotency token of this create call.
@@ -550,14 +562,17 @@ class Engine:
 
     def _plan_apply(self, step: Step, priority: float) -> StepResult:
         if self._missing_dependency(step):
-            return StepResult(step.name, "create", changes=["after its dependencies"])
+            return StepResult(step.name, "create", changes=["after its dependencies"],
+                              notes=self._notes(step, None))
         resource, diff = self._observe(step)
+        notes = self._notes(step, resource)
         if resource is None:
-            return StepResult(step.name, "create")
+            return StepResult(step.name, "create", notes=notes)
         if not diff:
-            return StepResult(step.name, "no-op", resource.id)
+            return StepResult(step.name, "no-op", resource.id, notes=notes)
         action = "replace" if any(c.replace for c in diff) else "update"
-        return StepResult(step.name, action, resource.id, changes=[c.describe() for c in diff])
+        return StepResult(step.name, action, resource.id, changes=[c.describe() for c in diff],
+                          notes=notes)
 
     def _plan_destroy(self, step: Step, priority: float) -> StepResult:
         record = self.state.steps.get(step.name)

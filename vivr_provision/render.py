@@ -83,6 +83,11 @@ def print_report(report: RunReport, title: str, output: str) -> None:
         out.print("Kept on purpose (recoverable, not deleted):", highlight=False)
         for step, line in kept:
             out.print(f"  {step}: {redact(line)}", highlight=False, soft_wrap=True)
+    notes = [(r.step, line) for r in report.results for line in r.notes]
+    if notes:
+        out.print("Notes:", highlight=False)
+        for step, line in notes:
+            out.print(f"  {step}: {redact(line)}", highlight=False, soft_wrap=True)
     out.print(summary_line(report), highlight=False)
 
 

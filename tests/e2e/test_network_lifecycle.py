@@ -38,6 +38,8 @@ SPEC_RULES = {
         ("in", "tcp", 3000, 3000, "sg:vivr-alb-sg"), ("in", "tcp", 22, 22, "sg:bastion-sg"),
         ("out", "tcp", 5432, 5432, "sg:vivr-db-sg"), ("out", "tcp", 6379, 6379, "sg:vivr-cache-sg"),
         ("out", "tcp", 443, 443, ANY), ("out", "udp", 53, 53, ANY),
+        # Not in the spec's table; its architecture needs it (app -> PgBouncer).
+        ("out", "tcp", 6432, 6432, "sg:vivr-pgbouncer-sg"),
     },
     "vivr-db-sg": {
         ("in", "tcp", 5432, 5432, "sg:vivr-app-sg"),

@@ -29,8 +29,11 @@ PUBLIC_ACCESS_BLOCKED = {"BlockPublicAcls": True, "IgnorePublicAcls": True,
 #: Spec lifecycle rules, as (transitions, expiration, noncurrent expiration, abort multipart).
 SPEC_LIFECYCLE = {
     "vivr-assets": ([], None, 30, None),               # delete non-current versions after 30 d
-    "vivr-backups": ([(90, "GLACIER")], 365, None, None),  # Glacier after 90 d, expire 1 year
-    "vivr-logs": ([(30, "GLACIER")], 90, None, None),  # Glacier after 30 d, expire after 90 d
+    # Glacier after 90 d, expire 1 year; versioned, so the expired (non-current)
+    # versions go too, 30 days later (without it S3 keeps them forever)
+    "vivr-backups": ([(90, "GLACIER")], 365, 30, None),
+    # Glacier after 30 d, expire after 90 d; non-current versions a week later
+    "vivr-logs": ([(30, "GLACIER")], 90, 7, None),
     "vivr-temp": ([], 30, None, 7),                     # multipart 7 d, all objects 30 d
 }
 #: The legacy ELB log-delivery account of us-east-1 (AWS docs, ALB access logs).

@@ -409,6 +409,15 @@ class BucketConfig(StrictModel):
     def _check(self) -> BucketConfig:
         if self.replication is not None and not self.versioning:
             raise ValueError("replication needs versioning (S3 rule)")
+        if self.versioning:
+            # On a versioned bucket an expiry only hides the current version
+            # (it becomes non-current), so the data would be kept forever.
+            for rule in self.lifecycle_rules:
+                if rule.expiration_days is not None and rule.noncurrent_expiration_days is None:
+                    raise ValueError(
+                        f"lifecycle rule {rule.id!r} expires objects of a versioned bucket but "
+                        "not their non-current versions, which S3 then keeps forever: set "
+                        "noncurrent_expiration_days")
         return self
 
 

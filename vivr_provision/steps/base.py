@@ -274,3 +274,13 @@ class Step(ABC):
     def outputs(self, resource: Resource) -> dict[str, Any]:
         """Ids/ARNs/endpoints dependents read (never secret values)."""
         return {"id": resource.id}
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        """What the operator must know about this step after plan or apply, one line each.
+
+        For facts that are neither a change nor an error: a value resolved
+        from AWS's catalog, a secret that still needs a value (and the
+        command that sets it), a log AWS cannot deliver where the spec asks.
+        ``resource`` is None when plan finds nothing yet.  Never a secret.
+        """
+        return []
