@@ -404,6 +404,20 @@ class AccessLogsConfig(StrictModel):
         return self
 
 
+class OriginVerifyConfig(StrictModel):
+    """Serve only requests that carry CloudFront's secret origin header.
+
+    CloudFront adds ``header`` with the value of ``secret`` (a key of
+    ``secrets``) to every request it sends the ALB; the HTTPS listener
+    forwards only requests whose header matches and answers every other one
+    with ``deny_status_code``, so nothing bypasses CloudFront and its WAF.
+    """
+
+    header: Annotated[str, Field(min_length=1, max_length=40)]
+    secret: Name
+    deny_status_code: Annotated[int, Field(ge=400, le=599)] = 403
+
+
 class AlbConfig(StrictModel):
     """An Application Load Balancer: the primary ``alb``, or the DR standby ``dr.alb``.
 
@@ -424,6 +438,7 @@ class AlbConfig(StrictModel):
     target_group: TargetGroupConfig
     listeners: Annotated[list[ListenerConfig], Field(min_length=1)]
     access_logs: AccessLogsConfig
+    origin_verify: OriginVerifyConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> AlbConfig:

@@ -7,9 +7,9 @@ need the region live in the root model.
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from vivr_provision.config.base import Cidr, Name, Port, StrictModel
 
@@ -136,7 +136,10 @@ Protocol = Literal["tcp", "udp", "icmp", "all"]
 
 
 class SecurityRule(StrictModel):
-    """One inbound or outbound rule; the peer is a CIDR or another group by name."""
+    """One inbound or outbound rule; the peer is a CIDR, another group by name,
+    or an AWS-managed prefix list by name (e.g.
+    ``com.amazonaws.global.cloudfront.origin-facing``, resolved to its id at apply).
+    """
 
     protocol: Protocol
     port: Port | None = None
@@ -145,12 +148,14 @@ class SecurityRule(StrictModel):
     icmp_code: int | None = None
     cidr: Cidr | None = None
     group: Name | None = None
+    prefix_list: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     description: str
 
     @model_validator(mode="after")
     def _check_shape(self) -> SecurityRule:
-        if (self.cidr is None) == (self.group is None):
-            raise ValueError("exactly one of cidr or group must be set")
+        peers = [p for p in (self.cidr, self.group, self.prefix_list) if p is not None]
+        if len(peers) != 1:
+            raise ValueError("exactly one of cidr, group or prefix_list must be set")
         if self.protocol in ("tcp", "udp"):
             if self.port is None:
                 raise ValueError(f"a {self.protocol} rule needs a port")
