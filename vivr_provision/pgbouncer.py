@@ -38,6 +38,15 @@ LOG_FILE = "/var/log/pgbouncer/pgbouncer.log"
 PID_FILE = f"{RUN_DIR}/pgbouncer.pid"
 #: CloudWatch namespace of the pooler's metrics; the alarms read it.
 METRICS_NAMESPACE = "VIVR/PgBouncer"
+#: Dimension naming the pooler (its service name) on every metric it publishes:
+#: staging and production share an account and region, so a metric without
+#: it would mix both environments' values in one series.
+METRICS_DIMENSION = "Service"
+#: Published (value 1) each minute only when PgBouncer answers its admin console;
+#: its absence is what the heartbeat alarm (missing data = breaching) fires on.
+HEARTBEAT_METRIC = "pgbouncer_up"
+#: Repository id of Amazon's SPAL repository, as its ``spal-release`` package defines it.
+SPAL_REPO_ID = "amazonlinux-spal"
 #: Seconds between two metric samples (the alarms use 60 s periods).
 METRICS_INTERVAL_S = 60
 #: EC2 refuses user data above 16 KiB (before base64).
@@ -47,9 +56,28 @@ INI_DELIMITER = "VIVR_PGBOUNCER_INI"
 _VERIFYING_MODES = ("verify-ca", "verify-full")
 
 
+def connect_query(config: PlatformConfig) -> str | None:
+    """SQL each new server connection runs first, or None.
+
+    ``SET idle_session_timeout`` (a user-settable parameter, unit ms) lifts
+    RDS's idle limit for PgBouncer's own connections only; PgBouncer's
+    ``server_idle_timeout`` and ``server_lifetime`` govern them instead
+    (see ``pgbouncer_timeout_problems`` in the config model).
+    """
+    seconds = config.pgbouncer.server_idle_session_timeout
+    if seconds is None:
+        return None
+    return f"SET idle_session_timeout TO {seconds * 1000}"
+
+
 def _database_line(config: PlatformConfig, db_host: str, db_port: int) -> str:
     db_name = config.rds.db_name
-    return f"{db_name} = host={db_host} port={db_port} dbname={db_name}"
+    line = f"{db_name} = host={db_host} port={db_port} dbname={db_name}"
+    query = connect_query(config)
+    if query is not None:
+        # A connstring value in single quotes (a quote inside would be doubled).
+        line += " connect_query='" + query.replace("'", "''") + "'"
+    return line
 
 
 def ini_values(config: PlatformConfig) -> dict[str, str]:
@@ -185,34 +213,65 @@ def _server_ca(config: PlatformConfig, region: str) -> str:
            f"chmod 0644 {SERVER_TLS_CA}\n"
 
 
-def _metrics_script(config: PlatformConfig, region: str) -> str:
-    """Sample queue depth and pooler errors into CloudWatch (the alarms' metrics).
+def _admin_psql(config: PlatformConfig) -> str:
+    """psql on PgBouncer's admin console over its Unix socket.
 
-    ``cl_waiting`` is summed over all pools from ``SHOW POOLS`` (column found
-    by name, so a pgbouncer upgrade that adds columns does not break it);
-    ``connection_errors`` counts the "pooler error" lines logged since the
-    previous sample.  Published without dimensions: one pooler per
-    environment, and the alarms name only the namespace and metric.
+    PgBouncer lets user ``pgbouncer`` in without a password only over the
+    socket and from the OS user it runs as, so callers run as ``pgbouncer``.
     """
-    port = config.pgbouncer.listen_port
-    return f"""\
+    return (f"psql -X -h {RUN_DIR} -p {config.pgbouncer.listen_port} -U pgbouncer "
+            "-d pgbouncer")
+
+
+def _metric_json(name: str, value: str, dimensions: str) -> str:
+    """One MetricDatum of ``put-metric-data --metric-data``: JSON in single quotes,
+    with ``value`` and ``dimensions`` (shell expansions) spliced in double quotes."""
+    quote = "'"
+    return (quote + '{"MetricName":"' + name + '","Value":' + quote + f'"{value}"' + quote
+            + ',"Unit":"Count","Dimensions":' + quote + f'"{dimensions}"' + quote + "}" + quote)
+
+
+def _sampler_script(config: PlatformConfig, region: str) -> str:
+    """Every minute: the heartbeat, and (with ``cloudwatch_metrics``) queue depth and errors.
+
+    The heartbeat is published only after ``SHOW POOLS`` answered (``set -e``
+    stops the script at a failed psql), so a pooler that never started, died
+    or hangs publishes nothing and the heartbeat alarm, which treats missing
+    data as breaching, fires.  ``cl_waiting`` is summed over all pools
+    (column found by name, so a pgbouncer upgrade that adds columns does not
+    break it); ``connection_errors`` counts the "pooler error" lines logged
+    since the previous sample.  Every metric carries the pooler's service
+    name as its only dimension.
+    """
+    pgb = config.pgbouncer
+    dims = f'[{{"Name":"{METRICS_DIMENSION}","Value":"{pgb.service_name}"}}]'
+    script = f"""\
 #!/bin/bash
 set -euo pipefail
-waiting=$(psql -h {RUN_DIR} -p {port} -U pgbouncer -d pgbouncer -A -F '|' -P footer=off \\
-  -c 'SHOW POOLS' | awk -F'|' '
+pools=$({_admin_psql(config)} -A -F '|' -P footer=off -c 'SHOW POOLS')
+dims={shlex.quote(dims)}
+metrics={_metric_json(HEARTBEAT_METRIC, "1", "$dims")}
+"""
+    if pgb.cloudwatch_metrics:
+        script += f"""\
+waiting=$(printf '%s\\n' "$pools" | awk -F'|' '
     NR == 1 {{ for (i = 1; i <= NF; i++) if ($i == "cl_waiting") c = i; next }}
     c && $c ~ /^[0-9]+$/ {{ s += $c }}
     END {{ print s + 0 }}')
-mark=/var/lib/pgbouncer-metrics/offset
+mark="${{STATE_DIRECTORY:-/var/lib/pgbouncer-metrics}}/offset"
 size=$(stat -c %s {LOG_FILE} 2>/dev/null || echo 0)
 last=$(cat "$mark" 2>/dev/null || echo 0)
 if [ "$size" -lt "$last" ]; then last=0; fi
 errors=$(tail -c +$((last + 1)) {LOG_FILE} 2>/dev/null | grep -c 'pooler error' || true)
 echo "$size" > "$mark"
-aws cloudwatch put-metric-data --region {region} --namespace {METRICS_NAMESPACE} \\
-  --metric-data "MetricName=cl_waiting,Value=${{waiting:-0}},Unit=Count" \\
-  "MetricName=connection_errors,Value=${{errors:-0}},Unit=Count"
+metrics="$metrics",{_metric_json("cl_waiting", "${waiting:-0}", "$dims")}
+metrics="$metrics",{_metric_json("connection_errors", "${errors:-0}", "$dims")}
 """
+    script += f"""\
+aws cloudwatch put-metric-data --region {shlex.quote(region)} --namespace {METRICS_NAMESPACE} \\
+  --metric-data "[$metrics]"
+"""
+    return script
 
 
 def _cloudwatch_agent_config(config: PlatformConfig) -> str:
@@ -228,28 +287,36 @@ def _cloudwatch_agent_config(config: PlatformConfig) -> str:
     )
 
 
-def _metrics(config: PlatformConfig, region: str) -> str:
+def _cloudwatch_agent(config: PlatformConfig) -> str:
     if not config.pgbouncer.cloudwatch_metrics:
         return ""
     agent_json = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
+    return (
+        f"# Host metrics: namespace {METRICS_NAMESPACE} (memory, disk, the pgbouncer process).\n"
+        + _heredoc(agent_json, _cloudwatch_agent_config(config), "VIVR_CW_AGENT",
+                   owner="root:root", mode="0644")
+        + "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config "
+        f"-m ec2 -s -c file:{agent_json}\n"
+    )
+
+
+def _sampler(config: PlatformConfig, region: str) -> str:
+    """The heartbeat (always) and pool metrics sampler as a systemd timer, every minute."""
     unit = (
-        "[Unit]\nDescription=Publish PgBouncer metrics to CloudWatch\n"
+        "[Unit]\nDescription=Publish the PgBouncer heartbeat and metrics to CloudWatch\n"
         "After=pgbouncer.service\n\n"
         "[Service]\nType=oneshot\nUser=pgbouncer\nStateDirectory=pgbouncer-metrics\n"
         "ExecStart=/usr/local/bin/pgbouncer-metrics\n"
     )
     timer = (
-        "[Unit]\nDescription=Sample PgBouncer metrics every minute\n\n"
+        "[Unit]\nDescription=Sample PgBouncer every minute\n\n"
         f"[Timer]\nOnBootSec={METRICS_INTERVAL_S}\nOnUnitActiveSec={METRICS_INTERVAL_S}\n\n"
         "[Install]\nWantedBy=timers.target\n"
     )
     return (
-        f"# Metrics: namespace {METRICS_NAMESPACE} (queue depth, errors, host).\n"
-        + _heredoc(agent_json, _cloudwatch_agent_config(config), "VIVR_CW_AGENT",
-                   owner="root:root", mode="0644")
-        + "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config "
-        f"-m ec2 -s -c file:{agent_json}\n"
-        + _heredoc("/usr/local/bin/pgbouncer-metrics", _metrics_script(config, region),
+        f"# Heartbeat {METRICS_NAMESPACE}/{HEARTBEAT_METRIC}: published only while PgBouncer "
+        "answers.\n"
+        + _heredoc("/usr/local/bin/pgbouncer-metrics", _sampler_script(config, region),
                    "VIVR_METRICS_SH", owner="root:root", mode="0755")
         + _heredoc("/etc/systemd/system/pgbouncer-metrics.service", unit, "VIVR_METRICS_UNIT",
                    owner="root:root", mode="0644")
@@ -259,12 +326,56 @@ def _metrics(config: PlatformConfig, region: str) -> str:
     )
 
 
-def _packages(config: PlatformConfig) -> list[str]:
-    packages = ["pgbouncer", "openssl"]
+def packages(config: PlatformConfig) -> list[str]:
+    """What ``dnf`` installs after enabling SPAL, all from the AMI's release of AL2023.
+
+    ``pgbouncer`` comes from SPAL, the rest from AL2023's core repositories:
+    ``awscli-2`` (the secret, the metrics; on the standard AMI already),
+    ``openssl`` (the self-signed client certificate), ``postgresql<major>``
+    (``psql`` for the admin console: readiness and heartbeat) and, with
+    metrics, ``amazon-cloudwatch-agent``.  python3 (the secret's JSON) is
+    part of every AL2023 image because dnf needs it; jq is not used.
+    """
+    major = config.rds.engine_version.split(".", maxsplit=1)[0]
+    names = ["pgbouncer", "openssl", "awscli-2", f"postgresql{major}"]
     if config.pgbouncer.cloudwatch_metrics:
-        major = config.rds.engine_version.split(".", maxsplit=1)[0]
-        packages += ["amazon-cloudwatch-agent", f"postgresql{major}"]
-    return packages
+        names.append("amazon-cloudwatch-agent")
+    return names
+
+
+def _install(config: PlatformConfig) -> str:
+    """Enable SPAL and install, refusing unsigned packages.
+
+    AL2023 locks dnf to the AMI's release version (deterministic upgrades),
+    so one AMI always installs the same builds; the image is resolved once
+    at create and recorded on the instance.  ``spal-release`` is an AL2023
+    core package signed by Amazon and drops the SPAL repository file; the
+    ``gpgcheck`` override makes dnf verify every SPAL package's signature
+    even if that file ever said otherwise.
+    """
+    assert config.pgbouncer.install_from == "spal"
+    return (
+        "# PgBouncer is not in AL2023's core repositories; it is in Amazon's SPAL repository.\n"
+        "dnf install -y spal-release\n"
+        f"dnf install -y --setopt={SPAL_REPO_ID}.gpgcheck=1 {' '.join(packages(config))}\n"
+        "rpm -q pgbouncer\n"
+    )
+
+
+def _readiness(config: PlatformConfig) -> str:
+    """Wait until PgBouncer answers; otherwise fail the boot loudly (console log, no heartbeat)."""
+    return f"""\
+# The boot is done only when PgBouncer answers its admin console.
+for attempt in $(seq 1 30); do
+  if runuser -u pgbouncer -- {_admin_psql(config)} -c 'SHOW VERSION' >/dev/null; then break; fi
+  if [ "$attempt" -eq 30 ]; then
+    echo "pgbouncer does not answer on {RUN_DIR}" >&2
+    systemctl status pgbouncer --no-pager >&2 || true
+    exit 1
+  fi
+  sleep 2
+done
+"""
 
 
 def render_user_data(config: PlatformConfig, db_host: str, db_port: int,
@@ -287,10 +398,12 @@ def render_user_data(config: PlatformConfig, db_host: str, db_port: int,
         f"{config.rds.identifier}, rendered by vivr-provision.\n"
         "# Contains no credential: the database password is read at boot from\n"
         f"# {secret_arn} with the instance role.\n"
-        "set -euo pipefail\n\n"
-        f"dnf install -y {' '.join(_packages(config))}\n"
-        f"install -d -m 0750 -o root -g pgbouncer {CONFIG_DIR}\n"
-        "install -d -m 0750 -o pgbouncer -g pgbouncer /var/log/pgbouncer\n"
+        "set -euo pipefail\n"
+        "# A failed command stops the boot; say which one on the console (get-console-output).\n"
+        "trap 'echo \"vivr-provision: pgbouncer boot failed at line $LINENO\" >&2' ERR\n\n"
+        + _install(config)
+        + f"install -d -m 0750 -o root -g pgbouncer {CONFIG_DIR}\n"
+        + "install -d -m 0750 -o pgbouncer -g pgbouncer /var/log/pgbouncer\n"
         + _heredoc("/etc/tmpfiles.d/pgbouncer-vivr.conf", tmpfiles, "VIVR_TMPFILES",
                    owner="root:root", mode="0644")
         + "systemd-tmpfiles --create /etc/tmpfiles.d/pgbouncer-vivr.conf\n"
@@ -306,8 +419,10 @@ def render_user_data(config: PlatformConfig, db_host: str, db_port: int,
         + _server_ca(config, region)
         + "\nsystemctl daemon-reload\n"
         + "systemctl enable --now pgbouncer\n"
+        + _readiness(config)
         + "\n"
-        + _metrics(config, region)
+        + _sampler(config, region)
+        + _cloudwatch_agent(config)
     )
     size = len(script.encode())
     if size > USER_DATA_LIMIT:

@@ -37,7 +37,10 @@ CPU, MEMORY, ERRORS = PREFIX + "cpu-high", PREFIX + "memory-high", PREFIX + "5xx
 CONNECTIONS, STORAGE = PREFIX + "db-connections", PREFIX + "db-storage"
 UNHEALTHY = PREFIX + "unhealthy-targets"
 QUEUE, POOLER_ERRORS = PREFIX + "pgbouncer-queue", PREFIX + "pgbouncer-errors"
-ALARMS = {CPU, MEMORY, ERRORS, CONNECTIONS, STORAGE, UNHEALTHY, QUEUE, POOLER_ERRORS}
+HEARTBEAT, STATUS_CHECK = PREFIX + "pgbouncer-heartbeat", PREFIX + "pgbouncer-status-check"
+ALARMS = {CPU, MEMORY, ERRORS, CONNECTIONS, STORAGE, UNHEALTHY, QUEUE, POOLER_ERRORS,
+          HEARTBEAT, STATUS_CHECK}
+POOLER = {"Service": "pgbouncer-vivr"}   # the dimension the boot script publishes with
 #: Topic name -> e-mail endpoint ("Alert team", "Alert DevOps", "Immediate alert").
 TOPICS = {"vivr-production-team-alerts": "team@vivr.example.com",
           "vivr-production-devops-alerts": "devops@vivr.example.com",
@@ -199,11 +202,34 @@ def _assert_alarms_match_the_spec(aws: Aws) -> None:
                                      "HealthyHostCount": good}) is breach
     assert critical in unhealthy["AlarmActions"]
 
-    # PgBouncer "Alerts: High queue depth, connection errors" (published without dimensions).
+    # PgBouncer "Alerts: High queue depth, connection errors", per pooler (staging
+    # shares the account and region, so the metrics carry the service name).
     assert [(*w[:2], w[4]) for w in _watched(alarms[QUEUE])] == \
-        [("VIVR/PgBouncer", "cl_waiting", {})]
+        [("VIVR/PgBouncer", "cl_waiting", POOLER)]
     assert [(*w[:2], w[4]) for w in _watched(alarms[POOLER_ERRORS])] == \
-        [("VIVR/PgBouncer", "connection_errors", {})]
+        [("VIVR/PgBouncer", "connection_errors", POOLER)]
+
+    # A failed PgBouncer boot is loud: no heartbeat for 10 minutes is a breach
+    # (missing data counts), and so is a failed EC2 status check of the instance.
+    heartbeat = alarms[HEARTBEAT]
+    assert _watched(heartbeat) == [("VIVR/PgBouncer", "pgbouncer_up", "SampleCount", 60,
+                                    POOLER)]
+    assert heartbeat["TreatMissingData"] == "breaching"
+    assert _window_s(heartbeat) == 10 * 60
+    assert not _breaches(heartbeat, {"pgbouncer_up": 1})
+    assert critical in heartbeat["AlarmActions"]
+    [pooler] = [i for r in aws.client("ec2").describe_instances(Filters=[
+        {"Name": "tag:Name", "Values": ["pgbouncer-vivr"]},
+        {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+        for i in r["Instances"]]
+    status = alarms[STATUS_CHECK]
+    assert _watched(status) == [("AWS/EC2", "StatusCheckFailed", "Maximum", 60,
+                                 {"InstanceId": pooler["InstanceId"]})]
+    assert _breaches(status, {"StatusCheckFailed": 1})
+    assert not _breaches(status, {"StatusCheckFailed": 0})
+    assert critical in status["AlarmActions"]
+    assert [r["TreatMissingData"] for r in aws.requests("PutMetricAlarm")
+            if r["AlarmName"] == HEARTBEAT] == ["breaching"]
 
     cloudwatch = aws.client("cloudwatch")
     for name, alarm in alarms.items():

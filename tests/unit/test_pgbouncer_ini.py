@@ -15,11 +15,16 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from vivr_provision.config import PlatformConfig, load_config
 from vivr_provision.config.data import GeneratedSecretConfig
+from vivr_provision.config.loader import parse_config
+from vivr_provision.config.model import pgbouncer_timeout_problems
+from vivr_provision.errors import ConfigError
 from vivr_provision.pgbouncer import (
     USER_DATA_LIMIT,
     changed_ini_keys,
@@ -76,8 +81,12 @@ def _user_data(config: PlatformConfig) -> str:
 
 def _assert_spec_ini(parser: configparser.ConfigParser) -> None:
     assert parser.sections() == ["databases", "pgbouncer"]
+    # PgBouncer's own server connections lift RDS's 300 s idle_session_timeout
+    # for themselves (issue 7, finding 9): min_pool_size connections would
+    # otherwise be killed and re-opened every five quiet minutes.
     assert dict(parser["databases"]) == {
-        "vivr": f"host={DB_HOST} port={DB_PORT} dbname=vivr"
+        "vivr": f"host={DB_HOST} port={DB_PORT} dbname=vivr "
+                "connect_query='SET idle_session_timeout TO 0'"
     }
     settings = dict(parser["pgbouncer"])
     assert {k: settings.get(k) for k in SPEC_POOL} == SPEC_POOL
@@ -165,6 +174,108 @@ def test_user_data_installs_configures_and_starts_pgbouncer(config: PlatformConf
     assert len(script.encode()) <= USER_DATA_LIMIT
 
 
+def _dnf_installs(script: str) -> list[list[str]]:
+    return [shlex.split(line)[3:] for line in script.splitlines()
+            if line.startswith("dnf install -y ")]
+
+
+def test_pgbouncer_is_installed_from_spal_enabled_first_with_signatures_checked(
+        config: PlatformConfig) -> None:
+    # AL2023's core repositories have no pgbouncer; Amazon's SPAL repository
+    # does, and the AL2023 package spal-release is what enables it.
+    first, second = _dnf_installs(_user_data(config))
+    assert first == ["spal-release"]
+    assert "--setopt=amazonlinux-spal.gpgcheck=1" in second
+    names = [w for w in second if not w.startswith("-")]
+    # Each an AL2023 (or SPAL) package name: psql matches the RDS major version.
+    assert names == ["pgbouncer", "openssl", "awscli-2", "postgresql16",
+                     "amazon-cloudwatch-agent"]
+    assert "\nrpm -q pgbouncer\n" in _user_data(config), "the installed build is logged"
+    assert "curl" not in _user_data(config), "nothing downloaded outside dnf with require"
+
+
+def _fake_bin(tmp_path: Path, **commands: str) -> dict[str, str]:
+    """A PATH whose first directory holds the given fake commands (bash bodies)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in commands.items():
+        path = bin_dir / name
+        path.write_text(f"#!/bin/bash\n{body}\n")
+        path.chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+
+
+def test_a_failing_boot_command_stops_the_script_and_names_its_line(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    script = tmp_path / "user-data.sh"
+    script.write_text(_user_data(config))
+    calls = tmp_path / "calls.log"
+    env = _fake_bin(tmp_path,
+                    dnf=f'echo "dnf $*" >> {calls}; [ "$3" != spal-release ] || exit 1',
+                    systemctl=f'echo "systemctl $*" >> {calls}')
+    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True,
+                            check=False, timeout=30)
+    assert result.returncode != 0
+    line = 1 + _user_data(config).splitlines().index("dnf install -y spal-release")
+    assert f"pgbouncer boot failed at line {line}" in result.stderr
+    assert calls.read_text().splitlines() == ["dnf install -y spal-release"], \
+        "nothing runs after the failed command"
+
+
+def test_boot_waits_until_pgbouncer_answers(config: PlatformConfig) -> None:
+    script = _user_data(config)
+    start = script.index("systemctl enable --now pgbouncer\n")
+    wait = script[start:script.index("pgbouncer-metrics.timer")]
+    assert "runuser -u pgbouncer -- psql" in wait and "SHOW VERSION" in wait
+    assert "exit 1" in wait, "a pooler that never answers fails the boot"
+
+
+def _sampler(script: str) -> str:
+    match = re.search(r"<<'VIVR_METRICS_SH'\n(.*?\n)VIVR_METRICS_SH\n", script, flags=re.DOTALL)
+    assert match, "the sampler is written from a heredoc"
+    return match.group(1)
+
+
+_POOLS = ("database|user|cl_active|cl_waiting|sv_active\n"
+          "vivr|vivr_admin|3|4|2\npgbouncer|pgbouncer|1|0|0\n")
+
+
+def _run_sampler(config: PlatformConfig, tmp_path: Path, psql: str) -> tuple[int, list[str]]:
+    sampler = tmp_path / "pgbouncer-metrics"
+    sampler.write_text(_sampler(_user_data(config)))
+    calls = tmp_path / "aws.args"
+    env = _fake_bin(tmp_path, psql=psql,
+                    aws=f'for a in "$@"; do printf "%s\\n" "$a"; done > {calls}')
+    env["STATE_DIRECTORY"] = str(tmp_path)
+    result = subprocess.run(["bash", str(sampler)], env=env, capture_output=True, text=True,
+                            check=False, timeout=30)
+    return result.returncode, (calls.read_text().splitlines() if calls.exists() else [])
+
+
+def test_heartbeat_is_published_only_when_pgbouncer_answers(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    code, aws = _run_sampler(config, tmp_path, "exit 2")
+    assert code != 0 and aws == [], "no answer, no heartbeat"
+
+    code, aws = _run_sampler(config, tmp_path, f"printf '{_POOLS}'")
+    assert code == 0, aws
+    assert aws[:6] == ["cloudwatch", "put-metric-data", "--region", REGION,
+                       "--namespace", "VIVR/PgBouncer"]
+    data = json.loads(aws[aws.index("--metric-data") + 1])
+    service = [{"Name": "Service", "Value": "pgbouncer-vivr"}]
+    assert data == [
+        {"MetricName": "pgbouncer_up", "Value": 1, "Unit": "Count", "Dimensions": service},
+        {"MetricName": "cl_waiting", "Value": 4, "Unit": "Count", "Dimensions": service},
+        {"MetricName": "connection_errors", "Value": 0, "Unit": "Count",
+         "Dimensions": service}]
+
+    quiet = _with_pgbouncer(config, cloudwatch_metrics=False)
+    code, aws = _run_sampler(quiet, tmp_path, f"printf '{_POOLS}'")
+    assert code == 0
+    assert [d["MetricName"] for d in json.loads(aws[aws.index("--metric-data") + 1])] == \
+        ["pgbouncer_up"]
+
+
 def test_user_data_is_valid_bash(config: PlatformConfig, tmp_path: Path) -> None:
     bash = shutil.which("bash")
     assert bash, "bash is part of every CI image"
@@ -179,12 +290,14 @@ def test_cloudwatch_metrics_are_optional(config: PlatformConfig) -> None:
     assert config.pgbouncer.cloudwatch_metrics
     assert "amazon-cloudwatch-agent" in with_metrics
     assert "--namespace VIVR/PgBouncer" in with_metrics
-    assert "MetricName=cl_waiting" in with_metrics
-    assert "MetricName=connection_errors" in with_metrics
+    assert '"MetricName":"cl_waiting"' in with_metrics
+    assert '"MetricName":"connection_errors"' in with_metrics
     without = _user_data(_with_pgbouncer(config, cloudwatch_metrics=False))
     assert "amazon-cloudwatch-agent" not in without
-    assert "put-metric-data" not in without
-    assert "pgbouncer-metrics" not in without
+    assert '"MetricName":"cl_waiting"' not in without
+    # The heartbeat is not a metric option: it is how a failed boot becomes visible.
+    assert "pgbouncer_up" in without
+    assert "systemctl enable --now pgbouncer-metrics.timer" in without
 
 
 def test_rendering_is_deterministic_and_tracks_every_setting(config: PlatformConfig) -> None:
@@ -209,3 +322,85 @@ def test_tls_settings_follow_the_configured_modes(config: PlatformConfig) -> Non
     assert settings["server_tls_ca_file"]
     script = _user_data(verifying)
     assert "truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem" in script
+
+
+# ----------------------------------------------------------------- timeouts against RDS's
+
+def _production_data() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO / "config" / "production.yaml").read_text())
+    return data
+
+
+def _rejection(data: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as failure:
+        parse_config(data, "production.yaml")
+    return str(failure.value)
+
+
+def test_production_timeouts_agree_with_rds() -> None:
+    config = parse_config(_production_data(), "production.yaml")
+    # RDS keeps the spec's 300 s for every session that reaches it directly
+    # (vivr-db-sg admits the application on 5432 too) ...
+    assert config.rds.parameter_group.parameters["idle_session_timeout"].value == "300000"
+    assert config.rds.parameter_group.parameters[
+        "idle_in_transaction_session_timeout"].value == "300000"
+    # ... PgBouncer keeps the spec's 600 s / 3600 s and lifts the limit for its own.
+    assert (config.pgbouncer.server_idle_timeout, config.pgbouncer.server_lifetime) == (600, 3600)
+    assert config.pgbouncer.server_idle_session_timeout == 0
+    assert pgbouncer_timeout_problems(config) == []
+
+
+def test_pooled_connections_kept_idle_longer_than_rds_allows_are_rejected() -> None:
+    data = _production_data()
+    del data["pgbouncer"]["server_idle_session_timeout"]
+    message = _rejection(data)
+    assert "\n" not in message
+    assert ("pgbouncer: server connections may stay idle 3600 s (min_pool_size 10 keeps "
+            "them past server_idle_timeout, up to server_lifetime 3600) but "
+            "rds.parameter_group idle_session_timeout closes idle sessions after 300 s") \
+        in message
+
+    # Without min_pool_size only server_idle_timeout counts: 600 s is still too long ...
+    data["pgbouncer"].update(min_pool_size=0)
+    assert "may stay idle 600 s (server_idle_timeout 600" in _rejection(data)
+    # ... and below RDS's 300 s it is consistent.
+    data["pgbouncer"].update(server_idle_timeout=240)
+    assert parse_config(data, "production.yaml").pgbouncer.server_idle_timeout == 240
+
+
+def test_the_opt_out_does_not_count_in_session_pools_and_rds_off_allows_anything() -> None:
+    data = _production_data()
+    data["pgbouncer"].update(pool_mode="session")   # DISCARD ALL resets the SET
+    assert "idle_session_timeout closes idle sessions after 300 s" in _rejection(data)
+
+    data = _production_data()
+    data["pgbouncer"].update(server_idle_session_timeout=120)  # a limit of its own
+    assert ("pgbouncer.server_idle_session_timeout closes idle sessions after 120 s"
+            in _rejection(data))
+
+    data = _production_data()
+    del data["pgbouncer"]["server_idle_session_timeout"]
+    data["rds"]["parameter_group"]["parameters"]["idle_session_timeout"]["value"] = "0"
+    assert parse_config(data, "production.yaml").pgbouncer.min_pool_size == 10
+
+
+def test_connect_query_follows_the_setting(config: PlatformConfig) -> None:
+    line = dict(_parse(render_ini(_with_pgbouncer(config, server_idle_session_timeout=900),
+                                  DB_HOST, DB_PORT))["databases"])["vivr"]
+    assert line.endswith("connect_query='SET idle_session_timeout TO 900000'")   # ms
+    plain = dict(_parse(render_ini(_with_pgbouncer(config, server_idle_session_timeout=None),
+                                   DB_HOST, DB_PORT))["databases"])["vivr"]
+    assert "connect_query" not in plain
+
+
+def test_a_config_without_a_heartbeat_alarm_is_rejected() -> None:
+    data = _production_data()
+    data["monitoring"]["alarms"] = [a for a in data["monitoring"]["alarms"]
+                                    if a.get("metric_name") != "pgbouncer_up"]
+    assert ("monitoring.alarms: no alarm on VIVR/PgBouncer pgbouncer_up (resource pgbouncer) "
+            "with treat_missing_data breaching") in _rejection(data)
+    data = _production_data()
+    for alarm in data["monitoring"]["alarms"]:
+        if alarm.get("metric_name") == "pgbouncer_up":
+            alarm["treat_missing_data"] = "missing"
+    assert "a failed PgBouncer boot would go unnoticed" in _rejection(data)

@@ -495,6 +495,18 @@ class PgBouncerConfig(StrictModel):
     server_idle_timeout: NonNegativeInt
     client_idle_timeout: NonNegativeInt
     server_lifetime: NonNegativeInt
+    server_idle_session_timeout: NonNegativeInt | None = None
+    """Seconds: the PostgreSQL ``idle_session_timeout`` PgBouncer's own server
+    connections set for themselves at connect (``connect_query`` of the
+    ``[databases]`` entry); 0 switches it off for them.  None leaves them
+    under ``rds.parameter_group``'s value.  Why it exists: ``min_pool_size``
+    connections are exempt from ``server_idle_timeout`` (PgBouncer's
+    janitor.c), so under RDS's 300 s they would be killed and re-opened
+    every five quiet minutes; see ``pgbouncer_timeout_problems``."""
+    install_from: Literal["spal"]
+    """Where the boot script installs PgBouncer from.  Amazon Linux 2023's core
+    repositories have no ``pgbouncer``; Amazon's SPAL repository (EPEL 9
+    rebuilds, enabled by the AL2023 package ``spal-release``) has it."""
     server_tls_sslmode: SslMode
     client_tls_sslmode: SslMode
     log_connections: bool

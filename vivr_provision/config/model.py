@@ -107,6 +107,8 @@ class PlatformConfig(StrictModel):
                         "monitoring"):
             problems += [f"{section}.{p}" for p in getattr(self, section).problems()]
         problems += _data_problems(self)
+        problems += pgbouncer_timeout_problems(self)
+        problems += pgbouncer_boot_watch_problems(self)
         problems += _app_problems(self)
         problems += _edge_problems(self)
         problems += _ops_problems(self)
@@ -281,6 +283,82 @@ def _data_problems(c: PlatformConfig) -> list[str]:
         "redis.slow_log_group", redis.slow_log_group, c.logs.groups, "logs.groups"
     )
     return problems
+
+
+def pgbouncer_idle_hold_s(pgb: PgBouncerConfig) -> int:
+    """The longest a PgBouncer server connection may sit idle before PgBouncer closes it.
+
+    From PgBouncer's janitor (``check_unused_servers`` in src/janitor.c):
+    ``server_idle_timeout`` closes an idle connection only while the pool
+    holds more than ``min_pool_size``; ``server_lifetime`` closes any
+    released connection once it is that old (0: used once).  So with a
+    ``min_pool_size`` (or no idle timeout) the bound is ``server_lifetime``.
+    """
+    if pgb.server_lifetime == 0:
+        return 0
+    if pgb.min_pool_size > 0 or pgb.server_idle_timeout == 0:
+        return pgb.server_lifetime
+    return min(pgb.server_idle_timeout, pgb.server_lifetime)
+
+
+def pgbouncer_timeout_problems(c: PlatformConfig) -> list[str]:
+    """PgBouncer must never keep a server connection idle longer than PostgreSQL allows it.
+
+    PostgreSQL's ``idle_session_timeout`` (``rds.parameter_group``, in ms)
+    terminates a session idle outside a transaction; a pooled connection
+    killed that way is a reconnect (TLS and SCRAM again) and, in the instant
+    between the kill and PgBouncer noticing, an error for the client handed
+    it (``server_check_query`` after ``server_check_delay`` narrows that
+    window, it does not close it).  The limit PgBouncer's connections live
+    under is ``pgbouncer.server_idle_session_timeout`` when set (each
+    connection sets it at connect; a ``session`` pool's ``DISCARD ALL``
+    after every client resets it, so there it does not count), else the
+    parameter group's.  ``idle_in_transaction_session_timeout`` is not
+    compared: PgBouncer never holds a connection idle inside a transaction,
+    only a client does, and RDS ending that is what it is for.
+    """
+    pgb = c.pgbouncer
+    rds_ms = c.rds.parameter_group.int_value("idle_session_timeout")
+    own = pgb.server_idle_session_timeout
+    limit_s: float
+    if own is not None and pgb.pool_mode != "session":
+        limit_s, source = own, "pgbouncer.server_idle_session_timeout"
+    else:
+        limit_s, source = (rds_ms or 0) / 1000, "rds.parameter_group idle_session_timeout"
+    if limit_s == 0:
+        return []  # the server never closes idle sessions
+    hold = pgbouncer_idle_hold_s(pgb)
+    if hold < limit_s:
+        return []
+    why = (f"min_pool_size {pgb.min_pool_size} keeps them past server_idle_timeout, "
+           f"up to server_lifetime {pgb.server_lifetime}" if pgb.min_pool_size > 0
+           else f"server_idle_timeout {pgb.server_idle_timeout}, "
+                f"server_lifetime {pgb.server_lifetime}")
+    return [
+        f"pgbouncer: server connections may stay idle {hold} s ({why}) but {source} "
+        f"closes idle sessions after {limit_s:g} s; set pgbouncer.server_idle_session_timeout: 0 "
+        f"(not with pool_mode session) or keep them idle less than {limit_s:g} s"
+    ]
+
+
+def pgbouncer_boot_watch_problems(c: PlatformConfig) -> list[str]:
+    """A PgBouncer boot that fails must raise an alarm, not leave a silent broken pooler.
+
+    The boot script publishes ``VIVR/PgBouncer pgbouncer_up`` only while
+    PgBouncer answers; an alarm on it sees a boot that never finished only
+    if missing data counts as breaching.
+    """
+    # Imported here: vivr_provision.pgbouncer imports this package.
+    from vivr_provision.pgbouncer import HEARTBEAT_METRIC, METRICS_NAMESPACE
+
+    for alarm in c.monitoring.alarms:
+        if (alarm.resource, alarm.namespace, alarm.metric_name) == (
+                "pgbouncer", METRICS_NAMESPACE, HEARTBEAT_METRIC) \
+                and alarm.treat_missing_data == "breaching":
+            return []
+    return [f"monitoring.alarms: no alarm on {METRICS_NAMESPACE} {HEARTBEAT_METRIC} "
+            "(resource pgbouncer) with treat_missing_data breaching; a failed PgBouncer boot "
+            "would go unnoticed"]
 
 
 def _iam_problems(c: PlatformConfig) -> list[str]:

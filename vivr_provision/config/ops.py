@@ -21,7 +21,8 @@ from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig
 
 AlarmAction = Literal["scale_out", "alert_team", "alert_devops", "immediate"]
 #: Which resource's dimensions a step fills into an alarm or tracked metric.
-AlarmResource = Literal["ecs_service", "alb", "target_group", "rds", "redis", "pgbouncer"]
+AlarmResource = Literal["ecs_service", "alb", "target_group", "rds", "redis", "pgbouncer",
+                        "pgbouncer_instance"]
 Statistic = Literal["Average", "Sum", "Minimum", "Maximum", "SampleCount"]
 Comparison = Literal[
     "GreaterThanThreshold",

@@ -17,9 +17,14 @@ Why it is built this way:
   target group's ARN suffixes (``app/...``, ``targetgroup/...``), the DB
   instance identifier, the replication group's member clusters (ElastiCache
   publishes per node cluster, ``<group>-001`` ..., so an alarm on the group
-  watches the worst member through metric math).  PgBouncer's metrics are
-  published without dimensions by the instance's boot script, so its
-  alarms need nothing and depend on nothing but their topics.
+  watches the worst member through metric math).  PgBouncer's own metrics
+  (heartbeat, queue, errors) are published by the instance's boot script
+  with one dimension, ``Service`` = the pooler's service name (the same
+  config value the script is rendered from; staging and production share
+  a region, so a metric without it would mix both), and do not depend on
+  the instance: a replaced instance continues the same series.  The EC2
+  status-check alarm (``pgbouncer_instance``) watches the current instance
+  id, read from the ``pgbouncer`` step, so a replacement updates it.
 * **Scale out is a step-scaling policy in its own step** on the service's
   scalable target (target tracking stays with ``ecs-autoscaling``).  The
   CPU and memory alarms list its ARN in their actions, next to the topic.
@@ -51,6 +56,7 @@ import structlog
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.ops import AlarmConfig, AlarmResource, TopicConfig
 from vivr_provision.errors import ConfigError
+from vivr_provision.pgbouncer import METRICS_DIMENSION
 from vivr_provision.retry import until_found
 from vivr_provision.steps.base import (
     MANAGED_BY,
@@ -109,6 +115,7 @@ def dimension_steps(config: PlatformConfig, resource: AlarmResource) -> tuple[st
         "rds": (f"rds.{config.rds.identifier}",),
         "redis": ("cache",),
         "pgbouncer": (),
+        "pgbouncer_instance": ("pgbouncer",),
     }[resource]
 
 
@@ -145,7 +152,10 @@ def dimension_sets(ctx: StepContext, config: PlatformConfig, resource: AlarmReso
         if not members:
             raise DependencyMissing(f"replication group {group_id} has no member clusters yet")
         return [_dims(CacheClusterId=member) for member in members]
-    return [[]]  # pgbouncer: published without dimensions
+    if resource == "pgbouncer_instance":
+        return [_dims(InstanceId=ctx.output("pgbouncer", "instance_id"))]
+    # pgbouncer: what the boot script publishes (vivr_provision.pgbouncer).
+    return [[{"Name": METRICS_DIMENSION, "Value": config.pgbouncer.service_name}]]
 
 
 # --------------------------------------------------------------------------- alarm requests

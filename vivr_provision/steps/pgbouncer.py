@@ -22,6 +22,13 @@ Why it is built this way:
 * A role created seconds earlier is often not yet usable as an instance
   profile (``InvalidParameterValue``); the launch retries for that under
   ``ROLE_PROPAGATION``.
+* "running" is all EC2 can say; whether the boot script installed and
+  started PgBouncer is not visible through any API the step could wait on
+  without inventing a signal.  So ``apply`` does not wait for the boot:
+  the boot script publishes a heartbeat only while PgBouncer answers and
+  the monitoring step's heartbeat alarm (missing data = breaching) and the
+  EC2 status-check alarm make a failed boot loud within minutes; the
+  step's notes name those alarms and the command that shows the boot log.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from botocore.exceptions import ClientError, WaiterError
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.pgbouncer import (
+    HEARTBEAT_METRIC,
+    METRICS_NAMESPACE,
     changed_ini_keys,
     ini_from_user_data,
     parse_ini,
@@ -298,6 +307,25 @@ class PgBouncerStep(Ec2Step):
             raise
         ctx.wait("ec2", "instance_terminated", budget_s=self.wait_budget_s, delay_s=5,
                  region=self.region, InstanceIds=[resource.id])
+
+    def _watching_alarms(self) -> list[str]:
+        """The configured alarms that notice a pooler that never came up or died."""
+        return [a.name for a in self.config.monitoring.alarms
+                if (a.namespace, a.metric_name) == (METRICS_NAMESPACE, HEARTBEAT_METRIC)
+                or a.resource == "pgbouncer_instance"]
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        notes = [
+            f"boot: PgBouncer installs from Amazon's SPAL repository (dnf install "
+            f"spal-release); a failed boot raises {', '.join(self._watching_alarms())}",
+        ]
+        if resource is not None:
+            notes.append(f"boot log: aws ec2 get-console-output --region {self.region} "
+                         f"--instance-id {resource.id} --latest --output text")
+        if self.pgb.datadog_metrics:
+            notes.append("datadog_metrics: the boot script does not install the DataDog "
+                         "agent yet; PgBouncer's performance metrics reach CloudWatch only")
+        return notes
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {"id": resource.id, "instance_id": resource.id,
