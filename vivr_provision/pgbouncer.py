@@ -45,8 +45,11 @@ METRICS_DIMENSION = "Service"
 #: Published (value 1) each minute only when PgBouncer answers its admin console;
 #: its absence is what the heartbeat alarm (missing data = breaching) fires on.
 HEARTBEAT_METRIC = "pgbouncer_up"
-#: Repository id of Amazon's SPAL repository, as its ``spal-release`` package defines it.
-SPAL_REPO_ID = "amazonlinux-spal"
+#: ``pgbouncer.install_from`` -> (the AL2023 package that enables the repository,
+#: the repository id its .repo file defines).  SPAL: AL2023 user guide
+#: "Supplementary Packages for Amazon Linux"; pgbouncer listed since 2025-11
+#: (amazonlinux/amazon-linux-2023 issue 119).
+REPOSITORIES = {"spal": ("spal-release", "amazonlinux-spal")}
 #: Seconds between two metric samples (the alarms use 60 s periods).
 METRICS_INTERVAL_S = 60
 #: EC2 refuses user data above 16 KiB (before base64).
@@ -353,11 +356,11 @@ def _install(config: PlatformConfig) -> str:
     ``gpgcheck`` override makes dnf verify every SPAL package's signature
     even if that file ever said otherwise.
     """
-    assert config.pgbouncer.install_from == "spal"
+    release, repo_id = REPOSITORIES[config.pgbouncer.install_from]
     return (
         "# PgBouncer is not in AL2023's core repositories; it is in Amazon's SPAL repository.\n"
-        "dnf install -y spal-release\n"
-        f"dnf install -y --setopt={SPAL_REPO_ID}.gpgcheck=1 {' '.join(packages(config))}\n"
+        f"dnf install -y {release}\n"
+        f"dnf install -y --setopt={repo_id}.gpgcheck=1 {' '.join(packages(config))}\n"
         "rpm -q pgbouncer\n"
     )
 
