@@ -20,6 +20,7 @@ import structlog
 
 from vivr_provision import __version__, log
 from vivr_provision.aws import ClientFactory
+from vivr_provision.check import preflight, print_check, run_check
 from vivr_provision.config import ENVIRONMENTS, PlatformConfig
 from vivr_provision.cost import cost_lines, cost_report
 from vivr_provision.engine import Engine, RunReport, StepGraph
@@ -188,6 +189,7 @@ parallelism_option = click.option(
 def apply(options: CommandOptions, targets: tuple[str, ...], parallelism: int) -> int:
     """Create or converge every resource; resumes an interrupted run."""
     run = Run(options)
+    preflight(run.config)  # flows and permissions hold, or exit 2 before any AWS call
     run.graph.select(targets, upward=True)
     with run.store.lock("apply"):
         state = run.load_state()
@@ -204,6 +206,8 @@ def apply(options: CommandOptions, targets: tuple[str, ...], parallelism: int) -
 def plan(options: CommandOptions, targets: tuple[str, ...], for_destroy: bool) -> int:
     """Show what apply (or destroy) would change, from reads only."""
     run = Run(options)
+    if not for_destroy:  # a broken config must never stand in the way of tearing down
+        preflight(run.config)
     run.graph.select(targets, upward=not for_destroy)
     state = run.load_state()
     account = run.bind_account(state)
@@ -343,6 +347,19 @@ def cost(options: CommandOptions) -> int:
         out.print(f"  {category:<18} {total:>9.2f}", highlight=False)
     out.print(f"total per month: {report['total_monthly']:.2f} {currency}", highlight=False)
     return 0
+
+
+@cli.command()
+@command
+def check(options: CommandOptions) -> int:
+    """Prove the traffic flows and permissions from the config alone (no AWS call).
+
+    Exit 0 when every flow, permission and lint finding holds, 1 naming each
+    that does not.  plan and apply run the same check first.
+    """
+    report = run_check(load_effective_config(options))
+    print_check(report, options.output_format)
+    return 0 if report.ok else 1
 
 
 cli.add_command(sandbox)

@@ -1,0 +1,331 @@
+"""The access matrix: what each principal's service needs, evaluated against our documents.
+
+Needs come from what the config makes each service do (the secrets a task
+definition injects, the buckets a role reads, the log groups CloudWatch Logs
+encrypts ...) and from AWS's documentation of what that service calls on the
+principal's behalf.  The documents are built by the steps' own builders
+(:mod:`vivr_provision.check.documents`), so a defect in a builder shows here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vivr_provision.check.documents import Documents
+from vivr_provision.check.policy import NamedPolicy, Principal, Request, evaluate
+from vivr_provision.check.symbolic import ACCOUNT_ID, key_arn, role_arn, secret_arn
+from vivr_provision.config import PlatformConfig
+from vivr_provision.steps.iam import role_wanted
+from vivr_provision.steps.pgbouncer import SECRET_STEP as PGBOUNCER_SECRET_STEP
+from vivr_provision.steps.s3 import ELB_ACCOUNTS, ELB_LOG_DELIVERY
+
+#: The service that assumes each role (ECS Developer Guide "task execution IAM role" and
+#: "task IAM role"; RDS User Guide "Setting up for Enhanced Monitoring"; S3 User Guide
+#: "Setting up permissions for live replication"; EC2 instance profiles).
+CONSUMERS = {
+    "task_execution_role": "ecs-tasks.amazonaws.com",
+    "task_role": "ecs-tasks.amazonaws.com",
+    "rds_monitoring_role": "monitoring.rds.amazonaws.com",
+    "s3_replication_role": "s3.amazonaws.com",
+    "ecs_instance_role": "ec2.amazonaws.com",
+    "pgbouncer_instance_role": "ec2.amazonaws.com",
+}
+#: The Auto Scaling service-linked role (EC2 Auto Scaling User Guide, "Service-linked roles").
+AUTOSCALING_SLR = "aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+#: What Auto Scaling needs of a customer managed key that encrypts launch volumes; its
+#: managed policy grants no KMS action on customer keys, so the key policy must name it
+#: (EC2 Auto Scaling User Guide, "Required AWS KMS key policy for use with encrypted volumes").
+AUTOSCALING_KMS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+                   "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey")
+#: A distribution ARN for CloudFront's requests (OAC signs with the distribution's ARN).
+DISTRIBUTION_ID = "EDFDVBD6EXAMPLE"
+ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:@]+)")
+
+
+@dataclass(frozen=True)
+class Need:
+    """Some actions a principal must be allowed on one resource, and why."""
+
+    principal: Principal
+    actions: tuple[str, ...]
+    resource: str
+    why: str
+    #: Which resource policy applies: ("key", step) / ("bucket", step) / ("trust", field).
+    policy_of: tuple[str, str] | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccessResult:
+    principal: str
+    actions: tuple[str, ...]
+    resource: str
+    why: str
+    ok: bool
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.principal}: {', '.join(self.actions)} on {self.resource}"
+
+
+#: Every request an AWS service makes is over TLS.
+TLS = {"aws:SecureTransport": "true"}
+
+
+def _role(config: PlatformConfig, field_name: str, label: str) -> Principal:
+    return Principal(f"{label} ({config.iam.roles()[field_name].name})",
+                     arn=role_arn(config.iam.roles()[field_name].name), account=ACCOUNT_ID)
+
+
+def _service(name: str, label: str) -> Principal:
+    return Principal(f"{label} ({name})", service=name)
+
+
+def _via(config: PlatformConfig, service: str, region: str | None = None,
+         **context: str) -> dict[str, str]:
+    return {**TLS, "kms:ViaService": f"{service}.{region or config.aws.region}.amazonaws.com",
+            "kms:CallerAccount": ACCOUNT_ID, **context}
+
+
+def _secret_needs(config: PlatformConfig, who: Principal, keys: list[str],
+                  purpose: str) -> list[Need]:
+    """GetSecretValue, and kms:Decrypt on the key every secret is encrypted with (secrets.py)."""
+    needs = []
+    keys = sorted(set(keys))
+    for key in keys:
+        needs.append(Need(who, ("secretsmanager:GetSecretValue",), secret_arn(config, key),
+                          f"{purpose}: {key}"))
+    if keys:
+        # Every secret is encrypted with the platform key (steps/secrets.py KmsKeyId), and
+        # GetSecretValue decrypts with the caller's permission (Secrets Manager User Guide,
+        # "Secret encryption and decryption").
+        needs.append(Need(who, ("kms:Decrypt",), key_arn(config, config.aws.region),
+                          f"{purpose}: {', '.join(keys)} are encrypted with {config.kms.alias}",
+                          ("key", "kms"),
+                          _via(config, "secretsmanager", SecretARN=secret_arn(config, keys[0]))))
+    return needs
+
+
+def _bucket_needs(config: PlatformConfig, who: Principal, keys: list[str], write: bool,
+                  purpose: str) -> list[Need]:
+    needs = []
+    for key in keys:
+        name = config.s3.bucket_name(key)
+        action = "s3:PutObject" if write else "s3:GetObject"
+        needs.append(Need(who, (action,), f"arn:aws:s3:::{name}/example", f"{purpose}: {key}",
+                          ("bucket", f"s3.{key}"), TLS))
+        if config.s3.buckets[key].encryption == "aws:kms":
+            kms = "kms:GenerateDataKey" if write else "kms:Decrypt"
+            needs.append(Need(who, (kms,), key_arn(config, config.aws.region),
+                              f"{purpose}: {key} is SSE-KMS", ("key", "kms"),
+                              _via(config, "s3", **{"kms:EncryptionContext:aws:s3:arn":
+                                                    f"arn:aws:s3:::{name}/example"})))
+    return needs
+
+
+def _grant_resources(config: PlatformConfig, field_name: str, capability: str) -> list[str]:
+    return [r for g in config.iam.roles()[field_name].grants if g.capability == capability
+            for r in g.resources]
+
+
+def _trust_needs(config: PlatformConfig) -> list[Need]:
+    needs = []
+    for field_name, service in CONSUMERS.items():
+        if not role_wanted(config, field_name):
+            continue
+        role = config.iam.roles()[field_name]
+        needs.append(Need(_service(service, "trusted service"), ("sts:AssumeRole",),
+                          role_arn(role.name), f"{service} assumes {role.name}",
+                          ("trust", field_name)))
+    return needs
+
+
+def _ecs_needs(config: PlatformConfig) -> list[Need]:
+    region = config.aws.region
+    container = config.ecs.task_definition.container
+    execution = _role(config, "task_execution_role", "ECS execution role")
+    needs = _secret_needs(config, execution, [s.secret for s in container.secrets],
+                          "injects container secret")
+    group = config.logs.group(container.log_group).name
+    needs.append(Need(execution, ("logs:CreateLogStream", "logs:PutLogEvents"),
+                      f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:log-stream:"
+                      f"{container.log_stream_prefix}/example", "awslogs driver"))
+    ecr = ECR_IMAGE.match(container.image)
+    if ecr:
+        account, ecr_region, repository = ecr.groups()
+        needs.append(Need(execution, ("ecr:GetAuthorizationToken",), "*", "image pull"))
+        needs.append(Need(execution, ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+                          f"arn:aws:ecr:{ecr_region}:{account}:repository/{repository}",
+                          "image pull"))
+    task = _role(config, "task_role", "ECS task role")
+    needs += _secret_needs(config, task,
+                           _grant_resources(config, "task_role", "SecretsManagerReadSecret"),
+                           "app reads secret")
+    needs += _bucket_needs(config, task, _grant_resources(config, "task_role", "S3GetObject"),
+                           False, "app reads bucket")
+    needs += _bucket_needs(config, task, _grant_resources(config, "task_role", "S3PutObject"),
+                           True, "app writes bucket")
+    for capability, action, service in (("SQSSendMessage", "sqs:SendMessage", "sqs"),
+                                        ("SNSPublish", "sns:Publish", "sns")):
+        for pattern in _grant_resources(config, "task_role", capability):
+            example = pattern.replace("*", "example")
+            needs.append(Need(task, (action,),
+                              f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{example}",
+                              f"app uses {service} {pattern}"))
+    return needs
+
+
+def _data_needs(config: PlatformConfig) -> list[Need]:
+    needs = []
+    region = config.aws.region
+    if role_wanted(config, "rds_monitoring_role"):
+        monitoring = _role(config, "rds_monitoring_role", "RDS monitoring role")
+        base = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:RDSOSMetrics"
+        needs.append(Need(monitoring, ("logs:CreateLogGroup", "logs:PutRetentionPolicy"), base,
+                          "enhanced monitoring creates RDSOSMetrics"))
+        needs.append(Need(monitoring, ("logs:CreateLogStream", "logs:PutLogEvents"),
+                          f"{base}:log-stream:db-EXAMPLE", "enhanced monitoring publishes"))
+    backup = _role(config, "backup_role", "backup role")
+    needs += _bucket_needs(config, backup, _grant_resources(config, "backup_role", "S3PutObject"),
+                           True, "writes backups")
+    pgb = config.pgbouncer
+    instance = _role(config, "pgbouncer_instance_role", "PgBouncer instance role")
+    keys = [PGBOUNCER_SECRET_STEP.removeprefix("secret.")]
+    if pgb.datadog_metrics and pgb.datadog_api_key_secret:
+        keys.append(pgb.datadog_api_key_secret)
+    needs += _secret_needs(config, instance, keys, "boot reads")
+    if pgb.cloudwatch_metrics:
+        needs.append(Need(instance, ("cloudwatch:PutMetricData",), "*", "pool metrics"))
+    needs.append(Need(instance, ("ssm:UpdateInstanceInformation",),
+                      f"arn:aws:ec2:{region}:{ACCOUNT_ID}:instance/i-0123456789abcdef0",
+                      "Session Manager (no SSH)"))
+    return needs
+
+
+def _replication_needs(config: PlatformConfig) -> list[Need]:
+    """S3 User Guide, "Setting up permissions for live replication" and "Replicating
+    encrypted objects": the role reads the source, writes the replica, and for SSE-KMS
+    decrypts with the source key and encrypts with the destination key."""
+    if not role_wanted(config, "s3_replication_role"):
+        return []
+    who = _role(config, "s3_replication_role", "S3 replication role")
+    needs = []
+    for key, bucket in config.s3.buckets.items():
+        replication = bucket.replication
+        if replication is None:
+            continue
+        source, replica = config.s3.bucket_name(key), config.s3.replica_bucket_name(key)
+        src_policy, dst_policy = ("bucket", f"s3.{key}"), ("bucket", f"dr.s3.{key}")
+        needs += [
+            Need(who, ("s3:GetReplicationConfiguration", "s3:ListBucket"),
+                 f"arn:aws:s3:::{source}", f"replicates {key}", src_policy, TLS),
+            Need(who, ("s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+                       "s3:GetObjectVersionTagging"), f"arn:aws:s3:::{source}/example",
+                 f"replicates {key}", src_policy, TLS),
+            Need(who, ("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"),
+                 f"arn:aws:s3:::{replica}/example", f"replicates {key}", dst_policy, TLS),
+        ]
+        if bucket.encryption == "aws:kms" and replication.replicate_kms_encrypted:
+            needs.append(Need(who, ("kms:Decrypt",), key_arn(config, config.aws.region),
+                              f"reads SSE-KMS objects of {key}", ("key", "kms"),
+                              _via(config, "s3")))
+            needs.append(Need(who, ("kms:Encrypt",), key_arn(config, config.dr.region),
+                              f"encrypts replicas of {key} with the DR key", ("key", "dr.kms"),
+                              _via(config, "s3", config.dr.region)))
+    return needs
+
+
+def _edge_needs(config: PlatformConfig) -> list[Need]:
+    needs = []
+    region = config.aws.region
+    cloudfront = _service("cloudfront.amazonaws.com", "CloudFront OAC")
+    distribution = f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{DISTRIBUTION_ID}"
+    for origin in config.cloudfront.origins:
+        if origin.kind != "s3":
+            continue
+        name = config.s3.bucket_name(origin.bucket)
+        context = {**TLS, "aws:SourceArn": distribution, "aws:SourceAccount": ACCOUNT_ID}
+        needs.append(Need(cloudfront, ("s3:GetObject",), f"arn:aws:s3:::{name}/example",
+                          f"origin {origin.id} reads {origin.bucket}",
+                          ("bucket", f"s3.{origin.bucket}"), context))
+        if config.s3.buckets[origin.bucket].encryption == "aws:kms":
+            needs.append(Need(cloudfront, ("kms:Decrypt",), key_arn(config, region),
+                              f"origin {origin.id}: {origin.bucket} is SSE-KMS",
+                              ("key", "kms"), context))
+    logs = config.alb.access_logs
+    if logs.enabled and logs.bucket is not None:
+        name = config.s3.bucket_name(logs.bucket)
+        prefix = f"{logs.prefix}/" if logs.prefix else ""
+        obj = (f"arn:aws:s3:::{name}/{prefix}AWSLogs/{ACCOUNT_ID}/elasticloadbalancing/"
+               f"{region}/example.log.gz")
+        # Regions opened before August 2022 deliver from ELB's own account, newer ones
+        # from the service principal (ELB User Guide, "Enable access logs").
+        legacy = ELB_ACCOUNTS.get(region)
+        who = (Principal(f"ALB log delivery (ELB account {legacy})",
+                         arn=f"arn:aws:iam::{legacy}:root", account=legacy) if legacy
+               else _service(ELB_LOG_DELIVERY, "ALB log delivery"))
+        needs.append(Need(who, ("s3:PutObject",), obj, "ALB access logs",
+                          ("bucket", f"s3.{logs.bucket}"), TLS))
+    service = f"logs.{region}.amazonaws.com"
+    for group in config.logs.groups.values():
+        arn = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group.name}"
+        needs.append(Need(_service(service, "CloudWatch Logs"),
+                          # CloudWatch Logs User Guide, "Encrypt log data ... using AWS KMS":
+                          # the calls carry the log group's ARN as encryption context.
+                          ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"),
+                          key_arn(config, region), f"encrypts {group.name}", ("key", "kms"),
+                          {**TLS, "kms:EncryptionContext:aws:logs:arn": arn}))
+    return needs
+
+
+def _autoscaling_needs(config: PlatformConfig) -> list[Need]:
+    if config.ecs.launch_type != "ec2":
+        return []
+    slr = Principal(f"Auto Scaling service-linked role ({AUTOSCALING_SLR.rsplit('/', 1)[1]})",
+                    arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{AUTOSCALING_SLR}", account=ACCOUNT_ID)
+    key = key_arn(config, config.aws.region)
+    return [
+        Need(slr, AUTOSCALING_KMS, key, "launches instances with CMK-encrypted volumes",
+             ("key", "kms"), TLS),
+        Need(slr, ("kms:CreateGrant",), key, "EBS attaches the encrypted volumes",
+             ("key", "kms"), {**TLS, "kms:GrantIsForAWSResource": "true"}),
+    ]
+
+
+def needs_of(config: PlatformConfig) -> list[Need]:
+    return [*_trust_needs(config), *_ecs_needs(config), *_data_needs(config),
+            *_replication_needs(config), *_edge_needs(config), *_autoscaling_needs(config)]
+
+
+def _resolve(documents: Documents, need: Need) -> tuple[NamedPolicy | None, bool]:
+    if need.policy_of is None:
+        return None, False
+    kind, name = need.policy_of
+    if kind == "key":
+        return documents.key_policies.get(name), True
+    if kind == "bucket":
+        return documents.bucket_policies.get(name), False
+    return documents.trust_policies.get(name), False
+
+
+def check_access(config: PlatformConfig, documents: Documents) -> list[AccessResult]:
+    """One result per need: allowed (with the deciding statement) or why not."""
+    results = []
+    for need in needs_of(config):
+        identity = documents.identity_of(need.principal.arn)
+        resource_policy, is_key = _resolve(documents, need)
+        denied = []
+        reason = ""
+        for action in need.actions:
+            decision = evaluate(Request(need.principal, action, need.resource, need.context),
+                                identity, resource_policy, key_policy=is_key)
+            if not decision.allowed:
+                denied.append(f"{action}: {decision.reason}")
+            elif not reason:
+                reason = decision.reason
+        results.append(AccessResult(need.principal.label, need.actions, need.resource, need.why,
+                                    not denied, "; ".join(denied) if denied else reason))
+    return results
