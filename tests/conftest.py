@@ -69,6 +69,7 @@ class Aws:
             AWS_SHARED_CREDENTIALS_FILE=str(self.workdir / "no-aws-credentials"),
             PYTHONPATH=os.pathsep.join([str(FAULTS), str(REPO)]),
             VIVR_RECORD_CALLS=str(self.record_path),
+            VIVR_STRICT_REQUESTS=str(self.strict_path),
         )
         env.update(extra)
         return env
@@ -76,6 +77,16 @@ class Aws:
     @property
     def record_path(self) -> Path:
         return self.workdir / "requests.jsonl"
+
+    @property
+    def strict_path(self) -> Path:
+        """Where the CLI writes what its requests break in the service model (sitecustomize)."""
+        return self.workdir / "strict-requests.jsonl"
+
+    def strict_findings(self) -> list[dict[str, str]]:
+        if not self.strict_path.exists():
+            return []
+        return [json.loads(line) for line in self.strict_path.read_text().splitlines()]
 
     def requests(self, operation: str, service: str | None = None) -> list[dict[str, Any]]:
         """Parameters of every ``operation`` call the CLI made, as botocore received them."""
@@ -129,6 +140,49 @@ class Aws:
         from tests.e2e.inventory import account_inventory
 
         return account_inventory(self.client)
+
+
+class StrictRequestWarning(UserWarning):
+    """A request member whose model pattern the strict checker cannot translate."""
+
+
+def _strict_verdict(aws: Aws) -> tuple[list[str], list[str]]:
+    """(violations, unchecked patterns) the CLI's requests produced, deduplicated."""
+    violations: dict[str, None] = {}
+    unchecked: dict[str, None] = {}
+    for finding in aws.strict_findings():
+        line = f"{finding['service']}.{finding['message']}"
+        target = unchecked if finding["rule"] == "unchecked-pattern" else violations
+        target[line] = None
+    return list(violations), list(unchecked)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail a test whose CLI runs sent a request AWS would reject (enum, max/min, pattern).
+
+    The checker runs inside the CLI subprocess (tests/faults/strict_requests.py);
+    this turns its findings into the test's own failure, so the test that
+    sent the request is the one that goes red.
+    """
+    try:
+        result = yield
+    except BaseException:
+        aws = getattr(item, "funcargs", {}).get("aws")
+        if isinstance(aws, Aws):
+            violations, _ = _strict_verdict(aws)
+            if violations:
+                item.add_report_section("call", "strict requests", "\n".join(violations))
+        raise
+    aws = getattr(item, "funcargs", {}).get("aws")
+    if isinstance(aws, Aws):
+        violations, unchecked = _strict_verdict(aws)
+        for line in unchecked:
+            item.warn(StrictRequestWarning(line))
+        if violations:
+            pytest.fail("requests AWS would reject (botocore service model: enum, max/min, "
+                        "pattern):\n  " + "\n  ".join(violations), pytrace=False)
+    return result
 
 
 @pytest.fixture

@@ -20,12 +20,18 @@ the tool's own functions.  Controlled by environment variables:
   tool passed them to botocore, are appended as one JSON line
   ``{"service", "operation", "region", "params"}``: how tests check settings
   the emulator drops (the request is what real AWS would receive).
+* ``VIVR_STRICT_REQUESTS=/path/strict.jsonl``: every API call's parameters are
+  checked against botocore's service model for what AWS enforces and botocore
+  does not (enum, max/min, pattern; ``strict_requests.py``), and each
+  violation is appended as one JSON line (values redacted to lengths where a
+  member may hold a secret).  The e2e suite fails the test that caused one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -121,9 +127,40 @@ def _install(session: Any) -> None:
                 handle.write(line + "\n")
 
         session.register("before-parameter-build", _record)
+    strict = os.environ.get("VIVR_STRICT_REQUESTS")
+    if strict:
+        _install_strict(session, strict)
     delay = float(os.environ.get("VIVR_FAULT_DELAY_S", "0") or 0)
     if delay:
         session.register("before-send", lambda **_: time.sleep(delay))
+
+
+def _install_strict(session: Any, path: str) -> None:
+    import strict_requests  # next to this file, on PYTHONPATH
+
+    def _check(params: Any, model: Any, context: Any = None, **_: Any) -> None:
+        try:
+            found = [v.as_dict() for v in strict_requests.check_request(
+                model, params, strict_requests.allowed)]
+        except Exception as error:  # a checker bug must fail the test, not pass it
+            found = [{"operation": model.name, "path": model.name, "rule": "checker-error",
+                      "message": f"strict-request checker failed: {error!r}"}]
+        if not found:
+            return
+        log = sys.modules.get("vivr_provision.log")  # the tool's registered secrets
+        service = model.service_model.service_name
+        lines = []
+        for violation in found:
+            if log is not None:
+                violation["message"] = log.redact(violation["message"])
+            lines.append(json.dumps({"service": service, **violation}) + "\n")
+        with _lock, open(path, "a", encoding="utf-8") as handle:
+            handle.writelines(lines)
+
+    # Last among the generic handlers: after botocore's own (idempotency
+    # tokens filled in, Route 53 ids trimmed), just before validation and
+    # serialisation: the values AWS will receive.
+    session.get_component("event_emitter").register_last("before-parameter-build", _check)
 
 
 _original_init = botocore.session.Session.__init__
