@@ -20,6 +20,7 @@ import structlog
 
 from vivr_provision import __version__, log
 from vivr_provision.aws import ClientFactory
+from vivr_provision.catalog import Catalog, resolve
 from vivr_provision.check import preflight, print_check, run_check
 from vivr_provision.config import ENVIRONMENTS, PlatformConfig
 from vivr_provision.cost import cost_lines, cost_report
@@ -115,6 +116,7 @@ class Run:
         self.graph = StepGraph(self.steps)
         self.clients = ClientFactory(aws_settings(options, self.config))
         self.store: StateStore = open_store(options.state_file, self.clients)
+        self.catalog = Catalog()  # resolved by plan/apply only: status calls no AWS
 
     def load_state(self) -> State:
         return self.store.load(self.config.project, self.config.environment)
@@ -136,12 +138,25 @@ class Run:
         state.account_id, state.region = account, region
         return account
 
+    def resolve_catalog(self, state: State | None = None) -> Catalog:
+        """Check versions, classes, AMIs and TLS policies against AWS's catalogs (plan, apply).
+
+        Raises CatalogError (exit 2) before any step runs; with ``state``
+        (apply) the resolved values are recorded there for the next save.
+        """
+        self.catalog = resolve(self.config, self.clients)
+        if state is not None:
+            state.catalog = self.catalog.records()
+        return self.catalog
+
     def engine(self, state: State, parallelism: int = 10,
                observer: Callable[[str, str, str], None] | None = None,
                destroy_options: DestroyOptions | None = None) -> Engine:
-        return Engine(self.config, self.steps, self.clients, self.store, state,
-                      parallelism=parallelism, observer=observer,
-                      destroy_options=destroy_options)
+        engine = Engine(self.config, self.steps, self.clients, self.store, state,
+                        parallelism=parallelism, observer=observer,
+                        destroy_options=destroy_options)
+        engine.ctx.catalog = self.catalog
+        return engine
 
     @contextmanager
     def progress(self, total: int) -> Iterator[ProgressView | None]:
@@ -194,6 +209,7 @@ def apply(options: CommandOptions, targets: tuple[str, ...], parallelism: int) -
     with run.store.lock("apply"):
         state = run.load_state()
         account = run.bind_account(state)
+        run.resolve_catalog(state)
         with run.progress(len(run.steps)) as view:
             report = run.engine(state, parallelism, view).apply(targets)
     return _finish(report, run, _title(run, "apply", account))
@@ -211,6 +227,8 @@ def plan(options: CommandOptions, targets: tuple[str, ...], for_destroy: bool) -
     run.graph.select(targets, upward=not for_destroy)
     state = run.load_state()
     account = run.bind_account(state)
+    if not for_destroy:
+        run.resolve_catalog()
     report = run.engine(state).plan(targets, destroy=for_destroy)
     return _finish(report, run, _title(run, "plan", account))
 

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
@@ -441,10 +441,10 @@ class Engine:
 
     def _notes(self, step: Step, resource: Resource | None) -> list[str]:
         """The step's notes; a dependency not applied yet (plan) just means none yet."""
-        try:
-            return [redact(line) for line in step.notes(self.ctx, resource)]
-        except DependencyMissing:
-            return []
+        lines = self.ctx.catalog.notes_for(step.name)
+        with suppress(DependencyMissing):
+            lines = lines + step.notes(self.ctx, resource)
+        return [redact(line) for line in lines]
 
     def _create(self, step: Step, priority: float, record: StepRecord) -> Resource:
         """Journal the intent (status + token), call create, record the physical id."""

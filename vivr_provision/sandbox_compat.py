@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vivr_provision import sandbox_catalog
+
 log = logging.getLogger(__name__)
 
 #: The moto release these fixes were measured against (pinned in setup.cfg).
@@ -1011,4 +1013,8 @@ _FIXES: list[Callable[[], None]] = [
     _fix_cloudfront_policies,
     _fix_cloudfront_origin_access_control,
     _fix_cloudfront_delete_enabled_distribution,
+    # AWS's catalogs (engine versions, orderable classes, TLS policies): sandbox_catalog.py
+    sandbox_catalog.install_rds,
+    sandbox_catalog.install_elasticache,
+    sandbox_catalog.install_elbv2,
 ]

@@ -71,8 +71,8 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 16 and len(set(first)) == 16
-    assert all(line.split(":", 1)[0] in ("ElastiCache", "RDS", "ECS", "S3", "CloudFront")
+    assert len(first) == 19 and len(set(first)) == 19
+    assert all(line.split(":", 1)[0] in ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2")
                for line in first)
 
 
@@ -182,7 +182,7 @@ def test_cache_cluster_delete_completes(client: Client) -> None:
 def create_primary(rds: Any, **extra: Any) -> dict[str, Any]:
     instance: dict[str, Any] = rds.create_db_instance(
         DBInstanceIdentifier="vivr-db", DBInstanceClass="db.t4g.micro", Engine="postgres",
-        EngineVersion="16.3", MasterUsername="vivr", MasterUserPassword="not-a-real-pass",
+        EngineVersion="16.15", MasterUsername="vivr", MasterUserPassword="not-a-real-pass",
         AllocatedStorage=20, StorageEncrypted=True, DeletionProtection=True, **extra,
     )["DBInstance"]
     return instance

@@ -400,7 +400,10 @@ class RdsConfig(StrictModel):
 
     identifier: DbIdentifier
     engine: Literal["postgres"]
-    engine_version: Annotated[str, matching(r"\d+(\.\d+)?", "a version string like \"16.1\"")]
+    engine_version: Annotated[
+        str, matching(r"\d+(\.\d+)?", "a major (\"16\": its newest minor) or a minor (\"16.9\")")
+    ]
+    """Checked against AWS's catalog at plan time (``vivr_provision.catalog``)."""
     auto_minor_version_upgrade: bool
     instance_class: DbInstanceClass
     db_name: Annotated[str, matching(r"[A-Za-z][A-Za-z0-9_]{0,62}", "a database name")]
@@ -589,7 +592,10 @@ class RedisConfig(StrictModel):
     ]
     description: str
     engine: Literal["redis"]
-    engine_version: Annotated[str, matching(r"\d+\.\d+", "a version string like \"7.0\"")]
+    engine_version: Annotated[
+        str, matching(r"\d+(\.\d+)?", "a major (\"7\": its newest minor) or a minor (\"7.0\")")
+    ]
+    """Checked against ElastiCache's catalog at plan time (``vivr_provision.catalog``)."""
     node_type: CacheNodeType
     min_memory_mb: PositiveInt
     port: ServicePort

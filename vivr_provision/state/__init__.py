@@ -6,7 +6,14 @@ import contextlib
 from pathlib import Path
 from typing import Protocol
 
-from vivr_provision.state.model import SCHEMA_VERSION, State, StepRecord, StepStatus, utc_now
+from vivr_provision.state.model import (
+    SCHEMA_VERSION,
+    CatalogRecord,
+    State,
+    StepRecord,
+    StepStatus,
+    utc_now,
+)
 from vivr_provision.state.store import LocalStateStore
 
 
@@ -26,5 +33,5 @@ class StateStore(Protocol):
     def lock(self, operation: str) -> contextlib.AbstractContextManager[None]: ...
 
 
-__all__ = ["SCHEMA_VERSION", "LocalStateStore", "State", "StateStore", "StepRecord",
-           "StepStatus", "utc_now"]
+__all__ = ["SCHEMA_VERSION", "CatalogRecord", "LocalStateStore", "State", "StateStore",
+           "StepRecord", "StepStatus", "utc_now"]

@@ -21,6 +21,7 @@ _MAX_REPORTED_ERRORS = 3
 def encode(state: State) -> bytes:
     """Stable, diff-friendly JSON; fails before any write if a value is not plain JSON."""
     document = state.model_dump(mode="json")
+    document["schema_version"] = SCHEMA_VERSION  # an older file is written back in this format
     return (json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 

@@ -13,8 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
-"""Bumped on any incompatible change; a reader refuses files newer than it knows."""
+SCHEMA_VERSION = 2
+"""Bumped on any incompatible change; a reader refuses files newer than it knows.
+
+2: ``catalog`` (values resolved from AWS's catalogs).  A version-1 file reads
+as a version-2 one with an empty catalog and is written back as version 2;
+a version-1 reader refuses a version-2 file with its "newer" message instead
+of failing on the unknown key."""
 
 StepStatus = Literal["pending", "creating", "ready", "deleting", "deleted", "failed"]
 
@@ -54,6 +59,21 @@ class StepRecord(BaseModel):
     """What the last delete deliberately kept (final snapshot, secret in its recovery window)."""
 
 
+class CatalogRecord(BaseModel):
+    """One value resolved from AWS's catalog at the last apply (see ``vivr_provision.catalog``)."""
+
+    model_config = _MODEL_CONFIG
+
+    requested: str
+    """What the config said, e.g. ``"16"``."""
+    value: str
+    """What AWS's catalog gave, e.g. ``"16.15"``."""
+    regions: list[str]
+    source: str
+    """The API that said so."""
+    resolved_at: str
+
+
 class State(BaseModel):
     """Everything one project/environment pair has provisioned."""
 
@@ -69,6 +89,8 @@ class State(BaseModel):
     created_at: str
     updated_at: str
     steps: dict[str, StepRecord] = Field(default_factory=dict)
+    catalog: dict[str, CatalogRecord] = Field(default_factory=dict)
+    """Catalog values the last apply resolved (engine versions, classes, AMIs, TLS policies)."""
 
     def record(self, step: str) -> StepRecord:
         """Return the record of ``step``, creating a pending one on first use.

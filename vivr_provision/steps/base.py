@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from botocore.exceptions import WaiterError
 
 from vivr_provision.aws import ClientFactory
+from vivr_provision.catalog import Catalog
 from vivr_provision.config import PlatformConfig
 
 MANAGED_BY = "vivr-provision"
@@ -104,6 +105,8 @@ class StepContext:
     destroy_options: DestroyOptions = field(default_factory=DestroyOptions)
     #: Gives the engine's concurrency slot back while the step only waits.
     idle: Callable[[], AbstractContextManager[None]] = nullcontext
+    #: Values resolved from AWS's catalogs before the walk (engine versions, AMIs ...).
+    catalog: Catalog = field(default_factory=Catalog)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return self.clients.client(service, region)

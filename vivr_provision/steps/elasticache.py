@@ -455,7 +455,8 @@ class CacheStep(ElastiCacheStep):
             "ReplicationGroupId": cfg.replication_group_id,
             "ReplicationGroupDescription": cfg.description,
             "Engine": cfg.engine,
-            "EngineVersion": cfg.engine_version,
+            # Resolved at plan time from DescribeCacheEngineVersions ("7" -> newest 7.x).
+            "EngineVersion": ctx.catalog.value("redis.engine_version", cfg.engine_version),
             "CacheNodeType": cfg.node_type,
             "NumNodeGroups": cfg.shards,
             "ReplicasPerNodeGroup": cfg.replicas,
@@ -558,8 +559,10 @@ class CacheStep(ElastiCacheStep):
         cfg = self.redis
         changes: list[Change] = []
         version = str(member.get("EngineVersion") or "")
-        if version and _version(version) != _version(cfg.engine_version):
-            current, desired = _version(version), _version(cfg.engine_version)
+        current, desired = _version(version), _version(cfg.engine_version)
+        # A major ("7") accepts any 7.x: a newer minor at AWS is no reason to upgrade.
+        any_minor = len(desired) == 1 and current[:1] == desired
+        if version and current != desired and not any_minor:
             # Upgrades within a major version are in place; AWS never downgrades.
             in_place = current[:1] == desired[:1] and current < desired
             changes.append(Change("engine_version", version, cfg.engine_version,

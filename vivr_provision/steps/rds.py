@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from vivr_provision.catalog import is_major, major_of, version_key
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import ReadReplicaConfig, SubnetGroupConfig
 from vivr_provision.retry import policy
@@ -475,7 +476,6 @@ class DbPrimaryStep(DbInstanceBase):
         rds = self.config.rds
         settings: dict[str, Any] = {
             "DBInstanceClass": rds.instance_class,
-            "EngineVersion": rds.engine_version,
             "MultiAZ": rds.multi_az,
             "AllocatedStorage": rds.storage.allocated_gb,
             "StorageType": rds.storage.type,
@@ -504,6 +504,7 @@ class DbPrimaryStep(DbInstanceBase):
         params: dict[str, Any] = {
             "DBInstanceIdentifier": self.identifier,
             "Engine": rds.engine,
+            "EngineVersion": self.engine_version(ctx),
             "DBName": rds.db_name,
             "Port": rds.port,
             "MasterUsername": credentials["username"],
@@ -522,9 +523,65 @@ class DbPrimaryStep(DbInstanceBase):
                                       self.rds(ctx).create_db_instance, **params)
         return Resource(self.identifier, {**reply["DBInstance"], "TagMap": self.tags()})
 
+    def engine_version(self, ctx: StepContext) -> str:
+        """The version to create: resolved from AWS's catalog at plan time (``"16"`` ->
+        the newest 16.x), or the config's own when nothing was resolved."""
+        return ctx.catalog.value("rds.engine_version", self.config.rds.engine_version)
+
+    def version_change(self, data: dict[str, Any]) -> Change | None:
+        """Engine version drift, judged against the config's intent, not the newest minor.
+
+        A major (``"16"``) is satisfied by any 16.x: an instance is never
+        upgraded just because AWS released a newer minor (an engine upgrade
+        restarts the database, both Multi-AZ nodes at once; AWS applies minor
+        upgrades itself in the maintenance window when
+        ``auto_minor_version_upgrade`` is on).  A pinned minor above the
+        running one is queued for the maintenance window; below it, RDS
+        cannot downgrade, so it is only reported (see :meth:`notes`).  A
+        different major is a major upgrade: apply refuses it (deliberate).
+        """
+        wanted = self.config.rds.engine_version
+        have = str((data.get("PendingModifiedValues") or {}).get("EngineVersion")
+                   or data.get("EngineVersion") or "")
+        if not have:
+            return None
+        if major_of(have) != major_of(wanted):
+            return Change("EngineVersion", have, wanted, replace=True)
+        if is_major(wanted) or version_key(have) >= version_key(wanted):
+            return None
+        return Change("EngineVersion", have, wanted, when="in the maintenance window")
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        """How the running engine version relates to what AWS creates now."""
+        if resource is None:
+            return []
+        rds = self.config.rds
+        have = str(resource.data.get("EngineVersion") or "")
+        newest = ctx.catalog.values.get("rds.engine_version")
+        if not have or newest is None or have == newest.value:
+            return []
+        if not is_major(rds.engine_version) and version_key(have) > version_key(
+                rds.engine_version):
+            return [f"{self.identifier} runs {rds.engine} {have}, newer than the pinned "
+                    f"{rds.engine_version}; RDS cannot downgrade: pin {have!r} or name the "
+                    f"major ({major_of(have)!r})"]
+        if version_key(have) >= version_key(newest.value) or not is_major(rds.engine_version):
+            return []
+        if rds.auto_minor_version_upgrade:
+            how = (f"auto minor version upgrade moves it to the target AWS designates, in the "
+                   f"maintenance window {rds.maintenance_window}")
+        else:
+            how = (f"auto minor version upgrade is off: pin engine_version {newest.value!r} to "
+                   f"queue the upgrade for the maintenance window {rds.maintenance_window}")
+        return [f"{self.identifier} runs {rds.engine} {have}; RDS creates {newest.value} now. "
+                f"Apply does not upgrade a running database for a newer minor; {how}"]
+
     def fixed_changes(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
         rds = self.config.rds
         changes = []
+        version = self.version_change(data)
+        if version is not None:
+            changes.append(version)
         for key, want in (("Engine", rds.engine), ("DBName", rds.db_name),
                           ("MasterUsername", rds.master_username),
                           ("StorageEncrypted", rds.storage_encrypted),
