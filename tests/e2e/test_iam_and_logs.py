@@ -8,10 +8,12 @@ created is walked for wildcard resources.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
+import yaml
 
 from tests.conftest import Aws
 
@@ -119,3 +121,68 @@ def test_log_groups_have_the_spec_retention_and_the_platform_key(aws: Aws) -> No
     code, report = aws.cli_json("destroy", "--yes", *targets, "--target", "kms")
     assert code == 0, report
     assert aws.inventory() == before
+
+
+def _ec2_launch_type(aws: Aws) -> Path:
+    data = yaml.safe_load(aws.config.read_text())
+    data["ecs"]["launch_type"] = "ec2"
+    path = aws.workdir / "production-ec2.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _operations(aws: Aws) -> list[str]:
+    """Every operation the CLI sent, in order."""
+    return [json.loads(line)["operation"] for line in aws.record_path.read_text().splitlines()]
+
+
+def test_the_key_admits_the_auto_scaling_role_it_waits_for_with_the_ec2_launch_type(
+        aws: Aws) -> None:
+    # Fargate (the default): no Auto Scaling group, so no such role and no statement.
+    code, report = aws.cli_json("apply", "--target", "kms")
+    assert code == 0, report
+    assert "iam-slr.autoscaling" not in {s["step"] for s in report["steps"]}
+    kms = aws.client("kms")
+    key = kms.describe_key(KeyId="alias/vivr-production")["KeyMetadata"]["KeyId"]
+    policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    sids = {s["Sid"] for s in policy["Statement"]}
+    assert not any(s.startswith("AutoScaling") for s in sids)
+
+    # EC2 launch type: the role is made first, then the key policy names it.
+    ec2 = _ec2_launch_type(aws)
+    code, report = aws.cli_json("apply", "--target", "kms", config=ec2)
+    assert code == 0, report
+    actions = {s["step"]: s["action"] for s in report["steps"]}
+    assert (actions["iam-slr.autoscaling"], actions["kms"]) == ("created", "updated")
+    role = aws.client("iam").get_role(RoleName="AWSServiceRoleForAutoScaling")["Role"]
+    assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
+    assert role["Arn"] == (f"arn:aws:iam::{aws.account}:role/aws-service-role/"
+                           "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")
+    [sent] = aws.requests("CreateServiceLinkedRole")
+    assert sent["AWSServiceName"] == "autoscaling.amazonaws.com"
+    # AWS rejects a key policy naming a principal that does not exist yet; the
+    # emulator does not, so the order of the requests is what shows it.
+    operations = _operations(aws)
+    assert operations.index("CreateServiceLinkedRole") < operations.index("PutKeyPolicy")
+    statements = {s["Sid"]: s for s in json.loads(
+        kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])["Statement"]}
+    use, grants = statements["AutoScalingServiceLinkedRoleUse"], \
+        statements["AutoScalingServiceLinkedRoleGrants"]
+    assert use["Principal"] == grants["Principal"] == {"AWS": role["Arn"]}
+    assert set(use["Action"]) == {"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*",
+                                  "kms:GenerateDataKey*", "kms:DescribeKey"}
+    assert grants["Action"] == "kms:CreateGrant"
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": True}}
+
+    # Destroy keeps the account-wide role and says so; a new key is created after it.
+    code, report = aws.cli_json("destroy", "--yes", "--target", "iam-slr.autoscaling",
+                                config=ec2)
+    assert code == 0, report
+    [kept] = {s["step"]: s for s in report["steps"]}["iam-slr.autoscaling"]["retained"]
+    assert "AWSServiceRoleForAutoScaling kept" in kept and "account-wide" in kept
+    assert aws.client("iam").get_role(RoleName="AWSServiceRoleForAutoScaling")
+    aws.record_path.unlink()
+    code, report = aws.cli_json("apply", "--target", "kms", config=ec2)
+    assert code == 0, report
+    assert {s["step"]: s["action"] for s in report["steps"]}["iam-slr.autoscaling"] == "adopted"
+    assert aws.requests("CreateServiceLinkedRole") == []

@@ -71,13 +71,35 @@ class IamRoleConfig(StrictModel):
     grants: list[IamGrantConfig]
 
 
+class ServiceLinkedRoleConfig(StrictModel):
+    """An AWS service-linked role a feature of the config needs to exist first.
+
+    AWS creates and owns it (one per account, shared by every stack); the
+    tool creates it only when missing and never deletes it.  ``role_name``
+    is the name AWS derives from ``service_name`` (IAM user guide "AWS
+    services that work with IAM", service-linked role column), named here so
+    an existing role is found without creating it.
+    """
+
+    service_name: Annotated[
+        str, matching(r"[a-z0-9.-]+\.amazonaws\.com", "a service principal (x.amazonaws.com)")
+    ]
+    role_name: Annotated[str, matching(r"AWSServiceRoleFor[\w+=,.@-]{1,47}",
+                                       "a service-linked role name (AWSServiceRoleFor...)")]
+    description: Annotated[str, Field(max_length=1000)]
+
+
 class IamConfig(StrictModel):
     """The spec's four roles, plus the service roles other spec features need.
 
     ``rds_monitoring_role`` (enhanced monitoring), ``s3_replication_role``
     (backups cross-region replication), ``ecs_instance_role`` (EC2 launch
     option) and ``pgbouncer_instance_role`` are not listed by the spec but
-    AWS requires them for features it does list.
+    AWS requires them for features it does list.  ``autoscaling_service_linked_role``
+    is AWS's own role for EC2 Auto Scaling: with ``ecs.launch_type: ec2`` the
+    KMS key policy must name it (instances with volumes encrypted by the
+    customer-managed key cannot launch otherwise), and a key policy may only
+    name a principal that exists.
     """
 
     task_execution_role: IamRoleConfig
@@ -88,10 +110,12 @@ class IamConfig(StrictModel):
     s3_replication_role: IamRoleConfig
     ecs_instance_role: IamRoleConfig
     pgbouncer_instance_role: IamRoleConfig
+    autoscaling_service_linked_role: ServiceLinkedRoleConfig
 
     def roles(self) -> dict[str, IamRoleConfig]:
-        """Every role by field name, for steps that create them uniformly."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
+        """Every role this tool owns, by field name (not the service-linked ones)."""
+        return {name: value for name in type(self).model_fields
+                if isinstance(value := getattr(self, name), IamRoleConfig)}
 
     @model_validator(mode="after")
     def _check(self) -> IamConfig:

@@ -28,6 +28,7 @@ from vivr_provision.steps.records import record_steps
 from vivr_provision.steps.s3 import s3_steps
 from vivr_provision.steps.secrets import secret_steps
 from vivr_provision.steps.security import security_steps
+from vivr_provision.steps.service_linked_roles import service_linked_role_steps
 from vivr_provision.steps.waf import waf_steps
 
 StepFactory = Callable[[PlatformConfig], list[Step]]
@@ -35,7 +36,7 @@ StepFactory = Callable[[PlatformConfig], list[Step]]
 #: Families in declaration order; the engine orders them by dependencies.
 FACTORIES: tuple[StepFactory, ...] = (
     network_steps, security_steps, dr_network_steps,
-    kms_steps, secret_steps, iam_steps, rds_steps,
+    service_linked_role_steps, kms_steps, secret_steps, iam_steps, rds_steps,
     pgbouncer_steps, elasticache_steps, log_steps, s3_steps,
     dns_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
     monitoring_steps,

@@ -28,6 +28,10 @@ from vivr_provision.steps.common import (
     require_owned,
     tag_drift,
 )
+from vivr_provision.steps.service_linked_roles import (
+    AUTOSCALING_SLR_STEP,
+    autoscaling_role_wanted,
+)
 
 NOT_FOUND = ("NotFoundException",)
 events = structlog.get_logger("vivr.kms")
@@ -165,6 +169,10 @@ class KmsKeyStep(KmsKeyBase):
 
     family = "kms"
 
+    def depends_on(self) -> tuple[str, ...]:
+        # A key policy may only name principals that exist.
+        return (AUTOSCALING_SLR_STEP,) if autoscaling_role_wanted(self.config) else ()
+
     def key_policy(self, ctx: StepContext) -> str:
         """Account administrators plus CloudWatch Logs for this environment's log groups.
 
@@ -186,9 +194,32 @@ class KmsKeyStep(KmsKeyBase):
                             "kms:GenerateDataKey*", "kms:Describe*"],
                  "Resource": "*",
                  "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}}},
+                *self.autoscaling_statements(ctx),
             ],
         }
         return json.dumps(document, sort_keys=True)
+
+    def autoscaling_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
+        """EC2 Auto Scaling's service-linked role may use the key (``ecs.launch_type: ec2``).
+
+        The launch template's volumes are encrypted with this key, and the
+        group launches instances as ``AWSServiceRoleForAutoScaling``, whose
+        fixed permissions cover AWS managed keys only.  The two statements
+        are the ones the EC2 Auto Scaling user guide gives ("Required AWS KMS
+        key policy for use with encrypted volumes", example 1).
+        """
+        if not autoscaling_role_wanted(self.config):
+            return []
+        role = {"AWS": str(ctx.output(AUTOSCALING_SLR_STEP, "role_arn"))}
+        return [
+            {"Sid": "AutoScalingServiceLinkedRoleUse", "Effect": "Allow", "Principal": role,
+             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*", "kms:DescribeKey"],
+             "Resource": "*"},
+            {"Sid": "AutoScalingServiceLinkedRoleGrants", "Effect": "Allow", "Principal": role,
+             "Action": "kms:CreateGrant", "Resource": "*",
+             "Condition": {"Bool": {"kms:GrantIsForAWSResource": True}}},
+        ]
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         revived = self.revive_pending(ctx)
