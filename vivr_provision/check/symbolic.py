@@ -15,6 +15,7 @@ from typing import Any
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.base import StepContext
+from vivr_provision.steps.service_linked_roles import AUTOSCALING_SLR_STEP
 
 #: The example account of AWS's own documentation: never a real one.
 ACCOUNT_ID = "111122223333"
@@ -48,6 +49,10 @@ def secret_arn(config: PlatformConfig, key: str) -> str:
             f"{config.secrets.name_of(key)}{SECRET_SUFFIX}")
 
 
+#: Where IAM puts EC2 Auto Scaling's service-linked role (its ARN's path and name).
+AUTOSCALING_SLR_PATH = "aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+
+
 def role_arn(name: str) -> str:
     return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
 
@@ -58,6 +63,9 @@ def symbolic_outputs(config: PlatformConfig, step: str) -> Mapping[str, Any] | N
         region = config.aws.region if step == "kms" else config.dr.region
         return {"id": key_id(config), "key_id": key_id(config),
                 "key_arn": key_arn(config, region), "alias": config.kms.alias}
+    if step == AUTOSCALING_SLR_STEP:
+        arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{AUTOSCALING_SLR_PATH}"
+        return {"id": arn, "role_arn": arn, "role_name": "AWSServiceRoleForAutoScaling"}
     family, _, key = step.partition(".")
     if family == "secret" and key in config.secrets.names():
         arn = secret_arn(config, key)
