@@ -46,7 +46,7 @@ from botocore.exceptions import ClientError
 from vivr_provision.aws import ClientFactory, error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.errors import ConfigError
-from vivr_provision.state import CatalogRecord, utc_now
+from vivr_provision.state import CatalogRecord, State, utc_now
 
 
 class CatalogError(ConfigError):
@@ -121,6 +121,23 @@ class Catalog:
         now = utc_now()
         return {key: CatalogRecord(**r.record(), resolved_at=now)
                 for key, r in sorted(self.values.items())}
+
+    def merge_into(self, state: State) -> bool:
+        """Record these values in ``state``; True when anything changed.
+
+        A value resolved as before keeps its first ``resolved_at``, so a
+        re-apply that changes nothing leaves the file as it was.
+        """
+        merged = {}
+        for key, fresh in self.records().items():
+            old = state.catalog.get(key)
+            same = old is not None and old.model_dump(exclude={"resolved_at"}) == \
+                fresh.model_dump(exclude={"resolved_at"})
+            merged[key] = old if same and old is not None else fresh
+        if merged == state.catalog:
+            return False
+        state.catalog = merged
+        return True
 
 
 # --------------------------------------------------------------------------- thin describe calls

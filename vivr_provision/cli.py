@@ -142,11 +142,11 @@ class Run:
         """Check versions, classes, AMIs and TLS policies against AWS's catalogs (plan, apply).
 
         Raises CatalogError (exit 2) before any step runs; with ``state``
-        (apply) the resolved values are recorded there for the next save.
+        (apply, under the lock) changed values are recorded and saved.
         """
         self.catalog = resolve(self.config, self.clients)
-        if state is not None:
-            state.catalog = self.catalog.records()
+        if state is not None and self.catalog.merge_into(state):
+            self.store.save(state)  # a re-apply with nothing to change still records them
         return self.catalog
 
     def engine(self, state: State, parallelism: int = 10,

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import Aws
 from tests.e2e.inventory import ec2_inventory, tags_of
+from vivr_provision.state import SCHEMA_VERSION
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +54,7 @@ def test_crash_after_each_create_call_never_duplicates(aws: Aws) -> None:
         crashed = aws.cli("apply", "--target", step, env={"VIVR_FAULT_CRASH_AFTER": point})
         assert crashed.returncode == 137, (point, crashed.stderr[-2000:])
         state = json.loads(aws.state_path.read_text())  # still readable after "kill -9"
-        assert state["schema_version"] == 1
+        assert state["schema_version"] == SCHEMA_VERSION
     code, report = aws.cli_json("apply")
     assert code == 0, report
     assert _owned_counts(aws) == Counter(

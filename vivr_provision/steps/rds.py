@@ -557,15 +557,16 @@ class DbPrimaryStep(DbInstanceBase):
             return []
         rds = self.config.rds
         have = str(resource.data.get("EngineVersion") or "")
-        newest = ctx.catalog.values.get("rds.engine_version")
-        if not have or newest is None or have == newest.value:
+        if not have:
             return []
-        if not is_major(rds.engine_version) and version_key(have) > version_key(
-                rds.engine_version):
+        if not is_major(rds.engine_version) and major_of(have) == major_of(
+                rds.engine_version) and version_key(have) > version_key(rds.engine_version):
             return [f"{self.identifier} runs {rds.engine} {have}, newer than the pinned "
                     f"{rds.engine_version}; RDS cannot downgrade: pin {have!r} or name the "
                     f"major ({major_of(have)!r})"]
-        if version_key(have) >= version_key(newest.value) or not is_major(rds.engine_version):
+        newest = ctx.catalog.values.get("rds.engine_version")
+        if newest is None or not is_major(rds.engine_version) or major_of(have) != major_of(
+                newest.value) or version_key(have) >= version_key(newest.value):
             return []
         if rds.auto_minor_version_upgrade:
             how = (f"auto minor version upgrade moves it to the target AWS designates, in the "
