@@ -993,6 +993,13 @@ def _fix_cloudfront_delete_enabled_distribution() -> None:
         original(self, distribution_id, if_match)
 
 
+def _sandbox_modules() -> list[Callable[[], None]]:
+    """Fixes kept in their own ``sandbox_<topic>`` modules (imported here, applied lazily)."""
+    from vivr_provision.sandbox_elasticache import fix_elasticache_reader_endpoint
+
+    return [fix_elasticache_reader_endpoint]
+
+
 #: The fixes, in application order.
 _FIXES: list[Callable[[], None]] = [
     _fix_elasticache_parameter_groups,
@@ -1011,4 +1018,5 @@ _FIXES: list[Callable[[], None]] = [
     _fix_cloudfront_policies,
     _fix_cloudfront_origin_access_control,
     _fix_cloudfront_delete_enabled_distribution,
+    *_sandbox_modules(),
 ]
