@@ -995,6 +995,13 @@ def _fix_cloudfront_delete_enabled_distribution() -> None:
         original(self, distribution_id, if_match)
 
 
+def _sandbox_modules() -> list[Callable[[], None]]:
+    """Fixes kept in their own ``sandbox_<topic>`` modules (imported here, applied lazily)."""
+    from vivr_provision.sandbox_elasticache import fix_elasticache_reader_endpoint
+
+    return [fix_elasticache_reader_endpoint]
+
+
 #: The fixes, in application order.
 _FIXES: list[Callable[[], None]] = [
     _fix_elasticache_parameter_groups,
@@ -1017,4 +1024,5 @@ _FIXES: list[Callable[[], None]] = [
     sandbox_catalog.install_rds,
     sandbox_catalog.install_elasticache,
     sandbox_catalog.install_elbv2,
+    *_sandbox_modules(),
 ]

@@ -35,14 +35,18 @@ KINDS = ("ecs_clusters", "ecs_services", "task_definitions", "scalable_targets",
          "scaling_policies", "alarms", "auto_scaling_groups", "launch_templates")
 OWNERSHIP = {"Project": "vivr", "Environment": "production", "ManagedBy": "vivr-provision"}
 #: env var -> (secret name, JSON key or None): what the app reads from Secrets Manager.
+#: The generated ones have a value from the start; ECS can inject only those.
 SECRETS = {
     "DATABASE_USERNAME": ("vivr/production/database/master", "username"),
     "DATABASE_PASSWORD": ("vivr/production/database/master", "password"),
     "REDIS_AUTH_TOKEN": ("vivr/production/redis/auth-token", None),
-    "STRIPE_SECRET_KEY": ("vivr/production/stripe", None),
-    "SENDGRID_API_KEY": ("vivr/production/sendgrid", None),
-    "CLOUDINARY_URL": ("vivr/production/cloudinary", None),
-    "SENTRY_DSN": ("vivr/production/sentry", None),
+}
+#: env var -> secret name: placeholders an operator fills (created without a value).
+PLACEHOLDERS = {
+    "STRIPE_SECRET_KEY": "vivr/production/stripe",
+    "SENDGRID_API_KEY": "vivr/production/sendgrid",
+    "CLOUDINARY_URL": "vivr/production/cloudinary",
+    "SENTRY_DSN": "vivr/production/sentry",
 }
 
 
@@ -76,10 +80,18 @@ def _names(aws: Aws, describe: str, key: str, id_key: str, ids: list[str]) -> li
     return sorted(tags_of(i)["Name"] for i in items)
 
 
-def _config_with(aws: Aws, tmp_path: Path, change: dict[str, Any] | None = None) -> Path:
-    """production.yaml with ``change`` merged into its ``ecs`` section."""
+def _config_with(aws: Aws, tmp_path: Path, change: dict[str, Any] | None = None, *,
+                 data_tier: bool = False) -> Path:
+    """production.yaml with ``change`` merged into its ``ecs`` section.
+
+    Without ``data_tier`` the container gets no endpoint variables, so the
+    apply does not build the database, pooler, cache and buckets: only the
+    first test is about them, the others about the ECS tier itself.
+    """
     data = yaml.safe_load((REPO / "config" / "production.yaml").read_text())
     data["ecs"] = _merged(data["ecs"], change or {})
+    if not data_tier:
+        data["ecs"]["task_definition"]["container"]["endpoints"] = {}
     path = tmp_path / f"production-{len(list(tmp_path.glob('production-*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -101,6 +113,50 @@ def _failed(report: dict[str, Any]) -> list[tuple[str, str, str | None]]:
 
 def _actions(report: dict[str, Any]) -> dict[str, str]:
     return {s["step"]: s["action"] for s in report["steps"]}
+
+
+def _assert_endpoints_are_the_data_tiers(aws: Aws, environment: dict[str, str]) -> None:
+    """The container's endpoints are what the emulator reports for those resources."""
+    [pgbouncer] = [i for r in aws.client("ec2").describe_instances(Filters=[
+        {"Name": "tag:Name", "Values": ["pgbouncer-vivr"]},
+        {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+        for i in r["Instances"]]
+    rds = aws.client("rds")
+    writer = rds.describe_db_instances(DBInstanceIdentifier="vivr-db")["DBInstances"][0]
+    reader = rds.describe_db_instances(
+        DBInstanceIdentifier="vivr-db-replica-1")["DBInstances"][0]
+    [group] = aws.client("elasticache").describe_replication_groups(
+        ReplicationGroupId="vivr-cache")["ReplicationGroups"]
+    [shard] = group["NodeGroups"]
+    buckets = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+    assert {"vivr-assets", "vivr-temp"} <= buckets
+    assert {k: v for k, v in environment.items() if k.startswith(("DATABASE_", "REDIS_", "S3_"))
+            and k != "DATABASE_CONNECT_TIMEOUT_SECONDS"} == {
+        # The app's database path is PgBouncer on 6432 (spec "Connection Pooling").
+        "DATABASE_HOST": pgbouncer["PrivateIpAddress"], "DATABASE_PORT": "6432",
+        "DATABASE_WRITER_HOST": writer["Endpoint"]["Address"], "DATABASE_WRITER_PORT": "5432",
+        "DATABASE_READER_HOST": reader["Endpoint"]["Address"], "DATABASE_READER_PORT": "5432",
+        "DATABASE_SSLMODE": "require",  # rds.force_ssl 1, PgBouncer client TLS required
+        "REDIS_HOST": shard["PrimaryEndpoint"]["Address"],
+        "REDIS_READER_HOST": shard["ReaderEndpoint"]["Address"], "REDIS_PORT": "6379",
+        "REDIS_TLS": "true",  # in-transit encryption is on
+        "S3_ASSETS_BUCKET": "vivr-assets", "S3_TEMP_BUCKET": "vivr-temp"}
+    assert shard["ReaderEndpoint"]["Address"] != shard["PrimaryEndpoint"]["Address"]
+
+
+def _assert_only_secrets_with_a_value_run(aws: Aws) -> None:
+    """ECS cannot start a task whose secret has no AWSCURRENT version."""
+    running = _service(aws)["taskDefinition"]
+    [container] = _task_definition(aws, running)["containerDefinitions"]
+    sm = aws.client("secretsmanager")
+    for secret in container["secrets"]:
+        arn = ":".join(secret["valueFrom"].split(":")[:7])  # without :json-key:stage:version
+        stages = sm.describe_secret(SecretId=arn).get("VersionIdsToStages") or {}
+        assert any("AWSCURRENT" in labels for labels in stages.values()), secret["name"]
+
+
+def _notes(report: dict[str, Any]) -> dict[str, list[str]]:
+    return {s["step"]: s.get("notes") or [] for s in report["steps"]}
 
 
 def _assert_fargate_tier_matches_the_spec(aws: Aws) -> None:
@@ -139,6 +195,7 @@ def _assert_fargate_tier_matches_the_spec(aws: Aws) -> None:
         arn = sm.describe_secret(SecretId=name)["ARN"]
         expected[env] = f"{arn}:{json_key}::" if json_key else arn
     assert {s["name"]: s["valueFrom"] for s in container["secrets"]} == expected
+    _assert_endpoints_are_the_data_tiers(aws, environment)
     health = container["healthCheck"]
     assert health["command"][0] == "CMD-SHELL" and "/api/health" in health["command"][1]
     assert (health["interval"], health["timeout"], health["retries"]) == (30, 5, 3)
@@ -197,9 +254,9 @@ def _assert_fargate_tier_matches_the_spec(aws: Aws) -> None:
     _owned(registered["Tags"], RESOURCE_ID)
 
 
-def test_apply_builds_the_fargate_tier_as_the_spec_says_and_reapply_changes_nothing(
+def test_apply_builds_the_fargate_tier_injects_secrets_once_they_have_a_value(
         aws: Aws, tmp_path: Path) -> None:
-    aws.config = _config_with(aws, tmp_path)
+    aws.config = _config_with(aws, tmp_path, data_tier=True)
     before = _kinds(aws)
     code, plan = aws.cli_json("plan", "--target", "ecs-autoscaling")
     assert code == 0, _failed(plan)
@@ -210,14 +267,52 @@ def test_apply_builds_the_fargate_tier_as_the_spec_says_and_reapply_changes_noth
     assert code == 0, _failed(report)
     assert {_actions(report)[s] for s in ECS_STEPS} == {"created"}
     _assert_fargate_tier_matches_the_spec(aws)
+    _assert_only_secrets_with_a_value_run(aws)
+    # The apply output names each secret that still needs a value, and the command.
+    notes = _notes(report)
+    for env, name in PLACEHOLDERS.items():
+        key = name.rsplit("/", 1)[-1]
+        [note] = notes[f"secret.{key}"]
+        assert f"aws secretsmanager put-secret-value --secret-id {name} " in note
+        assert "--secret-string file://" in note and "--region us-east-1" in note
+        [left_out] = notes["ecs-task-definition"]
+        assert f"{env} ({name})" in left_out
+    assert notes["secret.database_credentials"] == []
 
     mark = len(aws.calls())
     code, report = aws.cli_json(*APPLY)
     assert code == 0, _failed(report)
     assert set(_actions(report).values()) == {"unchanged"}
     assert aws.mutating_calls(since=mark) == []
+    assert "GetSecretValue" not in {c["operation"] for c in aws.calls()[mark:]}, \
+        "whether a secret has a value is read from its metadata, never from its value"
+
+    # An operator sets the Stripe key: plan shows the rollout, apply injects it.
+    sm = aws.client("secretsmanager")
+    sm.put_secret_value(SecretId=PLACEHOLDERS["STRIPE_SECRET_KEY"], SecretString="sk_test_x")
+    stripe_arn = sm.describe_secret(SecretId=PLACEHOLDERS["STRIPE_SECRET_KEY"])["ARN"]
+    code, plan = aws.cli_json("plan", "--target", "ecs-autoscaling")
+    assert code == 0, _failed(plan)
+    actions = _actions(plan)
+    assert (actions["ecs-task-definition"], actions["ecs-service"]) == ("update", "update")
+    [change] = [c for s in plan["steps"] if s["step"] == "ecs-task-definition"
+                for c in s["changes"]]
+    assert "STRIPE_SECRET_KEY" in change and stripe_arn in change
+    assert _notes(plan)["secret.stripe"] == []
+    assert "STRIPE_SECRET_KEY" not in _notes(plan)["ecs-task-definition"][0]
+    code, report = aws.cli_json(*APPLY)
+    assert code == 0, _failed(report)
+    assert (_actions(report)["ecs-task-definition"], _actions(report)["ecs-service"]) == \
+        ("updated", "updated")
+    latest = _task_definition(aws)
+    assert latest["revision"] == 2 and _service(aws)["taskDefinition"] == \
+        latest["taskDefinitionArn"]
+    assert {"name": "STRIPE_SECRET_KEY", "valueFrom": stripe_arn} in \
+        latest["containerDefinitions"][0]["secrets"]
+    _assert_only_secrets_with_a_value_run(aws)
 
     # Destroy takes the dependents of its targets; the service drains before it goes.
+    mark = len(aws.calls())
     code, report = aws.cli_json(*DESTROY)
     assert code == 0, _failed(report)
     assert {_actions(report)[s] for s in ECS_STEPS} == {"deleted"}

@@ -203,16 +203,79 @@ class ContainerSecretConfig(StrictModel):
     json_key: str | None = None
 
 
+EnvName = Annotated[str, matching(r"[A-Z_][A-Z0-9_]*", "an environment variable name")]
+
+#: Where an endpoint variable may come from: source -> the outputs it may name.
+#: They are outputs of the steps that build the resource (``rds.<identifier>``,
+#: ``pgbouncer``, ``cache``, ``s3.<bucket key>``), read back from AWS after
+#: apply; tests/unit check that each step really produces them.
+ENDPOINT_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "rds": ("address", "port"),                       # an instance's Endpoint
+    "pgbouncer": ("private_ip", "port"),              # the pooler (the app's database path)
+    "redis": ("primary_endpoint", "reader_endpoint", "port", "transit_encryption"),
+    "s3": ("bucket",),
+}
+#: Sources that name one of several resources in ``key``, and what the key is.
+ENDPOINT_KEYS: dict[str, str] = {
+    "rds": "an RDS instance identifier (rds.identifier or a same-region read replica)",
+    "s3": "a bucket key of s3.buckets",
+}
+
+
+class ContainerEndpointConfig(StrictModel):
+    """An environment variable set from an output of a resource this tool builds.
+
+    The value is read from AWS when the task definition is registered, so a
+    replaced instance or a new endpoint registers a new revision; booleans
+    become ``true``/``false``, numbers their decimal text.
+    """
+
+    source: Literal["rds", "pgbouncer", "redis", "s3"]
+    key: Name | None = None
+    output: str
+
+    @model_validator(mode="after")
+    def _check(self) -> ContainerEndpointConfig:
+        allowed = ENDPOINT_OUTPUTS[self.source]
+        if self.output not in allowed:
+            raise ValueError(f"output {self.output!r} is not an output of {self.source} "
+                             f"({', '.join(allowed)})")
+        if self.source in ENDPOINT_KEYS and self.key is None:
+            raise ValueError(f"source {self.source} needs key: {ENDPOINT_KEYS[self.source]}")
+        if self.source not in ENDPOINT_KEYS and self.key is not None:
+            raise ValueError(f"source {self.source} is a single resource: leave key out")
+        return self
+
+
 class ContainerConfig(StrictModel):
+    """The app container.
+
+    ``environment`` holds literal values, ``endpoints`` values read from the
+    resources this tool builds (database, pooler, cache, buckets) and
+    ``secrets`` references to Secrets Manager; a variable is set by one of
+    them only.
+    """
+
     name: Name
     image: Annotated[str, matching(r"\S+", "a container image reference")]
     port: ServicePort
     essential: bool
-    environment: dict[str, str]
+    environment: dict[EnvName, str]
+    endpoints: dict[EnvName, ContainerEndpointConfig]
     secrets: list[ContainerSecretConfig]
     health_check: ContainerHealthCheckConfig
     log_group: str
     log_stream_prefix: Name
+
+    @model_validator(mode="after")
+    def _check(self) -> ContainerConfig:
+        secret_envs = [entry.env for entry in self.secrets]
+        named = [*self.environment, *self.endpoints, *secret_envs]
+        dups = sorted({n for n in named if named.count(n) > 1})
+        if dups:
+            raise ValueError(f"variable(s) set twice (environment, endpoints, secrets): "
+                             f"{', '.join(dups)}")
+        return self
 
 
 class TaskDefinitionConfig(StrictModel):

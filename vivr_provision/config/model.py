@@ -415,6 +415,7 @@ def _ecs_problems(c: PlatformConfig) -> list[str]:
     problems += _key_problems(
         "ecs.task_definition.container.log_group", container.log_group, c.logs.groups, "logs.groups"
     )
+    problems += _endpoint_problems(c)
     if service.target_group != c.alb.target_group.name:
         problems.append(
             f"ecs.service.target_group {service.target_group!r} is not alb.target_group.name "
@@ -439,6 +440,24 @@ def _ecs_problems(c: PlatformConfig) -> list[str]:
             )
         if c.alb.target_group.target_type != "ip":
             problems.append("alb.target_group.target_type must be ip for Fargate tasks")
+    return problems
+
+
+def _endpoint_problems(c: PlatformConfig) -> list[str]:
+    """Endpoint variables name a resource of this config in the app's own region."""
+    problems: list[str] = []
+    local_dbs = [c.rds.identifier] + [
+        r.identifier for r in c.rds.read_replicas if r.region == c.aws.region
+    ]
+    for env, entry in c.ecs.task_definition.container.endpoints.items():
+        where = f"ecs.task_definition.container.endpoints.{env}.key"
+        if entry.source == "rds" and entry.key not in local_dbs:
+            problems.append(
+                f"{where} {entry.key!r} is not an RDS instance in {c.aws.region} "
+                f"({', '.join(local_dbs)})"
+            )
+        elif entry.source == "s3":
+            problems += _key_problems(where, entry.key, c.s3.buckets, "s3.buckets")
     return problems
 
 

@@ -15,6 +15,18 @@ Why it is built this way:
   in-place *update*: the family is the resource, a revision is its version.
   Older revisions stay ACTIVE so the deployment circuit breaker can roll
   back to them; destroy deregisters (and deletes) every revision we made.
+* **The container finds its data tier in its environment.**  Endpoint
+  variables (``ecs.task_definition.container.endpoints``) are read from the
+  outputs of the steps that build PgBouncer, RDS, ElastiCache and the
+  buckets, so the task definition depends on them and a replaced instance
+  or a moved endpoint shows as drift and registers a new revision.
+* **Only secrets that have a value are injected.**  ECS cannot start a task
+  whose Secrets Manager reference has no ``AWSCURRENT`` version
+  (``ResourceInitializationError``), so the service would never become
+  stable while a placeholder is empty.  Such a variable is left out (see
+  the notes of plan/apply for the command that sets the value); once the
+  secret has one, the next plan shows the change and apply registers a
+  revision that references it.
 * **A config change rolls out through the service.**  The service points at
   the task definition step's ARN; when that changes, ``update_service``
   starts a rolling deployment (min 100 % / max 200 %) and apply waits until
@@ -49,9 +61,11 @@ from botocore.exceptions import ClientError, WaiterError
 
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
+from vivr_provision.config.app import ContainerEndpointConfig
 from vivr_provision.retry import policy
 from vivr_provision.steps.base import (
     Change,
+    DependencyMissing,
     Resource,
     Step,
     StepContext,
@@ -67,7 +81,11 @@ from vivr_provision.steps.common import (
     tag_drift,
     tag_map,
 )
+from vivr_provision.steps.elasticache import CacheStep
 from vivr_provision.steps.iam import ROLE_PROPAGATION
+from vivr_provision.steps.pgbouncer import PgBouncerStep
+from vivr_provision.steps.rds import DbInstanceBase
+from vivr_provision.steps.s3 import BucketStep
 
 log = structlog.get_logger("vivr.ecs")
 
@@ -211,6 +229,58 @@ def service_group_ids(ctx: StepContext, config: PlatformConfig) -> list[str]:
 def secret_steps_of(config: PlatformConfig) -> list[str]:
     """The secret steps whose ARNs the container references."""
     return sorted({f"secret.{s.secret}" for s in config.ecs.task_definition.container.secrets})
+
+
+#: The step family each endpoint source reads (``family.key`` when it has a key).
+ENDPOINT_FAMILIES: dict[str, str] = {
+    "rds": DbInstanceBase.family,
+    "pgbouncer": PgBouncerStep.family,
+    "redis": CacheStep.family,
+    "s3": BucketStep.family,
+}
+
+
+def endpoint_step(entry: ContainerEndpointConfig) -> str:
+    """The step whose output an endpoint variable reads."""
+    family = ENDPOINT_FAMILIES[entry.source]
+    return family if entry.key is None else f"{family}.{entry.key}"
+
+
+def endpoint_steps_of(config: PlatformConfig) -> list[str]:
+    return sorted({endpoint_step(e)
+                   for e in config.ecs.task_definition.container.endpoints.values()})
+
+
+def env_text(value: Any) -> str:
+    """An output as environment text: ``true``/``false`` for booleans, else ``str``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def endpoint_environment(ctx: StepContext, config: PlatformConfig) -> dict[str, str]:
+    """The endpoint variables, read from their steps' outputs.
+
+    An output the resource does not report (an empty endpoint) is an error
+    naming the variable, not an empty variable the app would trip over.
+    """
+    values: dict[str, str] = {}
+    for env, entry in config.ecs.task_definition.container.endpoints.items():
+        step = endpoint_step(entry)
+        if not ctx.has_outputs(step):
+            raise DependencyMissing(f"{step} has not been applied (no outputs recorded)")
+        value = (ctx.outputs_of(step) or {}).get(entry.output)
+        if value is None or value == "":
+            raise RuntimeError(f"ecs.task_definition.container.endpoints.{env}: {step} reports "
+                               f"no {entry.output}")
+        values[env] = env_text(value)
+    return values
+
+
+def secrets_without_value(ctx: StepContext, config: PlatformConfig) -> dict[str, str]:
+    """Container variables whose secret has no current value: env var -> secret key."""
+    return {entry.env: entry.secret for entry in config.ecs.task_definition.container.secrets
+            if not ctx.output(f"secret.{entry.secret}", "has_value")}
 
 
 def uses_ec2(config: PlatformConfig) -> bool:
@@ -369,12 +439,16 @@ def desired_task_definition(ctx: StepContext, config: PlatformConfig,
     """
     task = config.ecs.task_definition
     container = task.container
+    empty = secrets_without_value(ctx, config)
     secrets = []
     for entry in container.secrets:
+        if entry.env in empty:
+            continue  # ECS could not start the task (see secrets_without_value)
         arn = str(ctx.output(f"secret.{entry.secret}", "arn"))
         # Secrets Manager reference syntax: <arn>:<json-key>:<version-stage>:<version-id>
         secrets.append({"name": entry.env,
                         "valueFrom": f"{arn}:{entry.json_key}::" if entry.json_key else arn})
+    environment = {**container.environment, **endpoint_environment(ctx, config)}
     health = container.health_check
     definition: dict[str, Any] = {
         "name": container.name,
@@ -383,7 +457,7 @@ def desired_task_definition(ctx: StepContext, config: PlatformConfig,
         "memory": task.memory,
         "portMappings": [{"containerPort": container.port, "hostPort": container.port,
                           "protocol": "tcp"}],
-        "environment": [{"name": k, "value": v} for k, v in sorted(container.environment.items())],
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
         "secrets": sorted(secrets, key=lambda s: s["name"]),
         "healthCheck": {"command": list(health.command),
                         "interval": health.interval_seconds,
@@ -435,7 +509,17 @@ class TaskDefinitionStep(EcsStep):
     def depends_on(self) -> tuple[str, ...]:
         container = self.config.ecs.task_definition.container
         return (EXECUTION_ROLE_STEP, TASK_ROLE_STEP, f"logs.{container.log_group}",
-                *secret_steps_of(self.config))
+                *secret_steps_of(self.config), *endpoint_steps_of(self.config))
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        """Variables left out until their secret has a value (the secret's note says how)."""
+        empty = secrets_without_value(ctx, self.config)
+        if not empty:
+            return []
+        names = self.config.secrets.names()
+        listed = ", ".join(f"{env} ({names[key]})" for env, key in sorted(empty.items()))
+        return [f"not injected until their secret has a value: {listed}; the next apply "
+                "after put-secret-value registers a revision with them"]
 
     def _active_arns(self, ctx: StepContext) -> list[str]:
         """ACTIVE revisions of exactly our family (``familyPrefix`` is a prefix match)."""

@@ -696,6 +696,8 @@ class CacheStep(ElastiCacheStep):
             "arn": data.get("ARN"),
             "primary_endpoint": primary.get("Address"),
             "port": primary.get("Port", self.redis.port),
+            # Clients must speak TLS when AWS reports in-transit encryption on.
+            "transit_encryption": bool(data.get("TransitEncryptionEnabled")),
         }
         if reader.get("Address"):
             outputs["reader_endpoint"] = reader["Address"]

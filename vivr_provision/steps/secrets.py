@@ -9,6 +9,14 @@ create repeated after a crash returns the first secret instead of failing.
 
 Placeholders (Stripe, SendGrid ...) are created without a value; an
 operator fills them, and nothing here ever writes a value to them again.
+Whether a secret has a value is read from its metadata, never from the
+value: ``DescribeSecret``'s ``VersionIdsToStages`` lists the versions and
+their staging labels, and a secret created without ``SecretString`` has no
+version until ``PutSecretValue`` makes the first one ``AWSCURRENT``
+(botocore model, CreateSecret / PutSecretValue).  Consumers that cannot use
+an empty secret (ECS fails a task whose secret has no ``AWSCURRENT``
+version) read the ``has_value`` output, and :meth:`SecretStep.notes` tells
+the operator the command that sets one.
 Destroy schedules deletion with the configured recovery window; a later
 apply within that window restores the secret instead of failing on the
 name that is still taken.
@@ -78,6 +86,28 @@ def read_secret_string(ctx: StepContext, secret_arn: str) -> str:
             if isinstance(item, str):
                 log.register_secret(item)
     return value
+
+
+CURRENT_STAGE = "AWSCURRENT"
+
+
+def has_current_value(description: dict[str, Any]) -> bool:
+    """Whether a ``DescribeSecret`` reply shows a version labelled ``AWSCURRENT``.
+
+    Metadata only: the value itself is never fetched to decide this.
+    """
+    stages = description.get("VersionIdsToStages") or {}
+    return any(CURRENT_STAGE in labels for labels in stages.values())
+
+
+def set_value_command(name: str, region: str) -> str:
+    """The AWS CLI command an operator runs to give a secret its value.
+
+    The value is read from a file so it stays out of shell history and
+    process listings (the CLI's ``file://`` parameter form).
+    """
+    return (f"aws secretsmanager put-secret-value --secret-id {name} "
+            f"--secret-string file://<file-with-the-value> --region {region}")
 
 
 class SecretStep(Step):
@@ -184,7 +214,17 @@ class SecretStep(Step):
                 "the next apply restores it"]
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
-        return {"id": resource.id, "arn": resource.id, "name": self.secret_name}
+        return {"id": resource.id, "arn": resource.id, "name": self.secret_name,
+                "has_value": has_current_value(resource.data)}
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        """A secret without a value: what to run to set one (never the value)."""
+        if self.generated or (resource is not None and has_current_value(resource.data)):
+            return []
+        command = set_value_command(self.secret_name, self.region)
+        if resource is None:
+            return [f"{self.secret_name} is created without a value; then set it: `{command}`"]
+        return [f"{self.secret_name} has no value yet; set it: `{command}`"]
 
 
 class GeneratedSecretStep(SecretStep):
