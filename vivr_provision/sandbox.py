@@ -82,6 +82,12 @@ class SandboxApp:
         self.app = app
         self.calls: list[Call] = []
         self._lock = threading.Lock()
+        #: One lock per account: moto's backends are not thread-safe (two
+        #: concurrent CreateSecurityGroup calls of one account were seen to
+        #: fail with "dictionary changed size during iteration", a 500 AWS
+        #: never gives), so an account's requests are served one at a time,
+        #: while different accounts (parallel tests, demos) still run at once.
+        self._account_locks: dict[str | None, threading.Lock] = {}
 
     def journal(self, account: str | None = None) -> list[Call]:
         with self._lock:
@@ -106,7 +112,10 @@ class SandboxApp:
             status_holder.append(int(status.split(maxsplit=1)[0]))
             return start_response(status, headers, exc_info)
 
-        result = self.app(environ, _start)
+        with self._lock:
+            serving = self._account_locks.setdefault(account, threading.Lock())
+        with serving:
+            result = self.app(environ, _start)
         with self._lock:
             self.calls.append(Call(account or "123456789012", region, service, operation,
                                    mutating, status_holder[0] if status_holder else 0))
