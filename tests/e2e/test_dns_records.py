@@ -78,6 +78,23 @@ def _standby_dns(aws: Aws) -> str:
     return _alb_dns(aws, DR, "vivr-dr-alb")
 
 
+def _served_without_header(aws: Aws, port: int) -> list[tuple[list[str], list[str]]]:
+    """(paths, methods) of every rule of the primary's ``port`` listener with no header test."""
+    elbv2 = aws.client("elbv2")
+    [alb] = elbv2.describe_load_balancers(Names=["vivr-alb"])["LoadBalancers"]
+    [listener] = [li for li in elbv2.describe_listeners(
+        LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"] if li["Port"] == port]
+    served = []
+    for rule in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
+        fields = {c["Field"]: c for c in rule["Conditions"]}
+        if rule["IsDefault"] or "http-header" in fields:
+            continue
+        assert rule["Actions"][0]["Type"] == "forward"
+        served.append((fields["path-pattern"]["PathPatternConfig"]["Values"],
+                       fields["http-request-method"]["HttpRequestMethodConfig"]["Values"]))
+    return served
+
+
 def _set_failover(aws: Aws, role: str, target: str) -> None:
     """Repoint one record of the failover pair by hand, as an operator would."""
     record: dict[str, Any] = {"Name": FAILOVER_NAME, "Type": "CNAME",
@@ -147,6 +164,10 @@ def test_apply_writes_the_spec_records_and_a_reapply_changes_nothing(aws: Aws) -
     assert {k: config[k] for k in SPEC_HEALTH_CHECK} == SPEC_HEALTH_CHECK
     assert config["FullyQualifiedDomainName"] == _alb_dns(aws)
     assert (config["Inverted"], config["Disabled"]) == (False, False)
+    # Health checkers cannot send X-Origin-Verify: the path they probe is the one
+    # the HTTPS listener forwards without it (GET/HEAD), not its 403 default.
+    assert _served_without_header(aws, config["Port"]) == [([config["ResourcePath"]],
+                                                            ["GET", "HEAD"])]
     tags = tags_of(aws.client("route53").list_tags_for_resource(
         ResourceType="healthcheck", ResourceId=check["Id"])["ResourceTagSet"])
     assert {k: tags.get(k) for k in OWNERSHIP} == OWNERSHIP, tags

@@ -148,8 +148,24 @@ def test_apply_builds_the_standby_alb_in_the_dr_region(aws: Aws) -> None:
     assert https["Protocol"] == "HTTPS"
     assert [c["CertificateArn"] for c in https["Certificates"]] == [dr_arn]
     assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-")
-    assert [(a["Type"], a["TargetGroupArn"]) for a in https["DefaultActions"]] == \
+    # As the primary: 403 unless CloudFront's header carries the (primary-region) secret.
+    assert [(a["Type"], a["FixedResponseConfig"]["StatusCode"])
+            for a in https["DefaultActions"]] == [("fixed-response", "403")]
+    rules = [r for r in elbv2.describe_rules(ListenerArn=https["ListenerArn"])["Rules"]
+             if not r["IsDefault"]]
+    [rule] = rules  # no open path: nothing probes the standby
+    [condition] = rule["Conditions"]
+    value = aws.client("secretsmanager").get_secret_value(
+        SecretId="vivr/production/cloudfront/origin-verify")["SecretString"]
+    assert (condition["Field"], condition["HttpHeaderConfig"]["HttpHeaderName"],
+            condition["HttpHeaderConfig"]["Values"]) == ("http-header", "X-Origin-Verify", [value])
+    assert [(a["Type"], a["TargetGroupArn"]) for a in rule["Actions"]] == \
         [("forward", target_group["TargetGroupArn"])]
+    _owned(tags_of(elbv2.describe_tags(ResourceArns=[rule["RuleArn"]])["TagDescriptions"][0]),
+           "vivr-dr-alb-https-443-origin-verify")
+    assert _requests_in(aws, "GetSecretValue", "us-east-1")
+    assert not _requests_in(aws, "GetSecretValue", DR), "the secret lives in the primary region"
+    assert value not in aws.state_path.read_text()
     http = listeners[80]
     [action] = http["DefaultActions"]
     redirect = action["RedirectConfig"]
@@ -195,8 +211,9 @@ def test_destroy_keeps_shared_validation_records_then_gives_back_everything(aws:
     assert "route53.ChangeResourceRecordSets" not in aws.mutating_calls(since=mark)
 
     # Deletion protection holds until the operator lifts it: the balancer,
-    # and everything it stands on, stay.
-    targets = ("--target", "dr.vpc", "--target", "route53-zone")
+    # and everything it stands on, stay. (kms: the origin-check secret the
+    # standby's HTTPS listener reads is encrypted with it.)
+    targets = ("--target", "dr.vpc", "--target", "route53-zone", "--target", "kms")
     protected = aws.cli("destroy", "--yes", *targets, "--output", "json")
     assert protected.returncode == 1
     assert "vivr-dr-alb has deletion protection" in protected.stderr

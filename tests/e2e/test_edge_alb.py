@@ -27,6 +27,7 @@ EDGE_KINDS = ("load_balancers", "listeners", "target_groups", "certificates")
 OWNERSHIP = {"Project": "vivr", "Environment": "production", "ManagedBy": "vivr-provision"}
 DOMAIN = "vivr.example.com"
 ZONE = "vivr.example.com."
+ORIGIN_SECRET = "vivr/production/cloudfront/origin-verify"
 
 
 def _owned(tags: dict[str, str], name: str) -> None:
@@ -156,8 +157,9 @@ def test_apply_builds_the_load_balancer_as_the_spec_says(aws: Aws) -> None:
     assert https["Protocol"] == "HTTPS"
     assert [c["CertificateArn"] for c in https["Certificates"]] == [arns[0]]
     assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-")
-    assert [(a["Type"], a["TargetGroupArn"]) for a in https["DefaultActions"]] == \
-        [("forward", group["TargetGroupArn"])]
+    # Forwarding only with CloudFront's header (test_https_serves_only_cloudfront below).
+    assert [(a["Type"], a["FixedResponseConfig"]["StatusCode"])
+            for a in https["DefaultActions"]] == [("fixed-response", "403")]
     http = listeners[80]
     assert http["Protocol"] == "HTTP"
     redirect = http["DefaultActions"][0]["RedirectConfig"]
@@ -302,3 +304,87 @@ def test_zone_with_records_of_others_is_not_deleted(aws: Aws) -> None:
         "Changes": [{"Action": "DELETE", "ResourceRecordSet": record}]})
     assert aws.cli("destroy", "--yes", "--target", "route53-zone").returncode == 0
     assert aws.client("route53").list_hosted_zones()["HostedZones"] == []
+
+
+def _rules(aws: Aws, region: str = "us-east-1") -> dict[str, dict[str, Any]]:
+    """The HTTPS listener's rules by priority ("default" included), with their tags."""
+    elbv2 = aws.client("elbv2", region)
+    balancer = elbv2.describe_load_balancers()["LoadBalancers"][0]
+    [https] = [li for li in elbv2.describe_listeners(
+        LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"] if li["Port"] == 443]
+    rules = elbv2.describe_rules(ListenerArn=https["ListenerArn"])["Rules"]
+    return {str(r["Priority"]): {**r, "Tags": _elb_tags(aws, r["RuleArn"])
+                                 if not r["IsDefault"] else {}} for r in rules}
+
+
+def _condition(rule: dict[str, Any], field: str) -> dict[str, Any]:
+    [condition] = [c for c in rule["Conditions"] if c["Field"] == field]
+    return dict(condition)
+
+
+def test_https_serves_only_cloudfront(aws: Aws) -> None:
+    """Spec: CloudFront sends X-Origin-Verify; the ALB forwards nothing else but the health path.
+
+    The emulator does not evaluate listener rules on traffic: the rules are
+    read back, and what a request without the header gets is the default
+    action (fixed response 403).
+    """
+    result = aws.cli("apply", "--target", "alb-listener.443", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    value = aws.client("secretsmanager").get_secret_value(SecretId=ORIGIN_SECRET)["SecretString"]
+    group = aws.client("elbv2").describe_target_groups(Names=["vivr-app-tg"])["TargetGroups"][0]
+    forward = [("forward", group["TargetGroupArn"])]
+
+    rules = _rules(aws)
+    assert set(rules) == {"default", "1", "2"}
+    [deny] = rules["default"]["Actions"]
+    assert (deny["Type"], deny["FixedResponseConfig"]["StatusCode"]) == ("fixed-response", "403")
+    header = _condition(rules["1"], "http-header")["HttpHeaderConfig"]
+    assert (header["HttpHeaderName"], header["Values"]) == ("X-Origin-Verify", [value])
+    assert [(a["Type"], a["TargetGroupArn"]) for a in rules["1"]["Actions"]] == forward
+    assert len(rules["1"]["Conditions"]) == 1, "the header alone opens the listener"
+    # Route 53 health checkers send no header: /api/health alone, GET/HEAD only.
+    assert _condition(rules["2"], "path-pattern")["PathPatternConfig"]["Values"] == \
+        ["/api/health"]
+    assert sorted(_condition(rules["2"], "http-request-method")[
+        "HttpRequestMethodConfig"]["Values"]) == ["GET", "HEAD"]
+    assert [(a["Type"], a["TargetGroupArn"]) for a in rules["2"]["Actions"]] == forward
+    for priority, key in (("1", "origin-verify"), ("2", "open-paths")):
+        _owned(rules[priority]["Tags"], f"vivr-alb-https-443-{key}")
+        assert rules[priority]["Tags"]["vivr:rule"] == key
+    # The listener is created denying; its rules come after (never open in between).
+    [created] = aws.requests("CreateListener")
+    assert created["DefaultActions"] == [
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "403"}}]
+    assert len(aws.requests("CreateRule")) == 2
+    # The value goes to AWS and nowhere else.
+    assert value not in aws.state_path.read_text()
+    assert value not in result.stdout + result.stderr
+
+    # A hand-edited value is drift: plan names the rule, never either value.
+    aws.client("elbv2").modify_rule(RuleArn=rules["1"]["RuleArn"], Conditions=[
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Origin-Verify",
+                                                     "Values": ["guessed-value"]}}])
+    aws.client("elbv2").delete_rule(RuleArn=rules["2"]["RuleArn"])
+    plan = aws.cli("plan", "--output", "json")
+    assert plan.returncode == 0, plan.stderr
+    step = {s["step"]: s for s in json.loads(plan.stdout)["steps"]}["alb-listener.443"]
+    changes = " ".join(step["changes"])
+    assert step["action"] == "update", step
+    assert "rule.origin-verify" in changes and "another value" in changes
+    assert "secret origin_verify" in changes
+    assert "rule.open-paths: None ->" in changes
+    for secret in (value, "guessed-value"):
+        assert secret not in plan.stdout + plan.stderr
+
+    result = aws.cli("apply", "--target", "alb-listener.443", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    actions = {s["step"]: s["action"] for s in json.loads(result.stdout)["steps"]}
+    assert actions["alb-listener.443"] == "updated"
+    repaired = _rules(aws)
+    assert _condition(repaired["1"], "http-header")["HttpHeaderConfig"]["Values"] == [value]
+    assert repaired["1"]["RuleArn"] == rules["1"]["RuleArn"], "modified in place"
+    assert "2" in repaired and repaired["2"]["Tags"]["vivr:rule"] == "open-paths"
+    assert value not in aws.state_path.read_text() + result.stdout + result.stderr
+    code, report = aws.cli_json("apply", "--target", "alb-listener.443")
+    assert code == 0 and {s["action"] for s in report["steps"]} == {"unchanged"}

@@ -93,8 +93,9 @@ def test_the_standby_steps_live_on_the_dr_site(production: dict[str, Any]) -> No
         "dr.subnet.dr-public-2a", "dr.subnet.dr-public-2b", "dr.sg.vivr-dr-alb-sg",
         "dr.alb-target-group", "dr.rtb.vivr-dr-public-rt", "dr.sg-rules.vivr-dr-alb-sg"}
     assert steps["dr.alb-target-group"].depends_on() == ("dr.vpc",)
+    # The origin-check header's value is a secret of the primary region.
     assert set(steps["dr.alb-listener.443"].depends_on()) == {
-        "dr.alb", "dr.alb-target-group", "dr.acm"}
+        "dr.alb", "dr.alb-target-group", "dr.acm", "secret.origin_verify"}
     # Same validation CNAMEs as the primary certificate: made after it, destroyed before it.
     assert set(steps["dr.acm"].depends_on()) == {"route53-zone", "acm"}
     assert "dr.alb" in steps["dns-failover.origin.vivr.example.com"].depends_on()
@@ -102,7 +103,8 @@ def test_the_standby_steps_live_on_the_dr_site(production: dict[str, Any]) -> No
     assert steps["alb"].region == "us-east-1"
     assert set(steps["alb"].depends_on()) == {
         "subnet.public-1a", "subnet.public-1b", "sg.vivr-alb-sg", "alb-target-group", "s3.logs"}
-    assert set(steps["alb-listener.443"].depends_on()) == {"alb", "alb-target-group", "acm"}
+    assert set(steps["alb-listener.443"].depends_on()) == {
+        "alb", "alb-target-group", "acm", "secret.origin_verify"}
     assert steps["alb-target-group"].depends_on() == ("vpc",)
 
 

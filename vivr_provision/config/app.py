@@ -491,6 +491,20 @@ class AccessLogsConfig(StrictModel):
         return self
 
 
+#: RFC 7230 token characters; ELB takes at most 40 for an http-header condition.
+HeaderName = Annotated[
+    str, matching(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,40}", "an HTTP header name (max 40)")
+]
+#: An exact request path for a path-pattern condition: ELB's allowed characters
+#: (max 128) without its wildcards * and ?, so an open path opens nothing else.
+ExactPath = Annotated[
+    str, matching(r"/[A-Za-z0-9_.$/~\"'@:+&-]{0,127}", "an exact path (no * or ?, max 128)")
+]
+#: Methods the open-path rule admits: what a health checker sends (Route 53
+#: probes with GET), nothing that writes.
+OPEN_PATH_METHODS = ("GET", "HEAD")
+
+
 class OriginVerifyConfig(StrictModel):
     """Serve only requests that carry CloudFront's secret origin header.
 
@@ -498,11 +512,28 @@ class OriginVerifyConfig(StrictModel):
     ``secrets``) to every request it sends the ALB; the HTTPS listener
     forwards only requests whose header matches and answers every other one
     with ``deny_status_code``, so nothing bypasses CloudFront and its WAF.
+
+    ``open_paths`` are served without the header, to GET and HEAD only, for
+    callers that cannot send one: Route 53 health checkers (a health check
+    takes no custom headers) probe ``/api/health`` on the primary ALB, and a
+    403 there would mark it unhealthy and fail over for good.  The rules
+    take listener priorities ``priority`` (the header) and ``priority + 1``
+    (the open paths).  ELB allows five match values per rule: the two
+    methods leave room for three paths.
     """
 
-    header: Annotated[str, Field(min_length=1, max_length=40)]
-    secret: Name
+    header: HeaderName
+    secret: SecretKey
     deny_status_code: Annotated[int, Field(ge=400, le=599)] = 403
+    open_paths: Annotated[list[ExactPath], Field(max_length=3)] = []
+    priority: Annotated[int, Field(ge=1, le=49999)] = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> OriginVerifyConfig:
+        dups = sorted({p for p in self.open_paths if self.open_paths.count(p) > 1})
+        if dups:
+            raise ValueError(f"open_paths: {dups[0]} is listed twice")
+        return self
 
 
 class AlbConfig(StrictModel):
@@ -543,6 +574,10 @@ class AlbConfig(StrictModel):
                     f"listeners[{index}].redirect goes to {target.protocol} {target.port}, "
                     "which no listener serves"
                 )
+        if self.origin_verify is not None and not any(
+            listener.action == "forward" for listener in self.listeners
+        ):
+            raise ValueError("origin_verify guards forwarding listeners, and none forwards")
         return self
 
 

@@ -671,8 +671,60 @@ def _dr_alb_problems(c: PlatformConfig) -> list[str]:
     return problems
 
 
+def _origin_verify_problems(c: PlatformConfig) -> list[str]:
+    """The ALBs' origin check agrees with what CloudFront sends and what probes them.
+
+    Each ALB with ``origin_verify`` serves only requests carrying its header
+    with the value of its secret, so CloudFront's ALB origin must send that
+    header from that same secret (otherwise every request is denied), the
+    secret must exist, and the path the Route 53 health check probes on the
+    primary ALB must be an open path: health checkers send no custom
+    header, and a 403 would fail the primary over for good.  The standby
+    (``dr.alb``) is compared with the same CloudFront origin: it serves
+    CloudFront's requests once the origin points at it.
+    """
+    problems: list[str] = []
+    secrets = c.secrets.names()
+    senders = [(f"cloudfront.origins[{i}]", o) for i, o in enumerate(c.cloudfront.origins)
+               if o.kind == "alb"]
+    albs = [("alb", c.alb)] + ([("dr.alb", c.dr.alb)] if c.dr.alb is not None else [])
+    for where, alb in albs:
+        verify = alb.origin_verify
+        if verify is None:
+            continue
+        problems += _key_problems(f"{where}.origin_verify.secret", verify.secret, secrets,
+                                  "secrets")
+        if not senders:
+            problems.append(f"{where}.origin_verify: no cloudfront origin of kind alb sends "
+                            f"{verify.header}, so every request would be denied")
+        for origin_where, origin in senders:
+            assert origin.kind == "alb"
+            sent = [h for h in origin.custom_headers if h.name.lower() == verify.header.lower()]
+            if not sent:
+                problems.append(
+                    f"{where}.origin_verify.header {verify.header}: {origin_where} does not "
+                    "send it (custom_headers), so every request would be denied")
+            elif sent[0].secret != verify.secret:
+                problems.append(
+                    f"{where}.origin_verify.secret {verify.secret!r}: {origin_where} sends "
+                    f"{verify.header} from secret {sent[0].secret!r}, so every request "
+                    "would be denied")
+    verify = c.alb.origin_verify
+    if verify is not None:
+        for index, failover in enumerate(c.route53.failover_records):
+            path = failover.health_check.resource_path.split("?", 1)[0]
+            if path not in verify.open_paths:
+                problems.append(
+                    f"route53.failover_records[{index}].health_check.resource_path {path}: "
+                    f"Route 53 health checkers cannot send {verify.header}, so the primary "
+                    "ALB would answer them 403 and fail over for good; add it to "
+                    "alb.origin_verify.open_paths")
+    return problems
+
+
 def _ops_problems(c: PlatformConfig) -> list[str]:
-    problems: list[str] = _dr_network_problems(c) + _dr_alb_problems(c)
+    problems: list[str] = (_dr_network_problems(c) + _dr_alb_problems(c)
+                           + _origin_verify_problems(c))
     dr = c.dr
     if dr.region != c.aws.dr_region:
         problems.append(f"dr.region {dr.region} differs from aws.dr_region {c.aws.dr_region}")

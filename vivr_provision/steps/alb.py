@@ -42,22 +42,41 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
-from vivr_provision.config.app import AlbConfig, ListenerConfig
+from vivr_provision.config.app import AlbConfig, ListenerConfig, OriginVerifyConfig
 from vivr_provision.retry import policy
+from vivr_provision.steps.alb_rules import (
+    RULE_TAG,
+    TAG_BATCH,
+    RuleSpec,
+    check_header_value,
+    conditions_key,
+    deny_action,
+    describe_conditions,
+    desired_rules,
+    digest,
+    sanitized_conditions,
+    sanitized_rule,
+)
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
     gone_on,
+    is_owned_by,
     require_owned,
     tag_drift,
     tag_map,
 )
+from vivr_provision.steps.secrets import read_secret_string
 
 LB_NOT_FOUND = ("LoadBalancerNotFound",)
 TG_NOT_FOUND = ("TargetGroupNotFound",)
 LISTENER_NOT_FOUND = ("ListenerNotFound",)
+RULE_NOT_FOUND = ("RuleNotFound",)
 #: A target group stays "in use" for a short while after its last listener or
 #: rule is deleted; the ECS service deregistering its tasks takes longer.
 TARGET_GROUP_IN_USE = policy({"ResourceInUse"},
@@ -477,6 +496,10 @@ def _action_key(action: dict[str, Any]) -> tuple[Any, ...]:
         return ("redirect", config.get("Protocol", "#{protocol}"), str(config.get("Port",
                 "#{port}")), config.get("Host", "#{host}"), config.get("Path", "/#{path}"),
                 config.get("Query", "#{query}"), config.get("StatusCode"))
+    if kind == "fixed-response":
+        config = action.get("FixedResponseConfig") or {}
+        return ("fixed-response", str(config.get("StatusCode")), config.get("ContentType"),
+                config.get("MessageBody") or None)
     return (str(kind), json.dumps(action, sort_keys=True, default=str))
 
 
@@ -486,10 +509,15 @@ def _actions_key(actions: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
 
 
 class ListenerStep(AlbPartStep):
-    """One listener of vivr-alb: HTTPS 443 forwarding, or HTTP 80 redirecting to it.
+    """One listener of vivr-alb and its rules: HTTPS 443 forwarding, or HTTP 80 redirecting.
 
     An HTTPS listener takes the certificate of its own site's ``acm`` step:
-    ELB accepts only a certificate of the balancer's region.
+    ELB accepts only a certificate of the balancer's region.  A forwarding
+    listener of a balancer with ``origin_verify`` answers by default with
+    the deny status and forwards only through the origin-check rules
+    (:mod:`vivr_provision.steps.alb_rules`), which this step owns too: rules
+    are put in place before the default action turns to deny, and removed
+    only after it turned back to forward.
     """
 
     family = LISTENER_FAMILY
@@ -518,12 +546,25 @@ class ListenerStep(AlbPartStep):
     def acm_step(self) -> str:
         return self.site.step(ACM_STEP)
 
+    @property
+    def verify(self) -> OriginVerifyConfig | None:
+        """The origin check guarding this listener (forwarding listeners only)."""
+        return self.alb.origin_verify if self.listener.action == "forward" else None
+
+    @property
+    def secret_step(self) -> str:
+        """The header's secret: a primary-region step, for the standby's listener too."""
+        assert self.verify is not None
+        return f"secret.{self.verify.secret}"
+
     def depends_on(self) -> tuple[str, ...]:
         deps = [self.lb_step]
         if self.listener.action == "forward":
             deps.append(self.tg_step)
         if self.https:
             deps.append(self.acm_step)
+        if self.verify is not None:
+            deps.append(self.secret_step)
         return tuple(deps)
 
     def _from(self, ctx: StepContext, listener: dict[str, Any]) -> Resource:
@@ -531,7 +572,122 @@ class ListenerStep(AlbPartStep):
         data["TagMap"] = _tags_of(ctx, self.region, listener["ListenerArn"])
         require_owned(self, f"listener {self.alb.name}:{self.listener.port}",
                       data["TagMap"])
+        data["Rules"], data["ForeignRules"] = self._read_rules(ctx, listener["ListenerArn"])
         return Resource(listener["ListenerArn"], data)
+
+    # -- rules -------------------------------------------------------------------
+    def rule_tags(self, key: str) -> dict[str, str]:
+        """The listener's ownership tags, named for the rule, plus its key."""
+        return {**self.tags(), "Name": f"{self.resource_name()}-{key}", RULE_TAG: key}
+
+    def _read_rules(self, ctx: StepContext, arn: str
+                    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+        """(our rules by key, rules of others), header values replaced by digests."""
+        elbv2 = self.elbv2(ctx)
+        pages = elbv2.get_paginator("describe_rules").paginate(ListenerArn=arn)
+        rules = [r for page in pages for r in page["Rules"] if not r.get("IsDefault")]
+        tags: dict[str, dict[str, str]] = {}
+        for start in range(0, len(rules), TAG_BATCH):
+            batch = [r["RuleArn"] for r in rules[start:start + TAG_BATCH]]
+            for entry in elbv2.describe_tags(ResourceArns=batch).get("TagDescriptions", []):
+                tags[entry["ResourceArn"]] = tag_map(entry.get("Tags"))
+        ours: dict[str, dict[str, Any]] = {}
+        others: list[dict[str, Any]] = []
+        for rule in rules:
+            rule_tags = tags.get(rule["RuleArn"], {})
+            kept = sanitized_rule(rule, rule_tags)
+            if is_owned_by(self, rule_tags) and RULE_TAG in rule_tags:
+                ours[rule_tags[RULE_TAG]] = kept
+            else:
+                others.append(kept)
+        return ours, others
+
+    def _forward(self, ctx: StepContext) -> list[dict[str, Any]]:
+        return [{"Type": "forward",
+                 "TargetGroupArn": ctx.output(self.tg_step, "target_group_arn")}]
+
+    def wanted_rules(self, ctx: StepContext) -> tuple[dict[str, RuleSpec], str]:
+        """The rules this listener should carry, and the digest of the header value.
+
+        Reads the secret (registered for redaction on read); nothing returned
+        here may be logged as is.
+        """
+        verify = self.verify
+        if verify is None:
+            return {}, ""
+        value = read_secret_string(ctx, str(ctx.output(self.secret_step, "arn")))
+        check_header_value(value, self.name, verify.secret)
+        return desired_rules(verify, value, self._forward(ctx)), digest(value)
+
+    def _describe_rule(self, priority: Any, conditions: list[dict[str, Any]],
+                       actions: list[dict[str, Any]], wanted_digest: str) -> str:
+        verify = self.alb.origin_verify
+        what = describe_conditions(conditions, verify.secret if verify else None, wanted_digest)
+        return f"priority {priority}: {what} -> {_actions_key(actions)}"
+
+    def _rule_changes(self, ctx: StepContext, have: dict[str, dict[str, Any]]) -> list[Change]:
+        wanted, wanted_digest = self.wanted_rules(ctx)
+        changes: list[Change] = []
+        for key in sorted(set(wanted) | set(have)):
+            spec, current = wanted.get(key), have.get(key)
+            now = (self._describe_rule(current["Priority"], current["Conditions"],
+                                       current["Actions"], wanted_digest)
+                   if current is not None else None)
+            if spec is None:
+                changes.append(Change(f"rule.{key}", now, None))
+                continue
+            conditions = sanitized_conditions(spec.conditions)
+            want = self._describe_rule(spec.priority, conditions, list(spec.actions),
+                                       wanted_digest)
+            if current is None:
+                changes.append(Change(f"rule.{key}", None, want))
+            elif (current["Priority"] != str(spec.priority)
+                  or conditions_key(current["Conditions"]) != conditions_key(conditions)
+                  or _actions_key(current["Actions"]) != _actions_key(list(spec.actions))):
+                changes.append(Change(f"rule.{key}", now, want))
+            elif any(current["TagMap"].get(k) != v for k, v in self.rule_tags(key).items()):
+                changes.append(Change(f"rule_tags.{key}", "ownership tags differ",
+                                      "ownership tags"))
+        return changes
+
+    def _put_rules(self, ctx: StepContext, listener_arn: str, wanted: dict[str, RuleSpec],
+                   have: dict[str, dict[str, Any]]) -> None:
+        """Create the missing rules and repair drifted ones (before the default denies)."""
+        elbv2 = self.elbv2(ctx)
+        for key, spec in sorted(wanted.items()):
+            current = have.get(key)
+            if current is None:
+                try:
+                    elbv2.create_rule(ListenerArn=listener_arn, Priority=spec.priority,
+                                      Conditions=list(spec.conditions),
+                                      Actions=list(spec.actions),
+                                      Tags=aws_tags(self.rule_tags(key)))
+                except ClientError as exc:
+                    if error_code(exc) != "PriorityInUse":
+                        raise
+                    raise RuntimeError(
+                        f"{self.name}: priority {spec.priority} of {self.resource_name()} is "
+                        f"taken by a rule vivr-provision did not create; move that rule or "
+                        f"change origin_verify.priority") from exc
+                continue
+            if (conditions_key(current["Conditions"])
+                    != conditions_key(sanitized_conditions(spec.conditions))
+                    or _actions_key(current["Actions"]) != _actions_key(list(spec.actions))):
+                elbv2.modify_rule(RuleArn=current["RuleArn"], Conditions=list(spec.conditions),
+                                  Actions=list(spec.actions))
+            if current["Priority"] != str(spec.priority):
+                elbv2.set_rule_priorities(RulePriorities=[
+                    {"RuleArn": current["RuleArn"], "Priority": spec.priority}])
+            if any(current["TagMap"].get(k) != v for k, v in self.rule_tags(key).items()):
+                elbv2.add_tags(ResourceArns=[current["RuleArn"]],
+                               Tags=aws_tags(self.rule_tags(key)))
+
+    def _drop_rules(self, ctx: StepContext, wanted: dict[str, RuleSpec],
+                    have: dict[str, dict[str, Any]]) -> None:
+        """Delete our rules the config no longer has (after the default stopped denying)."""
+        for key, current in sorted(have.items()):
+            if key not in wanted:
+                gone_on(RULE_NOT_FOUND, self.elbv2(ctx).delete_rule, RuleArn=current["RuleArn"])
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
         reply = absent_on(LISTENER_NOT_FOUND + LB_NOT_FOUND, self.elbv2(ctx).describe_listeners,
@@ -552,8 +708,9 @@ class ListenerStep(AlbPartStep):
     # -- desired settings ----------------------------------------------------
     def default_actions(self, ctx: StepContext) -> list[dict[str, Any]]:
         if self.listener.action == "forward":
-            return [{"Type": "forward",
-                     "TargetGroupArn": ctx.output(self.tg_step, "target_group_arn")}]
+            if self.verify is not None:
+                return [deny_action(self.verify)]
+            return self._forward(ctx)
         redirect = self.listener.redirect
         assert redirect is not None, "validated: a redirect listener has redirect settings"
         # Host, path and query spelled out: they are AWS's defaults, and an
@@ -575,11 +732,19 @@ class ListenerStep(AlbPartStep):
 
     # -- lifecycle -------------------------------------------------------------
     def create(self, ctx: StepContext, token: str) -> Resource:
+        """Create the listener (denying by default when guarded), then its rules.
+
+        A guarded listener never forwards without the header, not even for
+        the moment before its rules exist; a crash in between leaves rules
+        missing, which the next apply's diff reports and creates.
+        """
+        wanted, _ = self.wanted_rules(ctx)
         reply = CERTIFICATE_SETTLING.call(
             f"create listener {self.listener.port}", self.elbv2(ctx).create_listener,
             LoadBalancerArn=ctx.output(self.lb_step, "load_balancer_arn"),
             Tags=aws_tags(self.tags()), **self.settings(ctx))
         arn = reply["Listeners"][0]["ListenerArn"]
+        self._put_rules(ctx, arn, wanted, {})
         found = self.describe_by_id(ctx, arn)
         assert found is not None, "a listener just created is describable"
         return found
@@ -603,16 +768,24 @@ class ListenerStep(AlbPartStep):
         want_actions = _actions_key(wanted["DefaultActions"])
         if have_actions != want_actions:
             changes.append(Change("DefaultActions", have_actions, want_actions))
+        changes += self._rule_changes(ctx, data.get("Rules", {}))
         return changes
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         fields = {c.field for c in changes}
-        if fields - {"tags"}:
+        rule_fields = {f for f in fields if f.startswith("rule")}
+        have = resource.data.get("Rules", {})
+        wanted, _ = self.wanted_rules(ctx) if rule_fields else ({}, "")
+        if rule_fields:
+            self._put_rules(ctx, resource.id, wanted, have)
+        if fields - rule_fields - {"tags"}:
             # One call with the whole listener: ModifyListener validates the
             # protocol, policy, certificate and actions together.
             CERTIFICATE_SETTLING.call(f"modify listener {self.listener.port}",
                                       self.elbv2(ctx).modify_listener,
                                       ListenerArn=resource.id, **self.settings(ctx))
+        if rule_fields:
+            self._drop_rules(ctx, wanted, have)
         for change in changes:
             if change.field == "tags":
                 self.elbv2(ctx).add_tags(ResourceArns=[resource.id],
@@ -622,12 +795,23 @@ class ListenerStep(AlbPartStep):
         return found
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Delete the listener; ELB deletes its rules with it."""
         gone_on(LISTENER_NOT_FOUND + LB_NOT_FOUND, self.elbv2(ctx).delete_listener,
                 ListenerArn=resource.id)
 
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        """Rules of others on a guarded listener: requests they match skip the origin check."""
+        if resource is None or self.verify is None:
+            return []
+        return [f"rule priority {rule['Priority']} on {self.resource_name()} was not created by "
+                f"vivr-provision: requests it matches are not checked for {self.verify.header}"
+                for rule in resource.data.get("ForeignRules", [])]
+
     def outputs(self, resource: Resource) -> dict[str, Any]:
+        rules = resource.data.get("Rules", {})
         return {"id": resource.id, "listener_arn": resource.id,
-                "protocol": self.listener.protocol, "port": self.listener.port}
+                "protocol": self.listener.protocol, "port": self.listener.port,
+                "rule_arns": {key: rule["RuleArn"] for key, rule in sorted(rules.items())}}
 
 
 def site_alb_steps(config: PlatformConfig, alb: AlbConfig, site: Site | None = None, *,
