@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vivr_provision import sandbox_catalog
+from vivr_provision import sandbox_catalog, sandbox_logs
 
 log = logging.getLogger(__name__)
 
@@ -1024,5 +1024,6 @@ _FIXES: list[Callable[[], None]] = [
     sandbox_catalog.install_rds,
     sandbox_catalog.install_elasticache,
     sandbox_catalog.install_elbv2,
+    *sandbox_logs.FIXES,
     *_sandbox_modules(),
 ]

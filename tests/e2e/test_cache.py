@@ -27,6 +27,7 @@ from tests.conftest import REPO, Aws
 from vivr_provision.config import load_config
 from vivr_provision.steps.base import Resource, StepContext
 from vivr_provision.steps.elasticache import CacheStep
+from vivr_provision.steps.log_delivery import cache_log_deliveries
 
 pytestmark = pytest.mark.e2e
 
@@ -298,7 +299,10 @@ def test_member_cluster_drift_is_classified_update_or_replace() -> None:
             "TransitEncryptionEnabled": True, "KmsKeyId": outputs["kms"]["key_arn"],
             "NodeGroups": [{"PrimaryEndpoint": {"Port": 6379},
                             "NodeGroupMembers": [{}, {}]}],
-            "Tags": step.tags(), "Member": member}
+            "Tags": step.tags(), "Member": member,
+            # Converged log delivery (slow and engine log into the cache group).
+            "LogDeliveryConfigurations": [{**c, "Status": "active"}
+                                          for c in cache_log_deliveries(PLATFORM)]}
     assert step.diff(ctx, Resource(GROUP_ID, data)) == []
 
     drifted = {**member, "EngineVersion": "6.2.6",

@@ -71,9 +71,9 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 20 and len(set(first)) == 20
-    assert all(line.split(":", 1)[0] in ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2")
-               for line in first)
+    assert len(first) == 23 and len(set(first)) == 23
+    services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs")
+    assert all(line.split(":", 1)[0] in services for line in first)
 
 
 # --------------------------------------------------------------------------- ElastiCache

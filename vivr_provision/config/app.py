@@ -143,10 +143,79 @@ class LogGroupConfig(StrictModel):
     ]
 
 
-class LogsConfig(StrictModel):
-    """Log groups by key (app, database, cache, alb, cloudfront); others refer to the key."""
+class RdsLogExportsConfig(StrictModel):
+    """The spec's database log group, as RDS allows it.
 
-    groups: dict[Annotated[str, matching(r"[a-z][a-z0-9_]*", "a log group key")], LogGroupConfig]
+    RDS exports a log type only to ``/aws/rds/instance/<identifier>/<type>``,
+    a name it fixes, and creates that group with no expiry when it is missing.
+    So one group per instance and exported type is created (before the
+    instance exports to it) with this description and retention; a
+    ``/vivr/<env>/database`` group would stay empty (CloudWatch Logs cannot
+    forward a group into another: subscription filters deliver to Kinesis,
+    Firehose or Lambda only).
+    """
+
+    description: str
+    retention_days: Annotated[
+        int, one_of(LOG_RETENTION_DAYS, "a retention CloudWatch Logs accepts")
+    ]
+
+
+#: Log types a delivery source of each kind takes (botocore logs model,
+#: PutDeliverySource.logType: "For CloudFront, the valid value is ACCESS_LOGS";
+#: "For Application Load Balancer, the valid values are ALB_ACCESS_LOGS,
+#: ALB_CONNECTION_LOGS, and ALB_HEALTH_CHECK_LOGS").
+DELIVERY_LOG_TYPES: dict[str, frozenset[str]] = {
+    "cloudfront": frozenset({"ACCESS_LOGS"}),
+    "alb": frozenset({"ALB_ACCESS_LOGS", "ALB_CONNECTION_LOGS", "ALB_HEALTH_CHECK_LOGS"}),
+}
+#: CloudFront's logging (like its certificates) is configured in us-east-1 only.
+CLOUDFRONT_LOG_REGION = "us-east-1"
+DeliveryName = Annotated[str, matching(r"[\w-]{1,60}", "a delivery source/destination name")]
+LogGroupKey = Annotated[str, matching(r"[a-z][a-z0-9_]*", "a log group key")]
+
+
+class LogDeliveryConfig(StrictModel):
+    """One CloudWatch Logs delivery (vended logs, "V2"): a resource's logs into a group.
+
+    Three CloudWatch Logs objects: a delivery source (the resource and its log
+    type), a delivery destination (the log group and the output format) and
+    the delivery pairing them.  ``source`` names the step whose resource
+    sends: ``cloudfront`` (the distribution, standard logging v2) or ``alb``
+    (the primary load balancer).  ``output_format``: CloudWatch Logs
+    destinations take ``json`` or ``plain``.
+    """
+
+    source: Literal["cloudfront", "alb"]
+    log_type: Annotated[str, matching(r"\w+", "a log type")]
+    group: LogGroupKey
+    output_format: Literal["json", "plain"]
+    source_name: DeliveryName
+    destination_name: DeliveryName
+
+    @model_validator(mode="after")
+    def _check(self) -> LogDeliveryConfig:
+        allowed = DELIVERY_LOG_TYPES[self.source]
+        if self.log_type not in allowed:
+            raise ValueError(f"log_type {self.log_type} is not one a {self.source} delivery "
+                             f"source sends ({', '.join(sorted(allowed))})")
+        return self
+
+
+class LogsConfig(StrictModel):
+    """Log groups by key (app, cache, alb, cloudfront); others refer to the key.
+
+    ``database`` sets the groups RDS exports into (see
+    :class:`RdsLogExportsConfig`); ``deliveries`` are the CloudWatch Logs
+    deliveries into ``groups``; ``delivery_policy_name`` is the account's
+    log resource policy that lets the log-delivery service write into the
+    groups that AWS services deliver to (ElastiCache and the deliveries).
+    """
+
+    groups: dict[LogGroupKey, LogGroupConfig]
+    database: RdsLogExportsConfig
+    delivery_policy_name: Annotated[str, matching(r"[\w.-]{1,255}", "a resource policy name")]
+    deliveries: dict[LogGroupKey, LogDeliveryConfig] = Field(default_factory=dict)
 
     def group(self, key: str) -> LogGroupConfig:
         return self.groups[key]
@@ -157,6 +226,18 @@ class LogsConfig(StrictModel):
         dups = sorted({n for n in names if names.count(n) > 1})
         if dups:
             raise ValueError(f"log group name(s) used twice: {', '.join(dups)}")
+        problems = [f"deliveries.{key}.group {d.group} is not a key of logs.groups"
+                    for key, d in self.deliveries.items() if d.group not in self.groups]
+        for field_name in ("source_name", "destination_name"):
+            used = [getattr(d, field_name) for d in self.deliveries.values()]
+            problems += [f"deliveries: {field_name} {n} used twice"
+                         for n in sorted({n for n in used if used.count(n) > 1})]
+        # CloudWatch Logs takes one delivery source per resource and log type.
+        pairs = [(d.source, d.log_type) for d in self.deliveries.values()]
+        problems += [f"deliveries: {s} {t} delivered twice (one delivery source per resource "
+                     "and log type)" for s, t in sorted({p for p in pairs if pairs.count(p) > 1})]
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

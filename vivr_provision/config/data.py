@@ -619,7 +619,11 @@ class RedisConfig(StrictModel):
     aof: bool
     export_to_s3_daily: bool
     export_bucket: str | None = None
+    #: Keys of logs.groups that receive the Redis slow log / engine log
+    #: (LogDeliveryConfigurations; engine log needs Redis >= 6.2), in ``log_format``.
     slow_log_group: str | None = None
+    engine_log_group: str | None = None
+    log_format: Literal["json", "text"] = "json"
 
     @property
     def num_cache_clusters(self) -> int:

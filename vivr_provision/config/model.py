@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from vivr_provision.config.app import (
+    CLOUDFRONT_LOG_REGION,
     FARGATE_MEMORY,
     AcmConfig,
     AlbConfig,
@@ -282,6 +283,9 @@ def _data_problems(c: PlatformConfig) -> list[str]:
     problems += _key_problems(
         "redis.slow_log_group", redis.slow_log_group, c.logs.groups, "logs.groups"
     )
+    problems += _key_problems(
+        "redis.engine_log_group", redis.engine_log_group, c.logs.groups, "logs.groups"
+    )
     return problems
 
 
@@ -470,6 +474,14 @@ def _app_problems(c: PlatformConfig) -> list[str]:
                 f"logs.groups.{key}.name {group.name} is not under {prefix} "
                 "(log groups are per environment)"
             )
+    for key, delivery in c.logs.deliveries.items():
+        # CloudFront standard logging (v2) is configured through CloudWatch Logs
+        # in us-east-1 only (CloudFront Developer Guide, "Configure standard
+        # logging (v2)"), and a CloudWatch Logs destination is in its region.
+        if delivery.source == "cloudfront" and c.aws.region != CLOUDFRONT_LOG_REGION:
+            problems.append(f"logs.deliveries.{key}: CloudFront delivers standard logs "
+                            f"through CloudWatch Logs in {CLOUDFRONT_LOG_REGION} only, "
+                            f"not {c.aws.region}")
     alb = c.alb
     problems += _subnet_problems(c, _indexed("alb.subnets", alb.subnets), "public", "the ALB")
     problems += _spread_problems(c, "alb.subnets", alb.subnets, "an ALB")

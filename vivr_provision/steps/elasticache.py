@@ -65,6 +65,12 @@ from vivr_provision.steps.common import (
     tag_map,
     timestamp,
 )
+from vivr_provision.steps.log_delivery import (
+    cache_log_changes,
+    cache_log_deliveries,
+    cache_log_dependencies,
+    cache_log_update,
+)
 from vivr_provision.steps.secrets import read_secret_string
 
 events = structlog.get_logger("vivr.elasticache")
@@ -376,6 +382,7 @@ class CacheStep(ElastiCacheStep):
         if self.redis.auth_token:
             deps.append("secret.redis_auth_token")
         deps += [f"sg.{name}" for name in self.redis.security_groups]
+        deps += cache_log_dependencies(self.config)
         return tuple(deps)
 
     # -- reading ------------------------------------------------------------
@@ -477,6 +484,8 @@ class CacheStep(ElastiCacheStep):
             params["KmsKeyId"] = ctx.output("kms", "key_arn")
         if cfg.auth_token:
             params["AuthToken"] = self.auth_token(ctx)
+        if cache_log_deliveries(self.config):
+            params["LogDeliveryConfigurations"] = cache_log_deliveries(self.config)
         created = self.ec(ctx).create_replication_group(**params)["ReplicationGroup"]
         # Tags are not listable until the group is available; they were just sent.
         data = dict(created)
@@ -549,6 +558,7 @@ class CacheStep(ElastiCacheStep):
             or data.get("ConfigurationEndpoint") or {}
         if endpoint.get("Port") is not None:
             check("port", endpoint["Port"], cfg.port, replace=True)
+        changes += cache_log_changes(data.get("LogDeliveryConfigurations"), self.config)
         member = data.get("Member")
         if member is not None:
             changes += self._member_changes(ctx, member)
@@ -622,6 +632,9 @@ class CacheStep(ElastiCacheStep):
             settings["SecurityGroupIds"] = self.security_group_ids(ctx)
         if "parameter_group" in fields:
             settings["CacheParameterGroupName"] = ctx.output("cache-parameter-group", "name")
+        if "log_delivery" in fields:  # AWS: log delivery changes need ApplyImmediately
+            settings["LogDeliveryConfigurations"] = cache_log_update(
+                resource.data.get("LogDeliveryConfigurations"), self.config)
         if "auth_token" in fields:
             # ROTATE adds a token to a TLS group that has none (AWS: "modifying the AUTH token").
             settings["AuthToken"] = self.auth_token(ctx)

@@ -28,6 +28,7 @@ from vivr_provision.steps.common import (
     require_owned,
     tag_drift,
 )
+from vivr_provision.steps.logs import encrypted_log_groups
 from vivr_provision.steps.service_linked_roles import (
     AUTOSCALING_SLR_STEP,
     autoscaling_role_wanted,
@@ -177,11 +178,12 @@ class KmsKeyStep(KmsKeyBase):
         """Account administrators plus CloudWatch Logs for this environment's log groups.
 
         CloudWatch Logs cannot use a key whose policy does not name its
-        service principal; the grant is scoped to the environment's groups.
+        service principal; the grant is scoped to the groups this tool creates.
         """
         account, region = ctx.account_id, self.region
-        log_groups = f"arn:aws:logs:{region}:{account}:log-group:/{self.config.project}/" \
-                     f"{self.config.environment}/*"
+        # Exactly the groups this tool encrypts (the spec's and RDS's export groups).
+        log_groups = [f"arn:aws:logs:{region}:{account}:log-group:{name}"
+                      for name in encrypted_log_groups(self.config)]
         document = {
             "Version": "2012-10-17",
             "Statement": [

@@ -1,22 +1,38 @@
-"""CloudWatch log groups: ``/vivr/<env>/{app,database,cache,alb,cloudfront}``.
+"""CloudWatch log groups: the spec's ``/vivr/<env>/...`` groups and RDS's export groups.
 
-Each group gets the spec's retention and is encrypted with the platform key
-(the key policy of the ``kms`` step lets CloudWatch Logs use it for exactly
-these groups).  ``CreateLogGroup`` has no token; the name is the identity, and
-a same-named group without our tags is refused rather than adopted.
+Each group gets its retention and, in the platform key's region, is
+encrypted with the platform key (the key policy of the ``kms`` step lets
+CloudWatch Logs use it for exactly the groups :func:`encrypted_log_groups`
+names).  ``CreateLogGroup`` has no token; the name is the identity, and a
+same-named group without our tags is refused rather than adopted.
+
+RDS exports a log type only to ``/aws/rds/instance/<identifier>/<type>``
+and, when that group is missing, creates it itself with no expiry.  So a
+group per instance (primary and every replica) and exported type is a step
+of its own here, on the instance's site (the cross-region replica's group is
+in the DR region), and the instance's step depends on it: the group exists
+with the spec's database retention before the instance exports to it, and
+destroy removes the instance before its group.  The spec's
+``/vivr/<env>/database`` is not created: nothing could write to it (RDS takes
+no group name, and CloudWatch Logs cannot forward a group into another:
+subscription filters deliver to Kinesis, Firehose or Lambda only).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogGroupConfig
 from vivr_provision.retry import policy, until_found
-from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import gone_on, require_owned, tag_drift
+from vivr_provision.steps.log_delivery import log_delivery_steps
 
 NOT_FOUND = ("ResourceNotFoundException",)
+events = structlog.get_logger("vivr.logs")
 #: A key just created or a policy just changed can be refused for a short while.
 KEY_PROPAGATION = policy({"AccessDeniedException", "InvalidParameterException"},
                          "CloudWatch Logs may not see a new KMS key or key policy yet",
@@ -24,20 +40,24 @@ KEY_PROPAGATION = policy({"AccessDeniedException", "InvalidParameterException"},
 
 
 class LogGroupStep(Step):
-    """One log group with its retention, KMS key and tags."""
+    """One log group with its retention, KMS key (if ``key_step``) and tags."""
 
     family = "logs"
     service = "logs"
+    #: Whether a same-named group without any ManagedBy tag is adopted (RDS's own groups).
+    adopt_untagged: bool = False
 
-    def __init__(self, config: PlatformConfig, key: str, group: LogGroupConfig) -> None:
-        super().__init__(config, key)
+    def __init__(self, config: PlatformConfig, key: str, group: LogGroupConfig, *,
+                 key_step: str | None = "kms", site: Site | None = None) -> None:
+        super().__init__(config, key, site=site)
         self.group = group
+        self.key_step = key_step
 
     def resource_name(self) -> str:
         return self.group.name
 
     def depends_on(self) -> tuple[str, ...]:
-        return ("kms",)
+        return (self.key_step,) if self.key_step else ()
 
     def logs(self, ctx: StepContext) -> Any:
         return ctx.client("logs", self.region)
@@ -50,7 +70,11 @@ class LogGroupStep(Step):
                 if group["logGroupName"] == self.group.name:
                     arn = str(group["arn"]).removesuffix(":*")
                     tags = self.logs(ctx).list_tags_for_resource(resourceArn=arn).get("tags", {})
-                    require_owned(self, f"log group {self.group.name}", tags)
+                    if self.adopt_untagged and "ManagedBy" not in tags:
+                        events.info("logs.adopting_untagged_group", step=self.name,
+                                    group=self.group.name)
+                    else:
+                        require_owned(self, f"log group {self.group.name}", tags)
                     return Resource(arn, {**group, "TagMap": tags})
         return None
 
@@ -60,11 +84,16 @@ class LogGroupStep(Step):
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
         return self._get(ctx)
 
+    def key_arn(self, ctx: StepContext) -> str | None:
+        return str(ctx.output(self.key_step, "key_arn")) if self.key_step else None
+
     def create(self, ctx: StepContext, token: str) -> Resource:
         logs = self.logs(ctx)
-        KEY_PROPAGATION.call(f"create {self.group.name}", logs.create_log_group,
-                             logGroupName=self.group.name, kmsKeyId=ctx.output("kms", "key_arn"),
-                             tags=self.tags())
+        params: dict[str, Any] = {"logGroupName": self.group.name, "tags": self.tags()}
+        key_arn = self.key_arn(ctx)
+        if key_arn:
+            params["kmsKeyId"] = key_arn
+        KEY_PROPAGATION.call(f"create {self.group.name}", logs.create_log_group, **params)
         logs.put_retention_policy(logGroupName=self.group.name,
                                   retentionInDays=self.group.retention_days)
         return until_found(f"log group {self.group.name}", lambda: self._get(ctx))
@@ -75,7 +104,7 @@ class LogGroupStep(Step):
         if data.get("retentionInDays") != self.group.retention_days:
             changes.append(Change("retention_days", data.get("retentionInDays"),
                                   self.group.retention_days))
-        key_arn = ctx.output("kms", "key_arn")
+        key_arn = self.key_arn(ctx)
         if data.get("kmsKeyId") != key_arn:
             changes.append(Change("kms_key", data.get("kmsKeyId"), key_arn))
         return changes
@@ -86,9 +115,11 @@ class LogGroupStep(Step):
             if change.field == "retention_days":
                 logs.put_retention_policy(logGroupName=self.group.name,
                                           retentionInDays=self.group.retention_days)
-            elif change.field == "kms_key":
+            elif change.field == "kms_key" and change.desired:
                 KEY_PROPAGATION.call(f"encrypt {self.group.name}", logs.associate_kms_key,
                                      logGroupName=self.group.name, kmsKeyId=change.desired)
+            elif change.field == "kms_key":
+                logs.disassociate_kms_key(logGroupName=self.group.name)
             elif change.field == "tags":
                 logs.tag_resource(resourceArn=resource.id, tags=change.desired)
         return until_found(f"log group {self.group.name}", lambda: self._get(ctx))
@@ -97,8 +128,114 @@ class LogGroupStep(Step):
         gone_on(NOT_FOUND, self.logs(ctx).delete_log_group, logGroupName=self.group.name)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
-        return {"id": resource.id, "name": self.group.name, "arn": resource.id}
+        return {"id": resource.id, "name": self.group.name, "arn": resource.id,
+                "region": self.region}
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        if self.key is None or self.key not in self.config.logs.groups:
+            return []
+        writers = group_writers(self.config).get(self.key, [])
+        if writers:
+            return []
+        return [f"nothing delivers into {self.group.name}: no service of this config writes "
+                "to it (see logs.deliveries, redis.*_log_group, the ECS container's log_group)"]
+
+
+class RdsExportLogGroupStep(LogGroupStep):
+    """``/aws/rds/instance/<identifier>/<type>``: where RDS exports one log type of an instance.
+
+    A group RDS created itself (exports enabled before this step existed)
+    carries no tags; it belongs to the instance, so it is adopted and given
+    our tags, the retention and the key instead of being refused.
+    """
+
+    adopt_untagged = True
+
+    def __init__(self, config: PlatformConfig, identifier: str, log_type: str, *,
+                 key_step: str | None, site: Site | None = None) -> None:
+        database = config.logs.database
+        group = LogGroupConfig(name=rds_export_group_name(identifier, log_type),
+                               description=database.description,
+                               retention_days=database.retention_days)
+        super().__init__(config, f"{identifier}.{log_type}", group, key_step=key_step, site=site)
+        self.identifier = identifier
+        self.log_type = log_type
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        prefix = f"/{self.config.project}/{self.config.environment}/"
+        notes = [f"RDS exports {self.identifier}'s {self.log_type} log only into "
+                 f"{self.group.name} (a name RDS fixes); it stands for the spec's "
+                 f"{prefix}database, which is not created: CloudWatch Logs cannot forward "
+                 "one group into another"]
+        if self.key_step is None:
+            notes.append(f"{self.group.name} ({self.region}) uses CloudWatch Logs' own "
+                         "encryption, not the platform key: the DR replica key's policy does "
+                         "not admit CloudWatch Logs")
+        return notes
+
+
+def rds_export_group_name(identifier: str, log_type: str) -> str:
+    """The group RDS exports to (RDS User Guide, "Publishing database logs to CloudWatch Logs")."""
+    return f"/aws/rds/instance/{identifier}/{log_type}"
+
+
+def rds_export_steps(config: PlatformConfig) -> list[RdsExportLogGroupStep]:
+    """One group per instance that exports and per exported type, on the instance's site.
+
+    Every replica exports the primary's ``rds.log_exports``
+    (CreateDBInstanceReadReplica takes EnableCloudwatchLogsExports), into its
+    own region.  Groups in the platform key's region use the key; the DR
+    region's use CloudWatch Logs' default encryption (its replica key has the
+    default key policy, which does not name CloudWatch Logs).
+    """
+    rds = config.rds
+    steps = [RdsExportLogGroupStep(config, rds.identifier, t, key_step="kms")
+             for t in sorted(rds.log_exports)]
+    for replica in rds.read_replicas:
+        site = None
+        if replica.region != config.aws.region:
+            site = Site(prefix="dr.", region=replica.region)
+        steps += [RdsExportLogGroupStep(config, replica.identifier, t,
+                                        key_step=None if site else "kms", site=site)
+                  for t in sorted(rds.log_exports)]
+    return steps
+
+
+def rds_export_step_names(config: PlatformConfig, identifier: str) -> tuple[str, ...]:
+    """The group steps an instance's step must follow (it exports into them)."""
+    return tuple(s.name for s in rds_export_steps(config) if s.identifier == identifier)
+
+
+def encrypted_log_groups(config: PlatformConfig) -> list[str]:
+    """Names of the groups this tool encrypts with the platform key (its region only)."""
+    names = [g.name for g in config.logs.groups.values()]
+    names += [s.group.name for s in rds_export_steps(config) if s.key_step is not None]
+    return sorted(names)
+
+
+def group_writers(config: PlatformConfig) -> dict[str, list[str]]:
+    """What writes into each group of ``logs.groups`` (by key), as the operator would say it."""
+    writers: dict[str, list[str]] = {}
+
+    def add(key: str | None, what: str) -> None:
+        if key is not None:
+            writers.setdefault(key, []).append(what)
+
+    add(config.ecs.task_definition.container.log_group, "ECS tasks (awslogs)")
+    add(config.redis.slow_log_group, "ElastiCache slow-log")
+    add(config.redis.engine_log_group, "ElastiCache engine-log")
+    for delivery in config.logs.deliveries.values():
+        add(delivery.group, f"{delivery.source} {delivery.log_type} delivery")
+    return writers
 
 
 def log_steps(config: PlatformConfig) -> list[Step]:
-    return [LogGroupStep(config, key, group) for key, group in config.logs.groups.items()]
+    """The spec's groups, RDS's export groups and the CloudWatch Logs deliveries."""
+    steps: list[Step] = [LogGroupStep(config, key, group)
+                         for key, group in config.logs.groups.items()]
+    steps += rds_export_steps(config)
+    return steps + log_delivery_steps(config)
+
+
+__all__ = ["LogGroupStep", "RdsExportLogGroupStep", "encrypted_log_groups",
+           "group_writers", "log_steps", "rds_export_group_name", "rds_export_step_names"]

@@ -41,6 +41,7 @@ from vivr_provision.steps.common import (
     timestamp,
 )
 from vivr_provision.steps.iam import ROLE_PROPAGATION
+from vivr_provision.steps.logs import rds_export_step_names
 from vivr_provision.steps.secrets import read_secret_string
 
 INSTANCE_NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
@@ -470,7 +471,9 @@ class DbPrimaryStep(DbInstanceBase):
     def depends_on(self) -> tuple[str, ...]:
         rds = self.config.rds
         return ("rds-subnet-group", "rds-parameter-group", "secret.database_credentials",
-                *self.dependencies_for("kms", rds.security_groups))
+                *self.dependencies_for("kms", rds.security_groups),
+                # Its export groups exist (with retention) before it exports to them.
+                *rds_export_step_names(self.config, self.identifier))
 
     def desired(self, ctx: StepContext) -> dict[str, Any]:
         rds = self.config.rds
@@ -647,6 +650,7 @@ class DbReplicaStep(DbInstanceBase):
                 *self.dependencies_for(self.key_step, self.security_group_names)]
         if self.cross_region:
             deps += [self.site.step("rds-subnet-group"), self.site.step("rds-parameter-group")]
+        deps += rds_export_step_names(self.config, self.identifier)
         return tuple(deps)
 
     def desired(self, ctx: StepContext) -> dict[str, Any]:
