@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import Aws
 from tests.e2e.inventory import ec2_inventory, tags_of
@@ -180,3 +181,38 @@ def test_network_alone_applies_and_destroys_with_targets(aws: Aws) -> None:
     code, report = aws.cli_json("destroy", "--yes", "--target", "vpc", "--target", "eip.nat")
     assert code == 0, report
     assert ec2_inventory(ec2) == before
+
+
+CLOUDFRONT_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+def test_a_rule_can_admit_an_aws_managed_prefix_list_by_name(aws: Aws) -> None:
+    """Config names the list; the tool sends its regional id, and reads it back as no drift."""
+    data = yaml.safe_load(aws.config.read_text())
+    [alb] = [g for g in data["security_groups"] if g["name"] == "vivr-alb-sg"]
+    [https] = [r for r in alb["ingress"] if r.get("port") == 443]
+    https.pop("cidr")
+    https["prefix_list"] = CLOUDFRONT_LIST
+    config = aws.workdir / "production-prefix-list.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    code, report = aws.cli_json("apply", "--target", "sg-rules.vivr-alb-sg", config=config)
+    assert code == 0, report
+    ec2 = aws.client("ec2")
+    [listed] = ec2.describe_managed_prefix_lists(Filters=[
+        {"Name": "prefix-list-name", "Values": [CLOUDFRONT_LIST]}])["PrefixLists"]
+    [group] = [g for g in _ours(ec2, "describe_security_groups", "SecurityGroups")
+               if g["GroupName"] == "vivr-alb-sg"]
+    rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])["SecurityGroupRules"]
+    https_rules = [r for r in rules if r.get("FromPort") == 443]
+    assert [(r.get("PrefixListId"), r.get("CidrIpv4")) for r in https_rules] == \
+        [(listed["PrefixListId"], None)], https_rules
+    [sent] = [p for call in aws.requests("AuthorizeSecurityGroupIngress")
+              for p in call["IpPermissions"] if p.get("FromPort") == 443]
+    assert sent["PrefixListIds"] == [{"PrefixListId": listed["PrefixListId"],
+                                      "Description": "HTTPS"}]
+    assert "IpRanges" not in sent and "UserIdGroupPairs" not in sent
+
+    code, report = aws.cli_json("plan", "--target", "sg-rules.vivr-alb-sg", config=config)
+    assert code == 0 and {s["action"] for s in report["steps"]} == {"no-op"}, report

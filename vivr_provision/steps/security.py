@@ -83,13 +83,14 @@ class RuleKey:
     to_port: int
     cidr: str | None
     group_id: str | None
+    prefix_list_id: str | None = None
 
     def describe(self) -> str:
         direction = "egress" if self.egress else "ingress"
         ports = "all"
         if self.protocol != "-1":
             ports = f"{self.protocol}/{self.from_port}-{self.to_port}"
-        peer = self.cidr or self.group_id
+        peer = self.cidr or self.group_id or self.prefix_list_id
         return f"{direction} {ports} {'to' if self.egress else 'from'} {peer}"
 
 
@@ -107,7 +108,7 @@ def _aws_rule_key(rule: dict[str, Any]) -> RuleKey:
         from_port = to_port = -1
     referenced = rule.get("ReferencedGroupInfo") or {}
     return RuleKey(bool(rule.get("IsEgress")), protocol, from_port, to_port,
-                   rule.get("CidrIpv4"), referenced.get("GroupId"))
+                   rule.get("CidrIpv4"), referenced.get("GroupId"), rule.get("PrefixListId"))
 
 
 class SecurityGroupRulesStep(Ec2Step):
@@ -144,9 +145,27 @@ class SecurityGroupRulesStep(Ec2Step):
             from_port, to_port = rule.port_range
             group_id = (ctx.output(self.site.step(f"sg.{rule.group}"), "group_id")
                         if rule.group else None)
-            key = RuleKey(egress, PROTOCOLS[rule.protocol], from_port, to_port, rule.cidr, group_id)
+            prefix_list_id = (self._prefix_list_id(ctx, rule.prefix_list)
+                              if rule.prefix_list else None)
+            key = RuleKey(egress, PROTOCOLS[rule.protocol], from_port, to_port, rule.cidr,
+                          group_id, prefix_list_id)
             result[key] = rule
         return result
+
+    def _prefix_list_id(self, ctx: StepContext, name: str) -> str:
+        """The id of the managed prefix list called ``name`` in this group's region.
+
+        AWS-managed lists (``com.amazonaws.global.cloudfront.origin-facing``)
+        have a different id in every region, so config names them and the id
+        is looked up here (``DescribeManagedPrefixLists``, filter
+        ``prefix-list-name``).
+        """
+        found = self.ec2(ctx).describe_managed_prefix_lists(
+            Filters=[{"Name": "prefix-list-name", "Values": [name]}])["PrefixLists"]
+        if not found:
+            raise RuntimeError(f"{self.name}: no managed prefix list named {name} in "
+                             f"{self.region}")
+        return str(found[0]["PrefixListId"])
 
     def _current(self, ctx: StepContext, group_id: str) -> list[dict[str, Any]]:
         return self._describe(ctx, Filters=[{"Name": "group-id", "Values": [group_id]}])
@@ -254,6 +273,9 @@ def _permission(key: RuleKey, rule: SecurityRule) -> dict[str, Any]:
         permission.update(FromPort=key.from_port, ToPort=key.to_port)
     if key.cidr:
         permission["IpRanges"] = [{"CidrIp": key.cidr, "Description": rule.description}]
+    elif key.prefix_list_id:
+        permission["PrefixListIds"] = [{"PrefixListId": key.prefix_list_id,
+                                        "Description": rule.description}]
     else:
         permission["UserIdGroupPairs"] = [{"GroupId": key.group_id,
                                            "Description": rule.description}]
