@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vivr_provision import sandbox_catalog, sandbox_logs
+from vivr_provision import sandbox_catalog, sandbox_dns, sandbox_logs
 
 log = logging.getLogger(__name__)
 
@@ -1026,4 +1026,5 @@ _FIXES: list[Callable[[], None]] = [
     sandbox_catalog.install_elbv2,
     *sandbox_logs.FIXES,
     *_sandbox_modules(),
+    sandbox_dns.fix_acm_validation_needs_delegation,
 ]

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import Aws
 from tests.e2e.inventory import tags_of
+from vivr_provision.sandbox_dns import registrar
 
 pytestmark = pytest.mark.e2e
 
@@ -388,3 +392,93 @@ def test_https_serves_only_cloudfront(aws: Aws) -> None:
     assert value not in aws.state_path.read_text() + result.stdout + result.stderr
     code, report = aws.cli_json("apply", "--target", "alb-listener.443")
     assert code == 0 and {s["action"] for s in report["steps"]} == {"unchanged"}
+
+
+def _acm_config(aws: Aws, **acm: Any) -> Path:
+    data = yaml.safe_load(aws.config.read_text())
+    data["acm"].update(acm)
+    path = aws.workdir / f"production-acm-{len(list(aws.workdir.glob('production-acm-*')))}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _name_servers(aws: Aws) -> list[str]:
+    zone_id = _zone(aws)["Id"]
+    return list(aws.client("route53").get_hosted_zone(Id=zone_id)["DelegationSet"]["NameServers"])
+
+
+def test_an_undelegated_zone_fails_validation_fast_with_the_name_servers_to_set(
+        aws: Aws) -> None:
+    """The registrar (outside the account) still points elsewhere: ACM can never validate."""
+    config = _acm_config(aws, delegation_check_after_seconds=2)
+    registrar.point(aws.account, DOMAIN, ["ns1.previous-dns-host.example"])
+    try:
+        started = time.monotonic()
+        code, report = aws.cli_json("apply", "--target", "acm", config=config)
+        elapsed = time.monotonic() - started
+        assert code == 1, report
+        step = {s["step"]: s for s in report["steps"]}["acm"]
+        assert step["action"] == "failed"
+        error = step["error"]
+        assert "PENDING_VALIDATION 2s after its validation records went into" in error
+        assert "most likely not delegated" in error and "could not be checked" in error
+        servers = _name_servers(aws)
+        assert len(servers) == 4 and all(ns in error for ns in servers), error
+        assert "\n" not in error and "rerun apply" in error
+        assert elapsed < 60, "fails after the configured 2 s, not the 60-minute budget"
+        # State saved: the certificate is recorded, so a rerun resumes on it.
+        [arn] = [c["CertificateArn"] for c in aws.client("acm").list_certificates()[
+            "CertificateSummaryList"]]
+        record = json.loads(aws.state_path.read_text())["steps"]["acm"]
+        assert (record["status"], record["resource_id"]) == ("failed", arn)
+        assert aws.client("acm").describe_certificate(CertificateArn=arn)["Certificate"][
+            "Status"] == "PENDING_VALIDATION"
+    finally:
+        registrar.clear(aws.account, DOMAIN)
+
+    # The operator set the name servers at the registrar: the rerun finishes on the same one.
+    started = time.monotonic()
+    code, report = aws.cli_json("apply", "--target", "acm", config=config)
+    assert code == 0, report
+    assert time.monotonic() - started < 30
+    assert len(aws.requests("RequestCertificate")) == 1
+    assert aws.client("acm").describe_certificate(CertificateArn=arn)["Certificate"][
+        "Status"] == "ISSUED"
+
+
+def test_wait_mode_says_why_it_waits_and_finishes_once_the_parent_zone_delegates(
+        aws: Aws) -> None:
+    """A parent zone in the same account is checkable: no NS record for us means no delegation."""
+    route53 = aws.client("route53")
+    parent = route53.create_hosted_zone(Name="example.com", CallerReference="parent-zone")[
+        "HostedZone"]["Id"]
+    aws.config = _acm_config(aws, on_undelegated_zone="wait")
+    process = aws.popen("apply", "--target", "acm")
+    try:
+        deadline, reason = time.monotonic() + 60, None
+        assert process.stderr is not None
+        while reason is None and time.monotonic() < deadline:
+            line = process.stderr.readline()
+            if "acm.validation.blocked" in line:
+                reason = json.loads(line)["reason"]
+        assert reason is not None, "the wait states its reason"
+        assert "cannot validate: hosted zone vivr.example.com is not delegated" in reason
+        assert "parent zone example.com in this account has no NS record" in reason
+        servers = _name_servers(aws)
+        assert all(ns in reason for ns in servers), reason
+        assert "in hosted zone example.com" in reason
+        assert process.poll() is None, "still waiting, as configured"
+        # What the message asks for: the delegation in the parent zone.
+        route53.change_resource_record_sets(HostedZoneId=parent, ChangeBatch={"Changes": [
+            {"Action": "UPSERT", "ResourceRecordSet": {
+                "Name": DOMAIN, "Type": "NS", "TTL": 172800,
+                "ResourceRecords": [{"Value": ns} for ns in servers]}}]})
+        process.communicate(timeout=90)
+        assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    [summary] = aws.client("acm").list_certificates()["CertificateSummaryList"]
+    assert aws.client("acm").describe_certificate(CertificateArn=summary["CertificateArn"])[
+        "Certificate"]["Status"] == "ISSUED"

@@ -683,6 +683,18 @@ class AcmConfig(StrictModel):
     subject_alternative_names: list[DomainName]
     validation_method: Literal["DNS", "EMAIL"]
     key_algorithm: Literal["RSA_2048", "EC_prime256v1", "EC_secp384r1"] = "RSA_2048"
+    #: What the step does when DNS validation cannot proceed because the hosted
+    #: zone is not delegated (the registrar still points elsewhere): ``fail``
+    #: stops the step at once with the zone's name servers to set (state saved,
+    #: a rerun resumes on the same certificate); ``wait`` logs the same reason
+    #: and keeps waiting for the step's whole budget.
+    on_undelegated_zone: Literal["fail", "wait"] = "fail"
+    #: When the delegation cannot be read from this account (the registrar is
+    #: elsewhere): how long a certificate whose validation records are in the
+    #: zone may stay PENDING_VALIDATION before the step concludes the zone is
+    #: most likely not delegated.  A delegated zone usually validates within
+    #: minutes (ACM is occasionally slower: a false alarm costs one rerun).
+    delegation_check_after_seconds: Annotated[int, Field(ge=0, le=3600)] = 600
 
     def covers(self, hostname: str) -> bool:
         """Whether the certificate is valid for ``hostname`` (one-label wildcards too)."""

@@ -56,9 +56,16 @@ from vivr_provision.steps.base import (
     StepTimeout,
 )
 from vivr_provision.steps.common import absent_on, aws_tags, gone_on, is_owned_by, tag_map
+from vivr_provision.steps.delegation import Delegation, check_delegation
 from vivr_provision.steps.dns import ZONE_STEP, change_records, fqdn, get_record
 
 NOT_FOUND = ("ResourceNotFoundException",)
+
+
+class ValidationBlocked(Exception):
+    """DNS validation cannot proceed: the zone is not delegated (the message says what to set)."""
+
+
 events = structlog.get_logger("vivr.acm")
 #: Statuses of a certificate that is (or may become) usable.
 LIVE_STATUSES = ("PENDING_VALIDATION", "ISSUED")
@@ -194,23 +201,89 @@ class CertificateStep(Step):
         return resource.data.get("Status") == "ISSUED"
 
     def wait(self, ctx: StepContext, resource: Resource) -> Resource:
-        """Write the validation records (DNS), then wait until ACM has issued."""
+        """Write the validation records (DNS), then wait until ACM has issued.
+
+        A zone the registrar does not delegate to never lets ACM see the
+        records, so the wait would run out its whole budget in silence.
+        Right after writing them the step checks the delegation where this
+        account can see it (:mod:`vivr_provision.steps.delegation`); when it
+        cannot, a certificate still pending ``acm.delegation_check_after_seconds``
+        later is taken as "most likely not delegated".  Either way the step
+        then fails with the name servers to set, or (``on_undelegated_zone:
+        wait``) logs that reason and keeps waiting.
+        """
         if self.is_ready(resource):
             return resource
+        params = {"region": self.region, "CertificateArn": resource.id}
+        budget, blocked = self.wait_budget_s, None
         if self.dns_validated:
             self._write_validation_records(ctx, resource.id)
-        params = {"region": self.region, "CertificateArn": resource.id}
+            zone, servers = self._zone_name(ctx), self._name_servers(ctx)
+            delegation = check_delegation(ctx, zone, servers)
+            if delegation.delegated is False:
+                blocked = self._blocked(resource, f"cannot validate: hosted zone {zone} is not "
+                                        f"delegated ({delegation.finding})", delegation, servers)
+            elif delegation.delegated is None:
+                grace = min(float(self.cert.delegation_check_after_seconds), budget)
+                try:
+                    self._poll(ctx, params, grace)
+                    return self._issued(ctx, resource)
+                except StepTimeout:
+                    budget -= grace
+                blocked = self._blocked(
+                    resource, f"is still PENDING_VALIDATION {grace:.0f}s after its validation "
+                    f"records went into hosted zone {zone}: the zone is most likely not "
+                    f"delegated ({delegation.finding})", delegation, servers)
+        if blocked is not None:
+            events.warning("acm.validation.blocked", step=self.name, arn=resource.id,
+                           reason=blocked, waiting_s=round(budget))
+        self._poll(ctx, params, budget, blocked=blocked)
+        return self._issued(ctx, resource)
+
+    def _blocked(self, resource: Resource, reason: str, delegation: Delegation,
+                 servers: list[str]) -> str:
+        """The one-line reason with the name servers to set; raised at once in ``fail`` mode."""
+        action = f"set {' '.join(sorted(s.rstrip('.') for s in servers))} {delegation.where}"
+        message = (f"{self.name}: {self.cert.domain_name} {reason}; {action}, then rerun apply "
+                   f"(certificate {resource.id} is kept)")
+        if self.cert.on_undelegated_zone == "fail":
+            raise ValidationBlocked(message)
+        return message
+
+    def _poll(self, ctx: StepContext, params: dict[str, Any], budget_s: float,
+              blocked: str | None = None) -> None:
+        """Poll fast first, then slowly; a timeout repeats why, when a reason is known."""
         try:
-            ctx.wait("acm", "certificate_validated", budget_s=self.fast_window_s,
-                     delay_s=self.fast_poll_s, **params)
-        except StepTimeout:
-            ctx.wait("acm", "certificate_validated",
-                     budget_s=self.wait_budget_s - self.fast_window_s,
-                     delay_s=self.slow_poll_s, **params)
+            try:
+                ctx.wait("acm", "certificate_validated",
+                         budget_s=min(self.fast_window_s, budget_s), delay_s=self.fast_poll_s,
+                         **params)
+            except StepTimeout:
+                if budget_s <= self.fast_window_s:
+                    raise
+                ctx.wait("acm", "certificate_validated", budget_s=budget_s - self.fast_window_s,
+                         delay_s=self.slow_poll_s, **params)
+        except StepTimeout as exc:
+            if blocked is None:
+                raise
+            raise StepTimeout(f"{blocked} (waited out the step's budget)") from exc
+
+    def _issued(self, ctx: StepContext, resource: Resource) -> Resource:
         found = self._describe(ctx, resource.id)
         assert found is not None, "an issued certificate is describable"
         events.info("acm.certificate.issued", step=self.name, arn=resource.id)
         return found
+
+    def _zone_name(self, ctx: StepContext) -> str:
+        return str(ctx.output(ZONE_STEP, "name"))
+
+    def _name_servers(self, ctx: StepContext) -> list[str]:
+        outputs = ctx.outputs_of(ZONE_STEP) or {}
+        servers = list(outputs.get("name_servers") or [])
+        if servers:
+            return [str(s) for s in servers]
+        reply = ctx.client("route53").get_hosted_zone(Id=self._zone_id(ctx))
+        return [str(s) for s in (reply.get("DelegationSet") or {}).get("NameServers", [])]
 
     # -- validation records ---------------------------------------------------
     @staticmethod
