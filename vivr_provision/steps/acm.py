@@ -221,7 +221,7 @@ class CertificateStep(Step):
             zone, servers = self._zone_name(ctx), self._name_servers(ctx)
             delegation = check_delegation(ctx, zone, servers)
             if delegation.delegated is False:
-                blocked = self._blocked(resource, f"cannot validate: hosted zone {zone} is not "
+                blocked = self._blocked(f"cannot validate: hosted zone {zone} is not "
                                         f"delegated ({delegation.finding})", delegation, servers)
             elif delegation.delegated is None:
                 grace = min(float(self.cert.delegation_check_after_seconds), budget)
@@ -231,7 +231,7 @@ class CertificateStep(Step):
                 except StepTimeout:
                     budget -= grace
                 blocked = self._blocked(
-                    resource, f"is still PENDING_VALIDATION {grace:.0f}s after its validation "
+                    f"is still PENDING_VALIDATION {grace:.0f}s after its validation "
                     f"records went into hosted zone {zone}: the zone is most likely not "
                     f"delegated ({delegation.finding})", delegation, servers)
         if blocked is not None:
@@ -240,12 +240,11 @@ class CertificateStep(Step):
         self._poll(ctx, params, budget, blocked=blocked)
         return self._issued(ctx, resource)
 
-    def _blocked(self, resource: Resource, reason: str, delegation: Delegation,
-                 servers: list[str]) -> str:
+    def _blocked(self, reason: str, delegation: Delegation, servers: list[str]) -> str:
         """The one-line reason with the name servers to set; raised at once in ``fail`` mode."""
         action = f"set {' '.join(sorted(s.rstrip('.') for s in servers))} {delegation.where}"
         message = (f"{self.name}: {self.cert.domain_name} {reason}; {action}, then rerun apply "
-                   f"(certificate {resource.id} is kept)")
+                   "(the pending certificate is kept)")
         if self.cert.on_undelegated_zone == "fail":
             raise ValidationBlocked(message)
         return message
