@@ -1,0 +1,94 @@
+"""The unit seam for steps: a ``StepContext`` whose clients are botocore ``Stubber``s.
+
+A step under test talks to real botocore clients (real parameter
+validation against the service model) whose every call must have been
+announced with :meth:`StubbedAws.expect`; an unannounced call, a call with
+other parameters, or an announced call never made fails the test.  No
+network, no sandbox: a drift rule or a request shape is proven in
+milliseconds.
+
+    aws = StubbedAws()
+    aws.expect("ec2", "describe_managed_prefix_lists", {"PrefixLists": [...]},
+               {"Filters": [...]})
+    with aws:
+        changes = step.diff(aws.context(config, outputs), resource)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.stub import Stubber
+
+from vivr_provision.config import PlatformConfig, load_config
+from vivr_provision.steps.base import StepContext
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT = "123456789012"
+
+
+def production_config() -> PlatformConfig:
+    """The repository's production config, as the CLI loads it."""
+    return load_config(REPO / "config" / "production.yaml", "production")
+
+
+class StubbedAws:
+    """One stubbed client per (service, region), made on first use, checked on exit."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+        self._stubs: dict[tuple[str, str], tuple[Any, Stubber]] = {}
+
+    def _stub(self, service: str, region: str | None) -> tuple[Any, Stubber]:
+        key = (service, region or self.region)
+        if key not in self._stubs:
+            client = boto3.client(service, region_name=key[1], aws_access_key_id="unit",
+                                  aws_secret_access_key="unit")
+            stubber = Stubber(client)
+            stubber.activate()
+            self._stubs[key] = (client, stubber)
+        return self._stubs[key]
+
+    # The ClientFactory interface a StepContext uses.
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self._stub(service, region)[0]
+
+    def expect(self, service: str, operation: str, response: Mapping[str, Any],
+               params: Mapping[str, Any] | None = None, *, region: str | None = None) -> None:
+        """Announce one call and its reply; ``params`` None accepts any parameters."""
+        self._stub(service, region)[1].add_response(operation, dict(response),
+                                                   None if params is None else dict(params))
+
+    def expect_error(self, service: str, operation: str, code: str, message: str = "",
+                     params: Mapping[str, Any] | None = None, *, status: int = 400,
+                     region: str | None = None) -> None:
+        """Announce one call that AWS answers with the error ``code``."""
+        self._stub(service, region)[1].add_client_error(
+            operation, service_error_code=code, service_message=message or code,
+            http_status_code=status, expected_params=None if params is None else dict(params))
+
+    def context(self, config: PlatformConfig,
+                outputs: Mapping[str, Mapping[str, Any]] | None = None) -> StepContext:
+        """A StepContext over these clients; ``outputs`` are the dependencies' outputs."""
+        recorded = dict(outputs or {})
+        return StepContext(config, self, recorded.get,  # type: ignore[arg-type]
+                           account_id=ACCOUNT)
+
+    def verify(self) -> None:
+        """Every announced call was made."""
+        for _, stubber in self._stubs.values():
+            stubber.assert_no_pending_responses()
+
+    def __enter__(self) -> StubbedAws:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if kind is None:
+            self.verify()
+        for _, stubber in self._stubs.values():
+            stubber.deactivate()
