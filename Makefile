@@ -22,7 +22,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check vivr_provision tests bench
+	$(BIN)/ruff check vivr_provision vivr_sandbox tests bench
 
 typecheck: venv
 	$(BIN)/mypy

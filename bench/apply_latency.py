@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(REPO))
-    from vivr_provision.sandbox import SandboxServer
+    from vivr_sandbox.server import SandboxServer
 
     server = SandboxServer("127.0.0.1", 0).start()
     print(f"latency {args.latency * 1000:.0f} ms per request, sandbox {server.url}")

@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
-from vivr_provision.sandbox import SandboxServer
+from vivr_sandbox.server import SandboxServer
 
 REPO = Path(__file__).resolve().parent.parent
 FAULTS = Path(__file__).resolve().parent / "faults"

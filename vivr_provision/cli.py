@@ -34,7 +34,6 @@ from vivr_provision.errors import (
 )
 from vivr_provision.progress import ProgressView
 from vivr_provision.render import console, emit_json, print_report, rows_table
-from vivr_provision.sandbox_cli import sandbox
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
 from vivr_provision.state import LocalStateStore, State, StateStore
 from vivr_provision.state.s3 import S3StateStore
@@ -380,7 +379,23 @@ def check(options: CommandOptions) -> int:
     return 0 if report.ok else 1
 
 
-cli.add_command(sandbox)
+@cli.command(add_help_option=False, context_settings={
+    "ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def sandbox(ctx: click.Context) -> Any:
+    """Local AWS emulator (moto) for first runs and demos; no AWS account needed.
+
+    A stand-in: the sandbox is its own package (``vivr_sandbox``, the
+    ``sandbox`` extra), imported only here, when this command runs, so the
+    product's commands never load it or moto.  Everything after ``sandbox``
+    (``start``, ``--help`` ...) goes to the real command group.
+    """
+    try:
+        from vivr_sandbox.cli import sandbox as group
+    except ImportError as exc:
+        raise ConfigError("the sandbox is not installed: pip install "
+                          f"'vivr-provision[sandbox]' ({exc})") from None
+    return group.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False)
 
 
 def main() -> None:

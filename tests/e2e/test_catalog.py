@@ -1,7 +1,7 @@
 """Catalog resolution through the real CLI: plan shows what AWS's catalogs gave, refuses
 what they do not offer, and apply creates what plan showed.
 
-The sandbox serves the catalogs from ``vivr_provision/sandbox_catalog.json``
+The sandbox serves the catalogs from ``vivr_sandbox/catalog.json``
 (AWS's lists as cfn-lint ships them); the expected values are read from that
 catalog, not from the product, so the product's resolution is what is tested.
 """
@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, Aws
-from vivr_provision import sandbox_catalog
+from vivr_sandbox import catalog as sandbox_catalog
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ import yaml
 
 from tests.conftest import Aws
 from tests.e2e.inventory import tags_of
-from vivr_provision.sandbox_dns import registrar
+from vivr_sandbox.dns import registrar
 
 pytestmark = pytest.mark.e2e
 

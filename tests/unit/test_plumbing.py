@@ -14,9 +14,9 @@ from vivr_provision import log
 from vivr_provision.aws import AwsSettings, RateLimiter, error_text
 from vivr_provision.errors import ConfigError
 from vivr_provision.retry import policy
-from vivr_provision.sandbox import SandboxApp, _operation
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
 from vivr_provision.steps.base import idempotency_token
+from vivr_sandbox.server import SandboxApp, _operation
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,8 +17,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from vivr_provision.sandbox import SandboxServer
-from vivr_provision.sandbox_compat import apply_moto_fixes
+from vivr_sandbox.fixes import apply_moto_fixes
+from vivr_sandbox.server import SandboxServer
 
 Client = Callable[..., Any]
 FAST = {"Delay": 1, "MaxAttempts": 5}

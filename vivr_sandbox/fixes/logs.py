@@ -1,6 +1,6 @@
 """Sandbox fixes for log delivery (CloudWatch Logs deliveries, ElastiCache log delivery).
 
-Registered by :func:`vivr_provision.sandbox_compat.apply_moto_fixes` (see that
+Registered by :func:`vivr_sandbox.fixes.apply_moto_fixes` (see that
 module for the rules: applied in the sandbox server's own process, never in
 the product's code path).  Each fix's docstring says what moto 5.2.5 does,
 what AWS does and why the tool needs it; its first paragraph is the line
@@ -9,29 +9,14 @@ what AWS does and why the tool needs it; its first paragraph is the line
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
+
+from vivr_sandbox.fixes.patching import wrap
 
 #: Log types an Application Load Balancer delivery source sends (botocore logs
 #: model, PutDeliverySource.logType).
 ALB_LOG_TYPES = frozenset({"ALB_ACCESS_LOGS", "ALB_CONNECTION_LOGS", "ALB_HEALTH_CHECK_LOGS"})
-
-
-def _wrap(owner: type, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: replace ``owner.name`` by ``wrapper(original, self, ...)``."""
-
-    def decorate(wrapper: Callable[..., Any]) -> Callable[..., Any]:
-        original = vars(owner)[name]
-
-        @functools.wraps(original)
-        def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return wrapper(original, self, *args, **kwargs)
-
-        setattr(owner, name, patched)
-        return patched
-
-    return decorate
 
 
 def _fix_logs_alb_delivery_source() -> None:
@@ -49,7 +34,7 @@ def _fix_logs_alb_delivery_source() -> None:
     from moto.logs.exceptions import ConflictException, ValidationException
     from moto.logs.models import DeliverySource, LogsBackend
 
-    @_wrap(LogsBackend, "put_delivery_source")
+    @wrap(LogsBackend, "put_delivery_source")
     def put_delivery_source(original: Any, self: Any, **params: Any) -> Any:
         # moto's handler passes name, resource_arn, log_type and tags by keyword.
         name, resource_arn = str(params["name"]), str(params["resource_arn"])
@@ -90,14 +75,14 @@ def _fix_logs_delete_delivery_parts_in_use() -> None:
     from moto.logs.exceptions import ConflictException
     from moto.logs.models import LogsBackend
 
-    @_wrap(LogsBackend, "delete_delivery_source")
+    @wrap(LogsBackend, "delete_delivery_source")
     def delete_delivery_source(original: Any, self: Any, name: str) -> None:
         if any(d.delivery_source_name == name for d in self.deliveries.values()):
             raise ConflictException(msg="Delivery source is used by a delivery; delete the "
                                         "delivery first.")
         original(self, name)
 
-    @_wrap(LogsBackend, "delete_delivery_destination")
+    @wrap(LogsBackend, "delete_delivery_destination")
     def delete_delivery_destination(original: Any, self: Any, name: str) -> None:
         found = self.delivery_destinations.get(name)
         if found is not None and any(d.delivery_destination_arn == found.arn
@@ -120,7 +105,7 @@ def _fix_elasticache_modify_log_delivery() -> None:
     """
     from moto.elasticache.responses import ElastiCacheResponse
 
-    @_wrap(ElastiCacheResponse, "modify_replication_group")
+    @wrap(ElastiCacheResponse, "modify_replication_group")
     def modify_replication_group(original: Any, self: Any) -> Any:
         result = original(self)
         sent = self._get_params().get("LogDeliveryConfigurations")

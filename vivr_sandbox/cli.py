@@ -1,6 +1,6 @@
 """``vivr-provision sandbox start|stop|status``: run the local emulator in the background.
 
-The server runs as a detached process (``python -m vivr_provision.sandbox``)
+The server runs as a detached process (``python -m vivr_sandbox.server``)
 so that separate CLI invocations (apply, status, destroy) share one
 emulator; its PID and URL are kept in a small JSON file.
 """
@@ -73,7 +73,7 @@ def start(host: str, port: int, pidfile: Path) -> None:
     log_path = pidfile.with_suffix(".log")
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "vivr_provision.sandbox", "--host", host, "--port", str(port)],
+            [sys.executable, "-m", "vivr_sandbox.server", "--host", host, "--port", str(port)],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )

@@ -146,7 +146,7 @@ class SandboxServer:
         )
         from werkzeug.serving import make_server
 
-        from vivr_provision.sandbox_compat import apply_moto_fixes
+        from vivr_sandbox.fixes import apply_moto_fixes
 
         apply_moto_fixes()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -177,7 +177,7 @@ class SandboxServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m vivr_provision.sandbox --port N``: serve in the foreground."""
+    """``python -m vivr_sandbox.server --port N``: serve in the foreground."""
     import argparse
 
     parser = argparse.ArgumentParser(description="vivr-provision local AWS sandbox (moto)")

@@ -11,10 +11,10 @@ resolves and validates its versions, classes and policies against these
 catalogs at plan time (``vivr_provision/catalog.py``), so the sandbox must
 answer them the way AWS does, from data AWS publishes.
 
-The data lives in ``sandbox_catalog.json`` next to this module: the lists
+The data lives in ``catalog.json`` next to this module: the lists
 cfn-lint (installed with moto) generates from AWS's own APIs
 ("Automatically updated using aws api" in its schema files).  Refresh it with
-``python -m vivr_provision.sandbox_catalog`` after upgrading cfn-lint; the
+``python -m vivr_sandbox.catalog`` after upgrading cfn-lint; the
 file records the cfn-lint version and schema date it was taken from.
 
 What the sandbox does not model: per-region differences of RDS versions and
@@ -28,12 +28,13 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-DATA_FILE = Path(__file__).with_name("sandbox_catalog.json")
+DATA_FILE = Path(__file__).with_name("catalog.json")
 #: RDS engines the catalog carries (the tool provisions PostgreSQL only).
 RDS_ENGINES = ("postgres",)
 #: Storage types an RDS PostgreSQL instance can be ordered with.
@@ -151,14 +152,14 @@ def build_from_cfnlint() -> dict[str, Any]:
     node_types = json.loads((cache_dir / "cachenodetype_enum.json").read_text())
     return {
         "_about": (
-            "AWS catalogs served by the vivr sandbox (vivr_provision/sandbox_catalog.py). "
+            "AWS catalogs served by the vivr sandbox (vivr_sandbox/catalog.py). "
             "Values come from cfn-lint's schema extensions, which cfn-lint generates from "
             "AWS's APIs: aws_rds_dbinstance/engine_version.json minus "
             "engine_version_deprecated.json (RDS versions AWS still creates), "
             "aws_rds_dbinstance/db_instance_class.json (classes per version), "
             "aws_elasticache_cachecluster/engine_version.json, and cachenodetype_enum.json "
             "(node types per region, from AWS's Pricing API). "
-            "Regenerate: python -m vivr_provision.sandbox_catalog"),
+            "Regenerate: python -m vivr_sandbox.catalog"),
         "source": {"package": "cfn-lint", "version": package_version("cfn-lint"),
                    "schema_date": schema_date},
         "taken_at": datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -367,6 +368,10 @@ def install_elbv2() -> None:
         return original(self)
 
     _patch(ELBV2Response, describe_ssl_policies=describe_ssl_policies)
+
+
+#: What ``apply_moto_fixes`` installs: the catalogs moto does not serve.
+FIXES: list[Callable[[], None]] = [install_rds, install_elasticache, install_elbv2]
 
 
 def main(argv: list[str] | None = None) -> None:

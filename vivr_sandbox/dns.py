@@ -27,7 +27,7 @@ module gives the sandbox a registrar:
   every existing run validates as before.
 
 :func:`fix_acm_validation_needs_delegation` (registered in
-``sandbox_compat``) keeps a certificate ``PENDING_VALIDATION`` while any of
+``vivr_sandbox.fixes``) keeps a certificate ``PENDING_VALIDATION`` while any of
 its names lies in a zone of the account that the registrar does not
 delegate to.  Nothing here is on the product's code path.
 """
@@ -150,7 +150,7 @@ def names_resolvable(account: str, names: Iterable[str]) -> bool:
 
 def fix_acm_validation_needs_delegation() -> None:
     """ACM: a DNS-validated certificate stays PENDING_VALIDATION while its zone is not
-    delegated (the sandbox registrar, ``vivr_provision.sandbox_dns``).
+    delegated (the sandbox registrar, ``vivr_sandbox.dns``).
 
     moto 5.2.5 issues every Amazon-issued certificate once
     ``MOTO_ACM_VALIDATION_WAIT`` seconds have passed.  AWS issues it only
@@ -161,9 +161,9 @@ def fix_acm_validation_needs_delegation() -> None:
     """
     from moto.acm.models import CertBundle
 
-    from vivr_provision.sandbox_compat import _wrap
+    from vivr_sandbox.fixes.patching import wrap
 
-    @_wrap(CertBundle, "check")
+    @wrap(CertBundle, "check")
     def check(original: Any, self: Any) -> None:
         if self.type == "AMAZON_ISSUED" and self.status == "PENDING_VALIDATION":
             account = str(getattr(self, "arn", "")).split(":")[4:5]
