@@ -26,7 +26,7 @@ from vivr_provision.config import PlatformConfig, load_config, parse_config
 from vivr_provision.config.app import ENDPOINT_OUTPUTS
 from vivr_provision.errors import ConfigError
 from vivr_provision.steps.base import Resource, StepContext
-from vivr_provision.steps.ecs import TaskDefinitionStep, desired_task_definition
+from vivr_provision.steps.ecs.task_definition import TaskDefinitionStep, desired_task_definition
 from vivr_provision.steps.elasticache import CacheStep
 from vivr_provision.steps.pgbouncer import PgBouncerStep
 from vivr_provision.steps.rds import DbPrimaryStep

@@ -55,11 +55,17 @@ from vivr_provision.steps.base import (
     StepContext,
     StepTimeout,
 )
-from vivr_provision.steps.common import absent_on, aws_tags, gone_on, is_owned_by, tag_map
+from vivr_provision.steps.common import (
+    absent_on,
+    aws_tags,
+    gone_on,
+    is_owned_by,
+    tag_map,
+    write_tags,
+)
 from vivr_provision.steps.delegation import Delegation, check_delegation
 from vivr_provision.steps.dns import ZONE_STEP, change_records, fqdn, get_record
-
-NOT_FOUND = ("ResourceNotFoundException",)
+from vivr_provision.steps.kinds import CERTIFICATE
 
 
 class ValidationBlocked(Exception):
@@ -139,7 +145,8 @@ class CertificateStep(Step):
 
     # -- finding -------------------------------------------------------------
     def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
-        reply = absent_on(NOT_FOUND, self.acm(ctx).describe_certificate, CertificateArn=arn)
+        reply = absent_on(CERTIFICATE.not_found, self.acm(ctx).describe_certificate,
+                          CertificateArn=arn)
         if reply is None:
             return None
         data = dict(reply["Certificate"])
@@ -376,8 +383,7 @@ class CertificateStep(Step):
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         for change in changes:
             if change.field == "tags":
-                self.acm(ctx).add_tags_to_certificate(CertificateArn=resource.id,
-                                                      Tags=aws_tags(change.desired))
+                write_tags(self.acm(ctx), CERTIFICATE, resource.id, change.desired)
             elif change.field == "validation_records":
                 records = self.validation_records(resource.data) or []
                 self._upsert(ctx, self._missing_records(ctx, records))
@@ -391,7 +397,7 @@ class CertificateStep(Step):
         if resource.data.get("InUseBy"):
             events.info("acm.certificate.in_use", step=self.name, arn=resource.id,
                         used_by=resource.data["InUseBy"])
-        CERTIFICATE_IN_USE.call(f"delete certificate {resource.id}", gone_on, NOT_FOUND,
+        CERTIFICATE_IN_USE.call(f"delete certificate {resource.id}", gone_on, CERTIFICATE.not_found,
                                 self.acm(ctx).delete_certificate, CertificateArn=resource.id)
         if not self.dns_validated or not records or not ctx.has_outputs(ZONE_STEP):
             return []
@@ -423,11 +429,13 @@ class CertificateStep(Step):
                              *summary.get("SubjectAlternativeNameSummaries", [])}
                     if arn == deleted_arn or not names & self.names:
                         continue
-                    reply = absent_on(NOT_FOUND, self.acm(ctx, region).describe_certificate,
+                    reply = absent_on(CERTIFICATE.not_found,
+                                      self.acm(ctx, region).describe_certificate,
                                       CertificateArn=arn)
                     if reply is None:
                         continue
-                    tagged = absent_on(NOT_FOUND, self.acm(ctx, region).list_tags_for_certificate,
+                    tagged = absent_on(CERTIFICATE.not_found,
+                                       self.acm(ctx, region).list_tags_for_certificate,
                                        CertificateArn=arn)
                     tags = tag_map((tagged or {}).get("Tags"))
                     for record in self.validation_records(dict(reply["Certificate"])) or []:

@@ -70,13 +70,11 @@ from vivr_provision.steps.common import (
     require_owned,
     tag_drift,
     tag_map,
+    write_tags,
 )
+from vivr_provision.steps.kinds import LISTENER, LISTENER_RULE, LOAD_BALANCER, TARGET_GROUP
 from vivr_provision.steps.secrets import read_secret_string
 
-LB_NOT_FOUND = ("LoadBalancerNotFound",)
-TG_NOT_FOUND = ("TargetGroupNotFound",)
-LISTENER_NOT_FOUND = ("ListenerNotFound",)
-RULE_NOT_FOUND = ("RuleNotFound",)
 #: A target group stays "in use" for a short while after its last listener or
 #: rule is deleted; the ECS service deregistering its tasks takes longer.
 TARGET_GROUP_IN_USE = policy({"ResourceInUse"},
@@ -169,13 +167,13 @@ class TargetGroupStep(AlbPartStep):
         return Resource(arn, data)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        reply = absent_on(TG_NOT_FOUND, self.elbv2(ctx).describe_target_groups,
+        reply = absent_on(TARGET_GROUP.not_found, self.elbv2(ctx).describe_target_groups,
                           TargetGroupArns=[resource_id])
         groups = reply["TargetGroups"] if reply else []
         return self._from(ctx, groups[0]) if groups else None
 
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        reply = absent_on(TG_NOT_FOUND, self.elbv2(ctx).describe_target_groups,
+        reply = absent_on(TARGET_GROUP.not_found, self.elbv2(ctx).describe_target_groups,
                           Names=[self.resource_name()])
         groups = reply["TargetGroups"] if reply else []
         return self._from(ctx, groups[0]) if groups else None
@@ -264,7 +262,7 @@ class TargetGroupStep(AlbPartStep):
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         TARGET_GROUP_IN_USE.call(f"delete target group {self.resource_name()}", gone_on,
-                                 TG_NOT_FOUND, self.elbv2(ctx).delete_target_group,
+                                 TARGET_GROUP.not_found, self.elbv2(ctx).delete_target_group,
                                  TargetGroupArn=resource.id)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
@@ -365,13 +363,13 @@ class LoadBalancerStep(AlbPartStep):
         return live[0] if live else None
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        reply = absent_on(LB_NOT_FOUND, self.elbv2(ctx).describe_load_balancers,
+        reply = absent_on(LOAD_BALANCER.not_found, self.elbv2(ctx).describe_load_balancers,
                           LoadBalancerArns=[resource_id])
         balancer = self._live(reply["LoadBalancers"]) if reply else None
         return self._from(ctx, balancer) if balancer else None
 
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        reply = absent_on(LB_NOT_FOUND, self.elbv2(ctx).describe_load_balancers,
+        reply = absent_on(LOAD_BALANCER.not_found, self.elbv2(ctx).describe_load_balancers,
                           Names=[self.resource_name()])
         balancer = self._live(reply["LoadBalancers"]) if reply else None
         return self._from(ctx, balancer) if balancer else None
@@ -447,7 +445,7 @@ class LoadBalancerStep(AlbPartStep):
             elif change.field == "attributes":
                 self._set_attributes(ctx, resource.id, change.desired)
             elif change.field == "tags":
-                elbv2.add_tags(ResourceArns=[resource.id], Tags=aws_tags(change.desired))
+                write_tags(elbv2, LOAD_BALANCER, resource.id, change.desired)
         found = self.describe_by_id(ctx, resource.id)
         assert found is not None
         return found
@@ -463,7 +461,7 @@ class LoadBalancerStep(AlbPartStep):
             elbv2.modify_load_balancer_attributes(
                 LoadBalancerArn=resource.id,
                 Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
-        gone_on(LB_NOT_FOUND, elbv2.delete_load_balancer, LoadBalancerArn=resource.id)
+        gone_on(LOAD_BALANCER.not_found, elbv2.delete_load_balancer, LoadBalancerArn=resource.id)
         # The target group and the security groups can go only once it is gone.
         ctx.wait("elbv2", "load_balancers_deleted", budget_s=self.wait_budget_s, delay_s=15,
                  region=self.region, LoadBalancerArns=[resource.id])
@@ -687,18 +685,19 @@ class ListenerStep(AlbPartStep):
         """Delete our rules the config no longer has (after the default stopped denying)."""
         for key, current in sorted(have.items()):
             if key not in wanted:
-                gone_on(RULE_NOT_FOUND, self.elbv2(ctx).delete_rule, RuleArn=current["RuleArn"])
+                gone_on(LISTENER_RULE.not_found, self.elbv2(ctx).delete_rule,
+                        RuleArn=current["RuleArn"])
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        reply = absent_on(LISTENER_NOT_FOUND + LB_NOT_FOUND, self.elbv2(ctx).describe_listeners,
-                          ListenerArns=[resource_id])
+        reply = absent_on(LISTENER.not_found | LOAD_BALANCER.not_found,
+                          self.elbv2(ctx).describe_listeners, ListenerArns=[resource_id])
         listeners = reply["Listeners"] if reply else []
         return self._from(ctx, listeners[0]) if listeners else None
 
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
         if not ctx.has_outputs(self.lb_step):
             return None  # no load balancer of ours, so no listener either
-        reply = absent_on(LB_NOT_FOUND, self.elbv2(ctx).describe_listeners,
+        reply = absent_on(LOAD_BALANCER.not_found, self.elbv2(ctx).describe_listeners,
                           LoadBalancerArn=ctx.output(self.lb_step, "load_balancer_arn"))
         for listener in reply["Listeners"] if reply else []:
             if listener.get("Port") == self.listener.port:
@@ -788,15 +787,14 @@ class ListenerStep(AlbPartStep):
             self._drop_rules(ctx, wanted, have)
         for change in changes:
             if change.field == "tags":
-                self.elbv2(ctx).add_tags(ResourceArns=[resource.id],
-                                         Tags=aws_tags(change.desired))
+                write_tags(self.elbv2(ctx), LISTENER, resource.id, change.desired)
         found = self.describe_by_id(ctx, resource.id)
         assert found is not None
         return found
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Delete the listener; ELB deletes its rules with it."""
-        gone_on(LISTENER_NOT_FOUND + LB_NOT_FOUND, self.elbv2(ctx).delete_listener,
+        gone_on(LISTENER.not_found | LOAD_BALANCER.not_found, self.elbv2(ctx).delete_listener,
                 ListenerArn=resource.id)
 
     def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:

@@ -139,25 +139,37 @@ class StepContext:
         treated as success.
         """
         waiter = self.client(service, region).get_waiter(waiter_name)
-        delay = delay_s if delay_s is not None else float(waiter.config.delay)
+
+        def succeeded() -> bool:
+            try:
+                waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **params)
+            except WaiterError as exc:
+                if not str(exc.kwargs.get("reason", "")).startswith("Max attempts exceeded"):
+                    raise
+                return False
+            return True
+
+        self.poll(f"{service} waiter {waiter_name}", succeeded, budget_s=budget_s,
+                  delay_s=delay_s if delay_s is not None else float(waiter.config.delay))
+
+    def poll(self, what: str, done: Callable[[], bool], *, budget_s: float,
+             delay_s: float) -> None:
+        """Call ``done`` until it is true, the budget is spent or Ctrl-C.
+
+        The one poller: botocore waiters go through it (:meth:`wait`), and so
+        do transitions no waiter covers (an Auto Scaling group or a capacity
+        provider being deleted).  While it sleeps the step gives its
+        concurrency slot back (waiting is not working).
+        """
         deadline = time.monotonic() + budget_s
-        with self.idle():  # waiting is not working: free the slot for steps that call AWS
-            while True:
-                try:
-                    waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **params)
-                    return
-                except WaiterError as exc:
-                    reason = str(exc.kwargs.get("reason", ""))
-                    if not reason.startswith("Max attempts exceeded"):
-                        raise
-                if time.monotonic() + delay > deadline:
+        with self.idle():
+            while not done():
+                if time.monotonic() + delay_s > deadline:
                     raise StepTimeout(
-                        f"{service} waiter {waiter_name} did not succeed within "
-                        f"{budget_s:.0f}s; the resource may still be in progress: rerun apply "
-                        "to keep waiting"
-                    )
-                if self.cancel.wait(delay):
-                    raise StepInterrupted(f"interrupted while waiting on {waiter_name}")
+                        f"{what} did not succeed within {budget_s:.0f}s; the resource may "
+                        "still be in progress: rerun apply to keep waiting")
+                if self.cancel.wait(delay_s):
+                    raise StepInterrupted(f"interrupted while waiting on {what}")
 
 
 @dataclass(frozen=True)

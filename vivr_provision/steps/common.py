@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from vivr_provision.aws import error_code
 from vivr_provision.steps.base import MANAGED_BY, STEP_TAG, Change, Step
+from vivr_provision.steps.kinds import Kind
 
 T = TypeVar("T")
 
@@ -59,6 +60,14 @@ def gone_on(codes: Iterable[str], call: Callable[..., Any], *args: Any, **kwargs
             return False
         raise
     return True
+
+
+def write_tags(client: Any, kind: Kind, resource: str, tags: Mapping[str, str]) -> None:
+    """Add or overwrite ``tags`` on ``resource`` in the shape its service takes
+    (:attr:`Kind.tags <vivr_provision.steps.kinds.Kind.tags>`)."""
+    if kind.tags is None:
+        raise TypeError(f"{kind.noun}: no tag API declared")
+    getattr(client, kind.tags.write)(**kind.tags.request(resource, tags))
 
 
 def is_owned_by(step: Step, tags: Mapping[str, str]) -> bool:

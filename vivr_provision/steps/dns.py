@@ -43,9 +43,9 @@ from vivr_provision.steps.common import (
     tag_drift,
     tag_map,
 )
+from vivr_provision.steps.kinds import HOSTED_ZONE
 
 ZONE_STEP = "route53-zone"
-ZONE_NOT_FOUND = ("NoSuchHostedZone",)
 events = structlog.get_logger("vivr.route53")
 #: Route 53 serialises changes per zone; a change sent while the previous one
 #: is still being applied is refused with PriorRequestNotComplete.
@@ -171,7 +171,7 @@ class HostedZoneStep(Step):
                    for g in range(TOKEN_GENERATIONS))
 
     def _describe(self, ctx: StepContext, zone_id: str) -> Resource | None:
-        reply = absent_on(ZONE_NOT_FOUND, self.route53(ctx).get_hosted_zone,
+        reply = absent_on(HOSTED_ZONE.not_found, self.route53(ctx).get_hosted_zone,
                           Id=bare_zone_id(zone_id))
         if reply is None:
             return None
@@ -278,7 +278,7 @@ class HostedZoneStep(Step):
                 f"{self.name}: hosted zone {apex} ({resource.id}) still holds records this tool "
                 f"did not create: {', '.join(sorted(others))}; delete them (or move them to "
                 "another zone) and rerun destroy")
-        gone_on(ZONE_NOT_FOUND, self.route53(ctx).delete_hosted_zone, Id=resource.id)
+        gone_on(HOSTED_ZONE.not_found, self.route53(ctx).delete_hosted_zone, Id=resource.id)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {"id": resource.id, "zone_id": resource.id, "name": self.zone_name.rstrip("."),

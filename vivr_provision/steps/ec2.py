@@ -32,6 +32,19 @@ class Ec2Kind:
     dead_states: frozenset[str] = field(default_factory=frozenset)
 
 
+def image_id(ctx: StepContext, key: str, parameter: str, region: str) -> str:
+    """The AMI behind a public SSM parameter: the one ``plan`` resolved and showed
+    (``ctx.catalog``, validated against the instance type), so apply launches
+    what was reviewed even if AWS publishes a newer image in between; read
+    from SSM only when nothing was resolved (unit tests, a bare ``StepContext``).
+    """
+    resolved = ctx.catalog.value(key, "")
+    if resolved:
+        return resolved
+    reply = ctx.client("ssm", region).get_parameter(Name=parameter)
+    return str(reply["Parameter"]["Value"])
+
+
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
 

@@ -65,6 +65,12 @@ from vivr_provision.steps.common import (
     tag_map,
     timestamp,
 )
+from vivr_provision.steps.kinds import (
+    CACHE_CLUSTER,
+    CACHE_PARAMETER_GROUP,
+    CACHE_SUBNET_GROUP,
+    REPLICATION_GROUP,
+)
 from vivr_provision.steps.log_delivery import (
     cache_log_changes,
     cache_log_deliveries,
@@ -75,10 +81,6 @@ from vivr_provision.steps.secrets import read_secret_string
 
 events = structlog.get_logger("vivr.elasticache")
 
-SUBNET_GROUP_NOT_FOUND = ("CacheSubnetGroupNotFoundFault",)
-PARAMETER_GROUP_NOT_FOUND = ("CacheParameterGroupNotFound",)
-REPLICATION_GROUP_NOT_FOUND = ("ReplicationGroupNotFoundFault",)
-CACHE_CLUSTER_NOT_FOUND = ("CacheClusterNotFound",)
 #: ListTagsForResource/AddTagsToResource answer this while a group is not ``available``.
 NOT_AVAILABLE = ("InvalidReplicationGroupState",)
 #: Statuses a replication group leaves by itself; waiting on them makes sense.
@@ -162,7 +164,7 @@ class CacheSubnetGroupStep(ElastiCacheStep):
                 for name in self.redis.subnet_group.subnets]
 
     def _describe(self, ctx: StepContext, name: str) -> Resource | None:
-        reply = absent_on(SUBNET_GROUP_NOT_FOUND, self.ec(ctx).describe_cache_subnet_groups,
+        reply = absent_on(CACHE_SUBNET_GROUP.not_found, self.ec(ctx).describe_cache_subnet_groups,
                           CacheSubnetGroupName=name)
         if not reply or not reply.get("CacheSubnetGroups"):
             return None
@@ -217,7 +219,7 @@ class CacheSubnetGroupStep(ElastiCacheStep):
         return updated
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        GROUP_RELEASING.call("delete cache subnet group", gone_on, SUBNET_GROUP_NOT_FOUND,
+        GROUP_RELEASING.call("delete cache subnet group", gone_on, CACHE_SUBNET_GROUP.not_found,
                              self.ec(ctx).delete_cache_subnet_group,
                              CacheSubnetGroupName=resource.id)
 
@@ -245,7 +247,7 @@ class CacheParameterGroupStep(ElastiCacheStep):
         return self.redis.parameter_group.name
 
     def _describe(self, ctx: StepContext, name: str) -> Resource | None:
-        reply = absent_on(PARAMETER_GROUP_NOT_FOUND,
+        reply = absent_on(CACHE_PARAMETER_GROUP.not_found,
                           self.ec(ctx).describe_cache_parameter_groups,
                           CacheParameterGroupName=name)
         if not reply or not reply.get("CacheParameterGroups"):
@@ -330,7 +332,7 @@ class CacheParameterGroupStep(ElastiCacheStep):
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         GROUP_RELEASING.call("delete cache parameter group", gone_on,
-                             PARAMETER_GROUP_NOT_FOUND,
+                             CACHE_PARAMETER_GROUP.not_found,
                              self.ec(ctx).delete_cache_parameter_group,
                              CacheParameterGroupName=resource.id)
 
@@ -387,7 +389,7 @@ class CacheStep(ElastiCacheStep):
 
     # -- reading ------------------------------------------------------------
     def _group(self, ctx: StepContext, group_id: str) -> dict[str, Any] | None:
-        reply = absent_on(REPLICATION_GROUP_NOT_FOUND, self.ec(ctx).describe_replication_groups,
+        reply = absent_on(REPLICATION_GROUP.not_found, self.ec(ctx).describe_replication_groups,
                           ReplicationGroupId=group_id)
         groups = (reply or {}).get("ReplicationGroups") or []
         return dict(groups[0]) if groups else None
@@ -395,7 +397,7 @@ class CacheStep(ElastiCacheStep):
     def _member(self, ctx: StepContext, data: dict[str, Any]) -> dict[str, Any] | None:
         """The first describable member cache cluster (cluster-level settings live there)."""
         for cluster_id in data.get("MemberClusters", []):
-            reply = absent_on(CACHE_CLUSTER_NOT_FOUND, self.ec(ctx).describe_cache_clusters,
+            reply = absent_on(CACHE_CLUSTER.not_found, self.ec(ctx).describe_cache_clusters,
                               CacheClusterId=cluster_id)
             clusters = (reply or {}).get("CacheClusters") or []
             if clusters:
@@ -686,7 +688,7 @@ class CacheStep(ElastiCacheStep):
             if not ctx.destroy_options.skip_final_snapshot and retention:
                 snapshot = f"{group_id}-final-{timestamp()}"
                 params["FinalSnapshotIdentifier"] = snapshot
-            if not gone_on(REPLICATION_GROUP_NOT_FOUND,
+            if not gone_on(REPLICATION_GROUP.not_found,
                            self.ec(ctx).delete_replication_group, **params):
                 return []
             if snapshot:

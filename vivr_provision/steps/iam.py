@@ -27,9 +27,10 @@ from vivr_provision.steps.common import (
     require_owned,
     tag_drift,
     tag_map,
+    write_tags,
 )
+from vivr_provision.steps.kinds import IAM_ROLE
 
-NOT_FOUND = ("NoSuchEntity",)
 INLINE_POLICY = "vivr-grants"
 #: What a consumer sees while a new role or instance profile propagates.
 ROLE_PROPAGATION = policy(
@@ -162,7 +163,7 @@ class IamRoleStep(Step):
 
     # -- lifecycle -----------------------------------------------------------
     def _get(self, ctx: StepContext, name: str) -> Resource | None:
-        reply = absent_on(NOT_FOUND, self.iam(ctx).get_role, RoleName=name)
+        reply = absent_on(IAM_ROLE.not_found, self.iam(ctx).get_role, RoleName=name)
         if reply is None:
             return None
         role = reply["Role"]
@@ -195,7 +196,7 @@ class IamRoleStep(Step):
         return until_found(f"role {self.role.name}", lambda: self._get(ctx, self.role.name))
 
     def _instance_profile(self, ctx: StepContext) -> dict[str, Any] | None:
-        reply = absent_on(NOT_FOUND, self.iam(ctx).get_instance_profile,
+        reply = absent_on(IAM_ROLE.not_found, self.iam(ctx).get_instance_profile,
                           InstanceProfileName=self.role.name)
         return dict(reply["InstanceProfile"]) if reply else None
 
@@ -216,8 +217,8 @@ class IamRoleStep(Step):
         return {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
 
     def _inline(self, ctx: StepContext) -> dict[str, Any] | None:
-        reply = absent_on(NOT_FOUND, self.iam(ctx).get_role_policy, RoleName=self.role.name,
-                          PolicyName=INLINE_POLICY)
+        reply = absent_on(IAM_ROLE.not_found, self.iam(ctx).get_role_policy,
+                          RoleName=self.role.name, PolicyName=INLINE_POLICY)
         if reply is None:
             return None
         document = reply["PolicyDocument"]
@@ -251,7 +252,7 @@ class IamRoleStep(Step):
         iam = self.iam(ctx)
         for change in changes:
             if change.field == "tags":
-                iam.tag_role(RoleName=self.role.name, Tags=aws_tags(change.desired))
+                write_tags(iam, IAM_ROLE, self.role.name, change.desired)
             elif change.field == "trust_policy":
                 iam.update_assume_role_policy(RoleName=self.role.name,
                                               PolicyDocument=json.dumps(self.trust_policy()))
@@ -265,7 +266,7 @@ class IamRoleStep(Step):
             elif change.field == "inline_policy":
                 document = self.inline_policy(ctx)
                 if document is None:
-                    gone_on(NOT_FOUND, iam.delete_role_policy, RoleName=self.role.name,
+                    gone_on(IAM_ROLE.not_found, iam.delete_role_policy, RoleName=self.role.name,
                             PolicyName=INLINE_POLICY)
                 else:
                     iam.put_role_policy(RoleName=self.role.name, PolicyName=INLINE_POLICY,
@@ -285,14 +286,15 @@ class IamRoleStep(Step):
                 for role in profile.get("Roles", []):
                     iam.remove_role_from_instance_profile(
                         InstanceProfileName=self.role.name, RoleName=role["RoleName"])
-                gone_on(NOT_FOUND, iam.delete_instance_profile,
+                gone_on(IAM_ROLE.not_found, iam.delete_instance_profile,
                         InstanceProfileName=self.role.name)
         for arn in sorted(self._attached(ctx)):
             iam.detach_role_policy(RoleName=self.role.name, PolicyArn=arn)
         pages = iam.get_paginator("list_role_policies").paginate(RoleName=self.role.name)
         for name in [n for page in pages for n in page["PolicyNames"]]:
-            gone_on(NOT_FOUND, iam.delete_role_policy, RoleName=self.role.name, PolicyName=name)
-        gone_on(NOT_FOUND, iam.delete_role, RoleName=self.role.name)
+            gone_on(IAM_ROLE.not_found, iam.delete_role_policy, RoleName=self.role.name,
+                    PolicyName=name)
+        gone_on(IAM_ROLE.not_found, iam.delete_role, RoleName=self.role.name)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         outputs: dict[str, Any] = {"id": resource.id, "role_arn": resource.id,

@@ -27,14 +27,15 @@ from vivr_provision.steps.common import (
     is_owned_by,
     require_owned,
     tag_drift,
+    write_tags,
 )
+from vivr_provision.steps.kinds import KMS_KEY
 from vivr_provision.steps.logs import encrypted_log_groups
 from vivr_provision.steps.service_linked_roles import (
     AUTOSCALING_SLR_STEP,
     autoscaling_role_wanted,
 )
 
-NOT_FOUND = ("NotFoundException",)
 events = structlog.get_logger("vivr.kms")
 DEAD_STATES = frozenset({"PendingDeletion", "PendingReplicaDeletion"})
 KMS_TAGS = {"key": "TagKey", "value": "TagValue"}
@@ -59,7 +60,7 @@ class KmsKeyBase(Step):
         return ctx.client("kms", self.region)
 
     def _describe(self, ctx: StepContext, key_id: str) -> Resource | None:
-        reply = absent_on(NOT_FOUND, self.kms(ctx).describe_key, KeyId=key_id)
+        reply = absent_on(KMS_KEY.not_found, self.kms(ctx).describe_key, KeyId=key_id)
         if reply is None:
             return None
         meta = reply["KeyMetadata"]
@@ -99,7 +100,7 @@ class KmsKeyBase(Step):
         pending: list[dict[str, Any]] = []
         for page in kms.get_paginator("list_keys").paginate():
             for key in page.get("Keys", []):
-                reply = absent_on(NOT_FOUND, kms.describe_key, KeyId=key["KeyId"])
+                reply = absent_on(KMS_KEY.not_found, kms.describe_key, KeyId=key["KeyId"])
                 meta = reply["KeyMetadata"] if reply else {}
                 if meta.get("KeyState") == "PendingDeletion" and \
                         is_owned_by(self, self._tags(ctx, meta["KeyId"])):
@@ -122,7 +123,7 @@ class KmsKeyBase(Step):
         alias = self.config.kms.alias
         if alias in self._aliases(ctx, key_id):
             return
-        existing = absent_on(NOT_FOUND, self.kms(ctx).describe_key, KeyId=alias)
+        existing = absent_on(KMS_KEY.not_found, self.kms(ctx).describe_key, KeyId=alias)
         if existing is not None:
             self.kms(ctx).update_alias(AliasName=alias, TargetKeyId=key_id)
         else:
@@ -143,7 +144,7 @@ class KmsKeyBase(Step):
         kms = self.kms(ctx)
         for change in changes:
             if change.field == "tags":
-                kms.tag_resource(KeyId=resource.id, Tags=aws_tags(change.desired, **KMS_TAGS))
+                write_tags(kms, KMS_KEY, resource.id, change.desired)
             elif change.field == "alias":
                 self._ensure_alias(ctx, resource.id)
             elif change.field == "description":
@@ -152,7 +153,7 @@ class KmsKeyBase(Step):
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
         kms = self.kms(ctx)
         if self.config.kms.alias in self._aliases(ctx, resource.id):
-            gone_on(NOT_FOUND, kms.delete_alias, AliasName=self.config.kms.alias)
+            gone_on(KMS_KEY.not_found, kms.delete_alias, AliasName=self.config.kms.alias)
         days = self.config.kms.deletion_window_days
         reply = kms.schedule_key_deletion(KeyId=resource.id, PendingWindowInDays=days)
         when = reply.get("DeletionDate")

@@ -33,8 +33,8 @@ from vivr_provision.steps.alb import LB_STEP
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.cloudfront import DISTRIBUTION_STEP
 from vivr_provision.steps.common import absent_on, gone_on, require_owned, tag_drift
+from vivr_provision.steps.kinds import LOG_DELIVERY
 
-NOT_FOUND = ("ResourceNotFoundException",)
 POLICY_STEP = "logs-delivery-policy"
 #: The service principal of vended log delivery (CloudWatch Logs User Guide).
 DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
@@ -175,7 +175,7 @@ class LogDeliveryPolicyStep(Step):
         return self._put(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        gone_on(NOT_FOUND, self.logs(ctx).delete_resource_policy,
+        gone_on(LOG_DELIVERY.not_found, self.logs(ctx).delete_resource_policy,
                 policyName=self.resource_name())
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
@@ -219,8 +219,8 @@ class LogDeliveryStep(Step):
     # -- reading ------------------------------------------------------------
     def _parts(self, ctx: StepContext) -> dict[str, dict[str, Any] | None]:
         logs, d = self.logs(ctx), self.delivery
-        source = absent_on(NOT_FOUND, logs.get_delivery_source, name=d.source_name)
-        destination = absent_on(NOT_FOUND, logs.get_delivery_destination,
+        source = absent_on(LOG_DELIVERY.not_found, logs.get_delivery_source, name=d.source_name)
+        destination = absent_on(LOG_DELIVERY.not_found, logs.get_delivery_destination,
                                 name=d.destination_name)
         parts: dict[str, dict[str, Any] | None] = {
             "source": source["deliverySource"] if source else None,
@@ -317,11 +317,12 @@ class LogDeliveryStep(Step):
         """Delivery first: AWS refuses to delete a source or destination still in use."""
         logs, parts = self.logs(ctx), resource.data
         if parts.get("delivery") is not None:
-            gone_on(NOT_FOUND, logs.delete_delivery, id=parts["delivery"]["id"])
+            gone_on(LOG_DELIVERY.not_found, logs.delete_delivery, id=parts["delivery"]["id"])
         if parts.get("source") is not None:
-            gone_on(NOT_FOUND, logs.delete_delivery_source, name=self.delivery.source_name)
+            gone_on(LOG_DELIVERY.not_found, logs.delete_delivery_source,
+                    name=self.delivery.source_name)
         if parts.get("destination") is not None:
-            gone_on(NOT_FOUND, logs.delete_delivery_destination,
+            gone_on(LOG_DELIVERY.not_found, logs.delete_delivery_destination,
                     name=self.delivery.destination_name)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:

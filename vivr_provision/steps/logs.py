@@ -28,10 +28,10 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogGroupConfig
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
-from vivr_provision.steps.common import gone_on, require_owned, tag_drift
+from vivr_provision.steps.common import gone_on, require_owned, tag_drift, write_tags
+from vivr_provision.steps.kinds import LOG_GROUP
 from vivr_provision.steps.log_delivery import log_delivery_steps
 
-NOT_FOUND = ("ResourceNotFoundException",)
 events = structlog.get_logger("vivr.logs")
 #: A key just created or a policy just changed can be refused for a short while.
 KEY_PROPAGATION = policy({"AccessDeniedException", "InvalidParameterException"},
@@ -121,11 +121,11 @@ class LogGroupStep(Step):
             elif change.field == "kms_key":
                 logs.disassociate_kms_key(logGroupName=self.group.name)
             elif change.field == "tags":
-                logs.tag_resource(resourceArn=resource.id, tags=change.desired)
+                write_tags(logs, LOG_GROUP, resource.id, change.desired)
         return until_found(f"log group {self.group.name}", lambda: self._get(ctx))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        gone_on(NOT_FOUND, self.logs(ctx).delete_log_group, logGroupName=self.group.name)
+        gone_on(LOG_GROUP.not_found, self.logs(ctx).delete_log_group, logGroupName=self.group.name)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {"id": resource.id, "name": self.group.name, "arn": resource.id,

@@ -74,14 +74,16 @@ from vivr_provision.steps.common import (
     require_owned,
     tag_drift,
     tag_map,
+    write_tags,
 )
-from vivr_provision.steps.ecs import (
+from vivr_provision.steps.ecs.autoscaling import EcsAutoscalingStep
+from vivr_provision.steps.ecs.common import (
     AUTOSCALING_STEP,
     SCALABLE_DIMENSION,
     SCALING_PROPAGATION,
     SERVICE_STEP,
-    EcsAutoscalingStep,
 )
+from vivr_provision.steps.kinds import ALARM, DASHBOARD, REPLICATION_GROUP, SCALING_POLICY, TOPIC
 
 log = structlog.get_logger("vivr.monitoring")
 
@@ -89,10 +91,6 @@ TOPIC_FAMILY = "sns"
 ALARM_FAMILY = "alarm"
 SCALE_OUT_STEP = "scaling-policy.scale-out"
 DASHBOARD_STEP = "dashboard"
-SNS_NOT_FOUND = ("NotFound", "NotFoundException")
-DASHBOARD_NOT_FOUND = ("ResourceNotFound", "DashboardNotFoundError")
-POLICY_NOT_FOUND = ("ObjectNotFoundException",)
-CACHE_NOT_FOUND = ("ReplicationGroupNotFoundFault",)
 #: A subscription ARN in ``ListSubscriptionsByTopic`` that is not (yet or any more) one.
 NOT_A_SUBSCRIPTION = "Deleted"
 #: Metric-math id of the expression an alarm watches (``result_m<i>`` per cache member).
@@ -145,7 +143,7 @@ def dimension_sets(ctx: StepContext, config: PlatformConfig, resource: AlarmReso
                                                       "identifier"))]
     if resource == "redis":
         group_id = str(ctx.output("cache", "replication_group_id"))
-        reply = absent_on(CACHE_NOT_FOUND, ctx.client("elasticache", region)
+        reply = absent_on(REPLICATION_GROUP.not_found, ctx.client("elasticache", region)
                           .describe_replication_groups, ReplicationGroupId=group_id)
         groups = reply["ReplicationGroups"] if reply else []
         members = sorted(groups[0].get("MemberClusters") or []) if groups else []
@@ -309,7 +307,7 @@ class TopicStep(Step):
 
     def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
         sns = self.sns(ctx)
-        reply = absent_on(SNS_NOT_FOUND, sns.get_topic_attributes, TopicArn=arn)
+        reply = absent_on(TOPIC.not_found, sns.get_topic_attributes, TopicArn=arn)
         if reply is None:
             return None
         tags = tag_map(sns.list_tags_for_resource(ResourceArn=arn).get("Tags"))
@@ -370,7 +368,7 @@ class TopicStep(Step):
         sns = self.sns(ctx)
         for change in changes:
             if change.field == "tags":
-                sns.tag_resource(ResourceArn=resource.id, Tags=aws_tags(change.desired))
+                write_tags(sns, TOPIC, resource.id, change.desired)
             elif change.field == "display_name":
                 sns.set_topic_attributes(TopicArn=resource.id, AttributeName="DisplayName",
                                          AttributeValue=self.topic.display_name)
@@ -381,7 +379,7 @@ class TopicStep(Step):
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """DeleteTopic removes its subscriptions with it."""
-        gone_on(SNS_NOT_FOUND, self.sns(ctx).delete_topic, TopicArn=resource.id)
+        gone_on(TOPIC.not_found, self.sns(ctx).delete_topic, TopicArn=resource.id)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {"id": resource.id, "topic_arn": resource.id, "name": self.topic.name}
@@ -486,7 +484,7 @@ class ScaleOutPolicyStep(Step):
         return self._put(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        gone_on(POLICY_NOT_FOUND, self.scaling(ctx).delete_scaling_policy,
+        gone_on(SCALING_POLICY.not_found, self.scaling(ctx).delete_scaling_policy,
                 PolicyName=self.policy_name, ServiceNamespace="ecs",
                 ResourceId=resource.data.get("ResourceId"),
                 ScalableDimension=SCALABLE_DIMENSION)
@@ -579,7 +577,7 @@ class AlarmStep(Step):
             cloudwatch.put_metric_alarm(**self.request(ctx))
         for change in changes:
             if change.field == "tags":
-                cloudwatch.tag_resource(ResourceARN=resource.id, Tags=aws_tags(change.desired))
+                write_tags(cloudwatch, ALARM, resource.id, change.desired)
         return self._reread(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
@@ -652,7 +650,7 @@ class DashboardStep(Step):
                    for w in body.get("widgets", []) if isinstance(w, dict))
 
     def _get(self, ctx: StepContext) -> Resource | None:
-        reply = absent_on(DASHBOARD_NOT_FOUND, self.cloudwatch(ctx).get_dashboard,
+        reply = absent_on(DASHBOARD.not_found, self.cloudwatch(ctx).get_dashboard,
                           DashboardName=self.resource_name())
         if reply is None:
             return None
@@ -701,7 +699,7 @@ class DashboardStep(Step):
         return self._put(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        gone_on(DASHBOARD_NOT_FOUND, self.cloudwatch(ctx).delete_dashboards,
+        gone_on(DASHBOARD.not_found, self.cloudwatch(ctx).delete_dashboards,
                 DashboardNames=[self.resource_name()])
 
     def outputs(self, resource: Resource) -> dict[str, Any]:

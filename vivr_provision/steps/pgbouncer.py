@@ -50,7 +50,7 @@ from vivr_provision.pgbouncer import (
     render_user_data,
 )
 from vivr_provision.steps.base import Change, DependencyMissing, Resource, Step, StepContext
-from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, tag_dict, tag_list
+from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, image_id, tag_dict, tag_list
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 
 #: Instance states in which the pooler still exists (or is coming back).
@@ -143,9 +143,8 @@ class PgBouncerStep(Ec2Step):
         )
 
     def _image_id(self, ctx: StepContext) -> str:
-        """The current image behind the public SSM parameter (e.g. latest AL2023)."""
-        reply = ctx.client("ssm", self.region).get_parameter(Name=self.pgb.ami_parameter)
-        return str(reply["Parameter"]["Value"])
+        """The image behind the public SSM parameter (e.g. latest AL2023), as plan resolved it."""
+        return image_id(ctx, "pgbouncer.ami_parameter", self.pgb.ami_parameter, self.region)
 
     def _block_devices(self, ctx: StepContext) -> list[dict[str, Any]]:
         volume = self.pgb.root_volume

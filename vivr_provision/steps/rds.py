@@ -39,14 +39,13 @@ from vivr_provision.steps.common import (
     tag_drift,
     tag_map,
     timestamp,
+    write_tags,
 )
 from vivr_provision.steps.iam import ROLE_PROPAGATION
+from vivr_provision.steps.kinds import DB_INSTANCE, DB_PARAMETER_GROUP, DB_SUBNET_GROUP
 from vivr_provision.steps.logs import rds_export_step_names
 from vivr_provision.steps.secrets import read_secret_string
 
-INSTANCE_NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
-SUBNET_GROUP_NOT_FOUND = ("DBSubnetGroupNotFoundFault",)
-PARAMETER_GROUP_NOT_FOUND = ("DBParameterGroupNotFound", "DBParameterGroupNotFoundFault")
 #: RDS refuses some calls while an instance is still modifying or backing up.
 INSTANCE_BUSY = policy({"InvalidDBInstanceState", "InvalidDBInstanceStateFault"},
                        "the instance is busy (modifying, backing up); RDS accepts the call after",
@@ -91,7 +90,8 @@ class DbSubnetGroupStep(Step):
                       for s in self.group.subnets)
 
     def _get(self, ctx: StepContext) -> Resource | None:
-        reply = absent_on(SUBNET_GROUP_NOT_FOUND, _rds(ctx, self.region).describe_db_subnet_groups,
+        reply = absent_on(DB_SUBNET_GROUP.not_found,
+                          _rds(ctx, self.region).describe_db_subnet_groups,
                           DBSubnetGroupName=self.group.name)
         if not reply or not reply["DBSubnetGroups"]:
             return None
@@ -143,7 +143,7 @@ class DbSubnetGroupStep(Step):
         return found
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        SUBNET_GROUP_BUSY.call("delete db subnet group", gone_on, SUBNET_GROUP_NOT_FOUND,
+        SUBNET_GROUP_BUSY.call("delete db subnet group", gone_on, DB_SUBNET_GROUP.not_found,
                                _rds(ctx, self.region).delete_db_subnet_group,
                                DBSubnetGroupName=self.group.name)
 
@@ -165,7 +165,7 @@ class DbParameterGroupStep(Step):
 
     def _get(self, ctx: StepContext) -> Resource | None:
         group = self.config.rds.parameter_group
-        reply = absent_on(PARAMETER_GROUP_NOT_FOUND,
+        reply = absent_on(DB_PARAMETER_GROUP.not_found,
                           _rds(ctx, self.region).describe_db_parameter_groups,
                           DBParameterGroupName=group.name)
         if not reply or not reply["DBParameterGroups"]:
@@ -238,14 +238,14 @@ class DbParameterGroupStep(Step):
                         Parameters=[{"ParameterName": n, "ApplyMethod": "pending-reboot"}
                                     for n in names[start:start + PARAMETERS_PER_CALL]])
             elif change.field == "tags":
-                rds.add_tags_to_resource(ResourceName=resource.data["DBParameterGroupArn"],
-                                         Tags=aws_tags(change.desired))
+                write_tags(rds, DB_PARAMETER_GROUP, resource.data["DBParameterGroupArn"],
+                           change.desired)
         found = self._get(ctx)
         assert found is not None
         return found
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        INSTANCE_BUSY.call("delete db parameter group", gone_on, PARAMETER_GROUP_NOT_FOUND,
+        INSTANCE_BUSY.call("delete db parameter group", gone_on, DB_PARAMETER_GROUP.not_found,
                            _rds(ctx, self.region).delete_db_parameter_group,
                            DBParameterGroupName=self.resource_name())
 
@@ -294,7 +294,7 @@ class DbInstanceBase(Step):
         return _rds(ctx, self.region)
 
     def _get(self, ctx: StepContext) -> Resource | None:
-        reply = absent_on(INSTANCE_NOT_FOUND, self.rds(ctx).describe_db_instances,
+        reply = absent_on(DB_INSTANCE.not_found, self.rds(ctx).describe_db_instances,
                           DBInstanceIdentifier=self.identifier)
         if not reply or not reply["DBInstances"]:
             return None
@@ -427,8 +427,7 @@ class DbInstanceBase(Step):
                                **deferred)
         for change in changes:
             if change.field == "tags":
-                rds.add_tags_to_resource(ResourceName=resource.data["DBInstanceArn"],
-                                         Tags=aws_tags(change.desired))
+                write_tags(rds, DB_INSTANCE, resource.data["DBInstanceArn"], change.desired)
         found = self._get(ctx)
         assert found is not None
         return found
@@ -447,7 +446,7 @@ class DbInstanceBase(Step):
                            ApplyImmediately=True)
 
     def _delete_and_wait(self, ctx: StepContext, **params: Any) -> None:
-        INSTANCE_BUSY.call(f"delete {self.identifier}", gone_on, INSTANCE_NOT_FOUND,
+        INSTANCE_BUSY.call(f"delete {self.identifier}", gone_on, DB_INSTANCE.not_found,
                            self.rds(ctx).delete_db_instance,
                            DBInstanceIdentifier=self.identifier, **params)
         ctx.wait("rds", "db_instance_deleted", budget_s=self.wait_budget_s, delay_s=30,

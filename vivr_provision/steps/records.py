@@ -74,7 +74,6 @@ from vivr_provision.steps.common import (
 )
 from vivr_provision.steps.dns import (
     TOKEN_GENERATIONS,
-    ZONE_NOT_FOUND,
     ZONE_STEP,
     bare_zone_id,
     change_records,
@@ -82,6 +81,7 @@ from vivr_provision.steps.dns import (
     get_record,
 )
 from vivr_provision.steps.dr import standby_alb_step
+from vivr_provision.steps.kinds import HEALTH_CHECK, HOSTED_ZONE
 
 events = structlog.get_logger("vivr.route53")
 
@@ -95,7 +95,6 @@ FAILOVER_FAMILY = "dns-failover"
 #: Every type an alias step looks at: a type dropped from the config is
 #: still found (and removed when it is ours).
 ALIAS_TYPES = ("A", "AAAA")
-HEALTH_CHECK_NOT_FOUND = ("NoSuchHealthCheck",)
 #: Another writer updated the check between our read and our update.
 VERSION_MOVED = policy({"HealthCheckVersionMismatch"},
                        "the health check changed since it was read; re-reading its version",
@@ -210,7 +209,7 @@ class RecordStep(Step):
     def _read(self, ctx: StepContext, zone_id: str) -> Resource | None:
         records: dict[str, dict[str, Any] | None] = {}
         for slot, record_type, set_identifier in self.slots():
-            records[slot] = absent_on(ZONE_NOT_FOUND, get_record, ctx, zone_id,
+            records[slot] = absent_on(HOSTED_ZONE.not_found, get_record, ctx, zone_id,
                                       self.record_name, record_type, set_identifier)
         if not any(records.values()):
             return None
@@ -462,7 +461,7 @@ class HealthCheckStep(Step):
         return Resource(str(check["Id"]), {**check, "TagMap": tags})
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        reply = absent_on(HEALTH_CHECK_NOT_FOUND, self.route53(ctx).get_health_check,
+        reply = absent_on(HEALTH_CHECK.not_found, self.route53(ctx).get_health_check,
                           HealthCheckId=resource_id)
         if reply is None:
             return None
@@ -540,7 +539,7 @@ class HealthCheckStep(Step):
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Delete; a check a record still refers to is named, not retried forever."""
         try:
-            gone_on(HEALTH_CHECK_NOT_FOUND, self.route53(ctx).delete_health_check,
+            gone_on(HEALTH_CHECK.not_found, self.route53(ctx).delete_health_check,
                     HealthCheckId=resource.id)
         except ClientError as exc:
             if error_code(exc) != "HealthCheckInUse":

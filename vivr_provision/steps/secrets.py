@@ -43,8 +43,8 @@ from vivr_provision.steps.common import (
     tag_drift,
     tag_map,
 )
+from vivr_provision.steps.kinds import SECRET
 
-NOT_FOUND = ("ResourceNotFoundException",)
 events = structlog.get_logger("vivr.secrets")
 ALNUM = string.ascii_letters + string.digits
 #: Punctuation each consumer accepts: RDS refuses / @ " and space in a master
@@ -132,7 +132,7 @@ class SecretStep(Step):
         return ctx.client("secretsmanager", self.region)
 
     def _describe(self, ctx: StepContext, secret_id: str) -> dict[str, Any] | None:
-        reply = absent_on(NOT_FOUND, self.sm(ctx).describe_secret, SecretId=secret_id)
+        reply = absent_on(SECRET.not_found, self.sm(ctx).describe_secret, SecretId=secret_id)
         return dict(reply) if reply else None
 
     def _live(self, ctx: StepContext, secret_id: str) -> Resource | None:
@@ -206,7 +206,7 @@ class SecretStep(Step):
 
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
         days = self.config.secrets.recovery_window_days
-        if not gone_on(NOT_FOUND, self.sm(ctx).delete_secret, SecretId=resource.id,
+        if not gone_on(SECRET.not_found, self.sm(ctx).delete_secret, SecretId=resource.id,
                        RecoveryWindowInDays=days):
             return []
         return [f"secret {self.secret_name} recoverable for {days} days "

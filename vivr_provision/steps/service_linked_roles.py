@@ -32,8 +32,8 @@ from vivr_provision.config.app import ServiceLinkedRoleConfig
 from vivr_provision.retry import until_found
 from vivr_provision.steps.base import Resource, Step, StepContext
 from vivr_provision.steps.common import absent_on
+from vivr_provision.steps.kinds import IAM_ROLE
 
-NOT_FOUND = ("NoSuchEntity",)
 AUTOSCALING_SLR_STEP = "iam-slr.autoscaling"
 events = structlog.get_logger("vivr.iam")
 
@@ -66,7 +66,7 @@ class ServiceLinkedRoleStep(Step):
         return f"/aws-service-role/{self.role.service_name}/"
 
     def _get(self, ctx: StepContext) -> Resource | None:
-        reply = absent_on(NOT_FOUND, self.iam(ctx).get_role, RoleName=self.role.role_name)
+        reply = absent_on(IAM_ROLE.not_found, self.iam(ctx).get_role, RoleName=self.role.role_name)
         if reply is None:
             return None
         role = dict(reply["Role"])

@@ -51,13 +51,13 @@ from vivr_provision.steps.common import (
     tag_drift,
     tag_map,
 )
+from vivr_provision.steps.kinds import WEB_ACL
 
 events = structlog.get_logger("vivr.waf")
 
 WAF_STEP = "waf"
 #: CLOUDFRONT-scope web ACLs are managed through this region only (AWS rule).
 CLOUDFRONT_SCOPE_REGION = "us-east-1"
-NOT_FOUND = ("WAFNonexistentItemException",)
 #: The ACL changed between our read and our write; read the LockToken again.
 STALE_LOCK = policy({"WAFOptimisticLockException"},
                     "the web ACL changed since it was read; re-reading its LockToken",
@@ -191,7 +191,7 @@ class WebAclStep(Step):
 
     # -- finding ---------------------------------------------------------------
     def _get(self, ctx: StepContext, name: str, acl_id: str) -> Resource | None:
-        reply = absent_on(NOT_FOUND, self.wafv2(ctx).get_web_acl, Name=name,
+        reply = absent_on(WEB_ACL.not_found, self.wafv2(ctx).get_web_acl, Name=name,
                           Scope=self.waf.scope, Id=acl_id)
         if reply is None:
             return None
@@ -305,11 +305,11 @@ class WebAclStep(Step):
         name, acl_id = parse_web_acl_arn(resource.id)
 
         def attempt() -> None:
-            reply = absent_on(NOT_FOUND, self.wafv2(ctx).get_web_acl, Name=name,
+            reply = absent_on(WEB_ACL.not_found, self.wafv2(ctx).get_web_acl, Name=name,
                               Scope=self.waf.scope, Id=acl_id)
             if reply is None:
                 return
-            gone_on(NOT_FOUND, self.wafv2(ctx).delete_web_acl, Name=name,
+            gone_on(WEB_ACL.not_found, self.wafv2(ctx).delete_web_acl, Name=name,
                     Scope=self.waf.scope, Id=acl_id, LockToken=reply["LockToken"])
 
         STILL_ASSOCIATED.call(f"delete web ACL {name}", STALE_LOCK.call,

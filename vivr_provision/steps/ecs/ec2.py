@@ -43,16 +43,14 @@ from vivr_provision.steps.common import (
     tag_drift,
     tag_map,
 )
-from vivr_provision.steps.ecs import (
+from vivr_provision.steps.diffing import Exact, changes_from, differences
+from vivr_provision.steps.ec2 import image_id
+from vivr_provision.steps.ecs.common import (
     CAPACITY_PROVIDER_STEP,
     CLUSTER_STEP,
     CLUSTER_UPDATING,
     EcsStep,
-    Exact,
-    changes_from,
-    differences,
     ecs_tags,
-    poll,
     service_group_ids,
     service_group_steps,
     service_subnet_ids,
@@ -172,9 +170,8 @@ class EcsLaunchTemplateStep(Step):
         return result
 
     def _image_id(self, ctx: StepContext) -> str:
-        reply = ctx.client("ssm", self.region).get_parameter(
-            Name=self.config.ecs.ec2.ami_parameter)
-        return str(reply["Parameter"]["Value"])
+        return image_id(ctx, "ecs.ec2.ami_parameter", self.config.ecs.ec2.ami_parameter,
+                        self.region)
 
     def _get(self, ctx: StepContext) -> Resource | None:
         reply = absent_on(LT_NOT_FOUND, self.ec2(ctx).describe_launch_templates,
@@ -318,7 +315,7 @@ class EcsAutoScalingGroupStep(Step):
     def create(self, ctx: StepContext, token: str) -> Resource:
         if self._describe(ctx) is not None and self._get(ctx) is None:
             # A previous delete of the same name is still running.
-            poll(ctx, f"deletion of {self.group_name}", lambda: self._gone(ctx),
+            ctx.poll(f"deletion of {self.group_name}", lambda: self._gone(ctx),
                  budget_s=self.wait_budget_s, delay_s=15)
         try:
             self.asg(ctx).create_auto_scaling_group(
@@ -378,7 +375,7 @@ class EcsAutoScalingGroupStep(Step):
         except ClientError as exc:
             if not (error_code(exc) == "ValidationError" and "not found" in str(exc)):
                 raise
-        poll(ctx, f"deletion of {self.group_name}", lambda: self._gone(ctx),
+        ctx.poll(f"deletion of {self.group_name}", lambda: self._gone(ctx),
              budget_s=self.wait_budget_s, delay_s=15)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
@@ -514,7 +511,7 @@ class EcsCapacityProviderStep(EcsStep):
                     if s.get("capacityProvider") != self.provider_name])
         CLUSTER_UPDATING.call(f"delete {self.provider_name}", ecs.delete_capacity_provider,
                               capacityProvider=self.provider_name)
-        poll(ctx, f"deletion of capacity provider {self.provider_name}",
+        ctx.poll(f"deletion of capacity provider {self.provider_name}",
              lambda: self._provider(ctx) is None, budget_s=self.wait_budget_s, delay_s=10)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:

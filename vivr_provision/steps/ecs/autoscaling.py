@@ -1,0 +1,167 @@
+"""Application Auto Scaling of the service's task count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from vivr_provision.steps.base import (
+    Change,
+    Resource,
+    Step,
+    StepContext,
+)
+from vivr_provision.steps.common import (
+    gone_on,
+)
+from vivr_provision.steps.diffing import (
+    changes_from,
+    differences,
+)
+from vivr_provision.steps.ecs.common import (
+    AUTOSCALING_STEP,
+    CLUSTER_STEP,
+    SCALABLE_DIMENSION,
+    SCALING_PROPAGATION,
+    SERVICE_STEP,
+)
+
+log = structlog.get_logger("vivr.ecs")
+
+class EcsAutoscalingStep(Step):
+    """Target tracking of the service's task count: CPU 70 %, memory 80 % (spec)."""
+
+    family = AUTOSCALING_STEP
+    service = "application-autoscaling"
+    expected_seconds = 3.0
+
+    @property
+    def resource_id(self) -> str:
+        return f"service/{self.config.ecs.cluster_name}/{self.config.ecs.service.name}"
+
+    def resource_name(self) -> str:
+        return self.resource_id
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (CLUSTER_STEP, SERVICE_STEP)
+
+    def scaling(self, ctx: StepContext) -> Any:
+        return ctx.client("application-autoscaling", self.region)
+
+    def desired_policies(self) -> dict[str, dict[str, Any]]:
+        """Policy name -> target tracking configuration, named after the service."""
+        cfg = self.config.ecs.autoscaling
+        base = self.config.ecs.service.name
+        metrics = {f"{base}-cpu-target": ("ECSServiceAverageCPUUtilization",
+                                          cfg.cpu_target_percent),
+                   f"{base}-memory-target": ("ECSServiceAverageMemoryUtilization",
+                                             cfg.memory_target_percent)}
+        return {name: {"TargetValue": float(target),
+                       "PredefinedMetricSpecification": {"PredefinedMetricType": metric},
+                       "ScaleOutCooldown": cfg.scale_out_cooldown_seconds,
+                       # DisableScaleIn is left at its default (false): not every
+                       # describe returns it, so setting it would read as drift.
+                       "ScaleInCooldown": cfg.scale_in_cooldown_seconds}
+                for name, (metric, target) in metrics.items()}
+
+    def _get(self, ctx: StepContext) -> Resource | None:
+        """The scalable target and the policies on it.
+
+        Ownership: the target's identity is our service (which the service
+        step checks for our tags), so a target on it is ours to manage.
+        """
+        client = self.scaling(ctx)
+        targets = client.describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[self.resource_id],
+            ScalableDimension=SCALABLE_DIMENSION).get("ScalableTargets", [])
+        if not targets:
+            return None
+        pages = client.get_paginator("describe_scaling_policies").paginate(
+            ServiceNamespace="ecs", ResourceId=self.resource_id,
+            ScalableDimension=SCALABLE_DIMENSION)
+        policies = {p["PolicyName"]: p for page in pages for p in page.get("ScalingPolicies", [])
+                    if p.get("ResourceId") == self.resource_id}
+        return Resource(self.resource_id, {"target": targets[0], "policies": policies})
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._get(ctx)
+
+    def _register(self, ctx: StepContext) -> None:
+        cfg = self.config.ecs.autoscaling
+        SCALING_PROPAGATION.call(
+            f"register {self.resource_id}", self.scaling(ctx).register_scalable_target,
+            ServiceNamespace="ecs", ResourceId=self.resource_id,
+            ScalableDimension=SCALABLE_DIMENSION, MinCapacity=cfg.min_capacity,
+            MaxCapacity=cfg.max_capacity, Tags=self.tags())
+
+    def _put_policy(self, ctx: StepContext, name: str, configuration: dict[str, Any]) -> None:
+        SCALING_PROPAGATION.call(
+            f"put scaling policy {name}", self.scaling(ctx).put_scaling_policy,
+            PolicyName=name, ServiceNamespace="ecs", ResourceId=self.resource_id,
+            ScalableDimension=SCALABLE_DIMENSION, PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration=configuration)
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        self._register(ctx)
+        for name, configuration in self.desired_policies().items():
+            self._put_policy(ctx, name, configuration)
+        found = self._get(ctx)
+        assert found is not None, "a scalable target just registered is describable"
+        return found
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        cfg = self.config.ecs.autoscaling
+        target = resource.data["target"]
+        changes = []
+        current = (target.get("MinCapacity"), target.get("MaxCapacity"))
+        if current != (cfg.min_capacity, cfg.max_capacity):
+            changes.append(Change("capacity", current, (cfg.min_capacity, cfg.max_capacity)))
+        policies = resource.data["policies"]
+        for name, configuration in self.desired_policies().items():
+            policy_data = policies.get(name)
+            if policy_data is None:
+                changes.append(Change(f"policy {name}", None, configuration))
+                continue
+            if policy_data.get("PolicyType") != "TargetTrackingScaling":
+                changes.append(Change(f"policy {name}.PolicyType", policy_data.get("PolicyType"),
+                                      "TargetTrackingScaling"))
+                continue
+            found = differences(policy_data.get("TargetTrackingScalingPolicyConfiguration"),
+                                configuration)
+            changes += changes_from(found, prefix=f"policy {name}.")
+        return changes
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        if any(c.field == "capacity" for c in changes):
+            self._register(ctx)
+        touched = {c.field.removeprefix("policy ").split(".", 1)[0] for c in changes
+                   if c.field.startswith("policy ")}
+        for name, configuration in self.desired_policies().items():
+            if name in touched:
+                self._put_policy(ctx, name, configuration)
+        found = self._get(ctx)
+        assert found is not None
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Our policies first (their alarms go with them), then the target."""
+        client = self.scaling(ctx)
+        for name in sorted(set(self.desired_policies()) & set(resource.data["policies"])):
+            gone_on(("ObjectNotFoundException",), client.delete_scaling_policy,
+                    PolicyName=name, ServiceNamespace="ecs", ResourceId=self.resource_id,
+                    ScalableDimension=SCALABLE_DIMENSION)
+        gone_on(("ObjectNotFoundException",), client.deregister_scalable_target,
+                ServiceNamespace="ecs", ResourceId=self.resource_id,
+                ScalableDimension=SCALABLE_DIMENSION)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        policies = resource.data.get("policies", {})
+        return {"id": resource.id, "resource_id": self.resource_id,
+                "scalable_target_arn": resource.data["target"].get("ScalableTargetARN"),
+                "policy_arns": {name: policies[name].get("PolicyARN")
+                                for name in sorted(policies) if name in self.desired_policies()}}

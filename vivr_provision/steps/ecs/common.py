@@ -1,0 +1,107 @@
+"""What every ECS step shares: step names, retry policies, tags, the service's network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import structlog
+
+from vivr_provision.config import PlatformConfig
+from vivr_provision.retry import policy
+from vivr_provision.steps.base import (
+    Step,
+    StepContext,
+)
+from vivr_provision.steps.common import (
+    aws_tags,
+)
+from vivr_provision.steps.iam import ROLE_PROPAGATION
+
+log = structlog.get_logger("vivr.ecs")
+
+CLUSTER_STEP = "ecs-cluster"
+TASK_DEFINITION_STEP = "ecs-task-definition"
+SERVICE_STEP = "ecs-service"
+AUTOSCALING_STEP = "ecs-autoscaling"
+CAPACITY_PROVIDER_STEP = "ecs-capacity-provider"
+EXECUTION_ROLE_STEP = "iam.task_execution_role"
+TASK_ROLE_STEP = "iam.task_role"
+TARGET_GROUP_STEP = "alb-target-group"
+
+#: What ``CreateService`` answers while what it references is still settling:
+#: roles (IAM), a cluster just created, a target group whose listener is
+#: seconds old (Terraform's ``retryServiceCreate`` list).
+SERVICE_PROPAGATION = dataclasses.replace(
+    ROLE_PROPAGATION,
+    codes=ROLE_PROPAGATION.codes | {"ClusterNotFoundException"},
+    reason="ECS is eventually consistent: a new role, cluster or listener is not usable yet",
+    message=f"{ROLE_PROPAGATION.message}|load balancer|cluster not found",
+)
+#: Deleting a cluster while the last tasks, services or instances drain.
+CLUSTER_DRAINING = policy(
+    {"ClusterContainsServicesException", "ClusterContainsTasksException",
+     "ClusterContainsContainerInstancesException", "UpdateInProgressException"},
+    "services, tasks or container instances of the cluster are still draining",
+    deadline_s=900, max_attempts=60, initial_s=5.0,
+)
+#: Changing a cluster's capacity providers while it or a provider is updating.
+CLUSTER_UPDATING = policy(
+    {"UpdateInProgressException", "ResourceInUseException"},
+    "the cluster or capacity provider is still being updated",
+    deadline_s=600, max_attempts=40, initial_s=5.0,
+)
+#: A scalable target registered right after its service can be refused briefly
+#: (and the first one creates Application Auto Scaling's service-linked role).
+SCALING_PROPAGATION = policy(
+    {"ValidationException", "ConcurrentUpdateException", "AccessDeniedException"},
+    "Application Auto Scaling may not see a new ECS service or its service-linked role yet",
+    deadline_s=180, message=r"does ?n[o']t exist|not found|role|concurrent|in progress",
+)
+
+FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+RUNTIME_PLATFORM = {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"}
+SCALABLE_DIMENSION = "ecs:service:DesiredCount"
+#: Changes listed one by one in plan output; the rest are summarised.
+
+
+def ecs_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Tags in the lowercase key/value shape ECS uses."""
+    return aws_tags(tags, "key", "value")
+
+
+def service_subnet_steps(config: PlatformConfig) -> list[str]:
+    return [f"subnet.{name}" for name in config.ecs.service.subnets]
+
+
+def service_group_steps(config: PlatformConfig) -> list[str]:
+    return [f"sg.{name}" for name in config.ecs.service.security_groups]
+
+
+def service_subnet_ids(ctx: StepContext, config: PlatformConfig) -> list[str]:
+    return sorted(str(ctx.output(step, "subnet_id")) for step in service_subnet_steps(config))
+
+
+def service_group_ids(ctx: StepContext, config: PlatformConfig) -> list[str]:
+    return sorted(str(ctx.output(step, "group_id")) for step in service_group_steps(config))
+
+
+def uses_ec2(config: PlatformConfig) -> bool:
+    return config.ecs.launch_type == "ec2"
+
+
+class EcsStep(Step):
+    """Shared plumbing of the ECS steps (client, cluster name)."""
+
+    service = "ecs"
+
+    def ecs(self, ctx: StepContext) -> Any:
+        return ctx.client("ecs", self.region)
+
+    @property
+    def cluster_name(self) -> str:
+        return self.config.ecs.cluster_name
+
+
+# --------------------------------------------------------------------------- cluster

@@ -1,0 +1,306 @@
+"""The task definition: one family, a new revision whenever the container changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.app import ContainerEndpointConfig
+from vivr_provision.steps.base import (
+    Change,
+    DependencyMissing,
+    Resource,
+    StepContext,
+)
+from vivr_provision.steps.common import (
+    absent_on,
+    gone_on,
+    is_owned_by,
+    require_owned,
+    tag_drift,
+    tag_map,
+)
+from vivr_provision.steps.diffing import (
+    Exact,
+    changes_from,
+    differences,
+)
+from vivr_provision.steps.ecs.common import (
+    EXECUTION_ROLE_STEP,
+    RUNTIME_PLATFORM,
+    TASK_DEFINITION_STEP,
+    TASK_ROLE_STEP,
+    EcsStep,
+    ecs_tags,
+    uses_ec2,
+)
+from vivr_provision.steps.elasticache import CacheStep
+from vivr_provision.steps.iam import ROLE_PROPAGATION
+from vivr_provision.steps.pgbouncer import PgBouncerStep
+from vivr_provision.steps.rds import DbInstanceBase
+from vivr_provision.steps.s3 import BucketStep
+
+log = structlog.get_logger("vivr.ecs")
+
+def secret_steps_of(config: PlatformConfig) -> list[str]:
+    """The secret steps whose ARNs the container references."""
+    return sorted({f"secret.{s.secret}" for s in config.ecs.task_definition.container.secrets})
+
+
+#: The step family each endpoint source reads (``family.key`` when it has a key).
+ENDPOINT_FAMILIES: dict[str, str] = {
+    "rds": DbInstanceBase.family,
+    "pgbouncer": PgBouncerStep.family,
+    "redis": CacheStep.family,
+    "s3": BucketStep.family,
+}
+
+
+def endpoint_step(entry: ContainerEndpointConfig) -> str:
+    """The step whose output an endpoint variable reads."""
+    family = ENDPOINT_FAMILIES[entry.source]
+    return family if entry.key is None else f"{family}.{entry.key}"
+
+
+def endpoint_steps_of(config: PlatformConfig) -> list[str]:
+    return sorted({endpoint_step(e)
+                   for e in config.ecs.task_definition.container.endpoints.values()})
+
+
+def env_text(value: Any) -> str:
+    """An output as environment text: ``true``/``false`` for booleans, else ``str``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def endpoint_environment(ctx: StepContext, config: PlatformConfig) -> dict[str, str]:
+    """The endpoint variables, read from their steps' outputs.
+
+    An output the resource does not report (an empty endpoint) is an error
+    naming the variable, not an empty variable the app would trip over.
+    """
+    values: dict[str, str] = {}
+    for env, entry in config.ecs.task_definition.container.endpoints.items():
+        step = endpoint_step(entry)
+        if not ctx.has_outputs(step):
+            raise DependencyMissing(f"{step} has not been applied (no outputs recorded)")
+        value = (ctx.outputs_of(step) or {}).get(entry.output)
+        if value is None or value == "":
+            raise RuntimeError(f"ecs.task_definition.container.endpoints.{env}: {step} reports "
+                               f"no {entry.output}")
+        values[env] = env_text(value)
+    return values
+
+
+def secrets_without_value(ctx: StepContext, config: PlatformConfig) -> dict[str, str]:
+    """Container variables whose secret has no current value: env var -> secret key."""
+    return {entry.env: entry.secret for entry in config.ecs.task_definition.container.secrets
+            if not ctx.output(f"secret.{entry.secret}", "has_value")}
+
+
+def _as_exact(items: list[dict[str, Any]] | None, value_key: str) -> Exact:
+    return Exact({item["name"]: item.get(value_key) for item in items or []})
+
+
+def comparable(definition: dict[str, Any]) -> dict[str, Any]:
+    """A task definition (request or description) in the form :func:`differences` compares.
+
+    Environment variables and secrets become exact maps (order-free, extras
+    count); the rest stays as is (log driver options included: ECS may add
+    defaults such as the delivery mode, and we always set all of ours).
+    """
+    result = dict(definition)
+    containers = []
+    for container in definition.get("containerDefinitions") or []:
+        item = dict(container)
+        item["environment"] = _as_exact(container.get("environment"), "value")
+        item["secrets"] = _as_exact(container.get("secrets"), "valueFrom")
+        containers.append(item)
+    result["containerDefinitions"] = containers
+    return result
+
+
+def desired_task_definition(ctx: StepContext, config: PlatformConfig,
+                            region: str) -> dict[str, Any]:
+    """The ``RegisterTaskDefinition`` request the config describes (without tags).
+
+    Container-level ``memory`` is set as well as the task-level one: a hard
+    limit per container is what the EC2 launch type needs, and some ECS
+    implementations cannot run a task without it.
+    """
+    task = config.ecs.task_definition
+    container = task.container
+    empty = secrets_without_value(ctx, config)
+    secrets = []
+    for entry in container.secrets:
+        if entry.env in empty:
+            continue  # ECS could not start the task (see secrets_without_value)
+        arn = str(ctx.output(f"secret.{entry.secret}", "arn"))
+        # Secrets Manager reference syntax: <arn>:<json-key>:<version-stage>:<version-id>
+        secrets.append({"name": entry.env,
+                        "valueFrom": f"{arn}:{entry.json_key}::" if entry.json_key else arn})
+    environment = {**container.environment, **endpoint_environment(ctx, config)}
+    health = container.health_check
+    definition: dict[str, Any] = {
+        "name": container.name,
+        "image": container.image,
+        "essential": container.essential,
+        "memory": task.memory,
+        "portMappings": [{"containerPort": container.port, "hostPort": container.port,
+                          "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "secrets": sorted(secrets, key=lambda s: s["name"]),
+        "healthCheck": {"command": list(health.command),
+                        "interval": health.interval_seconds,
+                        "timeout": health.timeout_seconds,
+                        "retries": health.retries,
+                        "startPeriod": health.start_period_seconds},
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": str(ctx.output(f"logs.{container.log_group}", "name")),
+            "awslogs-region": region,
+            "awslogs-stream-prefix": container.log_stream_prefix}},
+    }
+    return {
+        "family": task.family,
+        "taskRoleArn": str(ctx.output(TASK_ROLE_STEP, "role_arn")),
+        "executionRoleArn": str(ctx.output(EXECUTION_ROLE_STEP, "role_arn")),
+        "networkMode": task.network_mode,
+        "requiresCompatibilities": ["EC2"] if uses_ec2(config) else ["FARGATE"],
+        "cpu": str(task.cpu),
+        "memory": str(task.memory),
+        "runtimePlatform": dict(RUNTIME_PLATFORM),
+        "containerDefinitions": [definition],
+    }
+
+
+def task_definition_drift(ctx: StepContext, config: PlatformConfig, region: str,
+                          current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Where a registered revision differs from what the config describes."""
+    desired = desired_task_definition(ctx, config, region)
+    return differences(comparable(current), comparable(desired))
+
+
+def _revision_of(arn: str) -> int:
+    return int(arn.rsplit(":", 1)[-1])
+
+
+class TaskDefinitionStep(EcsStep):
+    """The task definition family: one essential container, awslogs, secrets by ARN."""
+
+    family = TASK_DEFINITION_STEP
+    expected_seconds = 3.0
+
+    @property
+    def task_family(self) -> str:
+        return self.config.ecs.task_definition.family
+
+    def resource_name(self) -> str:
+        return self.task_family
+
+    def depends_on(self) -> tuple[str, ...]:
+        container = self.config.ecs.task_definition.container
+        return (EXECUTION_ROLE_STEP, TASK_ROLE_STEP, f"logs.{container.log_group}",
+                *secret_steps_of(self.config), *endpoint_steps_of(self.config))
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        """Variables left out until their secret has a value (the secret's note says how)."""
+        empty = secrets_without_value(ctx, self.config)
+        if not empty:
+            return []
+        names = self.config.secrets.names()
+        listed = ", ".join(f"{env} ({names[key]})" for env, key in sorted(empty.items()))
+        return [f"not injected until their secret has a value: {listed}; the next apply "
+                "after put-secret-value registers a revision with them"]
+
+    def _active_arns(self, ctx: StepContext) -> list[str]:
+        """ACTIVE revisions of exactly our family (``familyPrefix`` is a prefix match)."""
+        pages = self.ecs(ctx).get_paginator("list_task_definitions").paginate(
+            familyPrefix=self.task_family, status="ACTIVE")
+        arns = [arn for page in pages for arn in page.get("taskDefinitionArns", [])
+                if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == self.task_family]
+        return sorted(arns, key=_revision_of)
+
+    def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
+        reply = absent_on(("ClientException",), self.ecs(ctx).describe_task_definition,
+                          taskDefinition=arn, include=["TAGS"])
+        if reply is None or reply["taskDefinition"].get("status") != "ACTIVE":
+            return None
+        definition = dict(reply["taskDefinition"])
+        definition["tags"] = reply.get("tags", [])
+        return Resource(definition["taskDefinitionArn"], definition)
+
+    def _latest(self, ctx: StepContext) -> Resource | None:
+        """The latest ACTIVE revision; the family, not one revision, is the resource."""
+        arns = self._active_arns(ctx)
+        if not arns:
+            return None
+        latest = self._describe(ctx, arns[-1])
+        if latest is not None:
+            require_owned(self, f"task definition {arns[-1]}",
+                          tag_map(latest.data.get("tags"), "key", "value"))
+        return latest
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        # A recorded revision may have been superseded (by us or a deploy
+        # pipeline): always compare against the latest one.
+        return self._latest(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self._latest(ctx)
+
+    def _register(self, ctx: StepContext) -> Resource:
+        request = desired_task_definition(ctx, self.config, self.region)
+        reply = ROLE_PROPAGATION.call(
+            f"register {self.task_family}", self.ecs(ctx).register_task_definition,
+            **request, tags=ecs_tags(self.tags()))
+        definition = dict(reply["taskDefinition"])
+        definition["tags"] = reply.get("tags") or ecs_tags(self.tags())
+        log.info("ecs.task_definition.registered", step=self.name,
+                 task_definition=definition["taskDefinitionArn"])
+        return Resource(definition["taskDefinitionArn"], definition)
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        return self._register(ctx)
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        changes = tag_drift(self, tag_map(resource.data.get("tags"), "key", "value"))
+        found = task_definition_drift(ctx, self.config, self.region, resource.data)
+        return changes + changes_from(found)
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        """A new revision for any setting; tags alone are changed on the current one."""
+        if any(c.field != "tags" for c in changes):
+            return self._register(ctx)
+        for change in changes:
+            self.ecs(ctx).tag_resource(resourceArn=resource.id, tags=ecs_tags(change.desired))
+        updated = self._describe(ctx, resource.id)
+        assert updated is not None, "a task definition just tagged is describable"
+        return updated
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Deregister every ACTIVE revision we registered, then delete them."""
+        ecs = self.ecs(ctx)
+        mine = []
+        for arn in self._active_arns(ctx):
+            revision = self._describe(ctx, arn)
+            if revision is not None and is_owned_by(
+                    self, tag_map(revision.data.get("tags"), "key", "value")):
+                gone_on(("ClientException",), ecs.deregister_task_definition, taskDefinition=arn)
+                mine.append(arn)
+        # DeleteTaskDefinitions takes at most 10 revisions per call.
+        for start in range(0, len(mine), 10):
+            reply = ecs.delete_task_definitions(taskDefinitions=mine[start:start + 10])
+            for failure in reply.get("failures", []):
+                log.warning("ecs.task_definition.not_deleted", step=self.name,
+                            task_definition=failure.get("arn"), reason=failure.get("reason"))
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "task_definition_arn": resource.id,
+                "family": self.task_family, "revision": _revision_of(resource.id)}
+
+
+# --------------------------------------------------------------------------- service

@@ -1,0 +1,149 @@
+"""Resource kinds as data: how AWS names, misses, duplicates and tags each resource type.
+
+Every AWS service spells the same three facts differently: the error code
+of "no such resource" (``ResourceNotFoundException``, ``NoSuchEntity``,
+``DBInstanceNotFound`` ...), the error code of "already exists" (what a
+create retried after a lost response answers), and the shape of its tag
+calls (``tag_resource(resourceArn=, tags={...})``, ``tag_role(RoleName=,
+Tags=[{Key, Value}])``, ``add_tags(ResourceArns=[...])`` ...).  They are
+declared here once per kind, apart from the logic that uses them
+(:mod:`vivr_provision.steps.common`), as Cloud Custodian keeps its
+resource ``TypeInfo`` and Ansible's amazon.aws keeps its module_utils.
+EC2 kinds keep their richer :class:`~vivr_provision.steps.ec2.Ec2Kind`.
+
+The codes are checked against botocore's service models by
+``tests/unit/test_kinds.py``: a code the model does not list must be
+named in :data:`UNMODELLED_CODES` with where AWS documents it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TagApi:
+    """How one service adds tags to a resource (and the pair names it uses)."""
+
+    #: The client method that adds or overwrites tags.
+    write: str
+    #: The parameter that names the resource (an ARN, a name, an id).
+    id_param: str
+    #: The parameter that carries the tags.
+    tags_param: str = "Tags"
+    #: Pair field names; None when the service takes a plain ``{key: value}`` map.
+    key: str | None = "Key"
+    value: str = "Value"
+    #: Whether the resource goes in as a one-element list (``ResourceArns=[arn]``).
+    id_as_list: bool = False
+
+    def request(self, resource: str, tags: Mapping[str, str]) -> dict[str, Any]:
+        """The keyword arguments of :attr:`write` for ``tags`` on ``resource``."""
+        body: Any = dict(tags) if self.key is None else [
+            {self.key: k, self.value: v} for k, v in sorted(tags.items())]
+        return {self.id_param: [resource] if self.id_as_list else resource,
+                self.tags_param: body}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One AWS resource type as this tool handles it."""
+
+    service: str
+    #: What an operator calls it, for messages ("log group").
+    noun: str
+    #: Error codes meaning the resource is not there (any more).
+    not_found: frozenset[str]
+    #: Error codes a create answers when the resource already exists.
+    already_exists: frozenset[str] = frozenset()
+    tags: TagApi | None = None
+
+
+def _codes(*codes: str) -> frozenset[str]:
+    return frozenset(codes)
+
+
+_LOGS_TAGS = TagApi("tag_resource", "resourceArn", "tags", key=None)
+_PAIRS_BY_ARN = {
+    "sns": TagApi("tag_resource", "ResourceArn"),
+    "cloudwatch": TagApi("tag_resource", "ResourceARN"),
+    "rds": TagApi("add_tags_to_resource", "ResourceName"),
+    "elasticache": TagApi("add_tags_to_resource", "ResourceName"),
+    "elbv2": TagApi("add_tags", "ResourceArns", id_as_list=True),
+    "ecs": TagApi("tag_resource", "resourceArn", "tags", key="key", value="value"),
+    "wafv2": TagApi("tag_resource", "ResourceARN"),
+}
+
+LOG_GROUP = Kind("logs", "log group", _codes("ResourceNotFoundException"),
+                 _codes("ResourceAlreadyExistsException"), _LOGS_TAGS)
+LOG_DELIVERY = Kind("logs", "log delivery", _codes("ResourceNotFoundException"),
+                    _codes("ConflictException"))
+SECRET = Kind("secretsmanager", "secret", _codes("ResourceNotFoundException"),
+              _codes("ResourceExistsException"), TagApi("tag_resource", "SecretId"))
+KMS_KEY = Kind("kms", "KMS key", _codes("NotFoundException"), _codes("AlreadyExistsException"),
+               TagApi("tag_resource", "KeyId", key="TagKey", value="TagValue"))
+IAM_ROLE = Kind("iam", "IAM role", _codes("NoSuchEntity"), _codes("EntityAlreadyExists"),
+                TagApi("tag_role", "RoleName"))
+CERTIFICATE = Kind("acm", "certificate", _codes("ResourceNotFoundException"),
+                   tags=TagApi("add_tags_to_certificate", "CertificateArn"))
+TOPIC = Kind("sns", "SNS topic", _codes("NotFound", "NotFoundException"),
+             tags=_PAIRS_BY_ARN["sns"])
+ALARM = Kind("cloudwatch", "alarm", _codes("ResourceNotFound"),
+             tags=_PAIRS_BY_ARN["cloudwatch"])
+DASHBOARD = Kind("cloudwatch", "dashboard", _codes("ResourceNotFound", "DashboardNotFoundError"))
+SCALING_POLICY = Kind("application-autoscaling", "scaling policy",
+                      _codes("ObjectNotFoundException"))
+DB_INSTANCE = Kind("rds", "DB instance", _codes("DBInstanceNotFound", "DBInstanceNotFoundFault"),
+                   _codes("DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"),
+                   _PAIRS_BY_ARN["rds"])
+DB_SUBNET_GROUP = Kind("rds", "DB subnet group", _codes("DBSubnetGroupNotFoundFault"),
+                       _codes("DBSubnetGroupAlreadyExists", "DBSubnetGroupAlreadyExistsFault"),
+                       _PAIRS_BY_ARN["rds"])
+DB_PARAMETER_GROUP = Kind("rds", "DB parameter group",
+                          _codes("DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"),
+                          _codes("DBParameterGroupAlreadyExists",
+                                 "DBParameterGroupAlreadyExistsFault"),
+                          _PAIRS_BY_ARN["rds"])
+CACHE_SUBNET_GROUP = Kind("elasticache", "cache subnet group",
+                          _codes("CacheSubnetGroupNotFoundFault"),
+                          _codes("CacheSubnetGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"])
+CACHE_PARAMETER_GROUP = Kind("elasticache", "cache parameter group",
+                             _codes("CacheParameterGroupNotFound"),
+                             _codes("CacheParameterGroupAlreadyExists"),
+                             _PAIRS_BY_ARN["elasticache"])
+REPLICATION_GROUP = Kind("elasticache", "replication group",
+                         _codes("ReplicationGroupNotFoundFault"),
+                         _codes("ReplicationGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"])
+CACHE_CLUSTER = Kind("elasticache", "cache cluster", _codes("CacheClusterNotFound"))
+LOAD_BALANCER = Kind("elbv2", "load balancer", _codes("LoadBalancerNotFound"),
+                     _codes("DuplicateLoadBalancerName"), _PAIRS_BY_ARN["elbv2"])
+TARGET_GROUP = Kind("elbv2", "target group", _codes("TargetGroupNotFound"),
+                    _codes("DuplicateTargetGroupName"), _PAIRS_BY_ARN["elbv2"])
+LISTENER = Kind("elbv2", "listener", _codes("ListenerNotFound"), _codes("DuplicateListener"),
+                _PAIRS_BY_ARN["elbv2"])
+LISTENER_RULE = Kind("elbv2", "listener rule", _codes("RuleNotFound"), _codes("PriorityInUse"),
+                     _PAIRS_BY_ARN["elbv2"])
+ECS_CLUSTER = Kind("ecs", "ECS cluster", _codes("ClusterNotFoundException"),
+                   tags=_PAIRS_BY_ARN["ecs"])
+ECS_SERVICE = Kind("ecs", "ECS service",
+                   _codes("ServiceNotFoundException", "ServiceNotActiveException",
+                          "ClusterNotFoundException"),
+                   tags=_PAIRS_BY_ARN["ecs"])
+WEB_ACL = Kind("wafv2", "web ACL", _codes("WAFNonexistentItemException"),
+               _codes("WAFDuplicateItemException"), _PAIRS_BY_ARN["wafv2"])
+HOSTED_ZONE = Kind("route53", "hosted zone", _codes("NoSuchHostedZone"),
+                   _codes("HostedZoneAlreadyExists"))
+HEALTH_CHECK = Kind("route53", "health check", _codes("NoSuchHealthCheck"),
+                    _codes("HealthCheckAlreadyExists"))
+
+#: Every kind above, by name (what the tests iterate).
+KINDS: dict[str, Kind] = {name: value for name, value in dict(globals()).items()
+                          if isinstance(value, Kind)}
+
+#: Codes AWS returns that a botocore service model does not list as an error
+#: shape of that service, with where AWS documents them.
+UNMODELLED_CODES: dict[tuple[str, str], str] = {}
+
+__all__ = ["KINDS", "UNMODELLED_CODES", "Kind", "TagApi"]
