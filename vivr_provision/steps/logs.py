@@ -28,7 +28,8 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogGroupConfig
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
-from vivr_provision.steps.common import gone_on, require_owned, tag_drift, write_tags
+from vivr_provision.steps.common import gone_on, require_owned, write_tags
+from vivr_provision.steps.drift import Field, converge, drift
 from vivr_provision.steps.kinds import LOG_GROUP
 from vivr_provision.steps.log_delivery import log_delivery_steps
 
@@ -98,31 +99,39 @@ class LogGroupStep(Step):
                                   retentionInDays=self.group.retention_days)
         return until_found(f"log group {self.group.name}", lambda: self._get(ctx))
 
+    #: The managed settings (see :mod:`vivr_provision.steps.drift`).
+    FIELDS = (
+        Field("tags", lambda d: d["TagMap"], lambda s, ctx: s.tags(), compare="tags",
+              apply="write_tags"),
+        Field("retention_days", lambda d: d.get("retentionInDays"),
+              lambda s, ctx: s.group.retention_days, apply="put_retention"),
+        Field("kms_key", lambda d: d.get("kmsKeyId"), lambda s, ctx: s.key_arn(ctx),
+              apply="set_key"),
+    )
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, data["TagMap"])
-        if data.get("retentionInDays") != self.group.retention_days:
-            changes.append(Change("retention_days", data.get("retentionInDays"),
-                                  self.group.retention_days))
-        key_arn = self.key_arn(ctx)
-        if data.get("kmsKeyId") != key_arn:
-            changes.append(Change("kms_key", data.get("kmsKeyId"), key_arn))
-        return changes
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        logs = self.logs(ctx)
-        for change in changes:
-            if change.field == "retention_days":
-                logs.put_retention_policy(logGroupName=self.group.name,
-                                          retentionInDays=self.group.retention_days)
-            elif change.field == "kms_key" and change.desired:
-                KEY_PROPAGATION.call(f"encrypt {self.group.name}", logs.associate_kms_key,
-                                     logGroupName=self.group.name, kmsKeyId=change.desired)
-            elif change.field == "kms_key":
-                logs.disassociate_kms_key(logGroupName=self.group.name)
-            elif change.field == "tags":
-                write_tags(logs, LOG_GROUP, resource.id, change.desired)
+        converge(self, ctx, resource, changes, self.FIELDS)
         return until_found(f"log group {self.group.name}", lambda: self._get(ctx))
+
+    def write_tags(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        write_tags(self.logs(ctx), LOG_GROUP, resource.id, changes[0].desired)
+
+    def put_retention(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        self.logs(ctx).put_retention_policy(logGroupName=self.group.name,
+                                            retentionInDays=self.group.retention_days)
+
+    def set_key(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """Associate the wanted key, or disassociate when the config wants none."""
+        logs, wanted = self.logs(ctx), changes[0].desired
+        if wanted:
+            KEY_PROPAGATION.call(f"encrypt {self.group.name}", logs.associate_kms_key,
+                                 logGroupName=self.group.name, kmsKeyId=wanted)
+        else:
+            logs.disassociate_kms_key(logGroupName=self.group.name)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         gone_on(LOG_GROUP.not_found, self.logs(ctx).delete_log_group, logGroupName=self.group.name)

@@ -1,0 +1,75 @@
+"""The drift engine: one field table gives plan's changes and apply's grouped calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.stubbed import StubbedAws, production_config
+from vivr_provision.steps.base import Change, Resource, StepContext
+from vivr_provision.steps.drift import MAINTENANCE_WINDOW, Field, converge, drift
+
+
+class _Step:
+    """A stand-in step: what the config wants, and a log of the converging calls."""
+
+    def __init__(self, **wanted: Any) -> None:
+        self.wanted = wanted
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def set_a(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        self.calls.append(("set_a", [c.field for c in changes]))
+
+    def set_b(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        self.calls.append(("set_b", [c.field for c in changes]))
+
+
+def _field(name: str, **options: Any) -> Field:
+    return Field(name, lambda d: d.get(name), lambda s, ctx: s.wanted[name], **options)
+
+
+CASES = [
+    ("exact, equal", _field("size"), {"size": 3}, {"size": 3}, None),
+    ("exact, differs", _field("size"), {"size": 2}, {"size": 3},
+     Change("size", 2, 3)),
+    ("unordered lists compare as sets of the same length", _field("ids", compare="unordered"),
+     {"ids": ["b", "a"]}, {"ids": ["a", "b"]}, None),
+    ("unordered, a member missing", _field("ids", compare="unordered"),
+     {"ids": ["a"]}, {"ids": ["a", "b"]}, Change("ids", ["a"], ["a", "b"])),
+    ("defaulted: AWS omits the default", _field("interval", compare="defaulted", default=600),
+     {}, {"interval": 600}, None),
+    ("defaulted: omitted but another value wanted",
+     _field("interval", compare="defaulted", default=600), {}, {"interval": 60},
+     Change("interval", 600, 60)),
+    ("tags: others' tags are left alone", _field("tags", compare="tags"),
+     {"tags": {"Name": "x", "team": "theirs"}}, {"tags": {"Name": "x"}}, None),
+    ("tags: only ours that differ are listed", _field("tags", compare="tags"),
+     {"tags": {"Name": "old", "Project": "vivr"}}, {"tags": {"Name": "x", "Project": "vivr"}},
+     Change("tags", {"Name": "old"}, {"Name": "x"})),
+    ("replace", _field("engine", effect="replace"), {"engine": "a"}, {"engine": "b"},
+     Change("engine", "a", "b", replace=True)),
+    ("maintenance window", _field("class", effect="maintenance"), {"class": "s"},
+     {"class": "m"}, Change("class", "s", "m", when=MAINTENANCE_WINDOW)),
+]
+
+
+@pytest.mark.parametrize(("field", "current", "wanted", "expected"),
+                         [pytest.param(*case[1:], id=case[0]) for case in CASES])
+def test_one_field(field: Field, current: dict[str, Any], wanted: dict[str, Any],
+                   expected: Change | None) -> None:
+    with StubbedAws() as aws:  # the comparison calls nothing
+        changes = drift(_Step(**wanted), aws.context(production_config()), current, [field])
+    assert changes == ([] if expected is None else [expected])
+
+
+def test_changes_come_in_table_order_and_each_method_is_called_once() -> None:
+    fields = [_field("a1", apply="set_a"), _field("b", apply="set_b"),
+              _field("a2", apply="set_a"), _field("unmanaged")]
+    step = _Step(a1=1, b=1, a2=1, unmanaged=1)
+    with StubbedAws() as aws:
+        ctx = aws.context(production_config())
+        changes = drift(step, ctx, {"a1": 0, "b": 0, "a2": 0, "unmanaged": 0}, fields)
+        assert [c.field for c in changes] == ["a1", "b", "a2", "unmanaged"]
+        converge(step, ctx, Resource("r-1", {}), list(reversed(changes)), fields)
+    assert step.calls == [("set_a", ["a1", "a2"]), ("set_b", ["b"])]
