@@ -33,6 +33,7 @@ def ec2_inventory(ec2: Any) -> dict[str, list[str]]:
                                ec2.describe_nat_gateways()["NatGateways"]
                                if n["State"] not in ("deleted", "deleting")),
         "addresses": sorted(a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]),
+        "flow_logs": sorted(f["FlowLogId"] for f in ec2.describe_flow_logs()["FlowLogs"]),
         "network_acls": sorted(nacls),
         "instances": sorted(instances),
     }

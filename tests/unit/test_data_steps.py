@@ -83,6 +83,10 @@ def _context(config: PlatformConfig) -> StepContext:
                        account_id=ACCOUNT)
 
 
+#: Actions IAM authorises only on "*" (Service Authorization Reference: no resource type).
+RESOURCELESS = frozenset({"logs:DescribeLogGroups"})
+
+
 def test_no_iam_statement_uses_a_wildcard_resource(config: PlatformConfig) -> None:
     ctx = _context(config)
     roles = [s for s in build_steps(config) if isinstance(s, IamRoleStep)]
@@ -92,11 +96,17 @@ def test_no_iam_statement_uses_a_wildcard_resource(config: PlatformConfig) -> No
     for role in roles:
         document = role.inline_policy(ctx)
         for statement in (document or {}).get("Statement", []):
+            if statement["Resource"] == ["*"]:
+                assert set(statement["Action"]) <= RESOURCELESS, (role.role.name, statement)
+                continue
             for resource in statement["Resource"]:
                 assert resource.startswith("arn:aws:"), (role.role.name, resource)
                 name = resource.split(":")[-1]
                 if resource.startswith("arn:aws:s3:::"):  # a bucket, or its objects
                     assert "*" not in name.removesuffix("/*"), resource
+                elif ":log-group:" in resource:  # one named group, ":*" = its streams
+                    group = resource.split(":log-group:", 1)[1].removesuffix(":*")
+                    assert "*" not in group, resource
                 elif "*" in name:  # queues/topics "if used": only this environment's names
                     assert name.startswith("vivr-production-"), resource
                 if not resource.startswith("arn:aws:s3:::"):

@@ -31,6 +31,7 @@ CONSUMERS = {
     "s3_replication_role": "s3.amazonaws.com",
     "ecs_instance_role": "ec2.amazonaws.com",
     "pgbouncer_instance_role": "ec2.amazonaws.com",
+    "vpc_flow_logs_role": "vpc-flow-logs.amazonaws.com",
 }
 #: The Auto Scaling service-linked role (EC2 Auto Scaling User Guide, "Service-linked roles").
 AUTOSCALING_SLR = "aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
@@ -205,6 +206,20 @@ def _data_needs(config: PlatformConfig) -> list[Need]:
     return needs
 
 
+def _flow_log_needs(config: PlatformConfig) -> list[Need]:
+    """VPC User Guide, "IAM role for publishing flow logs to CloudWatch Logs": the service
+    finds the group, creates one stream per network interface and puts records."""
+    flow = config.network.flow_logs
+    if flow is None:
+        return []
+    who = _role(config, flow.role, "VPC flow logs role")
+    group = (f"arn:aws:logs:{config.aws.region}:{ACCOUNT_ID}:log-group:"
+             f"{config.logs.group(flow.log_group).name}")
+    return [Need(who, ("logs:DescribeLogGroups",), "*", "flow logs find their group"),
+            Need(who, ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
+                 f"{group}:log-stream:eni-0123456789abcdef0-all", "flow logs publish")]
+
+
 def _replication_needs(config: PlatformConfig) -> list[Need]:
     """S3 User Guide, "Setting up permissions for live replication" and "Replicating
     encrypted objects": the role reads the source, writes the replica, and for SSE-KMS
@@ -297,7 +312,8 @@ def _autoscaling_needs(config: PlatformConfig) -> list[Need]:
 
 def needs_of(config: PlatformConfig) -> list[Need]:
     return [*_trust_needs(config), *_ecs_needs(config), *_data_needs(config),
-            *_replication_needs(config), *_edge_needs(config), *_autoscaling_needs(config)]
+            *_replication_needs(config), *_edge_needs(config), *_autoscaling_needs(config),
+            *_flow_log_needs(config)]
 
 
 def _resolve(documents: Documents, need: Need) -> tuple[NamedPolicy | None, bool]:

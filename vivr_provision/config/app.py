@@ -35,6 +35,7 @@ Capability = Literal[
     "SNSPublish",
     "KMSGenerateDataKey",
     "KMSDecrypt",
+    "CloudWatchLogsDeliver",
 ]
 #: What the ``resources`` of a grant name, per capability (checked by the root model).
 GRANT_RESOURCES: dict[str, str] = {
@@ -46,6 +47,7 @@ GRANT_RESOURCES: dict[str, str] = {
     "SNSPublish": "topic name patterns",
     "KMSGenerateDataKey": "nothing (the platform key)",
     "KMSDecrypt": "nothing (the platform key)",
+    "CloudWatchLogsDeliver": "log group keys (logs.groups)",
 }
 IamRoleName = Annotated[str, matching(r"[\w+=,.@-]{1,64}", "an IAM role name")]
 
@@ -110,6 +112,8 @@ class IamConfig(StrictModel):
     s3_replication_role: IamRoleConfig
     ecs_instance_role: IamRoleConfig
     pgbouncer_instance_role: IamRoleConfig
+    #: Publishes VPC flow logs (``network.flow_logs.role``); absent without flow logs.
+    vpc_flow_logs_role: IamRoleConfig | None = None
     autoscaling_service_linked_role: ServiceLinkedRoleConfig
 
     def roles(self) -> dict[str, IamRoleConfig]:

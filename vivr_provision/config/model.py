@@ -365,8 +365,34 @@ def pgbouncer_boot_watch_problems(c: PlatformConfig) -> list[str]:
             "would go unnoticed"]
 
 
+#: The service that publishes flow logs with the role it is given (VPC User Guide).
+FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
+
+
+def _flow_log_problems(c: PlatformConfig) -> list[str]:
+    """The flow log's group and role exist, and the role can deliver into that group."""
+    if c.dr.network is not None and c.dr.network.flow_logs is not None:
+        return ["dr.network.flow_logs: flow logs are built for the primary network only "
+                "(the DR region has no log group of this tool yet)"]
+    flow = c.network.flow_logs
+    if flow is None:
+        return []
+    where = "network.flow_logs"
+    problems = _key_problems(f"{where}.log_group", flow.log_group, c.logs.groups, "logs.groups")
+    role = c.iam.roles().get(flow.role)
+    if role is None:
+        return [*problems, f"{where}.role {flow.role!r} is not a role of iam"]
+    if role.trust_service != FLOW_LOGS_SERVICE:
+        problems.append(f"{where}.role {flow.role}: trust_service must be {FLOW_LOGS_SERVICE}")
+    if not any(g.capability == "CloudWatchLogsDeliver" and flow.log_group in g.resources
+               for g in role.grants):
+        problems.append(f"{where}.role {flow.role}: needs CloudWatchLogsDeliver on "
+                        f"{flow.log_group} (logs.groups) to publish into it")
+    return problems
+
+
 def _iam_problems(c: PlatformConfig) -> list[str]:
-    problems: list[str] = []
+    problems: list[str] = _flow_log_problems(c)
     secrets = c.secrets.names()
     for role_field, role in c.iam.roles().items():
         for index, grant in enumerate(role.grants):
@@ -381,6 +407,9 @@ def _iam_problems(c: PlatformConfig) -> list[str]:
             elif grant.capability == "SecretsManagerReadSecret":
                 for key in grant.resources:
                     problems += _key_problems(where, key, secrets, "secrets")
+            elif grant.capability == "CloudWatchLogsDeliver":
+                for key in grant.resources:
+                    problems += _key_problems(where, key, c.logs.groups, "logs.groups")
             elif grant.capability.startswith("KMS") and grant.resources:
                 problems.append(
                     f"{where}: {grant.capability} applies to the platform key; "

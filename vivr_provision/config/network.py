@@ -47,6 +47,24 @@ class RouteTableConfig(StrictModel):
     default_route: Literal["internet_gateway", "nat_gateway", "none"]
 
 
+class FlowLogConfig(StrictModel):
+    """VPC flow logs published to a CloudWatch Logs group (EC2 ``CreateFlowLogs``).
+
+    ``log_group`` is a key of ``logs.groups`` (created with its retention and
+    the platform key); ``role`` a key of ``iam`` whose role trusts
+    ``vpc-flow-logs.amazonaws.com`` and holds ``CloudWatchLogsDeliver`` on that
+    group (VPC User Guide, "IAM role for publishing flow logs to CloudWatch
+    Logs").  Every setting is fixed once created: a change replaces the flow
+    log (the records already delivered stay in the group).
+    """
+
+    log_group: Name
+    role: Name
+    traffic_type: Literal["ACCEPT", "REJECT", "ALL"] = "ALL"
+    #: Seconds over which a flow is aggregated into one record (AWS allows 60 or 600).
+    max_aggregation_interval: Literal[60, 600] = 600
+
+
 class NetworkConfig(StrictModel):
     """One VPC and what it holds; gateways are optional (the DR network may have none)."""
 
@@ -55,6 +73,7 @@ class NetworkConfig(StrictModel):
     subnets: list[SubnetConfig]
     nat_gateway: NatGatewayConfig | None = None
     route_tables: list[RouteTableConfig]
+    flow_logs: FlowLogConfig | None = None
 
     def subnet(self, name: str) -> SubnetConfig:
         """The subnet called ``name`` (validated to exist wherever it is referenced)."""

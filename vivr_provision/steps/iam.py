@@ -56,6 +56,8 @@ def role_wanted(config: PlatformConfig, field: str) -> bool:
         return any(b.replication is not None for b in config.s3.buckets.values())
     if field == "rds_monitoring_role":
         return config.rds.enhanced_monitoring_interval > 0
+    if field == "vpc_flow_logs_role":
+        return config.network.flow_logs is not None
     return True
 
 
@@ -126,6 +128,21 @@ class IamRoleStep(Step):
                                "Resource": [str(ctx.output("dr.kms", "key_arn"))]})
         return statements
 
+    def _log_delivery_statements(self, ctx: StepContext,
+                                 grant: IamGrantConfig) -> list[dict[str, Any]]:
+        """What a service that publishes into log groups needs (VPC User Guide, "IAM role
+        for publishing flow logs to CloudWatch Logs"), scoped to those groups;
+        ``DescribeLogGroups`` takes no resource (Service Authorization Reference: "*")."""
+        base = f"arn:aws:logs:{self.config.aws.region}:{ctx.account_id}:log-group:"
+        groups = sorted(f"{base}{self.config.logs.group(key).name}:*" for key in grant.resources)
+        return [
+            {"Sid": "CloudWatchLogsDeliverStreams", "Effect": "Allow",
+             "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+             "Resource": groups},
+            {"Sid": "CloudWatchLogsDeliverFindGroup", "Effect": "Allow",
+             "Action": ["logs:DescribeLogGroups"], "Resource": ["*"]},
+        ]
+
     def _grant_statement(self, ctx: StepContext, grant: IamGrantConfig) -> dict[str, Any]:
         region, account = self.config.aws.region, ctx.account_id
         capability = grant.capability
@@ -157,6 +174,8 @@ class IamRoleStep(Step):
         for grant in self.role.grants:
             if grant.capability == "S3Replication":
                 statements += self._replication_statements(ctx, grant)
+            elif grant.capability == "CloudWatchLogsDeliver":
+                statements += self._log_delivery_statements(ctx, grant)
             else:
                 statements.append(self._grant_statement(ctx, grant))
         return {"Version": "2012-10-17", "Statement": statements}
