@@ -27,7 +27,7 @@ from vivr_provision.config.edge import (
     MANAGED_ORIGIN_REQUEST_POLICIES,
     MANAGED_RESPONSE_HEADERS_POLICIES,
 )
-from vivr_provision.steps.cloudfront import (
+from vivr_provision.steps.cloudfront.common import (
     MANAGED_CACHE_POLICY_IDS,
     MANAGED_ORIGIN_REQUEST_POLICY_IDS,
     MANAGED_RESPONSE_HEADERS_POLICY_IDS,

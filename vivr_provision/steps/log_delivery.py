@@ -31,7 +31,7 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogDeliveryConfig
 from vivr_provision.steps.alb import LB_STEP
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
-from vivr_provision.steps.cloudfront import DISTRIBUTION_STEP
+from vivr_provision.steps.cloudfront.common import DISTRIBUTION_STEP
 from vivr_provision.steps.common import absent_on, gone_on, require_owned, tag_drift
 from vivr_provision.steps.kinds import LOG_DELIVERY
 

@@ -1,0 +1,133 @@
+"""The origin access control that signs requests to the S3 origin (SigV4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from botocore.exceptions import ClientError
+
+from vivr_provision.aws import error_code
+from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.cloudfront.common import (
+    CLOUDFRONT_REGION,
+    NO_OAC,
+    OAC_STEP,
+    STALE_ETAG,
+    STILL_IN_USE,
+    cloudfront_client,
+    items_of,
+    require_note,
+    with_note,
+)
+from vivr_provision.steps.common import (
+    absent_on,
+    gone_on,
+)
+
+events = structlog.get_logger("vivr.cloudfront")
+
+# --------------------------------------------------------------------------- origin access control
+
+#: CloudFront's limit on an origin access control's Description.
+OAC_DESCRIPTION_LIMIT = 256
+
+
+class OriginAccessControlStep(Step):
+    """How the distribution signs its requests to the assets bucket (SigV4, always)."""
+
+    family = OAC_STEP
+    service = "cloudfront"
+
+    def resource_name(self) -> str:
+        return f"{self.config.cloudfront.name}-s3"
+
+    @property
+    def region(self) -> str:
+        return CLOUDFRONT_REGION
+
+    def desired_config(self) -> dict[str, str]:
+        return {
+            "Name": self.resource_name(),
+            "Description": with_note(self.config.cloudfront.origin_access_identity_comment,
+                                     self, OAC_DESCRIPTION_LIMIT),
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+
+    def _get(self, ctx: StepContext, control_id: str) -> Resource | None:
+        reply = absent_on(NO_OAC, cloudfront_client(ctx).get_origin_access_control, Id=control_id)
+        if reply is None:
+            return None
+        body = reply["OriginAccessControl"]
+        return Resource(body["Id"], {"Config": dict(body["OriginAccessControlConfig"]),
+                                     "ETag": reply.get("ETag")})
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self._get(ctx, resource_id)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        params: dict[str, Any] = {}
+        while True:
+            listing = cloudfront_client(ctx).list_origin_access_controls(**params)[
+                "OriginAccessControlList"]
+            for summary in items_of(listing):
+                if summary.get("Name") == self.resource_name():
+                    require_note(self, f"origin access control {self.resource_name()}",
+                                 summary.get("Description"))
+                    return self._get(ctx, summary["Id"])
+            marker = listing.get("NextMarker")
+            if not marker:
+                return None
+            params["Marker"] = marker
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        try:
+            reply = cloudfront_client(ctx).create_origin_access_control(
+                OriginAccessControlConfig=self.desired_config())
+        except ClientError as exc:
+            if error_code(exc) != "OriginAccessControlAlreadyExists":
+                raise
+            adopted = self.find_by_tags(ctx)
+            if adopted is None:
+                raise
+            changes = self.diff(ctx, adopted)
+            return self.update(ctx, adopted, changes) if changes else adopted
+        body = reply["OriginAccessControl"]
+        return Resource(body["Id"], {"Config": dict(body["OriginAccessControlConfig"]),
+                                     "ETag": reply.get("ETag")})
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        have = resource.data["Config"]
+        return [Change(key, have.get(key), want) for key, want in self.desired_config().items()
+                if (have.get(key) or "") != want]
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        def attempt() -> None:
+            current = self._get(ctx, resource.id)
+            if current is None:
+                raise RuntimeError(f"{self.name}: {self.resource_name()} disappeared")
+            cloudfront_client(ctx).update_origin_access_control(
+                Id=resource.id, IfMatch=current.data["ETag"],
+                OriginAccessControlConfig=self.desired_config())
+
+        STALE_ETAG.call(f"update {self.resource_name()}", attempt)
+        found = self._get(ctx, resource.id)
+        assert found is not None, "an origin access control just updated is readable"
+        return found
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        def attempt() -> None:
+            current = self._get(ctx, resource.id)
+            if current is not None:
+                gone_on(NO_OAC, cloudfront_client(ctx).delete_origin_access_control, Id=resource.id,
+                        IfMatch=current.data["ETag"])
+
+        STILL_IN_USE.call(f"delete {self.resource_name()}", STALE_ETAG.call,
+                          f"delete {self.resource_name()}", attempt)
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {"id": resource.id, "origin_access_control_id": resource.id,
+                "name": self.resource_name()}
