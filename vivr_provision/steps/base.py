@@ -299,3 +299,24 @@ class Step(ABC):
         ``resource`` is None when plan finds nothing yet.  Never a secret.
         """
         return []
+
+
+class NamedStep(Step):
+    """A step whose resource is found by the name the config gives it.
+
+    For these resources the name is the identity AWS enforces (a log group,
+    a DB instance identifier, an alarm name), so the id recorded in state
+    adds nothing: both ways of finding it are :meth:`lookup`, which reads
+    the resource by name and refuses a same-named one without our
+    ownership tags.
+    """
+
+    @abstractmethod
+    def lookup(self, ctx: StepContext) -> Resource | None:
+        """The live resource with this step's name (ours), or None."""
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        return self.lookup(ctx)
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        return self.lookup(ctx)

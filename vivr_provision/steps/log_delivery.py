@@ -30,7 +30,7 @@ from typing import Any
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogDeliveryConfig
 from vivr_provision.steps.alb import LB_STEP
-from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.base import Change, NamedStep, Resource, Step, StepContext
 from vivr_provision.steps.cloudfront.common import DISTRIBUTION_STEP
 from vivr_provision.steps.common import absent_on, gone_on, require_owned, tag_drift
 from vivr_provision.steps.kinds import LOG_DELIVERY
@@ -105,7 +105,7 @@ def delivered_group_keys(config: PlatformConfig) -> list[str]:
 # --------------------------------------------------------------------------- resource policy
 
 
-class LogDeliveryPolicyStep(Step):
+class LogDeliveryPolicyStep(NamedStep):
     """The account's resource policy letting log delivery write into our delivered groups.
 
     A resource policy has no tags; its name (per environment, from config)
@@ -136,7 +136,7 @@ class LogDeliveryPolicyStep(Step):
                           "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account}:*"}},
         }]}
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         token: str | None = None
         while True:
             reply = self.logs(ctx).describe_resource_policies(
@@ -148,17 +148,12 @@ class LogDeliveryPolicyStep(Step):
             if not token:
                 return None
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def _put(self, ctx: StepContext) -> Resource:
         self.logs(ctx).put_resource_policy(policyName=self.resource_name(),
                                            policyDocument=json.dumps(self.document(ctx),
                                                                      sort_keys=True))
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None, "a resource policy just put is listed"
         return found
 

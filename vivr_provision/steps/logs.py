@@ -27,7 +27,7 @@ import structlog
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogGroupConfig
 from vivr_provision.retry import policy, until_found
-from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
+from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import gone_on, require_owned, write_tags
 from vivr_provision.steps.drift import Field, converge, drift
 from vivr_provision.steps.kinds import LOG_GROUP
@@ -40,7 +40,7 @@ KEY_PROPAGATION = policy({"AccessDeniedException", "InvalidParameterException"},
                          deadline_s=120, message=r"kms|key")
 
 
-class LogGroupStep(Step):
+class LogGroupStep(NamedStep):
     """One log group with its retention, KMS key (if ``key_step``) and tags."""
 
     family = "logs"
@@ -63,7 +63,7 @@ class LogGroupStep(Step):
     def logs(self, ctx: StepContext) -> Any:
         return ctx.client("logs", self.region)
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         pages = self.logs(ctx).get_paginator("describe_log_groups").paginate(
             logGroupNamePrefix=self.group.name)
         for page in pages:
@@ -79,11 +79,6 @@ class LogGroupStep(Step):
                     return Resource(arn, {**group, "TagMap": tags})
         return None
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def key_arn(self, ctx: StepContext) -> str | None:
         return str(ctx.output(self.key_step, "key_arn")) if self.key_step else None
@@ -97,7 +92,7 @@ class LogGroupStep(Step):
         KEY_PROPAGATION.call(f"create {self.group.name}", logs.create_log_group, **params)
         logs.put_retention_policy(logGroupName=self.group.name,
                                   retentionInDays=self.group.retention_days)
-        return until_found(f"log group {self.group.name}", lambda: self._get(ctx))
+        return until_found(f"log group {self.group.name}", lambda: self.lookup(ctx))
 
     #: The managed settings (see :mod:`vivr_provision.steps.drift`).
     FIELDS = (
@@ -114,7 +109,7 @@ class LogGroupStep(Step):
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         converge(self, ctx, resource, changes, self.FIELDS)
-        return until_found(f"log group {self.group.name}", lambda: self._get(ctx))
+        return until_found(f"log group {self.group.name}", lambda: self.lookup(ctx))
 
     def write_tags(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         write_tags(self.logs(ctx), LOG_GROUP, resource.id, changes[0].desired)

@@ -30,7 +30,7 @@ from vivr_provision.catalog import is_major, major_of, version_key
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import ReadReplicaConfig, SubnetGroupConfig
 from vivr_provision.retry import policy
-from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
+from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
@@ -68,7 +68,7 @@ def _tags_of(ctx: StepContext, region: str, arn: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- subnet group
 
 
-class DbSubnetGroupStep(Step):
+class DbSubnetGroupStep(NamedStep):
     """A DB subnet group over the configured subnets of its site."""
 
     family = "rds-subnet-group"
@@ -89,7 +89,7 @@ class DbSubnetGroupStep(Step):
         return sorted(str(ctx.output(self.site.step(f"subnet.{s}"), "subnet_id"))
                       for s in self.group.subnets)
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         reply = absent_on(DB_SUBNET_GROUP.not_found,
                           _rds(ctx, self.region).describe_db_subnet_groups,
                           DBSubnetGroupName=self.group.name)
@@ -100,11 +100,6 @@ class DbSubnetGroupStep(Step):
         require_owned(self, f"DB subnet group {self.group.name}", data["TagMap"])
         return Resource(self.group.name, data)
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         _rds(ctx, self.region).create_db_subnet_group(
@@ -113,7 +108,7 @@ class DbSubnetGroupStep(Step):
             SubnetIds=self._subnet_ids(ctx),
             Tags=aws_tags(self.tags()),
         )
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None, "a subnet group just created is describable"
         return found
 
@@ -138,7 +133,7 @@ class DbSubnetGroupStep(Step):
         if "tags" in fields:
             rds.add_tags_to_resource(ResourceName=resource.data["DBSubnetGroupArn"],
                                      Tags=aws_tags(fields["tags"].desired))
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None
         return found
 
@@ -154,7 +149,7 @@ class DbSubnetGroupStep(Step):
 # --------------------------------------------------------------------------- parameter group
 
 
-class DbParameterGroupStep(Step):
+class DbParameterGroupStep(NamedStep):
     """``vivr-db-pg``: the spec's PostgreSQL settings (timezone, memory, connections, SSL)."""
 
     family = "rds-parameter-group"
@@ -163,7 +158,7 @@ class DbParameterGroupStep(Step):
     def resource_name(self) -> str:
         return self.config.rds.parameter_group.name
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         group = self.config.rds.parameter_group
         reply = absent_on(DB_PARAMETER_GROUP.not_found,
                           _rds(ctx, self.region).describe_db_parameter_groups,
@@ -175,11 +170,6 @@ class DbParameterGroupStep(Step):
         require_owned(self, f"DB parameter group {group.name}", data["TagMap"])
         return Resource(group.name, data)
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def _user_parameters(self, ctx: StepContext) -> dict[str, str]:
         pages = _rds(ctx, self.region).get_paginator("describe_db_parameters").paginate(
@@ -205,7 +195,7 @@ class DbParameterGroupStep(Step):
             Tags=aws_tags(self.tags()),
         )
         self._set(ctx, group.parameters)
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None, "a parameter group just created is describable"
         return found
 
@@ -240,7 +230,7 @@ class DbParameterGroupStep(Step):
             elif change.field == "tags":
                 write_tags(rds, DB_PARAMETER_GROUP, resource.data["DBParameterGroupArn"],
                            change.desired)
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None
         return found
 
@@ -274,7 +264,7 @@ REPORTED_AS = {
 }
 
 
-class DbInstanceBase(Step):
+class DbInstanceBase(NamedStep):
     """What the primary and the replicas share: lookup, waiting, drift, deletion."""
 
     family = "rds"
@@ -293,7 +283,7 @@ class DbInstanceBase(Step):
     def rds(self, ctx: StepContext) -> Any:
         return _rds(ctx, self.region)
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         reply = absent_on(DB_INSTANCE.not_found, self.rds(ctx).describe_db_instances,
                           DBInstanceIdentifier=self.identifier)
         if not reply or not reply["DBInstances"]:
@@ -305,11 +295,6 @@ class DbInstanceBase(Step):
         require_owned(self, f"DB instance {self.identifier}", data["TagMap"])
         return Resource(self.identifier, data)
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def is_ready(self, resource: Resource) -> bool:
         return resource.data.get("DBInstanceStatus") == "available"
@@ -319,7 +304,7 @@ class DbInstanceBase(Step):
             return resource
         ctx.wait("rds", "db_instance_available", budget_s=self.wait_budget_s, delay_s=30,
                  region=self.region, DBInstanceIdentifier=self.identifier)
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None, "an available instance is describable"
         return found
 
@@ -428,7 +413,7 @@ class DbInstanceBase(Step):
         for change in changes:
             if change.field == "tags":
                 write_tags(rds, DB_INSTANCE, resource.data["DBInstanceArn"], change.desired)
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None
         return found
 

@@ -57,7 +57,7 @@ from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.edge import BucketConfig, ReplicationConfig
 from vivr_provision.retry import policy, until_found
-from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
+from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
@@ -237,7 +237,7 @@ class Observed:
     replication: dict[str, Any] | None
 
 
-class BucketStep(Step):
+class BucketStep(NamedStep):
     """One bucket of ``config.s3.buckets`` in the primary region, with all its settings."""
 
     family = "s3"
@@ -400,7 +400,7 @@ class BucketStep(Step):
         pages = self.s3(ctx).get_paginator("list_buckets").paginate(Prefix=self.bucket_name)
         return any(b["Name"] == self.bucket_name for page in pages for b in page["Buckets"])
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         if not self._owned_listing(ctx):
             return None
         reply = absent_on(BUCKET_GONE, self.s3(ctx).get_bucket_location, Bucket=self.bucket_name)
@@ -420,11 +420,6 @@ class BucketStep(Step):
         require_owned(self, f"S3 bucket {self.bucket_name}", tags)
         return Resource(self.bucket_name, {"Region": region, "Tags": tags})
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def observe(self, ctx: StepContext, region: str) -> Observed:
         versioning = self._read(ctx, region, "get_bucket_versioning")
@@ -581,7 +576,7 @@ class BucketStep(Step):
             # only if it carries our ownership tags.
             events.info("s3.bucket_exists", step=self.name, bucket=self.bucket_name)
             resource = until_found(f"bucket {self.bucket_name} in ListBuckets",
-                                   lambda: self._get(ctx), deadline_s=60)
+                                   lambda: self.lookup(ctx), deadline_s=60)
         else:
             ctx.wait("s3", "bucket_exists", budget_s=self.wait_budget_s, delay_s=2.0,
                      region=self.region, Bucket=self.bucket_name)

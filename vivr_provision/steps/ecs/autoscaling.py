@@ -9,8 +9,8 @@ import structlog
 
 from vivr_provision.steps.base import (
     Change,
+    NamedStep,
     Resource,
-    Step,
     StepContext,
 )
 from vivr_provision.steps.common import (
@@ -30,7 +30,7 @@ from vivr_provision.steps.ecs.common import (
 
 log = structlog.get_logger("vivr.ecs")
 
-class EcsAutoscalingStep(Step):
+class EcsAutoscalingStep(NamedStep):
     """Target tracking of the service's task count: CPU 70 %, memory 80 % (spec)."""
 
     family = AUTOSCALING_STEP
@@ -66,7 +66,7 @@ class EcsAutoscalingStep(Step):
                        "ScaleInCooldown": cfg.scale_in_cooldown_seconds}
                 for name, (metric, target) in metrics.items()}
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         """The scalable target and the policies on it.
 
         Ownership: the target's identity is our service (which the service
@@ -85,11 +85,6 @@ class EcsAutoscalingStep(Step):
                     if p.get("ResourceId") == self.resource_id}
         return Resource(self.resource_id, {"target": targets[0], "policies": policies})
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def _register(self, ctx: StepContext) -> None:
         cfg = self.config.ecs.autoscaling
@@ -110,7 +105,7 @@ class EcsAutoscalingStep(Step):
         self._register(ctx)
         for name, configuration in self.desired_policies().items():
             self._put_policy(ctx, name, configuration)
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None, "a scalable target just registered is describable"
         return found
 
@@ -144,7 +139,7 @@ class EcsAutoscalingStep(Step):
         for name, configuration in self.desired_policies().items():
             if name in touched:
                 self._put_policy(ctx, name, configuration)
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None
         return found
 

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from vivr_provision.aws import error_code
 from vivr_provision.steps.base import (
     Change,
+    NamedStep,
     Resource,
     StepContext,
 )
@@ -37,7 +38,7 @@ from vivr_provision.steps.kinds import ECS_CLUSTER, ECS_SERVICE
 
 log = structlog.get_logger("vivr.ecs")
 
-class EcsClusterStep(EcsStep):
+class EcsClusterStep(EcsStep, NamedStep):
     """The cluster: Container Insights, Fargate capacity providers, tags.
 
     With the EC2 launch type the cluster's capacity providers belong to the
@@ -59,7 +60,7 @@ class EcsClusterStep(EcsStep):
     def desired_strategy(self) -> list[dict[str, Any]]:
         return [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         reply = self.ecs(ctx).describe_clusters(clusters=[self.cluster_name],
                                                 include=["TAGS", "SETTINGS"])
         live = [c for c in reply.get("clusters", []) if c.get("status") != "INACTIVE"]
@@ -70,11 +71,6 @@ class EcsClusterStep(EcsStep):
                       tag_map(cluster.get("tags"), "key", "value"))
         return Resource(cluster["clusterArn"], cluster)
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         params: dict[str, Any] = {"clusterName": self.cluster_name,
@@ -87,7 +83,7 @@ class EcsClusterStep(EcsStep):
         # capacity providers are refused until it can be assumed.
         cluster = ROLE_PROPAGATION.call(f"create cluster {self.cluster_name}",
                                         self.ecs(ctx).create_cluster, **params)["cluster"]
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         return found or Resource(cluster["clusterArn"], cluster)
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
@@ -122,7 +118,7 @@ class EcsClusterStep(EcsStep):
         for change in changes:
             if change.field == "tags":
                 write_tags(ecs, ECS_CLUSTER, resource.id, change.desired)
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None, "a cluster just updated is describable"
         return found
 

@@ -35,7 +35,7 @@ from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import EbsVolumeConfig
 from vivr_provision.retry import policy, until_found
-from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.base import Change, NamedStep, Resource, Step, StepContext
 from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
@@ -106,7 +106,7 @@ def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
 
 # --------------------------------------------------------------------------- launch template
 
-class EcsLaunchTemplateStep(Step):
+class EcsLaunchTemplateStep(NamedStep):
     """The container instances' launch template (versions are immutable)."""
 
     family = LAUNCH_TEMPLATE_STEP
@@ -173,7 +173,7 @@ class EcsLaunchTemplateStep(Step):
         return image_id(ctx, "ecs.ec2.ami_parameter", self.config.ecs.ec2.ami_parameter,
                         self.region)
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         reply = absent_on(LT_NOT_FOUND, self.ec2(ctx).describe_launch_templates,
                           LaunchTemplateNames=[self.template_name])
         templates = (reply or {}).get("LaunchTemplates", [])
@@ -189,11 +189,6 @@ class EcsLaunchTemplateStep(Step):
                         {**template, "TagMap": tags, "VersionNumber": latest["VersionNumber"],
                          "LaunchTemplateData": latest.get("LaunchTemplateData", {})})
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)  # the name is the identity; the id changes only on re-create
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         tags = {**self.tags(), AMI_PARAMETER_TAG: self.config.ecs.ec2.ami_parameter}
@@ -207,7 +202,7 @@ class EcsLaunchTemplateStep(Step):
         except ClientError as exc:
             if error_code(exc) != "InvalidLaunchTemplateName.AlreadyExistsException":
                 raise  # otherwise: made by a crashed run; adopted below if it is ours
-        return until_found(f"launch template {self.template_name}", lambda: self._get(ctx))
+        return until_found(f"launch template {self.template_name}", lambda: self.lookup(ctx))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         data = resource.data
@@ -240,7 +235,7 @@ class EcsLaunchTemplateStep(Step):
                 wanted[AMI_PARAMETER_TAG] = change.desired
         if wanted:
             ec2.create_tags(Resources=[resource.id], Tags=_tag_list(wanted))
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None
         return found
 
@@ -256,7 +251,7 @@ class EcsLaunchTemplateStep(Step):
 
 # --------------------------------------------------------------------------- Auto Scaling group
 
-class EcsAutoScalingGroupStep(Step):
+class EcsAutoScalingGroupStep(NamedStep):
     """The container instances' Auto Scaling group (spec: min 2, max 10, desired 3)."""
 
     family = ASG_STEP
@@ -287,18 +282,13 @@ class EcsAutoScalingGroupStep(Step):
             AutoScalingGroupNames=[self.group_name]).get("AutoScalingGroups", [])
         return dict(groups[0]) if groups else None
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         group = self._describe(ctx)
         if group is None or group.get("Status"):  # "Delete in progress"
             return None
         require_owned(self, f"Auto Scaling group {self.group_name}", tag_map(group.get("Tags")))
         return Resource(group["AutoScalingGroupARN"], group)
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def _settings(self, ctx: StepContext) -> dict[str, Any]:
         cfg = self.config.ecs.ec2
@@ -313,7 +303,7 @@ class EcsAutoScalingGroupStep(Step):
         return self._describe(ctx) is None
 
     def create(self, ctx: StepContext, token: str) -> Resource:
-        if self._describe(ctx) is not None and self._get(ctx) is None:
+        if self._describe(ctx) is not None and self.lookup(ctx) is None:
             # A previous delete of the same name is still running.
             ctx.poll(f"deletion of {self.group_name}", lambda: self._gone(ctx),
                  budget_s=self.wait_budget_s, delay_s=15)
@@ -326,7 +316,7 @@ class EcsAutoScalingGroupStep(Step):
         except ClientError as exc:
             if error_code(exc) != "AlreadyExists":
                 raise  # otherwise: made by a crashed run; adopted below if it is ours
-        return until_found(f"Auto Scaling group {self.group_name}", lambda: self._get(ctx))
+        return until_found(f"Auto Scaling group {self.group_name}", lambda: self.lookup(ctx))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         data = resource.data
@@ -363,7 +353,7 @@ class EcsAutoScalingGroupStep(Step):
                                                     **self._settings(ctx), **params)
         if any(c.field == "tags" for c in changes):
             self.asg(ctx).create_or_update_tags(Tags=self._tags())
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None
         return found
 
@@ -384,7 +374,7 @@ class EcsAutoScalingGroupStep(Step):
 
 # --------------------------------------------------------------------------- capacity provider
 
-class EcsCapacityProviderStep(EcsStep):
+class EcsCapacityProviderStep(EcsStep, NamedStep):
     """The capacity provider over the group, with managed scaling, attached to the cluster."""
 
     family = CAPACITY_PROVIDER_STEP
@@ -426,7 +416,7 @@ class EcsCapacityProviderStep(EcsStep):
                 and p.get("updateStatus") != "DELETE_IN_PROGRESS"]
         return dict(live[0]) if live else None
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         provider = self._provider(ctx)
         if provider is None:
             return None
@@ -437,11 +427,6 @@ class EcsCapacityProviderStep(EcsStep):
             **provider, "clusterProviders": cluster.get("capacityProviders") or [],
             "clusterStrategy": cluster.get("defaultCapacityProviderStrategy") or []})
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def _attach(self, ctx: StepContext) -> None:
         current = (self._cluster(ctx) or {}).get("capacityProviders") or []
@@ -459,7 +444,7 @@ class EcsCapacityProviderStep(EcsStep):
                                   autoScalingGroupProvider=self.desired_provider(ctx),
                                   tags=ecs_tags(self.tags()))
         self._attach(ctx)
-        return until_found(f"capacity provider {self.provider_name}", lambda: self._get(ctx))
+        return until_found(f"capacity provider {self.provider_name}", lambda: self.lookup(ctx))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         data = resource.data
@@ -492,7 +477,7 @@ class EcsCapacityProviderStep(EcsStep):
         for change in changes:
             if change.field == "tags":
                 ecs.tag_resource(resourceArn=resource.id, tags=ecs_tags(change.desired))
-        found = self._get(ctx)
+        found = self.lookup(ctx)
         assert found is not None
         return found
 
