@@ -62,6 +62,7 @@ from vivr_provision.steps.base import (
     MANAGED_BY,
     Change,
     DependencyMissing,
+    NamedStep,
     Resource,
     Step,
     StepContext,
@@ -76,6 +77,7 @@ from vivr_provision.steps.common import (
     tag_map,
     write_tags,
 )
+from vivr_provision.steps.drift import Field, converge, drift
 from vivr_provision.steps.ecs.autoscaling import EcsAutoscalingStep
 from vivr_provision.steps.ecs.common import (
     AUTOSCALING_STEP,
@@ -246,6 +248,18 @@ ALARM_FIELDS = ("AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions
                 "EvaluateLowSampleCountPercentile", "ThresholdMetricId", "Metrics")
 
 
+def _alarm_field(name: str) -> Field:
+    """One PutMetricAlarm setting, compared in :func:`alarm_view`'s shape."""
+
+    def current(described: Mapping[str, Any]) -> Any:
+        return alarm_view(described)[name]
+
+    def desired(step: Any, ctx: StepContext) -> Any:
+        return alarm_view(step.request(ctx))[name]
+
+    return Field(name, current, desired, apply="put_alarm")
+
+
 def alarm_view(alarm: Mapping[str, Any]) -> dict[str, Any]:
     """A request or a ``DescribeAlarms`` entry in one comparable shape.
 
@@ -387,7 +401,7 @@ class TopicStep(Step):
 
 # --------------------------------------------------------------------------- scale out
 
-class ScaleOutPolicyStep(Step):
+class ScaleOutPolicyStep(NamedStep):
     """A step-scaling policy adding ``scale_out_adjustment`` tasks, fired by scale_out alarms.
 
     Scaling policies carry no tags: the identity is the policy name on our
@@ -443,7 +457,7 @@ class ScaleOutPolicyStep(Step):
         """The service's scalable target, as ``ecs-autoscaling`` registers it."""
         return EcsAutoscalingStep(self.config).resource_id
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         resource_id = self.scalable_resource_id
         policies = self.scaling(ctx).describe_scaling_policies(
             ServiceNamespace="ecs", ResourceId=resource_id, ScalableDimension=SCALABLE_DIMENSION,
@@ -452,11 +466,6 @@ class ScaleOutPolicyStep(Step):
                 and p.get("ResourceId") == resource_id]
         return Resource(mine[0]["PolicyARN"], dict(mine[0])) if mine else None
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def _put(self, ctx: StepContext) -> Resource:
         SCALING_PROPAGATION.call(
@@ -465,7 +474,7 @@ class ScaleOutPolicyStep(Step):
             ResourceId=self.scalable_resource_id,
             ScalableDimension=SCALABLE_DIMENSION, PolicyType="StepScaling",
             StepScalingPolicyConfiguration=self.desired_configuration())
-        return until_found(f"scaling policy {self.policy_name}", lambda: self._get(ctx))
+        return until_found(f"scaling policy {self.policy_name}", lambda: self.lookup(ctx))
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         return self._put(ctx)
@@ -495,7 +504,7 @@ class ScaleOutPolicyStep(Step):
 
 # --------------------------------------------------------------------------- alarms
 
-class AlarmStep(Step):
+class AlarmStep(NamedStep):
     """One CloudWatch alarm of ``monitoring.alarms``, notifying its action's topics."""
 
     family = ALARM_FAMILY
@@ -539,7 +548,7 @@ class AlarmStep(Step):
                 "TreatMissingData": self.alarm.treat_missing_data,
                 **metric_part(self.alarm, sets)}
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         cloudwatch = self.cloudwatch(ctx)
         alarms = [a for a in cloudwatch.describe_alarms(AlarmNames=[self.alarm.name])
                   .get("MetricAlarms", []) if a.get("AlarmName") == self.alarm.name]
@@ -550,35 +559,35 @@ class AlarmStep(Step):
         require_owned(self, f"alarm {self.alarm.name}", tags)
         return Resource(arn, {**alarms[0], "TagMap": tags})
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def _reread(self, ctx: StepContext) -> Resource:
-        return until_found(f"alarm {self.alarm.name}", lambda: self._get(ctx))
+        return until_found(f"alarm {self.alarm.name}", lambda: self.lookup(ctx))
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         self.cloudwatch(ctx).put_metric_alarm(**self.request(ctx), Tags=aws_tags(self.tags()))
         return self._reread(ctx)
 
+    #: Tags, then every setting PutMetricAlarm carries: however many of them
+    #: drifted, one PutMetricAlarm converges them (it rewrites the whole alarm
+    #: and ignores Tags on an existing one, hence TagResource for those).
+    FIELDS = (
+        Field("tags", lambda d: d["TagMap"], lambda s, ctx: s.tags(), compare="tags",
+              apply="write_tags"),
+        *(_alarm_field(name) for name in ALARM_FIELDS),
+    )
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        changes = tag_drift(self, resource.data["TagMap"])
-        current, desired = alarm_view(resource.data), alarm_view(self.request(ctx))
-        changes += [Change(field, current[field], desired[field]) for field in ALARM_FIELDS
-                    if current[field] != desired[field]]
-        return changes
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        """PutMetricAlarm rewrites the whole alarm; it ignores Tags on an existing one."""
-        cloudwatch = self.cloudwatch(ctx)
-        if any(c.field != "tags" for c in changes):
-            cloudwatch.put_metric_alarm(**self.request(ctx))
-        for change in changes:
-            if change.field == "tags":
-                write_tags(cloudwatch, ALARM, resource.id, change.desired)
+        converge(self, ctx, resource, changes, self.FIELDS)
         return self._reread(ctx)
+
+    def write_tags(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        write_tags(self.cloudwatch(ctx), ALARM, resource.id, changes[0].desired)
+
+    def put_alarm(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        self.cloudwatch(ctx).put_metric_alarm(**self.request(ctx))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """DeleteAlarms succeeds for names that are already gone."""
@@ -590,7 +599,7 @@ class AlarmStep(Step):
 
 # --------------------------------------------------------------------------- dashboard
 
-class DashboardStep(Step):
+class DashboardStep(NamedStep):
     """``<project>-<environment>``: the tracked metrics and a graph of every alarm."""
 
     family = DASHBOARD_STEP
@@ -649,7 +658,7 @@ class DashboardStep(Step):
                    str(w.get("properties", {}).get("markdown", ""))
                    for w in body.get("widgets", []) if isinstance(w, dict))
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         reply = absent_on(DASHBOARD.not_found, self.cloudwatch(ctx).get_dashboard,
                           DashboardName=self.resource_name())
         if reply is None:
@@ -665,11 +674,6 @@ class DashboardStep(Step):
                 "delete it, or add that widget to adopt it")
         return Resource(str(reply["DashboardArn"]), {"Body": body})
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx)
 
     def _put(self, ctx: StepContext) -> Resource:
         reply = self.cloudwatch(ctx).put_dashboard(DashboardName=self.resource_name(),
@@ -677,7 +681,7 @@ class DashboardStep(Step):
         for message in reply.get("DashboardValidationMessages", []):
             log.warning("dashboard.validation", step=self.name,
                         path=message.get("DataPath"), message=message.get("Message"))
-        return until_found(f"dashboard {self.resource_name()}", lambda: self._get(ctx))
+        return until_found(f"dashboard {self.resource_name()}", lambda: self.lookup(ctx))
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         return self._put(ctx)
