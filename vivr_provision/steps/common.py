@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from botocore.exceptions import ClientError
 
 from vivr_provision.aws import error_code
-from vivr_provision.steps.base import MANAGED_BY, STEP_TAG, Change, Step
+from vivr_provision.steps.base import MANAGED_BY, STEP_TAG, Change, Resource, Step, StepContext
 from vivr_provision.steps.kinds import Kind
 
 T = TypeVar("T")
@@ -68,6 +68,25 @@ def write_tags(client: Any, kind: Kind, resource: str, tags: Mapping[str, str]) 
     if kind.tags is None:
         raise TypeError(f"{kind.noun}: no tag API declared")
     getattr(client, kind.tags.write)(**kind.tags.request(resource, tags))
+
+
+class KindTaggedStep(Step):
+    """A step whose tags converge through its kind's tag API (:attr:`Kind.tags`).
+
+    The drift table's :data:`~vivr_provision.steps.drift.TAGS` row calls
+    :meth:`converge_tags`; ``tag_target`` names what the tag call takes
+    (the resource's ARN by default; a role's name for IAM).
+    """
+
+    kind: ClassVar[Kind]
+
+    def tag_target(self, resource: Resource) -> str:
+        return resource.id
+
+    def converge_tags(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        write_tags(ctx.client(self.kind.service, self.region), self.kind,
+                   self.tag_target(resource), changes[-1].desired)
 
 
 def is_owned_by(step: Step, tags: Mapping[str, str]) -> bool:

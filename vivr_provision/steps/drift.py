@@ -92,4 +92,9 @@ def converge(step: Any, ctx: StepContext, resource: Resource, changes: Iterable[
         getattr(step, method)(ctx, resource, owned)
 
 
-__all__ = ["MAINTENANCE_WINDOW", "Field", "converge", "drift"]
+#: The ownership tags as a row: ``Resource.data["TagMap"]`` against ``step.tags()``,
+#: converged by the step's ``converge_tags`` (:class:`~vivr_provision.steps.common.KindTaggedStep`).
+TAGS = Field("tags", lambda d: d["TagMap"], lambda s, ctx: s.tags(), compare="tags",
+             apply="converge_tags")
+
+__all__ = ["MAINTENANCE_WINDOW", "TAGS", "Field", "converge", "drift"]

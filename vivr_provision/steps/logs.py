@@ -28,8 +28,8 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogGroupConfig
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
-from vivr_provision.steps.common import gone_on, require_owned, write_tags
-from vivr_provision.steps.drift import Field, converge, drift
+from vivr_provision.steps.common import KindTaggedStep, gone_on, require_owned
+from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import LOG_GROUP
 from vivr_provision.steps.log_delivery import log_delivery_steps
 
@@ -40,11 +40,12 @@ KEY_PROPAGATION = policy({"AccessDeniedException", "InvalidParameterException"},
                          deadline_s=120, message=r"kms|key")
 
 
-class LogGroupStep(NamedStep):
+class LogGroupStep(KindTaggedStep, NamedStep):
     """One log group with its retention, KMS key (if ``key_step``) and tags."""
 
     family = "logs"
     service = "logs"
+    kind = LOG_GROUP
     #: Whether a same-named group without any ManagedBy tag is adopted (RDS's own groups).
     adopt_untagged: bool = False
 
@@ -96,8 +97,7 @@ class LogGroupStep(NamedStep):
 
     #: The managed settings (see :mod:`vivr_provision.steps.drift`).
     FIELDS = (
-        Field("tags", lambda d: d["TagMap"], lambda s, ctx: s.tags(), compare="tags",
-              apply="write_tags"),
+        TAGS,
         Field("retention_days", lambda d: d.get("retentionInDays"),
               lambda s, ctx: s.group.retention_days, apply="put_retention"),
         Field("kms_key", lambda d: d.get("kmsKeyId"), lambda s, ctx: s.key_arn(ctx),
@@ -110,9 +110,6 @@ class LogGroupStep(NamedStep):
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         converge(self, ctx, resource, changes, self.FIELDS)
         return until_found(f"log group {self.group.name}", lambda: self.lookup(ctx))
-
-    def write_tags(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
-        write_tags(self.logs(ctx), LOG_GROUP, resource.id, changes[0].desired)
 
     def put_retention(self, ctx: StepContext, resource: Resource,
                       changes: list[Change]) -> None:

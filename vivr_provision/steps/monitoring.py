@@ -69,15 +69,14 @@ from vivr_provision.steps.base import (
 )
 from vivr_provision.steps.common import (
     ForeignResourceError,
+    KindTaggedStep,
     absent_on,
     aws_tags,
     gone_on,
     require_owned,
-    tag_drift,
     tag_map,
-    write_tags,
 )
-from vivr_provision.steps.drift import Field, converge, drift
+from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.ecs.autoscaling import EcsAutoscalingStep
 from vivr_provision.steps.ecs.common import (
     AUTOSCALING_STEP,
@@ -302,11 +301,12 @@ def missing_subscriptions(topic: TopicConfig,
             if _subscription_key(s.protocol, s.endpoint) not in present]
 
 
-class TopicStep(Step):
+class TopicStep(KindTaggedStep):
     """One SNS topic of ``monitoring.topics`` with its subscriptions."""
 
     family = TOPIC_FAMILY
     service = "sns"
+    kind = TOPIC
     expected_seconds = 2.0
 
     def __init__(self, config: PlatformConfig, key: str, topic: TopicConfig) -> None:
@@ -364,12 +364,17 @@ class TopicStep(Step):
                                                         created.data["Subscriptions"]))
         return self._reread(ctx, arn)
 
+    #: Settings; subscriptions are compared apart (missing ones are added,
+    #: others' are left alone, so the wanted list depends on what is there).
+    FIELDS = (
+        TAGS,
+        Field("display_name", lambda d: d["Attributes"].get("DisplayName", ""),
+              lambda s, ctx: s.topic.display_name, apply="set_display_name"),
+    )
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         data = resource.data
-        changes = tag_drift(self, data["TagMap"])
-        display = data["Attributes"].get("DisplayName", "")
-        if display != self.topic.display_name:
-            changes.append(Change("display_name", display, self.topic.display_name))
+        changes = drift(self, ctx, data, self.FIELDS)
         missing = missing_subscriptions(self.topic, data["Subscriptions"])
         if missing:
             current = sorted(f"{s.get('Protocol')}:{s.get('Endpoint')}"
@@ -379,17 +384,16 @@ class TopicStep(Step):
         return changes
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        sns = self.sns(ctx)
-        for change in changes:
-            if change.field == "tags":
-                write_tags(sns, TOPIC, resource.id, change.desired)
-            elif change.field == "display_name":
-                sns.set_topic_attributes(TopicArn=resource.id, AttributeName="DisplayName",
-                                         AttributeValue=self.topic.display_name)
-            elif change.field == "subscriptions":
-                self._subscribe(ctx, resource.id, missing_subscriptions(
-                    self.topic, resource.data["Subscriptions"]))
+        converge(self, ctx, resource, changes, self.FIELDS)
+        if any(c.field == "subscriptions" for c in changes):
+            self._subscribe(ctx, resource.id, missing_subscriptions(
+                self.topic, resource.data["Subscriptions"]))
         return self._reread(ctx, resource.id)
+
+    def set_display_name(self, ctx: StepContext, resource: Resource,
+                         changes: list[Change]) -> None:
+        self.sns(ctx).set_topic_attributes(TopicArn=resource.id, AttributeName="DisplayName",
+                                           AttributeValue=self.topic.display_name)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """DeleteTopic removes its subscriptions with it."""
@@ -504,11 +508,12 @@ class ScaleOutPolicyStep(NamedStep):
 
 # --------------------------------------------------------------------------- alarms
 
-class AlarmStep(NamedStep):
+class AlarmStep(KindTaggedStep, NamedStep):
     """One CloudWatch alarm of ``monitoring.alarms``, notifying its action's topics."""
 
     family = ALARM_FAMILY
     service = "cloudwatch"
+    kind = ALARM
     expected_seconds = 1.0
 
     def __init__(self, config: PlatformConfig, alarm: AlarmConfig) -> None:
@@ -571,8 +576,7 @@ class AlarmStep(NamedStep):
     #: drifted, one PutMetricAlarm converges them (it rewrites the whole alarm
     #: and ignores Tags on an existing one, hence TagResource for those).
     FIELDS = (
-        Field("tags", lambda d: d["TagMap"], lambda s, ctx: s.tags(), compare="tags",
-              apply="write_tags"),
+        TAGS,
         *(_alarm_field(name) for name in ALARM_FIELDS),
     )
 
@@ -582,9 +586,6 @@ class AlarmStep(NamedStep):
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         converge(self, ctx, resource, changes, self.FIELDS)
         return self._reread(ctx)
-
-    def write_tags(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
-        write_tags(self.cloudwatch(ctx), ALARM, resource.id, changes[0].desired)
 
     def put_alarm(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         self.cloudwatch(ctx).put_metric_alarm(**self.request(ctx))
