@@ -269,3 +269,18 @@ def test_documents_come_from_the_steps_with_symbolic_arns() -> None:
     text = json.dumps([g.document for g in documents.generated])
     assert ACCOUNT_ID in text and "000000000000" not in text
     assert documents.unknown_managed == []
+
+
+def test_lint_findings_with_one_reason_are_one_row_naming_every_policy() -> None:
+    from vivr_provision.check.lint import LintResult
+    from vivr_provision.check.report import _lint_rows
+
+    why = "a role trust policy has no Resource"
+    results = [LintResult("a/trust", "trust", "MALFORMED", "no resource", why),
+               LintResult("b/trust", "trust", "MALFORMED", "no resource", why),
+               LintResult("kms", "key", "RESOURCE_STAR", "star", "means this key"),
+               LintResult("c/grants", "iam", "RESOURCE_MISMATCH", "wants *", None)]
+    assert _lint_rows(results) == [
+        ["a/trust\nb/trust", "MALFORMED", "accepted", why],
+        ["kms", "RESOURCE_STAR", "accepted", "means this key"],
+        ["c/grants", "RESOURCE_MISMATCH", "FAIL", "wants *"]]

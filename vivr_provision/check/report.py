@@ -70,6 +70,19 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
     return table
 
 
+def _lint_rows(results: list[LintResult]) -> list[list[str]]:
+    """One row per finding, verdict and reason, naming every policy it applies to.
+
+    Nine trust policies share one accepted finding with one reason; at 80
+    columns nine copies of that reason were three screens of the same words.
+    """
+    grouped: dict[tuple[str, bool, str], list[str]] = {}
+    for r in results:
+        grouped.setdefault((r.issue, r.ok, r.accepted or r.detail), []).append(r.policy)
+    return [["\n".join(dict.fromkeys(policies)), issue, "accepted" if ok else "FAIL", why]
+            for (issue, ok, why), policies in grouped.items()]
+
+
 def _mark(ok: bool) -> str:
     return "ok" if ok else "FAIL"
 
@@ -88,9 +101,8 @@ def print_check(report: CheckReport, output: str) -> None:
                      [[a.principal, ", ".join(a.actions), a.resource, a.why, _mark(a.ok),
                        a.reason] for a in report.access]))
     out.print(_table(f"check {where}: policy lint (parliament)",
-                     ["policy", "finding", "result", "detail / accepted because"],
-                     [[r.policy, r.issue, "accepted" if r.ok else "FAIL",
-                       r.accepted or r.detail] for r in report.lint]))
+                     ["policies", "finding", "result", "detail / accepted because"],
+                     _lint_rows(report.lint)))
     notes = [f"{f.name}: {n}" for f in report.flows for n in f.notes]
     if notes:
         out.print("Notes:", highlight=False)
