@@ -16,7 +16,10 @@ Comparisons:
 * ``defaulted``: AWS omits the value when it is the service default
   (``Field.default``), which then stands for it;
 * ``tags``: our ownership tags are present with our values; tags others
-  added are left alone (the change lists only ours that differ).
+  added are left alone (the change lists only ours that differ);
+* ``any_of``: the config's value may appear in several spellings (a KMS
+  key as its ARN, id or alias); ``desired`` gives them all, the first is
+  the one to set.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any, Literal
 
 from vivr_provision.steps.base import Change, Resource, StepContext
 
-Compare = Literal["exact", "unordered", "defaulted", "tags"]
+Compare = Literal["exact", "unordered", "defaulted", "tags", "any_of"]
 Effect = Literal["in_place", "maintenance", "replace"]
 
 #: What ``Change.when`` says for a setting AWS applies in the maintenance window.
@@ -58,6 +61,9 @@ def _differs(field: Field, current: Any, desired: Any) -> tuple[bool, Any, Any]:
         have = dict(current or {})
         wrong = {k: v for k, v in dict(desired).items() if have.get(k) != v}
         return bool(wrong), {k: have.get(k) for k in wrong}, wrong
+    if field.compare == "any_of":
+        spellings = tuple(desired)
+        return current not in spellings, current, spellings[0]
     if field.compare == "unordered":
         return sorted(current or []) != sorted(desired or []), current, desired
     if field.compare == "defaulted" and current is None:
@@ -92,9 +98,14 @@ def converge(step: Any, ctx: StepContext, resource: Resource, changes: Iterable[
         getattr(step, method)(ctx, resource, owned)
 
 
-#: The ownership tags as a row: ``Resource.data["TagMap"]`` against ``step.tags()``,
-#: converged by the step's ``converge_tags`` (:class:`~vivr_provision.steps.common.KindTaggedStep`).
-TAGS = Field("tags", lambda d: d["TagMap"], lambda s, ctx: s.tags(), compare="tags",
-             apply="converge_tags")
+def tags_row(current: Callable[[Mapping[str, Any]], Any] = lambda d: d["TagMap"]) -> Field:
+    """The ownership tags as a row: ``current`` (default ``Resource.data["TagMap"]``)
+    against ``step.tags()``, converged by the step's ``converge_tags``
+    (:class:`~vivr_provision.steps.common.KindTaggedStep`)."""
+    return Field("tags", current, lambda s, ctx: s.tags(), compare="tags",
+                 apply="converge_tags")
 
-__all__ = ["MAINTENANCE_WINDOW", "TAGS", "Field", "converge", "drift"]
+
+TAGS = tags_row()
+
+__all__ = ["MAINTENANCE_WINDOW", "TAGS", "Field", "converge", "drift", "tags_row"]

@@ -36,13 +36,14 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import GeneratedSecretConfig
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.common import (
+    KindTaggedStep,
     absent_on,
     aws_tags,
     gone_on,
     require_owned,
-    tag_drift,
     tag_map,
 )
+from vivr_provision.steps.drift import Field, converge, drift, tags_row
 from vivr_provision.steps.kinds import SECRET
 
 events = structlog.get_logger("vivr.secrets")
@@ -110,11 +111,12 @@ def set_value_command(name: str, region: str) -> str:
             f"--secret-string file://<file-with-the-value> --region {region}")
 
 
-class SecretStep(Step):
+class SecretStep(KindTaggedStep):
     """One Secrets Manager secret, found by its name."""
 
     family = "secret"
     service = "secretsmanager"
+    kind = SECRET
     generated: ClassVar[bool] = False
 
     def __init__(self, config: PlatformConfig, key: str, name: str, description: str) -> None:
@@ -180,29 +182,31 @@ class SecretStep(Step):
         assert created is not None, "a secret just created is describable"
         return created
 
+    #: Metadata only: a secret's value is never rewritten by apply.  Description
+    #: and key travel in one UpdateSecret.
+    FIELDS = (
+        tags_row(lambda d: tag_map(d.get("Tags"))),
+        Field("description", lambda d: d.get("Description", ""),
+              lambda s, ctx: s.description, apply="update_metadata"),
+        Field("kms_key", lambda d: d.get("KmsKeyId"),
+              lambda s, ctx: (ctx.output("kms", "key_arn"), ctx.output("kms", "key_id"),
+                              ctx.output("kms", "alias")),
+              compare="any_of", apply="update_metadata"),
+    )
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, tag_map(data.get("Tags")))
-        if data.get("Description", "") != self.description:
-            changes.append(Change("description", data.get("Description"), self.description))
-        key_arn = ctx.output("kms", "key_arn")
-        key_id = ctx.output("kms", "key_id")
-        if data.get("KmsKeyId") not in (key_arn, key_id, ctx.output("kms", "alias")):
-            changes.append(Change("kms_key", data.get("KmsKeyId"), key_arn))
-        return changes
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        """Metadata only: a secret's value is never rewritten by apply."""
-        sm = self.sm(ctx)
-        fields = {c.field: c for c in changes}
-        if "description" in fields or "kms_key" in fields:
-            sm.update_secret(SecretId=resource.id, Description=self.description,
-                             KmsKeyId=ctx.output("kms", "key_arn"))
-        if "tags" in fields:
-            sm.tag_resource(SecretId=resource.id, Tags=aws_tags(fields["tags"].desired))
+        converge(self, ctx, resource, changes, self.FIELDS)
         updated = self._live(ctx, resource.id)
         assert updated is not None
         return updated
+
+    def update_metadata(self, ctx: StepContext, resource: Resource,
+                        changes: list[Change]) -> None:
+        self.sm(ctx).update_secret(SecretId=resource.id, Description=self.description,
+                                   KmsKeyId=ctx.output("kms", "key_arn"))
 
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
         days = self.config.secrets.recovery_window_days

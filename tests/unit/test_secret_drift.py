@@ -1,0 +1,63 @@
+"""Secret metadata drift: description and key in one UpdateSecret, tags apart, never the value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
+from vivr_provision.config import PlatformConfig
+from vivr_provision.steps.base import Resource
+from vivr_provision.steps.secrets import SecretStep
+
+ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:vivr/production/stripe-AbCdEf"
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OUTPUTS = {"kms": {"key_arn": KEY_ARN, "key_id": "1234abcd-12ab-34cd-56ef-1234567890ab",
+                   "alias": "alias/vivr-production"}}
+
+
+@pytest.fixture(scope="module")
+def config() -> PlatformConfig:
+    return production_config()
+
+
+def _step(config: PlatformConfig) -> SecretStep:
+    return SecretStep(config, "stripe", "vivr/production/stripe", "Stripe secret key (payments)")
+
+
+def _described(step: SecretStep, **edits: Any) -> dict[str, Any]:
+    return {"ARN": ARN, "Name": "vivr/production/stripe", "Description": step.description,
+            "KmsKeyId": KEY_ARN, "Tags": [{"Key": k, "Value": v}
+                                          for k, v in step.tags().items()], **edits}
+
+
+@pytest.mark.parametrize(("edits", "expected"), [
+    ({}, []),
+    ({"KmsKeyId": "alias/vivr-production"}, []),          # the alias names the same key
+    ({"KmsKeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}, []),
+    ({"KmsKeyId": None}, [("kms_key", None, KEY_ARN)]),   # AWS's default key
+    ({"Description": "edited"}, [("description", "edited", "Stripe secret key (payments)")]),
+])
+def test_secret_drift(config: PlatformConfig, edits: dict[str, Any],
+                      expected: list[tuple[str, Any, Any]]) -> None:
+    step = _step(config)
+    with StubbedAws() as aws:  # comparing reads nothing, and never the value
+        changes = step.diff(aws.context(config, OUTPUTS), Resource(ARN, _described(step, **edits)))
+    assert [(c.field, c.current, c.desired) for c in changes] == expected
+
+
+def test_description_and_key_go_in_one_update_secret_and_tags_apart(
+        config: PlatformConfig) -> None:
+    step = _step(config)
+    drifted = _described(step, Description="edited", KmsKeyId=None, Tags=[])
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        changes = step.diff(ctx, Resource(ARN, drifted))
+        assert [c.field for c in changes] == ["tags", "description", "kms_key"]
+        aws.expect("secretsmanager", "tag_resource", {}, {"SecretId": ARN, "Tags": [
+            {"Key": k, "Value": v} for k, v in sorted(step.tags().items())]})
+        aws.expect("secretsmanager", "update_secret", {"ARN": ARN}, {
+            "SecretId": ARN, "Description": "Stripe secret key (payments)", "KmsKeyId": KEY_ARN})
+        aws.expect("secretsmanager", "describe_secret", _described(step), {"SecretId": ARN})
+        step.update(ctx, Resource(ARN, drifted), changes)
