@@ -227,6 +227,8 @@ def group_writers(config: PlatformConfig) -> dict[str, list[str]]:
     add(config.redis.engine_log_group, "ElastiCache engine-log")
     for delivery in config.logs.deliveries.values():
         add(delivery.group, f"{delivery.source} {delivery.log_type} delivery")
+    if config.network.flow_logs is not None:
+        add(config.network.flow_logs.log_group, "VPC flow logs")
     return writers
 
 
