@@ -71,3 +71,23 @@ def test_apply_sends_one_put_metric_alarm_for_every_setting_and_tags_apart(
         aws.expect("cloudwatch", "list_tags_for_resource", {"Tags": [
             {"Key": k, "Value": v} for k, v in step.tags().items()]}, {"ResourceARN": ARN})
         step.update(ctx, Resource(ARN, drifted), changes)
+
+
+def test_a_cache_alarm_reads_its_members_once_per_plan(config: PlatformConfig) -> None:
+    """The wanted view comes from the request, which asks ElastiCache for the members:
+    one DescribeReplicationGroups per comparison, not one per compared setting."""
+    [template] = [a for a in config.monitoring.alarms if a.name == NAME]
+    alarm = template.model_copy(update={"name": "vivr-production-cache-cpu",
+                                        "resource": "redis", "namespace": "AWS/ElastiCache"})
+    step = AlarmStep(config, alarm)
+    outputs = {**_outputs(step), "cache": {"replication_group_id": "vivr-cache"}}
+    members = {"ReplicationGroups": [{"ReplicationGroupId": "vivr-cache",
+                                      "MemberClusters": ["vivr-cache-001", "vivr-cache-002"]}]}
+    with StubbedAws() as aws:
+        ctx = aws.context(config, outputs)
+        aws.expect("elasticache", "describe_replication_groups", members,
+                   {"ReplicationGroupId": "vivr-cache"})
+        described = {**step.request(ctx), "AlarmArn": ARN, "TagMap": step.tags()}
+        aws.expect("elasticache", "describe_replication_groups", members,
+                   {"ReplicationGroupId": "vivr-cache"})
+        assert step.diff(ctx, Resource(ARN, described)) == []

@@ -247,16 +247,21 @@ ALARM_FIELDS = ("AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions
                 "EvaluateLowSampleCountPercentile", "ThresholdMetricId", "Metrics")
 
 
-def _alarm_field(name: str) -> Field:
-    """One PutMetricAlarm setting, compared in :func:`alarm_view`'s shape."""
+def alarm_fields(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> tuple[Field, ...]:
+    """Tags, then every PutMetricAlarm setting, compared between two alarm views.
 
-    def current(described: Mapping[str, Any]) -> Any:
-        return alarm_view(described)[name]
+    Both views are built once per comparison: the wanted one comes from the
+    alarm's request, which for a cache alarm reads the replication group's
+    members from AWS.  However many settings drift, one PutMetricAlarm
+    converges them (it rewrites the whole alarm and ignores Tags on an
+    existing one, hence TagResource for those).
+    """
 
-    def desired(step: Any, ctx: StepContext) -> Any:
-        return alarm_view(step.request(ctx))[name]
+    def row(name: str) -> Field:
+        return Field(name, lambda d: current[name], lambda s, ctx: wanted[name],
+                     apply="put_alarm")
 
-    return Field(name, current, desired, apply="put_alarm")
+    return (TAGS, *(row(name) for name in ALARM_FIELDS))
 
 
 def alarm_view(alarm: Mapping[str, Any]) -> dict[str, Any]:
@@ -572,19 +577,12 @@ class AlarmStep(KindTaggedStep, NamedStep):
         self.cloudwatch(ctx).put_metric_alarm(**self.request(ctx), Tags=aws_tags(self.tags()))
         return self._reread(ctx)
 
-    #: Tags, then every setting PutMetricAlarm carries: however many of them
-    #: drifted, one PutMetricAlarm converges them (it rewrites the whole alarm
-    #: and ignores Tags on an existing one, hence TagResource for those).
-    FIELDS = (
-        TAGS,
-        *(_alarm_field(name) for name in ALARM_FIELDS),
-    )
-
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
+        fields = alarm_fields(alarm_view(resource.data), alarm_view(self.request(ctx)))
+        return drift(self, ctx, resource.data, fields)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
+        converge(self, ctx, resource, changes, alarm_fields({}, {}))  # rows' methods only
         return self._reread(ctx)
 
     def put_alarm(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
