@@ -109,10 +109,14 @@ def require_owned(step: Step, what: str, tags: Mapping[str, str]) -> None:
         )
 
 
+def wrong_tags(desired: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
+    """Our tags that are missing or different on the resource (others' tags are left alone)."""
+    return {k: v for k, v in desired.items() if current.get(k) != v}
+
+
 def tag_drift(step: Step, current: Mapping[str, str]) -> list[Change]:
     """A ``tags`` change when any of our tags is missing or different."""
-    desired = step.tags()
-    wrong = {k: v for k, v in desired.items() if current.get(k) != v}
+    wrong = wrong_tags(step.tags(), current)
     if not wrong:
         return []
     return [Change("tags", {k: current.get(k) for k in wrong}, wrong)]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from vivr_provision.steps.base import Change, Resource, StepContext
+from vivr_provision.steps.common import wrong_tags
 
 Compare = Literal["exact", "unordered", "defaulted", "tags", "any_of"]
 Effect = Literal["in_place", "maintenance", "replace"]
@@ -59,7 +60,7 @@ def _differs(field: Field, current: Any, desired: Any) -> tuple[bool, Any, Any]:
     """(differs, current as shown, desired as shown)."""
     if field.compare == "tags":
         have = dict(current or {})
-        wrong = {k: v for k, v in dict(desired).items() if have.get(k) != v}
+        wrong = wrong_tags(desired, have)
         return bool(wrong), {k: have.get(k) for k in wrong}, wrong
     if field.compare == "any_of":
         spellings = tuple(desired)

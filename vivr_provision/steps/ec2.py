@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from vivr_provision.aws import error_code
 from vivr_provision.retry import READ_AFTER_CREATE
 from vivr_provision.steps.base import STEP_TAG, Change, Resource, Step, StepContext
+from vivr_provision.steps.common import tag_drift
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,7 @@ class Ec2Step(Step):
 
     # -- tags as drift -----------------------------------------------------
     def tag_changes(self, resource: Resource) -> list[Change]:
-        current = tag_dict(resource.data.get("Tags"))
-        desired = self.tags()
-        wrong = {k: v for k, v in desired.items() if current.get(k) != v}
-        if not wrong:
-            return []
-        return [Change("tags", {k: current.get(k) for k in wrong}, wrong)]
+        return tag_drift(self, tag_dict(resource.data.get("Tags")))
 
     def apply_tag_changes(
         self, ctx: StepContext, resource: Resource, changes: list[Change]
