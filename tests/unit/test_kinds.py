@@ -9,7 +9,9 @@ lists, or be named in ``UNMODELLED_CODES`` with where AWS documents it.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
+import boto3
 import botocore.session
 import pytest
 from botocore.model import ServiceModel
@@ -60,3 +62,46 @@ def test_tag_requests_match_the_operation(name: str) -> None:
         assert set(tags_shape.member.members) >= {kind.tags.key, kind.tags.value}
     id_shape = members[kind.tags.id_param]
     assert (id_shape.type_name == "list") is kind.tags.id_as_list
+
+
+def _operation(service: str, method: str) -> Any:
+    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="unit",
+                          aws_secret_access_key="unit")
+    return _model(service).operation_model(client.meta.method_to_api_mapping[method])
+
+
+def _top(path: str) -> str:
+    """The reply member a JMESPath starts with (``DBInstances[0]`` -> ``DBInstances``)."""
+    return path.split("[", 1)[0].split(".", 1)[0]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, k in KINDS.items() if k.read is not None))
+def test_reads_match_the_operation(name: str) -> None:
+    kind: Kind = KINDS[name]
+    read = kind.read
+    assert read is not None
+    operation = _operation(kind.service, read.operation)
+    members = operation.input_shape.members
+    assert set(read.request("vivr-x")) <= set(members), (name, sorted(members))
+    assert (members[read.name_param].type_name == "list") is read.name_as_list
+    output = operation.output_shape.members
+    assert _top(read.item) in output, (name, sorted(output))
+    item = output[_top(read.item)]
+    item_shape = item.member if item.type_name == "list" else item
+    fields = item_shape.members
+    for path in (read.id_field, read.tag_target, read.tags):
+        if path is not None:
+            assert _top(path) in fields, (name, path, sorted(fields))
+    if read.tags is None:
+        assert kind.tags is not None and kind.tags.list_call is not None, \
+            f"{name}: no inline tags and no tag list call"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, k in KINDS.items()
+                                        if k.tags is not None and k.tags.list_call))
+def test_tag_lists_match_the_operation(name: str) -> None:
+    kind: Kind = KINDS[name]
+    assert kind.tags is not None and kind.tags.list_call is not None
+    operation = _operation(kind.service, kind.tags.list_call)
+    assert set(kind.tags.list_request("arn:aws:x")) <= set(operation.input_shape.members)
+    assert _top(kind.tags.listed) in operation.output_shape.members

@@ -12,10 +12,19 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
+import jmespath
 from botocore.exceptions import ClientError
 
 from vivr_provision.aws import error_code
-from vivr_provision.steps.base import MANAGED_BY, STEP_TAG, Change, Resource, Step, StepContext
+from vivr_provision.steps.base import (
+    MANAGED_BY,
+    STEP_TAG,
+    Change,
+    NamedStep,
+    Resource,
+    Step,
+    StepContext,
+)
 from vivr_provision.steps.kinds import Kind
 
 T = TypeVar("T")
@@ -85,8 +94,64 @@ class KindTaggedStep(Step):
 
     def converge_tags(self, ctx: StepContext, resource: Resource,
                       changes: list[Change]) -> None:
+        if not changes:
+            return
         write_tags(ctx.client(self.kind.service, self.region), self.kind,
                    self.tag_target(resource), changes[-1].desired)
+
+
+def read_tags(client: Any, kind: Kind, target: str) -> dict[str, str]:
+    """The tags on ``target`` through the kind's list call (:attr:`TagApi.list_call`)."""
+    api = kind.tags
+    if api is None or api.list_call is None:
+        raise TypeError(f"{kind.noun}: no tag list call declared")
+    listed = jmespath.search(api.listed, getattr(client, api.list_call)(**api.list_request(target)))
+    if api.key is None:
+        return dict(listed or {})
+    return tag_map(listed, api.key, api.value)
+
+
+class KindStep(NamedStep, KindTaggedStep):
+    """A step whose resource is read by name as its kind declares (:attr:`Kind.read`).
+
+    Describe-by-name, "not found", the ownership check, tags (inline or
+    listed) and the re-read after a write are implemented here once; a step
+    module holds only what is particular to its resource.  The resource's
+    tags are in ``Resource.data["TagMap"]`` (what the drift table's
+    :data:`~vivr_provision.steps.drift.TAGS` row reads).
+    """
+
+    def is_live(self, item: Mapping[str, Any]) -> bool:
+        """Whether a described resource still counts (not one being deleted)."""
+        return True
+
+    def lookup(self, ctx: StepContext) -> Resource | None:
+        read = self.kind.read
+        assert read is not None, f"{self.kind.noun}: no read declared"
+        name = self.resource_name()
+        client = ctx.client(self.kind.service, self.region)
+        reply = absent_on(self.kind.not_found, getattr(client, read.operation),
+                          **read.request(name))
+        item = jmespath.search(read.item, reply) if reply else None
+        if not item or not self.is_live(item):
+            return None
+        data = dict(item)
+        target = str(jmespath.search(read.tag_target, data))
+        data["TagMap"] = (tag_map(jmespath.search(read.tags, data)) if read.tags
+                          else read_tags(client, self.kind, target))
+        require_owned(self, f"{self.kind.noun} {name}", data["TagMap"])
+        return Resource(str(jmespath.search(read.id_field, data)), data)
+
+    def reread(self, ctx: StepContext) -> Resource:
+        """The description after a write (a resource we just wrote is describable)."""
+        found = self.lookup(ctx)
+        assert found is not None, f"{self.kind.noun} {self.resource_name()} is describable"
+        return found
+
+    def tag_target(self, resource: Resource) -> str:
+        read = self.kind.read
+        assert read is not None
+        return str(jmespath.search(read.tag_target, resource.data))
 
 
 def is_owned_by(step: Step, tags: Mapping[str, str]) -> bool:

@@ -38,6 +38,11 @@ class TagApi:
     value: str = "Value"
     #: Whether the resource goes in as a one-element list (``ResourceArns=[arn]``).
     id_as_list: bool = False
+    #: The client method that lists a resource's tags (None: the description carries
+    #: them, :attr:`Read.tags`); it names the resource with :attr:`id_param` too.
+    list_call: str | None = None
+    #: JMESPath to the tags in the list call's reply.
+    listed: str = "Tags"
 
     def request(self, resource: str, tags: Mapping[str, str]) -> dict[str, Any]:
         """The keyword arguments of :attr:`write` for ``tags`` on ``resource``."""
@@ -45,6 +50,39 @@ class TagApi:
             {self.key: k, self.value: v} for k, v in sorted(tags.items())]
         return {self.id_param: [resource] if self.id_as_list else resource,
                 self.tags_param: body}
+
+    def list_request(self, resource: str) -> dict[str, Any]:
+        """The keyword arguments of :attr:`list_call` for ``resource``."""
+        return {self.id_param: [resource] if self.id_as_list else resource}
+
+
+@dataclass(frozen=True)
+class Read:
+    """How to read one resource of a kind by the name the config gives it.
+
+    Paths are JMESPath expressions (botocore's own query language, already
+    a dependency), so the shape of each reply stays data here.
+    """
+
+    #: The client method that describes by name (``describe_db_subnet_groups``).
+    operation: str
+    #: The parameter that takes the name.
+    name_param: str
+    #: Path to the one resource in the reply (``DBSubnetGroups[0]``).
+    item: str
+    #: Path, in the resource, to the id state records (a name or an ARN).
+    id_field: str
+    #: Path, in the resource, to what the tag calls take (its ARN, or its name).
+    tag_target: str
+    #: Whether the name goes in as a one-element list (``AlarmNames=[name]``).
+    name_as_list: bool = False
+    #: Path, in the resource, to tags it carries inline (a pair list), when
+    #: the description includes them; otherwise :attr:`TagApi.list_call` reads them.
+    tags: str | None = None
+
+    def request(self, name: str) -> dict[str, Any]:
+        """The keyword arguments of :attr:`operation` for ``name``."""
+        return {self.name_param: [name] if self.name_as_list else name}
 
 
 @dataclass(frozen=True)
@@ -59,6 +97,8 @@ class Kind:
     #: Error codes a create answers when the resource already exists.
     already_exists: frozenset[str] = frozenset()
     tags: TagApi | None = None
+    #: How a step finds it by name (None: the step reads it its own way).
+    read: Read | None = None
 
 
 def _codes(*codes: str) -> frozenset[str]:
@@ -69,7 +109,8 @@ _LOGS_TAGS = TagApi("tag_resource", "resourceArn", "tags", key=None)
 _PAIRS_BY_ARN = {
     "sns": TagApi("tag_resource", "ResourceArn"),
     "cloudwatch": TagApi("tag_resource", "ResourceARN"),
-    "rds": TagApi("add_tags_to_resource", "ResourceName"),
+    "rds": TagApi("add_tags_to_resource", "ResourceName", list_call="list_tags_for_resource",
+                  listed="TagList"),
     "elasticache": TagApi("add_tags_to_resource", "ResourceName"),
     "elbv2": TagApi("add_tags", "ResourceArns", id_as_list=True),
     "ecs": TagApi("tag_resource", "resourceArn", "tags", key="key", value="value"),
@@ -97,15 +138,22 @@ SCALING_POLICY = Kind("application-autoscaling", "scaling policy",
                       _codes("ObjectNotFoundException"))
 DB_INSTANCE = Kind("rds", "DB instance", _codes("DBInstanceNotFound", "DBInstanceNotFoundFault"),
                    _codes("DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"),
-                   _PAIRS_BY_ARN["rds"])
+                   _PAIRS_BY_ARN["rds"],
+                   Read("describe_db_instances", "DBInstanceIdentifier", "DBInstances[0]",
+                        "DBInstanceIdentifier", "DBInstanceArn", tags="TagList"))
 DB_SUBNET_GROUP = Kind("rds", "DB subnet group", _codes("DBSubnetGroupNotFoundFault"),
                        _codes("DBSubnetGroupAlreadyExists", "DBSubnetGroupAlreadyExistsFault"),
-                       _PAIRS_BY_ARN["rds"])
+                       _PAIRS_BY_ARN["rds"],
+                       Read("describe_db_subnet_groups", "DBSubnetGroupName",
+                            "DBSubnetGroups[0]", "DBSubnetGroupName", "DBSubnetGroupArn"))
 DB_PARAMETER_GROUP = Kind("rds", "DB parameter group",
                           _codes("DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"),
                           _codes("DBParameterGroupAlreadyExists",
                                  "DBParameterGroupAlreadyExistsFault"),
-                          _PAIRS_BY_ARN["rds"])
+                          _PAIRS_BY_ARN["rds"],
+                          Read("describe_db_parameter_groups", "DBParameterGroupName",
+                               "DBParameterGroups[0]", "DBParameterGroupName",
+                               "DBParameterGroupArn"))
 CACHE_SUBNET_GROUP = Kind("elasticache", "cache subnet group",
                           _codes("CacheSubnetGroupNotFoundFault"),
                           _codes("CacheSubnetGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"])
@@ -146,4 +194,4 @@ KINDS: dict[str, Kind] = {name: value for name, value in dict(globals()).items()
 #: shape of that service, with where AWS documents them.
 UNMODELLED_CODES: dict[tuple[str, str], str] = {}
 
-__all__ = ["KINDS", "UNMODELLED_CODES", "Kind", "TagApi"]
+__all__ = ["KINDS", "UNMODELLED_CODES", "Kind", "Read", "TagApi"]

@@ -23,23 +23,20 @@ Destroy never loses data silently: a final snapshot is taken unless
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from vivr_provision.catalog import is_major, major_of, version_key
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import ReadReplicaConfig, SubnetGroupConfig
 from vivr_provision.retry import policy
-from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
+from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import (
-    absent_on,
+    KindStep,
     aws_tags,
     gone_on,
-    require_owned,
     tag_drift,
-    tag_map,
     timestamp,
-    write_tags,
 )
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 from vivr_provision.steps.kinds import DB_INSTANCE, DB_PARAMETER_GROUP, DB_SUBNET_GROUP
@@ -60,19 +57,15 @@ def _rds(ctx: StepContext, region: str) -> Any:
     return ctx.client("rds", region)
 
 
-def _tags_of(ctx: StepContext, region: str, arn: str) -> dict[str, str]:
-    reply = _rds(ctx, region).list_tags_for_resource(ResourceName=arn)
-    return tag_map(reply.get("TagList"))
-
-
 # --------------------------------------------------------------------------- subnet group
 
 
-class DbSubnetGroupStep(NamedStep):
+class DbSubnetGroupStep(KindStep):
     """A DB subnet group over the configured subnets of its site."""
 
     family = "rds-subnet-group"
     service = "rds"
+    kind = DB_SUBNET_GROUP
 
     def __init__(self, config: PlatformConfig, group: SubnetGroupConfig, *,
                  site: Site | None = None) -> None:
@@ -89,18 +82,6 @@ class DbSubnetGroupStep(NamedStep):
         return sorted(str(ctx.output(self.site.step(f"subnet.{s}"), "subnet_id"))
                       for s in self.group.subnets)
 
-    def lookup(self, ctx: StepContext) -> Resource | None:
-        reply = absent_on(DB_SUBNET_GROUP.not_found,
-                          _rds(ctx, self.region).describe_db_subnet_groups,
-                          DBSubnetGroupName=self.group.name)
-        if not reply or not reply["DBSubnetGroups"]:
-            return None
-        data = dict(reply["DBSubnetGroups"][0])
-        data["TagMap"] = _tags_of(ctx, self.region, data["DBSubnetGroupArn"])
-        require_owned(self, f"DB subnet group {self.group.name}", data["TagMap"])
-        return Resource(self.group.name, data)
-
-
     def create(self, ctx: StepContext, token: str) -> Resource:
         _rds(ctx, self.region).create_db_subnet_group(
             DBSubnetGroupName=self.group.name,
@@ -108,9 +89,7 @@ class DbSubnetGroupStep(NamedStep):
             SubnetIds=self._subnet_ids(ctx),
             Tags=aws_tags(self.tags()),
         )
-        found = self.lookup(ctx)
-        assert found is not None, "a subnet group just created is describable"
-        return found
+        return self.reread(ctx)
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         data = resource.data
@@ -131,11 +110,8 @@ class DbSubnetGroupStep(NamedStep):
                                        DBSubnetGroupDescription=self.group.description,
                                        SubnetIds=self._subnet_ids(ctx))
         if "tags" in fields:
-            rds.add_tags_to_resource(ResourceName=resource.data["DBSubnetGroupArn"],
-                                     Tags=aws_tags(fields["tags"].desired))
-        found = self.lookup(ctx)
-        assert found is not None
-        return found
+            self.converge_tags(ctx, resource, [fields["tags"]])
+        return self.reread(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         SUBNET_GROUP_BUSY.call("delete db subnet group", gone_on, DB_SUBNET_GROUP.not_found,
@@ -149,27 +125,15 @@ class DbSubnetGroupStep(NamedStep):
 # --------------------------------------------------------------------------- parameter group
 
 
-class DbParameterGroupStep(NamedStep):
+class DbParameterGroupStep(KindStep):
     """``vivr-db-pg``: the spec's PostgreSQL settings (timezone, memory, connections, SSL)."""
 
     family = "rds-parameter-group"
     service = "rds"
+    kind = DB_PARAMETER_GROUP
 
     def resource_name(self) -> str:
         return self.config.rds.parameter_group.name
-
-    def lookup(self, ctx: StepContext) -> Resource | None:
-        group = self.config.rds.parameter_group
-        reply = absent_on(DB_PARAMETER_GROUP.not_found,
-                          _rds(ctx, self.region).describe_db_parameter_groups,
-                          DBParameterGroupName=group.name)
-        if not reply or not reply["DBParameterGroups"]:
-            return None
-        data = dict(reply["DBParameterGroups"][0])
-        data["TagMap"] = _tags_of(ctx, self.region, data["DBParameterGroupArn"])
-        require_owned(self, f"DB parameter group {group.name}", data["TagMap"])
-        return Resource(group.name, data)
-
 
     def _user_parameters(self, ctx: StepContext) -> dict[str, str]:
         pages = _rds(ctx, self.region).get_paginator("describe_db_parameters").paginate(
@@ -195,9 +159,7 @@ class DbParameterGroupStep(NamedStep):
             Tags=aws_tags(self.tags()),
         )
         self._set(ctx, group.parameters)
-        found = self.lookup(ctx)
-        assert found is not None, "a parameter group just created is describable"
-        return found
+        return self.reread(ctx)
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         group = self.config.rds.parameter_group
@@ -228,11 +190,8 @@ class DbParameterGroupStep(NamedStep):
                         Parameters=[{"ParameterName": n, "ApplyMethod": "pending-reboot"}
                                     for n in names[start:start + PARAMETERS_PER_CALL]])
             elif change.field == "tags":
-                write_tags(rds, DB_PARAMETER_GROUP, resource.data["DBParameterGroupArn"],
-                           change.desired)
-        found = self.lookup(ctx)
-        assert found is not None
-        return found
+                self.converge_tags(ctx, resource, [change])
+        return self.reread(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         INSTANCE_BUSY.call("delete db parameter group", gone_on, DB_PARAMETER_GROUP.not_found,
@@ -264,11 +223,12 @@ REPORTED_AS = {
 }
 
 
-class DbInstanceBase(NamedStep):
-    """What the primary and the replicas share: lookup, waiting, drift, deletion."""
+class DbInstanceBase(KindStep):
+    """What the primary and the replicas share: waiting, drift, deletion."""
 
     family = "rds"
     service = "rds"
+    kind = DB_INSTANCE
     expected_seconds = 900.0
     wait_budget_s = 3600.0
 
@@ -283,18 +243,8 @@ class DbInstanceBase(NamedStep):
     def rds(self, ctx: StepContext) -> Any:
         return _rds(ctx, self.region)
 
-    def lookup(self, ctx: StepContext) -> Resource | None:
-        reply = absent_on(DB_INSTANCE.not_found, self.rds(ctx).describe_db_instances,
-                          DBInstanceIdentifier=self.identifier)
-        if not reply or not reply["DBInstances"]:
-            return None
-        data = dict(reply["DBInstances"][0])
-        if data.get("DBInstanceStatus") == "deleting":
-            return None
-        data["TagMap"] = tag_map(data.get("TagList"))
-        require_owned(self, f"DB instance {self.identifier}", data["TagMap"])
-        return Resource(self.identifier, data)
-
+    def is_live(self, item: Mapping[str, Any]) -> bool:
+        return item.get("DBInstanceStatus") != "deleting"
 
     def is_ready(self, resource: Resource) -> bool:
         return resource.data.get("DBInstanceStatus") == "available"
@@ -304,9 +254,7 @@ class DbInstanceBase(NamedStep):
             return resource
         ctx.wait("rds", "db_instance_available", budget_s=self.wait_budget_s, delay_s=30,
                  region=self.region, DBInstanceIdentifier=self.identifier)
-        found = self.lookup(ctx)
-        assert found is not None, "an available instance is describable"
-        return found
+        return self.reread(ctx)
 
     # -- the settings every instance of ours carries ------------------------
     def _security_group_ids(self, ctx: StepContext, names: list[str]) -> list[str]:
@@ -410,12 +358,8 @@ class DbInstanceBase(NamedStep):
             INSTANCE_BUSY.call(f"modify {self.identifier}", rds.modify_db_instance,
                                DBInstanceIdentifier=self.identifier, ApplyImmediately=False,
                                **deferred)
-        for change in changes:
-            if change.field == "tags":
-                write_tags(rds, DB_INSTANCE, resource.data["DBInstanceArn"], change.desired)
-        found = self.lookup(ctx)
-        assert found is not None
-        return found
+        self.converge_tags(ctx, resource, [c for c in changes if c.field == "tags"])
+        return self.reread(ctx)
 
     # -- teardown --------------------------------------------------------------
     def _lift_protection(self, ctx: StepContext, resource: Resource) -> None:
