@@ -8,7 +8,8 @@ import pytest
 
 from tests.unit.stubbed import StubbedAws, production_config
 from vivr_provision.steps.base import Change, Resource, StepContext
-from vivr_provision.steps.drift import MAINTENANCE_WINDOW, Field, converge, drift
+from vivr_provision.steps.diffing import Exact
+from vivr_provision.steps.drift import MAINTENANCE_WINDOW, UNREPORTED, Field, converge, drift
 
 
 class _Step:
@@ -55,16 +56,25 @@ CASES = [
      Change("engine", "a", "b", replace=True)),
     ("maintenance window", _field("class", effect="maintenance"), {"class": "s"},
      {"class": "m"}, Change("class", "s", "m", when=MAINTENANCE_WINDOW)),
+    ("unreported: nothing to compare against",
+     Field("iops", lambda d: d.get("iops", UNREPORTED), lambda s, ctx: 3000), {}, {}, None),
+    ("document: keys AWS adds are not drift", _field("doc", compare="document"),
+     {"doc": {"cpu": 256, "added": 0}}, {"doc": {"cpu": 256}}, None),
+    ("document: one change per differing setting, named by its path",
+     _field("doc", compare="document"), {"doc": {"cpu": 256, "env": {"A": "1", "B": "2"}}},
+     {"doc": {"cpu": 512, "env": Exact({"A": "1"})}}, [
+         Change("doc.cpu", 256, 512), Change("doc.env.B", "2", None)]),
 ]
 
 
 @pytest.mark.parametrize(("field", "current", "wanted", "expected"),
                          [pytest.param(*case[1:], id=case[0]) for case in CASES])
 def test_one_field(field: Field, current: dict[str, Any], wanted: dict[str, Any],
-                   expected: Change | None) -> None:
+                   expected: Change | list[Change] | None) -> None:
     with StubbedAws() as aws:  # the comparison calls nothing
         changes = drift(_Step(**wanted), aws.context(production_config()), current, [field])
-    assert changes == ([] if expected is None else [expected])
+    assert changes == ([] if expected is None else
+                       expected if isinstance(expected, list) else [expected])
 
 
 def test_changes_come_in_table_order_and_each_method_is_called_once() -> None:
@@ -77,3 +87,13 @@ def test_changes_come_in_table_order_and_each_method_is_called_once() -> None:
         assert [c.field for c in changes] == ["a1", "b", "a2", "unmanaged"]
         converge(step, ctx, Resource("r-1", {}), list(reversed(changes)), fields)
     assert step.calls == [("set_a", ["a1", "a2"]), ("set_b", ["b"])]
+
+
+def test_a_documents_changes_all_go_to_its_method_once() -> None:
+    fields = [_field("doc", compare="document", apply="set_a"), _field("b", apply="set_b")]
+    step = _Step(doc={"x": 1, "y": 1}, b=1)
+    with StubbedAws() as aws:
+        ctx = aws.context(production_config())
+        changes = drift(step, ctx, {"doc": {"x": 0, "y": 0}, "b": 0}, fields)
+        converge(step, ctx, Resource("r-1", {}), changes, fields)
+    assert step.calls == [("set_a", ["doc.x", "doc.y"]), ("set_b", ["b"])]

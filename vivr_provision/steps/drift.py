@@ -19,23 +19,44 @@ Comparisons:
   added are left alone (the change lists only ours that differ);
 * ``any_of``: the config's value may appear in several spellings (a KMS
   key as its ARN, id or alias); ``desired`` gives them all, the first is
-  the one to set.
+  the one to set;
+* ``document``: a nested document (a container definition, a cache
+  behaviour) compared as :func:`~vivr_provision.steps.diffing.differences`
+  does (dicts as projections, :class:`~vivr_provision.steps.diffing.Exact`
+  maps both ways); each differing setting is its own change, named
+  ``<field>.<path>``, and all of them go to the field's method.
+
+A row whose ``current`` returns :data:`UNREPORTED` is skipped: the
+description does not carry that setting (an endpoint that omits it), so
+there is nothing to compare against.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.common import wrong_tags
+from vivr_provision.steps.diffing import changes_from, differences
 
-Compare = Literal["exact", "unordered", "defaulted", "tags", "any_of"]
+Compare = Literal["exact", "unordered", "defaulted", "tags", "any_of", "document"]
 Effect = Literal["in_place", "maintenance", "replace"]
 
 #: What ``Change.when`` says for a setting AWS applies in the maintenance window.
 MAINTENANCE_WINDOW = "in the maintenance window"
+
+
+class _Unreported:
+    """The type of :data:`UNREPORTED`."""
+
+    def __repr__(self) -> str:
+        return "UNREPORTED"
+
+
+#: What a row's ``current`` returns when the description does not carry the setting.
+UNREPORTED: Any = _Unreported()
 
 
 @dataclass(frozen=True)
@@ -75,26 +96,49 @@ def _differs(field: Field, current: Any, desired: Any) -> tuple[bool, Any, Any]:
 def drift(step: Any, ctx: StepContext, data: Mapping[str, Any],
           fields: Sequence[Field]) -> list[Change]:
     """The changes between ``data`` (AWS's description) and the config, in table order."""
-    changes = []
+    changes: list[Change] = []
     for field in fields:
-        differs, shown_current, shown_desired = _differs(
-            field, field.current(data), field.desired(step, ctx))
+        current = field.current(data)
+        if current is UNREPORTED:
+            continue
+        if field.compare == "document":
+            changes += [replace(c, replace=field.effect == "replace", when=_when(field))
+                        for c in changes_from(differences(current, field.desired(step, ctx)),
+                                              prefix=f"{field.name}.")]
+            continue
+        differs, shown_current, shown_desired = _differs(field, current, field.desired(step, ctx))
         if differs:
             changes.append(Change(field.name, shown_current, shown_desired,
-                                  replace=field.effect == "replace",
-                                  when=MAINTENANCE_WINDOW if field.effect == "maintenance"
-                                  else ""))
+                                  replace=field.effect == "replace", when=_when(field)))
     return changes
+
+
+def _when(field: Field) -> str:
+    return MAINTENANCE_WINDOW if field.effect == "maintenance" else ""
+
+
+def _owner(fields: Sequence[Field], change: Change) -> Field | None:
+    """The row a change came from (a ``document`` row owns ``<name>.<path>``)."""
+    for field in fields:
+        if change.field == field.name or (
+                field.compare == "document" and change.field.startswith(f"{field.name}.")):
+            return field
+    return None
 
 
 def converge(step: Any, ctx: StepContext, resource: Resource, changes: Iterable[Change],
              fields: Sequence[Field]) -> None:
     """Call each converging method once, with its changes, in table order."""
-    by_name = {c.field: c for c in changes}
+    order = {field.name: index for index, field in enumerate(fields)}
+    owned_by: list[tuple[int, Field, Change]] = []
+    for change in changes:
+        field = _owner(fields, change)
+        if field is not None and field.apply is not None:
+            owned_by.append((order[field.name], field, change))
     methods: dict[str, list[Change]] = {}
-    for field in fields:
-        if field.name in by_name and field.apply is not None:
-            methods.setdefault(field.apply, []).append(by_name[field.name])
+    for _, field, change in sorted(owned_by, key=lambda item: item[0]):
+        assert field.apply is not None
+        methods.setdefault(field.apply, []).append(change)
     for method, owned in methods.items():
         getattr(step, method)(ctx, resource, owned)
 
@@ -109,4 +153,4 @@ def tags_row(current: Callable[[Mapping[str, Any]], Any] = lambda d: d["TagMap"]
 
 TAGS = tags_row()
 
-__all__ = ["MAINTENANCE_WINDOW", "TAGS", "Field", "converge", "drift", "tags_row"]
+__all__ = ["MAINTENANCE_WINDOW", "TAGS", "UNREPORTED", "Field", "converge", "drift", "tags_row"]
