@@ -105,16 +105,21 @@ def _codes(*codes: str) -> frozenset[str]:
     return frozenset(codes)
 
 
-_LOGS_TAGS = TagApi("tag_resource", "resourceArn", "tags", key=None)
+_LIST = "list_tags_for_resource"
+_LOGS_TAGS = TagApi("tag_resource", "resourceArn", "tags", key=None, list_call=_LIST,
+                    listed="tags")
 _PAIRS_BY_ARN = {
-    "sns": TagApi("tag_resource", "ResourceArn"),
-    "cloudwatch": TagApi("tag_resource", "ResourceARN"),
-    "rds": TagApi("add_tags_to_resource", "ResourceName", list_call="list_tags_for_resource",
-                  listed="TagList"),
-    "elasticache": TagApi("add_tags_to_resource", "ResourceName"),
-    "elbv2": TagApi("add_tags", "ResourceArns", id_as_list=True),
-    "ecs": TagApi("tag_resource", "resourceArn", "tags", key="key", value="value"),
-    "wafv2": TagApi("tag_resource", "ResourceARN"),
+    "sns": TagApi("tag_resource", "ResourceArn", list_call=_LIST),
+    "cloudwatch": TagApi("tag_resource", "ResourceARN", list_call=_LIST),
+    "rds": TagApi("add_tags_to_resource", "ResourceName", list_call=_LIST, listed="TagList"),
+    "elasticache": TagApi("add_tags_to_resource", "ResourceName", list_call=_LIST,
+                          listed="TagList"),
+    "elbv2": TagApi("add_tags", "ResourceArns", id_as_list=True, list_call="describe_tags",
+                    listed="TagDescriptions[0].Tags"),
+    "ecs": TagApi("tag_resource", "resourceArn", "tags", key="key", value="value",
+                  list_call=_LIST, listed="tags"),
+    "wafv2": TagApi("tag_resource", "ResourceARN", list_call=_LIST,
+                    listed="TagInfoForResource.TagList"),
 }
 
 LOG_GROUP = Kind("logs", "log group", _codes("ResourceNotFoundException"),
@@ -124,11 +129,13 @@ LOG_DELIVERY = Kind("logs", "log delivery", _codes("ResourceNotFoundException"),
 SECRET = Kind("secretsmanager", "secret", _codes("ResourceNotFoundException"),
               _codes("ResourceExistsException"), TagApi("tag_resource", "SecretId"))
 KMS_KEY = Kind("kms", "KMS key", _codes("NotFoundException"), _codes("AlreadyExistsException"),
-               TagApi("tag_resource", "KeyId", key="TagKey", value="TagValue"))
+               TagApi("tag_resource", "KeyId", key="TagKey", value="TagValue",
+                      list_call="list_resource_tags"))
 IAM_ROLE = Kind("iam", "IAM role", _codes("NoSuchEntity"), _codes("EntityAlreadyExists"),
-                TagApi("tag_role", "RoleName"))
+                TagApi("tag_role", "RoleName", list_call="list_role_tags"))
 CERTIFICATE = Kind("acm", "certificate", _codes("ResourceNotFoundException"),
-                   tags=TagApi("add_tags_to_certificate", "CertificateArn"))
+                   tags=TagApi("add_tags_to_certificate", "CertificateArn",
+                               list_call="list_tags_for_certificate"))
 TOPIC = Kind("sns", "SNS topic", _codes("NotFound", "NotFoundException"),
              tags=_PAIRS_BY_ARN["sns"])
 ALARM = Kind("cloudwatch", "alarm", _codes("ResourceNotFound"),
