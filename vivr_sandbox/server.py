@@ -9,6 +9,9 @@ Why our own wrapper instead of ``moto_server``:
   operation, whether it mutates) and served at ``/__vivr__/calls``: the way
   tests prove that a second ``apply`` makes no mutating call, measured at the
   HTTP boundary rather than inside our own code.
+* **Idempotency tokens** honoured where AWS honours them (moto ignores
+  them): a create retried after a lost response gets the first answer
+  (:mod:`vivr_sandbox.idempotency`).
 * **Emulator settings** that must be set before moto is imported (ACM
   validation delay, AWS managed IAM policies).
 
@@ -25,10 +28,13 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
+
+from vivr_sandbox.idempotency import TokenCache, tokened
 
 #: Emulator settings, applied before moto is imported (moto reads them at import).
 MOTO_ENV = {
@@ -58,21 +64,47 @@ class Call:
     status: int
 
 
-def _operation(environ: Environ, body: bytes) -> tuple[str, bool]:
-    """(operation name, mutating?) for query, JSON and REST protocols."""
-    target = environ.get("HTTP_X_AMZ_TARGET")
+def request_identity(method: str, path: str, headers: Mapping[str, str],
+                     body: bytes) -> tuple[str | None, str, bool]:
+    """(signing service, operation name, mutating?) of a request in any protocol.
+
+    ``path`` includes the query string; ``headers`` have lower-case names.
+    Shared by the journal and the fault proxy (:mod:`vivr_sandbox.faults`).
+    """
+    match = _CREDENTIAL.search(headers.get("authorization", ""))
+    service = match.group(3) if match else None
+    target = headers.get("x-amz-target")
     if target:
         name = target.rsplit(".", 1)[-1]
-        return name, not name.startswith(READ_PREFIXES)
-    params = parse_qs(environ.get("QUERY_STRING", ""))
-    content_type = environ.get("CONTENT_TYPE", "")
-    if "x-www-form-urlencoded" in content_type:
+        return service, name, not name.startswith(READ_PREFIXES)
+    path_only, _, query = path.partition("?")
+    params = parse_qs(query)
+    if "x-www-form-urlencoded" in headers.get("content-type", ""):
         params.update(parse_qs(body.decode("utf-8", "replace")))
     if "Action" in params:
         name = params["Action"][0]
-        return name, not name.startswith(READ_PREFIXES)
-    method = environ.get("REQUEST_METHOD", "GET")
-    return f"{method} {environ.get('PATH_INFO', '/')}", method not in ("GET", "HEAD")
+        return service, name, not name.startswith(READ_PREFIXES)
+    return service, f"{method} {path_only}", method not in ("GET", "HEAD")
+
+
+def _headers(environ: Environ) -> dict[str, str]:
+    """A WSGI request's headers with lower-case names."""
+    headers = {key[5:].replace("_", "-").lower(): str(value) for key, value in environ.items()
+               if key.startswith("HTTP_")}
+    headers["content-type"] = environ.get("CONTENT_TYPE", "")
+    return headers
+
+
+def _path(environ: Environ) -> str:
+    query = environ.get("QUERY_STRING", "")
+    return str(environ.get("PATH_INFO", "/")) + (f"?{query}" if query else "")
+
+
+def _operation(environ: Environ, body: bytes) -> tuple[str, bool]:
+    """(operation name, mutating?) of a WSGI request (see :func:`request_identity`)."""
+    _, name, mutating = request_identity(environ.get("REQUEST_METHOD", "GET"), _path(environ),
+                                         _headers(environ), body)
+    return name, mutating
 
 
 class SandboxApp:
@@ -88,6 +120,8 @@ class SandboxApp:
         #: never gives), so an account's requests are served one at a time,
         #: while different accounts (parallel tests, demos) still run at once.
         self._account_locks: dict[str | None, threading.Lock] = {}
+        #: Idempotency tokens honoured as AWS does (:mod:`vivr_sandbox.idempotency`).
+        self.tokens = TokenCache()
 
     def journal(self, account: str | None = None) -> list[Call]:
         with self._lock:
@@ -106,16 +140,32 @@ class SandboxApp:
             account = suffix.group(1)
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         operation, mutating = _operation(environ, body)
+        request = tokened(service, operation, _path(environ), _headers(environ), body)
+        key = (account, region, operation, request.token) if request else None
+        if request is not None and key is not None and (
+                repeat := self.tokens.repeat(key, request)) is not None:
+            status, headers, payload = repeat
+            with self._lock:
+                self.calls.append(Call(account or "123456789012", region, service, operation,
+                                       mutating, status))
+            start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+            return [payload]
         status_holder: list[int] = []
+        header_holder: list[list[tuple[str, str]]] = []
 
         def _start(status: str, headers: Any, exc_info: Any = None) -> Any:
             status_holder.append(int(status.split(maxsplit=1)[0]))
+            header_holder.append(list(headers))
             return start_response(status, headers, exc_info)
 
         with self._lock:
             serving = self._account_locks.setdefault(account, threading.Lock())
         with serving:
             result = self.app(environ, _start)
+            if request is not None and key is not None and status_holder:
+                result = [b"".join(result)]
+                self.tokens.remember(key, request, status_holder[0], header_holder[0],
+                                     result[0])
         with self._lock:
             self.calls.append(Call(account or "123456789012", region, service, operation,
                                    mutating, status_holder[0] if status_holder else 0))
