@@ -14,22 +14,15 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import unquote
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import IamGrantConfig, IamRoleConfig
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
-from vivr_provision.steps.common import (
-    absent_on,
-    aws_tags,
-    gone_on,
-    require_owned,
-    tag_drift,
-    tag_map,
-    write_tags,
-)
+from vivr_provision.steps.common import KindStep, absent_on, aws_tags, gone_on
+from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift
 from vivr_provision.steps.kinds import IAM_ROLE
+from vivr_provision.steps.policy_documents import Labelled, parsed
 
 INLINE_POLICY = "vivr-grants"
 #: What a consumer sees while a new role or instance profile propagates.
@@ -61,11 +54,12 @@ def role_wanted(config: PlatformConfig, field: str) -> bool:
     return True
 
 
-class IamRoleStep(Step):
-    """One role (and its instance profile when EC2 assumes it)."""
+class IamRoleStep(KindStep):
+    """One role (and its instance profile when EC2 assumes it), read by name (``GetRole``)."""
 
     family = "iam"
     service = "iam"
+    kind = IAM_ROLE
 
     def __init__(self, config: PlatformConfig, field: str, role: IamRoleConfig) -> None:
         super().__init__(config, field)
@@ -181,21 +175,6 @@ class IamRoleStep(Step):
         return {"Version": "2012-10-17", "Statement": statements}
 
     # -- lifecycle -----------------------------------------------------------
-    def _get(self, ctx: StepContext, name: str) -> Resource | None:
-        reply = absent_on(IAM_ROLE.not_found, self.iam(ctx).get_role, RoleName=name)
-        if reply is None:
-            return None
-        role = reply["Role"]
-        tags = tag_map(role.get("Tags"))
-        require_owned(self, f"IAM role {name}", tags)
-        return Resource(role["Arn"], {**role, "TagMap": tags})
-
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx, self.role.name)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._get(ctx, self.role.name)
-
     def create(self, ctx: StepContext, token: str) -> Resource:
         iam = self.iam(ctx)
         iam.create_role(
@@ -212,7 +191,7 @@ class IamRoleStep(Step):
                                 PolicyDocument=json.dumps(document))
         if self.needs_instance_profile:
             self._ensure_instance_profile(ctx)
-        return until_found(f"role {self.role.name}", lambda: self._get(ctx, self.role.name))
+        return until_found(f"role {self.role.name}", lambda: self.lookup(ctx))
 
     def _instance_profile(self, ctx: StepContext) -> dict[str, Any] | None:
         reply = absent_on(IAM_ROLE.not_found, self.iam(ctx).get_instance_profile,
@@ -235,66 +214,83 @@ class IamRoleStep(Step):
             RoleName=self.role.name)
         return {p["PolicyArn"] for page in pages for p in page["AttachedPolicies"]}
 
-    def _inline(self, ctx: StepContext) -> dict[str, Any] | None:
+    def _inline(self, ctx: StepContext) -> Any:
         reply = absent_on(IAM_ROLE.not_found, self.iam(ctx).get_role_policy,
                           RoleName=self.role.name, PolicyName=INLINE_POLICY)
-        if reply is None:
-            return None
-        document = reply["PolicyDocument"]
-        return dict(json.loads(unquote(document)) if isinstance(document, str) else document)
+        return None if reply is None else parsed(reply["PolicyDocument"])
 
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, data.get("TagMap", {}))
-        trust = data.get("AssumeRolePolicyDocument")
-        if isinstance(trust, str):
-            trust = json.loads(unquote(trust))
-        if trust != self.trust_policy():
-            changes.append(Change("trust_policy", trust, self.trust_policy()))
-        if data.get("Description", "") != self.role.description:
-            changes.append(Change("description", data.get("Description"), self.role.description))
-        wanted = {managed_policy_arn(n) for n in self.role.managed_policies}
-        attached = self._attached(ctx)
-        if attached != wanted:
-            changes.append(Change("managed_policies", sorted(attached), sorted(wanted)))
-        document = self.inline_policy(ctx)
-        if self._inline(ctx) != document:
-            changes.append(Change("inline_policy", "differs", "the configured grants"))
+    # -- drift -----------------------------------------------------------------
+    #: The managed settings (see :mod:`vivr_provision.steps.drift`).  ``GetRole``
+    #: carries the trust policy, description and tags; :meth:`observed` adds what
+    #: other calls read (attached policies, the inline policy, the instance
+    #: profile).  ``MaxSessionDuration`` is not managed (the config does not set
+    #: it), so it is no row.
+    FIELDS = (
+        TAGS,
+        Field("trust_policy", lambda d: parsed(d.get("AssumeRolePolicyDocument")),
+              lambda s, ctx: s.trust_policy(), apply="update_trust_policy"),
+        # AWS omits an empty description.
+        Field("description", lambda d: d.get("Description"), lambda s, ctx: s.role.description,
+              compare="defaulted", default="", apply="update_description"),
+        Field("managed_policies", lambda d: sorted(d["AttachedPolicyArns"]),
+              lambda s, ctx: sorted({managed_policy_arn(n) for n in s.role.managed_policies}),
+              compare="unordered", apply="attach_policies"),
+        Field("inline_policy", lambda d: Labelled(d["InlinePolicy"], "differs"),
+              lambda s, ctx: Labelled(s.inline_policy(ctx), "the configured grants"),
+              apply="put_inline_policy"),
+        Field("instance_profile", lambda d: d.get("InstanceProfileRoles", UNREPORTED),
+              lambda s, ctx: [s.role.name], apply="ensure_instance_profile"),
+    )
+
+    def observed(self, ctx: StepContext, resource: Resource) -> dict[str, Any]:
+        """The role's description plus the settings only other IAM calls read."""
+        data = {**resource.data, "AttachedPolicyArns": self._attached(ctx),
+                "InlinePolicy": self._inline(ctx)}
         if self.needs_instance_profile:
             profile = self._instance_profile(ctx)
-            roles = [r["RoleName"] for r in (profile or {}).get("Roles", [])]
-            if roles != [self.role.name]:
-                changes.append(Change("instance_profile", roles, [self.role.name]))
-        return changes
+            data["InstanceProfileRoles"] = [r["RoleName"]
+                                            for r in (profile or {}).get("Roles", [])]
+        return data
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return drift(self, ctx, self.observed(ctx, resource), self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        iam = self.iam(ctx)
-        for change in changes:
-            if change.field == "tags":
-                write_tags(iam, IAM_ROLE, self.role.name, change.desired)
-            elif change.field == "trust_policy":
-                iam.update_assume_role_policy(RoleName=self.role.name,
-                                              PolicyDocument=json.dumps(self.trust_policy()))
-            elif change.field == "description":
-                iam.update_role(RoleName=self.role.name, Description=self.role.description)
-            elif change.field == "managed_policies":
-                for arn in sorted(set(change.desired) - set(change.current)):
-                    iam.attach_role_policy(RoleName=self.role.name, PolicyArn=arn)
-                for arn in sorted(set(change.current) - set(change.desired)):
-                    iam.detach_role_policy(RoleName=self.role.name, PolicyArn=arn)
-            elif change.field == "inline_policy":
-                document = self.inline_policy(ctx)
-                if document is None:
-                    gone_on(IAM_ROLE.not_found, iam.delete_role_policy, RoleName=self.role.name,
-                            PolicyName=INLINE_POLICY)
-                else:
-                    iam.put_role_policy(RoleName=self.role.name, PolicyName=INLINE_POLICY,
-                                        PolicyDocument=json.dumps(document))
-            elif change.field == "instance_profile":
-                self._ensure_instance_profile(ctx)
-        found = self._get(ctx, self.role.name)
-        assert found is not None
-        return found
+        converge(self, ctx, resource, changes, self.FIELDS)
+        return self.reread(ctx)
+
+    def update_trust_policy(self, ctx: StepContext, resource: Resource,
+                            changes: list[Change]) -> None:
+        self.iam(ctx).update_assume_role_policy(RoleName=self.role.name,
+                                                PolicyDocument=json.dumps(self.trust_policy()))
+
+    def update_description(self, ctx: StepContext, resource: Resource,
+                           changes: list[Change]) -> None:
+        self.iam(ctx).update_role(RoleName=self.role.name, Description=self.role.description)
+
+    def attach_policies(self, ctx: StepContext, resource: Resource,
+                        changes: list[Change]) -> None:
+        """Attach the configured policies that are missing, detach the attached extra ones."""
+        iam, [change] = self.iam(ctx), changes
+        for arn in sorted(set(change.desired) - set(change.current)):
+            iam.attach_role_policy(RoleName=self.role.name, PolicyArn=arn)
+        for arn in sorted(set(change.current) - set(change.desired)):
+            iam.detach_role_policy(RoleName=self.role.name, PolicyArn=arn)
+
+    def put_inline_policy(self, ctx: StepContext, resource: Resource,
+                          changes: list[Change]) -> None:
+        """Write the grants' policy, or delete ours when the config grants nothing."""
+        iam, document = self.iam(ctx), self.inline_policy(ctx)
+        if document is None:
+            gone_on(IAM_ROLE.not_found, iam.delete_role_policy, RoleName=self.role.name,
+                    PolicyName=INLINE_POLICY)
+        else:
+            iam.put_role_policy(RoleName=self.role.name, PolicyName=INLINE_POLICY,
+                                PolicyDocument=json.dumps(document))
+
+    def ensure_instance_profile(self, ctx: StepContext, resource: Resource,
+                                changes: list[Change]) -> None:
+        self._ensure_instance_profile(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Detach everything first: IAM refuses to delete a role with policies (DeleteConflict)."""

@@ -131,8 +131,10 @@ SECRET = Kind("secretsmanager", "secret", _codes("ResourceNotFoundException"),
 KMS_KEY = Kind("kms", "KMS key", _codes("NotFoundException"), _codes("AlreadyExistsException"),
                TagApi("tag_resource", "KeyId", key="TagKey", value="TagValue",
                       list_call="list_resource_tags"))
+#: ``GetRole`` returns the role's tags inline; the tag calls name the role, not its ARN.
 IAM_ROLE = Kind("iam", "IAM role", _codes("NoSuchEntity"), _codes("EntityAlreadyExists"),
-                TagApi("tag_role", "RoleName", list_call="list_role_tags"))
+                TagApi("tag_role", "RoleName", list_call="list_role_tags"),
+                Read("get_role", "RoleName", "Role", "Arn", "RoleName", tags="Tags"))
 CERTIFICATE = Kind("acm", "certificate", _codes("ResourceNotFoundException"),
                    tags=TagApi("add_tags_to_certificate", "CertificateArn",
                                list_call="list_tags_for_certificate"))
