@@ -13,7 +13,9 @@ deletion with the configured waiting period and reports it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import structlog
 
@@ -21,16 +23,19 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import (
+    KindTaggedStep,
     absent_on,
     aws_tags,
     gone_on,
     is_owned_by,
+    read_tags,
     require_owned,
     tag_drift,
-    write_tags,
 )
+from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import KMS_KEY
 from vivr_provision.steps.logs import encrypted_log_groups
+from vivr_provision.steps.policy_documents import Labelled
 from vivr_provision.steps.service_linked_roles import (
     AUTOSCALING_SLR_STEP,
     autoscaling_role_wanted,
@@ -38,17 +43,55 @@ from vivr_provision.steps.service_linked_roles import (
 
 events = structlog.get_logger("vivr.kms")
 DEAD_STATES = frozenset({"PendingDeletion", "PendingReplicaDeletion"})
-KMS_TAGS = {"key": "TagKey", "value": "TagValue"}
 #: A replica key is created asynchronously; the alias call may race it.
 REPLICA_SETTLING = policy({"NotFoundException", "KMSInvalidStateException"},
                           "a replica key becomes usable a few seconds after ReplicateKey",
                           deadline_s=300)
 
 
-class KmsKeyBase(Step):
-    """What the primary key and its DR replica share: lookup, alias, tags, deletion."""
+def kms_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """Tags as KMS's create calls take them (the pair names :data:`KMS_KEY` declares)."""
+    api = KMS_KEY.tags
+    assert api is not None and api.key is not None
+    return aws_tags(tags, api.key, api.value)
+
+
+@dataclass(frozen=True, eq=False)
+class Rotation:
+    """Automatic rotation as ``GetKeyRotationStatus`` reports it, shown as ``(enabled, period)``.
+
+    The period counts only while rotation is on, and only when the reply
+    carries one (``RotationPeriodInDays`` is optional in botocore's model of
+    ``GetKeyRotationStatus``; the sandbox may omit it).
+    """
+
+    enabled: bool
+    period: int | None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rotation) or self.enabled != other.enabled:
+            return False
+        return (not self.enabled or None in (self.period, other.period)
+                or self.period == other.period)
+
+    __hash__ = None  # type: ignore[assignment]  # compared, never hashed
+
+    def __repr__(self) -> str:
+        return repr((self.enabled, self.period))
+
+
+class KmsKeyBase(KindTaggedStep):
+    """What the primary key and its DR replica share: lookup, alias, tags, deletion.
+
+    A key has no name to read it by: it is found by the id state recorded,
+    then through its alias, then (after a crash between ``CreateKey`` and
+    ``CreateAlias``) among the account's keys by its ownership tags.
+    """
 
     service = "kms"
+    kind = KMS_KEY
+    #: How waits name the key ("key", "replica key").
+    noun: ClassVar[str] = "key"
 
     def __init__(self, config: PlatformConfig, *, site: Site | None = None) -> None:
         super().__init__(config, site=site)
@@ -66,12 +109,12 @@ class KmsKeyBase(Step):
         meta = reply["KeyMetadata"]
         if meta.get("KeyState") in DEAD_STATES:
             return None
-        tags = self._tags(ctx, meta["KeyId"])
-        return Resource(meta["KeyId"], {**meta, "Tags": tags})
+        return Resource(meta["KeyId"], {**meta, "TagMap": self._tags(ctx, meta["KeyId"])})
 
     def _tags(self, ctx: StepContext, key_id: str) -> dict[str, str]:
-        pages = self.kms(ctx).get_paginator("list_resource_tags").paginate(KeyId=key_id)
-        return {t["TagKey"]: t["TagValue"] for page in pages for t in page.get("Tags", [])}
+        # One ListResourceTags call holds them all: a key carries at most 50 tags
+        # and the call returns up to 50 (KMS developer guide "Tagging keys").
+        return read_tags(self.kms(ctx), KMS_KEY, key_id)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
         return self._describe(ctx, resource_id)
@@ -79,13 +122,13 @@ class KmsKeyBase(Step):
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
         by_alias = self._describe(ctx, self.config.kms.alias)
         if by_alias is not None:
-            require_owned(self, f"KMS key {self.config.kms.alias}", by_alias.data["Tags"])
+            require_owned(self, f"KMS key {self.config.kms.alias}", by_alias.data["TagMap"])
             return by_alias
         # A crash between CreateKey and CreateAlias leaves a key with only our tags.
         for page in self.kms(ctx).get_paginator("list_keys").paginate():
             for key in page.get("Keys", []):
                 found = self._describe(ctx, key["KeyId"])
-                if found is not None and is_owned_by(self, found.data["Tags"]):
+                if found is not None and is_owned_by(self, found.data["TagMap"]):
                     return found
         return None
 
@@ -130,25 +173,40 @@ class KmsKeyBase(Step):
             REPLICA_SETTLING.call("create alias", self.kms(ctx).create_alias,
                                   AliasName=alias, TargetKeyId=key_id)
 
-    def base_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        changes = tag_drift(self, resource.data.get("Tags", {}))
-        if self.config.kms.alias not in self._aliases(ctx, resource.id):
-            changes.append(Change("alias", None, self.config.kms.alias))
-        if resource.data.get("Description") != self.config.kms.description:
-            changes.append(Change("description", resource.data.get("Description"),
-                                  self.config.kms.description))
-        return changes
+    #: The settings the primary and the replica share (see
+    #: :mod:`vivr_provision.steps.drift`); :meth:`observed` adds ``Alias``.
+    FIELDS: tuple[Field, ...] = (
+        TAGS,
+        Field("alias", lambda d: d["Alias"], lambda s, ctx: s.config.kms.alias,
+              apply="converge_alias"),
+        Field("description", lambda d: d.get("Description"),
+              lambda s, ctx: s.config.kms.description, apply="update_description"),
+    )
 
-    def apply_base_changes(self, ctx: StepContext, resource: Resource,
+    def observed(self, ctx: StepContext, resource: Resource) -> dict[str, Any]:
+        """The key's description plus what other calls read: ``Alias`` is the configured
+        alias when it names this key (``ListAliases`` by key lists the aliases whose
+        target it is), else None."""
+        alias = self.config.kms.alias
+        return {**resource.data,
+                "Alias": alias if alias in self._aliases(ctx, resource.id) else None}
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return drift(self, ctx, self.observed(ctx, resource), self.FIELDS)
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        converge(self, ctx, resource, changes, self.FIELDS)
+        return until_found(f"{self.noun} {resource.id}",
+                           lambda: self._describe(ctx, resource.id))
+
+    def converge_alias(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        self._ensure_alias(ctx, resource.id)
+
+    def update_description(self, ctx: StepContext, resource: Resource,
                            changes: list[Change]) -> None:
-        kms = self.kms(ctx)
-        for change in changes:
-            if change.field == "tags":
-                write_tags(kms, KMS_KEY, resource.id, change.desired)
-            elif change.field == "alias":
-                self._ensure_alias(ctx, resource.id)
-            elif change.field == "description":
-                kms.update_key_description(KeyId=resource.id, Description=change.desired)
+        self.kms(ctx).update_key_description(KeyId=resource.id,
+                                             Description=self.config.kms.description)
 
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
         kms = self.kms(ctx)
@@ -235,7 +293,7 @@ class KmsKeyStep(KmsKeyBase):
             KeySpec="SYMMETRIC_DEFAULT",
             MultiRegion=self.config.kms.multi_region,
             Policy=self.key_policy(ctx),
-            Tags=aws_tags(self.tags(), **KMS_TAGS),
+            Tags=kms_tags(self.tags()),
         )["KeyMetadata"]
         key_id = meta["KeyId"]
         self._set_rotation(ctx, key_id)
@@ -250,39 +308,48 @@ class KmsKeyStep(KmsKeyBase):
         else:
             kms.disable_key_rotation(KeyId=key_id)
 
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        changes = self.base_changes(ctx, resource)
-        if bool(resource.data.get("MultiRegion")) != self.config.kms.multi_region:
-            changes.append(Change("multi_region", resource.data.get("MultiRegion"),
-                                  self.config.kms.multi_region, replace=True))
-        rotation = self.kms(ctx).get_key_rotation_status(KeyId=resource.id)
-        enabled = bool(rotation.get("KeyRotationEnabled"))
-        desired = self.config.kms.enable_key_rotation
-        period = rotation.get("RotationPeriodInDays")
-        if enabled != desired or (desired and period not in (None,
-                                                             self.config.kms.rotation_period_days)):
-            changes.append(Change("rotation", (enabled, period),
-                                  (desired, self.config.kms.rotation_period_days)))
-        policy_now = self.kms(ctx).get_key_policy(KeyId=resource.id, PolicyName="default")
-        if json.loads(policy_now["Policy"]) != json.loads(self.key_policy(ctx)):
-            changes.append(Change("key_policy", "differs", "the environment's policy"))
-        return changes
+    #: The shared rows, then what only the primary manages.  ``MultiRegion`` is
+    #: fixed at ``CreateKey``: a change means a new key.
+    FIELDS = (
+        *KmsKeyBase.FIELDS,
+        Field("multi_region", lambda d: d.get("MultiRegion"),
+              lambda s, ctx: s.config.kms.multi_region, compare="defaulted", default=False,
+              effect="replace"),
+        Field("rotation", lambda d: d["Rotation"],
+              lambda s, ctx: Rotation(s.config.kms.enable_key_rotation,
+                                      s.config.kms.rotation_period_days),
+              apply="converge_rotation"),
+        Field("key_policy", lambda d: Labelled(d["Policy"], "differs"),
+              lambda s, ctx: Labelled(json.loads(s.key_policy(ctx)),
+                                      "the environment's policy"),
+              apply="put_key_policy"),
+    )
 
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        self.apply_base_changes(ctx, resource, changes)
-        fields = {c.field for c in changes}
-        if "rotation" in fields:
-            self._set_rotation(ctx, resource.id)
-        if "key_policy" in fields:
-            self.kms(ctx).put_key_policy(KeyId=resource.id, PolicyName="default",
-                                         Policy=self.key_policy(ctx))
-        return until_found(f"key {resource.id}", lambda: self._describe(ctx, resource.id))
+    def observed(self, ctx: StepContext, resource: Resource) -> dict[str, Any]:
+        """Also the rotation status and the key policy (parsed: compared by content)."""
+        data = super().observed(ctx, resource)
+        rotation = self.kms(ctx).get_key_rotation_status(KeyId=resource.id)
+        data["Rotation"] = Rotation(bool(rotation.get("KeyRotationEnabled")),
+                                    rotation.get("RotationPeriodInDays"))
+        data["Policy"] = json.loads(self.kms(ctx).get_key_policy(
+            KeyId=resource.id, PolicyName="default")["Policy"])
+        return data
+
+    def converge_rotation(self, ctx: StepContext, resource: Resource,
+                          changes: list[Change]) -> None:
+        self._set_rotation(ctx, resource.id)
+
+    def put_key_policy(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        self.kms(ctx).put_key_policy(KeyId=resource.id, PolicyName="default",
+                                     Policy=self.key_policy(ctx))
 
 
 class KmsReplicaKeyStep(KmsKeyBase):
     """The DR region's replica of the multi-region key (same key id, own ARN)."""
 
     family = "kms"
+    noun = "replica key"
 
     def depends_on(self) -> tuple[str, ...]:
         return ("kms",)
@@ -304,7 +371,7 @@ class KmsReplicaKeyStep(KmsKeyBase):
             KeyId=ctx.output("kms", "key_id"),
             ReplicaRegion=self.region,
             Description=self.config.kms.description,
-            Tags=aws_tags(self.tags(), **KMS_TAGS),
+            Tags=kms_tags(self.tags()),
         )
         key_id = str(ctx.output("kms", "key_id"))
         found = until_found(f"replica key {key_id} in {self.region}",
@@ -312,18 +379,11 @@ class KmsReplicaKeyStep(KmsKeyBase):
         self._ensure_alias(ctx, key_id)
         # ReplicateKey's Tags are not applied everywhere; converge them here
         # so the next apply finds nothing to change.
-        missing = tag_drift(self, found.data.get("Tags", {}))
+        missing = tag_drift(self, found.data["TagMap"])
         if missing:
-            self.apply_base_changes(ctx, found, missing)
+            self.converge_tags(ctx, found, missing)
             found = until_found(f"replica key {key_id}", lambda: self._describe(ctx, key_id))
         return found
-
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return self.base_changes(ctx, resource)
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        self.apply_base_changes(ctx, resource, changes)
-        return until_found(f"replica key {resource.id}", lambda: self._describe(ctx, resource.id))
 
 
 def kms_steps(config: PlatformConfig) -> list[Step]:
