@@ -30,7 +30,7 @@ from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import ServiceLinkedRoleConfig
 from vivr_provision.retry import until_found
-from vivr_provision.steps.base import Resource, Step, StepContext
+from vivr_provision.steps.base import NamedStep, Resource, Step, StepContext
 from vivr_provision.steps.common import absent_on
 from vivr_provision.steps.kinds import IAM_ROLE
 
@@ -43,7 +43,7 @@ def autoscaling_role_wanted(config: PlatformConfig) -> bool:
     return config.ecs.launch_type == "ec2"
 
 
-class ServiceLinkedRoleStep(Step):
+class ServiceLinkedRoleStep(NamedStep):
     """One service-linked role: adopted or created, never deleted."""
 
     family = "iam-slr"
@@ -65,7 +65,9 @@ class ServiceLinkedRoleStep(Step):
         """Where AWS puts every service-linked role of this service."""
         return f"/aws-service-role/{self.role.service_name}/"
 
-    def _get(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
+        """The role by its fixed name.  AWS's role carries no tags (``CreateServiceLinkedRole``
+        takes none), so it is told from a same-named role of someone else's by its path."""
         reply = absent_on(IAM_ROLE.not_found, self.iam(ctx).get_role, RoleName=self.role.role_name)
         if reply is None:
             return None
@@ -76,13 +78,6 @@ class ServiceLinkedRoleStep(Step):
                 f"service-linked role of {self.role.service_name} (path {role.get('Path')!r}, "
                 f"expected {self.path!r}); rename or delete that role")
         return Resource(str(role["Arn"]), role)
-
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        # Not tagged (AWS's role, no tags at create): found by its fixed name.
-        return self._get(ctx)
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         try:
@@ -96,7 +91,7 @@ class ServiceLinkedRoleStep(Step):
             if not taken:
                 raise
             # Made by someone else meanwhile (another stack, the console): adopt it.
-        return until_found(f"role {self.role.role_name}", lambda: self._get(ctx))
+        return until_found(f"role {self.role.role_name}", lambda: self.lookup(ctx))
 
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
         """Keep it: account-wide, shared with every other Auto Scaling user of the account."""
