@@ -195,6 +195,21 @@ HOSTED_ZONE = Kind("route53", "hosted zone", _codes("NoSuchHostedZone"),
 HEALTH_CHECK = Kind("route53", "health check", _codes("NoSuchHealthCheck"),
                     _codes("HealthCheckAlreadyExists"))
 
+#: CloudFront kinds.  Tagging is not declared: CloudFront's ``TagResource`` wraps
+#: the pairs in ``Tags={"Items": [...]}``, which :class:`TagApi` does not spell;
+#: the distribution step tags (and lists tags) itself.  Policies and origin
+#: access controls take no tags at all.
+DISTRIBUTION = Kind("cloudfront", "CloudFront distribution", _codes("NoSuchDistribution"),
+                    _codes("DistributionAlreadyExists"))
+CACHE_POLICY = Kind("cloudfront", "cache policy", _codes("NoSuchCachePolicy"),
+                    _codes("CachePolicyAlreadyExists"))
+ORIGIN_REQUEST_POLICY = Kind("cloudfront", "origin request policy",
+                             _codes("NoSuchOriginRequestPolicy"),
+                             _codes("OriginRequestPolicyAlreadyExists"))
+ORIGIN_ACCESS_CONTROL = Kind("cloudfront", "origin access control",
+                             _codes("NoSuchOriginAccessControl"),
+                             _codes("OriginAccessControlAlreadyExists"))
+
 #: Every kind above, by name (what the tests iterate).
 KINDS: dict[str, Kind] = {name: value for name, value in dict(globals()).items()
                           if isinstance(value, Kind)}

@@ -23,6 +23,9 @@ Why it looks the way it does:
   challenge config, token domains, custom response bodies, association
   config) are read back and passed through, so converging our rules never
   resets what an operator set by hand.
+* **Drift is a table** (:data:`FIELDS` plus a ``Rules[<name>]`` row per rule
+  on either side): plan shows a rule by its one-line summary, and every
+  difference but the tags converges in the one ``UpdateWebACL`` above.
 * **Delete after the distribution.**  The distribution step depends on this
   one, so the reversed graph deletes the distribution (which releases the
   ACL) first.  AWS refuses to delete an ACL still associated
@@ -32,7 +35,7 @@ Why it looks the way it does:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -44,13 +47,14 @@ from vivr_provision.config.edge import ManagedRuleGroupConfig, RateLimitRuleConf
 from vivr_provision.retry import policy
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.common import (
+    KindTaggedStep,
     absent_on,
     aws_tags,
     gone_on,
+    read_tags,
     require_owned,
-    tag_drift,
-    tag_map,
 )
+from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import WEB_ACL
 
 events = structlog.get_logger("vivr.waf")
@@ -120,11 +124,57 @@ def parse_web_acl_arn(arn: str) -> tuple[str, str]:
     return parts[2], parts[3]
 
 
-class WebAclStep(Step):
+def _shown_rules(have: Mapping[str, Any] | None,
+                 want: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """How plan shows one rule on each side: its summary (:func:`rule_summary`),
+    or its JSON where two rules differ only in what the summary leaves out
+    (a metric name, a forwarded-IP header); None where a side lacks the rule.
+    Equal rules are shown equal, so the row compares what it shows."""
+    current, desired = (canonical_rule(dict(have)) if have else None,
+                        canonical_rule(dict(want)) if want else None)
+    if current == desired:
+        return None, None
+    shown = (rule_summary(current) if current else None,
+             rule_summary(desired) if desired else None)
+    if shown[0] == shown[1]:
+        return json.dumps(current, sort_keys=True), json.dumps(desired, sort_keys=True)
+    return shown
+
+
+def rule_rows(have: Sequence[Mapping[str, Any]],
+              want: Sequence[Mapping[str, Any]]) -> list[Field]:
+    """``Rules[<name>]``: one row per rule name on either side (an extra rule in
+    AWS is drift too), converged with the rest of the ACL."""
+    have_by, want_by = {r["Name"]: r for r in have}, {r["Name"]: r for r in want}
+
+    def row(name: str) -> Field:
+        current, desired = _shown_rules(have_by.get(name), want_by.get(name))
+        return Field(f"Rules[{name}]", lambda d: current, lambda s, ctx: desired,
+                     apply="write_acl")
+
+    return [row(name) for name in sorted(set(have_by) | set(want_by))]
+
+
+#: The ACL's own settings; its rules are rows too (:func:`rule_rows`).  Every
+#: setting goes out in one UpdateWebACL carrying the whole ACL; tags apart.
+FIELDS = (
+    TAGS,
+    Field("Description", lambda d: d.get("Description"),
+          lambda s, ctx: s.waf.description, compare="defaulted", default="",
+          apply="write_acl"),
+    Field("DefaultAction", lambda d: _without_nulls(d.get("DefaultAction")),
+          lambda s, ctx: s.default_action(), apply="write_acl"),
+    Field("VisibilityConfig", lambda d: _without_nulls(d.get("VisibilityConfig")),
+          lambda s, ctx: s.visibility(s.waf.metric_name), apply="write_acl"),
+)
+
+
+class WebAclStep(KindTaggedStep):
     """``waf.web_acl_name``: managed rule groups plus a per-IP rate limit."""
 
     family = WAF_STEP
     service = "wafv2"
+    kind = WEB_ACL
     expected_seconds = 10.0
 
     def __init__(self, config: PlatformConfig) -> None:
@@ -197,8 +247,7 @@ class WebAclStep(Step):
             return None
         data = dict(reply["WebACL"])
         data["LockToken"] = reply.get("LockToken")
-        tags = self.wafv2(ctx).list_tags_for_resource(ResourceARN=data["ARN"])
-        data["TagMap"] = tag_map((tags.get("TagInfoForResource") or {}).get("TagList"))
+        data["TagMap"] = read_tags(self.wafv2(ctx), WEB_ACL, data["ARN"])
         return Resource(data["ARN"], data)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
@@ -235,7 +284,7 @@ class WebAclStep(Step):
                 Name=self.resource_name(), Scope=self.waf.scope, Tags=aws_tags(self.tags()),
                 **self.settings())["Summary"]
         except ClientError as exc:
-            if error_code(exc) != "WAFDuplicateItemException":
+            if error_code(exc) not in WEB_ACL.already_exists:
                 raise
             events.info("waf.web_acl.exists", step=self.name, name=self.resource_name())
             adopted = self.find_by_tags(ctx)
@@ -247,30 +296,12 @@ class WebAclStep(Step):
         assert found is not None, "a web ACL just created is readable"
         return found
 
+    def fields(self, data: Mapping[str, Any]) -> list[Field]:
+        """The drift table: :data:`FIELDS` and a row per rule."""
+        return [*FIELDS, *rule_rows(data.get("Rules") or [], self.rules())]
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, data.get("TagMap", {}))
-        wanted = self.settings()
-        if (data.get("Description") or "") != wanted["Description"]:
-            changes.append(Change("Description", data.get("Description"),
-                                  wanted["Description"]))
-        for key in ("DefaultAction", "VisibilityConfig"):
-            have = _without_nulls(data.get(key))
-            if have != wanted[key]:
-                changes.append(Change(key, have, wanted[key]))
-        have_rules = {r["Name"]: canonical_rule(r) for r in data.get("Rules") or []}
-        want_rules = {r["Name"]: canonical_rule(r) for r in wanted["Rules"]}
-        for name in sorted(set(have_rules) | set(want_rules)):
-            have, want = have_rules.get(name), want_rules.get(name)
-            if have == want:
-                continue
-            current = rule_summary(have) if have else None
-            desired = rule_summary(want) if want else None
-            if current == desired:  # same shape, a detail differs: show it
-                current = json.dumps(have, sort_keys=True)
-                desired = json.dumps(want, sort_keys=True)
-            changes.append(Change(f"Rules[{name}]", current, desired))
-        return changes
+        return drift(self, ctx, resource.data, self.fields(resource.data))
 
     def _locked(self, ctx: StepContext, resource: Resource,
                 write: Callable[[dict[str, Any], str], None]) -> None:
@@ -284,21 +315,23 @@ class WebAclStep(Step):
         STALE_LOCK.call(f"write web ACL {name}", attempt)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        fields = {c.field: c for c in changes}
+        converge(self, ctx, resource, changes, self.fields(resource.data))
         name, acl_id = parse_web_acl_arn(resource.id)
-        if set(fields) - {"tags"}:
-            def write(acl: dict[str, Any], lock_token: str) -> None:
-                kept = {k: acl[k] for k in PASSED_THROUGH if acl.get(k)}
-                self.wafv2(ctx).update_web_acl(Name=name, Scope=self.waf.scope, Id=acl_id,
-                                               LockToken=lock_token, **self.settings(), **kept)
-
-            self._locked(ctx, resource, write)
-        if "tags" in fields:
-            self.wafv2(ctx).tag_resource(ResourceARN=resource.id,
-                                         Tags=aws_tags(fields["tags"].desired))
         found = self._get(ctx, name, acl_id)
         assert found is not None, "a web ACL just updated is readable"
         return found
+
+    def write_acl(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """One UpdateWebACL with every setting (it replaces the whole ACL), under its
+        LockToken; settings we do not manage are read back and sent again."""
+        name, acl_id = parse_web_acl_arn(resource.id)
+
+        def write(acl: dict[str, Any], lock_token: str) -> None:
+            kept = {k: acl[k] for k in PASSED_THROUGH if acl.get(k)}
+            self.wafv2(ctx).update_web_acl(Name=name, Scope=self.waf.scope, Id=acl_id,
+                                           LockToken=lock_token, **self.settings(), **kept)
+
+        self._locked(ctx, resource, write)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Delete with the current LockToken; wait out a distribution still releasing it."""
