@@ -24,18 +24,20 @@ and its ``CallerReference`` is the engine's deterministic token, so a create
 repeated after a crash is answered with the first distribution
 (``DistributionAlreadyExists`` names it) instead of a second one.
 
-Drift.  The whole DistributionConfig is compared, both sides reduced to the
-same canonical form (:func:`canonical_distribution`): lists sorted where
-order means nothing (aliases, methods, origins by id) and kept where it does
-(behaviour precedence), AWS's defaults spelled out on our side.  Origin
-custom headers carry a secret (X-Origin-Verify): CloudFront returns header
-values in GetDistributionConfig, so the value is replaced by its SHA-256 the
-moment it is read, never kept in the step's data, and a difference is
-reported as "X-Origin-Verify value differs".  State, outputs, reports and
-logs never see it.  Drift is converged with one ``UpdateDistribution``
-carrying the whole desired config (``IfMatch`` = the ETag just read; settings
-this tool does not manage, such as origin groups or custom error responses,
-are passed through), then ``distribution_deployed`` is awaited.
+Drift.  Each managed part of the DistributionConfig is a row of the
+distribution's drift table (:mod:`~vivr_provision.steps.cloudfront.fields`),
+read the same way from AWS's config and ours: lists sorted where order
+means nothing (aliases, methods, origins by id) and kept where it does
+(behaviour precedence), AWS's defaults spelled out.  Origin custom headers
+carry a secret (X-Origin-Verify): CloudFront returns header values in
+GetDistributionConfig, so the value is replaced by its SHA-256 the moment
+it is read, never kept in the step's data, and a difference is reported as
+"X-Origin-Verify value differs".  State, outputs, reports and logs never
+see it.  Drift is converged with one ``UpdateDistribution`` carrying the
+whole desired config (``IfMatch`` = the ETag just read; settings this tool
+does not manage, such as origin groups or custom error responses, are
+passed through), then ``distribution_deployed`` is awaited.  Policies and
+the origin access control have tables of their own, converged the same way.
 
 Teardown.  AWS deletes only a disabled, deployed distribution: destroy
 disables it (``IfMatch``), waits for ``Deployed`` (40+ minutes allowed), then

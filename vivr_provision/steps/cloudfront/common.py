@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -15,6 +15,7 @@ from vivr_provision.steps.base import MANAGED_BY, Step, StepContext
 from vivr_provision.steps.common import (
     ForeignResourceError,
 )
+from vivr_provision.steps.drift import Field
 
 events = structlog.get_logger("vivr.cloudfront")
 
@@ -55,8 +56,6 @@ MANAGED_RESPONSE_HEADERS_POLICY_IDS = {
     "Managed-SimpleCORS": "60669652-455b-4ae9-85a4-c4c02393f86c",
 }
 
-NO_DISTRIBUTION = ("NoSuchDistribution",)
-NO_OAC = ("NoSuchOriginAccessControl",)
 #: Update/Delete carry the ETag of our last read; a change in between is refused.
 STALE_ETAG = policy({"PreconditionFailed"},
                     "the resource changed since it was read; re-reading its ETag",
@@ -95,6 +94,23 @@ def items_of(container: Mapping[str, Any] | None) -> list[Any]:
 def quantity_of(items: list[Any]) -> dict[str, Any]:
     """A ``{Quantity, Items}`` list in the shape CloudFront's API takes."""
     return {"Quantity": len(items), "Items": items} if items else {"Quantity": 0}
+
+
+def names_of(block: Mapping[str, Any] | None, behaviour: str, names: str) -> list[Any]:
+    """``[HeaderBehavior, sorted header names]``-style view of a policy's part
+    (AWS keeps the names in no particular order)."""
+    block = block or {}
+    return [block.get(behaviour), sorted(items_of(block.get(names)))]
+
+
+def config_row(name: str, view: Callable[[Mapping[str, Any]], Any], **options: Any) -> Field:
+    """A drift row reading one setting by the same ``view`` from both sides: the
+    config AWS returns (``Resource.data["Config"]``) and the one this tool sends
+    (``desired_config()`` of what :func:`~vivr_provision.steps.drift.drift` is
+    given).  Converged by the step's ``write_config`` unless ``apply`` says otherwise."""
+    options.setdefault("apply", "write_config")
+    return Field(name, lambda d: view(d["Config"]), lambda s, ctx: view(s.desired_config()),
+                 **options)
 
 
 def digest(value: str) -> str:

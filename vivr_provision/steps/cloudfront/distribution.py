@@ -1,4 +1,9 @@
 """The distribution: origins, behaviours, certificate, WAF, logging.
+
+Drift comes from the table in :mod:`~vivr_provision.steps.cloudfront.fields`
+(one row per managed part, built from the config's origins and
+behaviours); every difference but the tags converges in one
+``UpdateDistribution`` with the ETag just read (:meth:`DistributionStep.write_config`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,6 @@ from vivr_provision.config.edge import (
     S3OriginConfig,
 )
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
-from vivr_provision.steps.cloudfront.canonical import (
-    canonical_distribution,
-    distribution_changes,
-)
 from vivr_provision.steps.cloudfront.common import (
     CACHE_POLICY_FAMILY,
     CERTIFICATE_SETTLING,
@@ -32,7 +33,6 @@ from vivr_provision.steps.cloudfront.common import (
     MANAGED_KEYS,
     MANAGED_ORIGIN_REQUEST_POLICY_IDS,
     MANAGED_RESPONSE_HEADERS_POLICY_IDS,
-    NO_DISTRIBUTION,
     NOT_YET_DISABLED,
     OAC_STEP,
     ORIGIN_REQUEST_POLICY_FAMILY,
@@ -42,14 +42,16 @@ from vivr_provision.steps.cloudfront.common import (
     quantity_of,
     sanitized,
 )
+from vivr_provision.steps.cloudfront.fields import Wanted, distribution_fields
 from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
     gone_on,
     is_owned_by,
-    tag_drift,
     tag_map,
 )
+from vivr_provision.steps.drift import converge, drift
+from vivr_provision.steps.kinds import DISTRIBUTION
 from vivr_provision.steps.secrets import read_secret_string
 from vivr_provision.steps.waf import WAF_STEP
 
@@ -62,6 +64,7 @@ class DistributionStep(Step):
 
     family = DISTRIBUTION_STEP
     service = "cloudfront"
+    kind = DISTRIBUTION
     #: A distribution deploys to every edge location: typically 5-15 minutes.
     expected_seconds = 900.0
     #: DESIGN: CloudFront >= 40 minutes (botocore's waiter gives up after 35).
@@ -71,6 +74,8 @@ class DistributionStep(Step):
     def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config)
         self.cf = config.cloudfront
+        self.fields = distribution_fields([o.id for o in self.cf.origins],
+                                          [b.path_pattern for b in self.cf.ordered_behaviours])
 
     def resource_name(self) -> str:
         return self.cf.name
@@ -256,7 +261,8 @@ class DistributionStep(Step):
         return tag_map(items_of(reply.get("Tags")))
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        reply = absent_on(NO_DISTRIBUTION, cloudfront_client(ctx).get_distribution, Id=resource_id)
+        reply = absent_on(DISTRIBUTION.not_found, cloudfront_client(ctx).get_distribution,
+                          Id=resource_id)
         if reply is None:
             return None
         distribution = reply["Distribution"]
@@ -290,8 +296,8 @@ class DistributionStep(Step):
     def _by_caller_reference(self, ctx: StepContext, reference: str) -> Resource | None:
         """The distribution created with ``reference`` (a create repeated after a crash)."""
         for summary in self._summaries(ctx):
-            reply = absent_on(NO_DISTRIBUTION, cloudfront_client(ctx).get_distribution_config,
-                              Id=summary["Id"])
+            reply = absent_on(DISTRIBUTION.not_found,
+                              cloudfront_client(ctx).get_distribution_config, Id=summary["Id"])
             if reply and reply["DistributionConfig"].get("CallerReference") == reference:
                 return self.describe_by_id(ctx, summary["Id"])
         return None
@@ -308,7 +314,7 @@ class DistributionStep(Step):
                 DistributionConfigWithTags={"DistributionConfig": config,
                                             "Tags": {"Items": aws_tags(self.tags())}})
         except ClientError as exc:
-            if error_code(exc) != "DistributionAlreadyExists":
+            if error_code(exc) not in DISTRIBUTION.already_exists:
                 raise
             # AWS answers a repeated CallerReference with a different config this
             # way: the first call (before a crash) made it.  Adopt and converge.
@@ -337,12 +343,9 @@ class DistributionStep(Step):
         return found
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        changes = tag_drift(self, resource.data.get("TagMap", {}))
-        have = resource.data["Config"]
-        want = self.desired_config(ctx, str(have.get("CallerReference", "")))
-        changes += distribution_changes(canonical_distribution(have),
-                                        canonical_distribution(want))
-        return changes
+        caller_reference = str(resource.data["Config"].get("CallerReference", ""))
+        wanted = Wanted(self.desired_config(ctx, caller_reference), self.tags())
+        return drift(wanted, ctx, resource.data, self.fields)
 
     def _write_config(self, ctx: StepContext, distribution_id: str,
                       build: Callable[[dict[str, Any]], dict[str, Any]]) -> str:
@@ -361,30 +364,36 @@ class DistributionStep(Step):
         return STALE_ETAG.call(f"update distribution {distribution_id}", attempt)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        fields = {c.field: c for c in changes}
-        if set(fields) - {"tags"}:
-            self._warn_unimplemented()
-
-            def build(current: dict[str, Any]) -> dict[str, Any]:
-                config = self.desired_config(ctx, str(current["CallerReference"]))
-                for key, value in current.items():
-                    if key not in MANAGED_KEYS:
-                        config.setdefault(key, value)  # origin groups, error pages ...
-                return config
-
-            CERTIFICATE_SETTLING.call(f"update distribution {resource.id}",
-                                      self._write_config, ctx, resource.id, build)
-        if "tags" in fields:
-            cloudfront_client(ctx).tag_resource(Resource=resource.data["ARN"],
-                                          Tags={"Items": aws_tags(fields["tags"].desired)})
+        converge(self, ctx, resource, changes, self.fields)
         found = self.describe_by_id(ctx, resource.id)
         assert found is not None, "a distribution just updated is describable"
         return found
 
+    def write_config(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """The whole desired config in one UpdateDistribution; settings this tool
+        does not manage (origin groups, error pages ...) are passed through."""
+        self._warn_unimplemented()
+
+        def build(current: dict[str, Any]) -> dict[str, Any]:
+            config = self.desired_config(ctx, str(current["CallerReference"]))
+            for key, value in current.items():
+                if key not in MANAGED_KEYS:
+                    config.setdefault(key, value)
+            return config
+
+        CERTIFICATE_SETTLING.call(f"update distribution {resource.id}",
+                                  self._write_config, ctx, resource.id, build)
+
+    def converge_tags(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        """CloudFront's TagResource takes ``Tags={"Items": [...]}`` (kinds.py: no TagApi)."""
+        cloudfront_client(ctx).tag_resource(Resource=resource.data["ARN"],
+                                            Tags={"Items": aws_tags(changes[-1].desired)})
+
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Disable (IfMatch), wait until deployed, then delete with the new ETag."""
         cf = cloudfront_client(ctx)
-        reply = absent_on(NO_DISTRIBUTION, cf.get_distribution_config, Id=resource.id)
+        reply = absent_on(DISTRIBUTION.not_found, cf.get_distribution_config, Id=resource.id)
         if reply is None:
             return
         etag: str | None = str(reply["ETag"])
@@ -402,13 +411,14 @@ class DistributionStep(Step):
         def attempt() -> None:
             nonlocal etag
             if etag is None:  # a retry: the ETag of our last write may be stale
-                current = absent_on(NO_DISTRIBUTION, cf.get_distribution_config,
+                current = absent_on(DISTRIBUTION.not_found, cf.get_distribution_config,
                                     Id=resource.id)
                 if current is None:
                     return
                 etag = str(current["ETag"])
             if_match, etag = etag, None
-            gone_on(NO_DISTRIBUTION, cf.delete_distribution, Id=resource.id, IfMatch=if_match)
+            gone_on(DISTRIBUTION.not_found, cf.delete_distribution, Id=resource.id,
+                    IfMatch=if_match)
 
         NOT_YET_DISABLED.call(f"delete distribution {resource.id}", STALE_ETAG.call,
                               f"delete distribution {resource.id}", attempt)

@@ -1,4 +1,7 @@
 """The origin access control that signs requests to the S3 origin (SigV4).
+
+Drift is :data:`OAC_FIELDS`: every setting we send, converged by one
+``UpdateOriginAccessControl`` carrying them all (``IfMatch``).
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from vivr_provision.aws import error_code
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.cloudfront.common import (
     CLOUDFRONT_REGION,
-    NO_OAC,
     OAC_STEP,
     STALE_ETAG,
     STILL_IN_USE,
     cloudfront_client,
+    config_row,
     items_of,
     require_note,
     with_note,
@@ -25,6 +28,8 @@ from vivr_provision.steps.common import (
     absent_on,
     gone_on,
 )
+from vivr_provision.steps.drift import Field, converge, drift
+from vivr_provision.steps.kinds import ORIGIN_ACCESS_CONTROL
 
 events = structlog.get_logger("vivr.cloudfront")
 
@@ -32,6 +37,15 @@ events = structlog.get_logger("vivr.cloudfront")
 
 #: CloudFront's limit on an origin access control's Description.
 OAC_DESCRIPTION_LIMIT = 256
+
+
+def _setting(key: str) -> Field:
+    """One setting we send, "" where AWS omits it."""
+    return config_row(key, lambda c: c.get(key), compare="defaulted", default="")
+
+
+OAC_FIELDS = tuple(_setting(key) for key in ("Name", "Description", "SigningProtocol",
+                                             "SigningBehavior", "OriginAccessControlOriginType"))
 
 
 class OriginAccessControlStep(Step):
@@ -58,7 +72,8 @@ class OriginAccessControlStep(Step):
         }
 
     def _get(self, ctx: StepContext, control_id: str) -> Resource | None:
-        reply = absent_on(NO_OAC, cloudfront_client(ctx).get_origin_access_control, Id=control_id)
+        reply = absent_on(ORIGIN_ACCESS_CONTROL.not_found,
+                          cloudfront_client(ctx).get_origin_access_control, Id=control_id)
         if reply is None:
             return None
         body = reply["OriginAccessControl"]
@@ -88,7 +103,7 @@ class OriginAccessControlStep(Step):
             reply = cloudfront_client(ctx).create_origin_access_control(
                 OriginAccessControlConfig=self.desired_config())
         except ClientError as exc:
-            if error_code(exc) != "OriginAccessControlAlreadyExists":
+            if error_code(exc) not in ORIGIN_ACCESS_CONTROL.already_exists:
                 raise
             adopted = self.find_by_tags(ctx)
             if adopted is None:
@@ -100,11 +115,16 @@ class OriginAccessControlStep(Step):
                                      "ETag": reply.get("ETag")})
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        have = resource.data["Config"]
-        return [Change(key, have.get(key), want) for key, want in self.desired_config().items()
-                if (have.get(key) or "") != want]
+        return drift(self, ctx, resource.data, OAC_FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        converge(self, ctx, resource, changes, OAC_FIELDS)
+        found = self._get(ctx, resource.id)
+        assert found is not None, "an origin access control just updated is readable"
+        return found
+
+    def write_config(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """The whole config in one update, with the ETag of a fresh read."""
         def attempt() -> None:
             current = self._get(ctx, resource.id)
             if current is None:
@@ -114,15 +134,13 @@ class OriginAccessControlStep(Step):
                 OriginAccessControlConfig=self.desired_config())
 
         STALE_ETAG.call(f"update {self.resource_name()}", attempt)
-        found = self._get(ctx, resource.id)
-        assert found is not None, "an origin access control just updated is readable"
-        return found
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         def attempt() -> None:
             current = self._get(ctx, resource.id)
             if current is not None:
-                gone_on(NO_OAC, cloudfront_client(ctx).delete_origin_access_control, Id=resource.id,
+                gone_on(ORIGIN_ACCESS_CONTROL.not_found,
+                        cloudfront_client(ctx).delete_origin_access_control, Id=resource.id,
                         IfMatch=current.data["ETag"])
 
         STILL_IN_USE.call(f"delete {self.resource_name()}", STALE_ETAG.call,

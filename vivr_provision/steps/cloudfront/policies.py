@@ -1,11 +1,16 @@
 """The config's own cache and origin-request policies (CreateCachePolicy ...).
+
+Drift is a table per kind of policy (:data:`CACHE_POLICY_FIELDS`,
+:data:`ORIGIN_REQUEST_POLICY_FIELDS`): each row reads one setting the same
+way from the config AWS returns and the one we send, and every difference
+converges in one ``Update*Policy`` carrying the whole config (``IfMatch``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 from botocore.exceptions import ClientError
@@ -24,7 +29,9 @@ from vivr_provision.steps.cloudfront.common import (
     STALE_ETAG,
     STILL_IN_USE,
     cloudfront_client,
+    config_row,
     items_of,
+    names_of,
     quantity_of,
     require_note,
     with_note,
@@ -33,6 +40,8 @@ from vivr_provision.steps.common import (
     absent_on,
     gone_on,
 )
+from vivr_provision.steps.drift import Field, converge, drift
+from vivr_provision.steps.kinds import CACHE_POLICY, ORIGIN_REQUEST_POLICY, Kind
 
 events = structlog.get_logger("vivr.cloudfront")
 
@@ -40,8 +49,9 @@ events = structlog.get_logger("vivr.cloudfront")
 
 @dataclass(frozen=True)
 class PolicyApi:
-    """The CloudFront calls and error codes of one kind of policy."""
+    """The CloudFront calls of one kind of policy; its error codes are its :class:`Kind`'s."""
 
+    kind: Kind
     noun: str                # "CachePolicy" / "OriginRequestPolicy"
     method: str              # "cache_policy" / "origin_request_policy"
     plural: str              # "cache_policies" / "origin_request_policies"
@@ -50,18 +60,10 @@ class PolicyApi:
     def config_key(self) -> str:
         return f"{self.noun}Config"
 
-    @property
-    def not_found(self) -> tuple[str, ...]:
-        return (f"NoSuch{self.noun}",)
 
-    @property
-    def exists(self) -> str:
-        return f"{self.noun}AlreadyExists"
-
-
-CACHE_POLICY_API = PolicyApi("CachePolicy", "cache_policy", "cache_policies")
-ORIGIN_REQUEST_POLICY_API = PolicyApi("OriginRequestPolicy", "origin_request_policy",
-                                      "origin_request_policies")
+CACHE_POLICY_API = PolicyApi(CACHE_POLICY, "CachePolicy", "cache_policy", "cache_policies")
+ORIGIN_REQUEST_POLICY_API = PolicyApi(ORIGIN_REQUEST_POLICY, "OriginRequestPolicy",
+                                      "origin_request_policy", "origin_request_policies")
 #: CloudFront's limit on a policy's Comment.
 POLICY_COMMENT_LIMIT = 128
 
@@ -71,6 +73,7 @@ class PolicyStep(Step):
 
     service = "cloudfront"
     api: PolicyApi
+    FIELDS: ClassVar[tuple[Field, ...]]
 
     def __init__(self, config: PlatformConfig, policy_name: str) -> None:
         super().__init__(config, policy_name)
@@ -91,12 +94,8 @@ class PolicyStep(Step):
     def desired_config(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    @staticmethod
-    def canonical(config: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
     def _get(self, ctx: StepContext, policy_id: str) -> Resource | None:
-        reply = absent_on(self.api.not_found, self.call, ctx, "get", Id=policy_id)
+        reply = absent_on(self.api.kind.not_found, self.call, ctx, "get", Id=policy_id)
         if reply is None:
             return None
         body = reply[self.api.noun]
@@ -126,7 +125,7 @@ class PolicyStep(Step):
         try:
             reply = self.call(ctx, "create", **{self.api.config_key: self.desired_config()})
         except ClientError as exc:
-            if error_code(exc) != self.api.exists:
+            if error_code(exc) not in self.api.kind.already_exists:
                 raise
             adopted = self.find_by_tags(ctx)  # a crash right after our own create
             if adopted is None:
@@ -138,12 +137,16 @@ class PolicyStep(Step):
                                      "ETag": reply.get("ETag")})
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        have = self.canonical(resource.data["Config"])
-        want = self.canonical(self.desired_config())
-        return [Change(key, have.get(key), want[key]) for key in want
-                if have.get(key) != want[key]]
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        converge(self, ctx, resource, changes, self.FIELDS)
+        found = self._get(ctx, resource.id)
+        assert found is not None, "a policy just updated is readable"
+        return found
+
+    def write_config(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """The whole config in one update, with the ETag of a fresh read."""
         def attempt() -> None:
             current = self._get(ctx, resource.id)
             if current is None:
@@ -152,16 +155,13 @@ class PolicyStep(Step):
                       **{self.api.config_key: self.desired_config()})
 
         STALE_ETAG.call(f"update {self.policy_name}", attempt)
-        found = self._get(ctx, resource.id)
-        assert found is not None, "a policy just updated is readable"
-        return found
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Delete with the current ETag, once the distribution no longer uses it."""
         def attempt() -> None:
             current = self._get(ctx, resource.id)
             if current is not None:
-                gone_on(self.api.not_found, self.call, ctx, "delete", Id=resource.id,
+                gone_on(self.api.kind.not_found, self.call, ctx, "delete", Id=resource.id,
                         IfMatch=current.data["ETag"])
 
         STILL_IN_USE.call(f"delete {self.policy_name}", STALE_ETAG.call,
@@ -179,11 +179,52 @@ def _names_config(behaviour: str, names: list[str], key: str, plural: str) -> di
     return config
 
 
+def _in_key(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A cache policy's cache-key settings (what it also forwards to the origin)."""
+    return config.get("ParametersInCacheKeyAndForwardedToOrigin") or {}
+
+
+#: A policy's Name and Comment (AWS omits an empty Comment).
+_NAMED = (config_row("Name", lambda c: c.get("Name")),
+          config_row("Comment", lambda c: c.get("Comment"), compare="defaulted", default=""))
+
+
+def _ttl(key: str) -> Field:
+    """A TTL in seconds; 0 where AWS omits it."""
+    return config_row(key, lambda c: c.get(key), compare="defaulted", default=0)
+
+
+#: What plan compares of a cache policy; the forwarded names are compared sorted.
+CACHE_POLICY_FIELDS = (
+    *_NAMED, _ttl("MinTTL"), _ttl("DefaultTTL"), _ttl("MaxTTL"),
+    config_row("Gzip", lambda c: _in_key(c).get("EnableAcceptEncodingGzip"),
+               compare="defaulted", default=False),
+    config_row("Brotli", lambda c: _in_key(c).get("EnableAcceptEncodingBrotli"),
+               compare="defaulted", default=False),
+    config_row("Headers", lambda c: names_of(_in_key(c).get("HeadersConfig"),
+                                             "HeaderBehavior", "Headers")),
+    config_row("Cookies", lambda c: names_of(_in_key(c).get("CookiesConfig"),
+                                             "CookieBehavior", "Cookies")),
+    config_row("QueryStrings", lambda c: names_of(_in_key(c).get("QueryStringsConfig"),
+                                                  "QueryStringBehavior", "QueryStrings")),
+)
+ORIGIN_REQUEST_POLICY_FIELDS = (
+    *_NAMED,
+    config_row("Headers", lambda c: names_of(c.get("HeadersConfig"), "HeaderBehavior",
+                                             "Headers")),
+    config_row("Cookies", lambda c: names_of(c.get("CookiesConfig"), "CookieBehavior",
+                                             "Cookies")),
+    config_row("QueryStrings", lambda c: names_of(c.get("QueryStringsConfig"),
+                                                  "QueryStringBehavior", "QueryStrings")),
+)
+
+
 class CachePolicyStep(PolicyStep):
     """A custom cache policy (TTLs, compression, what goes in the cache key)."""
 
     family = CACHE_POLICY_FAMILY
     api = CACHE_POLICY_API
+    FIELDS = CACHE_POLICY_FIELDS
 
     def __init__(self, config: PlatformConfig, settings: CachePolicyConfig) -> None:
         super().__init__(config, settings.name)
@@ -206,25 +247,6 @@ class CachePolicyStep(PolicyStep):
             },
         }
 
-    @staticmethod
-    def canonical(config: Mapping[str, Any]) -> dict[str, Any]:
-        key = config.get("ParametersInCacheKeyAndForwardedToOrigin") or {}
-        headers = key.get("HeadersConfig") or {}
-        return {
-            "Name": config.get("Name"), "Comment": config.get("Comment") or "",
-            "MinTTL": int(config.get("MinTTL") or 0),
-            "DefaultTTL": int(config.get("DefaultTTL") or 0),
-            "MaxTTL": int(config.get("MaxTTL") or 0),
-            "Gzip": bool(key.get("EnableAcceptEncodingGzip")),
-            "Brotli": bool(key.get("EnableAcceptEncodingBrotli")),
-            "Headers": [headers.get("HeaderBehavior"), sorted(items_of(headers.get("Headers")))],
-            "Cookies": [(key.get("CookiesConfig") or {}).get("CookieBehavior"),
-                        sorted(items_of((key.get("CookiesConfig") or {}).get("Cookies")))],
-            "QueryStrings": [
-                (key.get("QueryStringsConfig") or {}).get("QueryStringBehavior"),
-                sorted(items_of((key.get("QueryStringsConfig") or {}).get("QueryStrings")))],
-        }
-
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {**super().outputs(resource), "cache_policy_id": resource.id}
 
@@ -234,6 +256,7 @@ class OriginRequestPolicyStep(PolicyStep):
 
     family = ORIGIN_REQUEST_POLICY_FAMILY
     api = ORIGIN_REQUEST_POLICY_API
+    FIELDS = ORIGIN_REQUEST_POLICY_FIELDS
 
     def __init__(self, config: PlatformConfig, settings: OriginRequestPolicyConfig) -> None:
         super().__init__(config, settings.name)
@@ -248,18 +271,6 @@ class OriginRequestPolicyStep(PolicyStep):
             "CookiesConfig": {"CookieBehavior": s.cookies},
             "QueryStringsConfig": {"QueryStringBehavior": s.query_strings},
         }
-
-    @staticmethod
-    def canonical(config: Mapping[str, Any]) -> dict[str, Any]:
-        def part(key: str, behaviour: str, names: str) -> list[Any]:
-            block = config.get(key) or {}
-            return [block.get(behaviour), sorted(items_of(block.get(names)))]
-
-        return {"Name": config.get("Name"), "Comment": config.get("Comment") or "",
-                "Headers": part("HeadersConfig", "HeaderBehavior", "Headers"),
-                "Cookies": part("CookiesConfig", "CookieBehavior", "Cookies"),
-                "QueryStrings": part("QueryStringsConfig", "QueryStringBehavior",
-                                     "QueryStrings")}
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {**super().outputs(resource), "origin_request_policy_id": resource.id}
