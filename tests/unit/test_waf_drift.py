@@ -70,8 +70,9 @@ def _described(step: WebAclStep, edit: Callable[[dict[str, Any]], None] | None =
     return {**acl, "LockToken": "token-1", "TagMap": step.tags() if tags is None else tags}
 
 
-def _rate(acl: dict[str, Any]) -> dict[str, Any]:
-    return dict(acl["Rules"][0])
+def _rate(acl: dict[str, Any]) -> Any:
+    """The rate-based rule (priority 0, first)."""
+    return acl["Rules"][0]
 
 
 def _set_limit(acl: dict[str, Any]) -> None:
@@ -216,4 +217,27 @@ def test_tags_alone_make_no_update_web_acl(config: PlatformConfig) -> None:
         aws.expect("wafv2", "list_tags_for_resource", {"TagInfoForResource": {
             "ResourceARN": ARN, "TagList": [{"Key": k, "Value": v}
                                             for k, v in step.tags().items()]}})
+        step.update(ctx, Resource(ARN, data), changes)
+
+
+def test_a_hand_raised_rate_limit_is_put_back() -> None:
+    """The production limit (2000 per 5 minutes per IP) goes back in one UpdateWebACL."""
+    config = production_config()
+    step = WebAclStep(config)
+    data = _described(step, _set_limit)
+    acl = {k: v for k, v in data.items() if k not in ("LockToken", "TagMap")}
+    with StubbedAws() as aws:
+        ctx = aws.context(config)
+        changes = step.diff(ctx, Resource(ARN, data))
+        assert [c.describe() for c in changes] == [
+            "Rules[vivr-rate-limit]: 'p0 rate 5000/300s by IP -> block' -> "
+            "'p0 rate 2000/300s by IP -> block' (update)"]
+        aws.expect("wafv2", "get_web_acl", _acl_reply(acl, "token-2"))
+        aws.expect("wafv2", "update_web_acl", {"NextLockToken": "token-3"}, {
+            "Name": "vivr-waf", "Scope": "CLOUDFRONT", "Id": ACL_ID, "LockToken": "token-2",
+            "DefaultAction": {"Allow": {}}, "Description": "VIVR edge protection",
+            "Rules": RULES, "VisibilityConfig": _visibility("vivr-waf")})
+        aws.expect("wafv2", "get_web_acl", _acl_reply(copy.deepcopy(ACL), "token-3"))
+        aws.expect("wafv2", "list_tags_for_resource", {"TagInfoForResource": {
+            "ResourceARN": ARN, "TagList": [{"Key": k, "Value": v} for k, v in TAGS.items()]}})
         step.update(ctx, Resource(ARN, data), changes)
