@@ -491,3 +491,27 @@ def test_policy_and_oac_drift_converges_in_one_update_with_a_fresh_etag(
         aws.expect("cloudfront", f"get_{method}", reply(document, "E3"), {"Id": "id-1"})
         found = step.update(ctx, resource, changes)
     assert found.data == {"Config": document, "ETag": "E3"}
+
+
+def test_a_distribution_changed_between_read_and_write_is_read_again() -> None:
+    """PreconditionFailed (someone wrote in between): re-read the ETag and the
+    config, rebuild, and write again with the new ETag."""
+    step = DistributionStep(production_config())
+    drifted = _aws_config(_disable)
+    with StubbedAws() as aws:
+        resource, changes = _diff(step, aws, drifted, TAGS)
+        assert [c.field for c in changes] == ["Enabled"]
+        for etag, answer in (("E2ETAG", "PreconditionFailed"), ("E4ETAG", None)):
+            aws.expect("cloudfront", "get_distribution_config",
+                       {"ETag": etag, "DistributionConfig": copy.deepcopy(drifted)},
+                       {"Id": DIST_ID})
+            _expect_secret(aws)
+            request = {"Id": DIST_ID, "IfMatch": etag, "DistributionConfig": wanted()}
+            if answer:
+                aws.expect_error("cloudfront", "update_distribution", answer, params=request,
+                                 status=412)
+            else:
+                aws.expect("cloudfront", "update_distribution", {"ETag": "E5ETAG"}, request)
+        aws.expect("cloudfront", "get_distribution", _get_distribution(wanted()))
+        aws.expect("cloudfront", "list_tags_for_resource", _tag_list(TAGS))
+        step.update(aws.context(step.config, OUTPUTS), resource, changes)
