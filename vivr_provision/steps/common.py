@@ -125,10 +125,11 @@ class KindStep(NamedStep, KindTaggedStep):
         """Whether a described resource still counts (not one being deleted)."""
         return True
 
-    def lookup(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext, name: str | None = None) -> Resource | None:
+        """The resource named in the config (or ``name``: one state recorded), if ours."""
         read = self.kind.read
         assert read is not None, f"{self.kind.noun}: no read declared"
-        name = self.resource_name()
+        name = name or self.resource_name()
         client = ctx.client(self.kind.service, self.region)
         reply = absent_on(self.kind.not_found, getattr(client, read.operation),
                           **read.request(name))

@@ -165,15 +165,26 @@ DB_PARAMETER_GROUP = Kind("rds", "DB parameter group",
                                "DBParameterGroupArn"))
 CACHE_SUBNET_GROUP = Kind("elasticache", "cache subnet group",
                           _codes("CacheSubnetGroupNotFoundFault"),
-                          _codes("CacheSubnetGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"])
+                          _codes("CacheSubnetGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"],
+                          Read("describe_cache_subnet_groups", "CacheSubnetGroupName",
+                               "CacheSubnetGroups[0]", "CacheSubnetGroupName", "ARN"))
 CACHE_PARAMETER_GROUP = Kind("elasticache", "cache parameter group",
                              _codes("CacheParameterGroupNotFound"),
                              _codes("CacheParameterGroupAlreadyExists"),
-                             _PAIRS_BY_ARN["elasticache"])
+                             _PAIRS_BY_ARN["elasticache"],
+                             Read("describe_cache_parameter_groups", "CacheParameterGroupName",
+                                  "CacheParameterGroups[0]", "CacheParameterGroupName", "ARN"))
 REPLICATION_GROUP = Kind("elasticache", "replication group",
                          _codes("ReplicationGroupNotFoundFault"),
-                         _codes("ReplicationGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"])
-CACHE_CLUSTER = Kind("elasticache", "cache cluster", _codes("CacheClusterNotFound"))
+                         _codes("ReplicationGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"],
+                         Read("describe_replication_groups", "ReplicationGroupId",
+                              "ReplicationGroups[0]", "ReplicationGroupId", "ARN"))
+# Read for the replication group's members (cluster-level settings live there); we
+# never tag them, but AWS can (AddTagsToResource takes a cluster's ARN).
+CACHE_CLUSTER = Kind("elasticache", "cache cluster", _codes("CacheClusterNotFound"),
+                     tags=_PAIRS_BY_ARN["elasticache"],
+                     read=Read("describe_cache_clusters", "CacheClusterId", "CacheClusters[0]",
+                               "CacheClusterId", "ARN"))
 LOAD_BALANCER = Kind("elbv2", "load balancer", _codes("LoadBalancerNotFound"),
                      _codes("DuplicateLoadBalancerName"), _PAIRS_BY_ARN["elbv2"])
 TARGET_GROUP = Kind("elbv2", "target group", _codes("TargetGroupNotFound"),
