@@ -11,7 +11,9 @@ moto keeps some settings without returning them (security groups, parameter
 group, engine version, maintenance window, port: AWS reports them on member
 cache clusters, which moto does not list) and never returns the AUTH token
 (AWS does not either).  For those, the test checks the request the CLI sent
-(``VIVR_RECORD_CALLS``): that is what real AWS would receive.
+(``VIVR_RECORD_CALLS``): that is what real AWS would receive.  How drift in
+those settings is classified and converged is unit-tested on stubbed clients
+(tests/unit/test_cache_drift.py).
 """
 
 from __future__ import annotations
@@ -25,9 +27,6 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import REPO, Aws
 from vivr_provision.config import load_config
-from vivr_provision.steps.base import Resource, StepContext
-from vivr_provision.steps.elasticache import CacheStep
-from vivr_provision.steps.log_delivery import cache_log_deliveries
 
 pytestmark = pytest.mark.e2e
 
@@ -271,50 +270,3 @@ def test_a_same_named_group_not_created_by_us_is_neither_adopted_nor_deleted(
     group = ec.describe_replication_groups(ReplicationGroupId=GROUP_ID)["ReplicationGroups"][0]
     assert (group["Status"], group["Description"]) == ("available", "someone else's")
 
-
-def test_member_cluster_drift_is_classified_update_or_replace() -> None:
-    """What moto cannot show: settings AWS reports on member cache clusters.
-
-    No emulator call here (moto lists no member clusters): the step's diff is
-    fed the description AWS returns, to pin which drift apply converges in
-    place and which it refuses as a replacement.
-    """
-    outputs = {
-        "cache-subnet-group": {"name": SUBNET_GROUP},
-        "cache-parameter-group": {"name": CONFIG.parameter_group.name},
-        "kms": {"key_arn": "arn:aws:kms:us-east-1:111122223333:key/k1", "key_id": "k1"},
-        f"sg.{CACHE_SG}": {"group_id": "sg-cache"},
-    }
-    ctx = StepContext(PLATFORM, clients=None, outputs_of=outputs.get)  # type: ignore[arg-type]
-    step = CacheStep(PLATFORM)
-    member = {"EngineVersion": "7.0.7", "PreferredMaintenanceWindow": "sun:06:00-sun:07:00",
-              "SecurityGroups": [{"SecurityGroupId": "sg-cache", "Status": "active"}],
-              "CacheParameterGroup": {"CacheParameterGroupName": CONFIG.parameter_group.name},
-              "CacheSubnetGroupName": SUBNET_GROUP}
-    data = {"ReplicationGroupId": GROUP_ID, "Status": "available",
-            "Description": CONFIG.description, "CacheNodeType": CONFIG.node_type,
-            "AutomaticFailover": "enabled", "MultiAZ": "enabled", "SnapshotRetentionLimit": 5,
-            "SnapshotWindow": CONFIG.snapshot_window, "AuthTokenEnabled": True,
-            "ClusterEnabled": False, "AtRestEncryptionEnabled": True,
-            "TransitEncryptionEnabled": True, "KmsKeyId": outputs["kms"]["key_arn"],
-            "NodeGroups": [{"PrimaryEndpoint": {"Port": 6379},
-                            "NodeGroupMembers": [{}, {}]}],
-            "Tags": step.tags(), "Member": member,
-            # Converged log delivery (slow and engine log into the cache group).
-            "LogDeliveryConfigurations": [{**c, "Status": "active"}
-                                          for c in cache_log_deliveries(PLATFORM)]}
-    assert step.diff(ctx, Resource(GROUP_ID, data)) == []
-
-    drifted = {**member, "EngineVersion": "6.2.6",
-               "PreferredMaintenanceWindow": "mon:01:00-mon:02:00",
-               "SecurityGroups": [{"SecurityGroupId": "sg-other", "Status": "active"}],
-               "CacheParameterGroup": {"CacheParameterGroupName": "default.redis7"},
-               "CacheSubnetGroupName": "other"}
-    changes = step.diff(ctx, Resource(GROUP_ID, {**data, "Member": drifted,
-                                                  "KmsKeyId": "arn:aws:kms:us-east-1:1:key/k2",
-                                                  "NodeGroups": [{"NodeGroupMembers": [{}]}]}))
-    assert {c.field: c.replace for c in changes} == {
-        "engine_version": True,        # a major version change is a new group
-        "security_groups": False, "parameter_group": False, "maintenance_window": False,
-        "subnet_group": True, "kms_key": True, "replicas": False,
-    }
