@@ -10,6 +10,12 @@ Three steps, in dependency order:
   of a primary plus ``redis.replicas`` replicas), encrypted at rest with the
   platform KMS key and in transit with TLS, AUTH token from Secrets Manager.
 
+Modules: :mod:`.base` (what the steps share: read by name as
+:mod:`~vivr_provision.steps.kinds` declares, the rename row), :mod:`.groups`
+(the two groups), :mod:`.replication_group` (reading, creating, deleting the
+group) and :mod:`.group_drift` (the group's drift table and how an update
+converges it).
+
 None of these APIs takes an idempotency token; their names are unique per
 account and region, so a create repeated after a crash is prevented by
 looking the name up first, and a same-named resource that does not carry our
