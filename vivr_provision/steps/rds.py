@@ -3,16 +3,13 @@
 Identity is the natural key RDS enforces (instance identifier, group name),
 so a resource created just before a crash is found by name, and adopted only
 if it carries our ownership tags.  Every setting of the spec is sent on
-create; drift is converged with ``ModifyDBInstance``:
-
-* settings that are safe to change at once (backups, windows, monitoring,
-  Performance Insights, log exports, IAM auth, deletion protection, storage
-  autoscaling ceiling, security groups) use ``ApplyImmediately=True``;
-* disruptive ones (instance class, Multi-AZ, parameter group, storage size
-  or type, minor engine version) are queued for the maintenance window and
-  reported, and a pending value equal to the config is not re-sent;
-* what RDS cannot change (encryption, KMS key, database name, master user,
-  engine) is a replacement, which apply refuses to do on a database.
+create.  Drift is a table of rows (:mod:`~vivr_provision.steps.rds_settings`
+for an instance): settings safe to change at once go in one
+``ModifyDBInstance`` with ``ApplyImmediately=True``, disruptive ones (class,
+Multi-AZ, parameter group, storage, minor engine version) in one queued for
+the maintenance window (a pending value equal to the config is not re-sent),
+and what RDS cannot change (engine, encryption, database name, master user,
+subnet group) is a replacement, which apply refuses to do on a database.
 
 Destroy never loses data silently: a final snapshot is taken unless
 ``--skip-final-snapshot``, deletion protection is lifted only with
@@ -31,16 +28,12 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import ReadReplicaConfig, SubnetGroupConfig
 from vivr_provision.retry import policy
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
-from vivr_provision.steps.common import (
-    KindStep,
-    aws_tags,
-    gone_on,
-    tag_drift,
-    timestamp,
-)
+from vivr_provision.steps.common import KindStep, aws_tags, gone_on, timestamp
+from vivr_provision.steps.drift import MAINTENANCE_WINDOW, TAGS, Field, converge, drift
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 from vivr_provision.steps.kinds import DB_INSTANCE, DB_PARAMETER_GROUP, DB_SUBNET_GROUP
 from vivr_provision.steps.logs import rds_export_step_names
+from vivr_provision.steps.rds_settings import MODIFY, PRIMARY_FIXED, SETTINGS, replica_source
 from vivr_provision.steps.secrets import read_secret_string
 
 #: RDS refuses some calls while an instance is still modifying or backing up.
@@ -78,7 +71,7 @@ class DbSubnetGroupStep(KindStep):
     def depends_on(self) -> tuple[str, ...]:
         return tuple(self.site.step(f"subnet.{s}") for s in self.group.subnets)
 
-    def _subnet_ids(self, ctx: StepContext) -> list[str]:
+    def subnet_ids(self, ctx: StepContext) -> list[str]:
         return sorted(str(ctx.output(self.site.step(f"subnet.{s}"), "subnet_id"))
                       for s in self.group.subnets)
 
@@ -86,32 +79,31 @@ class DbSubnetGroupStep(KindStep):
         _rds(ctx, self.region).create_db_subnet_group(
             DBSubnetGroupName=self.group.name,
             DBSubnetGroupDescription=self.group.description,
-            SubnetIds=self._subnet_ids(ctx),
+            SubnetIds=self.subnet_ids(ctx),
             Tags=aws_tags(self.tags()),
         )
         return self.reread(ctx)
 
+    #: Subnets (in any order) and description travel in one ModifyDBSubnetGroup.
+    FIELDS = (
+        TAGS,
+        Field("subnets", lambda d: sorted(s["SubnetIdentifier"] for s in d.get("Subnets", [])),
+              lambda s, ctx: s.subnet_ids(ctx), compare="unordered", apply="modify_group"),
+        Field("description", lambda d: d.get("DBSubnetGroupDescription"),
+              lambda s, ctx: s.group.description, apply="modify_group"),
+    )
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, data["TagMap"])
-        current = sorted(s["SubnetIdentifier"] for s in data.get("Subnets", []))
-        if current != self._subnet_ids(ctx):
-            changes.append(Change("subnets", current, self._subnet_ids(ctx)))
-        if data.get("DBSubnetGroupDescription") != self.group.description:
-            changes.append(Change("description", data.get("DBSubnetGroupDescription"),
-                                  self.group.description))
-        return changes
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        rds = _rds(ctx, self.region)
-        fields = {c.field: c for c in changes}
-        if "subnets" in fields or "description" in fields:
-            rds.modify_db_subnet_group(DBSubnetGroupName=self.group.name,
-                                       DBSubnetGroupDescription=self.group.description,
-                                       SubnetIds=self._subnet_ids(ctx))
-        if "tags" in fields:
-            self.converge_tags(ctx, resource, [fields["tags"]])
+        converge(self, ctx, resource, changes, self.FIELDS)
         return self.reread(ctx)
+
+    def modify_group(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        _rds(ctx, self.region).modify_db_subnet_group(
+            DBSubnetGroupName=self.group.name, DBSubnetGroupDescription=self.group.description,
+            SubnetIds=self.subnet_ids(ctx))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         SUBNET_GROUP_BUSY.call("delete db subnet group", gone_on, DB_SUBNET_GROUP.not_found,
@@ -161,37 +153,46 @@ class DbParameterGroupStep(KindStep):
         self._set(ctx, group.parameters)
         return self.reread(ctx)
 
+    def fields(self) -> tuple[Field, ...]:
+        """Tags, the family (fixed at creation), our parameters with our values, and the
+        user-set parameters the config does not name (reset to the family's default).
+
+        The parameters are not in DescribeDBParameterGroups: :meth:`diff` adds the
+        user-set ones (``Source="user"``) to the description as ``UserParameters``.
+        """
+        wanted = {name: p.value for name, p in self.config.rds.parameter_group.parameters.items()}
+        return (
+            TAGS,
+            Field("family", lambda d: d.get("DBParameterGroupFamily"),
+                  lambda s, ctx: s.config.rds.parameter_group.family, effect="replace"),
+            # Compared as tags are: ours present with our values; others' are the next row's.
+            Field("parameters", lambda d: d["UserParameters"], lambda s, ctx: wanted,
+                  compare="tags", apply="set_parameters"),
+            Field("parameters_not_in_config",
+                  lambda d: sorted(set(d["UserParameters"]) - set(wanted)) or None,
+                  lambda s, ctx: None, apply="reset_parameters"),
+        )
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        group = self.config.rds.parameter_group
-        changes = tag_drift(self, resource.data["TagMap"])
-        if resource.data.get("DBParameterGroupFamily") != group.family:
-            changes.append(Change("family", resource.data.get("DBParameterGroupFamily"),
-                                  group.family, replace=True))
-        current = self._user_parameters(ctx)
-        wanted = {name: p.value for name, p in group.parameters.items()}
-        wrong = {n: v for n, v in wanted.items() if current.get(n) != v}
-        if wrong:
-            changes.append(Change("parameters", {n: current.get(n) for n in wrong}, wrong))
-        extra = sorted(set(current) - set(wanted))
-        if extra:
-            changes.append(Change("parameters_not_in_config", extra, None))
-        return changes
+        data = {**resource.data, "UserParameters": self._user_parameters(ctx)}
+        return drift(self, ctx, data, self.fields())
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        rds = _rds(ctx, self.region)
-        for change in changes:
-            if change.field == "parameters":
-                self._set(ctx, change.desired)
-            elif change.field == "parameters_not_in_config":
-                names = list(change.current)
-                for start in range(0, len(names), PARAMETERS_PER_CALL):
-                    rds.reset_db_parameter_group(
-                        DBParameterGroupName=self.resource_name(),
-                        Parameters=[{"ParameterName": n, "ApplyMethod": "pending-reboot"}
-                                    for n in names[start:start + PARAMETERS_PER_CALL]])
-            elif change.field == "tags":
-                self.converge_tags(ctx, resource, [change])
+        converge(self, ctx, resource, changes, self.fields())
         return self.reread(ctx)
+
+    def set_parameters(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        self._set(ctx, changes[-1].desired)
+
+    def reset_parameters(self, ctx: StepContext, resource: Resource,
+                         changes: list[Change]) -> None:
+        names = list(changes[-1].current)
+        for start in range(0, len(names), PARAMETERS_PER_CALL):
+            _rds(ctx, self.region).reset_db_parameter_group(
+                DBParameterGroupName=self.resource_name(),
+                Parameters=[{"ParameterName": n, "ApplyMethod": "pending-reboot"}
+                            for n in names[start:start + PARAMETERS_PER_CALL]])
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         INSTANCE_BUSY.call("delete db parameter group", gone_on, DB_PARAMETER_GROUP.not_found,
@@ -203,25 +204,6 @@ class DbParameterGroupStep(KindStep):
 
 
 # --------------------------------------------------------------------------- instances
-
-#: (config-derived request key, DescribeDBInstances key) changed with ApplyImmediately.
-IMMEDIATE = frozenset({
-    "BackupRetentionPeriod", "PreferredBackupWindow", "PreferredMaintenanceWindow",
-    "DeletionProtection", "CopyTagsToSnapshot", "MonitoringInterval", "MonitoringRoleArn",
-    "EnablePerformanceInsights", "PerformanceInsightsRetentionPeriod",
-    "PerformanceInsightsKMSKeyId", "EnableIAMDatabaseAuthentication", "MaxAllocatedStorage",
-    "AutoMinorVersionUpgrade", "VpcSecurityGroupIds", "CloudwatchLogsExports",
-})
-#: Changed in the next maintenance window: they restart or fail over the instance.
-DEFERRED = frozenset({"DBInstanceClass", "MultiAZ", "DBParameterGroupName", "AllocatedStorage",
-                      "StorageType", "EngineVersion"})
-#: How DescribeDBInstances reports each setting we send.
-REPORTED_AS = {
-    "EnablePerformanceInsights": "PerformanceInsightsEnabled",
-    "EnableIAMDatabaseAuthentication": "IAMDatabaseAuthenticationEnabled",
-    "CloudwatchLogsExports": "EnabledCloudwatchLogsExports",
-}
-
 
 class DbInstanceBase(KindStep):
     """What the primary and the replicas share: waiting, drift, deletion."""
@@ -296,70 +278,59 @@ class DbInstanceBase(KindStep):
         return deps
 
     # -- drift -----------------------------------------------------------------
-    def _current(self, data: dict[str, Any], key: str) -> Any:
-        """The value RDS reports for a ModifyDBInstance key (pending value first)."""
-        pending = data.get("PendingModifiedValues") or {}
-        if key in pending:
-            return pending[key]
-        if key == "VpcSecurityGroupIds":
-            return sorted(g["VpcSecurityGroupId"] for g in data.get("VpcSecurityGroups", [])
-                          if g.get("Status") != "removing")
-        if key == "DBParameterGroupName":
-            groups = data.get("DBParameterGroups") or [{}]
-            return groups[0].get("DBParameterGroupName")
-        if key == "CloudwatchLogsExports":
-            return sorted(data.get("EnabledCloudwatchLogsExports") or [])
-        if key == "MonitoringRoleArn" and not data.get("MonitoringInterval"):
-            return None
-        return data.get(REPORTED_AS.get(key, key))
+    @property
+    def key_step(self) -> str:
+        """The KMS key step of this instance's site (Performance Insights, encryption)."""
+        return self.site.step("kms")
 
-    def setting_changes(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
-        changes = []
-        reported = {REPORTED_AS.get(k, k) for k in data} | {
-            "VpcSecurityGroupIds", "DBParameterGroupName", "CloudwatchLogsExports"}
-        for key, want in self.desired(ctx).items():
-            if key not in reported and key not in (data.get("PendingModifiedValues") or {}):
-                continue  # not reported by this endpoint: nothing to compare against
-            have = self._current(data, key)
-            if key == "PerformanceInsightsKMSKeyId" and have and str(want).endswith(str(have)):
-                continue  # reported as a key id or as the ARN
-            if have != want:
-                when = "in the maintenance window" if key in DEFERRED else ""
-                changes.append(Change(key, have, want, when=when))
-        return changes
+    def fixed_fields(self, data: Mapping[str, Any]) -> tuple[Field, ...]:
+        """Rows of what the instance was created with (most of it RDS cannot change)."""
+        return ()
+
+    def fields(self, ctx: StepContext, data: Mapping[str, Any]) -> tuple[Field, ...]:
+        """Tags, the fixed rows, then each modifiable setting :meth:`desired` names."""
+        wanted = self.desired(ctx)
+        return (TAGS, *self.fixed_fields(data), *(row for row in SETTINGS if row.name in wanted))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return tag_drift(self, resource.data["TagMap"]) + self.fixed_changes(ctx, resource.data) \
-            + self.setting_changes(ctx, resource.data)
-
-    def fixed_changes(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
-        """Settings RDS cannot change in place."""
-        return []
+        return drift(self, ctx, resource.data, self.fields(ctx, resource.data))
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        rds = self.rds(ctx)
-        settings = {c.field: c.desired for c in changes if c.field != "tags"}
-        if "CloudwatchLogsExports" in settings:
-            wanted = set(settings.pop("CloudwatchLogsExports"))
-            have = set(self._current(resource.data, "CloudwatchLogsExports"))
-            settings["CloudwatchLogsExportConfiguration"] = {
+        converge(self, ctx, resource, changes, self.fields(ctx, resource.data))
+        return self.reread(ctx)
+
+    def modify_instance(self, ctx: StepContext, resource: Resource,
+                        changes: list[Change]) -> None:
+        """In-place rows in one ModifyDBInstance applied at once, then the maintenance
+        rows in one queued for the window.
+
+        Log exports go as the types to enable and to disable; the monitoring
+        interval and its role go together (RDS requires the role with a
+        non-zero interval), and so do the Performance Insights settings when
+        it is turned on or off (enabled without its key, RDS would pick the
+        account's default key, which cannot be changed afterwards).
+        """
+        now = {c.field: c.desired for c in changes if c.when != MAINTENANCE_WINDOW}
+        later = {c.field: c.desired for c in changes if c.when == MAINTENANCE_WINDOW}
+        if "CloudwatchLogsExports" in now:
+            wanted = set(now.pop("CloudwatchLogsExports"))
+            have = set(next(c.current for c in changes if c.field == "CloudwatchLogsExports"))
+            now["CloudwatchLogsExportConfiguration"] = {
                 "EnableLogTypes": sorted(wanted - have), "DisableLogTypes": sorted(have - wanted)}
-        immediate = {k: v for k, v in settings.items()
-                     if k in IMMEDIATE or k == "CloudwatchLogsExportConfiguration"}
-        if "MonitoringInterval" in immediate or "MonitoringRoleArn" in immediate:
-            immediate.update(self._monitoring(ctx))
-        deferred = {k: v for k, v in settings.items() if k in DEFERRED}
-        if immediate:
+        if "MonitoringInterval" in now or "MonitoringRoleArn" in now:
+            now.update(self._monitoring(ctx))
+        if "EnablePerformanceInsights" in now:
+            now.update(self._insights(self.key_step, ctx))
+        rds = self.rds(ctx)
+        if now:
             INSTANCE_BUSY.call(f"modify {self.identifier}", ROLE_PROPAGATION.call,
                                f"modify {self.identifier}", rds.modify_db_instance,
                                DBInstanceIdentifier=self.identifier, ApplyImmediately=True,
-                               **immediate)
-        if deferred:
+                               **now)
+        if later:
             INSTANCE_BUSY.call(f"modify {self.identifier}", rds.modify_db_instance,
                                DBInstanceIdentifier=self.identifier, ApplyImmediately=False,
-                               **deferred)
-        self.converge_tags(ctx, resource, [c for c in changes if c.field == "tags"])
-        return self.reread(ctx)
+                               **later)
 
     # -- teardown --------------------------------------------------------------
     def _lift_protection(self, ctx: StepContext, resource: Resource) -> None:
@@ -459,7 +430,7 @@ class DbPrimaryStep(DbInstanceBase):
         the newest 16.x), or the config's own when nothing was resolved."""
         return ctx.catalog.value("rds.engine_version", self.config.rds.engine_version)
 
-    def version_change(self, data: dict[str, Any]) -> Change | None:
+    def version_change(self, data: Mapping[str, Any]) -> Change | None:
         """Engine version drift, judged against the config's intent, not the newest minor.
 
         A major (``"16"``) is satisfied by any 16.x: an instance is never
@@ -508,32 +479,15 @@ class DbPrimaryStep(DbInstanceBase):
         return [f"{self.identifier} runs {rds.engine} {have}; RDS creates {newest.value} now. "
                 f"Apply does not upgrade a running database for a newer minor; {how}"]
 
-    def fixed_changes(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
-        rds = self.config.rds
-        changes = []
+    def fixed_fields(self, data: Mapping[str, Any]) -> tuple[Field, ...]:
+        """The engine version rule (:meth:`version_change`) as a row, then what RDS
+        cannot change (and PubliclyAccessible, which it can, at once)."""
         version = self.version_change(data)
-        if version is not None:
-            changes.append(version)
-        for key, want in (("Engine", rds.engine), ("DBName", rds.db_name),
-                          ("MasterUsername", rds.master_username),
-                          ("StorageEncrypted", rds.storage_encrypted),
-                          ("PubliclyAccessible", rds.publicly_accessible)):
-            if key in data and data[key] != want:
-                changes.append(Change(key, data[key], want, replace=key != "PubliclyAccessible"))
-        subnet_group = (data.get("DBSubnetGroup") or {}).get("DBSubnetGroupName")
-        if subnet_group and subnet_group != rds.subnet_group.name:
-            changes.append(Change("DBSubnetGroupName", subnet_group, rds.subnet_group.name,
-                                  replace=True))
-        return changes
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        public = [c for c in changes if c.field == "PubliclyAccessible"]
-        if public:
-            INSTANCE_BUSY.call(f"modify {self.identifier}", self.rds(ctx).modify_db_instance,
-                               DBInstanceIdentifier=self.identifier, ApplyImmediately=True,
-                               PubliclyAccessible=self.config.rds.publicly_accessible)
-        rest = [c for c in changes if c.field != "PubliclyAccessible"]
-        return super().update(ctx, resource, rest) if rest else resource
+        if version is None:
+            return PRIMARY_FIXED
+        return (Field("EngineVersion", lambda d: version.current, lambda s, ctx: version.desired,
+                      effect="replace" if version.replace else "maintenance",
+                      apply=None if version.replace else MODIFY), *PRIMARY_FIXED)
 
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
         self._lift_protection(ctx, resource)
@@ -561,10 +515,6 @@ class DbReplicaStep(DbInstanceBase):
     @property
     def cross_region(self) -> bool:
         return self.replica.region != self.config.aws.region
-
-    @property
-    def key_step(self) -> str:
-        return self.site.step("kms")
 
     @property
     def security_group_names(self) -> list[str]:
@@ -623,12 +573,8 @@ class DbReplicaStep(DbInstanceBase):
                                       self.rds(ctx).create_db_instance_read_replica, **params)
         return Resource(self.identifier, {**reply["DBInstance"], "TagMap": self.tags()})
 
-    def fixed_changes(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
-        source = data.get("ReadReplicaSourceDBInstanceIdentifier")
-        primary = self.config.rds.identifier
-        if source and source != primary and not source.endswith(f":db:{primary}"):
-            return [Change("source", source, primary, replace=True)]
-        return []
+    def fixed_fields(self, data: Mapping[str, Any]) -> tuple[Field, ...]:
+        return (replica_source(self.config.rds.identifier),)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         self._lift_protection(ctx, resource)
