@@ -245,21 +245,6 @@ def test_operator_filled_placeholder_is_never_overwritten(aws: Aws) -> None:
         "sk_live_operator"
 
 
-def test_drifted_backup_retention_is_converged_immediately(aws: Aws) -> None:
-    assert aws.cli("apply", "--target", f"rds.{PRIMARY}").returncode == 0
-    aws.client("rds").modify_db_instance(DBInstanceIdentifier=PRIMARY, BackupRetentionPeriod=7,
-                                         ApplyImmediately=True)
-    code, report = aws.cli_json("plan", "--target", f"rds.{PRIMARY}")
-    step = next(s for s in report["steps"] if s["step"] == f"rds.{PRIMARY}")
-    assert step["action"] == "update"
-    assert "BackupRetentionPeriod: 7 -> 30 (update)" in step["changes"]
-    code, report = aws.cli_json("apply", "--target", f"rds.{PRIMARY}")
-    assert code == 0
-    assert _db(aws, PRIMARY)["BackupRetentionPeriod"] == 30
-    sent = [r for r in aws.requests("ModifyDBInstance") if "BackupRetentionPeriod" in r]
-    assert sent[-1]["ApplyImmediately"] is True
-
-
 # A crash right after AWS accepted each create, before the tool recorded it.
 DATA_CRASH_POINTS = [
     ("kms.CreateKey", "kms"),

@@ -176,6 +176,8 @@ def _converge(step: DbInstanceBase, config: PlatformConfig, drifted: dict[str, A
 
 
 @pytest.mark.parametrize(("edits", "fields", "requests"), [
+    # Formerly e2e test_drifted_backup_retention_is_converged_immediately (with the plan
+    # line "BackupRetentionPeriod: 7 -> 30 (update)" in test_primary_drift).
     pytest.param({"BackupRetentionPeriod": 7}, ["BackupRetentionPeriod"],
                  [{"ApplyImmediately": True, "BackupRetentionPeriod": 30}], id="immediate-only"),
     pytest.param({"DBInstanceClass": "db.t3.micro", "StorageType": "gp2"},
