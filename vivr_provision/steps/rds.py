@@ -302,19 +302,21 @@ class DbInstanceBase(KindStep):
     def modify_instance(self, ctx: StepContext, resource: Resource,
                         changes: list[Change]) -> None:
         """In-place rows in one ModifyDBInstance applied at once, then the maintenance
-        rows in one queued for the window.
+        rows in one queued for the window (in this order: ``ApplyImmediately=True``
+        applies "any pending modifications" too, per the ModifyDBInstance docs).
 
         Log exports go as the types to enable and to disable; the monitoring
         interval and its role go together (RDS requires the role with a
         non-zero interval), and so do the Performance Insights settings when
-        it is turned on or off (enabled without its key, RDS would pick the
-        account's default key, which cannot be changed afterwards).
+        it is turned on or off (without ``PerformanceInsightsKMSKeyId`` RDS
+        uses the account's default key, per the ModifyDBInstance docs).
         """
         now = {c.field: c.desired for c in changes if c.when != MAINTENANCE_WINDOW}
         later = {c.field: c.desired for c in changes if c.when == MAINTENANCE_WINDOW}
+        current = {c.field: c.current for c in changes}
         if "CloudwatchLogsExports" in now:
             wanted = set(now.pop("CloudwatchLogsExports"))
-            have = set(next(c.current for c in changes if c.field == "CloudwatchLogsExports"))
+            have = set(current["CloudwatchLogsExports"])
             now["CloudwatchLogsExportConfiguration"] = {
                 "EnableLogTypes": sorted(wanted - have), "DisableLogTypes": sorted(have - wanted)}
         if "MonitoringInterval" in now or "MonitoringRoleArn" in now:

@@ -112,7 +112,7 @@ SETTINGS: tuple[Field, ...] = (
           pending_first("PerformanceInsightsKMSKeyId", reported("PerformanceInsightsKMSKeyId")),
           _kms_key_spellings, compare="any_of", apply=MODIFY),
     setting("MaxAllocatedStorage"),
-    # Provisioned storage performance: changed without an outage (ModifyDBInstance docs).
+    # Provisioned storage performance: "doesn't result in an outage" (ModifyDBInstance docs).
     setting("Iops"),
     setting("StorageThroughput"),
 )
