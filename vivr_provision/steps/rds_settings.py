@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from vivr_provision.steps.base import StepContext
 from vivr_provision.steps.drift import UNREPORTED, Compare, Effect, Field
 
 Reader = Callable[[Mapping[str, Any]], Any]
@@ -72,7 +73,7 @@ def _monitoring_role(data: Mapping[str, Any]) -> Any:
     return data["MonitoringRoleArn"] if data.get("MonitoringInterval") else None
 
 
-def _kms_key_spellings(step: Any, ctx: Any) -> tuple[str, str]:
+def _kms_key_spellings(step: Any, ctx: StepContext) -> tuple[str, str]:
     # DescribeDBInstances reports the Performance Insights key as its ARN or its id.
     arn = str(step.desired(ctx)["PerformanceInsightsKMSKeyId"])
     return arn, arn.rsplit("/", 1)[-1]
