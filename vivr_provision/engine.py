@@ -33,6 +33,7 @@ from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 import structlog
+from botocore.exceptions import ClientError
 
 from vivr_provision.aws import ClientFactory, error_code, error_text
 from vivr_provision.config import PlatformConfig
@@ -52,6 +53,11 @@ from vivr_provision.steps.base import (
 )
 
 log = structlog.get_logger("vivr.engine")
+
+#: How many times an update or a delete whose call answered "already there" /
+#: "not found" (a retry after a lost response) is run again, each from a
+#: fresh description, while work remains.
+RESUME_ATTEMPTS = 3
 
 #: Actions a step result can report.
 SUCCESS_ACTIONS = frozenset(
@@ -404,23 +410,20 @@ class Engine:
         resource = step.find(self.ctx, record.resource_id)
         changes: list[str] = []
         if resource is None:
-            resource = self._create(step, priority, record)
+            resource, existed = self._create(step, priority, record)
             action = "created"
+            if existed:
+                # The create's first attempt succeeded and its answer was lost:
+                # what it did not finish (tags, attachments, rules) is drift.
+                resource, changes = self._converge(step, priority, resource,
+                                                   step.diff(self.ctx, resource))
         else:
             diff = step.diff(self.ctx, resource)
             replace = [c for c in diff if c.replace]
             if replace and step.replace_automatically:
                 return self._replace_step(step, priority, record, resource, replace)
-            if replace:
-                raise ReplacementRequired(
-                    f"{step.name}: {'; '.join(c.describe() for c in replace)}: AWS cannot change "
-                    f"this in place; run `vivr-provision destroy --target {step.name}` then apply"
-                )
             if diff:
-                changes = [c.describe() for c in diff]
-                self._notify(step.name, "updating")
-                with self.gate.slot(priority):
-                    resource = step.update(self.ctx, resource, diff)
+                resource, changes = self._converge(step, priority, resource, diff)
                 action = "updated"
             elif record.status == "ready" and record.resource_id == resource.id:
                 action = "unchanged"
@@ -439,6 +442,40 @@ class Engine:
         return StepResult(step.name, action, resource.id, changes=changes,
                           notes=self._notes(step, resource))
 
+    def _converge(self, step: Step, priority: float, resource: Resource,
+                  diff: list[Change]) -> tuple[Resource, list[str]]:
+        """Update in place; a setting only a replacement can change stops the step."""
+        replace = [c for c in diff if c.replace]
+        if replace:
+            raise ReplacementRequired(
+                f"{step.name}: {'; '.join(c.describe() for c in replace)}: AWS cannot change "
+                f"this in place; run `vivr-provision destroy --target {step.name}` then apply"
+            )
+        if not diff:
+            return resource, []
+        described = [c.describe() for c in diff]
+        self._notify(step.name, "updating")
+        for attempt in range(1, RESUME_ATTEMPTS + 1):
+            try:
+                with self.gate.slot(priority):
+                    return step.update(self.ctx, resource, diff), described
+            except ClientError as exc:
+                # An update call (authorize, attach, put) answered "already there" or
+                # a revoke "not found" after botocore retried it: what is left is
+                # whatever the fresh description still lacks.
+                if attempt == RESUME_ATTEMPTS or error_code(exc) not in (
+                        step.exists_codes() | step.gone_codes()):
+                    raise
+                found = step.find(self.ctx, resource.id)
+                if found is None:
+                    raise
+                resource, diff = found, step.diff(self.ctx, found)
+                log.info("step.update_resumed", step=step.name, code=error_code(exc),
+                         remaining=len(diff))
+                if not diff:
+                    return resource, described
+        raise AssertionError("unreachable")
+
     def _notes(self, step: Step, resource: Resource | None) -> list[str]:
         """The step's notes; a dependency not applied yet (plan) just means none yet."""
         lines = self.ctx.catalog.notes_for(step.name)
@@ -446,17 +483,38 @@ class Engine:
             lines = lines + step.notes(self.ctx, resource)
         return [redact(line) for line in lines]
 
-    def _create(self, step: Step, priority: float, record: StepRecord) -> Resource:
-        """Journal the intent (status + token), call create, record the physical id."""
+    def _create(self, step: Step, priority: float,
+                record: StepRecord) -> tuple[Resource, bool]:
+        """Journal the intent (status + token), call create, record the physical id.
+
+        Returns the resource and whether it was already there: a create whose
+        first attempt AWS applied but whose answer was lost is retried by
+        botocore, and the retry answers "already exists" (one of the step's
+        :meth:`~Step.exists_codes`; or "not found" for a revoke inside it).
+        The resource is then looked up again, with the ownership check, and
+        taken as created; what the create did not finish is converged as
+        drift.  Only a resource that is not ours, or none at all, leaves the
+        error standing.
+        """
         token = self._token_for(step, record)
         self._commit(step.name, status="creating", token=token, started_at=utc_now(),
                      error=None, generation=record.generation, retained=[])
         self._notify(step.name, "creating")
+        existed = False
         with self.gate.slot(priority):
-            resource = step.create(self.ctx, token)
+            try:
+                resource = step.create(self.ctx, token)
+            except ClientError as exc:
+                done = step.exists_codes() | step.gone_codes()  # an authorize, a revoke
+                found = step.find(self.ctx, None) if error_code(exc) in done else None
+                if found is None:
+                    raise
+                log.info("step.create_found_existing", step=step.name, code=error_code(exc),
+                         resource_id=found.id)
+                resource, existed = found, True
         self._commit(step.name, resource_id=resource.id, origin="created")
         log.info("step.creating", step=step.name, resource_id=resource.id)
-        return resource
+        return resource, existed
 
     def _await_ready(self, step: Step, resource: Resource) -> Resource:
         """Wait (outside any slot) until the resource is usable."""
@@ -478,10 +536,11 @@ class Engine:
         self._commit(step.name, status="deleting", started_at=utc_now(), error=None)
         self._notify(step.name, "deleting")
         with self.gate.slot(priority):
-            step.delete(self.ctx, resource)
+            self._delete(step, resource, record)
         self._commit(step.name, status="deleted", resource_id=None, outputs={}, token=None,
                      generation=record.generation + 1)
-        created = self._await_ready(step, self._create(step, priority, self._record(step.name)))
+        created, _ = self._create(step, priority, self._record(step.name))
+        created = self._await_ready(step, created)
         outputs = step.outputs(created)
         with self._lock:
             self._outputs[step.name] = outputs
@@ -527,7 +586,7 @@ class Engine:
         self._commit(step.name, status="deleting", started_at=utc_now(), error=None)
         self._notify(step.name, "deleting")
         with self.gate.slot(priority):
-            retained = step.delete(self.ctx, resource) or []
+            retained = self._delete(step, resource, record)
         with self._lock:
             self._outputs.pop(step.name, None)
         self._commit(step.name, status="deleted", resource_id=None, outputs={}, token=None,
@@ -536,6 +595,33 @@ class Engine:
         for line in retained:
             log.info("step.retained", step=step.name, kept=line)
         return StepResult(step.name, "deleted", resource.id, retained=retained)
+
+    def _delete(self, step: Step, resource: Resource, record: StepRecord) -> list[str]:
+        """Delete, where "not found" after a retry means done.
+
+        A delete (or a detach, revoke, disassociate inside it) whose answer
+        was lost is retried by botocore and answers "not found" (one of the
+        step's :meth:`~Step.gone_codes`).  Whether the step is done is then
+        decided by looking: gone means deleted; still there means an inner
+        call had finished, and the delete runs again from the fresh
+        description (at most :data:`RESUME_ATTEMPTS` times).
+        """
+        for attempt in range(1, RESUME_ATTEMPTS + 1):
+            try:
+                return step.delete(self.ctx, resource) or []
+            except ClientError as exc:
+                if error_code(exc) not in step.gone_codes():
+                    raise
+                again = step.find(self.ctx, record.resource_id)
+                if again is None:
+                    log.info("step.delete_found_gone", step=step.name, code=error_code(exc))
+                    return []
+                if attempt == RESUME_ATTEMPTS:
+                    raise
+                log.info("step.delete_resumed", step=step.name, code=error_code(exc),
+                         attempt=attempt)
+                resource = again
+        raise AssertionError("unreachable")
 
     # -- plan / refresh ----------------------------------------------------
     def plan(self, targets: Iterable[str] | None = None, *, destroy: bool = False) -> RunReport:

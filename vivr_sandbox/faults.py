@@ -92,23 +92,29 @@ class FaultPlan:
 
     ``only`` restricts faults to requests whose ``service.Operation`` is in
     it (a lost response on one chosen create); ``limit`` caps how many
-    faults are injected in all.
+    faults are injected in all; ``once`` faults each operation at most once
+    (its first call that draws a fault), so every retry then passes.
     """
 
     def __init__(self, rates: FaultRates, seed: int = 0, *, only: set[str] | None = None,
-                 limit: int | None = None) -> None:
+                 limit: int | None = None, once: bool = False) -> None:
         self.rates = rates
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.only = only
         self.remaining = limit
+        self.once = once
+        self._faulted: set[str] = set()
 
     def decide(self, service: str | None, operation: str) -> FaultKind | None:
         with self._lock:
             draw = self._random.random()
-            if self.only is not None and f"{service}.{operation}" not in self.only:
+            name = f"{service}.{operation}"
+            if self.only is not None and name not in self.only:
                 return None
             if self.remaining is not None and self.remaining <= 0:
+                return None
+            if self.once and name in self._faulted:
                 return None
             edge = 0.0
             for kind in ("throttle", "error", "drop", "lose"):
@@ -116,6 +122,7 @@ class FaultPlan:
                 if draw < edge:
                     if self.remaining is not None:
                         self.remaining -= 1
+                    self._faulted.add(name)
                     return kind
             return None
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from vivr_provision.aws import AwsSettings, ClientFactory
 from vivr_provision.config import PlatformConfig, load_config
@@ -334,3 +335,137 @@ def test_a_step_that_waits_inside_delete_gives_its_slot_to_others(
     engine, _ = make_engine(config, steps, tmp_path, parallelism=1)
     assert engine.destroy().ok
     assert finished == ["fake.quick", "fake.slow"], "quick ran while slow was only waiting"
+
+
+# ------------------------------------------------------------- lost responses, retried calls
+
+
+def _client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, "Call")
+
+
+class LostAnswerStep(FakeStep):
+    """A step whose calls AWS applies and then answers with an error, as a botocore
+    retry after a lost response sees them: ``create`` makes the resource (without
+    its ``size``: the part of the create that never ran) and answers "exists";
+    ``delete`` removes ``deletes_applied`` times before answering "not found"."""
+
+    def __init__(self, config: PlatformConfig, key: str, cloud: Cloud, *,
+                 create_code: str | None = None, delete_code: str | None = None,
+                 delete_applies: bool = True, update_code: str | None = None) -> None:
+        super().__init__(config, key, cloud, size=3)
+        self.create_code = create_code
+        self.update_code = update_code
+        self.delete_code = delete_code
+        self.delete_applies = delete_applies
+
+    def exists_codes(self) -> frozenset[str]:
+        return frozenset({"AlreadyExists"})
+
+    def gone_codes(self) -> frozenset[str]:
+        return frozenset({"NotFound"})
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        if self.create_code is None:
+            return super().create(ctx, token)
+        self.cloud.mutate("create", self.name)
+        self.cloud.resources[self.name] = {"id": f"id-{self.name}", "size": 0}
+        raise _client_error(self.create_code)
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        resource = super().update(ctx, resource, changes)
+        if self.update_code is not None:
+            raise _client_error(self.update_code)
+        return resource
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        if self.delete_code is None:
+            return super().delete(ctx, resource)
+        self.cloud.mutate("delete", self.name)
+        if self.delete_applies:
+            del self.cloud.resources[self.name]
+        code, self.delete_code = self.delete_code, None  # the next attempt works
+        raise _client_error(code)
+
+
+def test_a_create_answered_already_exists_adopts_and_finishes_it(config: PlatformConfig,
+                                                                 tmp_path: Path) -> None:
+    cloud = Cloud()
+    step = LostAnswerStep(config, "a", cloud, create_code="AlreadyExists")
+    engine, store = make_engine(config, [step], tmp_path)
+    report = engine.apply()
+    assert report.ok, report.failed
+    assert report.results[0].action == "created"
+    assert cloud.calls == [("create", "fake.a"), ("update", "fake.a")]
+    assert cloud.resources["fake.a"]["size"] == 3
+    record = reload(store, config).steps["fake.a"]
+    assert (record.status, record.resource_id, record.origin) == ("ready", "id-fake.a", "created")
+
+
+@pytest.mark.parametrize("code", ["AlreadyExists", "AccessDenied"])
+def test_a_create_error_stands_when_nothing_of_ours_is_there(config: PlatformConfig,
+                                                            tmp_path: Path, code: str) -> None:
+    cloud = Cloud()
+    step = LostAnswerStep(config, "a", cloud, create_code=code)
+    step.find_by_tags = lambda ctx: None  # type: ignore[method-assign]
+    engine, store = make_engine(config, [step], tmp_path)
+    report = engine.apply()
+    assert not report.ok
+    assert code in (report.failed[0].error or "")
+    assert reload(store, config).steps["fake.a"].status == "failed"
+
+
+def test_a_delete_answered_not_found_is_done_when_the_resource_is_gone(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, store = make_engine(config, [LostAnswerStep(config, "a", cloud)], tmp_path)
+    assert engine.apply().ok
+    step = LostAnswerStep(config, "a", cloud, delete_code="NotFound")
+    engine, store = make_engine(config, [step], tmp_path)
+    report = engine.destroy()
+    assert report.ok, report.failed
+    assert report.results[0].action == "deleted"
+    assert cloud.calls.count(("delete", "fake.a")) == 1
+    assert reload(store, config).steps["fake.a"].status == "deleted"
+
+
+def test_a_delete_answered_not_found_while_the_resource_stays_runs_again(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    """An inner call (a detach) had finished; the resource itself is still there."""
+    cloud = Cloud()
+    engine, _ = make_engine(config, [LostAnswerStep(config, "a", cloud)], tmp_path)
+    assert engine.apply().ok
+    step = LostAnswerStep(config, "a", cloud, delete_code="NotFound", delete_applies=False)
+    engine, _ = make_engine(config, [step], tmp_path)
+    assert engine.destroy().ok
+    assert cloud.calls.count(("delete", "fake.a")) == 2
+    assert "fake.a" not in cloud.resources
+
+
+def test_a_delete_error_that_is_not_a_not_found_stands(config: PlatformConfig,
+                                                        tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, _ = make_engine(config, [LostAnswerStep(config, "a", cloud)], tmp_path)
+    assert engine.apply().ok
+    step = LostAnswerStep(config, "a", cloud, delete_code="DependencyViolation",
+                          delete_applies=False)
+    engine, _ = make_engine(config, [step], tmp_path)
+    report = engine.destroy()
+    assert not report.ok and "DependencyViolation" in (report.failed[0].error or "")
+    assert cloud.calls.count(("delete", "fake.a")) == 1
+
+
+@pytest.mark.parametrize(("code", "ok"), [("AlreadyExists", True), ("NotFound", True),
+                                          ("Throttling", False)])
+def test_an_update_answered_already_done_is_judged_by_a_fresh_description(
+        config: PlatformConfig, tmp_path: Path, code: str, ok: bool) -> None:
+    cloud = Cloud()
+    engine, _ = make_engine(config, [LostAnswerStep(config, "a", cloud)], tmp_path)
+    assert engine.apply().ok
+    cloud.resources["fake.a"]["size"] = 1
+    engine, _ = make_engine(config, [LostAnswerStep(config, "a", cloud, update_code=code)],
+                            tmp_path)
+    report = engine.apply()
+    assert report.ok is ok
+    assert cloud.resources["fake.a"]["size"] == 3
+    assert cloud.calls.count(("update", "fake.a")) == 1

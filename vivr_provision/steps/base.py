@@ -261,6 +261,20 @@ class Step(ABC):
     def create(self, ctx: StepContext, token: str) -> Resource:
         """Create the resource, passing ``token`` where the API takes one."""
 
+    def exists_codes(self) -> frozenset[str]:
+        """Error codes by which a call of :meth:`create` says its work is already done.
+
+        What a create, put, authorize or associate answers when botocore
+        retried it after a lost response: the engine then looks the resource
+        up and adopts it if it is ours (see ``Engine._create``).
+        """
+        return frozenset()
+
+    def gone_codes(self) -> frozenset[str]:
+        """Error codes by which a call of :meth:`delete` says its work is already done
+        (the engine then checks that the resource is really gone)."""
+        return frozenset()
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         """Settings that drifted from the config (empty when converged)."""
         return []

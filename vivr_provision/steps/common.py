@@ -92,6 +92,12 @@ class KindTaggedStep(Step):
     def tag_target(self, resource: Resource) -> str:
         return resource.id
 
+    def exists_codes(self) -> frozenset[str]:
+        return self.kind.already_exists
+
+    def gone_codes(self) -> frozenset[str]:
+        return self.kind.not_found
+
     def converge_tags(self, ctx: StepContext, resource: Resource,
                       changes: list[Change]) -> None:
         if not changes:

@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import structlog
 from botocore.exceptions import ClientError
 
 from vivr_provision.aws import error_code
 from vivr_provision.retry import READ_AFTER_CREATE
 from vivr_provision.steps.base import STEP_TAG, Change, Resource, Step, StepContext
 from vivr_provision.steps.common import tag_drift
+
+log = structlog.get_logger("vivr.ec2")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,17 @@ class Ec2Kind:
     not_found: str
     state_field: str | None = None
     dead_states: frozenset[str] = field(default_factory=frozenset)
+    #: What a create (or an authorize, attach, associate inside it) answers when
+    #: botocore retried it after a lost response and the first attempt had done
+    #: the work (EC2 API reference, "Error codes for the Amazon EC2 API").
+    already_exists: frozenset[str] = field(default_factory=frozenset)
+    #: Not-found codes of the calls inside delete besides :attr:`not_found`
+    #: (a detach, revoke or disassociate retried after a lost response).
+    inner_not_found: frozenset[str] = field(default_factory=frozenset)
+    #: (client method, id parameter) deleting one resource of the kind, for a
+    #: create that takes no idempotency token (``CreateVpc``): a retry after a
+    #: lost response makes a second one, which :meth:`Ec2Step.reap_twins` removes.
+    delete: tuple[str, str] | None = None
 
 
 def image_id(ctx: StepContext, key: str, parameter: str, region: str) -> str:
@@ -62,6 +76,31 @@ class Ec2Step(Step):
 
     def ec2(self, ctx: StepContext) -> Any:
         return ctx.client("ec2", self.region)
+
+    def exists_codes(self) -> frozenset[str]:
+        return self.kind.already_exists
+
+    def gone_codes(self) -> frozenset[str]:
+        return frozenset({self.kind.not_found}) | self.kind.inner_not_found
+
+    def reap_twins(self, ctx: StepContext, keep: str) -> None:
+        """Delete the other resources carrying this step's tags, right after a create.
+
+        For creates without an idempotency token: when botocore retries one
+        after a lost response, AWS makes a second resource, tagged like the
+        first (``TagSpecifications`` apply at creation).  Nothing else carries
+        this step's tags at that moment (the step only creates when its
+        lookup found none, under the state lock), so every other one is the
+        lost attempt's twin.
+        """
+        assert self.kind.delete is not None, f"{self.name}: no delete call declared"
+        method, id_param = self.kind.delete
+        for item in self._live(self._describe(ctx, Filters=self.ownership_filters())):
+            twin = str(item[self.kind.id_field])
+            if twin != keep:
+                log.warning("ec2.twin_deleted", step=self.name, kept=keep, deleted=twin,
+                            reason="a create retried after a lost response made a second one")
+                getattr(self.ec2(ctx), method)(**{id_param: twin})
 
     def tag_specifications(self) -> list[dict[str, Any]]:
         return [{"ResourceType": self.kind.tag_type, "Tags": tag_list(self.tags())}]

@@ -42,7 +42,8 @@ class VpcStep(NetworkStep):
     """The VPC with DNS support and hostnames as configured."""
 
     family = "vpc"
-    kind = Ec2Kind("describe_vpcs", "Vpcs", "VpcId", "VpcIds", "vpc", "InvalidVpcID.NotFound")
+    kind = Ec2Kind("describe_vpcs", "Vpcs", "VpcId", "VpcIds", "vpc", "InvalidVpcID.NotFound",
+                   delete=("delete_vpc", "VpcId"))
 
     def resource_name(self) -> str:
         return self.network.vpc.name
@@ -52,6 +53,7 @@ class VpcStep(NetworkStep):
         created = self.ec2(ctx).create_vpc(
             CidrBlock=vpc.cidr, TagSpecifications=self.tag_specifications()
         )["Vpc"]
+        self.reap_twins(ctx, created["VpcId"])
         resource = Resource(created["VpcId"], created)
         self.wait(ctx, resource)
         self._set_dns(ctx, resource.id, support=vpc.enable_dns_support,
@@ -111,7 +113,10 @@ class InternetGatewayStep(NetworkStep):
     family = "igw"
     kind = Ec2Kind("describe_internet_gateways", "InternetGateways", "InternetGatewayId",
                    "InternetGatewayIds", "internet-gateway",
-                   "InvalidInternetGatewayID.NotFound")
+                   "InvalidInternetGatewayID.NotFound",
+                   already_exists=frozenset({"Resource.AlreadyAssociated"}),
+                   inner_not_found=frozenset({"Gateway.NotAttached"}),
+                   delete=("delete_internet_gateway", "InternetGatewayId"))
 
     def resource_name(self) -> str:
         return self.igw.name
@@ -127,6 +132,7 @@ class InternetGatewayStep(NetworkStep):
         created = self.ec2(ctx).create_internet_gateway(
             TagSpecifications=self.tag_specifications()
         )["InternetGateway"]
+        self.reap_twins(ctx, created["InternetGatewayId"])
         resource = Resource(created["InternetGatewayId"], created)
         self._attach(ctx, resource)
         return self.refresh(ctx, resource)
@@ -165,7 +171,9 @@ class SubnetStep(NetworkStep):
 
     family = "subnet"
     kind = Ec2Kind("describe_subnets", "Subnets", "SubnetId", "SubnetIds", "subnet",
-                   "InvalidSubnetID.NotFound")
+                   "InvalidSubnetID.NotFound",
+                   # CreateSubnet retried: its CIDR is now taken by the first attempt's subnet.
+                   already_exists=frozenset({"InvalidSubnet.Conflict"}))
 
     def __init__(self, config: PlatformConfig, network: NetworkConfig, subnet: SubnetConfig,
                  *, site: Site | None = None) -> None:
@@ -247,7 +255,8 @@ class ElasticIpStep(NetworkStep):
 
     family = "eip"
     kind = Ec2Kind("describe_addresses", "Addresses", "AllocationId", "AllocationIds",
-                   "elastic-ip", "InvalidAllocationID.NotFound")
+                   "elastic-ip", "InvalidAllocationID.NotFound",
+                   delete=("release_address", "AllocationId"))
 
     def __init__(self, config: PlatformConfig, network: NetworkConfig, *,
                  site: Site | None = None) -> None:
@@ -260,6 +269,7 @@ class ElasticIpStep(NetworkStep):
         created = self.ec2(ctx).allocate_address(
             Domain="vpc", TagSpecifications=self.tag_specifications()
         )
+        self.reap_twins(ctx, created["AllocationId"])
         return self.refresh(ctx, Resource(created["AllocationId"], created))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
@@ -336,7 +346,10 @@ class RouteTableStep(NetworkStep):
 
     family = "rtb"
     kind = Ec2Kind("describe_route_tables", "RouteTables", "RouteTableId", "RouteTableIds",
-                   "route-table", "InvalidRouteTableID.NotFound")
+                   "route-table", "InvalidRouteTableID.NotFound",
+                   already_exists=frozenset({"RouteAlreadyExists", "Resource.AlreadyAssociated"}),
+                   inner_not_found=frozenset({"InvalidRoute.NotFound",
+                                              "InvalidAssociationID.NotFound"}))
 
     def __init__(self, config: PlatformConfig, network: NetworkConfig, table: RouteTableConfig,
                  *, site: Site | None = None) -> None:

@@ -208,6 +208,12 @@ class SecretStep(KindTaggedStep):
         self.sm(ctx).update_secret(SecretId=resource.id, Description=self.description,
                                    KmsKeyId=ctx.output("kms", "key_arn"))
 
+    def gone_codes(self) -> frozenset[str]:
+        # DeleteSecret retried after a lost answer: the first call scheduled the
+        # deletion and the retry answers InvalidRequestException ("currently
+        # marked deleted"); the engine then sees the secret gone (DeletedDate).
+        return SECRET.not_found | {"InvalidRequestException"}
+
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
         days = self.config.secrets.recovery_window_days
         if not gone_on(SECRET.not_found, self.sm(ctx).delete_secret, SecretId=resource.id,

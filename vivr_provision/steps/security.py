@@ -32,7 +32,8 @@ class SecurityGroupStep(Ec2Step):
 
     family = "sg"
     kind = Ec2Kind("describe_security_groups", "SecurityGroups", "GroupId", "GroupIds",
-                   "security-group", "InvalidGroup.NotFound")
+                   "security-group", "InvalidGroup.NotFound",
+                   already_exists=frozenset({"InvalidGroup.Duplicate"}))
 
     def __init__(self, config: PlatformConfig, group: SecurityGroupConfig, *,
                  site: Site | None = None) -> None:
@@ -117,7 +118,9 @@ class SecurityGroupRulesStep(Ec2Step):
     family = "sg-rules"
     kind = Ec2Kind("describe_security_group_rules", "SecurityGroupRules", "SecurityGroupRuleId",
                    "SecurityGroupRuleIds", "security-group-rule",
-                   "InvalidSecurityGroupRuleId.NotFound")
+                   "InvalidSecurityGroupRuleId.NotFound",
+                   already_exists=frozenset({"InvalidPermission.Duplicate"}),
+                   inner_not_found=frozenset({"InvalidPermission.NotFound"}))
 
     def __init__(self, config: PlatformConfig, group: SecurityGroupConfig, *,
                  site: Site | None = None) -> None:
