@@ -3,7 +3,7 @@
 Every global option is accepted before or after the command
 (``vivr-provision --env staging plan`` == ``vivr-provision plan --env staging``).
 Exit codes: 0 ok, 1 provisioning failed, 2 usage/config error, 3 state
-locked or unreadable, 130 interrupted.
+locked or unreadable, 130 interrupted (143 by SIGTERM).
 """
 
 from __future__ import annotations
@@ -170,7 +170,8 @@ class Run:
 def _finish(report: RunReport, run: Run, title: str) -> int:
     print_report(report, title, run.options.output_format)
     if report.interrupted:
-        raise Interrupted(f"interrupted; state saved to {run.store.path}; rerun to resume")
+        raise Interrupted(f"interrupted; state saved to {run.store.path}; rerun to resume",
+                          signal=report.stopped_by)
     if report.failed:
         first = report.failed[0]
         more = f" (and {len(report.failed) - 1} more)" if len(report.failed) > 1 else ""

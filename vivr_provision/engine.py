@@ -94,6 +94,8 @@ class RunReport:
     results: list[StepResult]
     duration_s: float
     interrupted: bool = False
+    #: The signal that interrupted the run (2 for Ctrl-C, 15 for SIGTERM).
+    stopped_by: int | None = None
 
     @property
     def failed(self) -> list[StepResult]:
@@ -263,6 +265,8 @@ class Engine:
         self.store = store
         self.state = state
         self.cancel = threading.Event()
+        #: The signal that stopped the walk (SIGINT, SIGTERM), if one did.
+        self.stopped_by: int | None = None
         self.gate = SlotGate(max(1, parallelism), self.cancel)
         self._lock = threading.RLock()
         self._outputs: dict[str, Mapping[str, Any]] = {
@@ -300,29 +304,37 @@ class Engine:
     # -- the walk ----------------------------------------------------------
     @contextmanager
     def _ctrl_c_cancels(self) -> Iterator[None]:
-        """While walking, the first Ctrl-C sets :attr:`cancel` instead of raising.
+        """While walking, the first Ctrl-C or SIGTERM sets :attr:`cancel` instead of raising.
 
         A KeyboardInterrupt can land anywhere in the main thread, including
         between a create call and the state write of the step it belongs to;
-        turning it into a flag lets every step stop at a safe point.  A
-        second Ctrl-C raises as usual (the operator insists).
+        turning it into a flag lets every step stop at a safe point.  SIGTERM
+        (a CI job cancelled, a container stopped, ``kill``) is the same
+        request from a machine and gets the same answer.  A second signal
+        raises as usual (the operator insists).  :attr:`stopped_by` keeps the
+        first signal's number: the CLI exits ``128 + signal`` as shells do.
         """
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
-        def _on_sigint(signum: int, frame: Any) -> None:
+        def _on_signal(signum: int, frame: Any) -> None:
             if self.cancel.is_set():
                 raise KeyboardInterrupt
-            log.warning("interrupted", note="finishing calls in flight, then saving state; "
+            how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            log.warning("interrupted", signal=how,
+                        note="finishing calls in flight, then saving state; "
                         "press Ctrl-C again to abort at once")
+            self.stopped_by = signum
             self.cancel.set()
 
-        previous = signal.signal(signal.SIGINT, _on_sigint)
+        previous = {signum: signal.signal(signum, _on_signal)
+                    for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def _walk(self, names: set[str], *, reverse: bool,
               work: Callable[[Step, float], StepResult]) -> tuple[list[StepResult], bool]:
@@ -402,7 +414,8 @@ class Engine:
         names = self.graph.select(targets, upward=True)
         started = time.monotonic()
         results, interrupted = self._walk(names, reverse=False, work=self._apply_step)
-        return RunReport("apply", results, time.monotonic() - started, interrupted)
+        return RunReport("apply", results, time.monotonic() - started, interrupted,
+                         stopped_by=self.stopped_by)
 
     def _apply_step(self, step: Step, priority: float) -> StepResult:
         self._notify(step.name, "checking")
@@ -569,7 +582,8 @@ class Engine:
         names = self.graph.select(targets, upward=False)
         started = time.monotonic()
         results, interrupted = self._walk(names, reverse=True, work=self._destroy_step)
-        return RunReport("destroy", results, time.monotonic() - started, interrupted)
+        return RunReport("destroy", results, time.monotonic() - started, interrupted,
+                         stopped_by=self.stopped_by)
 
     def _destroy_step(self, step: Step, priority: float) -> StepResult:
         self._notify(step.name, "checking")
@@ -632,7 +646,8 @@ class Engine:
         results, interrupted = self._walk(
             names, reverse=destroy, work=self._plan_destroy if destroy else self._plan_apply
         )
-        return RunReport("plan", results, time.monotonic() - started, interrupted)
+        return RunReport("plan", results, time.monotonic() - started, interrupted,
+                         stopped_by=self.stopped_by)
 
     def _observe(self, step: Step) -> tuple[Resource | None, list[Change]]:
         record = self.state.steps.get(step.name)
@@ -676,7 +691,8 @@ class Engine:
         started = time.monotonic()
         self._outputs.clear()
         results, interrupted = self._walk(names, reverse=False, work=self._refresh_step)
-        return RunReport("status", results, time.monotonic() - started, interrupted)
+        return RunReport("status", results, time.monotonic() - started, interrupted,
+                         stopped_by=self.stopped_by)
 
     def _refresh_step(self, step: Step, priority: float) -> StepResult:
         if self._missing_dependency(step):

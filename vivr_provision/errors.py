@@ -2,7 +2,7 @@
 
 Exit codes are part of the user contract (README): 0 success, 1 provisioning
 failed (state saved, a rerun resumes), 2 usage or config error (nothing
-touched), 3 state locked or unreadable, 130 interrupted.
+touched), 3 state locked or unreadable, 130 interrupted (143 by SIGTERM).
 """
 
 from __future__ import annotations
@@ -47,6 +47,15 @@ class EndpointError(VivrError):
 
 
 class Interrupted(VivrError):
-    """The run was interrupted (Ctrl-C); in-flight calls finished and state was saved."""
+    """The run was interrupted (Ctrl-C, SIGTERM); in-flight calls finished and state was saved.
+
+    Exits ``128 + signal`` as shells report a signalled process: 130 for
+    Ctrl-C, 143 for SIGTERM.
+    """
 
     exit_code = 130
+
+    def __init__(self, message: str, *, signal: int | None = None) -> None:
+        super().__init__(message)
+        if signal is not None:
+            self.exit_code = 128 + signal

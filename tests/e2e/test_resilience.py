@@ -100,16 +100,20 @@ def test_throttling_is_absorbed_by_botocore_retries(aws: Aws) -> None:
         Filters=[{"Name": "tag:ManagedBy", "Values": ["vivr-provision"]}])["Vpcs"]) == 1
 
 
-def test_ctrl_c_saves_state_exits_130_and_rerun_finishes(aws: Aws) -> None:
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_signal_saves_state_exits_128_plus_it_and_rerun_finishes(
+        aws: Aws, signum: int, exit_code: int) -> None:
+    """Ctrl-C and SIGTERM (a cancelled CI job) both finish calls in flight and save."""
     process = aws.popen("apply", "--parallelism", "2", env={"VIVR_FAULT_DELAY_S": "0.15"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if aws.state_path.exists() and '"ready"' in aws.state_path.read_text():
             break
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr[-2000:]
+    assert process.returncode == exit_code, stderr[-2000:]
     assert "interrupted" in stderr
     state = json.loads(aws.state_path.read_text())
     statuses = Counter(r["status"] for r in state["steps"].values())
