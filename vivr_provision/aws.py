@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import boto3
 import botocore.config
+import structlog
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -25,6 +26,8 @@ from botocore.exceptions import (
 )
 
 from vivr_provision.errors import EndpointError
+
+retry_log = structlog.get_logger("vivr.aws")
 
 #: Credentials used only when the endpoint is a local emulator and none are configured.
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -79,6 +82,55 @@ class RateLimiter:
         self.acquire()
 
 
+class RetryLog:
+    """botocore's own retries, made visible: logged at ``-v`` and counted per service.
+
+    botocore retries throttling, 5xx and broken connections inside one API
+    call (``retries.mode``), silently.  Its ``needs-retry`` event fires
+    after every attempt with the attempt's outcome; the next attempt's
+    request carries ``amz-sdk-request: attempt=N``.  The first handler
+    remembers the outcome (per thread: a thread runs one call at a time),
+    the second logs and counts an attempt after the first.  Neither changes
+    what botocore decides.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._last = threading.local()
+
+    def outcome(self, response: Any = None, caught_exception: Any = None, **_: Any) -> None:
+        """``needs-retry`` handler: remember why this attempt may be retried."""
+        reason = None
+        if caught_exception is not None:
+            reason = type(caught_exception).__name__
+        elif response is not None:
+            http, parsed = response
+            if getattr(http, "status_code", 200) >= 300:
+                error = (parsed or {}).get("Error", {}) if isinstance(parsed, dict) else {}
+                reason = str(error.get("Code") or f"HTTP {http.status_code}")
+        self._last.reason = reason
+
+    def attempt(self, request: Any = None, event_name: str = "", **_: Any) -> None:
+        """``before-send`` handler: count and log an attempt that is a retry."""
+        header = request.headers.get("amz-sdk-request", b"") if request is not None else b""
+        text = header.decode() if isinstance(header, bytes) else str(header)
+        fields = dict(part.strip().split("=", 1) for part in text.split(";") if "=" in part)
+        attempt = int(fields.get("attempt", "1"))
+        if attempt <= 1:
+            return
+        service, operation = [*event_name.split("."), "", ""][1:3]
+        with self._lock:
+            self._counts[service] = self._counts.get(service, 0) + 1
+        retry_log.debug("aws.retry", service=service, operation=operation, attempt=attempt,
+                        after=getattr(self._last, "reason", None))
+
+    def counts(self) -> dict[str, int]:
+        """Retries per service so far (botocore's service names: ``ec2``, ``iam`` ...)."""
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+
 class ClientFactory:
     """Builds and caches clients; safe to share between the engine's threads."""
 
@@ -88,6 +140,7 @@ class ClientFactory:
         self._session: boto3.session.Session | None = None
         self._local = threading.local()
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
+        self.retries = RetryLog()
         self._config = botocore.config.Config(
             retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout,
@@ -142,6 +195,8 @@ class ClientFactory:
                     config=config,
                 )
             client.meta.events.register("before-send", self.limiter(service, region).before_send)
+            client.meta.events.register("needs-retry", self.retries.outcome)
+            client.meta.events.register("before-send", self.retries.attempt)
             cache[key] = client
         return cache[key]
 

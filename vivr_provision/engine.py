@@ -96,6 +96,8 @@ class RunReport:
     interrupted: bool = False
     #: The signal that interrupted the run (2 for Ctrl-C, 15 for SIGTERM).
     stopped_by: int | None = None
+    #: botocore's retries (throttling, 5xx, broken connections) per service.
+    retries: dict[str, int] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[StepResult]:
@@ -118,6 +120,7 @@ class RunReport:
             "interrupted": self.interrupted,
             "duration_s": round(self.duration_s, 3),
             "summary": self.counts(),
+            "retries": self.retries,
             "steps": [r.as_dict() for r in self.results],
         }
 
@@ -268,6 +271,7 @@ class Engine:
         #: The signal that stopped the walk (SIGINT, SIGTERM), if one did.
         self.stopped_by: int | None = None
         self.gate = SlotGate(max(1, parallelism), self.cancel)
+        self.clients = clients
         self._lock = threading.RLock()
         self._outputs: dict[str, Mapping[str, Any]] = {
             name: dict(rec.outputs) for name, rec in state.steps.items()
@@ -415,7 +419,7 @@ class Engine:
         started = time.monotonic()
         results, interrupted = self._walk(names, reverse=False, work=self._apply_step)
         return RunReport("apply", results, time.monotonic() - started, interrupted,
-                         stopped_by=self.stopped_by)
+                         stopped_by=self.stopped_by, retries=self.clients.retries.counts())
 
     def _apply_step(self, step: Step, priority: float) -> StepResult:
         self._notify(step.name, "checking")
@@ -583,7 +587,7 @@ class Engine:
         started = time.monotonic()
         results, interrupted = self._walk(names, reverse=True, work=self._destroy_step)
         return RunReport("destroy", results, time.monotonic() - started, interrupted,
-                         stopped_by=self.stopped_by)
+                         stopped_by=self.stopped_by, retries=self.clients.retries.counts())
 
     def _destroy_step(self, step: Step, priority: float) -> StepResult:
         self._notify(step.name, "checking")
@@ -647,7 +651,7 @@ class Engine:
             names, reverse=destroy, work=self._plan_destroy if destroy else self._plan_apply
         )
         return RunReport("plan", results, time.monotonic() - started, interrupted,
-                         stopped_by=self.stopped_by)
+                         stopped_by=self.stopped_by, retries=self.clients.retries.counts())
 
     def _observe(self, step: Step) -> tuple[Resource | None, list[Change]]:
         record = self.state.steps.get(step.name)
@@ -692,7 +696,7 @@ class Engine:
         self._outputs.clear()
         results, interrupted = self._walk(names, reverse=False, work=self._refresh_step)
         return RunReport("status", results, time.monotonic() - started, interrupted,
-                         stopped_by=self.stopped_by)
+                         stopped_by=self.stopped_by, retries=self.clients.retries.counts())
 
     def _refresh_step(self, step: Step, priority: float) -> StepResult:
         if self._missing_dependency(step):

@@ -69,7 +69,11 @@ def report_table(report: RunReport, title: str) -> Table:
 def summary_line(report: RunReport) -> str:
     counts = ", ".join(f"{n} {a}" for a, n in sorted(report.counts().items()))
     state = "interrupted" if report.interrupted else ("ok" if report.ok else "FAILED")
-    return f"{report.command}: {state} in {report.duration_s:.1f}s ({counts or 'nothing to do'})"
+    line = f"{report.command}: {state} in {report.duration_s:.1f}s ({counts or 'nothing to do'})"
+    if report.retries:
+        line += "; AWS calls retried: " + ", ".join(f"{n} {service}"
+                                                    for service, n in report.retries.items())
+    return line
 
 
 def print_report(report: RunReport, title: str, output: str) -> None:

@@ -98,6 +98,7 @@ def test_network_creates_and_deletes_whose_answers_were_lost(aws: Aws, lossy: Lo
     applied = _run(aws, proxy, "apply", *_targets(NETWORK))
     assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]
     assert _lost(proxy) == NETWORK_CREATES, "every chosen create lost one answer"
+    assert "AWS calls retried: " in applied.stdout, "botocore's retries are reported"
     duplicated = {kind: {step: n for step, n in counts.items() if n > 1}
                   for kind, counts in _ours_per_step(aws).items()}
     assert all(not steps for steps in duplicated.values()), duplicated

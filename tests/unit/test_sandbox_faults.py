@@ -207,3 +207,32 @@ def test_acm_issues_one_certificate_per_idempotency_token(server: SandboxServer,
         proxy.stop()
     assert proxy.faults() == {"lose": 1}
     assert [c["CertificateArn"] for c in listed] == [arn]
+
+
+def test_the_tools_clients_count_and_log_botocores_retries(server: SandboxServer) -> None:
+    """What botocore retried is in the run report and, at -v, in the log (vivr.aws)."""
+    import io
+    import json
+
+    from vivr_provision import log
+    from vivr_provision.aws import AwsSettings, ClientFactory
+
+    plan = FaultPlan(FaultRates(throttle=1.0), only={"ec2.DescribeVpcs", "iam.ListRoles"},
+                     once=True)
+    proxy = FaultProxy(server.url, plan).start()
+    clients = ClientFactory(AwsSettings(region="us-east-1", endpoint_url=proxy.url))
+    stream = io.StringIO()
+    log.configure(verbosity=1, json_logs=True, stream=stream)  # what -v shows
+    try:
+        clients.client("ec2").describe_vpcs()
+        clients.client("iam").list_roles()
+        clients.client("ec2").describe_vpcs()
+    finally:
+        proxy.stop()
+        log.configure(verbosity=0, json_logs=True, stream=io.StringIO())
+    assert clients.retries.counts() == {"ec2": 1, "iam": 1}
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    retried = [(e["service"], e["operation"], e["attempt"], e["after"]) for e in events
+               if e["event"] == "aws.retry"]
+    assert retried == [("ec2", "DescribeVpcs", 2, "RequestLimitExceeded"),
+                       ("iam", "ListRoles", 2, "Throttling")]
