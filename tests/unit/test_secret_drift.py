@@ -59,5 +59,6 @@ def test_description_and_key_go_in_one_update_secret_and_tags_apart(
             {"Key": k, "Value": v} for k, v in sorted(step.tags().items())]})
         aws.expect("secretsmanager", "update_secret", {"ARN": ARN}, {
             "SecretId": ARN, "Description": "Stripe secret key (payments)", "KmsKeyId": KEY_ARN})
-        aws.expect("secretsmanager", "describe_secret", _described(step), {"SecretId": ARN})
+        aws.expect("secretsmanager", "describe_secret", _described(step),
+                   {"SecretId": "vivr/production/stripe"})  # re-read by name
         step.update(ctx, Resource(ARN, drifted), changes)

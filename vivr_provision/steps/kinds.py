@@ -127,7 +127,9 @@ LOG_GROUP = Kind("logs", "log group", _codes("ResourceNotFoundException"),
 LOG_DELIVERY = Kind("logs", "log delivery", _codes("ResourceNotFoundException"),
                     _codes("ConflictException"))
 SECRET = Kind("secretsmanager", "secret", _codes("ResourceNotFoundException"),
-              _codes("ResourceExistsException"), TagApi("tag_resource", "SecretId"))
+              _codes("ResourceExistsException"), TagApi("tag_resource", "SecretId"),
+              # DescribeSecret answers with the secret itself ("@"), its tags inline.
+              Read("describe_secret", "SecretId", "@", "ARN", "ARN", tags="Tags"))
 KMS_KEY = Kind("kms", "KMS key", _codes("NotFoundException"), _codes("AlreadyExistsException"),
                TagApi("tag_resource", "KeyId", key="TagKey", value="TagValue",
                       list_call="list_resource_tags"))
@@ -141,7 +143,9 @@ CERTIFICATE = Kind("acm", "certificate", _codes("ResourceNotFoundException"),
 TOPIC = Kind("sns", "SNS topic", _codes("NotFound", "NotFoundException"),
              tags=_PAIRS_BY_ARN["sns"])
 ALARM = Kind("cloudwatch", "alarm", _codes("ResourceNotFound"),
-             tags=_PAIRS_BY_ARN["cloudwatch"])
+             tags=_PAIRS_BY_ARN["cloudwatch"],
+             read=Read("describe_alarms", "AlarmNames", "MetricAlarms[0]", "AlarmArn",
+                       "AlarmArn", name_as_list=True))
 DASHBOARD = Kind("cloudwatch", "dashboard", _codes("ResourceNotFound", "DashboardNotFoundError"))
 SCALING_POLICY = Kind("application-autoscaling", "scaling policy",
                       _codes("ObjectNotFoundException"))

@@ -28,7 +28,7 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogGroupConfig
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
-from vivr_provision.steps.common import KindTaggedStep, gone_on, require_owned
+from vivr_provision.steps.common import KindTaggedStep, gone_on, read_tags, require_owned
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import LOG_GROUP
 from vivr_provision.steps.log_delivery import log_delivery_steps
@@ -65,21 +65,22 @@ class LogGroupStep(KindTaggedStep, NamedStep):
         return ctx.client("logs", self.region)
 
     def lookup(self, ctx: StepContext) -> Resource | None:
+        """By name through a prefix listing: DescribeLogGroups has no exact-name filter
+        (``logGroupNamePrefix`` also matches longer names), so no :class:`Read` fits."""
         pages = self.logs(ctx).get_paginator("describe_log_groups").paginate(
             logGroupNamePrefix=self.group.name)
         for page in pages:
             for group in page.get("logGroups", []):
                 if group["logGroupName"] == self.group.name:
                     arn = str(group["arn"]).removesuffix(":*")
-                    tags = self.logs(ctx).list_tags_for_resource(resourceArn=arn).get("tags", {})
+                    tags = read_tags(self.logs(ctx), LOG_GROUP, arn)
                     if self.adopt_untagged and "ManagedBy" not in tags:
                         events.info("logs.adopting_untagged_group", step=self.name,
                                     group=self.group.name)
                     else:
-                        require_owned(self, f"log group {self.group.name}", tags)
+                        require_owned(self, f"{LOG_GROUP.noun} {self.group.name}", tags)
                     return Resource(arn, {**group, "TagMap": tags})
         return None
-
 
     def key_arn(self, ctx: StepContext) -> str | None:
         return str(ctx.output(self.key_step, "key_arn")) if self.key_step else None

@@ -69,12 +69,13 @@ from vivr_provision.steps.base import (
 )
 from vivr_provision.steps.common import (
     ForeignResourceError,
+    KindStep,
     KindTaggedStep,
     absent_on,
     aws_tags,
     gone_on,
+    read_tags,
     require_owned,
-    tag_map,
 )
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.ecs.autoscaling import EcsAutoscalingStep
@@ -329,8 +330,8 @@ class TopicStep(KindTaggedStep):
         reply = absent_on(TOPIC.not_found, sns.get_topic_attributes, TopicArn=arn)
         if reply is None:
             return None
-        tags = tag_map(sns.list_tags_for_resource(ResourceArn=arn).get("Tags"))
-        require_owned(self, f"SNS topic {self.topic.name}", tags)
+        tags = read_tags(sns, TOPIC, arn)
+        require_owned(self, f"{TOPIC.noun} {self.topic.name}", tags)
         pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
         subscriptions = [s for page in pages for s in page.get("Subscriptions", [])]
         return Resource(arn, {"Attributes": reply.get("Attributes", {}), "TagMap": tags,
@@ -513,8 +514,12 @@ class ScaleOutPolicyStep(NamedStep):
 
 # --------------------------------------------------------------------------- alarms
 
-class AlarmStep(KindTaggedStep, NamedStep):
-    """One CloudWatch alarm of ``monitoring.alarms``, notifying its action's topics."""
+class AlarmStep(KindStep):
+    """One CloudWatch alarm of ``monitoring.alarms``, notifying its action's topics.
+
+    Read by name as :data:`~vivr_provision.steps.kinds.ALARM` declares
+    (DescribeAlarms, then its tags).
+    """
 
     family = ALARM_FAMILY
     service = "cloudwatch"
@@ -558,19 +563,8 @@ class AlarmStep(KindTaggedStep, NamedStep):
                 "TreatMissingData": self.alarm.treat_missing_data,
                 **metric_part(self.alarm, sets)}
 
-    def lookup(self, ctx: StepContext) -> Resource | None:
-        cloudwatch = self.cloudwatch(ctx)
-        alarms = [a for a in cloudwatch.describe_alarms(AlarmNames=[self.alarm.name])
-                  .get("MetricAlarms", []) if a.get("AlarmName") == self.alarm.name]
-        if not alarms:
-            return None
-        arn = str(alarms[0]["AlarmArn"])
-        tags = tag_map(cloudwatch.list_tags_for_resource(ResourceARN=arn).get("Tags"))
-        require_owned(self, f"alarm {self.alarm.name}", tags)
-        return Resource(arn, {**alarms[0], "TagMap": tags})
-
-
     def _reread(self, ctx: StepContext) -> Resource:
+        """DescribeAlarms may lag a PutMetricAlarm for a moment: retried, not asserted."""
         return until_found(f"alarm {self.alarm.name}", lambda: self.lookup(ctx))
 
     def create(self, ctx: StepContext, token: str) -> Resource:

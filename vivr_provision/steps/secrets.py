@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import secrets as csprng
 import string
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import structlog
@@ -36,7 +37,7 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import GeneratedSecretConfig
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.common import (
-    KindTaggedStep,
+    KindStep,
     absent_on,
     aws_tags,
     gone_on,
@@ -111,8 +112,9 @@ def set_value_command(name: str, region: str) -> str:
             f"--secret-string file://<file-with-the-value> --region {region}")
 
 
-class SecretStep(KindTaggedStep):
-    """One Secrets Manager secret, found by its name."""
+class SecretStep(KindStep):
+    """One Secrets Manager secret, read by its name as :data:`~vivr_provision.steps.kinds.SECRET`
+    declares (DescribeSecret, tags inline)."""
 
     family = "secret"
     service = "secretsmanager"
@@ -133,37 +135,24 @@ class SecretStep(KindTaggedStep):
     def sm(self, ctx: StepContext) -> Any:
         return ctx.client("secretsmanager", self.region)
 
-    def _describe(self, ctx: StepContext, secret_id: str) -> dict[str, Any] | None:
-        reply = absent_on(SECRET.not_found, self.sm(ctx).describe_secret, SecretId=secret_id)
-        return dict(reply) if reply else None
-
-    def _live(self, ctx: StepContext, secret_id: str) -> Resource | None:
-        data = self._describe(ctx, secret_id)
-        if data is None or data.get("DeletedDate"):
-            return None
-        require_owned(self, f"secret {self.secret_name}", tag_map(data.get("Tags")))
-        return Resource(data["ARN"], data)
-
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._live(ctx, resource_id)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._live(ctx, self.secret_name)
+    def is_live(self, item: Mapping[str, Any]) -> bool:
+        """A secret scheduled for deletion is gone until restored (:meth:`create`)."""
+        return not item.get("DeletedDate")
 
     def initial_value(self, ctx: StepContext) -> str | None:
         """The value to create the secret with; None leaves it empty."""
         return None
 
     def create(self, ctx: StepContext, token: str) -> Resource:
-        pending = self._describe(ctx, self.secret_name)
+        pending = absent_on(SECRET.not_found, self.sm(ctx).describe_secret,
+                            SecretId=self.secret_name)
         if pending is not None and pending.get("DeletedDate"):
             # Destroyed earlier and still in its recovery window: the name is
             # taken until then, so bring the secret (and its value) back.
-            require_owned(self, f"secret {self.secret_name}", tag_map(pending.get("Tags")))
+            require_owned(self, f"{SECRET.noun} {self.secret_name}", tag_map(pending.get("Tags")))
             self.sm(ctx).restore_secret(SecretId=pending["ARN"])
             events.info("secret.restored", step=self.name, secret=self.secret_name)
-            restored = self._live(ctx, pending["ARN"])
-            assert restored is not None, "a restored secret is live"
+            restored = self.reread(ctx)
             changes = self.diff(ctx, restored)
             return self.update(ctx, restored, changes) if changes else restored
         params: dict[str, Any] = {
@@ -177,15 +166,13 @@ class SecretStep(KindTaggedStep):
         if value is not None:
             log.register_secret(value)
             params["SecretString"] = value
-        arn = self.sm(ctx).create_secret(**params)["ARN"]
-        created = self._live(ctx, arn)
-        assert created is not None, "a secret just created is describable"
-        return created
+        self.sm(ctx).create_secret(**params)
+        return self.reread(ctx)
 
     #: Metadata only: a secret's value is never rewritten by apply.  Description
     #: and key travel in one UpdateSecret.
     FIELDS = (
-        tags_row(lambda d: tag_map(d.get("Tags"))),
+        tags_row(lambda d: tag_map(d.get("Tags"))),  # inline in DescribeSecret
         Field("description", lambda d: d.get("Description", ""),
               lambda s, ctx: s.description, apply="update_metadata"),
         Field("kms_key", lambda d: d.get("KmsKeyId"),
@@ -199,9 +186,7 @@ class SecretStep(KindTaggedStep):
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         converge(self, ctx, resource, changes, self.FIELDS)
-        updated = self._live(ctx, resource.id)
-        assert updated is not None
-        return updated
+        return self.reread(ctx)
 
     def update_metadata(self, ctx: StepContext, resource: Resource,
                         changes: list[Change]) -> None:
