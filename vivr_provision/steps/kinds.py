@@ -209,6 +209,11 @@ HOSTED_ZONE = Kind("route53", "hosted zone", _codes("NoSuchHostedZone"),
                    _codes("HostedZoneAlreadyExists"))
 HEALTH_CHECK = Kind("route53", "health check", _codes("NoSuchHealthCheck"),
                     _codes("HealthCheckAlreadyExists"))
+#: S3 tagging is no TagApi (the pairs sit in ``Tagging={"TagSet": [...]}`` and a put
+#: replaces the whole set), and a bucket is found through ListBuckets: steps/s3.py does
+#: both.  BucketAlreadyExists: the name is another account's (names are global).
+BUCKET = Kind("s3", "S3 bucket", _codes("NoSuchBucket"),
+              _codes("BucketAlreadyOwnedByYou", "BucketAlreadyExists"))
 
 #: CloudFront kinds.  Tagging is not declared: CloudFront's ``TagResource`` wraps
 #: the pairs in ``Tags={"Items": [...]}``, which :class:`TagApi` does not spell;

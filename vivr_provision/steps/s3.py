@@ -46,10 +46,11 @@ Policies (every bucket gets the TLS-only deny when ``deny_insecure_transport``):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar, NamedTuple
 
+import jmespath
 import structlog
 from botocore.exceptions import ClientError
 
@@ -58,13 +59,9 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.edge import BucketConfig, ReplicationConfig
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
-from vivr_provision.steps.common import (
-    absent_on,
-    aws_tags,
-    require_owned,
-    tag_drift,
-    tag_map,
-)
+from vivr_provision.steps.common import absent_on, aws_tags, require_owned, tag_map
+from vivr_provision.steps.drift import UNREPORTED, Field, converge, drift, tags_row
+from vivr_provision.steps.kinds import BUCKET
 
 events = structlog.get_logger("vivr.s3")
 
@@ -88,7 +85,9 @@ ELB_ACCOUNTS = {
 ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
 CLOUDFRONT = "cloudfront.amazonaws.com"
 
-BUCKET_GONE = ("NoSuchBucket",)
+BUCKET_GONE = tuple(BUCKET.not_found)
+#: Of BUCKET.already_exists, the code saying the name is not ours (BucketAlreadyOwnedByYou is).
+NAME_OF_ANOTHER_ACCOUNT = "BucketAlreadyExists"
 NO_TAGS = ("NoSuchTagSet",)
 NO_ENCRYPTION = ("ServerSideEncryptionConfigurationNotFoundError",)
 NO_PUBLIC_ACCESS_BLOCK = ("NoSuchPublicAccessBlockConfiguration",)
@@ -221,20 +220,78 @@ def canonical_replication(config: Mapping[str, Any] | None) -> dict[str, Any] | 
     return {"Role": config.get("Role"), "Rules": sorted(rules, key=lambda r: str(r["ID"]))}
 
 
+def _encryption_summary(rule: Mapping[str, Any] | None) -> str | None:
+    """``aws:kms <key> +bucket-key`` / ``AES256`` / None (how plan shows default encryption)."""
+    default = (rule or {}).get("ApplyServerSideEncryptionByDefault") or {}
+    if not default:
+        return None
+    parts = [str(default.get("SSEAlgorithm")), str(default.get("KMSMasterKeyID") or "")]
+    if (rule or {}).get("BucketKeyEnabled"):
+        parts.append("+bucket-key")
+    return " ".join(p for p in parts if p)
+
+
+def _sids(document: Mapping[str, Any] | None) -> list[str] | None:
+    if document is None:
+        return None
+    return [str(s.get("Sid", "?")) for s in document.get("Statement", [])]
+
+
+def _replication_summary(config: Mapping[str, Any] | None) -> list[str] | None:
+    if config is None:
+        return None
+    return [f"{r['ID']} -> {r['Destination'].get('Bucket')} "
+            f"(delete markers {r['DeleteMarkerReplication']}, "
+            f"SSE-KMS objects {r['SseKmsEncryptedObjects']})" for r in config["Rules"]]
+
+
 # --------------------------------------------------------------------------- the steps
 
 
-@dataclass(frozen=True)
-class Observed:
-    """Every bucket setting as S3 reports it, in canonical form (None: not configured)."""
+class Reading(NamedTuple):
+    """Where one bucket setting is read: a ``GetBucket*`` call and the path to the setting."""
 
-    versioning: str | None
-    encryption: dict[str, Any] | None
-    public_access_block: dict[str, bool]
-    object_ownership: str | None
-    lifecycle: list[dict[str, Any]]
-    policy: dict[str, Any] | None
-    replication: dict[str, Any] | None
+    setting: str
+    operation: str
+    #: Error codes meaning "never configured" (the setting reads as None).
+    missing: tuple[str, ...]
+    #: JMESPath to the setting in the reply.
+    path: str
+
+
+#: Every setting the table compares, in the order S3 is asked (botocore model, S3 Get* outputs).
+READINGS = (
+    Reading("versioning", "get_bucket_versioning", (), "Status"),
+    Reading("encryption", "get_bucket_encryption", NO_ENCRYPTION,
+            "ServerSideEncryptionConfiguration.Rules[0]"),
+    Reading("public_access_block", "get_public_access_block", NO_PUBLIC_ACCESS_BLOCK,
+            "PublicAccessBlockConfiguration"),
+    Reading("object_ownership", "get_bucket_ownership_controls", NO_OWNERSHIP,
+            "OwnershipControls.Rules[0].ObjectOwnership"),
+    Reading("lifecycle", "get_bucket_lifecycle_configuration", NO_LIFECYCLE, "Rules"),
+    Reading("policy", "get_bucket_policy", NO_POLICY, "Policy"),
+    Reading("replication", "get_bucket_replication", NO_REPLICATION, "ReplicationConfiguration"),
+)
+
+
+def _seen(setting: str, view: Callable[[Any], Any] = lambda value: value
+          ) -> Callable[[Mapping[str, Any]], Any]:
+    """A row's ``current``: the setting as read (through ``view``), or UNREPORTED when the
+    bucket was not read (it is in another region, which only replacing it could fix)."""
+    return lambda data: view(data[setting]) if setting in data else UNREPORTED
+
+
+def _blocked(configuration: Mapping[str, Any] | None) -> list[str]:
+    """The public access block's settings that are on (none when there is no block)."""
+    return [k for k in PUBLIC_ACCESS_KEYS if (configuration or {}).get(k)]
+
+
+def _lifecycle_rules(rules: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [describe_rule(rule) for rule in rules]
+
+
+def _policy_document(text: str | None) -> dict[str, Any] | None:
+    return canonical_policy(json.loads(text) if text else None)
 
 
 class BucketStep(NamedStep):
@@ -421,132 +478,138 @@ class BucketStep(NamedStep):
         return Resource(self.bucket_name, {"Region": region, "Tags": tags})
 
 
-    def observe(self, ctx: StepContext, region: str) -> Observed:
-        versioning = self._read(ctx, region, "get_bucket_versioning")
-        encryption = self._read(ctx, region, "get_bucket_encryption", NO_ENCRYPTION)
-        block = self._read(ctx, region, "get_public_access_block", NO_PUBLIC_ACCESS_BLOCK)
-        ownership = self._read(ctx, region, "get_bucket_ownership_controls", NO_OWNERSHIP)
-        lifecycle = self._read(ctx, region, "get_bucket_lifecycle_configuration", NO_LIFECYCLE)
-        policy_reply = self._read(ctx, region, "get_bucket_policy", NO_POLICY)
-        replication = self._read(ctx, region, "get_bucket_replication", NO_REPLICATION)
-        encryption_rules = ((encryption or {}).get("ServerSideEncryptionConfiguration")
-                            or {}).get("Rules") or [None]
-        ownership_rules = ((ownership or {}).get("OwnershipControls") or {}).get("Rules") or [{}]
-        block_config = (block or {}).get("PublicAccessBlockConfiguration") or {}
-        return Observed(
-            versioning=(versioning or {}).get("Status"),
-            encryption=encryption_rules[0],
-            public_access_block={k: bool(block_config.get(k)) for k in PUBLIC_ACCESS_KEYS},
-            object_ownership=ownership_rules[0].get("ObjectOwnership"),
-            lifecycle=canonical_lifecycle((lifecycle or {}).get("Rules")),
-            policy=canonical_policy(json.loads(policy_reply["Policy"]) if policy_reply else None),
-            replication=canonical_replication(
-                (replication or {}).get("ReplicationConfiguration")),
-        )
+    def observe(self, ctx: StepContext, region: str) -> dict[str, Any]:
+        """Every setting of :data:`READINGS` as S3 reports it (None: not configured)."""
+        seen: dict[str, Any] = {}
+        for reading in READINGS:
+            reply = self._read(ctx, region, reading.operation, reading.missing)
+            seen[reading.setting] = jmespath.search(reading.path, reply) if reply else None
+        return seen
 
     # -- drift ---------------------------------------------------------------------
-    def _encryption_changes(self, ctx: StepContext, current: dict[str, Any] | None
-                            ) -> list[Change]:
-        want = self.desired_encryption(ctx)
-        have_default = (current or {}).get("ApplyServerSideEncryptionByDefault") or {}
-        if not self.kms_encrypted:
-            # SSE-S3 has no key, and a bucket key means nothing for it.
-            same = have_default.get("SSEAlgorithm") == "AES256" \
-                and not have_default.get("KMSMasterKeyID")
-        else:
-            key_step = self.site.step("kms")
-            same = (have_default.get("SSEAlgorithm") == "aws:kms"
-                    and have_default.get("KMSMasterKeyID") in {
-                        ctx.output(key_step, "key_arn"), ctx.output(key_step, "key_id")}
-                    and bool((current or {}).get("BucketKeyEnabled")))
-        if same:
-            return []
-        return [Change("encryption", _encryption_summary(current), _encryption_summary(want))]
+    def encryption_spellings(self, ctx: StepContext) -> tuple[str, ...]:
+        """How S3 may report the wanted default encryption (summaries, the one to set first).
 
-    def _versioning_change(self, current: str | None) -> list[Change]:
-        if self.versioned:
-            return [] if current == "Enabled" else [Change("versioning", current, "Enabled")]
-        # Versioning can never be turned off again, only suspended; a bucket
-        # that never had it is left as it is.
-        return [Change("versioning", current, "Suspended")] if current == "Enabled" else []
+        SSE-S3 has no key, and a bucket key means nothing for it; a KMS key
+        may be reported by its ARN or its id, always with the bucket key on.
+        """
+        if not self.kms_encrypted:
+            return ("AES256", "AES256 +bucket-key")
+        key_step = self.site.step("kms")
+        return tuple(f"aws:kms {ctx.output(key_step, key)} +bucket-key"
+                     for key in ("key_arn", "key_id"))
+
+    #: Every managed setting, in the order plan lists them and apply converges
+    #: them (versioning before replication: S3 refuses a replication rule on an
+    #: unversioned bucket).  One converging method per ``PutBucket*`` call.
+    FIELDS = (
+        # A bucket cannot move: only replacing it would, which apply refuses for data.
+        Field("region", lambda d: d["Region"], lambda s, ctx: s.region, effect="replace"),
+        tags_row(_seen("Tags")),
+        # Versioning can never be turned off again, only suspended: a bucket
+        # that should not be versioned may read as never versioned (None) or
+        # suspended; only "Enabled" is drift there.
+        Field("versioning", _seen("versioning"),
+              lambda s, ctx: ("Enabled",) if s.versioned else ("Suspended", None),
+              compare="any_of", apply="put_versioning"),
+        Field("encryption", _seen("encryption", _encryption_summary),
+              lambda s, ctx: s.encryption_spellings(ctx), compare="any_of",
+              apply="put_encryption"),
+        Field("public_access_block", _seen("public_access_block", _blocked),
+              lambda s, ctx: _blocked(s.desired_public_access_block()),
+              apply="put_public_access_block"),
+        Field("object_ownership", _seen("object_ownership"),
+              lambda s, ctx: s.bucket.object_ownership, apply="put_ownership_controls"),
+        Field("lifecycle", _seen("lifecycle", canonical_lifecycle),
+              lambda s, ctx: canonical_lifecycle(s.desired_lifecycle()), apply="put_lifecycle"),
+        Field("policy", _seen("policy", _policy_document),
+              lambda s, ctx: canonical_policy(s.desired_policy(ctx)), apply="put_policy"),
+        Field("replication", _seen("replication", canonical_replication),
+              lambda s, ctx: canonical_replication(s.desired_replication(ctx)),
+              apply="put_replication"),
+    )
+
+    #: How plan shows the settings compared in canonical form (rule summaries,
+    #: statement ids, replication rules) rather than as whole documents.
+    SHOWN: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        "lifecycle": _lifecycle_rules, "policy": _sids, "replication": _replication_summary}
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         region = str(resource.data.get("Region", self.region))
-        if region != self.region:
-            return [Change("region", region, self.region, replace=True)]
-        changes = tag_drift(self, resource.data.get("Tags", {}))
-        seen = self.observe(ctx, region)
-        changes += self._versioning_change(seen.versioning)
-        changes += self._encryption_changes(ctx, seen.encryption)
-        block = self.desired_public_access_block()
-        if seen.public_access_block != block:
-            changes.append(Change("public_access_block",
-                                  [k for k, v in seen.public_access_block.items() if v],
-                                  [k for k, v in block.items() if v]))
-        if seen.object_ownership != self.bucket.object_ownership:
-            changes.append(Change("object_ownership", seen.object_ownership,
-                                  self.bucket.object_ownership))
-        lifecycle = canonical_lifecycle(self.desired_lifecycle())
-        if seen.lifecycle != lifecycle:
-            changes.append(Change("lifecycle", [describe_rule(r) for r in seen.lifecycle],
-                                  [describe_rule(r) for r in lifecycle]))
-        desired_policy = canonical_policy(self.desired_policy(ctx))
-        if seen.policy != desired_policy:
-            changes.append(Change("policy", _sids(seen.policy), _sids(desired_policy)))
-        desired_replication = canonical_replication(self.desired_replication(ctx))
-        if seen.replication != desired_replication:
-            changes.append(Change("replication", _replication_summary(seen.replication),
-                                  _replication_summary(desired_replication)))
-        return changes
+        view: dict[str, Any] = {"Region": region}
+        if region == self.region:  # a bucket elsewhere is not read: it can only be replaced
+            view.update(Tags=resource.data.get("Tags", {}), **self.observe(ctx, region))
+        shown = self.SHOWN
+        return [replace(c, current=shown[c.field](c.current), desired=shown[c.field](c.desired))
+                if c.field in shown else c for c in drift(self, ctx, view, self.FIELDS)]
 
-    # -- converging ----------------------------------------------------------------
+    # -- converging: one method per PutBucket* call ---------------------------------
     def _put(self, ctx: StepContext, operation: str, **params: Any) -> None:
         call = getattr(self.s3(ctx), operation)
         SETTLING.call(f"{operation} {self.bucket_name}", call, Bucket=self.bucket_name, **params)
 
+    def _merged_tags(self, resource: Resource) -> dict[str, str]:
+        """The bucket's tags with ours set: PutBucketTagging replaces the whole set,
+        so tags others added are sent back with ours."""
+        return {**resource.data.get("Tags", {}), **self.tags()}
+
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        fields = {c.field: c for c in changes}
-        tags = dict(resource.data.get("Tags", {}))
-        if "tags" in fields:
-            # PutBucketTagging replaces the whole set: keep tags others added.
-            tags.update(self.tags())
-            self._put(ctx, "put_bucket_tagging", Tagging={"TagSet": aws_tags(tags)})
-        if "object_ownership" in fields:
-            self._put(ctx, "put_bucket_ownership_controls", OwnershipControls={
-                "Rules": [{"ObjectOwnership": self.bucket.object_ownership}]})
-        if "public_access_block" in fields:
-            block = self.desired_public_access_block()
-            if any(block.values()):
-                self._put(ctx, "put_public_access_block", PublicAccessBlockConfiguration=block)
-            else:
-                self._put(ctx, "delete_public_access_block")
-        if "encryption" in fields:
-            self._put(ctx, "put_bucket_encryption", ServerSideEncryptionConfiguration={
-                "Rules": [self.desired_encryption(ctx)]})
-        if "versioning" in fields:
-            # Before replication: S3 refuses a replication rule on an unversioned bucket.
-            self._put(ctx, "put_bucket_versioning",
-                      VersioningConfiguration={"Status": fields["versioning"].desired})
-        if "lifecycle" in fields:
-            rules = self.desired_lifecycle()
-            if rules:
-                self._put(ctx, "put_bucket_lifecycle_configuration",
-                          LifecycleConfiguration={"Rules": rules})
-            else:
-                self._put(ctx, "delete_bucket_lifecycle")
-        if "policy" in fields:
-            document = self.desired_policy(ctx)
-            if document is None:
-                self._put(ctx, "delete_bucket_policy")
-            else:
-                self._put(ctx, "put_bucket_policy", Policy=json.dumps(document))
-        if "replication" in fields:
-            replication = self.desired_replication(ctx)
-            if replication is None:
-                self._put(ctx, "delete_bucket_replication")
-            else:
-                self._put(ctx, "put_bucket_replication", ReplicationConfiguration=replication)
-        return Resource(self.bucket_name, {"Region": self.region, "Tags": tags})
+        converge(self, ctx, resource, changes, self.FIELDS)
+        return Resource(self.bucket_name, {"Region": self.region,
+                                           "Tags": self._merged_tags(resource)})
+
+    def converge_tags(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        # S3 tagging is not a TagApi: the pairs sit inside Tagging={"TagSet": [...]}.
+        self._put(ctx, "put_bucket_tagging",
+                  Tagging={"TagSet": aws_tags(self._merged_tags(resource))})
+
+    def put_versioning(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        self._put(ctx, "put_bucket_versioning",
+                  VersioningConfiguration={"Status": changes[0].desired})
+
+    def put_encryption(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        self._put(ctx, "put_bucket_encryption", ServerSideEncryptionConfiguration={
+            "Rules": [self.desired_encryption(ctx)]})
+
+    def put_public_access_block(self, ctx: StepContext, resource: Resource,
+                                changes: list[Change]) -> None:
+        block = self.desired_public_access_block()
+        if any(block.values()):
+            self._put(ctx, "put_public_access_block", PublicAccessBlockConfiguration=block)
+        else:
+            self._put(ctx, "delete_public_access_block")
+
+    def put_ownership_controls(self, ctx: StepContext, resource: Resource,
+                               changes: list[Change]) -> None:
+        self._put(ctx, "put_bucket_ownership_controls", OwnershipControls={
+            "Rules": [{"ObjectOwnership": self.bucket.object_ownership}]})
+
+    def put_lifecycle(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        rules = self.desired_lifecycle()
+        if rules:
+            self._put(ctx, "put_bucket_lifecycle_configuration",
+                      LifecycleConfiguration={"Rules": rules})
+        else:
+            self._put(ctx, "delete_bucket_lifecycle")
+
+    def put_policy(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        document = self.desired_policy(ctx)
+        if document is None:
+            self._put(ctx, "delete_bucket_policy")
+        else:
+            self._put(ctx, "put_bucket_policy", Policy=json.dumps(document))
+
+    def put_replication(self, ctx: StepContext, resource: Resource,
+                        changes: list[Change]) -> None:
+        replication = self.desired_replication(ctx)
+        if replication is None:
+            self._put(ctx, "delete_bucket_replication")
+        else:
+            self._put(ctx, "put_bucket_replication", ReplicationConfiguration=replication)
 
     # -- lifecycle -------------------------------------------------------------------
     def create(self, ctx: StepContext, token: str) -> Resource:
@@ -565,13 +628,13 @@ class BucketStep(NamedStep):
                                 ObjectOwnership=self.bucket.object_ownership)
         except ClientError as exc:
             code = error_code(exc)
-            if code == "BucketAlreadyExists":
+            if code not in BUCKET.already_exists:
+                raise
+            if code == NAME_OF_ANOTHER_ACCOUNT:
                 raise BucketNameTaken(
                     f"{self.name}: bucket name {self.bucket_name} is taken by another AWS "
                     "account (bucket names are global); set s3.name_suffix in the config "
                     "to make the names unique") from None
-            if code != "BucketAlreadyOwnedByYou":
-                raise
             # Ours already (created by a run that crashed, or by hand): adopt it
             # only if it carries our ownership tags.
             events.info("s3.bucket_exists", step=self.name, bucket=self.bucket_name)
@@ -658,31 +721,6 @@ class ReplicaBucketStep(BucketStep):
 
     def kind_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
         return []
-
-
-def _encryption_summary(rule: Mapping[str, Any] | None) -> str | None:
-    """``aws:kms <key> +bucket-key`` / ``AES256`` / None (how plan shows default encryption)."""
-    default = (rule or {}).get("ApplyServerSideEncryptionByDefault") or {}
-    if not default:
-        return None
-    parts = [str(default.get("SSEAlgorithm")), str(default.get("KMSMasterKeyID") or "")]
-    if (rule or {}).get("BucketKeyEnabled"):
-        parts.append("+bucket-key")
-    return " ".join(p for p in parts if p)
-
-
-def _sids(document: Mapping[str, Any] | None) -> list[str] | None:
-    if document is None:
-        return None
-    return [str(s.get("Sid", "?")) for s in document.get("Statement", [])]
-
-
-def _replication_summary(config: Mapping[str, Any] | None) -> list[str] | None:
-    if config is None:
-        return None
-    return [f"{r['ID']} -> {r['Destination'].get('Bucket')} "
-            f"(delete markers {r['DeleteMarkerReplication']}, "
-            f"SSE-KMS objects {r['SseKmsEncryptedObjects']})" for r in config["Rules"]]
 
 
 def s3_steps(config: PlatformConfig) -> list[Step]:

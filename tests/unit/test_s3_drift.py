@@ -1,0 +1,276 @@
+"""S3 bucket drift from one field table: what S3 answers, what plan shows, what apply sends.
+
+Each case is a bucket's ``GetBucket*`` replies (a converged bucket, with
+some replies edited as someone changed the bucket by hand), a config
+override, the changes plan lists and the exact ``PutBucket*`` /
+``DeleteBucket*`` requests apply then sends, in order.  A reply given as a
+string is the error code S3 answers for a configuration never set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import pytest
+
+from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
+from vivr_provision.config import PlatformConfig
+from vivr_provision.steps.base import Change, Resource
+from vivr_provision.steps.s3 import READINGS, BucketStep
+
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}"
+DR_KEY_ARN = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{KEY_ID}"
+BACKUP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/vivr-backup-role"
+REPLICATION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/vivr-s3-replication-role"
+OUTPUTS = {"kms": {"key_arn": KEY_ARN, "key_id": KEY_ID},
+           "dr.kms": {"key_arn": DR_KEY_ARN},
+           "iam.backup_role": {"role_arn": BACKUP_ROLE},
+           "iam.s3_replication_role": {"role_arn": REPLICATION_ROLE},
+           "dr.s3.backups": {"bucket": "vivr-backups-dr"}}
+ALL_BLOCKED = ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+               "RestrictPublicBuckets"]
+TLS_ONLY = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+            "Action": "s3:*", "Resource": ["arn:aws:s3:::vivr-temp", "arn:aws:s3:::vivr-temp/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+TEMP_RULES = [{"ID": "cleanup", "Filter": {"Prefix": ""}, "Status": "Enabled",
+               "Expiration": {"Days": 30},
+               "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]
+
+
+@pytest.fixture(scope="module")
+def config() -> PlatformConfig:
+    return production_config()
+
+
+def _step(config: PlatformConfig, key: str, **override: Any) -> BucketStep:
+    step = BucketStep(config, key)
+    step.bucket = step.bucket.model_copy(update=override)
+    return step
+
+
+def _converged(step: BucketStep, aws: StubbedAws) -> dict[str, Any]:
+    """The replies of a bucket built exactly as configured, by setting (READINGS)."""
+    ctx = aws.context(step.config, OUTPUTS)
+    policy, replication = step.desired_policy(ctx), step.desired_replication(ctx)
+    return {
+        "versioning": {"Status": "Enabled"} if step.versioned else {},
+        "encryption": {"ServerSideEncryptionConfiguration": {
+            "Rules": [step.desired_encryption(ctx)]}},
+        "public_access_block": {
+            "PublicAccessBlockConfiguration": step.desired_public_access_block()},
+        "object_ownership": {"OwnershipControls": {
+            "Rules": [{"ObjectOwnership": step.bucket.object_ownership}]}},
+        "lifecycle": {"Rules": step.desired_lifecycle()} if step.desired_lifecycle()
+        else "NoSuchLifecycleConfiguration",
+        "policy": {"Policy": json.dumps(policy)} if policy else "NoSuchBucketPolicy",
+        "replication": {"ReplicationConfiguration": replication} if replication
+        else "ReplicationConfigurationNotFoundError",
+    }
+
+
+def _announce_reads(aws: StubbedAws, step: BucketStep, replies: Mapping[str, Any]) -> None:
+    for reading in READINGS:
+        reply, params = replies[reading.setting], {"Bucket": step.bucket_name}
+        if isinstance(reply, str):
+            aws.expect_error("s3", reading.operation, reply, params=params, status=404)
+        else:
+            aws.expect("s3", reading.operation, reply, params)
+
+
+def _shown(changes: list[Change]) -> list[tuple[str, Any, Any]]:
+    return [(c.field, c.current, c.desired) for c in changes]
+
+
+class Case(NamedTuple):
+    bucket: str
+    #: BucketConfig fields the config sets otherwise.
+    override: dict[str, Any]
+    #: Replies that differ from a converged bucket's, by setting.
+    replies: dict[str, Any]
+    expected: list[tuple[str, Any, Any]]
+    #: (operation, exact params without Bucket) apply sends, in order.
+    requests: list[tuple[str, dict[str, Any]]]
+
+
+CASES = {
+    "converged": Case("temp", {}, {}, [], []),
+    "versioning suspended by hand is enabled again": Case(
+        "assets", {}, {"versioning": {"Status": "Suspended"}},
+        [("versioning", "Suspended", "Enabled")],
+        [("put_bucket_versioning", {"VersioningConfiguration": {"Status": "Enabled"}})]),
+    "a never-versioned bucket that should not be is left alone": Case(
+        "temp", {}, {"versioning": {}}, [], []),
+    "a suspended bucket that should not be versioned is left alone": Case(
+        "temp", {}, {"versioning": {"Status": "Suspended"}}, [], []),
+    "versioning enabled where unwanted can only be suspended": Case(
+        "temp", {}, {"versioning": {"Status": "Enabled"}},
+        [("versioning", "Enabled", "Suspended")],
+        [("put_bucket_versioning", {"VersioningConfiguration": {"Status": "Suspended"}})]),
+    "a bucket key means nothing for SSE-S3": Case(
+        "temp", {}, {"encryption": {"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+             "BucketKeyEnabled": True}]}}}, [], []),
+    "no default encryption": Case(
+        "temp", {}, {"encryption": "ServerSideEncryptionConfigurationNotFoundError"},
+        [("encryption", None, "AES256")],
+        [("put_bucket_encryption", {"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}})]),
+    "the platform key by its id is the same key": Case(
+        "backups", {}, {"encryption": {"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                    "KMSMasterKeyID": KEY_ID},
+             "BucketKeyEnabled": True}]}}}, [], []),
+    "a KMS bucket without its bucket key": Case(
+        "backups", {}, {"encryption": {"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                    "KMSMasterKeyID": KEY_ARN}}]}}},
+        [("encryption", f"aws:kms {KEY_ARN}", f"aws:kms {KEY_ARN} +bucket-key")],
+        [("put_bucket_encryption", {"ServerSideEncryptionConfiguration": {"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                    "KMSMasterKeyID": KEY_ARN},
+             "BucketKeyEnabled": True}]}})]),
+    "public access block removed": Case(
+        "temp", {}, {"public_access_block": "NoSuchPublicAccessBlockConfiguration"},
+        [("public_access_block", [], ALL_BLOCKED)],
+        [("put_public_access_block", {"PublicAccessBlockConfiguration": dict.fromkeys(
+            ALL_BLOCKED, True)})]),
+    "a block the config no longer wants is deleted": Case(
+        "temp", {"block_public_access": False},
+        {"public_access_block": {"PublicAccessBlockConfiguration": dict.fromkeys(
+            ALL_BLOCKED, True)}},
+        [("public_access_block", ALL_BLOCKED, [])], [("delete_public_access_block", {})]),
+    "object ownership changed": Case(
+        "temp", {}, {"object_ownership": {"OwnershipControls": {
+            "Rules": [{"ObjectOwnership": "ObjectWriter"}]}}},
+        [("object_ownership", "ObjectWriter", "BucketOwnerEnforced")],
+        [("put_bucket_ownership_controls", {"OwnershipControls": {
+            "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}})]),
+    "the legacy Prefix spelling of a rule is the same rule": Case(
+        "temp", {}, {"lifecycle": {"Rules": [
+            {**{k: v for k, v in TEMP_RULES[0].items() if k != "Filter"}, "Prefix": ""}]}},
+        [], []),
+    "lifecycle deleted by hand": Case(
+        "temp", {}, {"lifecycle": "NoSuchLifecycleConfiguration"},
+        [("lifecycle", [], ["cleanup: expire 30d, abort multipart 7d"])],
+        [("put_bucket_lifecycle_configuration", {"LifecycleConfiguration": {
+            "Rules": TEMP_RULES}})]),
+    # The summary is the same: the comparison is of the whole rule, not of what plan shows.
+    "a tag added to a rule's filter": Case(
+        "temp", {}, {"lifecycle": {"Rules": [
+            {**TEMP_RULES[0], "Filter": {"And": {"Prefix": "", "Tags": [
+                {"Key": "keep", "Value": "no"}]}}}]}},
+        [("lifecycle", ["cleanup: expire 30d, abort multipart 7d"],
+          ["cleanup: expire 30d, abort multipart 7d"])],
+        [("put_bucket_lifecycle_configuration", {"LifecycleConfiguration": {
+            "Rules": TEMP_RULES}})]),
+    "rules the config no longer has are deleted": Case(
+        "temp", {"lifecycle_rules": []}, {"lifecycle": {"Rules": TEMP_RULES}},
+        [("lifecycle", ["cleanup: expire 30d, abort multipart 7d"], [])],
+        [("delete_bucket_lifecycle", {})]),
+    "a hand-made policy is replaced": Case(
+        "temp", {}, {"policy": {"Policy": json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "HandMade", "Effect": "Allow", "Principal": {"AWS": "*"},
+             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::vivr-temp/*"}]})}},
+        [("policy", ["HandMade"], ["DenyInsecureTransport"])],
+        [("put_bucket_policy", {"Policy": json.dumps(
+            {"Version": "2012-10-17", "Statement": [TLS_ONLY]})})]),
+    "one-element lists may come back as strings": Case(
+        "temp", {}, {"policy": {"Policy": json.dumps({"Version": "2012-10-17", "Statement": {
+            **TLS_ONLY, "Action": ["s3:*"],
+            "Condition": {"Bool": {"aws:SecureTransport": ["false"]}}}})}}, [], []),
+    "a policy the config no longer wants is deleted": Case(
+        "temp", {"deny_insecure_transport": False},
+        {"policy": {"Policy": json.dumps({"Version": "2012-10-17", "Statement": [TLS_ONLY]})}},
+        [("policy", ["DenyInsecureTransport"], None)], [("delete_bucket_policy", {})]),
+    "replication removed by hand": Case(
+        "backups", {}, {"replication": "ReplicationConfigurationNotFoundError"},
+        [("replication", None, [
+            "replicate-to-us-west-2 -> arn:aws:s3:::vivr-backups-dr "
+            "(delete markers Enabled, SSE-KMS objects Enabled)"])],
+        [("put_bucket_replication", {"ReplicationConfiguration": {
+            "Role": REPLICATION_ROLE, "Rules": [{
+                "ID": "replicate-to-us-west-2", "Priority": 1, "Status": "Enabled",
+                "Filter": {"Prefix": ""}, "DeleteMarkerReplication": {"Status": "Enabled"},
+                "Destination": {"Bucket": "arn:aws:s3:::vivr-backups-dr",
+                                "StorageClass": "STANDARD",
+                                "EncryptionConfiguration": {"ReplicaKmsKeyID": DR_KEY_ARN}},
+                "SourceSelectionCriteria": {
+                    "SseKmsEncryptedObjects": {"Status": "Enabled"}}}]}})]),
+    "replication the config no longer has is deleted": Case(
+        "temp", {}, {"replication": {"ReplicationConfiguration": {
+            "Role": REPLICATION_ROLE, "Rules": [{
+                "ID": "copy", "Status": "Enabled", "Prefix": "",
+                "Destination": {"Bucket": "arn:aws:s3:::elsewhere"}}]}}},
+        [("replication", ["copy -> arn:aws:s3:::elsewhere (delete markers Disabled, "
+                          "SSE-KMS objects Disabled)"], None)],
+        [("delete_bucket_replication", {})]),
+    # Plan order is the table's; apply converges versioning before replication,
+    # which S3 refuses on an unversioned bucket.
+    "several settings at once, versioning before replication": Case(
+        "backups", {}, {"versioning": {"Status": "Suspended"},
+                        "replication": "ReplicationConfigurationNotFoundError",
+                        "object_ownership": "OwnershipControlsNotFoundError"},
+        [("versioning", "Suspended", "Enabled"),
+         ("object_ownership", None, "BucketOwnerPreferred"),
+         ("replication", None, [
+             "replicate-to-us-west-2 -> arn:aws:s3:::vivr-backups-dr "
+             "(delete markers Enabled, SSE-KMS objects Enabled)"])],
+        [("put_bucket_versioning", {"VersioningConfiguration": {"Status": "Enabled"}}),
+         ("put_bucket_ownership_controls", {"OwnershipControls": {
+             "Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]}}),
+         ("put_bucket_replication", {"ReplicationConfiguration": {
+             "Role": REPLICATION_ROLE, "Rules": [{
+                 "ID": "replicate-to-us-west-2", "Priority": 1, "Status": "Enabled",
+                 "Filter": {"Prefix": ""}, "DeleteMarkerReplication": {"Status": "Enabled"},
+                 "Destination": {"Bucket": "arn:aws:s3:::vivr-backups-dr",
+                                 "StorageClass": "STANDARD",
+                                 "EncryptionConfiguration": {"ReplicaKmsKeyID": DR_KEY_ARN}},
+                 "SourceSelectionCriteria": {
+                     "SseKmsEncryptedObjects": {"Status": "Enabled"}}}]}})]),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_bucket_drift(config: PlatformConfig, case: Case) -> None:
+    step = _step(config, case.bucket, **case.override)
+    resource = Resource(step.bucket_name, {"Region": "us-east-1", "Tags": step.tags()})
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        _announce_reads(aws, step, {**_converged(_step(config, case.bucket), aws),
+                                    **case.replies})
+        changes = step.diff(ctx, resource)
+        assert _shown(changes) == case.expected
+        for operation, params in case.requests:
+            aws.expect("s3", operation, {}, {"Bucket": step.bucket_name, **params})
+        if changes:
+            step.update(ctx, resource, changes)
+
+
+def test_tags_are_put_back_with_the_ones_others_added(config: PlatformConfig) -> None:
+    """PutBucketTagging replaces the whole set: a tag someone else added survives."""
+    step = _step(config, "temp")
+    theirs = {"team": "data", "Project": "other"}
+    resource = Resource(step.bucket_name, {"Region": "us-east-1", "Tags": theirs})
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        _announce_reads(aws, step, _converged(step, aws))
+        changes = step.diff(ctx, resource)
+        assert [c.field for c in changes] == ["tags"]
+        assert changes[0].current == {k: theirs.get(k) for k in step.tags()}
+        merged = {"team": "data", **step.tags()}
+        aws.expect("s3", "put_bucket_tagging", {}, {"Bucket": "vivr-temp", "Tagging": {
+            "TagSet": [{"Key": k, "Value": v} for k, v in sorted(merged.items())]}})
+        updated = step.update(ctx, resource, changes)
+    assert updated.data == {"Region": "us-east-1", "Tags": merged}
+
+
+def test_a_bucket_in_another_region_is_a_replacement_and_is_not_read(
+        config: PlatformConfig) -> None:
+    step = _step(config, "temp")
+    resource = Resource(step.bucket_name, {"Region": "us-west-2", "Tags": {}})
+    with StubbedAws() as aws:  # no Get call: nothing but the region is compared
+        changes = step.diff(aws.context(config, OUTPUTS), resource)
+    assert changes == [Change("region", "us-west-2", "us-east-1", replace=True)]
