@@ -25,6 +25,8 @@ two services' log wiring reads in one place.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
@@ -32,7 +34,8 @@ from vivr_provision.config.app import LogDeliveryConfig
 from vivr_provision.steps.alb import LB_STEP
 from vivr_provision.steps.base import Change, NamedStep, Resource, Step, StepContext
 from vivr_provision.steps.cloudfront.common import DISTRIBUTION_STEP
-from vivr_provision.steps.common import absent_on, gone_on, require_owned, tag_drift
+from vivr_provision.steps.common import absent_on, gone_on, require_owned
+from vivr_provision.steps.drift import UNREPORTED, Field, converge, drift
 from vivr_provision.steps.kinds import LOG_DELIVERY
 
 POLICY_STEP = "logs-delivery-policy"
@@ -148,26 +151,33 @@ class LogDeliveryPolicyStep(NamedStep):
             if not token:
                 return None
 
-
-    def _put(self, ctx: StepContext) -> Resource:
-        self.logs(ctx).put_resource_policy(policyName=self.resource_name(),
-                                           policyDocument=json.dumps(self.document(ctx),
-                                                                     sort_keys=True))
+    def _reread(self, ctx: StepContext) -> Resource:
         found = self.lookup(ctx)
         assert found is not None, "a resource policy just put is listed"
         return found
 
     def create(self, ctx: StepContext, token: str) -> Resource:
-        return self._put(ctx)
+        self.put_policy(ctx, None, [])
+        return self._reread(ctx)
+
+    #: The document, compared as parsed JSON; plan names the difference, not the documents.
+    FIELDS = (Field("policy", lambda d: json.loads(d.get("policyDocument") or "{}"),
+                    lambda s, ctx: s.document(ctx), apply="put_policy"),)
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        current = json.loads(resource.data.get("policyDocument") or "{}")
-        if current != self.document(ctx):
-            return [Change("policy", "differs", "delivery into the configured groups")]
-        return []
+        return [replace(c, current="differs", desired="delivery into the configured groups")
+                for c in drift(self, ctx, resource.data, self.FIELDS)]
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        return self._put(ctx)
+        converge(self, ctx, resource, changes, self.FIELDS)
+        return self._reread(ctx)
+
+    def put_policy(self, ctx: StepContext, resource: Resource | None,
+                   changes: list[Change]) -> None:
+        """PutResourcePolicy replaces the whole document."""
+        self.logs(ctx).put_resource_policy(policyName=self.resource_name(),
+                                           policyDocument=json.dumps(self.document(ctx),
+                                                                     sort_keys=True))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         gone_on(LOG_DELIVERY.not_found, self.logs(ctx).delete_resource_policy,
@@ -180,6 +190,17 @@ class LogDeliveryPolicyStep(NamedStep):
 # --------------------------------------------------------------------------- deliveries
 
 PARTS = ("source", "destination", "delivery")
+
+
+def _present(part: str) -> Callable[[Mapping[str, Any]], str | None]:
+    """A row's ``current``: "present" when the part exists."""
+    return lambda parts: None if parts.get(part) is None else "present"
+
+
+def _part(part: str, view: Callable[[Mapping[str, Any]], Any]
+          ) -> Callable[[Mapping[str, Any]], Any]:
+    """A row's ``current``: ``view`` of the part, UNREPORTED while the part is missing."""
+    return lambda parts: UNREPORTED if parts.get(part) is None else view(parts[part])
 
 
 class LogDeliveryStep(Step):
@@ -271,41 +292,43 @@ class LogDeliveryStep(Step):
         return self._ensure(ctx, {})
 
     # -- drift ----------------------------------------------------------------
+    #: Missing parts are created by :meth:`update` (``_ensure``), whatever drifted;
+    #: a source's resource or a destination's format only by replacing the group
+    #: (PutDeliverySource / PutDeliveryDestination cannot change them).
+    FIELDS = (
+        *(Field(part, _present(part), lambda s, ctx: "present") for part in PARTS),
+        Field("source_resource",
+              _part("source", lambda p: (p.get("resourceArns"), p.get("logType"))),
+              lambda s, ctx: ([s.resource_arn(ctx)], s.delivery.log_type), effect="replace"),
+        Field("output_format", _part("destination", lambda p: p.get("outputFormat")),
+              lambda s, ctx: s.delivery.output_format, effect="replace"),
+        Field("destination_group", _part("destination", lambda p: (
+            p.get("deliveryDestinationConfiguration") or {}).get("destinationResourceArn")),
+              lambda s, ctx: s.group_arn(ctx), apply="put_destination"),
+        # Each part carries our tags (the three are tagged apart, on their own ARNs).
+        *(Field(f"{part}_tags", _part(part, lambda p: p.get("tags") or {}),
+                lambda s, ctx: s.tags(), compare="tags", apply="tag_parts") for part in PARTS),
+    )
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        parts, d = resource.data, self.delivery
-        changes = [Change(part, None, "present") for part in PARTS if parts.get(part) is None]
-        source, destination = parts.get("source"), parts.get("destination")
-        if source is not None:
-            current = (source.get("resourceArns"), source.get("logType"))
-            desired = ([self.resource_arn(ctx)], d.log_type)
-            if current != desired:  # PutDeliverySource cannot change the resource
-                changes.append(Change("source_resource", current, desired, replace=True))
-        if destination is not None:
-            if destination.get("outputFormat") != d.output_format:  # nor this one the format
-                changes.append(Change("output_format", destination.get("outputFormat"),
-                                      d.output_format, replace=True))
-            arn = (destination.get("deliveryDestinationConfiguration") or {}).get(
-                "destinationResourceArn")
-            if arn != self.group_arn(ctx):
-                changes.append(Change("destination_group", arn, self.group_arn(ctx)))
-        for part in PARTS:
-            data = parts.get(part)
-            if data is not None:
-                changes += [Change(f"{part}_tags", c.current, c.desired)
-                            for c in tag_drift(self, data.get("tags") or {})]
-        return changes
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        logs, d, fields = self.logs(ctx), self.delivery, {c.field: c for c in changes}
-        if "destination_group" in fields:
-            logs.put_delivery_destination(
-                name=d.destination_name, outputFormat=d.output_format,
-                deliveryDestinationConfiguration={"destinationResourceArn": self.group_arn(ctx)})
-        for part in PARTS:
-            change, data = fields.get(f"{part}_tags"), resource.data.get(part)
-            if change is not None and data is not None:
-                logs.tag_resource(resourceArn=data["arn"], tags=change.desired)
+        converge(self, ctx, resource, changes, self.FIELDS)
         return self._ensure(ctx, self._parts(ctx))
+
+    def put_destination(self, ctx: StepContext, resource: Resource,
+                        changes: list[Change]) -> None:
+        d = self.delivery
+        self.logs(ctx).put_delivery_destination(
+            name=d.destination_name, outputFormat=d.output_format,
+            deliveryDestinationConfiguration={"destinationResourceArn": self.group_arn(ctx)})
+
+    def tag_parts(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """Each part is tagged on its own ARN (TagResource takes a plain map)."""
+        for change in changes:
+            part = resource.data[change.field.removesuffix("_tags")]
+            self.logs(ctx).tag_resource(resourceArn=part["arn"], tags=change.desired)
 
     # -- deleting -------------------------------------------------------------
     def delete(self, ctx: StepContext, resource: Resource) -> None:

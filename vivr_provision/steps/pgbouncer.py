@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
@@ -50,6 +51,7 @@ from vivr_provision.pgbouncer import (
     render_user_data,
 )
 from vivr_provision.steps.base import Change, DependencyMissing, Resource, Step, StepContext
+from vivr_provision.steps.drift import UNREPORTED, Field, converge, drift, tags_row
 from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, image_id, tag_dict, tag_list
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 
@@ -63,6 +65,26 @@ SECRET_STEP = "secret.database_credentials"
 
 def _digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _state(instance: Mapping[str, Any]) -> str | None:
+    state = instance.get("State", {}).get("Name")
+    return None if state is None else str(state)
+
+
+def _profile_name(instance: Mapping[str, Any]) -> str | None:
+    """The instance profile's name (DescribeInstances gives only its ARN)."""
+    arn = str(instance.get("IamInstanceProfile", {}).get("Arn", ""))
+    return arn.rsplit("/", 1)[-1] or None
+
+
+def _root_volume_view(instance: Mapping[str, Any]) -> Any:
+    """(size, type, encrypted, key) of the root volume :meth:`PgBouncerStep.diff` read."""
+    volume = instance["RootVolume"]
+    if volume is None:
+        return UNREPORTED
+    return (volume.get("Size"), volume.get("VolumeType"), bool(volume.get("Encrypted")),
+            volume.get("KmsKeyId"))
 
 
 class PgBouncerStep(Ec2Step):
@@ -226,76 +248,71 @@ class PgBouncerStep(Ec2Step):
                 return Change("user_data (pgbouncer.ini)", old, new, replace=True)
         return Change("user_data", _digest(current), _digest(desired), replace=True)
 
-    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes: list[Change] = []
-        fixed = [
-            ("instance_type", data.get("InstanceType"), self.pgb.instance_type),
-            ("subnet", data.get("SubnetId"), ctx.output(self._subnet_step(), "subnet_id")),
-        ]
-        recorded_parameter = tag_dict(data.get("Tags")).get(AMI_PARAMETER_TAG)
-        if recorded_parameter is not None:
-            fixed.append(("image", recorded_parameter, self.pgb.ami_parameter))
-        profile_arn = str(data.get("IamInstanceProfile", {}).get("Arn", ""))
-        profile = profile_arn.rsplit("/", 1)[-1] or None
-        fixed.append(("instance_profile", profile,
-                      ctx.output(ROLE_STEP, "instance_profile_name")))
-        changes += [Change(name, current, desired, replace=True)
-                    for name, current, desired in fixed if current != desired]
+    #: What EC2 cannot change on a running instance: drift replaces the pooler
+    #: (``replace_automatically``).  The user data is compared apart
+    #: (:meth:`_user_data_change`): its change is named and shown by the
+    #: pgbouncer.ini keys that moved, which depends on both sides.
+    REPLACED = (
+        tags_row(lambda d: tag_dict(d.get("Tags"))),
+        Field("instance_type", lambda d: d.get("InstanceType"),
+              lambda s, ctx: s.pgb.instance_type, effect="replace"),
+        Field("subnet", lambda d: d.get("SubnetId"),
+              lambda s, ctx: ctx.output(s._subnet_step(), "subnet_id"), effect="replace"),
+        # Only where the instance records its parameter (one launched before the tag
+        # existed has nothing to compare).
+        Field("image", lambda d: tag_dict(d.get("Tags")).get(AMI_PARAMETER_TAG, UNREPORTED),
+              lambda s, ctx: s.pgb.ami_parameter, effect="replace"),
+        Field("instance_profile", _profile_name,
+              lambda s, ctx: ctx.output(ROLE_STEP, "instance_profile_name"), effect="replace"),
+        Field("root_volume", _root_volume_view,
+              lambda s, ctx: (s.pgb.root_volume.size_gb, s.pgb.root_volume.type, True,
+                              str(ctx.output("kms", "key_arn"))), effect="replace"),
+    )
+    #: What EC2 changes on a running instance without a restart.
+    IN_PLACE = (
+        Field("security_groups",
+              lambda d: sorted(g["GroupId"] for g in d.get("SecurityGroups", [])),
+              lambda s, ctx: s._group_ids(ctx), apply="set_security_groups"),
+        Field("imdsv2", lambda d: d.get("MetadataOptions", {}).get("HttpTokens"),
+              lambda s, ctx: "required", apply="require_imdsv2"),
+        # Someone stopped the pooler: every client is cut off until it runs.  An
+        # instance on its way (pending, stopping) is not drift.
+        Field("state", lambda d: "stopped" if _state(d) == "stopped" else UNREPORTED,
+              lambda s, ctx: "running", apply="start"),
+    )
 
-        volume = self._root_volume(ctx, resource)
-        wanted = self.pgb.root_volume
-        key_arn = str(ctx.output("kms", "key_arn"))
-        if volume is not None:
-            current_volume = (volume.get("Size"), volume.get("VolumeType"),
-                              bool(volume.get("Encrypted")), volume.get("KmsKeyId"))
-            desired_volume = (wanted.size_gb, wanted.type, True, key_arn)
-            if current_volume != desired_volume:
-                changes.append(Change("root_volume", current_volume, desired_volume,
-                                      replace=True))
-
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        data = {**resource.data, "RootVolume": self._root_volume(ctx, resource)}
         user_data = self._user_data_change(self._user_data(ctx, resource.id),
                                            self.desired_user_data(ctx))
-        if user_data is not None:
-            changes.append(user_data)
+        return [*drift(self, ctx, data, self.REPLACED), *([user_data] if user_data else []),
+                *drift(self, ctx, data, self.IN_PLACE)]
 
-        # In place: EC2 changes these on a running instance without a restart.
-        groups = sorted(g["GroupId"] for g in data.get("SecurityGroups", []))
-        wanted_groups = self._group_ids(ctx)
-        if groups != wanted_groups:
-            changes.append(Change("security_groups", groups, wanted_groups))
-        tokens = data.get("MetadataOptions", {}).get("HttpTokens")
-        if tokens != "required":
-            changes.append(Change("imdsv2", tokens, "required"))
-        state = data.get("State", {}).get("Name")
-        if state == "stopped":
-            # Someone stopped the pooler: every client is cut off until it runs.
-            changes.append(Change("state", state, "running"))
-        return changes
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        converge(self, ctx, resource, changes, (*self.REPLACED, *self.IN_PLACE))
+        return self.refresh(ctx, resource)
 
-    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
-        ec2 = self.ec2(ctx)
-        for change in changes:
-            if change.field == "security_groups":
-                ec2.modify_instance_attribute(InstanceId=resource.id, Groups=change.desired)
-            elif change.field == "imdsv2":
-                ec2.modify_instance_metadata_options(InstanceId=resource.id,
-                                                     HttpTokens="required",
-                                                     HttpEndpoint="enabled")
-            elif change.field == "state":
-                ec2.start_instances(InstanceIds=[resource.id])
-            else:
-                raise NotImplementedError(f"{self.name} cannot update {change.field} in place")
-
-    def apply_tag_changes(self, ctx: StepContext, resource: Resource,
-                          changes: list[Change]) -> None:
+    def converge_tags(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
         """Tags go to the instance and its volumes alike (cost reports group by them)."""
         volume_ids = [m["Ebs"]["VolumeId"] for m in resource.data.get("BlockDeviceMappings", [])
                       if m.get("Ebs", {}).get("VolumeId")]
-        for change in changes:
-            if change.field == "tags":
-                self.ec2(ctx).create_tags(Resources=[resource.id, *volume_ids],
-                                          Tags=tag_list(change.desired))
+        self.ec2(ctx).create_tags(Resources=[resource.id, *volume_ids],
+                                  Tags=tag_list(changes[-1].desired))
+
+    def set_security_groups(self, ctx: StepContext, resource: Resource,
+                            changes: list[Change]) -> None:
+        self.ec2(ctx).modify_instance_attribute(InstanceId=resource.id,
+                                                Groups=self._group_ids(ctx))
+
+    def require_imdsv2(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        self.ec2(ctx).modify_instance_metadata_options(InstanceId=resource.id,
+                                                       HttpTokens="required",
+                                                       HttpEndpoint="enabled")
+
+    def start(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        self.ec2(ctx).start_instances(InstanceIds=[resource.id])
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         try:
