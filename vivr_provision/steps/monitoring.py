@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -77,7 +77,7 @@ from vivr_provision.steps.common import (
     read_tags,
     require_owned,
 )
-from vivr_provision.steps.drift import TAGS, Field, converge, drift
+from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift
 from vivr_provision.steps.ecs.autoscaling import EcsAutoscalingStep
 from vivr_provision.steps.ecs.common import (
     AUTOSCALING_STEP,
@@ -370,31 +370,34 @@ class TopicStep(KindTaggedStep):
                                                         created.data["Subscriptions"]))
         return self._reread(ctx, arn)
 
-    #: Settings; subscriptions are compared apart (missing ones are added,
-    #: others' are left alone, so the wanted list depends on what is there).
-    FIELDS = (
-        TAGS,
-        Field("display_name", lambda d: d["Attributes"].get("DisplayName", ""),
-              lambda s, ctx: s.topic.display_name, apply="set_display_name"),
-    )
+    def fields(self, live: Sequence[Mapping[str, Any]]) -> tuple[Field, ...]:
+        """Tags, the display name and the subscriptions, compared with ``live`` ones.
+
+        Missing subscriptions are added and others' are left alone, so the
+        wanted list is what is there plus what is missing: the row is built
+        for the topic's current subscriptions.
+        """
+        present = sorted(f"{s.get('Protocol')}:{s.get('Endpoint')}" for s in live)
+        wanted = sorted(present + [f"{p}:{e}" for p, e in missing_subscriptions(self.topic, live)])
+        return (
+            TAGS,
+            Field("display_name", lambda d: d["Attributes"].get("DisplayName", ""),
+                  lambda s, ctx: s.topic.display_name, apply="set_display_name"),
+            Field("subscriptions", lambda d: present, lambda s, ctx: wanted,
+                  apply="subscribe_missing"),
+        )
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = drift(self, ctx, data, self.FIELDS)
-        missing = missing_subscriptions(self.topic, data["Subscriptions"])
-        if missing:
-            current = sorted(f"{s.get('Protocol')}:{s.get('Endpoint')}"
-                             for s in data["Subscriptions"])
-            changes.append(Change("subscriptions", current,
-                                  sorted(current + [f"{p}:{e}" for p, e in missing])))
-        return changes
+        return drift(self, ctx, resource.data, self.fields(resource.data["Subscriptions"]))
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
-        if any(c.field == "subscriptions" for c in changes):
-            self._subscribe(ctx, resource.id, missing_subscriptions(
-                self.topic, resource.data["Subscriptions"]))
+        converge(self, ctx, resource, changes, self.fields(resource.data["Subscriptions"]))
         return self._reread(ctx, resource.id)
+
+    def subscribe_missing(self, ctx: StepContext, resource: Resource,
+                          changes: list[Change]) -> None:
+        self._subscribe(ctx, resource.id, missing_subscriptions(
+            self.topic, resource.data["Subscriptions"]))
 
     def set_display_name(self, ctx: StepContext, resource: Resource,
                          changes: list[Change]) -> None:
@@ -410,6 +413,26 @@ class TopicStep(KindTaggedStep):
 
 
 # --------------------------------------------------------------------------- scale out
+
+#: The settings of a step-scaling configuration the policy compares (botocore
+#: model, StepScalingPolicyConfiguration), in plan order.
+STEP_SETTINGS = ("AdjustmentType", "StepAdjustments", "MinAdjustmentMagnitude", "Cooldown",
+                 "MetricAggregationType")
+
+
+def _step_setting(key: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A row's ``current``: one comparable setting of a step-scaling policy."""
+    def current(policy: Mapping[str, Any]) -> Any:
+        if policy.get("PolicyType") != "StepScaling":
+            return UNREPORTED
+        return ScaleOutPolicyStep.comparable(policy.get("StepScalingPolicyConfiguration"))[key]
+    return current
+
+
+def _wanted_setting(key: str) -> Callable[[Any, StepContext], Any]:
+    """A row's ``desired``: the same setting of the configuration the step puts."""
+    return lambda step, ctx: step.comparable(step.desired_configuration())[key]
+
 
 class ScaleOutPolicyStep(NamedStep):
     """A step-scaling policy adding ``scale_out_adjustment`` tasks, fired by scale_out alarms.
@@ -458,9 +481,7 @@ class ScaleOutPolicyStep(NamedStep):
               s.get("ScalingAdjustment")) for s in configuration.get("StepAdjustments") or []),
             key=repr)
         return {"AdjustmentType": configuration.get("AdjustmentType"), "StepAdjustments": steps,
-                "MinAdjustmentMagnitude": configuration.get("MinAdjustmentMagnitude"),
-                "Cooldown": configuration.get("Cooldown"),
-                "MetricAggregationType": configuration.get("MetricAggregationType")}
+                **{key: configuration.get(key) for key in STEP_SETTINGS[2:]}}
 
     @property
     def scalable_resource_id(self) -> str:
@@ -477,30 +498,39 @@ class ScaleOutPolicyStep(NamedStep):
         return Resource(mine[0]["PolicyARN"], dict(mine[0])) if mine else None
 
 
-    def _put(self, ctx: StepContext) -> Resource:
+    def put_policy(self, ctx: StepContext, resource: Resource | None,
+                   changes: list[Change]) -> None:
+        """PutScalingPolicy replaces the configuration (the alarms follow a new ARN)."""
         SCALING_PROPAGATION.call(
             f"put scaling policy {self.policy_name}", self.scaling(ctx).put_scaling_policy,
             PolicyName=self.policy_name, ServiceNamespace="ecs",
             ResourceId=self.scalable_resource_id,
             ScalableDimension=SCALABLE_DIMENSION, PolicyType="StepScaling",
             StepScalingPolicyConfiguration=self.desired_configuration())
+
+    def _reread(self, ctx: StepContext) -> Resource:
         return until_found(f"scaling policy {self.policy_name}", lambda: self.lookup(ctx))
 
     def create(self, ctx: StepContext, token: str) -> Resource:
-        return self._put(ctx)
+        self.put_policy(ctx, None, [])
+        return self._reread(ctx)
+
+    #: The policy type, then each setting of its configuration (compared only
+    #: on a step-scaling policy: another type's settings mean nothing here).
+    #: One PutScalingPolicy converges them all.
+    FIELDS = (
+        Field("PolicyType", lambda d: d.get("PolicyType"), lambda s, ctx: "StepScaling",
+              apply="put_policy"),
+        *(Field(key, _step_setting(key), _wanted_setting(key), apply="put_policy")
+          for key in STEP_SETTINGS),
+    )
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        if data.get("PolicyType") != "StepScaling":
-            return [Change("PolicyType", data.get("PolicyType"), "StepScaling")]
-        current = self.comparable(data.get("StepScalingPolicyConfiguration"))
-        desired = self.comparable(self.desired_configuration())
-        return [Change(key, current[key], desired[key]) for key in desired
-                if current[key] != desired[key]]
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        """PutScalingPolicy replaces the configuration (the alarms follow a new ARN)."""
-        return self._put(ctx)
+        converge(self, ctx, resource, changes, self.FIELDS)
+        return self._reread(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         gone_on(SCALING_POLICY.not_found, self.scaling(ctx).delete_scaling_policy,
@@ -592,6 +622,16 @@ class AlarmStep(KindStep):
 
 # --------------------------------------------------------------------------- dashboard
 
+#: How plan names the body the config asks for (the JSON itself is too long to show).
+CONFIGURED_BODY = "the configured widgets"
+
+
+def _titles(body: Mapping[str, Any]) -> list[str]:
+    """The graphs of a dashboard body, by title (the marker text aside)."""
+    return [str(w.get("properties", {}).get("title")) for w in body.get("widgets", [])
+            if w.get("type") != "text"]
+
+
 class DashboardStep(NamedStep):
     """``<project>-<environment>``: the tracked metrics and a graph of every alarm."""
 
@@ -668,32 +708,42 @@ class DashboardStep(NamedStep):
         return Resource(str(reply["DashboardArn"]), {"Body": body})
 
 
-    def _put(self, ctx: StepContext) -> Resource:
+    def put_dashboard(self, ctx: StepContext, resource: Resource | None,
+                      changes: list[Change]) -> None:
+        """PutDashboard replaces the whole body; CloudWatch's remarks are logged."""
         reply = self.cloudwatch(ctx).put_dashboard(DashboardName=self.resource_name(),
                                                    DashboardBody=json.dumps(self.body(ctx)))
         for message in reply.get("DashboardValidationMessages", []):
             log.warning("dashboard.validation", step=self.name,
                         path=message.get("DataPath"), message=message.get("Message"))
+
+    def _reread(self, ctx: StepContext) -> Resource:
         return until_found(f"dashboard {self.resource_name()}", lambda: self.lookup(ctx))
 
     def create(self, ctx: StepContext, token: str) -> Resource:
-        return self._put(ctx)
+        self.put_dashboard(ctx, None, [])
+        return self._reread(ctx)
+
+    @staticmethod
+    def fields(desired: Mapping[str, Any]) -> tuple[Field, ...]:
+        """The graphs by title, then the rest of the ``desired`` body (built once per
+        comparison: it reads the cache's members), compared only when the graphs are
+        the same ones and shown as whether it differs (it is the whole JSON)."""
+        wanted = _titles(desired)
+        return (
+            Field("widgets", lambda d: _titles(d["Body"]), lambda s, ctx: wanted,
+                  apply="put_dashboard"),
+            Field("body", lambda d: UNREPORTED if _titles(d["Body"]) != wanted
+                  else CONFIGURED_BODY if d["Body"] == desired else "differs",
+                  lambda s, ctx: CONFIGURED_BODY, apply="put_dashboard"),
+        )
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        current, desired = resource.data["Body"], self.body(ctx)
-        if current == desired:
-            return []
-
-        def titles(body: Mapping[str, Any]) -> list[str]:
-            return [str(w.get("properties", {}).get("title")) for w in body.get("widgets", [])
-                    if w.get("type") != "text"]
-
-        if titles(current) != titles(desired):
-            return [Change("widgets", titles(current), titles(desired))]
-        return [Change("body", "differs", "the configured widgets")]
+        return drift(self, ctx, resource.data, self.fields(self.body(ctx)))
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        return self._put(ctx)
+        converge(self, ctx, resource, changes, self.fields({}))  # rows' methods only
+        return self._reread(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         gone_on(DASHBOARD.not_found, self.cloudwatch(ctx).delete_dashboards,
