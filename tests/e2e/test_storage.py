@@ -4,7 +4,10 @@ Expected values are the spec's ("Storage / S3 Buckets", the CloudFront
 "Logging" and ALB "Access logs" lines), written here rather than read from
 config, so a wrong config fails.  Settings are read back with boto3; what the
 emulator does not keep is checked in the request the tool sent
-(``aws.requests``), which is what real AWS would receive.
+(``aws.requests``), which is what real AWS would receive.  Drift rules (a
+setting changed by hand, what plan shows, the Put calls that repair it) are
+proven in tests/unit/test_s3_drift.py; a re-apply here shows every setting
+round-trips through the sandbox as converged.
 """
 
 from __future__ import annotations
@@ -206,41 +209,6 @@ def test_apply_builds_the_buckets_as_the_spec_says(aws: Aws) -> None:
     assert code == 0, report
     assert {s["action"] for s in report["steps"]} == {"unchanged"}
     assert aws.mutating_calls(since=mark) == []
-
-
-def test_hand_made_drift_is_reported_and_repaired(aws: Aws) -> None:
-    code, report = aws.cli_json("apply", "--target", "s3.assets", "--target", "s3.logs")
-    assert code == 0, report
-    s3 = aws.client("s3")
-    s3.delete_bucket_lifecycle(Bucket="vivr-logs")
-    s3.put_bucket_versioning(Bucket="vivr-assets", VersioningConfiguration={"Status": "Suspended"})
-    s3.put_bucket_policy(Bucket="vivr-assets", Policy=json.dumps({
-        "Version": "2012-10-17", "Statement": [{
-            "Sid": "HandMade", "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{aws.account}:root"},
-            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::vivr-assets/*"}]}))
-
-    code, report = aws.cli_json("status", "--refresh")
-    by_step = {s["step"]: s for s in report["steps"]}
-    assert by_step["s3.logs"]["action"] == "drifted"
-    assert [c.split(":")[0] for c in by_step["s3.logs"]["changes"]] == ["lifecycle"]
-    assert by_step["s3.assets"]["action"] == "drifted"
-    assert sorted(c.split(":")[0] for c in by_step["s3.assets"]["changes"]) == [
-        "policy", "versioning"]
-    assert "HandMade" in " ".join(by_step["s3.assets"]["changes"])
-
-    code, report = aws.cli_json("apply", "--target", "s3.assets", "--target", "s3.logs")
-    assert code == 0, report
-    actions = {s["step"]: s["action"] for s in report["steps"]}
-    assert actions["s3.assets"] == actions["s3.logs"] == "updated"
-    assert s3.get_bucket_versioning(Bucket="vivr-assets")["Status"] == "Enabled"
-    assert _lifecycle(aws, "vivr-logs") == SPEC_LIFECYCLE["vivr-logs"]
-    assets = _policy(aws, "vivr-assets")
-    _assert_tls_only(assets, "vivr-assets")
-    assert "HandMade" not in json.dumps(assets)
-
-    code, report = aws.cli_json("status", "--refresh")
-    assert {s["action"] for s in report["steps"]} == {"ok"}
 
 
 def test_destroy_removes_empty_buckets_in_both_regions(aws: Aws) -> None:

@@ -207,6 +207,33 @@ CASES = {
         [("replication", ["copy -> arn:aws:s3:::elsewhere (delete markers Disabled, "
                           "SSE-KMS objects Disabled)"], None)],
         [("delete_bucket_replication", {})]),
+    # What tests/e2e/test_storage.py's hand-made drift did to the sandbox's buckets.
+    "hand-made drift: versioning suspended and a policy replaced": Case(
+        "assets", {}, {"versioning": {"Status": "Suspended"},
+                       "policy": {"Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+                           "Sid": "HandMade", "Effect": "Allow",
+                           "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                           "Action": "s3:GetObject",
+                           "Resource": "arn:aws:s3:::vivr-assets/*"}]})}},
+        [("versioning", "Suspended", "Enabled"),
+         ("policy", ["HandMade"], ["DenyInsecureTransport", "CloudFrontReadObjects"])],
+        [("put_bucket_versioning", {"VersioningConfiguration": {"Status": "Enabled"}}),
+         ("put_bucket_policy", {"Policy": json.dumps({"Version": "2012-10-17", "Statement": [
+             {"Sid": "CloudFrontReadObjects", "Effect": "Allow",
+              "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::vivr-assets/*",
+              "Condition": {"ArnLike": {
+                  "AWS:SourceArn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/*"}}},
+             {**TLS_ONLY, "Resource": ["arn:aws:s3:::vivr-assets",
+                                       "arn:aws:s3:::vivr-assets/*"]}]})})]),
+    "hand-made drift: the logs bucket's lifecycle deleted": Case(
+        "logs", {}, {"lifecycle": "NoSuchLifecycleConfiguration"},
+        [("lifecycle", [], ["archive: GLACIER@30d, expire 90d, noncurrent 7d"])],
+        [("put_bucket_lifecycle_configuration", {"LifecycleConfiguration": {"Rules": [
+            {"ID": "archive", "Filter": {"Prefix": ""}, "Status": "Enabled",
+             "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}],
+             "Expiration": {"Days": 90},
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 7}}]}})]),
     # Plan order is the table's; apply converges versioning before replication,
     # which S3 refuses on an unversioned bucket.
     "several settings at once, versioning before replication": Case(
