@@ -62,3 +62,32 @@ def test_description_and_key_go_in_one_update_secret_and_tags_apart(
         aws.expect("secretsmanager", "describe_secret", _described(step),
                    {"SecretId": "vivr/production/stripe"})  # re-read by name
         step.update(ctx, Resource(ARN, drifted), changes)
+
+
+@pytest.mark.parametrize(("deleted", "live"), [(False, True), (True, False)])
+def test_read_by_name_with_inline_tags_and_a_deleted_secret_is_gone(
+        config: PlatformConfig, deleted: bool, live: bool) -> None:
+    step = _step(config)
+    described = _described(step, **({"DeletedDate": "2026-12-01T00:00:00Z"} if deleted else {}))
+    with StubbedAws() as aws:  # DescribeSecret carries the tags: no ListTags call
+        aws.expect("secretsmanager", "describe_secret", described,
+                   {"SecretId": "vivr/production/stripe"})
+        found = step.lookup(aws.context(config, OUTPUTS))
+    assert (found is not None) is live
+    if found is not None:
+        assert (found.id, found.data["TagMap"]) == (ARN, step.tags())
+
+
+def test_create_restores_a_secret_in_its_recovery_window(config: PlatformConfig) -> None:
+    """The name is taken until the window ends: the secret (and its value) come back."""
+    step = _step(config)
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        aws.expect("secretsmanager", "describe_secret",
+                   _described(step, DeletedDate="2026-12-01T00:00:00Z"),
+                   {"SecretId": "vivr/production/stripe"})
+        aws.expect("secretsmanager", "restore_secret", {"ARN": ARN}, {"SecretId": ARN})
+        aws.expect("secretsmanager", "describe_secret", _described(step),
+                   {"SecretId": "vivr/production/stripe"})
+        restored = step.create(ctx, "token")
+    assert restored.id == ARN
