@@ -352,7 +352,7 @@ class BucketStep(NamedStep):
                 return None  # deleted while we looked
             raise
         tags = tag_map((tagging or {}).get("TagSet"))
-        require_owned(self, f"S3 bucket {self.bucket_name}", tags)
+        require_owned(self, f"{BUCKET.noun} {self.bucket_name}", tags)
         return Resource(self.bucket_name, {"Region": region, "Tags": tags})
 
 
