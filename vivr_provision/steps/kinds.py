@@ -190,9 +190,13 @@ CACHE_CLUSTER = Kind("elasticache", "cache cluster", _codes("CacheClusterNotFoun
                      read=Read("describe_cache_clusters", "CacheClusterId", "CacheClusters[0]",
                                "CacheClusterId", "ARN"))
 LOAD_BALANCER = Kind("elbv2", "load balancer", _codes("LoadBalancerNotFound"),
-                     _codes("DuplicateLoadBalancerName"), _PAIRS_BY_ARN["elbv2"])
+                     _codes("DuplicateLoadBalancerName"), _PAIRS_BY_ARN["elbv2"],
+                     Read("describe_load_balancers", "Names", "LoadBalancers[0]",
+                          "LoadBalancerArn", "LoadBalancerArn", name_as_list=True))
 TARGET_GROUP = Kind("elbv2", "target group", _codes("TargetGroupNotFound"),
-                    _codes("DuplicateTargetGroupName"), _PAIRS_BY_ARN["elbv2"])
+                    _codes("DuplicateTargetGroupName"), _PAIRS_BY_ARN["elbv2"],
+                    Read("describe_target_groups", "Names", "TargetGroups[0]",
+                         "TargetGroupArn", "TargetGroupArn", name_as_list=True))
 LISTENER = Kind("elbv2", "listener", _codes("ListenerNotFound"), _codes("DuplicateListener"),
                 _PAIRS_BY_ARN["elbv2"])
 LISTENER_RULE = Kind("elbv2", "listener rule", _codes("RuleNotFound"), _codes("PriorityInUse"),

@@ -12,7 +12,8 @@ forwarding listener's *default* action becomes a fixed response
     GET/HEAD: what Route 53 health checkers probe, since they cannot send
     a custom header.
 
-The rules belong to the listener step (one tight group, as a route table
+The rules belong to the listener step
+(:mod:`vivr_provision.steps.alb.listener`) (one tight group, as a route table
 and its associations): the step creates or repairs the rules *before* it
 switches the default action to deny and deletes rules only *after* it
 switched the default back to forward, so neither apply nor a config change
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +144,33 @@ def condition_key(condition: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def conditions_key(conditions: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted(condition_key(c) for c in conditions)
+
+
+def action_key(action: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A comparable form of a listener or rule action (AWS adds defaults and ForwardConfig)."""
+    kind = action.get("Type")
+    if kind == "forward":
+        groups = {action.get("TargetGroupArn")}
+        groups |= {g.get("TargetGroupArn") for g in
+                   (action.get("ForwardConfig") or {}).get("TargetGroups", [])}
+        groups.discard(None)
+        return ("forward", tuple(sorted(groups)))
+    if kind == "redirect":
+        config = action.get("RedirectConfig") or {}
+        return ("redirect", config.get("Protocol", "#{protocol}"), str(config.get("Port",
+                "#{port}")), config.get("Host", "#{host}"), config.get("Path", "/#{path}"),
+                config.get("Query", "#{query}"), config.get("StatusCode"))
+    if kind == "fixed-response":
+        config = action.get("FixedResponseConfig") or {}
+        return ("fixed-response", str(config.get("StatusCode")), config.get("ContentType"),
+                config.get("MessageBody") or None)
+    return (str(kind), json.dumps(action, sort_keys=True, default=str))
+
+
+def actions_key(actions: Sequence[Mapping[str, Any]] | None) -> list[tuple[Any, ...]]:
+    """Actions in their ``Order``, each as :func:`action_key`."""
+    ordered = sorted(actions or [], key=lambda a: int(a.get("Order", 0) or 0))
+    return [action_key(a) for a in ordered]
 
 
 def describe_conditions(conditions: list[dict[str, Any]], secret_key: str | None,

@@ -1,0 +1,387 @@
+"""One listener of the load balancer and its origin-check rules.
+
+A listener has no name of its own: it is found by the ARN in state, else
+among its balancer's listeners by port, and adopted only with our
+ownership tags (read with :data:`LISTENER`'s tag list call).
+
+Drift of the listener itself is the :meth:`ListenerStep.fields` table, every
+setting converged by one ``ModifyListener`` with the whole listener
+(protocol, port, TLS policy, certificate and default actions are validated
+together by ELB).  The rules (:mod:`vivr_provision.steps.alb.rules`) are
+compared by key and converged around that call, because the order is the
+guarantee: missing rules are put in place *before* the default action
+turns to deny, and rules the config dropped are deleted only *after* it
+turned back to forward.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vivr_provision.aws import error_code
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.app import AlbConfig, ListenerConfig, OriginVerifyConfig
+from vivr_provision.steps.alb.common import (
+    ACM_STEP,
+    CERTIFICATE_SETTLING,
+    LB_STEP,
+    LISTENER_FAMILY,
+    TG_STEP,
+    AlbPartStep,
+)
+from vivr_provision.steps.alb.rules import (
+    RULE_TAG,
+    TAG_BATCH,
+    RuleSpec,
+    actions_key,
+    check_header_value,
+    conditions_key,
+    deny_action,
+    describe_conditions,
+    desired_rules,
+    digest,
+    sanitized_conditions,
+    sanitized_rule,
+)
+from vivr_provision.steps.base import Change, Resource, Site, StepContext
+from vivr_provision.steps.common import (
+    KindTaggedStep,
+    absent_on,
+    aws_tags,
+    gone_on,
+    is_owned_by,
+    read_tags,
+    require_owned,
+    tag_map,
+)
+from vivr_provision.steps.drift import TAGS, Field, converge, drift
+from vivr_provision.steps.kinds import LISTENER, LISTENER_RULE, LOAD_BALANCER
+from vivr_provision.steps.secrets import read_secret_string
+
+#: Prefixes of the changes the rules produce (``rule.<key>``, ``rule_tags.<key>``).
+RULE_CHANGES = ("rule.", "rule_tags.")
+
+
+def _setting(name: str, wanted: Any) -> Field:
+    return Field(name, lambda d: d.get(name), wanted, apply="modify_listener")
+
+
+def _default_certificates(data: Any) -> list[str]:
+    """The listener's default certificate(s); SNI certificates are listed apart by AWS."""
+    return sorted(c["CertificateArn"] for c in data.get("Certificates") or []
+                  if c.get("IsDefault", True))
+
+
+_HEAD = (
+    TAGS,
+    _setting("Protocol", lambda s, ctx: s.listener.protocol),
+    _setting("Port", lambda s, ctx: s.listener.port),
+)
+#: An HTTP listener has no TLS policy; whatever is reported for one is moot.
+_SSL_POLICY = _setting("SslPolicy", lambda s, ctx: s.listener.ssl_policy)
+_TAIL = (
+    Field("Certificates", _default_certificates,
+          lambda s, ctx: sorted(c["CertificateArn"]
+                                for c in s.settings(ctx).get("Certificates", [])),
+          apply="modify_listener"),
+    Field("DefaultActions", lambda d: actions_key(d.get("DefaultActions")),
+          lambda s, ctx: actions_key(s.default_actions(ctx)), apply="modify_listener"),
+)
+
+
+class ListenerStep(AlbPartStep, KindTaggedStep):
+    """One listener of vivr-alb and its rules: HTTPS 443 forwarding, or HTTP 80 redirecting.
+
+    An HTTPS listener takes the certificate of its own site's ``acm`` step:
+    ELB accepts only a certificate of the balancer's region.  A forwarding
+    listener of a balancer with ``origin_verify`` answers by default with
+    the deny status and forwards only through the origin-check rules
+    (:mod:`vivr_provision.steps.alb.rules`), which this step owns too.
+    """
+
+    family = LISTENER_FAMILY
+    kind = LISTENER
+
+    def __init__(self, config: PlatformConfig, alb: AlbConfig, listener: ListenerConfig, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, alb, str(listener.port), site=site)
+        self.listener = listener
+
+    def resource_name(self) -> str:
+        return f"{self.alb.name}-{self.listener.protocol.lower()}-{self.listener.port}"
+
+    def fields(self) -> tuple[Field, ...]:
+        """The listener's drift table (the TLS policy only on HTTPS)."""
+        return (*_HEAD, *((_SSL_POLICY,) if self.https else ()), *_TAIL)
+
+    @property
+    def https(self) -> bool:
+        return self.listener.protocol == "HTTPS"
+
+    @property
+    def lb_step(self) -> str:
+        return self.site.step(LB_STEP)
+
+    @property
+    def tg_step(self) -> str:
+        return self.site.step(TG_STEP)
+
+    @property
+    def acm_step(self) -> str:
+        return self.site.step(ACM_STEP)
+
+    @property
+    def verify(self) -> OriginVerifyConfig | None:
+        """The origin check guarding this listener (forwarding listeners only)."""
+        return self.alb.origin_verify if self.listener.action == "forward" else None
+
+    @property
+    def secret_step(self) -> str:
+        """The header's secret: a primary-region step, for the standby's listener too."""
+        assert self.verify is not None
+        return f"secret.{self.verify.secret}"
+
+    def depends_on(self) -> tuple[str, ...]:
+        deps = [self.lb_step]
+        if self.listener.action == "forward":
+            deps.append(self.tg_step)
+        if self.https:
+            deps.append(self.acm_step)
+        if self.verify is not None:
+            deps.append(self.secret_step)
+        return tuple(deps)
+
+    # -- reading ---------------------------------------------------------------
+    def _from(self, ctx: StepContext, listener: dict[str, Any]) -> Resource:
+        arn = listener["ListenerArn"]
+        data = dict(listener)
+        data["TagMap"] = read_tags(self.elbv2(ctx), LISTENER, arn)
+        require_owned(self, f"listener {self.alb.name}:{self.listener.port}", data["TagMap"])
+        data["Rules"], data["ForeignRules"] = self._read_rules(ctx, arn)
+        return Resource(arn, data)
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        reply = absent_on(LISTENER.not_found | LOAD_BALANCER.not_found,
+                          self.elbv2(ctx).describe_listeners, ListenerArns=[resource_id])
+        listeners = reply["Listeners"] if reply else []
+        return self._from(ctx, listeners[0]) if listeners else None
+
+    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+        if not ctx.has_outputs(self.lb_step):
+            return None  # no load balancer of ours, so no listener either
+        reply = absent_on(LOAD_BALANCER.not_found, self.elbv2(ctx).describe_listeners,
+                          LoadBalancerArn=ctx.output(self.lb_step, "load_balancer_arn"))
+        for listener in reply["Listeners"] if reply else []:
+            if listener.get("Port") == self.listener.port:
+                return self._from(ctx, listener)
+        return None
+
+    def _reread(self, ctx: StepContext, arn: str) -> Resource:
+        found = self.describe_by_id(ctx, arn)
+        assert found is not None, "a listener just written is describable"
+        return found
+
+    # -- rules -------------------------------------------------------------------
+    def rule_tags(self, key: str) -> dict[str, str]:
+        """The listener's ownership tags, named for the rule, plus its key."""
+        return {**self.tags(), "Name": f"{self.resource_name()}-{key}", RULE_TAG: key}
+
+    def _read_rules(self, ctx: StepContext, arn: str
+                    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+        """(our rules by key, rules of others), header values replaced by digests."""
+        elbv2 = self.elbv2(ctx)
+        pages = elbv2.get_paginator("describe_rules").paginate(ListenerArn=arn)
+        rules = [r for page in pages for r in page["Rules"] if not r.get("IsDefault")]
+        tags: dict[str, dict[str, str]] = {}
+        for start in range(0, len(rules), TAG_BATCH):
+            batch = [r["RuleArn"] for r in rules[start:start + TAG_BATCH]]
+            for entry in elbv2.describe_tags(ResourceArns=batch).get("TagDescriptions", []):
+                tags[entry["ResourceArn"]] = tag_map(entry.get("Tags"))
+        ours: dict[str, dict[str, Any]] = {}
+        others: list[dict[str, Any]] = []
+        for rule in rules:
+            rule_tags = tags.get(rule["RuleArn"], {})
+            kept = sanitized_rule(rule, rule_tags)
+            if is_owned_by(self, rule_tags) and RULE_TAG in rule_tags:
+                ours[rule_tags[RULE_TAG]] = kept
+            else:
+                others.append(kept)
+        return ours, others
+
+    def _forward(self, ctx: StepContext) -> list[dict[str, Any]]:
+        return [{"Type": "forward",
+                 "TargetGroupArn": ctx.output(self.tg_step, "target_group_arn")}]
+
+    def wanted_rules(self, ctx: StepContext) -> tuple[dict[str, RuleSpec], str]:
+        """The rules this listener should carry, and the digest of the header value.
+
+        Reads the secret (registered for redaction on read); nothing returned
+        here may be logged as is.
+        """
+        verify = self.verify
+        if verify is None:
+            return {}, ""
+        value = read_secret_string(ctx, str(ctx.output(self.secret_step, "arn")))
+        check_header_value(value, self.name, verify.secret)
+        return desired_rules(verify, value, self._forward(ctx)), digest(value)
+
+    def _describe_rule(self, priority: Any, conditions: list[dict[str, Any]],
+                       actions: list[dict[str, Any]], wanted_digest: str) -> str:
+        verify = self.alb.origin_verify
+        what = describe_conditions(conditions, verify.secret if verify else None, wanted_digest)
+        return f"priority {priority}: {what} -> {actions_key(actions)}"
+
+    def _rule_changes(self, ctx: StepContext, have: dict[str, dict[str, Any]]) -> list[Change]:
+        """``rule.<key>`` per rule that is missing, extra or different (never a header
+        value, only where it should come from), ``rule_tags.<key>`` per rule whose
+        ownership tags differ."""
+        wanted, wanted_digest = self.wanted_rules(ctx)
+        changes: list[Change] = []
+        for key in sorted(set(wanted) | set(have)):
+            spec, current = wanted.get(key), have.get(key)
+            now = (self._describe_rule(current["Priority"], current["Conditions"],
+                                       current["Actions"], wanted_digest)
+                   if current is not None else None)
+            if spec is None:
+                changes.append(Change(f"rule.{key}", now, None))
+                continue
+            conditions = sanitized_conditions(spec.conditions)
+            want = self._describe_rule(spec.priority, conditions, list(spec.actions),
+                                       wanted_digest)
+            if current is None:
+                changes.append(Change(f"rule.{key}", None, want))
+            elif (current["Priority"] != str(spec.priority)
+                  or conditions_key(current["Conditions"]) != conditions_key(conditions)
+                  or actions_key(current["Actions"]) != actions_key(list(spec.actions))):
+                changes.append(Change(f"rule.{key}", now, want))
+            elif any(current["TagMap"].get(k) != v for k, v in self.rule_tags(key).items()):
+                changes.append(Change(f"rule_tags.{key}", "ownership tags differ",
+                                      "ownership tags"))
+        return changes
+
+    def _put_rules(self, ctx: StepContext, listener_arn: str, wanted: dict[str, RuleSpec],
+                   have: dict[str, dict[str, Any]]) -> None:
+        """Create the missing rules and repair drifted ones (before the default denies)."""
+        elbv2 = self.elbv2(ctx)
+        for key, spec in sorted(wanted.items()):
+            current = have.get(key)
+            if current is None:
+                try:
+                    elbv2.create_rule(ListenerArn=listener_arn, Priority=spec.priority,
+                                      Conditions=list(spec.conditions),
+                                      Actions=list(spec.actions),
+                                      Tags=aws_tags(self.rule_tags(key)))
+                except ClientError as exc:
+                    if error_code(exc) != "PriorityInUse":
+                        raise
+                    raise RuntimeError(
+                        f"{self.name}: priority {spec.priority} of {self.resource_name()} is "
+                        f"taken by a rule vivr-provision did not create; move that rule or "
+                        f"change origin_verify.priority") from exc
+                continue
+            if (conditions_key(current["Conditions"])
+                    != conditions_key(sanitized_conditions(spec.conditions))
+                    or actions_key(current["Actions"]) != actions_key(list(spec.actions))):
+                elbv2.modify_rule(RuleArn=current["RuleArn"], Conditions=list(spec.conditions),
+                                  Actions=list(spec.actions))
+            if current["Priority"] != str(spec.priority):
+                elbv2.set_rule_priorities(RulePriorities=[
+                    {"RuleArn": current["RuleArn"], "Priority": spec.priority}])
+            if any(current["TagMap"].get(k) != v for k, v in self.rule_tags(key).items()):
+                elbv2.add_tags(ResourceArns=[current["RuleArn"]],
+                               Tags=aws_tags(self.rule_tags(key)))
+
+    def _drop_rules(self, ctx: StepContext, wanted: dict[str, RuleSpec],
+                    have: dict[str, dict[str, Any]]) -> None:
+        """Delete our rules the config no longer has (after the default stopped denying)."""
+        for key, current in sorted(have.items()):
+            if key not in wanted:
+                gone_on(LISTENER_RULE.not_found, self.elbv2(ctx).delete_rule,
+                        RuleArn=current["RuleArn"])
+
+    # -- desired settings ----------------------------------------------------
+    def default_actions(self, ctx: StepContext) -> list[dict[str, Any]]:
+        if self.listener.action == "forward":
+            if self.verify is not None:
+                return [deny_action(self.verify)]
+            return self._forward(ctx)
+        redirect = self.listener.redirect
+        assert redirect is not None, "validated: a redirect listener has redirect settings"
+        # Host, path and query spelled out: they are AWS's defaults, and an
+        # explicit value makes the comparison with what AWS reports exact.
+        return [{"Type": "redirect", "RedirectConfig": {
+            "Protocol": redirect.protocol, "Port": str(redirect.port), "Host": "#{host}",
+            "Path": "/#{path}", "Query": "#{query}", "StatusCode": redirect.status_code}}]
+
+    def settings(self, ctx: StepContext) -> dict[str, Any]:
+        """What CreateListener/ModifyListener take, besides the ARNs."""
+        params: dict[str, Any] = {"Protocol": self.listener.protocol,
+                                  "Port": self.listener.port,
+                                  "DefaultActions": self.default_actions(ctx)}
+        if self.https:
+            params["SslPolicy"] = self.listener.ssl_policy
+            params["Certificates"] = [{"CertificateArn": ctx.output(self.acm_step,
+                                                                    "certificate_arn")}]
+        return params
+
+    # -- lifecycle -------------------------------------------------------------
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        """Create the listener (denying by default when guarded), then its rules.
+
+        A guarded listener never forwards without the header, not even for
+        the moment before its rules exist; a crash in between leaves rules
+        missing, which the next apply's diff reports and creates.
+        """
+        wanted, _ = self.wanted_rules(ctx)
+        reply = CERTIFICATE_SETTLING.call(
+            f"create listener {self.listener.port}", self.elbv2(ctx).create_listener,
+            LoadBalancerArn=ctx.output(self.lb_step, "load_balancer_arn"),
+            Tags=aws_tags(self.tags()), **self.settings(ctx))
+        arn = reply["Listeners"][0]["ListenerArn"]
+        self._put_rules(ctx, arn, wanted, {})
+        return self._reread(ctx, arn)
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return (drift(self, ctx, resource.data, self.fields())
+                + self._rule_changes(ctx, resource.data.get("Rules", {})))
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        """Rules first, then the listener's own rows, then the rules the config dropped."""
+        rules_drifted = any(c.field.startswith(RULE_CHANGES) for c in changes)
+        have = resource.data.get("Rules", {})
+        wanted, _ = self.wanted_rules(ctx) if rules_drifted else ({}, "")
+        if rules_drifted:
+            self._put_rules(ctx, resource.id, wanted, have)
+        converge(self, ctx, resource, changes, self.fields())  # rule changes own no row
+        if rules_drifted:
+            self._drop_rules(ctx, wanted, have)
+        return self._reread(ctx, resource.id)
+
+    def modify_listener(self, ctx: StepContext, resource: Resource,
+                        changes: list[Change]) -> None:
+        """One call with the whole listener: ModifyListener validates the protocol,
+        policy, certificate and actions together."""
+        CERTIFICATE_SETTLING.call(f"modify listener {self.listener.port}",
+                                  self.elbv2(ctx).modify_listener,
+                                  ListenerArn=resource.id, **self.settings(ctx))
+
+    def delete(self, ctx: StepContext, resource: Resource) -> None:
+        """Delete the listener; ELB deletes its rules with it."""
+        gone_on(LISTENER.not_found | LOAD_BALANCER.not_found, self.elbv2(ctx).delete_listener,
+                ListenerArn=resource.id)
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        """Rules of others on a guarded listener: requests they match skip the origin check."""
+        if resource is None or self.verify is None:
+            return []
+        return [f"rule priority {rule['Priority']} on {self.resource_name()} was not created by "
+                f"vivr-provision: requests it matches are not checked for {self.verify.header}"
+                for rule in resource.data.get("ForeignRules", [])]
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        rules = resource.data.get("Rules", {})
+        return {"id": resource.id, "listener_arn": resource.id,
+                "protocol": self.listener.protocol, "port": self.listener.port,
+                "rule_arns": {key: rule["RuleArn"] for key, rule in sorted(rules.items())}}
