@@ -40,6 +40,7 @@ are not reported as "kept": that certificate's step owns them now.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -56,15 +57,16 @@ from vivr_provision.steps.base import (
     StepTimeout,
 )
 from vivr_provision.steps.common import (
+    KindTaggedStep,
     absent_on,
     aws_tags,
     gone_on,
     is_owned_by,
-    tag_map,
-    write_tags,
+    read_tags,
 )
 from vivr_provision.steps.delegation import Delegation, check_delegation
 from vivr_provision.steps.dns import ZONE_STEP, change_records, fqdn, get_record
+from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift
 from vivr_provision.steps.kinds import CERTIFICATE
 
 
@@ -97,11 +99,12 @@ def _key_algorithm(reported: str) -> str:
     return reported.replace("-", "_")
 
 
-class CertificateStep(Step):
+class CertificateStep(KindTaggedStep):
     """``acm.domain_name`` plus its SANs, validated by DNS in our hosted zone."""
 
     family = "acm"
     service = "acm"
+    kind = CERTIFICATE
     expected_seconds = 300.0
     #: DESIGN: ACM >= 45 minutes (botocore's waiter gives up after 5).
     wait_budget_s = 3600.0
@@ -150,8 +153,7 @@ class CertificateStep(Step):
         if reply is None:
             return None
         data = dict(reply["Certificate"])
-        data["TagMap"] = tag_map(
-            self.acm(ctx).list_tags_for_certificate(CertificateArn=arn).get("Tags"))
+        data["TagMap"] = read_tags(self.acm(ctx), CERTIFICATE, arn)
         return Resource(arn, data)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
@@ -172,9 +174,7 @@ class CertificateStep(Step):
                 if summary.get("DomainName") != self.cert.domain_name:
                     continue
                 arn = summary["CertificateArn"]
-                tags = tag_map(self.acm(ctx).list_tags_for_certificate(
-                    CertificateArn=arn).get("Tags"))
-                if is_owned_by(self, tags):
+                if is_owned_by(self, read_tags(self.acm(ctx), CERTIFICATE, arn)):
                     described = self._describe(ctx, arn)
                     if described is not None:
                         found.append(described)
@@ -342,54 +342,69 @@ class CertificateStep(Step):
                         records=[r["Name"] for r in missing])
 
     # -- drift ---------------------------------------------------------------
+    def fields(self) -> tuple[Field, ...]:
+        """What the certificate is: all fixed at RequestCertificate (a replacement,
+        which apply refuses: the listener and CloudFront hold its ARN), and tags."""
+        domain = self.cert.domain_name
+
+        def other_names(data: Mapping[str, Any]) -> list[str]:
+            # The domain is a SAN of its own certificate too: compared apart.
+            return sorted({*data.get("SubjectAlternativeNames", []),
+                           str(data.get("DomainName"))} - {domain})
+
+        def algorithm(data: Mapping[str, Any]) -> Any:
+            reported = data.get("KeyAlgorithm")
+            return _key_algorithm(str(reported)) if reported else UNREPORTED
+
+        def methods(data: Mapping[str, Any]) -> Any:
+            found = {o.get("ValidationMethod") for o in data.get("DomainValidationOptions") or []}
+            found.discard(None)
+            return sorted(found) if found else UNREPORTED
+
+        return (
+            # Expired, revoked, failed or timed out: cannot be revived, a new one
+            # has to be requested.  A pending one is on its way to ISSUED.
+            Field("status", lambda d: d.get("Status"), lambda s, ctx: ("ISSUED", *LIVE_STATUSES),
+                  compare="any_of", effect="replace"),
+            Field("domain_name", lambda d: d.get("DomainName"), lambda s, ctx: domain,
+                  effect="replace"),
+            Field("subject_alternative_names", other_names,
+                  lambda s, ctx: sorted(set(s.cert.subject_alternative_names) - {domain}),
+                  effect="replace"),
+            Field("key_algorithm", algorithm, lambda s, ctx: s.cert.key_algorithm,
+                  effect="replace"),
+            # Reported as the list of every name's method, which must be just ours.
+            Field("validation_method", methods,
+                  lambda s, ctx: (s.cert.validation_method, [s.cert.validation_method]),
+                  compare="any_of", effect="replace"),
+            TAGS,
+        )
+
+    #: The validation records, compared only while the certificate is not to be
+    #: replaced: ``data["MissingRecords"]`` is what :meth:`diff` read from the zone.
+    RECORDS = Field("validation_records", lambda d: d["MissingRecords"] or UNREPORTED,
+                    lambda s, ctx: "present in the hosted zone", apply="write_missing_records")
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes: list[Change] = []
-        status = data.get("Status")
-        if status not in LIVE_STATUSES:
-            # Cannot be revived (validation timed out or failed, expired,
-            # revoked): a new certificate has to be requested.
-            changes.append(Change("status", status, "ISSUED", replace=True))
-        if data.get("DomainName") != self.cert.domain_name:
-            changes.append(Change("domain_name", data.get("DomainName"), self.cert.domain_name,
-                                  replace=True))
-        current_names = sorted({*data.get("SubjectAlternativeNames", []),
-                                str(data.get("DomainName"))} - {self.cert.domain_name})
-        wanted_names = sorted(set(self.cert.subject_alternative_names) - {self.cert.domain_name})
-        if current_names != wanted_names:
-            changes.append(Change("subject_alternative_names", current_names, wanted_names,
-                                  replace=True))
-        algorithm = data.get("KeyAlgorithm")
-        if algorithm and _key_algorithm(str(algorithm)) != self.cert.key_algorithm:
-            changes.append(Change("key_algorithm", _key_algorithm(str(algorithm)),
-                                  self.cert.key_algorithm, replace=True))
-        methods = {o.get("ValidationMethod") for o in data.get("DomainValidationOptions") or []}
-        methods.discard(None)
-        if methods and methods != {self.cert.validation_method}:
-            changes.append(Change("validation_method", sorted(methods),
-                                  self.cert.validation_method, replace=True))
-        wanted_tags = self.tags()
-        wrong = {k: v for k, v in wanted_tags.items() if data["TagMap"].get(k) != v}
-        if wrong:
-            changes.append(Change("tags", {k: data["TagMap"].get(k) for k in wrong}, wrong))
+        changes = drift(self, ctx, resource.data, self.fields())
         if self.dns_validated and not any(c.replace for c in changes):
-            records = self.validation_records(data)
+            records = self.validation_records(resource.data)
             missing = self._missing_records(ctx, records) if records else []
-            if missing:
-                changes.append(Change("validation_records", [r["Name"] for r in missing],
-                                      "present in the hosted zone"))
+            changes += drift(self, ctx, {"MissingRecords": [r["Name"] for r in missing]},
+                             (self.RECORDS,))
         return changes
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        for change in changes:
-            if change.field == "tags":
-                write_tags(self.acm(ctx), CERTIFICATE, resource.id, change.desired)
-            elif change.field == "validation_records":
-                records = self.validation_records(resource.data) or []
-                self._upsert(ctx, self._missing_records(ctx, records))
+        converge(self, ctx, resource, changes, (*self.fields(), self.RECORDS))
         found = self._describe(ctx, resource.id)
         assert found is not None
         return found
+
+    def write_missing_records(self, ctx: StepContext, resource: Resource,
+                              changes: list[Change]) -> None:
+        """UPSERT the validation records the zone lacks now (read again, not trusted)."""
+        records = self.validation_records(resource.data) or []
+        self._upsert(ctx, self._missing_records(ctx, records))
 
     # -- teardown --------------------------------------------------------------
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
@@ -434,10 +449,8 @@ class CertificateStep(Step):
                                       CertificateArn=arn)
                     if reply is None:
                         continue
-                    tagged = absent_on(CERTIFICATE.not_found,
-                                       self.acm(ctx, region).list_tags_for_certificate,
-                                       CertificateArn=arn)
-                    tags = tag_map((tagged or {}).get("Tags"))
+                    tags = absent_on(CERTIFICATE.not_found, read_tags,
+                                     self.acm(ctx, region), CERTIFICATE, arn) or {}
                     for record in self.validation_records(dict(reply["Certificate"])) or []:
                         used.setdefault(record["Name"], (arn, self._same_stack(tags)))
         return used

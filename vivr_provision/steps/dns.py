@@ -40,9 +40,9 @@ from vivr_provision.steps.common import (
     aws_tags,
     gone_on,
     is_owned_by,
-    tag_drift,
     tag_map,
 )
+from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import HOSTED_ZONE
 
 ZONE_STEP = "route53-zone"
@@ -149,6 +149,21 @@ class HostedZoneStep(Step):
     service = "route53"
     expected_seconds = 30.0
 
+    #: The name and the public/private choice are fixed at CreateHostedZone
+    #: (a replacement, which apply refuses: the registrar delegates to this
+    #: zone's name servers); the comment has its own call.  Route 53 takes no
+    #: tags at create and tags by resource type, so :meth:`converge_tags` is
+    #: this step's own.
+    FIELDS = (
+        TAGS,
+        # As Route 53 reports names (lowercase, trailing dot), like ``zone_name``.
+        Field("name", lambda d: fqdn(d["Name"]), lambda s, ctx: s.zone_name, effect="replace"),
+        Field("comment", lambda d: (d.get("Config") or {}).get("Comment", ""),
+              lambda s, ctx: s.config.route53.hosted_zone.comment, apply="update_comment"),
+        Field("private_zone", lambda d: bool((d.get("Config") or {}).get("PrivateZone")),
+              lambda s, ctx: False, effect="replace"),
+    )
+
     def resource_name(self) -> str:
         return self.config.route53.hosted_zone.name
 
@@ -245,28 +260,22 @@ class HostedZoneStep(Step):
                                                    ResourceId=zone_id, AddTags=aws_tags(tags))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, data["TagMap"])
-        if fqdn(data["Name"]) != self.zone_name:
-            changes.append(Change("name", data["Name"], self.zone_name, replace=True))
-        comment = (data.get("Config") or {}).get("Comment", "")
-        wanted = self.config.route53.hosted_zone.comment
-        if comment != wanted:
-            changes.append(Change("comment", comment, wanted))
-        if (data.get("Config") or {}).get("PrivateZone"):
-            changes.append(Change("private_zone", True, False, replace=True))
-        return changes
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        for change in changes:
-            if change.field == "comment":
-                self.route53(ctx).update_hosted_zone_comment(Id=resource.id,
-                                                             Comment=change.desired)
-            elif change.field == "tags":
-                self._tag(ctx, resource.id, change.desired)
+        converge(self, ctx, resource, changes, self.FIELDS)
         found = self._describe(ctx, resource.id)
         assert found is not None
         return found
+
+    def converge_tags(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        self._tag(ctx, resource.id, changes[-1].desired)
+
+    def update_comment(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        self.route53(ctx).update_hosted_zone_comment(Id=resource.id,
+                                                     Comment=changes[-1].desired)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Delete the zone if only its own SOA/NS records are left; refuse otherwise."""

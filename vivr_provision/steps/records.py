@@ -69,7 +69,6 @@ from vivr_provision.steps.common import (
     aws_tags,
     gone_on,
     is_owned_by,
-    tag_drift,
     tag_map,
 )
 from vivr_provision.steps.dns import (
@@ -81,6 +80,7 @@ from vivr_provision.steps.dns import (
     get_record,
 )
 from vivr_provision.steps.dr import standby_alb_step
+from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import HEALTH_CHECK, HOSTED_ZONE
 
 events = structlog.get_logger("vivr.route53")
@@ -401,6 +401,41 @@ class AliasRecordStep(RecordStep):
 # --------------------------------------------------------------------------- health check
 
 
+#: What CreateHealthCheck fixes for the check's life (UpdateHealthCheck takes neither).
+FIXED_AT_CREATE = ("Type", "RequestInterval")
+
+
+def _check_setting(key: str) -> Field:
+    """One HealthCheckConfig setting; Inverted and Disabled are False when not reported."""
+    defaulted = key in ("Inverted", "Disabled")
+    return Field(key, lambda d: (d.get("HealthCheckConfig") or {}).get(key),
+                 lambda s, ctx: s.desired(ctx)[key],
+                 compare="defaulted" if defaulted else "exact",
+                 default=False if defaulted else None,
+                 effect="replace" if key in FIXED_AT_CREATE else "in_place",
+                 apply=None if key in FIXED_AT_CREATE else "update_check")
+
+
+def _fqdn_spellings(step: Any, ctx: StepContext) -> tuple[str, ...]:
+    """The ALB's DNS name as Route 53 may hold it: with or without the trailing dot,
+    as given or lowercase (DNS names compare without case); the first is the one set."""
+    want = str(step.desired(ctx)["FullyQualifiedDomainName"])
+    bare = want.rstrip(".")
+    return tuple(dict.fromkeys((want, bare, bare + ".", bare.lower(), bare.lower() + ".")))
+
+
+#: The check's settings in HealthCheckConfig order, tags first.
+HEALTH_CHECK_FIELDS = (
+    TAGS,
+    _check_setting("Type"),
+    Field("FullyQualifiedDomainName",
+          lambda d: (d.get("HealthCheckConfig") or {}).get("FullyQualifiedDomainName"),
+          _fqdn_spellings, compare="any_of", apply="update_check"),
+    *(_check_setting(key) for key in ("Port", "ResourcePath", "RequestInterval",
+                                      "FailureThreshold", "EnableSNI", "Inverted", "Disabled")),
+)
+
+
 class HealthCheckStep(Step):
     """``health-check.primary-alb``: Route 53 probes the primary ALB's health endpoint."""
 
@@ -501,40 +536,32 @@ class HealthCheckStep(Step):
                                                    ResourceId=check_id, AddTags=aws_tags(tags))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        have = resource.data.get("HealthCheckConfig") or {}
-        changes = tag_drift(self, resource.data["TagMap"])
-        for key, want in self.desired(ctx).items():
-            current = have.get(key, False if key in ("Inverted", "Disabled") else None)
-            if key == "FullyQualifiedDomainName":
-                same = str(current or "").lower().rstrip(".") == str(want).lower().rstrip(".")
-            else:
-                same = current == want
-            if not same:
-                changes.append(Change(key, current, want,
-                                      replace=key in ("Type", "RequestInterval")))
-        return changes
+        return drift(self, ctx, resource.data, HEALTH_CHECK_FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        fields = {c.field for c in changes}
-        if fields - {"tags"}:
-            desired = self.desired(ctx)
-            settable = {k: v for k, v in desired.items() if k not in ("Type", "RequestInterval")}
-
-            def _update() -> None:
-                # The version is read afresh on each try: UpdateHealthCheck
-                # refuses a stale one, so a concurrent edit is never overwritten blind.
-                current = self.route53(ctx).get_health_check(HealthCheckId=resource.id)
-                self.route53(ctx).update_health_check(
-                    HealthCheckId=resource.id,
-                    HealthCheckVersion=current["HealthCheck"]["HealthCheckVersion"], **settable)
-
-            VERSION_MOVED.call(f"update health check {resource.id}", _update)
-        for change in changes:
-            if change.field == "tags":
-                self._tag(ctx, resource.id, change.desired)
+        converge(self, ctx, resource, changes, HEALTH_CHECK_FIELDS)
         found = self.describe_by_id(ctx, resource.id)
         assert found is not None
         return found
+
+    def converge_tags(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        self._tag(ctx, resource.id, changes[-1].desired)
+
+    def update_check(self, ctx: StepContext, resource: Resource,
+                     changes: list[Change]) -> None:
+        """Every settable setting in one UpdateHealthCheck (type and interval cannot change)."""
+        settable = {k: v for k, v in self.desired(ctx).items() if k not in FIXED_AT_CREATE}
+
+        def _update() -> None:
+            # The version is read afresh on each try: UpdateHealthCheck
+            # refuses a stale one, so a concurrent edit is never overwritten blind.
+            current = self.route53(ctx).get_health_check(HealthCheckId=resource.id)
+            self.route53(ctx).update_health_check(
+                HealthCheckId=resource.id,
+                HealthCheckVersion=current["HealthCheck"]["HealthCheckVersion"], **settable)
+
+        VERSION_MOVED.call(f"update health check {resource.id}", _update)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Delete; a check a record still refers to is named, not retried forever."""
