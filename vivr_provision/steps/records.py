@@ -416,12 +416,9 @@ def _check_setting(key: str) -> Field:
                  apply=None if key in FIXED_AT_CREATE else "update_check")
 
 
-def _fqdn_spellings(step: Any, ctx: StepContext) -> tuple[str, ...]:
-    """The ALB's DNS name as Route 53 may hold it: with or without the trailing dot,
-    as given or lowercase (DNS names compare without case); the first is the one set."""
-    want = str(step.desired(ctx)["FullyQualifiedDomainName"])
-    bare = want.rstrip(".")
-    return tuple(dict.fromkeys((want, bare, bare + ".", bare.lower(), bare.lower() + ".")))
+def _host(name: Any) -> str:
+    """A DNS name compared as DNS does: without case or the final dot."""
+    return str(name or "").lower().rstrip(".")
 
 
 #: The check's settings in HealthCheckConfig order, tags first.
@@ -429,8 +426,9 @@ HEALTH_CHECK_FIELDS = (
     TAGS,
     _check_setting("Type"),
     Field("FullyQualifiedDomainName",
-          lambda d: (d.get("HealthCheckConfig") or {}).get("FullyQualifiedDomainName"),
-          _fqdn_spellings, compare="any_of", apply="update_check"),
+          lambda d: _host((d.get("HealthCheckConfig") or {}).get("FullyQualifiedDomainName")),
+          lambda s, ctx: _host(s.desired(ctx)["FullyQualifiedDomainName"]),
+          apply="update_check"),
     *(_check_setting(key) for key in ("Port", "ResourcePath", "RequestInterval",
                                       "FailureThreshold", "EnableSNI", "Inverted", "Disabled")),
 )
