@@ -5,6 +5,9 @@ ACM in the architecture; ../shared/spec/infrastructure-requirements.md),
 written here rather than read from config, so a wrong config fails.
 Settings the emulator does not keep are checked in the request the tool
 sent (``aws.requests``), which is what real AWS would receive.
+Single drift rules (a hand-changed listener, a deleted validation record)
+are proven on stubbed clients: tests/unit/test_alb_drift.py and
+tests/unit/test_dns_drift.py.
 """
 
 from __future__ import annotations
@@ -223,46 +226,6 @@ def test_destroy_gives_back_what_apply_added(aws: Aws) -> None:
     code, report = aws.cli_json("destroy", "--yes", *targets)
     assert code == 0 and {s["action"] for s in report["steps"]} == {"absent"}
     assert aws.mutating_calls(since=mark) == []
-
-
-def test_hand_changed_listener_is_reported_and_repaired(aws: Aws) -> None:
-    assert aws.cli("apply", "--target", "alb-listener.80").returncode == 0
-    http = _listeners(aws)[80]
-    aws.client("elbv2").modify_listener(ListenerArn=http["ListenerArn"], DefaultActions=[
-        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443",
-                                                "StatusCode": "HTTP_302"}}])
-
-    code, report = aws.cli_json("status", "--refresh")
-    step = {s["step"]: s for s in report["steps"]}["alb-listener.80"]
-    assert step["action"] == "drifted"
-    assert "HTTP_302" in " ".join(step["changes"]) and "HTTP_301" in " ".join(step["changes"])
-
-    code, report = aws.cli_json("apply", "--target", "alb-listener.80")
-    assert code == 0, report
-    assert {s["step"]: s["action"] for s in report["steps"]}["alb-listener.80"] == "updated"
-    redirect = _listeners(aws)[80]["DefaultActions"][0]["RedirectConfig"]
-    assert redirect["StatusCode"] == "HTTP_301"
-    code, report = aws.cli_json("apply", "--target", "alb-listener.80")
-    assert {s["action"] for s in report["steps"]} == {"unchanged"}
-
-
-def test_missing_validation_record_is_written_back(aws: Aws) -> None:
-    """ACM renews through the same CNAME, so a deleted one is drift, not history."""
-    assert aws.cli("apply", "--target", "acm").returncode == 0
-    zone_id = _zone(aws)["Id"]
-    route53 = aws.client("route53")
-    cname = next(r for r in _records(aws, zone_id) if r["Type"] == "CNAME")
-    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
-        "Changes": [{"Action": "DELETE", "ResourceRecordSet": cname}]})
-
-    code, report = aws.cli_json("status", "--refresh")
-    step = {s["step"]: s for s in report["steps"]}["acm"]
-    assert step["action"] == "drifted" and cname["Name"] in " ".join(step["changes"])
-    code, report = aws.cli_json("apply", "--target", "acm")
-    assert code == 0, report
-    assert {s["step"]: s["action"] for s in report["steps"]}["acm"] == "updated"
-    assert cname in _records(aws, zone_id)
-    assert len(aws.client("acm").list_certificates()["CertificateSummaryList"]) == 1
 
 
 def test_zone_is_adopted_after_a_crash_but_never_a_foreign_one(aws: Aws) -> None:
