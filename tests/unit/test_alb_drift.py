@@ -383,3 +383,84 @@ def test_https_settings_go_in_one_modify_listener_and_tags_apart(
             "Certificates": [{"CertificateArn": CERT_ARN}]})
         _expect_listener_read(aws, step, _listener_described(step))
         step.update(ctx, Resource(LISTENER_ARN, drifted), changes)
+
+
+# --------------------------------------------------------------------------- origin-check rules
+
+SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:origin-verify-AbCdEf"
+HEADER_VALUE = "s3cr3t-header-value"
+
+
+def _guarded(config: PlatformConfig) -> ListenerStep:
+    [listener] = [li for li in config.alb.listeners if li.port == 443]
+    return ListenerStep(config, config.alb, listener)
+
+
+def _rule(key: str, priority: int, conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"RuleArn": f"{LISTENER_ARN}/rule/{key}", "Priority": str(priority),
+            "IsDefault": False, "Conditions": conditions,
+            "Actions": [{"Type": "forward", "TargetGroupArn": TG_ARN}]}
+
+
+def test_rules_go_in_before_the_default_denies(config: PlatformConfig) -> None:
+    """Turning the check on: create the rules, then ModifyListener to deny, never the reverse
+    (CloudFront's own requests would be refused in between)."""
+    step = _guarded(config)
+    open_forward = _listener_described(step)  # forwards to everybody, no rules yet
+    outputs = {**OUTPUTS, "secret.origin_verify": {"arn": SECRET_ARN}}
+    with StubbedAws() as aws:
+        ctx = aws.context(config, outputs)
+        aws.expect("secretsmanager", "get_secret_value", {"SecretString": HEADER_VALUE},
+                   {"SecretId": SECRET_ARN})
+        changes = step.diff(ctx, Resource(LISTENER_ARN, open_forward))
+        assert [c.field for c in changes] == ["DefaultActions", "rule.open-paths",
+                                              "rule.origin-verify"]
+        assert all(HEADER_VALUE not in c.describe() for c in changes)
+        assert "secret origin_verify" in changes[2].describe()
+        aws.expect("secretsmanager", "get_secret_value", {"SecretString": HEADER_VALUE},
+                   {"SecretId": SECRET_ARN})
+        forward = [{"Type": "forward", "TargetGroupArn": TG_ARN}]
+        aws.expect("elbv2", "create_rule", {}, {
+            "ListenerArn": LISTENER_ARN, "Priority": 2, "Actions": forward,
+            "Conditions": [{"Field": "path-pattern",
+                            "PathPatternConfig": {"Values": ["/api/health"]}},
+                           {"Field": "http-request-method",
+                            "HttpRequestMethodConfig": {"Values": ["GET", "HEAD"]}}],
+            "Tags": aws_tags(step.rule_tags("open-paths"))})
+        aws.expect("elbv2", "create_rule", {}, {
+            "ListenerArn": LISTENER_ARN, "Priority": 1, "Actions": forward,
+            "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
+                "HttpHeaderName": "X-Origin-Verify", "Values": [HEADER_VALUE]}}],
+            "Tags": aws_tags(step.rule_tags("origin-verify"))})
+        aws.expect("elbv2", "modify_listener", {}, {
+            "ListenerArn": LISTENER_ARN, "Protocol": "HTTPS", "Port": 443,
+            "DefaultActions": [{"Type": "fixed-response",
+                                "FixedResponseConfig": {"StatusCode": "403"}}],
+            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "Certificates": [{"CertificateArn": CERT_ARN}]})
+        _expect_listener_read(aws, step, _listener_described(step))
+        step.update(ctx, Resource(LISTENER_ARN, open_forward), changes)
+
+
+def test_rules_go_out_only_after_the_default_forwards_again(config: PlatformConfig) -> None:
+    """Turning the check off: ModifyListener to forward first, then delete our rules."""
+    step = _listener(config, 443)  # origin_verify removed from the config
+    header = [{"Field": "http-header", "HttpHeaderConfig": {
+        "HttpHeaderName": "X-Origin-Verify", "Values": ["sha256:digest"]}}]
+    guarded = _listener_described(
+        step, DefaultActions=[{"Type": "fixed-response", "Order": 1,
+                               "FixedResponseConfig": {"StatusCode": "403"}}],
+        Rules={"origin-verify": {**_rule("origin-verify", 1, header),
+                                 "TagMap": step.rule_tags("origin-verify")}})
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        changes = step.diff(ctx, Resource(LISTENER_ARN, guarded))
+        assert [(c.field, c.desired) for c in changes][1:] == [("rule.origin-verify", None)]
+        aws.expect("elbv2", "modify_listener", {}, {
+            "ListenerArn": LISTENER_ARN, "Protocol": "HTTPS", "Port": 443,
+            "DefaultActions": [{"Type": "forward", "TargetGroupArn": TG_ARN}],
+            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "Certificates": [{"CertificateArn": CERT_ARN}]})
+        aws.expect("elbv2", "delete_rule", {}, {"RuleArn": f"{LISTENER_ARN}/rule/origin-verify"})
+        _expect_listener_read(aws, step, _listener_described(step))
+        step.update(ctx, Resource(LISTENER_ARN, guarded), changes)
