@@ -8,7 +8,8 @@ Drift of the listener itself is the :meth:`ListenerStep.fields` table, every
 setting converged by one ``ModifyListener`` with the whole listener
 (protocol, port, TLS policy, certificate and default actions are validated
 together by ELB).  The rules (:mod:`vivr_provision.steps.alb.rules`) are
-compared by key and converged around that call, because the order is the
+compared by key (:mod:`vivr_provision.steps.alb.listener_rules`) and
+converged around that call, because the order is the
 guarantee: missing rules are put in place *before* the default action
 turns to deny, and rules the config dropped are deleted only *after* it
 turned back to forward.
@@ -18,50 +19,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
-from vivr_provision.config.app import AlbConfig, ListenerConfig, OriginVerifyConfig
-from vivr_provision.steps.alb.common import (
-    ACM_STEP,
-    CERTIFICATE_SETTLING,
-    LB_STEP,
-    LISTENER_FAMILY,
-    TG_STEP,
-    AlbPartStep,
-)
-from vivr_provision.steps.alb.rules import (
-    RULE_TAG,
-    TAG_BATCH,
-    RuleSpec,
-    actions_key,
-    check_header_value,
-    conditions_key,
-    deny_action,
-    describe_conditions,
-    desired_rules,
-    digest,
-    sanitized_conditions,
-    sanitized_rule,
-)
+from vivr_provision.config.app import AlbConfig, ListenerConfig
+from vivr_provision.steps.alb.common import ACM_STEP, CERTIFICATE_SETTLING, LB_STEP, LISTENER_FAMILY
+from vivr_provision.steps.alb.listener_rules import RULE_CHANGES, OriginCheckRules
+from vivr_provision.steps.alb.rules import actions_key, deny_action
 from vivr_provision.steps.base import Change, Resource, Site, StepContext
 from vivr_provision.steps.common import (
     KindTaggedStep,
     absent_on,
     aws_tags,
     gone_on,
-    is_owned_by,
     read_tags,
     require_owned,
-    tag_map,
 )
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
-from vivr_provision.steps.kinds import LISTENER, LISTENER_RULE, LOAD_BALANCER
-from vivr_provision.steps.secrets import read_secret_string
-
-#: Prefixes of the changes the rules produce (``rule.<key>``, ``rule_tags.<key>``).
-RULE_CHANGES = ("rule.", "rule_tags.")
+from vivr_provision.steps.kinds import LISTENER, LOAD_BALANCER
 
 
 def _setting(name: str, wanted: Any) -> Field:
@@ -91,7 +64,7 @@ _TAIL = (
 )
 
 
-class ListenerStep(AlbPartStep, KindTaggedStep):
+class ListenerStep(OriginCheckRules, KindTaggedStep):
     """One listener of vivr-alb and its rules: HTTPS 443 forwarding, or HTTP 80 redirecting.
 
     An HTTPS listener takes the certificate of its own site's ``acm`` step:
@@ -125,23 +98,8 @@ class ListenerStep(AlbPartStep, KindTaggedStep):
         return self.site.step(LB_STEP)
 
     @property
-    def tg_step(self) -> str:
-        return self.site.step(TG_STEP)
-
-    @property
     def acm_step(self) -> str:
         return self.site.step(ACM_STEP)
-
-    @property
-    def verify(self) -> OriginVerifyConfig | None:
-        """The origin check guarding this listener (forwarding listeners only)."""
-        return self.alb.origin_verify if self.listener.action == "forward" else None
-
-    @property
-    def secret_step(self) -> str:
-        """The header's secret: a primary-region step, for the standby's listener too."""
-        assert self.verify is not None
-        return f"secret.{self.verify.secret}"
 
     def depends_on(self) -> tuple[str, ...]:
         deps = [self.lb_step]
@@ -159,7 +117,7 @@ class ListenerStep(AlbPartStep, KindTaggedStep):
         data = dict(listener)
         data["TagMap"] = read_tags(self.elbv2(ctx), LISTENER, arn)
         require_owned(self, f"listener {self.alb.name}:{self.listener.port}", data["TagMap"])
-        data["Rules"], data["ForeignRules"] = self._read_rules(ctx, arn)
+        data["Rules"], data["ForeignRules"] = self.read_rules(ctx, arn)
         return Resource(arn, data)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
@@ -183,130 +141,12 @@ class ListenerStep(AlbPartStep, KindTaggedStep):
         assert found is not None, "a listener just written is describable"
         return found
 
-    # -- rules -------------------------------------------------------------------
-    def rule_tags(self, key: str) -> dict[str, str]:
-        """The listener's ownership tags, named for the rule, plus its key."""
-        return {**self.tags(), "Name": f"{self.resource_name()}-{key}", RULE_TAG: key}
-
-    def _read_rules(self, ctx: StepContext, arn: str
-                    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
-        """(our rules by key, rules of others), header values replaced by digests."""
-        elbv2 = self.elbv2(ctx)
-        pages = elbv2.get_paginator("describe_rules").paginate(ListenerArn=arn)
-        rules = [r for page in pages for r in page["Rules"] if not r.get("IsDefault")]
-        tags: dict[str, dict[str, str]] = {}
-        for start in range(0, len(rules), TAG_BATCH):
-            batch = [r["RuleArn"] for r in rules[start:start + TAG_BATCH]]
-            for entry in elbv2.describe_tags(ResourceArns=batch).get("TagDescriptions", []):
-                tags[entry["ResourceArn"]] = tag_map(entry.get("Tags"))
-        ours: dict[str, dict[str, Any]] = {}
-        others: list[dict[str, Any]] = []
-        for rule in rules:
-            rule_tags = tags.get(rule["RuleArn"], {})
-            kept = sanitized_rule(rule, rule_tags)
-            if is_owned_by(self, rule_tags) and RULE_TAG in rule_tags:
-                ours[rule_tags[RULE_TAG]] = kept
-            else:
-                others.append(kept)
-        return ours, others
-
-    def _forward(self, ctx: StepContext) -> list[dict[str, Any]]:
-        return [{"Type": "forward",
-                 "TargetGroupArn": ctx.output(self.tg_step, "target_group_arn")}]
-
-    def wanted_rules(self, ctx: StepContext) -> tuple[dict[str, RuleSpec], str]:
-        """The rules this listener should carry, and the digest of the header value.
-
-        Reads the secret (registered for redaction on read); nothing returned
-        here may be logged as is.
-        """
-        verify = self.verify
-        if verify is None:
-            return {}, ""
-        value = read_secret_string(ctx, str(ctx.output(self.secret_step, "arn")))
-        check_header_value(value, self.name, verify.secret)
-        return desired_rules(verify, value, self._forward(ctx)), digest(value)
-
-    def _describe_rule(self, priority: Any, conditions: list[dict[str, Any]],
-                       actions: list[dict[str, Any]], wanted_digest: str) -> str:
-        verify = self.alb.origin_verify
-        what = describe_conditions(conditions, verify.secret if verify else None, wanted_digest)
-        return f"priority {priority}: {what} -> {actions_key(actions)}"
-
-    def _rule_changes(self, ctx: StepContext, have: dict[str, dict[str, Any]]) -> list[Change]:
-        """``rule.<key>`` per rule that is missing, extra or different (never a header
-        value, only where it should come from), ``rule_tags.<key>`` per rule whose
-        ownership tags differ."""
-        wanted, wanted_digest = self.wanted_rules(ctx)
-        changes: list[Change] = []
-        for key in sorted(set(wanted) | set(have)):
-            spec, current = wanted.get(key), have.get(key)
-            now = (self._describe_rule(current["Priority"], current["Conditions"],
-                                       current["Actions"], wanted_digest)
-                   if current is not None else None)
-            if spec is None:
-                changes.append(Change(f"rule.{key}", now, None))
-                continue
-            conditions = sanitized_conditions(spec.conditions)
-            want = self._describe_rule(spec.priority, conditions, list(spec.actions),
-                                       wanted_digest)
-            if current is None:
-                changes.append(Change(f"rule.{key}", None, want))
-            elif (current["Priority"] != str(spec.priority)
-                  or conditions_key(current["Conditions"]) != conditions_key(conditions)
-                  or actions_key(current["Actions"]) != actions_key(list(spec.actions))):
-                changes.append(Change(f"rule.{key}", now, want))
-            elif any(current["TagMap"].get(k) != v for k, v in self.rule_tags(key).items()):
-                changes.append(Change(f"rule_tags.{key}", "ownership tags differ",
-                                      "ownership tags"))
-        return changes
-
-    def _put_rules(self, ctx: StepContext, listener_arn: str, wanted: dict[str, RuleSpec],
-                   have: dict[str, dict[str, Any]]) -> None:
-        """Create the missing rules and repair drifted ones (before the default denies)."""
-        elbv2 = self.elbv2(ctx)
-        for key, spec in sorted(wanted.items()):
-            current = have.get(key)
-            if current is None:
-                try:
-                    elbv2.create_rule(ListenerArn=listener_arn, Priority=spec.priority,
-                                      Conditions=list(spec.conditions),
-                                      Actions=list(spec.actions),
-                                      Tags=aws_tags(self.rule_tags(key)))
-                except ClientError as exc:
-                    if error_code(exc) != "PriorityInUse":
-                        raise
-                    raise RuntimeError(
-                        f"{self.name}: priority {spec.priority} of {self.resource_name()} is "
-                        f"taken by a rule vivr-provision did not create; move that rule or "
-                        f"change origin_verify.priority") from exc
-                continue
-            if (conditions_key(current["Conditions"])
-                    != conditions_key(sanitized_conditions(spec.conditions))
-                    or actions_key(current["Actions"]) != actions_key(list(spec.actions))):
-                elbv2.modify_rule(RuleArn=current["RuleArn"], Conditions=list(spec.conditions),
-                                  Actions=list(spec.actions))
-            if current["Priority"] != str(spec.priority):
-                elbv2.set_rule_priorities(RulePriorities=[
-                    {"RuleArn": current["RuleArn"], "Priority": spec.priority}])
-            if any(current["TagMap"].get(k) != v for k, v in self.rule_tags(key).items()):
-                elbv2.add_tags(ResourceArns=[current["RuleArn"]],
-                               Tags=aws_tags(self.rule_tags(key)))
-
-    def _drop_rules(self, ctx: StepContext, wanted: dict[str, RuleSpec],
-                    have: dict[str, dict[str, Any]]) -> None:
-        """Delete our rules the config no longer has (after the default stopped denying)."""
-        for key, current in sorted(have.items()):
-            if key not in wanted:
-                gone_on(LISTENER_RULE.not_found, self.elbv2(ctx).delete_rule,
-                        RuleArn=current["RuleArn"])
-
     # -- desired settings ----------------------------------------------------
     def default_actions(self, ctx: StepContext) -> list[dict[str, Any]]:
         if self.listener.action == "forward":
             if self.verify is not None:
                 return [deny_action(self.verify)]
-            return self._forward(ctx)
+            return self.forward(ctx)
         redirect = self.listener.redirect
         assert redirect is not None, "validated: a redirect listener has redirect settings"
         # Host, path and query spelled out: they are AWS's defaults, and an
@@ -340,12 +180,12 @@ class ListenerStep(AlbPartStep, KindTaggedStep):
             LoadBalancerArn=ctx.output(self.lb_step, "load_balancer_arn"),
             Tags=aws_tags(self.tags()), **self.settings(ctx))
         arn = reply["Listeners"][0]["ListenerArn"]
-        self._put_rules(ctx, arn, wanted, {})
+        self.put_rules(ctx, arn, wanted, {})
         return self._reread(ctx, arn)
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         return (drift(self, ctx, resource.data, self.fields())
-                + self._rule_changes(ctx, resource.data.get("Rules", {})))
+                + self.rule_changes(ctx, resource.data.get("Rules", {})))
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         """Rules first, then the listener's own rows, then the rules the config dropped."""
@@ -353,10 +193,10 @@ class ListenerStep(AlbPartStep, KindTaggedStep):
         have = resource.data.get("Rules", {})
         wanted, _ = self.wanted_rules(ctx) if rules_drifted else ({}, "")
         if rules_drifted:
-            self._put_rules(ctx, resource.id, wanted, have)
+            self.put_rules(ctx, resource.id, wanted, have)
         converge(self, ctx, resource, changes, self.fields())  # rule changes own no row
         if rules_drifted:
-            self._drop_rules(ctx, wanted, have)
+            self.drop_rules(ctx, wanted, have)
         return self._reread(ctx, resource.id)
 
     def modify_listener(self, ctx: StepContext, resource: Resource,
