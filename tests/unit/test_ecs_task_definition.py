@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
-from botocore.stub import Stubber
 
-from vivr_provision.aws import AwsSettings, ClientFactory
+from tests.unit.stubbed import ACCOUNT, REPO, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig, load_config, parse_config
 from vivr_provision.config.app import ENDPOINT_OUTPUTS
 from vivr_provision.errors import ConfigError
@@ -33,8 +30,6 @@ from vivr_provision.steps.rds import DbPrimaryStep
 from vivr_provision.steps.s3 import BucketStep
 from vivr_provision.steps.secrets import SecretStep
 
-REPO = Path(__file__).resolve().parents[2]
-ACCOUNT = "123456789012"
 Mutation = Callable[[dict[str, Any]], None]
 #: What the steps would record for a built data tier.
 DATA_TIER: dict[str, dict[str, Any]] = {
@@ -52,7 +47,7 @@ DATA_TIER: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def config() -> PlatformConfig:
-    return load_config(REPO / "config" / "production.yaml", "production")
+    return production_config()
 
 
 def _outputs(config: PlatformConfig, empty: set[str] = frozenset()) -> dict[str, dict[str, Any]]:
@@ -71,8 +66,8 @@ def _outputs(config: PlatformConfig, empty: set[str] = frozenset()) -> dict[str,
 
 
 def _context(config: PlatformConfig, outputs: dict[str, dict[str, Any]]) -> StepContext:
-    return StepContext(config, ClientFactory(AwsSettings(region="us-east-1")), outputs.get,
-                       account_id=ACCOUNT)
+    """A context whose clients answer nothing: these rules read outputs only."""
+    return StubbedAws().context(config, outputs)
 
 
 def _container(definition: dict[str, Any]) -> dict[str, Any]:
@@ -167,16 +162,11 @@ V1, V2 = "a" * 32, "b" * 32  # version ids: 32-64 characters (botocore model)
 def test_a_secret_has_a_value_only_with_an_awscurrent_version_read_from_its_metadata(
         config: PlatformConfig, stages: dict[str, list[str]] | None, has_value: bool) -> None:
     step = SecretStep(config, "stripe", "vivr/production/stripe", "Stripe secret key (payments)")
-    client = boto3.client("secretsmanager", region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")
-    stubber = Stubber(client)
-    stubber.add_response("describe_secret", _described(step, stages),
-                         {"SecretId": "vivr/production/stripe"})
-    ctx = _context(config, {})
-    ctx.client = lambda service, region=None: client  # type: ignore[method-assign]
-    with stubber:  # any other call (GetSecretValue) fails the test
+    with StubbedAws() as aws:  # any other call (GetSecretValue) fails the test
+        aws.expect("secretsmanager", "describe_secret", _described(step, stages),
+                   {"SecretId": "vivr/production/stripe"})
+        ctx = aws.context(config, {})
         found = step.find_by_tags(ctx)
-    stubber.assert_no_pending_responses()
     assert found is not None
     assert step.outputs(found)["has_value"] is has_value
     notes = step.notes(ctx, found)

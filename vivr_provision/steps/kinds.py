@@ -201,8 +201,34 @@ LISTENER = Kind("elbv2", "listener", _codes("ListenerNotFound"), _codes("Duplica
                 _PAIRS_BY_ARN["elbv2"])
 LISTENER_RULE = Kind("elbv2", "listener rule", _codes("RuleNotFound"), _codes("PriorityInUse"),
                      _PAIRS_BY_ARN["elbv2"])
+
+
+@dataclass(frozen=True)
+class EcsRead(Read):
+    """An ECS describe call: ECS returns some members only when asked for them
+    (``include``, e.g. a cluster's ``SETTINGS``), and reports a name it does
+    not know in ``failures`` rather than as an error (so the item is absent)."""
+
+    include: tuple[str, ...] = ()
+
+    def request(self, name: str) -> dict[str, Any]:
+        body = super().request(name)
+        return {**body, "include": list(self.include)} if self.include else body
+
+
 ECS_CLUSTER = Kind("ecs", "ECS cluster", _codes("ClusterNotFoundException"),
-                   tags=_PAIRS_BY_ARN["ecs"])
+                   tags=_PAIRS_BY_ARN["ecs"],
+                   read=EcsRead("describe_clusters", "clusters", "clusters[0]", "clusterArn",
+                                "clusterArn", name_as_list=True, include=("SETTINGS",)))
+#: Task definitions are read through their family's revisions (the step's own
+#: lookup); ``DescribeTaskDefinition`` answers an unknown one with ``ClientException``.
+TASK_DEFINITION = Kind("ecs", "task definition", _codes("ClientException"),
+                       tags=_PAIRS_BY_ARN["ecs"])
+#: ``DescribeCapacityProviders`` reports an unknown name in ``failures``.
+CAPACITY_PROVIDER = Kind("ecs", "capacity provider", _codes(), tags=_PAIRS_BY_ARN["ecs"],
+                         read=Read("describe_capacity_providers", "capacityProviders",
+                                   "capacityProviders[0]", "capacityProviderArn",
+                                   "capacityProviderArn", name_as_list=True))
 ECS_SERVICE = Kind("ecs", "ECS service",
                    _codes("ServiceNotFoundException", "ServiceNotActiveException",
                           "ClusterNotFoundException"),
@@ -242,4 +268,4 @@ KINDS: dict[str, Kind] = {name: value for name, value in dict(globals()).items()
 #: shape of that service, with where AWS documents them.
 UNMODELLED_CODES: dict[tuple[str, str], str] = {}
 
-__all__ = ["KINDS", "UNMODELLED_CODES", "Kind", "Read", "TagApi"]
+__all__ = ["KINDS", "UNMODELLED_CODES", "EcsRead", "Kind", "Read", "TagApi"]

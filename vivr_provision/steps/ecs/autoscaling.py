@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -16,10 +17,7 @@ from vivr_provision.steps.base import (
 from vivr_provision.steps.common import (
     gone_on,
 )
-from vivr_provision.steps.diffing import (
-    changes_from,
-    differences,
-)
+from vivr_provision.steps.drift import UNREPORTED, Field, converge, drift
 from vivr_provision.steps.ecs.common import (
     AUTOSCALING_STEP,
     CLUSTER_STEP,
@@ -27,8 +25,47 @@ from vivr_provision.steps.ecs.common import (
     SCALING_PROPAGATION,
     SERVICE_STEP,
 )
+from vivr_provision.steps.kinds import SCALING_POLICY
 
 log = structlog.get_logger("vivr.ecs")
+
+#: The policy type this step puts (Application Auto Scaling API, PutScalingPolicy).
+TARGET_TRACKING = "TargetTrackingScaling"
+
+
+def _policy(name: str) -> Any:
+    """Where a policy is read in the step's description (None: not there)."""
+    return lambda d: d["policies"].get(name)
+
+
+def _policy_rows(name: str, configuration: dict[str, Any]) -> tuple[Field, ...]:
+    """One policy: missing, of another type, or with other settings (``policy <name>.<path>``).
+
+    Each rule is reported only when the one before it holds, so a missing
+    policy is one change, not one per setting.
+    """
+    found = _policy(name)
+
+    def type_of(d: Mapping[str, Any]) -> Any:
+        policy = found(d)
+        return UNREPORTED if policy is None else policy.get("PolicyType")
+
+    def settings_of(d: Mapping[str, Any]) -> Any:
+        policy = found(d)
+        if policy is None or policy.get("PolicyType") != TARGET_TRACKING:
+            return UNREPORTED
+        return policy.get("TargetTrackingScalingPolicyConfiguration")
+
+    label = f"policy {name}"
+    return (
+        Field(label, lambda d: None if found(d) is None else UNREPORTED,
+              lambda s, ctx: configuration, apply="put_policies"),
+        Field(f"{label}.PolicyType", type_of, lambda s, ctx: TARGET_TRACKING,
+              apply="put_policies"),
+        Field(label, settings_of, lambda s, ctx: configuration, compare="document",
+              apply="put_policies"),
+    )
+
 
 class EcsAutoscalingStep(NamedStep):
     """Target tracking of the service's task count: CPU 70 %, memory 80 % (spec)."""
@@ -85,7 +122,6 @@ class EcsAutoscalingStep(NamedStep):
                     if p.get("ResourceId") == self.resource_id}
         return Resource(self.resource_id, {"target": targets[0], "policies": policies})
 
-
     def _register(self, ctx: StepContext) -> None:
         cfg = self.config.ecs.autoscaling
         SCALING_PROPAGATION.call(
@@ -109,48 +145,43 @@ class EcsAutoscalingStep(NamedStep):
         assert found is not None, "a scalable target just registered is describable"
         return found
 
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+    def fields(self) -> tuple[Field, ...]:
+        """The target's capacity, then each policy the config names."""
         cfg = self.config.ecs.autoscaling
-        target = resource.data["target"]
-        changes = []
-        current = (target.get("MinCapacity"), target.get("MaxCapacity"))
-        if current != (cfg.min_capacity, cfg.max_capacity):
-            changes.append(Change("capacity", current, (cfg.min_capacity, cfg.max_capacity)))
-        policies = resource.data["policies"]
-        for name, configuration in self.desired_policies().items():
-            policy_data = policies.get(name)
-            if policy_data is None:
-                changes.append(Change(f"policy {name}", None, configuration))
-                continue
-            if policy_data.get("PolicyType") != "TargetTrackingScaling":
-                changes.append(Change(f"policy {name}.PolicyType", policy_data.get("PolicyType"),
-                                      "TargetTrackingScaling"))
-                continue
-            found = differences(policy_data.get("TargetTrackingScalingPolicyConfiguration"),
-                                configuration)
-            changes += changes_from(found, prefix=f"policy {name}.")
-        return changes
+        capacity = Field("capacity",
+                         lambda d: (d["target"].get("MinCapacity"), d["target"].get("MaxCapacity")),
+                         lambda s, ctx: (cfg.min_capacity, cfg.max_capacity), apply="register")
+        return (capacity, *(row for name, configuration in self.desired_policies().items()
+                            for row in _policy_rows(name, configuration)))
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return drift(self, ctx, resource.data, self.fields())
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        if any(c.field == "capacity" for c in changes):
-            self._register(ctx)
-        touched = {c.field.removeprefix("policy ").split(".", 1)[0] for c in changes
-                   if c.field.startswith("policy ")}
-        for name, configuration in self.desired_policies().items():
-            if name in touched:
-                self._put_policy(ctx, name, configuration)
+        converge(self, ctx, resource, changes, self.fields())
         found = self.lookup(ctx)
         assert found is not None
         return found
+
+    def register(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        self._register(ctx)
+
+    def put_policies(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """Put again each policy a change names (``policy <name>`` or ``policy <name>.<path>``)."""
+        named = {c.field for c in changes}
+        for name, configuration in self.desired_policies().items():
+            label = f"policy {name}"
+            if any(f == label or f.startswith(f"{label}.") for f in named):
+                self._put_policy(ctx, name, configuration)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Our policies first (their alarms go with them), then the target."""
         client = self.scaling(ctx)
         for name in sorted(set(self.desired_policies()) & set(resource.data["policies"])):
-            gone_on(("ObjectNotFoundException",), client.delete_scaling_policy,
+            gone_on(SCALING_POLICY.not_found, client.delete_scaling_policy,
                     PolicyName=name, ServiceNamespace="ecs", ResourceId=self.resource_id,
                     ScalableDimension=SCALABLE_DIMENSION)
-        gone_on(("ObjectNotFoundException",), client.deregister_scalable_target,
+        gone_on(SCALING_POLICY.not_found, client.deregister_scalable_target,
                 ServiceNamespace="ecs", ResourceId=self.resource_id,
                 ScalableDimension=SCALABLE_DIMENSION)
 

@@ -3,27 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-import structlog
 from botocore.exceptions import ClientError
 
 from vivr_provision.aws import error_code
-from vivr_provision.steps.base import (
-    Change,
-    NamedStep,
-    Resource,
-    StepContext,
-)
-from vivr_provision.steps.common import (
-    require_owned,
-    tag_drift,
-    tag_map,
-    write_tags,
-)
-from vivr_provision.steps.diffing import (
-    differences,
-)
+from vivr_provision.steps.base import Change, Resource, StepContext
+from vivr_provision.steps.common import KindStep
+from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.ecs.common import (
     CLUSTER_DRAINING,
     CLUSTER_STEP,
@@ -31,14 +19,19 @@ from vivr_provision.steps.ecs.common import (
     FARGATE_PROVIDERS,
     EcsStep,
     ecs_tags,
+    strategy_of,
     uses_ec2,
 )
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 from vivr_provision.steps.kinds import ECS_CLUSTER, ECS_SERVICE
 
-log = structlog.get_logger("vivr.ecs")
 
-class EcsClusterStep(EcsStep, NamedStep):
+def _settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The cluster's settings as a map (``include=["SETTINGS"]`` returns them)."""
+    return {s["name"]: s["value"] for s in data.get("settings") or []}
+
+
+class EcsClusterStep(EcsStep, KindStep):
     """The cluster: Container Insights, Fargate capacity providers, tags.
 
     With the EC2 launch type the cluster's capacity providers belong to the
@@ -48,29 +41,42 @@ class EcsClusterStep(EcsStep, NamedStep):
     """
 
     family = CLUSTER_STEP
+    kind = ECS_CLUSTER
     expected_seconds = 5.0
+
+    #: Every cluster; the setting is named as ECS names it.
+    FIELDS = (
+        TAGS,
+        Field("containerInsights", lambda d: _settings(d).get("containerInsights"),
+              lambda s, ctx: s.insights(), apply="update_settings"),
+    )
+    #: Fargate only: with EC2 the capacity provider step owns these.
+    FARGATE_FIELDS = (
+        Field("capacity_providers", lambda d: sorted(d.get("capacityProviders") or []),
+              lambda s, ctx: list(FARGATE_PROVIDERS), compare="unordered",
+              apply="put_capacity_providers"),
+        Field("default_capacity_provider_strategy",
+              lambda d: strategy_of(d.get("defaultCapacityProviderStrategy")),
+              lambda s, ctx: s.desired_strategy(), apply="put_capacity_providers"),
+    )
 
     def resource_name(self) -> str:
         return self.cluster_name
 
+    def is_live(self, item: Mapping[str, Any]) -> bool:
+        return item.get("status") != "INACTIVE"  # ECS keeps a deleted cluster as INACTIVE
+
+    def fields(self) -> tuple[Field, ...]:
+        return self.FIELDS if uses_ec2(self.config) else self.FIELDS + self.FARGATE_FIELDS
+
+    def insights(self) -> str:
+        return "enabled" if self.config.ecs.container_insights else "disabled"
+
     def desired_settings(self) -> list[dict[str, str]]:
-        value = "enabled" if self.config.ecs.container_insights else "disabled"
-        return [{"name": "containerInsights", "value": value}]
+        return [{"name": "containerInsights", "value": self.insights()}]
 
     def desired_strategy(self) -> list[dict[str, Any]]:
         return [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
-
-    def lookup(self, ctx: StepContext) -> Resource | None:
-        reply = self.ecs(ctx).describe_clusters(clusters=[self.cluster_name],
-                                                include=["TAGS", "SETTINGS"])
-        live = [c for c in reply.get("clusters", []) if c.get("status") != "INACTIVE"]
-        if not live:
-            return None  # never made, or deleted (ECS keeps those as INACTIVE)
-        cluster = live[0]
-        require_owned(self, f"ECS cluster {self.cluster_name}",
-                      tag_map(cluster.get("tags"), "key", "value"))
-        return Resource(cluster["clusterArn"], cluster)
-
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         params: dict[str, Any] = {"clusterName": self.cluster_name,
@@ -87,40 +93,23 @@ class EcsClusterStep(EcsStep, NamedStep):
         return found or Resource(cluster["clusterArn"], cluster)
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, tag_map(data.get("tags"), "key", "value"))
-        current = {s["name"]: s["value"] for s in data.get("settings", [])}
-        for setting in self.desired_settings():
-            if current.get(setting["name"]) != setting["value"]:
-                changes.append(Change(setting["name"], current.get(setting["name"]),
-                                      setting["value"]))
-        if not uses_ec2(self.config):
-            providers = sorted(data.get("capacityProviders") or [])
-            if providers != sorted(FARGATE_PROVIDERS):
-                changes.append(Change("capacity_providers", providers, list(FARGATE_PROVIDERS)))
-            strategy = data.get("defaultCapacityProviderStrategy") or []
-            if differences(strategy, self.desired_strategy()):
-                changes.append(Change("default_capacity_provider_strategy", strategy,
-                                      self.desired_strategy()))
-        return changes
+        return drift(self, ctx, resource.data, self.fields())
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        ecs = self.ecs(ctx)
-        fields = {c.field for c in changes}
-        if fields & {s["name"] for s in self.desired_settings()}:
-            ecs.update_cluster(cluster=self.cluster_name, settings=self.desired_settings())
-        if fields & {"capacity_providers", "default_capacity_provider_strategy"}:
-            CLUSTER_UPDATING.call(
-                f"capacity providers of {self.cluster_name}",
-                ecs.put_cluster_capacity_providers, cluster=self.cluster_name,
-                capacityProviders=list(FARGATE_PROVIDERS),
-                defaultCapacityProviderStrategy=self.desired_strategy())
-        for change in changes:
-            if change.field == "tags":
-                write_tags(ecs, ECS_CLUSTER, resource.id, change.desired)
-        found = self.lookup(ctx)
-        assert found is not None, "a cluster just updated is describable"
-        return found
+        converge(self, ctx, resource, changes, self.fields())
+        return self.reread(ctx)
+
+    def update_settings(self, ctx: StepContext, resource: Resource,
+                        changes: list[Change]) -> None:
+        self.ecs(ctx).update_cluster(cluster=self.cluster_name, settings=self.desired_settings())
+
+    def put_capacity_providers(self, ctx: StepContext, resource: Resource,
+                               changes: list[Change]) -> None:
+        CLUSTER_UPDATING.call(
+            f"capacity providers of {self.cluster_name}",
+            self.ecs(ctx).put_cluster_capacity_providers, cluster=self.cluster_name,
+            capacityProviders=list(FARGATE_PROVIDERS),
+            defaultCapacityProviderStrategy=self.desired_strategy())
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Services are gone by now (they depend on the cluster); tasks may still drain."""
@@ -134,6 +123,3 @@ class EcsClusterStep(EcsStep, NamedStep):
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {"id": resource.id, "cluster_arn": resource.id,
                 "cluster_name": self.cluster_name}
-
-
-# --------------------------------------------------------------------------- task definition

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -63,12 +64,29 @@ SCALING_PROPAGATION = policy(
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 RUNTIME_PLATFORM = {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"}
 SCALABLE_DIMENSION = "ecs:service:DesiredCount"
-#: Changes listed one by one in plan output; the rest are summarised.
+#: The members of a capacity provider strategy item we set (ECS API reference,
+#: CapacityProviderStrategyItem).
+STRATEGY_KEYS = ("capacityProvider", "weight", "base")
 
 
 def ecs_tags(tags: dict[str, str]) -> list[dict[str, str]]:
     """Tags in the lowercase key/value shape ECS uses."""
     return aws_tags(tags, "key", "value")
+
+
+def strategy_of(items: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """A capacity provider strategy as compared: each item on the members we set.
+
+    A strategy is a short list compared whole (a ``document`` row would name
+    list paths such as ``strategy.[0].weight``); projecting it keeps the
+    comparison that of :func:`~vivr_provision.steps.diffing.differences`.
+    """
+    return [{key: item.get(key) for key in STRATEGY_KEYS} for item in items or []]
+
+
+def clamped(value: int, low: int, high: int) -> int:
+    """``value`` moved into ``[low, high]``: auto scaling owns a count inside its range."""
+    return min(max(value, low), high)
 
 
 def service_subnet_steps(config: PlatformConfig) -> list[str]:

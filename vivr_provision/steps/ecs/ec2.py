@@ -27,6 +27,7 @@ instances are gone before the cluster is deleted.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -37,26 +38,31 @@ from vivr_provision.config.data import EbsVolumeConfig
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Step, StepContext
 from vivr_provision.steps.common import (
+    KindStep,
     absent_on,
     aws_tags,
     require_owned,
-    tag_drift,
     tag_map,
+    wrong_tags,
 )
-from vivr_provision.steps.diffing import Exact, changes_from, differences
+from vivr_provision.steps.diffing import Exact
+from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift, tags_row
 from vivr_provision.steps.ec2 import image_id
 from vivr_provision.steps.ecs.common import (
     CAPACITY_PROVIDER_STEP,
     CLUSTER_STEP,
     CLUSTER_UPDATING,
     EcsStep,
+    clamped,
     ecs_tags,
     service_group_ids,
     service_group_steps,
     service_subnet_ids,
     service_subnet_steps,
+    strategy_of,
 )
 from vivr_provision.steps.iam import ROLE_PROPAGATION
+from vivr_provision.steps.kinds import CAPACITY_PROVIDER
 
 LAUNCH_TEMPLATE_STEP = "ecs-launch-template"
 ASG_STEP = "ecs-asg"
@@ -189,7 +195,6 @@ class EcsLaunchTemplateStep(NamedStep):
                         {**template, "TagMap": tags, "VersionNumber": latest["VersionNumber"],
                          "LaunchTemplateData": latest.get("LaunchTemplateData", {})})
 
-
     def create(self, ctx: StepContext, token: str) -> Resource:
         tags = {**self.tags(), AMI_PARAMETER_TAG: self.config.ecs.ec2.ami_parameter}
         try:
@@ -204,40 +209,47 @@ class EcsLaunchTemplateStep(NamedStep):
                 raise  # otherwise: made by a crashed run; adopted below if it is ours
         return until_found(f"launch template {self.template_name}", lambda: self.lookup(ctx))
 
+    #: A version is immutable: the image and any setting make a new version
+    #: (the default); tags are written on the template itself.
+    FIELDS = (
+        tags_row(),
+        # The AMI is resolved at create only; the tag records the parameter it came from.
+        Field("image", lambda d: d["TagMap"].get(AMI_PARAMETER_TAG),
+              lambda s, ctx: s.config.ecs.ec2.ami_parameter, apply="new_version"),
+        Field("LaunchTemplateData",
+              lambda d: EcsLaunchTemplateStep.comparable(d["LaunchTemplateData"]),
+              lambda s, ctx: s.comparable(s.desired_data(ctx, "")), compare="document",
+              apply="new_version"),
+    )
+
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, data["TagMap"])
-        parameter = self.config.ecs.ec2.ami_parameter
-        if data["TagMap"].get(AMI_PARAMETER_TAG) != parameter:
-            changes.append(Change("image", data["TagMap"].get(AMI_PARAMETER_TAG), parameter))
-        current = data["LaunchTemplateData"]
-        desired = self.desired_data(ctx, str(current.get("ImageId", "")))
-        found = differences(self.comparable(current), self.comparable(desired))
-        return changes + changes_from(found, prefix="LaunchTemplateData.")
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        """A new version (made the default) for any setting; tags on the template itself."""
-        ec2 = self.ec2(ctx)
-        fields = {c.field for c in changes}
-        if fields - {"tags"}:
-            image = self._image_id(ctx) if "image" in fields else \
-                str(resource.data["LaunchTemplateData"].get("ImageId"))
-            version = ec2.create_launch_template_version(
-                LaunchTemplateId=resource.id,
-                LaunchTemplateData=self.desired_data(ctx, image))["LaunchTemplateVersion"]
-            ec2.modify_launch_template(LaunchTemplateId=resource.id,
-                                       DefaultVersion=str(version["VersionNumber"]))
-        wanted = {}
-        for change in changes:
-            if change.field == "tags":
-                wanted.update(change.desired)
-            elif change.field == "image":
-                wanted[AMI_PARAMETER_TAG] = change.desired
-        if wanted:
-            ec2.create_tags(Resources=[resource.id], Tags=_tag_list(wanted))
+        converge(self, ctx, resource, changes, self.FIELDS)
         found = self.lookup(ctx)
         assert found is not None
         return found
+
+    def converge_tags(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        self.ec2(ctx).create_tags(Resources=[resource.id], Tags=_tag_list(changes[-1].desired))
+
+    def new_version(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """A new version made the default; a new image only when the parameter changed."""
+        ec2 = self.ec2(ctx)
+        parameter = self.config.ecs.ec2.ami_parameter
+        moved = resource.data["TagMap"].get(AMI_PARAMETER_TAG) != parameter
+        image = self._image_id(ctx) if moved else \
+            str(resource.data["LaunchTemplateData"].get("ImageId"))
+        version = ec2.create_launch_template_version(
+            LaunchTemplateId=resource.id,
+            LaunchTemplateData=self.desired_data(ctx, image))["LaunchTemplateVersion"]
+        ec2.modify_launch_template(LaunchTemplateId=resource.id,
+                                   DefaultVersion=str(version["VersionNumber"]))
+        if moved:
+            ec2.create_tags(Resources=[resource.id],
+                            Tags=_tag_list({AMI_PARAMETER_TAG: parameter}))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         absent_on(LT_NOT_FOUND, self.ec2(ctx).delete_launch_template,
@@ -250,6 +262,18 @@ class EcsLaunchTemplateStep(NamedStep):
 
 
 # --------------------------------------------------------------------------- Auto Scaling group
+
+def _group_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A group's description in the shape of :meth:`EcsAutoScalingGroupStep._settings`
+    (subnets sorted: their order in ``VPCZoneIdentifier`` means nothing)."""
+    template = data.get("LaunchTemplate") or {}
+    return {"MinSize": data.get("MinSize"), "MaxSize": data.get("MaxSize"),
+            "LaunchTemplate": {"LaunchTemplateId": template.get("LaunchTemplateId"),
+                               "Version": template.get("Version")},
+            "VPCZoneIdentifier": ",".join(sorted(
+                s for s in str(data.get("VPCZoneIdentifier", "")).split(",") if s)),
+            "DefaultCooldown": data.get("DefaultCooldown")}
+
 
 class EcsAutoScalingGroupStep(NamedStep):
     """The container instances' Auto Scaling group (spec: min 2, max 10, desired 3)."""
@@ -289,7 +313,6 @@ class EcsAutoScalingGroupStep(NamedStep):
         require_owned(self, f"Auto Scaling group {self.group_name}", tag_map(group.get("Tags")))
         return Resource(group["AutoScalingGroupARN"], group)
 
-
     def _settings(self, ctx: StepContext) -> dict[str, Any]:
         cfg = self.config.ecs.ec2
         return {"MinSize": cfg.asg.min_size, "MaxSize": cfg.asg.max_size,
@@ -318,44 +341,59 @@ class EcsAutoScalingGroupStep(NamedStep):
                 raise  # otherwise: made by a crashed run; adopted below if it is ours
         return until_found(f"Auto Scaling group {self.group_name}", lambda: self.lookup(ctx))
 
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, tag_map(data.get("Tags")))
-        unpropagated = sorted(t["Key"] for t in data.get("Tags", [])
-                              if t["Key"] in self.tags() and not t.get("PropagateAtLaunch"))
-        if unpropagated and not changes:
-            changes.append(Change("tags", f"not propagated: {unpropagated}", self.tags()))
-        desired = self._settings(ctx)
-        current = {"MinSize": data.get("MinSize"), "MaxSize": data.get("MaxSize"),
-                   "LaunchTemplate": {
-                       "LaunchTemplateId": (data.get("LaunchTemplate") or {}).get(
-                           "LaunchTemplateId"),
-                       "Version": (data.get("LaunchTemplate") or {}).get("Version")},
-                   "VPCZoneIdentifier": ",".join(sorted(
-                       s for s in str(data.get("VPCZoneIdentifier", "")).split(",") if s)),
-                   "DefaultCooldown": data.get("DefaultCooldown")}
-        changes += changes_from(differences(current, desired))
+    def fields(self, data: Mapping[str, Any]) -> tuple[Field, ...]:
+        """The group's settings; the capacity compares against the description itself
+        (managed scaling owns it inside ``[min_size, max_size]``, only a value
+        outside is clamped)."""
         size = self.config.ecs.ec2.asg
         capacity = int(data.get("DesiredCapacity", 0))
-        if not size.min_size <= capacity <= size.max_size:
-            # Managed scaling owns the capacity inside the range.
-            changes.append(Change("DesiredCapacity", capacity,
-                                  min(max(capacity, size.min_size), size.max_size)))
-        return changes
+        current_tags = tag_map(data.get("Tags"))
+
+        def unpropagated(d: Mapping[str, Any]) -> Any:
+            # Reported only when our tags are right but do not reach the instances.
+            keys = sorted(t["Key"] for t in d.get("Tags", [])
+                          if t["Key"] in self.tags() and not t.get("PropagateAtLaunch"))
+            if not keys or wrong_tags(self.tags(), current_tags):
+                return UNREPORTED
+            return f"not propagated: {keys}"
+
+        def settings(key: str, compare: Any = "exact") -> Field:
+            return Field(key, lambda d: _group_settings(d)[key],
+                         lambda s, ctx: s._settings(ctx)[key], compare=compare,
+                         apply="update_group")
+
+        return (
+            tags_row(lambda d: tag_map(d.get("Tags"))),
+            Field("tags", unpropagated, lambda s, ctx: s.tags(), apply="converge_tags"),
+            settings("MinSize"), settings("MaxSize"), settings("LaunchTemplate", "document"),
+            settings("VPCZoneIdentifier"), settings("DefaultCooldown"),
+            Field("DesiredCapacity", lambda d: int(d.get("DesiredCapacity", 0)),
+                  lambda s, ctx: clamped(capacity, size.min_size, size.max_size),
+                  apply="update_group"),
+        )
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return drift(self, ctx, resource.data, self.fields(resource.data))
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        params = {}
-        for change in changes:
-            if change.field == "DesiredCapacity":
-                params["DesiredCapacity"] = change.desired
-        if any(c.field != "tags" for c in changes):
-            self.asg(ctx).update_auto_scaling_group(AutoScalingGroupName=self.group_name,
-                                                    **self._settings(ctx), **params)
-        if any(c.field == "tags" for c in changes):
-            self.asg(ctx).create_or_update_tags(Tags=self._tags())
+        converge(self, ctx, resource, changes, self.fields(resource.data))
         found = self.lookup(ctx)
         assert found is not None
         return found
+
+    def update_group(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """Every setting in one call; the capacity only when it is outside the range."""
+        size = self.config.ecs.ec2.asg
+        capacity = int(resource.data.get("DesiredCapacity", 0))
+        params = {} if size.min_size <= capacity <= size.max_size else {
+            "DesiredCapacity": clamped(capacity, size.min_size, size.max_size)}
+        self.asg(ctx).update_auto_scaling_group(AutoScalingGroupName=self.group_name,
+                                                **self._settings(ctx), **params)
+
+    def converge_tags(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        """All our tags again, propagated to the instances."""
+        self.asg(ctx).create_or_update_tags(Tags=self._tags())
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Terminate the instances with the group, and wait until it is gone."""
@@ -374,12 +412,38 @@ class EcsAutoScalingGroupStep(NamedStep):
 
 # --------------------------------------------------------------------------- capacity provider
 
-class EcsCapacityProviderStep(EcsStep, NamedStep):
-    """The capacity provider over the group, with managed scaling, attached to the cluster."""
+class EcsCapacityProviderStep(EcsStep, KindStep):
+    """The capacity provider over the group, with managed scaling, attached to the cluster.
+
+    Its description carries the cluster's providers and default strategy
+    (``clusterProviders``, ``clusterStrategy``): attaching it is part of this step.
+    """
 
     family = CAPACITY_PROVIDER_STEP
+    kind = CAPACITY_PROVIDER
     expected_seconds = 5.0
     wait_budget_s = 900.0
+
+    FIELDS = (
+        TAGS,
+        # A provider's group is fixed at create (UpdateCapacityProvider takes none).
+        Field("autoScalingGroupArn",
+              lambda d: (d.get("autoScalingGroupProvider") or {}).get("autoScalingGroupArn"),
+              lambda s, ctx: s.desired_provider(ctx)["autoScalingGroupArn"], effect="replace"),
+        Field("managedScaling",
+              lambda d: (d.get("autoScalingGroupProvider") or {}).get("managedScaling"),
+              lambda s, ctx: s.desired_provider(ctx)["managedScaling"], compare="document",
+              apply="update_provider"),
+        Field("managedTerminationProtection",
+              lambda d: (d.get("autoScalingGroupProvider") or {}).get(
+                  "managedTerminationProtection"),
+              lambda s, ctx: s.desired_provider(ctx)["managedTerminationProtection"],
+              apply="update_provider"),
+        Field("cluster_capacity_providers", lambda d: d["attached"], lambda s, ctx: True,
+              apply="attach"),
+        Field("cluster_default_strategy", lambda d: strategy_of(d["clusterStrategy"]),
+              lambda s, ctx: s.desired_strategy(), apply="attach"),
+    )
 
     @property
     def provider_name(self) -> str:
@@ -409,24 +473,27 @@ class EcsCapacityProviderStep(EcsStep, NamedStep):
         live = [c for c in clusters if c.get("status") != "INACTIVE"]
         return dict(live[0]) if live else None
 
+    def is_live(self, item: Mapping[str, Any]) -> bool:
+        return (item.get("status") == "ACTIVE"
+                and item.get("updateStatus") != "DELETE_IN_PROGRESS")
+
     def _provider(self, ctx: StepContext) -> dict[str, Any] | None:
+        """The provider in any state but gone (a create after a crash, a delete's wait)."""
         providers = self.ecs(ctx).describe_capacity_providers(
-            capacityProviders=[self.provider_name], include=["TAGS"]).get("capacityProviders", [])
-        live = [p for p in providers if p.get("status") == "ACTIVE"
-                and p.get("updateStatus") != "DELETE_IN_PROGRESS"]
+            capacityProviders=[self.provider_name]).get("capacityProviders", [])
+        live = [p for p in providers if self.is_live(p)]
         return dict(live[0]) if live else None
 
     def lookup(self, ctx: StepContext) -> Resource | None:
-        provider = self._provider(ctx)
-        if provider is None:
+        found = super().lookup(ctx)
+        if found is None:
             return None
-        require_owned(self, f"capacity provider {self.provider_name}",
-                      tag_map(provider.get("tags"), "key", "value"))
         cluster = self._cluster(ctx) or {}
-        return Resource(provider["capacityProviderArn"], {
-            **provider, "clusterProviders": cluster.get("capacityProviders") or [],
+        providers = cluster.get("capacityProviders") or []
+        return Resource(found.id, {
+            **found.data, "clusterProviders": providers,
+            "attached": self.provider_name in providers,
             "clusterStrategy": cluster.get("defaultCapacityProviderStrategy") or []})
-
 
     def _attach(self, ctx: StepContext) -> None:
         current = (self._cluster(ctx) or {}).get("capacityProviders") or []
@@ -447,39 +514,23 @@ class EcsCapacityProviderStep(EcsStep, NamedStep):
         return until_found(f"capacity provider {self.provider_name}", lambda: self.lookup(ctx))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, tag_map(data.get("tags"), "key", "value"))
-        desired = self.desired_provider(ctx)
-        current = data.get("autoScalingGroupProvider") or {}
-        if current.get("autoScalingGroupArn") != desired["autoScalingGroupArn"]:
-            changes.append(Change("autoScalingGroupArn", current.get("autoScalingGroupArn"),
-                                  desired["autoScalingGroupArn"], replace=True))
-        settings = {k: v for k, v in desired.items() if k != "autoScalingGroupArn"}
-        changes += changes_from(differences(current, settings))
-        if self.provider_name not in data["clusterProviders"] or differences(
-                data["clusterStrategy"], self.desired_strategy()):
-            changes.append(Change("cluster_default_strategy", data["clusterStrategy"],
-                                  self.desired_strategy()))
-        return changes
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        ecs = self.ecs(ctx)
-        fields = {c.field for c in changes}
-        if any(f.startswith("managed") for f in fields):
-            desired = self.desired_provider(ctx)
-            CLUSTER_UPDATING.call(
-                f"update {self.provider_name}", ecs.update_capacity_provider,
-                name=self.provider_name, autoScalingGroupProvider={
-                    "managedScaling": desired["managedScaling"],
-                    "managedTerminationProtection": desired["managedTerminationProtection"]})
-        if "cluster_default_strategy" in fields:
-            self._attach(ctx)
-        for change in changes:
-            if change.field == "tags":
-                ecs.tag_resource(resourceArn=resource.id, tags=ecs_tags(change.desired))
-        found = self.lookup(ctx)
-        assert found is not None
-        return found
+        converge(self, ctx, resource, changes, self.FIELDS)
+        return self.reread(ctx)
+
+    def update_provider(self, ctx: StepContext, resource: Resource,
+                        changes: list[Change]) -> None:
+        desired = self.desired_provider(ctx)
+        CLUSTER_UPDATING.call(
+            f"update {self.provider_name}", self.ecs(ctx).update_capacity_provider,
+            name=self.provider_name, autoScalingGroupProvider={
+                "managedScaling": desired["managedScaling"],
+                "managedTerminationProtection": desired["managedTerminationProtection"]})
+
+    def attach(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        self._attach(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Detach from the cluster (ECS refuses to delete an attached provider), then delete."""

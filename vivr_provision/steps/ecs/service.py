@@ -3,28 +3,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 from botocore.exceptions import ClientError, WaiterError
 
 from vivr_provision.aws import error_code
-from vivr_provision.steps.base import (
-    Change,
-    Resource,
-    StepContext,
-)
+from vivr_provision.steps.base import Change, NamedStep, Resource, StepContext
 from vivr_provision.steps.common import (
+    KindTaggedStep,
     absent_on,
     gone_on,
     require_owned,
-    tag_drift,
     tag_map,
-    write_tags,
 )
-from vivr_provision.steps.diffing import (
-    differences,
-)
+from vivr_provision.steps.drift import UNREPORTED, Field, converge, drift, tags_row
 from vivr_provision.steps.ecs.common import (
     CAPACITY_PROVIDER_STEP,
     CLUSTER_STEP,
@@ -36,11 +30,13 @@ from vivr_provision.steps.ecs.common import (
     TASK_DEFINITION_STEP,
     TASK_ROLE_STEP,
     EcsStep,
+    clamped,
     ecs_tags,
     service_group_ids,
     service_group_steps,
     service_subnet_ids,
     service_subnet_steps,
+    strategy_of,
     uses_ec2,
 )
 from vivr_provision.steps.ecs.task_definition import (
@@ -48,14 +44,21 @@ from vivr_provision.steps.ecs.task_definition import (
     task_definition_drift,
 )
 from vivr_provision.steps.iam import ROLE_PROPAGATION
-from vivr_provision.steps.kinds import ECS_SERVICE
+from vivr_provision.steps.kinds import ECS_SERVICE, TASK_DEFINITION
 
 log = structlog.get_logger("vivr.ecs")
 
-class EcsServiceStep(EcsStep):
-    """The service behind the ALB target group, in the private app subnets."""
+
+class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
+    """The service behind the ALB target group, in the private app subnets.
+
+    Read by its own lookup, not its kind's: ``DescribeServices`` needs the
+    cluster as well as the name, and a service being deleted (``DRAINING``)
+    still holds the name.
+    """
 
     family = SERVICE_STEP
+    kind = ECS_SERVICE
     expected_seconds = 180.0
     #: Rolling deployments with health checks and draining take a while on AWS.
     wait_budget_s = 1800.0
@@ -120,15 +123,10 @@ class EcsServiceStep(EcsStep):
     # -- lookup ----------------------------------------------------------------
     def _describe(self, ctx: StepContext) -> dict[str, Any] | None:
         """The service as ECS lists it (any status), or None."""
-        try:
-            reply = self.ecs(ctx).describe_services(cluster=self.cluster_name,
-                                                    services=[self.service_name],
-                                                    include=["TAGS"])
-        except ClientError as exc:
-            if error_code(exc) in ECS_SERVICE.not_found:
-                return None
-            raise
-        services = reply.get("services", [])
+        reply = absent_on(ECS_SERVICE.not_found, self.ecs(ctx).describe_services,
+                          cluster=self.cluster_name, services=[self.service_name],
+                          include=["TAGS"])
+        services = (reply or {}).get("services", [])  # an unknown name is in "failures"
         return dict(services[0]) if services else None
 
     def _live(self, service: dict[str, Any] | None) -> Resource | None:
@@ -138,10 +136,7 @@ class EcsServiceStep(EcsStep):
                       tag_map(service.get("tags"), "key", "value"))
         return Resource(service["serviceArn"], service)
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._live(self._describe(ctx))
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         return self._live(self._describe(ctx))
 
     # -- lifecycle -------------------------------------------------------------
@@ -221,131 +216,101 @@ class EcsServiceStep(EcsStep):
                 f"{reason} (see the service events and the task logs)")
         return found
 
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = tag_drift(self, tag_map(data.get("tags"), "key", "value"))
-        changes += self._task_definition_change(ctx, data)
+    # -- drift -----------------------------------------------------------------
+    def fields(self, data: Mapping[str, Any]) -> tuple[Field, ...]:
+        """The service's settings as a table.
 
+        Two rows compare against the description itself: the revision (its
+        content is compared when it is the one the config names, see
+        :meth:`wanted_revision`) and the task count (auto scaling owns it
+        inside ``[min_capacity, max_capacity]``; only a count outside is
+        clamped).  The launch rows depend on ``ecs.launch_type``.
+        """
         scaling = self.config.ecs.autoscaling
         count = int(data.get("desiredCount", 0))
-        if not scaling.min_capacity <= count <= scaling.max_capacity:
-            # Auto scaling owns the count inside its range; outside it, clamp.
-            wanted = min(max(count, scaling.min_capacity), scaling.max_capacity)
-            changes.append(Change("desired_count", count, wanted))
-
-        deployment = self.desired_deployment()
-        if differences(data.get("deploymentConfiguration"), deployment):
-            changes.append(Change("deployment_configuration",
-                                  data.get("deploymentConfiguration"), deployment))
-        grace = self.config.ecs.service.health_check_grace_period_seconds
-        if data.get("healthCheckGracePeriodSeconds") != grace:
-            changes.append(Change("health_check_grace_period_seconds",
-                                  data.get("healthCheckGracePeriodSeconds"), grace))
-        network = self.desired_network(ctx)
-        current_vpc = dict((data.get("networkConfiguration") or {}).get("awsvpcConfiguration")
-                           or {})
-        current_network = {"awsvpcConfiguration": {
-            "subnets": sorted(current_vpc.get("subnets", [])),
-            "securityGroups": sorted(current_vpc.get("securityGroups", [])),
-            "assignPublicIp": current_vpc.get("assignPublicIp", "DISABLED")}}
-        if current_network != network:
-            changes.append(Change("network_configuration", current_network, network))
-        if data.get("propagateTags") != "SERVICE":
-            changes.append(Change("propagate_tags", data.get("propagateTags"), "SERVICE"))
-        if data.get("enableECSManagedTags") is not True:
-            changes.append(Change("enable_ecs_managed_tags",
-                                  data.get("enableECSManagedTags"), True))
-        changes += self._launch_changes(data)
+        running = data.get("taskDefinition")
+        rows = [
+            tags_row(lambda d: tag_map(d.get("tags"), "key", "value")),
+            Field("task_definition", lambda d: d.get("taskDefinition"),
+                  lambda s, ctx: s.wanted_revision(ctx, running), apply="update_service"),
+            Field("desired_count", lambda d: int(d.get("desiredCount", 0)),
+                  lambda s, ctx: clamped(count, scaling.min_capacity, scaling.max_capacity),
+                  apply="update_service"),
+            Field("deployment_configuration", lambda d: d.get("deploymentConfiguration"),
+                  lambda s, ctx: s.desired_deployment(), compare="document",
+                  apply="update_service"),
+            Field("health_check_grace_period_seconds",
+                  lambda d: d.get("healthCheckGracePeriodSeconds"),
+                  lambda s, ctx: s.config.ecs.service.health_check_grace_period_seconds,
+                  apply="update_service"),
+            Field("network_configuration", _network, lambda s, ctx: s.desired_network(ctx),
+                  compare="document", apply="update_service"),
+            Field("propagate_tags", lambda d: d.get("propagateTags"), lambda s, ctx: "SERVICE",
+                  apply="update_service"),
+            Field("enable_ecs_managed_tags", lambda d: d.get("enableECSManagedTags"),
+                  lambda s, ctx: True, apply="update_service"),
+            # ECS cannot move a service between Fargate and EC2 capacity in place.
+            Field("launch_type", _launch_mode, lambda s, ctx: s.config.ecs.launch_type,
+                  effect="replace"),
+        ]
+        if uses_ec2(self.config):
+            # Compared where ECS reports a strategy (a service created on a
+            # capacity provider always carries one).
+            rows.append(Field("capacity_provider_strategy", _ec2_strategy,
+                              lambda s, ctx: s.desired_strategy(), apply="update_service"))
+        else:
+            rows.append(Field("platform_version", _fargate_platform,
+                              lambda s, ctx: s.config.ecs.fargate.platform_version,
+                              apply="update_service"))
         # Fixed at create (AWS changes them only through a new service).
-        balancers = sorted((lb.get("targetGroupArn"), lb.get("containerName"),
-                            lb.get("containerPort")) for lb in data.get("loadBalancers", []))
-        wanted_balancers = sorted((lb["targetGroupArn"], lb["containerName"], lb["containerPort"])
-                                  for lb in self.desired_load_balancers(ctx))
-        if balancers != wanted_balancers:
-            changes.append(Change("load_balancers", balancers, wanted_balancers, replace=True))
-        controller = (data.get("deploymentController") or {}).get("type", "ECS")
-        if controller != self.config.ecs.service.deployment_controller:
-            changes.append(Change("deployment_controller", controller,
-                                  self.config.ecs.service.deployment_controller, replace=True))
-        return changes
+        return (
+            *rows,
+            Field("load_balancers", _balancers,
+                  lambda s, ctx: _balancers({"loadBalancers": s.desired_load_balancers(ctx)}),
+                  effect="replace"),
+            Field("deployment_controller",
+                  lambda d: (d.get("deploymentController") or {}).get("type", "ECS"),
+                  lambda s, ctx: s.config.ecs.service.deployment_controller, effect="replace"),
+        )
 
-    def _task_definition_change(self, ctx: StepContext, data: dict[str, Any]) -> list[Change]:
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return drift(self, ctx, resource.data, self.fields(resource.data))
+
+    def wanted_revision(self, ctx: StepContext, running: Any) -> str:
         """The revision to run: the task definition step's, with the config's content.
 
         During ``plan`` the task definition step has not registered its new
         revision yet, so the running revision's *content* is compared with
         the config as well; that is what makes plan show the rollout.
         """
-        current = data.get("taskDefinition")
         wanted = str(ctx.output(TASK_DEFINITION_STEP, "task_definition_arn"))
-        if current != wanted:
-            return [Change("task_definition", current, wanted)]
-        reply = absent_on(("ClientException",), self.ecs(ctx).describe_task_definition,
-                          taskDefinition=current)
-        running = reply["taskDefinition"] if reply else {}
-        found = task_definition_drift(ctx, self.config, self.region, running)
+        if running != wanted:
+            return wanted
+        reply = absent_on(TASK_DEFINITION.not_found, self.ecs(ctx).describe_task_definition,
+                          taskDefinition=running)
+        found = task_definition_drift(ctx, self.config, self.region,
+                                      reply["taskDefinition"] if reply else {})
         if not found:
-            return []
+            return wanted
         paths = ", ".join(path for path, _, _ in found[:3]) + (", ..." if len(found) > 3 else "")
         family = self.config.ecs.task_definition.family
-        return [Change("task_definition", current, f"a new revision of {family} ({paths})")]
-
-    def _launch_changes(self, data: dict[str, Any]) -> list[Change]:
-        strategy = data.get("capacityProviderStrategy") or []
-        on_fargate = data.get("launchType") == "FARGATE" or any(
-            s.get("capacityProvider") in FARGATE_PROVIDERS for s in strategy)
-        current_mode = "fargate" if on_fargate else "ec2"
-        wanted_mode = self.config.ecs.launch_type
-        if current_mode != wanted_mode:
-            # ECS cannot move a service between Fargate and EC2 capacity in place.
-            return [Change("launch_type", current_mode, wanted_mode, replace=True)]
-        if wanted_mode == "fargate":
-            version = self.config.ecs.fargate.platform_version
-            if data.get("platformVersion") != version:
-                return [Change("platform_version", data.get("platformVersion"), version)]
-            return []
-        # Compared where ECS reports a strategy (a service created on a
-        # capacity provider always carries one).
-        if strategy and differences(strategy, self.desired_strategy()):
-            return [Change("capacity_provider_strategy", strategy, self.desired_strategy())]
-        return []
+        return f"a new revision of {family} ({paths})"
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         """One ``UpdateService`` for every setting (one deployment), tags apart."""
-        params: dict[str, Any] = {}
-        for change in changes:
-            if change.field == "task_definition":
-                params["taskDefinition"] = str(ctx.output(TASK_DEFINITION_STEP,
-                                                          "task_definition_arn"))
-            elif change.field == "desired_count":
-                params["desiredCount"] = change.desired
-            elif change.field == "deployment_configuration":
-                params["deploymentConfiguration"] = self.desired_deployment()
-            elif change.field == "health_check_grace_period_seconds":
-                params["healthCheckGracePeriodSeconds"] = change.desired
-            elif change.field == "network_configuration":
-                params["networkConfiguration"] = self.desired_network(ctx)
-            elif change.field == "propagate_tags":
-                params["propagateTags"] = "SERVICE"
-            elif change.field == "enable_ecs_managed_tags":
-                params["enableECSManagedTags"] = True
-            elif change.field == "platform_version":
-                params["platformVersion"] = change.desired
-            elif change.field == "capacity_provider_strategy":
-                # ECS requires a new deployment to move tasks between providers.
-                params.update(capacityProviderStrategy=self.desired_strategy(),
-                              forceNewDeployment=True)
-        ecs = self.ecs(ctx)
-        if params:
-            ROLE_PROPAGATION.call(f"update service {self.service_name}", ecs.update_service,
-                                  cluster=self.cluster_name, service=self.service_name, **params)
-        for change in changes:
-            if change.field == "tags":
-                write_tags(ecs, ECS_SERVICE, resource.id, change.desired)
+        converge(self, ctx, resource, changes, self.fields(resource.data))
         found = self._live(self._describe(ctx))
         if found is None:
             raise RuntimeError(f"{self.name}: service {self.service_name} disappeared")
         return found
+
+    def update_service(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        params: dict[str, Any] = {}
+        for row in dict.fromkeys(c.field.split(".", 1)[0] for c in changes):
+            params.update(UPDATE_REQUEST[row](self, ctx, resource))
+        ROLE_PROPAGATION.call(f"update service {self.service_name}", self.ecs(ctx).update_service,
+                              cluster=self.cluster_name, service=self.service_name, **params)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Scale to zero and drain, delete, then wait until ECS reports it INACTIVE.
@@ -373,4 +338,57 @@ class EcsServiceStep(EcsStep):
                 "service_name": self.service_name, "cluster_name": self.cluster_name}
 
 
-# --------------------------------------------------------------------------- auto scaling
+def _network(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The network configuration as compared: lists sorted, ECS's default spelled out."""
+    vpc = dict((data.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {})
+    return {"awsvpcConfiguration": {"subnets": sorted(vpc.get("subnets", [])),
+                                    "securityGroups": sorted(vpc.get("securityGroups", [])),
+                                    "assignPublicIp": vpc.get("assignPublicIp", "DISABLED")}}
+
+
+def _launch_mode(data: Mapping[str, Any]) -> str:
+    """``fargate`` or ``ec2``, from the launch type or the capacity providers used."""
+    on_fargate = data.get("launchType") == "FARGATE" or any(
+        s.get("capacityProvider") in FARGATE_PROVIDERS
+        for s in data.get("capacityProviderStrategy") or [])
+    return "fargate" if on_fargate else "ec2"
+
+
+def _fargate_platform(data: Mapping[str, Any]) -> Any:
+    """The platform version of a service on Fargate (the launch type row reports a move)."""
+    return data.get("platformVersion") if _launch_mode(data) == "fargate" else UNREPORTED
+
+
+def _ec2_strategy(data: Mapping[str, Any]) -> Any:
+    """The strategy of a service on EC2 capacity, where ECS reports one."""
+    strategy = data.get("capacityProviderStrategy") or []
+    return strategy_of(strategy) if strategy and _launch_mode(data) == "ec2" else UNREPORTED
+
+
+def _balancers(data: Mapping[str, Any]) -> list[tuple[Any, Any, Any]]:
+    return sorted((lb.get("targetGroupArn"), lb.get("containerName"), lb.get("containerPort"))
+                  for lb in data.get("loadBalancers", []))
+
+
+Request = Callable[[EcsServiceStep, StepContext, Resource], dict[str, Any]]
+#: The ``UpdateService`` parameters each converged row sets (botocore model, UpdateService).
+UPDATE_REQUEST: dict[str, Request] = {
+    "task_definition": lambda s, ctx, r: {
+        "taskDefinition": str(ctx.output(TASK_DEFINITION_STEP, "task_definition_arn"))},
+    "desired_count": lambda s, ctx, r: {"desiredCount": clamped(
+        int(r.data.get("desiredCount", 0)), s.config.ecs.autoscaling.min_capacity,
+        s.config.ecs.autoscaling.max_capacity)},
+    "deployment_configuration": lambda s, ctx, r: {
+        "deploymentConfiguration": s.desired_deployment()},
+    "health_check_grace_period_seconds": lambda s, ctx, r: {
+        "healthCheckGracePeriodSeconds":
+            s.config.ecs.service.health_check_grace_period_seconds},
+    "network_configuration": lambda s, ctx, r: {"networkConfiguration": s.desired_network(ctx)},
+    "propagate_tags": lambda s, ctx, r: {"propagateTags": "SERVICE"},
+    "enable_ecs_managed_tags": lambda s, ctx, r: {"enableECSManagedTags": True},
+    "platform_version": lambda s, ctx, r: {
+        "platformVersion": s.config.ecs.fargate.platform_version},
+    # ECS requires a new deployment to move tasks between providers.
+    "capacity_provider_strategy": lambda s, ctx, r: {
+        "capacityProviderStrategy": s.desired_strategy(), "forceNewDeployment": True},
+}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -12,22 +13,20 @@ from vivr_provision.config.app import ContainerEndpointConfig
 from vivr_provision.steps.base import (
     Change,
     DependencyMissing,
+    NamedStep,
     Resource,
     StepContext,
 )
 from vivr_provision.steps.common import (
+    KindTaggedStep,
     absent_on,
     gone_on,
     is_owned_by,
     require_owned,
-    tag_drift,
     tag_map,
 )
-from vivr_provision.steps.diffing import (
-    Exact,
-    changes_from,
-    differences,
-)
+from vivr_provision.steps.diffing import Exact, differences
+from vivr_provision.steps.drift import Field, converge, drift, tags_row
 from vivr_provision.steps.ecs.common import (
     EXECUTION_ROLE_STEP,
     RUNTIME_PLATFORM,
@@ -39,11 +38,13 @@ from vivr_provision.steps.ecs.common import (
 )
 from vivr_provision.steps.elasticache import CacheStep
 from vivr_provision.steps.iam import ROLE_PROPAGATION
+from vivr_provision.steps.kinds import TASK_DEFINITION
 from vivr_provision.steps.pgbouncer import PgBouncerStep
 from vivr_provision.steps.rds import DbInstanceBase
 from vivr_provision.steps.s3 import BucketStep
 
 log = structlog.get_logger("vivr.ecs")
+
 
 def secret_steps_of(config: PlatformConfig) -> list[str]:
     """The secret steps whose ARNs the container references."""
@@ -188,11 +189,41 @@ def _revision_of(arn: str) -> int:
     return int(arn.rsplit(":", 1)[-1])
 
 
-class TaskDefinitionStep(EcsStep):
-    """The task definition family: one essential container, awslogs, secrets by ARN."""
+def _containers(definition: Mapping[str, Any]) -> Exact:
+    """The containers by name (an extra or a missing container is a difference too)."""
+    return Exact({c["name"]: c for c in comparable(dict(definition))["containerDefinitions"]})
+
+
+def _setting(key: str, compare: Any = "exact") -> Field:
+    """One top-level member of the definition; any difference registers a revision."""
+    return Field(key, lambda d: d.get(key),
+                 lambda s, ctx: desired_task_definition(ctx, s.config, s.region)[key],
+                 compare=compare, apply="register")
+
+
+class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
+    """The task definition family: one essential container, awslogs, secrets by ARN.
+
+    Read by its own lookup, not its kind's: the family is the resource and
+    its latest ACTIVE revision is what is compared, found among the family's
+    revisions (``familyPrefix`` is a prefix match).
+    """
 
     family = TASK_DEFINITION_STEP
+    kind = TASK_DEFINITION
     expected_seconds = 3.0
+
+    #: A revision is immutable: any setting registers a new one (made the
+    #: latest); tags alone are changed on the current one.
+    FIELDS = (
+        tags_row(lambda d: tag_map(d.get("tags"), "key", "value")),
+        *(_setting(key) for key in ("family", "taskRoleArn", "executionRoleArn", "networkMode",
+                                    "requiresCompatibilities", "cpu", "memory")),
+        _setting("runtimePlatform", "document"),
+        Field("containerDefinitions", _containers,
+              lambda s, ctx: _containers(desired_task_definition(ctx, s.config, s.region)),
+              compare="document", apply="register"),
+    )
 
     @property
     def task_family(self) -> str:
@@ -225,7 +256,7 @@ class TaskDefinitionStep(EcsStep):
         return sorted(arns, key=_revision_of)
 
     def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
-        reply = absent_on(("ClientException",), self.ecs(ctx).describe_task_definition,
+        reply = absent_on(TASK_DEFINITION.not_found, self.ecs(ctx).describe_task_definition,
                           taskDefinition=arn, include=["TAGS"])
         if reply is None or reply["taskDefinition"].get("status") != "ACTIVE":
             return None
@@ -244,12 +275,9 @@ class TaskDefinitionStep(EcsStep):
                           tag_map(latest.data.get("tags"), "key", "value"))
         return latest
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+    def lookup(self, ctx: StepContext) -> Resource | None:
         # A recorded revision may have been superseded (by us or a deploy
         # pipeline): always compare against the latest one.
-        return self._latest(ctx)
-
-    def find_by_tags(self, ctx: StepContext) -> Resource | None:
         return self._latest(ctx)
 
     def _register(self, ctx: StepContext) -> Resource:
@@ -267,19 +295,17 @@ class TaskDefinitionStep(EcsStep):
         return self._register(ctx)
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        changes = tag_drift(self, tag_map(resource.data.get("tags"), "key", "value"))
-        found = task_definition_drift(ctx, self.config, self.region, resource.data)
-        return changes + changes_from(found)
+        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        """A new revision for any setting; tags alone are changed on the current one."""
-        if any(c.field != "tags" for c in changes):
-            return self._register(ctx)
-        for change in changes:
-            self.ecs(ctx).tag_resource(resourceArn=resource.id, tags=ecs_tags(change.desired))
-        updated = self._describe(ctx, resource.id)
-        assert updated is not None, "a task definition just tagged is describable"
-        return updated
+        """A new revision for any setting; tags are changed on the current one."""
+        converge(self, ctx, resource, changes, self.FIELDS)
+        latest = self._latest(ctx)  # the new revision, or the current one re-tagged
+        assert latest is not None, "a task definition just written is describable"
+        return latest
+
+    def register(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        self._register(ctx)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Deregister every ACTIVE revision we registered, then delete them."""
@@ -289,7 +315,8 @@ class TaskDefinitionStep(EcsStep):
             revision = self._describe(ctx, arn)
             if revision is not None and is_owned_by(
                     self, tag_map(revision.data.get("tags"), "key", "value")):
-                gone_on(("ClientException",), ecs.deregister_task_definition, taskDefinition=arn)
+                gone_on(TASK_DEFINITION.not_found, ecs.deregister_task_definition,
+                        taskDefinition=arn)
                 mine.append(arn)
         # DeleteTaskDefinitions takes at most 10 revisions per call.
         for start in range(0, len(mine), 10):
@@ -302,5 +329,3 @@ class TaskDefinitionStep(EcsStep):
         return {"id": resource.id, "task_definition_arn": resource.id,
                 "family": self.task_family, "revision": _revision_of(resource.id)}
 
-
-# --------------------------------------------------------------------------- service
