@@ -263,6 +263,22 @@ def test_service_settings_go_in_one_update_service_and_tags_apart() -> None:
         step.update(ctx, Resource(SERVICE_ARN, drifted), changes)
 
 
+@pytest.mark.parametrize(("count", "corrected"), [(1, 3), (12, 10)])
+def test_a_count_outside_the_range_is_corrected_alone(count: int, corrected: int) -> None:
+    config = _config()
+    step = EcsServiceStep(config)
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        drifted = _service(step, ctx, desiredCount=count)
+        aws.expect("ecs", "describe_task_definition",
+                   {"taskDefinition": _revision(ctx, config)}, {"taskDefinition": REVISION_1})
+        changes = step.diff(ctx, Resource(SERVICE_ARN, drifted))
+        aws.expect("ecs", "update_service", {}, {
+            "cluster": "vivr-prod", "service": "vivr-app", "desiredCount": corrected})
+        aws.expect("ecs", "describe_services", {"services": [_service(step, ctx)]})
+        step.update(ctx, Resource(SERVICE_ARN, drifted), changes)
+
+
 def test_a_new_revision_rolls_out_alone_so_auto_scaling_keeps_the_count() -> None:
     config = _config()
     step = EcsServiceStep(config)

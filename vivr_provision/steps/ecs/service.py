@@ -306,6 +306,7 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
 
     def update_service(self, ctx: StepContext, resource: Resource,
                        changes: list[Change]) -> None:
+        """Every drifted setting in one call: each ``UpdateService`` starts a deployment."""
         params: dict[str, Any] = {}
         for row in dict.fromkeys(c.field.split(".", 1)[0] for c in changes):
             params.update(UPDATE_REQUEST[row](self, ctx, resource))
