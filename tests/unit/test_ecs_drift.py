@@ -227,7 +227,7 @@ def test_plan_shows_the_rollout_before_the_new_revision_is_registered() -> None:
                    {"taskDefinition": REVISION_1})
         changes = step.diff(ctx, Resource(SERVICE_ARN, _service(step, ctx)))
     assert _shown(changes) == [("task_definition", REVISION_1,
-                                "a new revision of vivr-app (containerDefinitions[vivr-app].image)",
+                                "a new revision of vivr-app (containerDefinitions.vivr-app.image)",
                                 False)]
 
 
@@ -475,6 +475,19 @@ def test_task_definition_drift(what: str, edits: dict[str, Any], container: dict
         current = {**_registered(step, ctx, **container), **edits}
         changes = step.diff(ctx, Resource(REVISION_1, current))
     assert _shown(changes) == expected
+
+
+def test_a_container_we_did_not_define_is_drift() -> None:
+    config = _config()
+    step = TaskDefinitionStep(config)
+    sidecar = {"name": "sidecar", "image": "busybox", "essential": False}
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        current = _registered(step, ctx)
+        current["containerDefinitions"] = [*current["containerDefinitions"], sidecar]
+        changes = step.diff(ctx, Resource(REVISION_1, current))
+    assert _shown(changes) == [("containerDefinitions.sidecar",
+                                {**sidecar, "environment": {}, "secrets": {}}, None, False)]
 
 
 def _expect_latest(aws: StubbedAws, described: dict[str, Any]) -> None:

@@ -39,10 +39,7 @@ from vivr_provision.steps.ecs.common import (
     strategy_of,
     uses_ec2,
 )
-from vivr_provision.steps.ecs.task_definition import (
-    secret_steps_of,
-    task_definition_drift,
-)
+from vivr_provision.steps.ecs.task_definition import revision_drift, secret_steps_of
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 from vivr_provision.steps.kinds import ECS_SERVICE, TASK_DEFINITION
 
@@ -288,11 +285,10 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
             return wanted
         reply = absent_on(TASK_DEFINITION.not_found, self.ecs(ctx).describe_task_definition,
                           taskDefinition=running)
-        found = task_definition_drift(ctx, self.config, self.region,
-                                      reply["taskDefinition"] if reply else {})
+        found = revision_drift(ctx, self.config, reply["taskDefinition"] if reply else {})
         if not found:
             return wanted
-        paths = ", ".join(path for path, _, _ in found[:3]) + (", ..." if len(found) > 3 else "")
+        paths = ", ".join(c.field for c in found[:3]) + (", ..." if len(found) > 3 else "")
         family = self.config.ecs.task_definition.family
         return f"a new revision of {family} ({paths})"
 

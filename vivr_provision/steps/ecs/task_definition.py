@@ -25,7 +25,7 @@ from vivr_provision.steps.common import (
     require_owned,
     tag_map,
 )
-from vivr_provision.steps.diffing import Exact, differences
+from vivr_provision.steps.diffing import Exact
 from vivr_provision.steps.drift import Field, converge, drift, tags_row
 from vivr_provision.steps.ecs.common import (
     EXECUTION_ROLE_STEP,
@@ -107,22 +107,21 @@ def _as_exact(items: list[dict[str, Any]] | None, value_key: str) -> Exact:
     return Exact({item["name"]: item.get(value_key) for item in items or []})
 
 
-def comparable(definition: dict[str, Any]) -> dict[str, Any]:
-    """A task definition (request or description) in the form :func:`differences` compares.
+def containers(definition: Mapping[str, Any]) -> Exact:
+    """A definition's containers (request or description) as the ``document`` row compares them.
 
-    Environment variables and secrets become exact maps (order-free, extras
-    count); the rest stays as is (log driver options included: ECS may add
-    defaults such as the delivery mode, and we always set all of ours).
+    Keyed by name, both ways (an extra or a missing container is a
+    difference); environment variables and secrets become exact maps
+    (order-free, extras count); the rest of a container is a projection
+    (fields ECS adds, such as ``cpu: 0`` or ``mountPoints``, are not drift;
+    log driver options included: ECS may add defaults such as the delivery
+    mode, and we always set all of ours).
     """
-    result = dict(definition)
-    containers = []
-    for container in definition.get("containerDefinitions") or []:
-        item = dict(container)
-        item["environment"] = _as_exact(container.get("environment"), "value")
-        item["secrets"] = _as_exact(container.get("secrets"), "valueFrom")
-        containers.append(item)
-    result["containerDefinitions"] = containers
-    return result
+    return Exact({container["name"]: {
+        **container,
+        "environment": _as_exact(container.get("environment"), "value"),
+        "secrets": _as_exact(container.get("secrets"), "valueFrom")}
+        for container in definition.get("containerDefinitions") or []})
 
 
 def desired_task_definition(ctx: StepContext, config: PlatformConfig,
@@ -178,20 +177,8 @@ def desired_task_definition(ctx: StepContext, config: PlatformConfig,
     }
 
 
-def task_definition_drift(ctx: StepContext, config: PlatformConfig, region: str,
-                          current: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """Where a registered revision differs from what the config describes."""
-    desired = desired_task_definition(ctx, config, region)
-    return differences(comparable(current), comparable(desired))
-
-
 def _revision_of(arn: str) -> int:
     return int(arn.rsplit(":", 1)[-1])
-
-
-def _containers(definition: Mapping[str, Any]) -> Exact:
-    """The containers by name (an extra or a missing container is a difference too)."""
-    return Exact({c["name"]: c for c in comparable(dict(definition))["containerDefinitions"]})
 
 
 def _setting(key: str, compare: Any = "exact") -> Field:
@@ -213,17 +200,17 @@ class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
     kind = TASK_DEFINITION
     expected_seconds = 3.0
 
-    #: A revision is immutable: any setting registers a new one (made the
-    #: latest); tags alone are changed on the current one.
-    FIELDS = (
-        tags_row(lambda d: tag_map(d.get("tags"), "key", "value")),
+    #: A revision is immutable: any setting registers a new one (made the latest).
+    SETTINGS = (
         *(_setting(key) for key in ("family", "taskRoleArn", "executionRoleArn", "networkMode",
                                     "requiresCompatibilities", "cpu", "memory")),
         _setting("runtimePlatform", "document"),
-        Field("containerDefinitions", _containers,
-              lambda s, ctx: _containers(desired_task_definition(ctx, s.config, s.region)),
+        Field("containerDefinitions", containers,
+              lambda s, ctx: containers(desired_task_definition(ctx, s.config, s.region)),
               compare="document", apply="register"),
     )
+    #: Tags are changed on the current revision.
+    FIELDS = (tags_row(lambda d: tag_map(d.get("tags"), "key", "value")), *SETTINGS)
 
     @property
     def task_family(self) -> str:
@@ -329,3 +316,10 @@ class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
         return {"id": resource.id, "task_definition_arn": resource.id,
                 "family": self.task_family, "revision": _revision_of(resource.id)}
 
+
+def revision_drift(ctx: StepContext, config: PlatformConfig,
+                   current: Mapping[str, Any]) -> list[Change]:
+    """Where a registered revision's settings differ from the config (its tags apart):
+    the task definition step's table, which the service also compares its running
+    revision with."""
+    return drift(TaskDefinitionStep(config), ctx, current, TaskDefinitionStep.SETTINGS)
