@@ -16,7 +16,7 @@ import pytest
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.base import Resource
-from vivr_provision.steps.common import aws_tags
+from vivr_provision.steps.common import NAME_KEY, aws_tags
 from vivr_provision.steps.elasticache import (
     CacheParameterGroupStep,
     CacheStep,
@@ -61,7 +61,8 @@ def _shown(changes: list[Any]) -> Expected:
 
 def _described(data: dict[str, Any]) -> dict[str, Any]:
     """What AWS returns: the step's description without what the step adds."""
-    return {k: v for k, v in data.items() if k not in ("TagMap", "Member", "UserParameters")}
+    return {k: v for k, v in data.items()
+            if k not in ("TagMap", "Member", "UserParameters", NAME_KEY)}
 
 
 # --------------------------------------------------------------------------- subnet group
@@ -72,7 +73,7 @@ def _subnet_group(step: CacheSubnetGroupStep, **edits: Any) -> dict[str, Any]:
             "CacheSubnetGroupDescription": "VIVR cache subnets",
             # AWS lists the subnets in its own order.
             "Subnets": [{"SubnetIdentifier": "subnet-b"}, {"SubnetIdentifier": "subnet-a"}],
-            "TagMap": step.tags(), **edits}
+            "TagMap": step.tags(), NAME_KEY: SUBNET_GROUP, **edits}
 
 
 @pytest.mark.parametrize(("edits", "expected"), [
@@ -84,7 +85,7 @@ def _subnet_group(step: CacheSubnetGroupStep, **edits: Any) -> dict[str, Any]:
     # Only our tags count: others' tags are left alone.
     ({"TagMap": {"team": "theirs"}}, "tags"),
     # Renamed in the config: the group state recorded is another resource.
-    ({"CacheSubnetGroupName": "vivr-old-subnets"},
+    ({"CacheSubnetGroupName": "vivr-old-subnets", NAME_KEY: "vivr-old-subnets"},
      [("name", "vivr-old-subnets", SUBNET_GROUP, True)]),
 ])
 def test_subnet_group_drift(edits: dict[str, Any], expected: Expected | str) -> None:
@@ -144,7 +145,7 @@ def test_a_group_renamed_in_the_config_is_read_under_the_recorded_name() -> None
 def _parameter_group(step: CacheParameterGroupStep, **edits: Any) -> dict[str, Any]:
     return {"CacheParameterGroupName": PARAMETER_GROUP, "ARN": PARAMETER_ARN,
             "CacheParameterGroupFamily": "redis7", "Description": "VIVR Redis 7 parameters",
-            "TagMap": step.tags(), **edits}
+            "TagMap": step.tags(), NAME_KEY: PARAMETER_GROUP, **edits}
 
 
 def _user_parameters(aws: StubbedAws, values: dict[str, str]) -> None:
@@ -234,7 +235,8 @@ def _group(config: PlatformConfig, **edits: Any) -> dict[str, Any]:
                             "NodeGroupMembers": [{}, {}]}],
             # Slow and engine log into the cache group, as configured.
             "LogDeliveryConfigurations": _delivering(config),
-            "TagMap": CacheStep(config).tags(), "Member": _member(), **edits}
+            "TagMap": CacheStep(config).tags(), "Member": _member(), NAME_KEY: GROUP_ID,
+            **edits}
 
 
 def _delivering(config: PlatformConfig) -> list[dict[str, Any]]:
@@ -306,7 +308,7 @@ GROUP_CASES: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any], Expected
     # Not judged: no member described, tags not listable, no endpoint port.
     ({"Member": None, "TagMap": None, "NodeGroups": [{"NodeGroupMembers": [{}, {}]}]}, {}, {},
      []),
-    ({"ReplicationGroupId": "vivr-old-cache"}, {}, {},
+    ({"ReplicationGroupId": "vivr-old-cache", NAME_KEY: "vivr-old-cache"}, {}, {},
      [("name", "vivr-old-cache", GROUP_ID, True)]),
     # A group being deleted (or failed) has to go first: nothing else is judged.
     ({"Status": "deleting", "Description": "x"}, {}, {},

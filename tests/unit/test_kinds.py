@@ -92,7 +92,10 @@ def test_reads_match_the_operation(name: str) -> None:
         item = output[_top(read.item)]
         item_shape = item.member if item.type_name == "list" else item
         fields = item_shape.members
-    for path in (read.id_field, read.tag_target, read.tags):
+    if read.by_id is not None:
+        assert read.by_id in members, (name, read.by_id, sorted(members))
+        assert (members[read.by_id].type_name == "list") is read.name_as_list
+    for path in (read.id_field, read.tag_target, read.tags, read.name_field):
         if path is not None:
             assert _top(path) in fields, (name, path, sorted(fields))
     if read.tags is None:

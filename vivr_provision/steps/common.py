@@ -117,6 +117,10 @@ def read_tags(client: Any, kind: Kind, target: str) -> dict[str, str]:
     return tag_map(listed, api.key, api.value)
 
 
+#: Where :class:`KindStep` puts the resource's name in ``Resource.data`` (the ``NAME`` row).
+NAME_KEY = "KindName"
+
+
 class KindStep(NamedStep, KindTaggedStep):
     """A step whose resource is read by name as its kind declares (:attr:`Kind.read`).
 
@@ -132,13 +136,30 @@ class KindStep(NamedStep, KindTaggedStep):
         return True
 
     def lookup(self, ctx: StepContext, name: str | None = None) -> Resource | None:
-        """The resource named in the config (or ``name``: one state recorded), if ours."""
+        """The resource named in the config (or ``name``), if ours."""
         read = self.kind.read
         assert read is not None, f"{self.kind.noun}: no read declared"
-        name = name or self.resource_name()
+        return self._read_kind(ctx, read.request(name or self.resource_name()))
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        """The resource state recorded, found by its id where the kind can read one
+        (:attr:`Read.by_id`): after a rename in the config it is still the old one,
+        which the ``NAME`` row reports; else the configured name is read."""
+        read = self.kind.read
+        assert read is not None, f"{self.kind.noun}: no read declared"
+        if read.by_id is None:
+            return self.lookup(ctx)
+        return self._read_kind(ctx, read.request(resource_id, read.by_id))
+
+    def with_details(self, ctx: StepContext, resource: Resource) -> Resource:
+        """Add what the describe call does not carry (attributes read by another call)."""
+        return resource
+
+    def _read_kind(self, ctx: StepContext, request: dict[str, Any]) -> Resource | None:
+        read = self.kind.read
+        assert read is not None
         client = ctx.client(self.kind.service, self.region)
-        reply = absent_on(self.kind.not_found, getattr(client, read.operation),
-                          **read.request(name))
+        reply = absent_on(self.kind.not_found, getattr(client, read.operation), **request)
         item = jmespath.search(read.item, reply) if reply else None
         if not item or not self.is_live(item):
             return None
@@ -146,8 +167,9 @@ class KindStep(NamedStep, KindTaggedStep):
         target = str(jmespath.search(read.tag_target, data))
         data["TagMap"] = (tag_map(jmespath.search(read.tags, data)) if read.tags
                           else read_tags(client, self.kind, target))
-        require_owned(self, f"{self.kind.noun} {name}", data["TagMap"])
-        return Resource(str(jmespath.search(read.id_field, data)), data)
+        data[NAME_KEY] = str(jmespath.search(read.name_field or read.id_field, data))
+        require_owned(self, f"{self.kind.noun} {data[NAME_KEY]}", data["TagMap"])
+        return self.with_details(ctx, Resource(str(jmespath.search(read.id_field, data)), data))
 
     def reread(self, ctx: StepContext) -> Resource:
         """The description after a write (a resource we just wrote is describable)."""

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from vivr_provision.steps.base import Change, Resource, StepContext
-from vivr_provision.steps.common import wrong_tags
+from vivr_provision.steps.common import NAME_KEY, wrong_tags
 from vivr_provision.steps.diffing import changes_from, differences
 
 Compare = Literal["exact", "unordered", "defaulted", "tags", "any_of", "document"]
@@ -153,4 +153,13 @@ def tags_row(current: Callable[[Mapping[str, Any]], Any] = lambda d: d["TagMap"]
 
 TAGS = tags_row()
 
-__all__ = ["MAINTENANCE_WINDOW", "TAGS", "UNREPORTED", "Field", "converge", "drift", "tags_row"]
+#: The resource's name (a :class:`~vivr_provision.steps.common.KindStep`'s): AWS
+#: renames none of these, so a name changed in the config is a new resource.
+#: ``describe_by_id`` reads the one state recorded, so the old one is compared
+#: and this row reports the rename as a replacement (apply stops and says so)
+#: instead of creating a second one and leaving the old behind.
+NAME = Field("name", lambda d: d.get(NAME_KEY, UNREPORTED),
+             lambda s, ctx: s.resource_name(), effect="replace")
+
+__all__ = ["MAINTENANCE_WINDOW", "NAME", "TAGS", "UNREPORTED", "Field", "converge", "drift",
+           "tags_row"]

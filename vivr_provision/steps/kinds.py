@@ -79,10 +79,18 @@ class Read:
     #: Path, in the resource, to tags it carries inline (a pair list), when
     #: the description includes them; otherwise :attr:`TagApi.list_call` reads them.
     tags: str | None = None
+    #: Path, in the resource, to its name; None: :attr:`id_field` is the name.
+    name_field: str | None = None
+    #: The parameter of :attr:`operation` that takes the id state records (an ARN,
+    #: or the name), so the resource state knows is found even after the config
+    #: renamed it (the ``NAME`` drift row then reports a replacement); None: the
+    #: id cannot be read back and the configured name is read instead.
+    by_id: str | None = None
 
-    def request(self, name: str) -> dict[str, Any]:
-        """The keyword arguments of :attr:`operation` for ``name``."""
-        return {self.name_param: [name] if self.name_as_list else name}
+    def request(self, name: str, param: str | None = None) -> dict[str, Any]:
+        """The keyword arguments of :attr:`operation` for ``name`` (in ``param``:
+        :attr:`name_param` by default, :attr:`by_id` for a recorded id)."""
+        return {param or self.name_param: [name] if self.name_as_list else name}
 
 
 @dataclass(frozen=True)
@@ -129,14 +137,16 @@ LOG_DELIVERY = Kind("logs", "log delivery", _codes("ResourceNotFoundException"),
 SECRET = Kind("secretsmanager", "secret", _codes("ResourceNotFoundException"),
               _codes("ResourceExistsException"), TagApi("tag_resource", "SecretId"),
               # DescribeSecret answers with the secret itself ("@"), its tags inline.
-              Read("describe_secret", "SecretId", "@", "ARN", "ARN", tags="Tags"))
+              Read("describe_secret", "SecretId", "@", "ARN", "ARN", tags="Tags",
+                   name_field="Name", by_id="SecretId"))
 KMS_KEY = Kind("kms", "KMS key", _codes("NotFoundException"), _codes("AlreadyExistsException"),
                TagApi("tag_resource", "KeyId", key="TagKey", value="TagValue",
                       list_call="list_resource_tags"))
 #: ``GetRole`` returns the role's tags inline; the tag calls name the role, not its ARN.
 IAM_ROLE = Kind("iam", "IAM role", _codes("NoSuchEntity"), _codes("EntityAlreadyExists"),
                 TagApi("tag_role", "RoleName", list_call="list_role_tags"),
-                Read("get_role", "RoleName", "Role", "Arn", "RoleName", tags="Tags"))
+                Read("get_role", "RoleName", "Role", "Arn", "RoleName", tags="Tags",
+                     name_field="RoleName"))
 CERTIFICATE = Kind("acm", "certificate", _codes("ResourceNotFoundException"),
                    tags=TagApi("add_tags_to_certificate", "CertificateArn",
                                list_call="list_tags_for_certificate"))
@@ -145,7 +155,7 @@ TOPIC = Kind("sns", "SNS topic", _codes("NotFound", "NotFoundException"),
 ALARM = Kind("cloudwatch", "alarm", _codes("ResourceNotFound"),
              tags=_PAIRS_BY_ARN["cloudwatch"],
              read=Read("describe_alarms", "AlarmNames", "MetricAlarms[0]", "AlarmArn",
-                       "AlarmArn", name_as_list=True))
+                       "AlarmArn", name_as_list=True, name_field="AlarmName"))
 DASHBOARD = Kind("cloudwatch", "dashboard", _codes("ResourceNotFound", "DashboardNotFoundError"))
 SCALING_POLICY = Kind("application-autoscaling", "scaling policy",
                       _codes("ObjectNotFoundException"))
@@ -153,12 +163,14 @@ DB_INSTANCE = Kind("rds", "DB instance", _codes("DBInstanceNotFound", "DBInstanc
                    _codes("DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"),
                    _PAIRS_BY_ARN["rds"],
                    Read("describe_db_instances", "DBInstanceIdentifier", "DBInstances[0]",
-                        "DBInstanceIdentifier", "DBInstanceArn", tags="TagList"))
+                        "DBInstanceIdentifier", "DBInstanceArn", tags="TagList",
+                        by_id="DBInstanceIdentifier"))
 DB_SUBNET_GROUP = Kind("rds", "DB subnet group", _codes("DBSubnetGroupNotFoundFault"),
                        _codes("DBSubnetGroupAlreadyExists", "DBSubnetGroupAlreadyExistsFault"),
                        _PAIRS_BY_ARN["rds"],
                        Read("describe_db_subnet_groups", "DBSubnetGroupName",
-                            "DBSubnetGroups[0]", "DBSubnetGroupName", "DBSubnetGroupArn"))
+                            "DBSubnetGroups[0]", "DBSubnetGroupName", "DBSubnetGroupArn",
+                            by_id="DBSubnetGroupName"))
 DB_PARAMETER_GROUP = Kind("rds", "DB parameter group",
                           _codes("DBParameterGroupNotFound", "DBParameterGroupNotFoundFault"),
                           _codes("DBParameterGroupAlreadyExists",
@@ -166,23 +178,26 @@ DB_PARAMETER_GROUP = Kind("rds", "DB parameter group",
                           _PAIRS_BY_ARN["rds"],
                           Read("describe_db_parameter_groups", "DBParameterGroupName",
                                "DBParameterGroups[0]", "DBParameterGroupName",
-                               "DBParameterGroupArn"))
+                               "DBParameterGroupArn", by_id="DBParameterGroupName"))
 CACHE_SUBNET_GROUP = Kind("elasticache", "cache subnet group",
                           _codes("CacheSubnetGroupNotFoundFault"),
                           _codes("CacheSubnetGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"],
                           Read("describe_cache_subnet_groups", "CacheSubnetGroupName",
-                               "CacheSubnetGroups[0]", "CacheSubnetGroupName", "ARN"))
+                               "CacheSubnetGroups[0]", "CacheSubnetGroupName", "ARN",
+                               by_id="CacheSubnetGroupName"))
 CACHE_PARAMETER_GROUP = Kind("elasticache", "cache parameter group",
                              _codes("CacheParameterGroupNotFound"),
                              _codes("CacheParameterGroupAlreadyExists"),
                              _PAIRS_BY_ARN["elasticache"],
                              Read("describe_cache_parameter_groups", "CacheParameterGroupName",
-                                  "CacheParameterGroups[0]", "CacheParameterGroupName", "ARN"))
+                                  "CacheParameterGroups[0]", "CacheParameterGroupName", "ARN",
+                                  by_id="CacheParameterGroupName"))
 REPLICATION_GROUP = Kind("elasticache", "replication group",
                          _codes("ReplicationGroupNotFoundFault"),
                          _codes("ReplicationGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"],
                          Read("describe_replication_groups", "ReplicationGroupId",
-                              "ReplicationGroups[0]", "ReplicationGroupId", "ARN"))
+                              "ReplicationGroups[0]", "ReplicationGroupId", "ARN",
+                              by_id="ReplicationGroupId"))
 # Read for the replication group's members (cluster-level settings live there); we
 # never tag them, but AWS can (AddTagsToResource takes a cluster's ARN).
 CACHE_CLUSTER = Kind("elasticache", "cache cluster", _codes("CacheClusterNotFound"),
@@ -192,11 +207,13 @@ CACHE_CLUSTER = Kind("elasticache", "cache cluster", _codes("CacheClusterNotFoun
 LOAD_BALANCER = Kind("elbv2", "load balancer", _codes("LoadBalancerNotFound"),
                      _codes("DuplicateLoadBalancerName"), _PAIRS_BY_ARN["elbv2"],
                      Read("describe_load_balancers", "Names", "LoadBalancers[0]",
-                          "LoadBalancerArn", "LoadBalancerArn", name_as_list=True))
+                          "LoadBalancerArn", "LoadBalancerArn", name_as_list=True,
+                          name_field="LoadBalancerName", by_id="LoadBalancerArns"))
 TARGET_GROUP = Kind("elbv2", "target group", _codes("TargetGroupNotFound"),
                     _codes("DuplicateTargetGroupName"), _PAIRS_BY_ARN["elbv2"],
                     Read("describe_target_groups", "Names", "TargetGroups[0]",
-                         "TargetGroupArn", "TargetGroupArn", name_as_list=True))
+                         "TargetGroupArn", "TargetGroupArn", name_as_list=True,
+                         name_field="TargetGroupName", by_id="TargetGroupArns"))
 LISTENER = Kind("elbv2", "listener", _codes("ListenerNotFound"), _codes("DuplicateListener"),
                 _PAIRS_BY_ARN["elbv2"])
 LISTENER_RULE = Kind("elbv2", "listener rule", _codes("RuleNotFound"), _codes("PriorityInUse"),
@@ -211,15 +228,16 @@ class EcsRead(Read):
 
     include: tuple[str, ...] = ()
 
-    def request(self, name: str) -> dict[str, Any]:
-        body = super().request(name)
+    def request(self, name: str, param: str | None = None) -> dict[str, Any]:
+        body = super().request(name, param)
         return {**body, "include": list(self.include)} if self.include else body
 
 
 ECS_CLUSTER = Kind("ecs", "ECS cluster", _codes("ClusterNotFoundException"),
                    tags=_PAIRS_BY_ARN["ecs"],
                    read=EcsRead("describe_clusters", "clusters", "clusters[0]", "clusterArn",
-                                "clusterArn", name_as_list=True, include=("SETTINGS",)))
+                                "clusterArn", name_as_list=True, include=("SETTINGS",),
+                                name_field="clusterName", by_id="clusters"))
 #: Task definitions are read through their family's revisions (the step's own
 #: lookup); ``DescribeTaskDefinition`` answers an unknown one with ``ClientException``.
 TASK_DEFINITION = Kind("ecs", "task definition", _codes("ClientException"),
@@ -228,7 +246,8 @@ TASK_DEFINITION = Kind("ecs", "task definition", _codes("ClientException"),
 CAPACITY_PROVIDER = Kind("ecs", "capacity provider", _codes(), tags=_PAIRS_BY_ARN["ecs"],
                          read=Read("describe_capacity_providers", "capacityProviders",
                                    "capacityProviders[0]", "capacityProviderArn",
-                                   "capacityProviderArn", name_as_list=True))
+                                   "capacityProviderArn", name_as_list=True, name_field="name",
+                                   by_id="capacityProviders"))
 ECS_SERVICE = Kind("ecs", "ECS service",
                    _codes("ServiceNotFoundException", "ServiceNotActiveException",
                           "ClusterNotFoundException"),

@@ -29,7 +29,7 @@ from vivr_provision.config.data import ReadReplicaConfig, SubnetGroupConfig
 from vivr_provision.retry import policy
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import KindStep, aws_tags, gone_on, timestamp
-from vivr_provision.steps.drift import MAINTENANCE_WINDOW, TAGS, Field, converge, drift
+from vivr_provision.steps.drift import MAINTENANCE_WINDOW, NAME, TAGS, Field, converge, drift
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 from vivr_provision.steps.kinds import DB_INSTANCE, DB_PARAMETER_GROUP, DB_SUBNET_GROUP
 from vivr_provision.steps.logs import rds_export_step_names
@@ -86,6 +86,7 @@ class DbSubnetGroupStep(KindStep):
 
     #: Subnets (in any order) and description travel in one ModifyDBSubnetGroup.
     FIELDS = (
+        NAME,
         TAGS,
         Field("subnets", lambda d: sorted(s["SubnetIdentifier"] for s in d.get("Subnets", [])),
               lambda s, ctx: s.subnet_ids(ctx), compare="unordered", apply="modify_group"),
@@ -162,6 +163,7 @@ class DbParameterGroupStep(KindStep):
         """
         wanted = {name: p.value for name, p in self.config.rds.parameter_group.parameters.items()}
         return (
+            NAME,
             TAGS,
             Field("family", lambda d: d.get("DBParameterGroupFamily"),
                   lambda s, ctx: s.config.rds.parameter_group.family, effect="replace"),
@@ -290,7 +292,8 @@ class DbInstanceBase(KindStep):
     def fields(self, ctx: StepContext, data: Mapping[str, Any]) -> tuple[Field, ...]:
         """Tags, the fixed rows, then each modifiable setting :meth:`desired` names."""
         wanted = self.desired(ctx)
-        return (TAGS, *self.fixed_fields(data), *(row for row in SETTINGS if row.name in wanted))
+        return (NAME, TAGS, *self.fixed_fields(data),
+                *(row for row in SETTINGS if row.name in wanted))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         return drift(self, ctx, resource.data, self.fields(ctx, resource.data))

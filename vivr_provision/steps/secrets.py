@@ -44,7 +44,7 @@ from vivr_provision.steps.common import (
     require_owned,
     tag_map,
 )
-from vivr_provision.steps.drift import Field, converge, drift, tags_row
+from vivr_provision.steps.drift import NAME, Field, converge, drift, tags_row
 from vivr_provision.steps.kinds import SECRET
 
 events = structlog.get_logger("vivr.secrets")
@@ -172,6 +172,7 @@ class SecretStep(KindStep):
     #: Metadata only: a secret's value is never rewritten by apply.  Description
     #: and key travel in one UpdateSecret.
     FIELDS = (
+        NAME,
         tags_row(lambda d: tag_map(d.get("Tags"))),  # inline in DescribeSecret
         Field("description", lambda d: d.get("Description", ""),
               lambda s, ctx: s.description, apply="update_metadata"),

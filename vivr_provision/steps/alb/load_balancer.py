@@ -34,7 +34,7 @@ from vivr_provision.steps.alb.common import (
 )
 from vivr_provision.steps.base import Change, Resource, Site, StepContext
 from vivr_provision.steps.common import KindStep, aws_tags, gone_on
-from vivr_provision.steps.drift import TAGS, Field, converge, drift
+from vivr_provision.steps.drift import NAME, TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import LOAD_BALANCER
 
 
@@ -53,6 +53,7 @@ class LoadBalancerStep(AlbPartStep, KindStep):
     wait_budget_s = 1200.0
 
     FIELDS = (
+        NAME,
         TAGS,
         Field("Scheme", lambda d: d.get("Scheme"), lambda s, ctx: s.alb.scheme,
               effect="replace"),
@@ -135,14 +136,12 @@ class LoadBalancerStep(AlbPartStep, KindStep):
         """A balancer whose provisioning failed is not one (a new one is created)."""
         return (item.get("State") or {}).get("Code") != "failed"
 
-    def lookup(self, ctx: StepContext) -> Resource | None:
-        """The balancer by name, with its attributes (``data["Attributes"]``)."""
-        found = super().lookup(ctx)
-        if found is not None:
-            found.data["Attributes"] = attribute_map(
-                self.elbv2(ctx).describe_load_balancer_attributes(
-                    LoadBalancerArn=found.id)["Attributes"])
-        return found
+    def with_details(self, ctx: StepContext, resource: Resource) -> Resource:
+        """Its attributes (``data["Attributes"]``): DescribeLoadBalancers omits them."""
+        resource.data["Attributes"] = attribute_map(
+            self.elbv2(ctx).describe_load_balancer_attributes(
+                LoadBalancerArn=resource.id)["Attributes"])
+        return resource
 
     def _write_attributes(self, ctx: StepContext, arn: str, wanted: dict[str, str]) -> None:
         LOG_BUCKET_SETTLING.call(

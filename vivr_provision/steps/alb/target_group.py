@@ -23,7 +23,7 @@ from vivr_provision.steps.alb.common import (
 )
 from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.common import KindStep, aws_tags, gone_on
-from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift
+from vivr_provision.steps.drift import NAME, TAGS, UNREPORTED, Field, converge, drift
 from vivr_provision.steps.kinds import TARGET_GROUP
 
 #: CreateTargetGroup/ModifyTargetGroup's health-check parameters, in plan order.
@@ -55,6 +55,7 @@ class TargetGroupStep(AlbPartStep, KindStep):
     kind = TARGET_GROUP
 
     FIELDS = (
+        NAME,
         TAGS,
         _fixed("Protocol", lambda s, ctx: s.alb.target_group.protocol),
         _fixed("Port", lambda s, ctx: s.alb.target_group.port),
@@ -73,14 +74,12 @@ class TargetGroupStep(AlbPartStep, KindStep):
     def depends_on(self) -> tuple[str, ...]:
         return (self.site.step("vpc"),)
 
-    def lookup(self, ctx: StepContext) -> Resource | None:
-        """The group by name, with its attributes (``data["Attributes"]``)."""
-        found = super().lookup(ctx)
-        if found is not None:
-            found.data["Attributes"] = attribute_map(
-                self.elbv2(ctx).describe_target_group_attributes(
-                    TargetGroupArn=found.id)["Attributes"])
-        return found
+    def with_details(self, ctx: StepContext, resource: Resource) -> Resource:
+        """Its attributes (``data["Attributes"]``): DescribeTargetGroups omits them."""
+        resource.data["Attributes"] = attribute_map(
+            self.elbv2(ctx).describe_target_group_attributes(
+                TargetGroupArn=resource.id)["Attributes"])
+        return resource
 
     # -- desired settings ----------------------------------------------------
     def health_check(self) -> dict[str, Any]:

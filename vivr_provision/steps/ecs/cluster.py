@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from vivr_provision.aws import error_code
 from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.common import KindStep
-from vivr_provision.steps.drift import TAGS, Field, converge, drift
+from vivr_provision.steps.drift import NAME, TAGS, Field, converge, drift
 from vivr_provision.steps.ecs.common import (
     CLUSTER_DRAINING,
     CLUSTER_STEP,
@@ -46,6 +46,7 @@ class EcsClusterStep(EcsStep, KindStep):
 
     #: Every cluster; the setting is named as ECS names it.
     FIELDS = (
+        NAME,
         TAGS,
         Field("containerInsights", lambda d: _settings(d).get("containerInsights"),
               lambda s, ctx: s.insights(), apply="update_settings"),

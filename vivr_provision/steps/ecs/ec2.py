@@ -46,7 +46,7 @@ from vivr_provision.steps.common import (
     wrong_tags,
 )
 from vivr_provision.steps.diffing import Exact
-from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift, tags_row
+from vivr_provision.steps.drift import NAME, TAGS, UNREPORTED, Field, converge, drift, tags_row
 from vivr_provision.steps.ec2 import image_id
 from vivr_provision.steps.ecs.common import (
     CAPACITY_PROVIDER_STEP,
@@ -425,6 +425,7 @@ class EcsCapacityProviderStep(EcsStep, KindStep):
     wait_budget_s = 900.0
 
     FIELDS = (
+        NAME,
         TAGS,
         # A provider's group is fixed at create (UpdateCapacityProvider takes none).
         Field("autoScalingGroupArn",
@@ -484,14 +485,12 @@ class EcsCapacityProviderStep(EcsStep, KindStep):
         live = [p for p in providers if self.is_live(p)]
         return dict(live[0]) if live else None
 
-    def lookup(self, ctx: StepContext) -> Resource | None:
-        found = super().lookup(ctx)
-        if found is None:
-            return None
+    def with_details(self, ctx: StepContext, resource: Resource) -> Resource:
+        """Whether the cluster uses it, and the cluster's default strategy."""
         cluster = self._cluster(ctx) or {}
         providers = cluster.get("capacityProviders") or []
-        return Resource(found.id, {
-            **found.data, "clusterProviders": providers,
+        return Resource(resource.id, {
+            **resource.data, "clusterProviders": providers,
             "attached": self.provider_name in providers,
             "clusterStrategy": cluster.get("defaultCapacityProviderStrategy") or []})
 

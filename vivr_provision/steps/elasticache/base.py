@@ -1,4 +1,4 @@
-"""What the three ElastiCache steps share: the client, reading by name, the rename row."""
+"""What the three ElastiCache steps share: the client and reading by name."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from typing import Any
 
 from vivr_provision.config.data import RedisConfig
 from vivr_provision.retry import policy
-from vivr_provision.steps.base import Resource, StepContext
+from vivr_provision.steps.base import StepContext
 from vivr_provision.steps.common import KindStep
-from vivr_provision.steps.drift import Field
 
 #: A group whose replication group was just deleted may still be held for a moment.
 GROUP_RELEASING = policy(
@@ -16,17 +15,6 @@ GROUP_RELEASING = policy(
     "a cache subnet/parameter group stays in use until its replication group is gone",
     deadline_s=900, max_attempts=60,
 )
-
-
-def name_row(id_field: str) -> Field:
-    """The name is the id: one renamed in the config is a new resource.
-
-    ``describe_by_id`` reads the name state recorded, so the old resource is
-    what gets compared; this row reports the rename as a replacement (apply
-    stops and says so) instead of keeping the old one under the new name.
-    """
-    return Field("name", lambda d: d[id_field], lambda s, ctx: s.resource_name(),
-                 effect="replace")
 
 
 class ElastiCacheStep(KindStep):
@@ -42,9 +30,5 @@ class ElastiCacheStep(KindStep):
     def ec(self, ctx: StepContext) -> Any:
         return ctx.client("elasticache", self.region)
 
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        """The resource under the name state recorded (see :func:`name_row`)."""
-        return self.lookup(ctx, resource_id)
 
-
-__all__ = ["GROUP_RELEASING", "ElastiCacheStep", "name_row"]
+__all__ = ["GROUP_RELEASING", "ElastiCacheStep"]

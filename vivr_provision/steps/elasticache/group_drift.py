@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from vivr_provision.config.data import RedisConfig
 from vivr_provision.steps.base import Change, Resource, StepContext
-from vivr_provision.steps.drift import UNREPORTED, Field, tags_row
-from vivr_provision.steps.elasticache.base import name_row
+from vivr_provision.steps.drift import NAME, UNREPORTED, Field, tags_row
 from vivr_provision.steps.log_delivery import (
     cache_log_deliveries,
     cache_log_update,
@@ -106,7 +105,7 @@ def replication_group_fields(cfg: RedisConfig, ctx: StepContext) -> tuple[Field,
             else found or None
 
     rows = [
-        name_row("ReplicationGroupId"),
+        NAME,
         # Tags cannot be listed while the group is not available (TagMap None).
         tags_row(lambda d: UNREPORTED if d.get("TagMap") is None else d["TagMap"]),
         Field("description", lambda d: d.get("Description"),

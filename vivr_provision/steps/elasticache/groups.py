@@ -7,8 +7,8 @@ from typing import Any
 
 from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.common import aws_tags, gone_on
-from vivr_provision.steps.drift import TAGS, Field, converge, drift
-from vivr_provision.steps.elasticache.base import GROUP_RELEASING, ElastiCacheStep, name_row
+from vivr_provision.steps.drift import NAME, TAGS, Field, converge, drift
+from vivr_provision.steps.elasticache.base import GROUP_RELEASING, ElastiCacheStep
 from vivr_provision.steps.kinds import CACHE_PARAMETER_GROUP, CACHE_SUBNET_GROUP
 
 #: ModifyCacheParameterGroup and ResetCacheParameterGroup take at most 20 parameters.
@@ -53,7 +53,7 @@ class CacheSubnetGroupStep(ElastiCacheStep):
 
     #: The managed settings (see :mod:`vivr_provision.steps.drift`).
     FIELDS = (
-        name_row("CacheSubnetGroupName"),
+        NAME,
         TAGS,
         Field("description", lambda d: d.get("CacheSubnetGroupDescription"),
               lambda s, ctx: s.redis.subnet_group.description, apply="modify_group"),
@@ -139,7 +139,7 @@ class CacheParameterGroupStep(ElastiCacheStep):
     #: The managed settings; ``UserParameters`` and ``ParametersNotInConfig`` are
     #: added by :meth:`diff` (the group's description does not carry its values).
     FIELDS = (
-        name_row("CacheParameterGroupName"),
+        NAME,
         TAGS,
         # Neither can change: ModifyCacheParameterGroup only takes parameter values.
         Field("family", lambda d: d.get("CacheParameterGroupFamily"),

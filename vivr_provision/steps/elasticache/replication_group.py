@@ -16,6 +16,7 @@ import structlog
 
 from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.common import (
+    NAME_KEY,
     absent_on,
     aws_tags,
     gone_on,
@@ -121,6 +122,7 @@ class CacheStep(ElastiCacheStep):
         if tags is not None or not from_state:
             require_owned(self, f"replication group {group_id}", tags or {})
         data["TagMap"] = tags
+        data[NAME_KEY] = group_id
         data["Member"] = self._member(ctx, data)
         return Resource(group_id, data)
 
