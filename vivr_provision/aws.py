@@ -9,6 +9,7 @@ wide parallel apply slows down instead of tripping AWS throttling.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -111,15 +112,19 @@ class RetryLog:
                 reason = str(error.get("Code") or f"HTTP {http.status_code}")
         self._last.reason = reason
 
-    def attempt(self, request: Any = None, event_name: str = "", **_: Any) -> None:
-        """``before-send`` handler: count and log an attempt that is a retry."""
+    def attempt(self, request: Any = None, event_name: str = "", service: str = "",
+                **_: Any) -> None:
+        """``before-send`` handler: count and log an attempt that is a retry
+        (``service``: the client's name, ``elbv2`` rather than the event's
+        ``elastic-load-balancing-v2``)."""
         header = request.headers.get("amz-sdk-request", b"") if request is not None else b""
         text = header.decode() if isinstance(header, bytes) else str(header)
         fields = dict(part.strip().split("=", 1) for part in text.split(";") if "=" in part)
         attempt = int(fields.get("attempt", "1"))
         if attempt <= 1:
             return
-        service, operation = [*event_name.split("."), "", ""][1:3]
+        event_service, operation = [*event_name.split("."), "", ""][1:3]
+        service = service or event_service
         with self._lock:
             self._counts[service] = self._counts.get(service, 0) + 1
         retry_log.debug("aws.retry", service=service, operation=operation, attempt=attempt,
@@ -196,7 +201,8 @@ class ClientFactory:
                 )
             client.meta.events.register("before-send", self.limiter(service, region).before_send)
             client.meta.events.register("needs-retry", self.retries.outcome)
-            client.meta.events.register("before-send", self.retries.attempt)
+            client.meta.events.register("before-send",
+                                        functools.partial(self.retries.attempt, service=service))
             cache[key] = client
         return cache[key]
 

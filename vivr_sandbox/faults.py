@@ -139,7 +139,9 @@ class FaultProxy:
     host: str = "127.0.0.1"
     port: int = 0
     #: Called with (call, phase) around each forwarded request; may kill the client.
-    observe: Callable[[ProxiedCall, Phase], None] | None = None
+    #: Returning True before forwarding cuts the connection instead (the call never
+    #: reaches the server: a client killed just before sending).
+    observe: Callable[[ProxiedCall, Phase], bool | None] | None = None
     calls: list[ProxiedCall] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -246,8 +248,10 @@ class FaultProxy:
                     self._cut()
                     return
                 call = ProxiedCall(seq, service, operation, mutating, fault, 0)
-                if proxy.observe is not None:
-                    proxy.observe(call, "before")
+                if proxy.observe is not None and proxy.observe(call, "before"):
+                    proxy._record(call)
+                    self._cut()
+                    return
                 status, reply_headers, payload = proxy._forward(self.command, self.path,
                                                                 headers, body)
                 call = ProxiedCall(seq, service, operation, mutating, fault, status)
@@ -264,4 +268,5 @@ class FaultProxy:
         return Handler
 
 
-__all__ = ["FAULTS_PATH", "FaultPlan", "FaultProxy", "FaultRates", "ProxiedCall"]
+__all__ = ["FAULTS_PATH", "FaultKind", "FaultPlan", "FaultProxy", "FaultRates", "Phase",
+           "ProxiedCall"]

@@ -49,9 +49,13 @@ def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return seen
 
 
-def _client(proxy: FaultProxy, service: str) -> Any:
+def _account() -> str:
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0")
-    account = f"8{worker:02d}{os.getpid() % 10000:04d}{next(_numbers):05d}"
+    return f"8{worker:02d}{os.getpid() % 10000:04d}{next(_numbers):05d}"
+
+
+def _client(proxy: FaultProxy, service: str, account: str | None = None) -> Any:
+    account = account or _account()
     return boto3.client(service, region_name="us-east-1", endpoint_url=proxy.url,
                         aws_access_key_id=f"sandbox{account}", aws_secret_access_key="sandbox",
                         config=Config(retries={"mode": "standard", "max_attempts": 4}))
@@ -236,3 +240,25 @@ def test_the_tools_clients_count_and_log_botocores_retries(server: SandboxServer
                if e["event"] == "aws.retry"]
     assert retried == [("ec2", "DescribeVpcs", 2, "RequestLimitExceeded"),
                        ("iam", "ListRoles", 2, "Throttling")]
+
+
+def test_a_lost_create_load_balancer_retried_returns_the_same_balancer(
+        server: SandboxServer, backoffs: list[bool]) -> None:
+    """ELBv2 documents CreateLoadBalancer as idempotent (moto alone made a second one)."""
+    proxy = _proxy(server, "lose", "elasticloadbalancing.CreateLoadBalancer")
+    try:
+        account = _account()
+        ec2, elbv2 = _client(proxy, "ec2", account), _client(proxy, "elbv2", account)
+        vpc = ec2.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.5.{i}.0/24",
+                                     AvailabilityZone=f"us-east-1{zone}")["Subnet"]["SubnetId"]
+                   for i, zone in enumerate("ab")]
+        created = elbv2.create_load_balancer(Name="vivr-alb", Subnets=subnets)
+        balancers = elbv2.describe_load_balancers()["LoadBalancers"]
+        with pytest.raises(ClientError, match="DuplicateLoadBalancerName"):
+            elbv2.create_load_balancer(Name="vivr-alb", Subnets=subnets[:1])
+    finally:
+        proxy.stop()
+    assert proxy.faults() == {"lose": 1}
+    assert [b["LoadBalancerArn"] for b in balancers] == [
+        created["LoadBalancers"][0]["LoadBalancerArn"]]

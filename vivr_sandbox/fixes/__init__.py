@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable
 
 from vivr_sandbox import catalog, dns
-from vivr_sandbox.fixes import cloudfront, ecs, elasticache, logs, rds, s3
+from vivr_sandbox.fixes import cloudfront, ecs, elasticache, elbv2, logs, rds, s3
 
 log = logging.getLogger(__name__)
 
@@ -77,5 +77,6 @@ _FIXES: list[Callable[[], None]] = [
     *cloudfront.FIXES,
     *catalog.FIXES,
     *logs.FIXES,
+    *elbv2.FIXES,
     dns.fix_acm_validation_needs_delegation,
 ]
