@@ -280,7 +280,9 @@ class Engine:
         self.ctx = StepContext(config, clients, self._outputs_of, self.cancel,
                                account_id=state.account_id or "000000000000",
                                destroy_options=destroy_options or DestroyOptions(),
-                               idle=self.gate.released)
+                               idle=self.gate.released, note_written=self._note_written,
+                               forget_written=self._forget_written,
+                               written_into=self._written_into)
         self._observer = observer
 
     # -- bookkeeping -------------------------------------------------------
@@ -300,6 +302,26 @@ class Engine:
                 setattr(record, key, value)
             record.updated_at = utc_now()
             self.store.save(self.state)
+
+    def _note_written(self, name: str, entries: list[dict[str, str]]) -> None:
+        """Journal what a step is about to write into another step's container (saved now)."""
+        with self._lock:
+            known = self.state.record(name).written
+            added = [dict(e) for e in entries if e not in known]
+            if added:
+                self._commit(name, written=[*known, *added])
+
+    def _forget_written(self, name: str, entries: list[dict[str, str]]) -> None:
+        with self._lock:
+            known = self.state.record(name).written
+            kept = [e for e in known if e not in entries]
+            if len(kept) != len(known):
+                self._commit(name, written=kept)
+
+    def _written_into(self, container: str) -> list[dict[str, str]]:
+        with self._lock:
+            return [dict(e) for record in self.state.steps.values() for e in record.written
+                    if e.get("container") == container]
 
     def _notify(self, name: str, phase: str, detail: str = "") -> None:
         if self._observer is not None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import http.client
 import random
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -130,6 +131,15 @@ class FaultPlan:
 # --------------------------------------------------------------------------- the proxy
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (botocore closing a kept-alive connection, a killed
+    CLI) is the weather here, not an error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class FaultProxy:
     """A threaded HTTP proxy to ``upstream`` that injects :class:`FaultPlan`'s faults."""
@@ -149,7 +159,7 @@ class FaultProxy:
         self._seq = 0
         target = urlsplit(self.upstream)
         self._upstream = (target.hostname or "127.0.0.1", target.port or 80)
-        self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
+        self._server = _QuietServer((self.host, self.port), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

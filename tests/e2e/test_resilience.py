@@ -182,3 +182,21 @@ def test_destroy_leaves_resources_it_did_not_create(aws: Aws) -> None:
     assert destroyed.returncode == 0, destroyed.stderr[-2000:]
     assert ec2_inventory(ec2) == before
     assert foreign in before["vpcs"]
+
+
+def test_a_destroy_killed_between_a_certificate_and_its_records_finishes_on_rerun(
+        aws: Aws) -> None:
+    """The validation CNAMEs were journalled when written: once the certificate step is
+    gone, the zone's step still knows them as ours, deletes them and then the zone."""
+    assert aws.cli("apply", "--target", "acm").returncode == 0
+    killed = aws.cli("destroy", "--yes", env={"VIVR_FAULT_CRASH_AFTER": "acm.DeleteCertificate"})
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    route53 = aws.client("route53")
+    zone = route53.list_hosted_zones()["HostedZones"][0]["Id"]
+    left = [r["Type"] for r in route53.list_resource_record_sets(
+        HostedZoneId=zone)["ResourceRecordSets"]]
+    assert "CNAME" in left, "the kill came before the records' deletion"
+
+    resumed = aws.cli("destroy", "--yes")
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert route53.list_hosted_zones()["HostedZones"] == []

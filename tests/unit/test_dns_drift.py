@@ -342,3 +342,44 @@ def test_only_the_repointed_failover_record_is_rewritten(config: PlatformConfig)
                 {"HostedZoneId": ZONE_ID, "StartRecordName": name, "StartRecordType": "CNAME",
                  "StartRecordIdentifier": slot, "MaxItems": "10"})
         step.update(ctx, resource, [change])
+
+
+# ------------------------------------------------------------------ deleting the zone
+
+_ZONE = "/hostedzone/Z1"
+_SOA = {"Name": "vivr.example.com.", "Type": "SOA", "TTL": 900,
+        "ResourceRecords": [{"Value": "ns-1. admin. 1 7200 900 1209600 86400"}]}
+_CNAME = {"Name": "_abc.vivr.example.com.", "Type": "CNAME", "TTL": 300,
+          "ResourceRecords": [{"Value": "_xyz.acm-validations.aws."}]}
+
+
+@pytest.mark.parametrize("journalled", [True, False], ids=["ours", "someone-elses"])
+def test_the_zone_deletes_records_journalled_as_ours_and_keeps_others(
+        journalled: bool) -> None:
+    """A validation CNAME whose certificate step is gone is ours if the journal says
+    so (deleted with the zone); any other record keeps the zone."""
+    config = production_config()
+    step = HostedZoneStep(config)
+    entry = {"container": "hosted-zone:Z1", "name": "_abc.vivr.example.com.",
+             "type": "CNAME", "value": "_xyz.acm-validations.aws."}
+    with StubbedAws() as aws:
+        ctx = aws.context(config)
+        journal = [entry] if journalled else []
+        ctx.written_into = lambda container: journal if container == "hosted-zone:Z1" else []
+        aws.expect("route53", "list_resource_record_sets",
+                   {"ResourceRecordSets": [_SOA, _CNAME], "IsTruncated": False,
+                    "MaxItems": "300"}, {"HostedZoneId": "Z1"})
+        if not journalled:
+            with pytest.raises(RuntimeError, match=r"_abc\.vivr\.example\.com\. CNAME"):
+                step.delete(ctx, Resource(_ZONE, {"Name": "vivr.example.com."}))
+            return
+        aws.expect("route53", "change_resource_record_sets",
+                   {"ChangeInfo": {"Id": "/change/C1", "Status": "INSYNC",
+                                   "SubmittedAt": "2026-12-06T00:00:00Z"}},
+                   {"HostedZoneId": "Z1", "ChangeBatch": {
+                       "Comment": "vivr-provision route53-zone: records this tool wrote",
+                       "Changes": [{"Action": "DELETE", "ResourceRecordSet": _CNAME}]}})
+        aws.expect("route53", "delete_hosted_zone",
+                   {"ChangeInfo": {"Id": "/change/C2", "Status": "PENDING",
+                                   "SubmittedAt": "2026-12-06T00:00:00Z"}}, {"Id": _ZONE})
+        step.delete(ctx, Resource(_ZONE, {"Name": "vivr.example.com."}))

@@ -57,6 +57,10 @@ class StepRecord(BaseModel):
     """Last error, one line."""
     retained: list[str] = Field(default_factory=list)
     """What the last delete deliberately kept (final snapshot, secret in its recovery window)."""
+    written: list[dict[str, str]] = Field(default_factory=list)
+    """What the step wrote into a container another step owns (ACM's validation records in
+    the hosted zone), journalled before the write and kept after the step's own resource is
+    gone, so the container's step can recognise it as ours (``StepContext.written_into``)."""
 
 
 class CatalogRecord(BaseModel):

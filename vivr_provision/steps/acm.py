@@ -65,7 +65,14 @@ from vivr_provision.steps.common import (
     read_tags,
 )
 from vivr_provision.steps.delegation import Delegation, check_delegation
-from vivr_provision.steps.dns import ZONE_STEP, change_records, fqdn, get_record
+from vivr_provision.steps.dns import (
+    ZONE_STEP,
+    change_records,
+    entry_of,
+    fqdn,
+    get_record,
+    written_record,
+)
 from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift
 from vivr_provision.steps.kinds import CERTIFICATE
 
@@ -322,8 +329,13 @@ class CertificateStep(KindTaggedStep):
                 if not self._present(get_record(ctx, zone, r["Name"], r["Type"]), r)]
 
     def _upsert(self, ctx: StepContext, records: list[dict[str, str]]) -> None:
+        # Journalled first: if the certificate is deleted and the run stops before
+        # these are, the zone's step still knows them as ours (and deletes them).
+        zone = self._zone_id(ctx)
+        ctx.note_written(self.name, [written_record(zone, r["Name"], r["Type"], r["Value"])
+                                     for r in records])
         change_records(
-            ctx, self._zone_id(ctx),
+            ctx, zone,
             [("UPSERT", {"Name": r["Name"], "Type": r["Type"], "TTL": VALIDATION_TTL,
                          "ResourceRecords": [{"Value": r["Value"]}]}) for r in records],
             comment=f"vivr-provision {self.name}: ACM validation of {self.cert.domain_name}")
@@ -479,6 +491,7 @@ class CertificateStep(KindTaggedStep):
             doomed.append(current)
         change_records(ctx, zone, [("DELETE", r) for r in doomed],
                        comment=f"vivr-provision {self.name}: certificate {arn} deleted")
+        ctx.forget_written(self.name, [e for r in doomed if (e := entry_of(zone, r))])
         return kept
 
     def outputs(self, resource: Resource) -> dict[str, Any]:

@@ -107,6 +107,13 @@ class StepContext:
     idle: Callable[[], AbstractContextManager[None]] = nullcontext
     #: Values resolved from AWS's catalogs before the walk (engine versions, AMIs ...).
     catalog: Catalog = field(default_factory=Catalog)
+    #: Journal ``(step, entries)`` a step is about to write into a container another
+    #: step owns (each entry names its ``container``), before writing them.
+    note_written: Callable[[str, list[dict[str, str]]], None] = lambda step, entries: None
+    #: Drop entries a step has removed again.
+    forget_written: Callable[[str, list[dict[str, str]]], None] = lambda step, entries: None
+    #: Every entry any step (present or already deleted) journalled for a container.
+    written_into: Callable[[str], list[dict[str, str]]] = lambda container: []
 
     def client(self, service: str, region: str | None = None) -> Any:
         return self.clients.client(service, region)

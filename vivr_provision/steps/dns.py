@@ -26,7 +26,7 @@ records and later by the alias and failover records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -71,6 +71,22 @@ def fqdn(name: str) -> str:
 def bare_zone_id(zone_id: str) -> str:
     """``Z123`` from ``/hostedzone/Z123`` (APIs report both forms)."""
     return zone_id.rsplit("/", 1)[-1]
+
+
+def written_record(zone_id: str, name: str, record_type: str, value: str) -> dict[str, str]:
+    """The journal entry of a simple record another step writes into the zone
+    (``StepContext.note_written``): what the zone's delete recognises as ours."""
+    return {"container": f"hosted-zone:{bare_zone_id(zone_id)}", "name": fqdn(_unescape(name)),
+            "type": record_type, "value": fqdn(value)}
+
+
+def entry_of(zone_id: str, record: Mapping[str, Any]) -> dict[str, str] | None:
+    """:func:`written_record` of a record set as Route 53 lists it (one value), or None."""
+    values = record.get("ResourceRecords") or []
+    if len(values) != 1:
+        return None
+    return written_record(zone_id, str(record["Name"]), str(record["Type"]),
+                          str(values[0]["Value"]))
 
 
 def get_record(ctx: StepContext, zone_id: str, name: str, record_type: str,
@@ -278,10 +294,25 @@ class HostedZoneStep(Step):
                                                      Comment=changes[-1].desired)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        """Delete the zone if only its own SOA/NS records are left; refuse otherwise."""
+        """Delete the zone once only its own SOA/NS records are left; refuse otherwise.
+
+        Records other steps of this tool wrote into the zone and journalled
+        (``StepContext.note_written``: ACM's validation CNAMEs) are deleted
+        first, even when the step that wrote them is gone already (a destroy
+        interrupted between a certificate's deletion and its records'); any
+        other record is someone else's, and the zone stays.
+        """
         apex = fqdn(str(resource.data.get("Name") or self.zone_name))
-        others = [f"{_unescape(r['Name'])} {r['Type']}" for r in list_records(ctx, resource.id)
-                  if not (r["Type"] in ZONE_OWN_TYPES and _unescape(r["Name"]) == apex)]
+        ours = ctx.written_into(f"hosted-zone:{bare_zone_id(resource.id)}")
+        records = [r for r in list_records(ctx, resource.id)
+                   if not (r["Type"] in ZONE_OWN_TYPES and _unescape(r["Name"]) == apex)]
+        leftover = [r for r in records if entry_of(resource.id, r) in ours]
+        if leftover:
+            change_records(ctx, resource.id, [("DELETE", r) for r in leftover],
+                           comment=f"vivr-provision {self.name}: records this tool wrote")
+            events.info("route53.zone.written_records_deleted", step=self.name,
+                        records=[r["Name"] for r in leftover])
+        others = [f"{_unescape(r['Name'])} {r['Type']}" for r in records if r not in leftover]
         if others:
             raise RuntimeError(
                 f"{self.name}: hosted zone {apex} ({resource.id}) still holds records this tool "
