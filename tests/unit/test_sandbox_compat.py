@@ -71,8 +71,9 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 24 and len(set(first)) == 24
-    services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM")
+    assert len(first) == 30 and len(set(first)) == 30
+    services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
+                "WAFv2", "IAM", "Application Auto Scaling")
     assert all(line.split(":", 1)[0] in services for line in first)
 
 

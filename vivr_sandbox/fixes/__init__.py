@@ -28,7 +28,18 @@ import threading
 from collections.abc import Callable
 
 from vivr_sandbox import catalog, dns
-from vivr_sandbox.fixes import cloudfront, ecs, elasticache, elbv2, logs, rds, s3
+from vivr_sandbox.fixes import (
+    applicationautoscaling,
+    cloudfront,
+    ecs,
+    elasticache,
+    elbv2,
+    iam,
+    logs,
+    rds,
+    s3,
+    wafv2,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,5 +89,8 @@ _FIXES: list[Callable[[], None]] = [
     *catalog.FIXES,
     *logs.FIXES,
     *elbv2.FIXES,
+    *wafv2.FIXES,
+    *iam.FIXES,
+    *applicationautoscaling.FIXES,
     dns.fix_acm_validation_needs_delegation,
 ]

@@ -45,6 +45,32 @@ def _fix_elbv2_create_load_balancer_is_idempotent() -> None:
         return existing
 
 
+def _fix_elbv2_create_listener_is_idempotent() -> None:
+    """ELBv2: CreateListener on a port the balancer already listens on returns that
+    listener when the protocol is the same (DuplicateListener otherwise).
+
+    moto 5.2.5 means to refuse a second listener on a port but looks the
+    port up among listener ARNs, so it never does and creates a duplicate.
+    AWS documents the call as idempotent ("If you attempt to create multiple
+    listeners with the same settings, each call succeeds", ELBv2 API
+    reference, CreateListener) and refuses another protocol on a taken port.
+    """
+    from moto.elbv2.exceptions import DuplicateListenerError
+    from moto.elbv2.models import ELBv2Backend
+
+    @wrap(ELBv2Backend, "create_listener")
+    def create_listener(original: Any, self: Any, load_balancer_arn: str, protocol: str,
+                        port: Any, *args: Any, **params: Any) -> Any:
+        balancer = self.load_balancers.get(load_balancer_arn)
+        for listener in (balancer.listeners.values() if balancer else ()):
+            if str(listener.port) == str(port):
+                if listener.protocol != protocol:
+                    raise DuplicateListenerError()
+                return listener
+        return original(self, load_balancer_arn, protocol, port, *args, **params)
+
+
 FIXES: list[Callable[[], None]] = [
     _fix_elbv2_create_load_balancer_is_idempotent,
+    _fix_elbv2_create_listener_is_idempotent,
 ]
