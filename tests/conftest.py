@@ -35,7 +35,7 @@ def sandbox() -> Iterator[SandboxServer]:
     server.stop()
 
 
-def _new_account() -> str:
+def new_account() -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
     return f"{int(worker) + 1:03d}{os.getpid() % 10000:04d}{next(_account_numbers):05d}"
 
@@ -187,4 +187,4 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 @pytest.fixture
 def aws(sandbox: SandboxServer, tmp_path: Path) -> Aws:
-    return Aws(sandbox, _new_account(), tmp_path)
+    return Aws(sandbox, new_account(), tmp_path)

@@ -541,16 +541,25 @@ class Engine:
         self._notify(step.name, "creating")
         existed = False
         with self.gate.slot(priority):
-            try:
-                resource = step.create(self.ctx, token)
-            except ClientError as exc:
-                done = step.exists_codes() | step.gone_codes()  # an authorize, a revoke
-                found = step.find(self.ctx, None) if error_code(exc) in done else None
-                if found is None:
-                    raise
-                log.info("step.create_found_existing", step=step.name, code=error_code(exc),
-                         resource_id=found.id)
-                resource, existed = found, True
+            for attempt in range(1, RESUME_ATTEMPTS + 1):
+                try:
+                    resource = step.create(self.ctx, token)
+                    break
+                except ClientError as exc:
+                    if error_code(exc) not in step.exists_codes() | step.gone_codes():
+                        raise
+                    found = step.find(self.ctx, None)
+                    if found is not None:
+                        log.info("step.create_found_existing", step=step.name,
+                                 code=error_code(exc), resource_id=found.id)
+                        resource, existed = found, True
+                        break
+                    if attempt == RESUME_ATTEMPTS:
+                        raise
+                    # An inner call (a revoke before any rule of ours existed) had
+                    # finished; nothing to adopt yet: create again, as a rerun would.
+                    log.info("step.create_resumed", step=step.name, code=error_code(exc),
+                             attempt=attempt)
         self._commit(step.name, resource_id=resource.id, origin="created")
         log.info("step.creating", step=step.name, resource_id=resource.id)
         return resource, existed

@@ -509,12 +509,39 @@ def test_a_changed_setting_registers_a_new_revision() -> None:
         changes = step.diff(ctx, Resource(REVISION_1, current))
         request = desired_task_definition(ctx, config, REGION)
         new = {**_revision(ctx, config, REVISION_2), "tags": ecs_tags(step.tags())}
+        # The revisions before the call: any other new one after it is a twin.
+        aws.expect("ecs", "list_task_definitions", {"taskDefinitionArns": [REVISION_1]})
         aws.expect("ecs", "register_task_definition",
                    {"taskDefinition": {k: v for k, v in new.items() if k != "tags"}},
                    {**request, "tags": ecs_tags(step.tags())})
+        aws.expect("ecs", "list_task_definitions",
+                   {"taskDefinitionArns": [REVISION_1, REVISION_2]})
         _expect_latest(aws, new)
         updated = step.update(ctx, Resource(REVISION_1, current), changes)
     assert updated.id == REVISION_2
+
+
+def test_a_register_retried_after_a_lost_answer_deregisters_its_twin() -> None:
+    """RegisterTaskDefinition takes no token: the lost first attempt's revision goes."""
+    config = _config()
+    step = TaskDefinitionStep(config)
+    twin = REVISION_2.replace(":2", ":3")
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        described = _revision(ctx, config, REVISION_2)
+        aws.expect("ecs", "list_task_definitions", {"taskDefinitionArns": [REVISION_1]})
+        aws.expect("ecs", "register_task_definition", {"taskDefinition": {
+            **{k: v for k, v in described.items() if k != "tags"},
+            "taskDefinitionArn": twin}})
+        aws.expect("ecs", "list_task_definitions",
+                   {"taskDefinitionArns": [REVISION_1, REVISION_2, twin]})
+        aws.expect("ecs", "describe_task_definition",
+                   {"taskDefinition": {k: v for k, v in described.items() if k != "tags"},
+                    "tags": ecs_tags(step.tags())},
+                   {"taskDefinition": REVISION_2, "include": ["TAGS"]})
+        aws.expect("ecs", "deregister_task_definition", {}, {"taskDefinition": REVISION_2})
+        created = step.create(ctx, "token")
+    assert created.id == twin
 
 
 def test_tags_alone_are_changed_on_the_current_revision() -> None:

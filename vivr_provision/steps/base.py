@@ -22,6 +22,7 @@ from botocore.exceptions import WaiterError
 from vivr_provision.aws import ClientFactory
 from vivr_provision.catalog import Catalog
 from vivr_provision.config import PlatformConfig
+from vivr_provision.steps.kinds import Kind
 
 MANAGED_BY = "vivr-provision"
 STEP_TAG = "vivr:step"
@@ -206,6 +207,9 @@ class Step(ABC):
     expected_seconds: ClassVar[float] = 5.0
     #: Budget for the create/update waiter and for the delete waiter.
     wait_budget_s: ClassVar[float] = 600.0
+    #: The resource kinds whose codes settle a call retried after a lost answer
+    #: (:meth:`exists_codes`, :meth:`gone_codes`), for steps without one ``kind``.
+    kinds: ClassVar[tuple[Kind, ...]] = ()
     #: Whether apply may delete and re-create the resource when a setting that
     #: cannot change in place drifted.  Only for stateless resources (an EC2
     #: instance whose user data changed); stateful ones make apply stop instead.
@@ -273,14 +277,16 @@ class Step(ABC):
 
         What a create, put, authorize or associate answers when botocore
         retried it after a lost response: the engine then looks the resource
-        up and adopts it if it is ours (see ``Engine._create``).
+        up and adopts it if it is ours (see ``Engine._create``).  By default
+        the already-exists codes of :attr:`kinds`.
         """
-        return frozenset()
+        return frozenset().union(*(kind.already_exists for kind in self.kinds))
 
     def gone_codes(self) -> frozenset[str]:
         """Error codes by which a call of :meth:`delete` says its work is already done
-        (the engine then checks that the resource is really gone)."""
-        return frozenset()
+        (the engine then checks that the resource is really gone); by default the
+        not-found codes of :attr:`kinds`."""
+        return frozenset().union(*(kind.not_found for kind in self.kinds))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         """Settings that drifted from the config (empty when converged)."""

@@ -162,6 +162,7 @@ class HostedZoneStep(Step):
     """The public hosted zone ``route53.hosted_zone.name``."""
 
     family = ZONE_STEP
+    kinds = (HOSTED_ZONE,)
     service = "route53"
     expected_seconds = 30.0
 

@@ -68,6 +68,13 @@ class IamRoleStep(KindStep):
     def resource_name(self) -> str:
         return self.role.name
 
+    def exists_codes(self) -> frozenset[str]:
+        # AddRoleToInstanceProfile retried after a lost answer: the profile already
+        # holds the role, and IAM answers "LimitExceeded: Cannot exceed quota for
+        # InstanceSessionsPerInstanceProfile: 1".  The engine then re-reads the role
+        # and its profile; a real quota problem still shows as drift and fails.
+        return IAM_ROLE.already_exists | {"LimitExceeded"}
+
     @property
     def needs_instance_profile(self) -> bool:
         return self.role.trust_service == EC2_TRUST

@@ -159,6 +159,8 @@ ALARM = Kind("cloudwatch", "alarm", _codes("ResourceNotFound"),
 DASHBOARD = Kind("cloudwatch", "dashboard", _codes("ResourceNotFound", "DashboardNotFoundError"))
 SCALING_POLICY = Kind("application-autoscaling", "scaling policy",
                       _codes("ObjectNotFoundException"))
+SCALABLE_TARGET = Kind("application-autoscaling", "scalable target",
+                       _codes("ObjectNotFoundException"))
 DB_INSTANCE = Kind("rds", "DB instance", _codes("DBInstanceNotFound", "DBInstanceNotFoundFault"),
                    _codes("DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"),
                    _PAIRS_BY_ARN["rds"],

@@ -296,9 +296,32 @@ class KmsKeyStep(KmsKeyBase):
             Tags=kms_tags(self.tags()),
         )["KeyMetadata"]
         key_id = meta["KeyId"]
+        self._reap_twins(ctx, key_id)
         self._set_rotation(ctx, key_id)
         self._ensure_alias(ctx, key_id)
         return until_found(f"key {key_id}", lambda: self._describe(ctx, key_id))
+
+    def _reap_twins(self, ctx: StepContext, keep: str) -> None:
+        """Schedule the deletion of other live keys carrying this step's tags.
+
+        ``CreateKey`` takes no idempotency token: retried by botocore after a
+        lost answer, it makes a second key.  Right after our create, no other
+        key carries this step's tags (the step creates only when its lookup
+        found none), so each one is that twin; it encrypts nothing yet and
+        goes with KMS's shortest waiting period (7 days).
+        """
+        kms = self.kms(ctx)
+        for page in kms.get_paginator("list_keys").paginate():
+            for key in page.get("Keys", []):
+                if key["KeyId"] == keep:
+                    continue
+                found = self._describe(ctx, key["KeyId"])
+                if found is not None and is_owned_by(self, found.data["TagMap"]):
+                    events.warning("kms.twin_deleted", step=self.name, kept=keep,
+                                   deleted=key["KeyId"],
+                                   reason="a create retried after a lost answer made a "
+                                          "second key")
+                    kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
 
     def _set_rotation(self, ctx: StepContext, key_id: str) -> None:
         kms = self.kms(ctx)

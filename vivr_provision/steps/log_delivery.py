@@ -207,6 +207,7 @@ class LogDeliveryStep(Step):
     """One delivery of ``logs.deliveries``: source, destination and delivery, as one group."""
 
     family = "log-delivery"
+    kinds = (LOG_DELIVERY,)
     service = "logs"
     #: Stateless: a source or format AWS cannot change in place is re-created by apply.
     replace_automatically = True

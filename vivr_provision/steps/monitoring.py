@@ -442,6 +442,7 @@ class ScaleOutPolicyStep(NamedStep):
     """
 
     family = "scaling-policy"
+    kinds = (SCALING_POLICY,)
     service = "application-autoscaling"
     expected_seconds = 2.0
 
@@ -636,6 +637,7 @@ class DashboardStep(NamedStep):
     """``<project>-<environment>``: the tracked metrics and a graph of every alarm."""
 
     family = DASHBOARD_STEP
+    kinds = (DASHBOARD,)
     service = "cloudwatch"
     expected_seconds = 1.0
 

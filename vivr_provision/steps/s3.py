@@ -176,6 +176,7 @@ class BucketStep(NamedStep):
     """One bucket of ``config.s3.buckets`` in the primary region, with all its settings."""
 
     family = "s3"
+    kinds = (BUCKET,)
     service = "s3"
     expected_seconds = 5.0
     wait_budget_s = 300.0

@@ -159,6 +159,10 @@ class OriginCheckRules(AlbPartStep):
                 except ClientError as exc:
                     if error_code(exc) != "PriorityInUse":
                         raise
+                    if key in self.read_rules(ctx, listener_arn)[0]:
+                        # CreateRule retried after a lost answer: the first attempt
+                        # made our rule (its tags say so); it is compared next time.
+                        continue
                     raise RuntimeError(
                         f"{self.name}: priority {spec.priority} of {self.resource_name()} is "
                         f"taken by a rule vivr-provision did not create; move that rule or "

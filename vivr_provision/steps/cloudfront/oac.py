@@ -52,6 +52,7 @@ class OriginAccessControlStep(Step):
     """How the distribution signs its requests to the assets bucket (SigV4, always)."""
 
     family = OAC_STEP
+    kinds = (ORIGIN_ACCESS_CONTROL,)
     service = "cloudfront"
 
     def resource_name(self) -> str:

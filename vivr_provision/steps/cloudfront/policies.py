@@ -223,6 +223,7 @@ class CachePolicyStep(PolicyStep):
     """A custom cache policy (TTLs, compression, what goes in the cache key)."""
 
     family = CACHE_POLICY_FAMILY
+    kinds = (CACHE_POLICY,)
     api = CACHE_POLICY_API
     FIELDS = CACHE_POLICY_FIELDS
 
@@ -255,6 +256,7 @@ class OriginRequestPolicyStep(PolicyStep):
     """A custom origin request policy (what CloudFront forwards beyond the cache key)."""
 
     family = ORIGIN_REQUEST_POLICY_FAMILY
+    kinds = (ORIGIN_REQUEST_POLICY,)
     api = ORIGIN_REQUEST_POLICY_API
     FIELDS = ORIGIN_REQUEST_POLICY_FIELDS
 

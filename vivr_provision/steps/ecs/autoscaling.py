@@ -25,7 +25,7 @@ from vivr_provision.steps.ecs.common import (
     SCALING_PROPAGATION,
     SERVICE_STEP,
 )
-from vivr_provision.steps.kinds import SCALING_POLICY
+from vivr_provision.steps.kinds import SCALABLE_TARGET, SCALING_POLICY
 
 log = structlog.get_logger("vivr.ecs")
 
@@ -72,6 +72,7 @@ class EcsAutoscalingStep(NamedStep):
 
     family = AUTOSCALING_STEP
     service = "application-autoscaling"
+    kinds = (SCALABLE_TARGET, SCALING_POLICY)
     expected_seconds = 3.0
 
     @property

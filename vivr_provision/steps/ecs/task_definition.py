@@ -269,14 +269,38 @@ class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
 
     def _register(self, ctx: StepContext) -> Resource:
         request = desired_task_definition(ctx, self.config, self.region)
+        before = set(self._active_arns(ctx))
         reply = ROLE_PROPAGATION.call(
             f"register {self.task_family}", self.ecs(ctx).register_task_definition,
             **request, tags=ecs_tags(self.tags()))
         definition = dict(reply["taskDefinition"])
+        self._deregister_twins(ctx, before, str(definition["taskDefinitionArn"]))
         definition["tags"] = reply.get("tags") or ecs_tags(self.tags())
         log.info("ecs.task_definition.registered", step=self.name,
                  task_definition=definition["taskDefinitionArn"])
         return Resource(definition["taskDefinitionArn"], definition)
+
+    def _deregister_twins(self, ctx: StepContext, before: set[str], new: str) -> None:
+        """Deregister revisions our own register call made besides ``new``.
+
+        ``RegisterTaskDefinition`` takes no idempotency token: retried by
+        botocore after a lost answer, it registers the same definition twice.
+        A revision that appeared during the call and is not the one it
+        returned is that twin (the state lock keeps other runs of this tool
+        out; a deploy pipeline registering at that very moment would tag it
+        otherwise, and only ours are touched).
+        """
+        for arn in self._active_arns(ctx):
+            if arn in before or arn == new:
+                continue
+            twin = self._describe(ctx, arn)
+            if twin is not None and is_owned_by(
+                    self, tag_map(twin.data.get("tags"), "key", "value")):
+                log.warning("ecs.task_definition.twin_deregistered", step=self.name,
+                            kept=new, deregistered=arn,
+                            reason="a register retried after a lost answer made two")
+                gone_on(TASK_DEFINITION.not_found, self.ecs(ctx).deregister_task_definition,
+                        taskDefinition=arn)
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         return self._register(ctx)

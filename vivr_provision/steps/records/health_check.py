@@ -89,6 +89,7 @@ class HealthCheckStep(Step):
     """``health-check.primary-alb``: Route 53 probes the primary ALB's health endpoint."""
 
     family = HEALTH_CHECK_FAMILY
+    kinds = (HEALTH_CHECK,)
     service = "route53"
     expected_seconds = 5.0
     #: Type and request interval cannot change in place; the failover record
