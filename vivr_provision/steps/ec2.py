@@ -8,6 +8,7 @@ apart from the logic, as Cloud Custodian does with its ``TypeInfo``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -17,7 +18,7 @@ from botocore.exceptions import ClientError
 from vivr_provision.aws import error_code
 from vivr_provision.retry import READ_AFTER_CREATE
 from vivr_provision.steps.base import STEP_TAG, Change, Resource, Step, StepContext
-from vivr_provision.steps.common import tag_drift
+from vivr_provision.steps.drift import Field, converge, drift, tags_row
 
 log = structlog.get_logger("vivr.ec2")
 
@@ -158,30 +159,22 @@ class Ec2Step(Step):
 
         return READ_AFTER_CREATE.call(f"describe {resource.id}", _get)
 
-    # -- tags as drift -----------------------------------------------------
-    def tag_changes(self, resource: Resource) -> list[Change]:
-        return tag_drift(self, tag_dict(resource.data.get("Tags")))
+    # -- drift, from the step's table ----------------------------------------
+    #: The tags row of every EC2 resource (``Tags`` in its description).
+    FIELDS: ClassVar[tuple[Field, ...]] = (tags_row(lambda d: tag_dict(d.get("Tags"))),)
 
-    def apply_tag_changes(
-        self, ctx: StepContext, resource: Resource, changes: list[Change]
-    ) -> None:
-        for change in changes:
-            if change.field == "tags":
-                self.ec2(ctx).create_tags(Resources=[resource.id], Tags=tag_list(change.desired))
+    def observed(self, ctx: StepContext, resource: Resource) -> Mapping[str, Any]:
+        """What the table compares: the description, plus what other calls report
+        (a VPC's DNS attributes)."""
+        return resource.data
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return self.tag_changes(resource) + self.setting_changes(ctx, resource)
-
-    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        """Drift in settings other than tags."""
-        return []
+        return drift(self, ctx, self.observed(ctx, resource), self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        self.apply_tag_changes(ctx, resource, changes)
-        other = [c for c in changes if c.field != "tags"]
-        if other:
-            self.update_settings(ctx, resource, other)
+        converge(self, ctx, resource, changes, self.FIELDS)
         return self.refresh(ctx, resource)
 
-    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
-        raise NotImplementedError(f"{self.name} cannot update {[c.field for c in changes]}")
+    def converge_tags(self, ctx: StepContext, resource: Resource,
+                      changes: list[Change]) -> None:
+        self.ec2(ctx).create_tags(Resources=[resource.id], Tags=tag_list(changes[-1].desired))

@@ -19,8 +19,8 @@ from typing import Any
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.network import FlowLogConfig
-from vivr_provision.steps.base import Change, Resource, Step, StepContext
-from vivr_provision.steps.drift import Field, drift
+from vivr_provision.steps.base import Resource, Step, StepContext
+from vivr_provision.steps.drift import Field
 from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step
 
 FLOW_LOG_STEP = "flow-log"
@@ -53,8 +53,9 @@ class FlowLogStep(Ec2Step):
     def depends_on(self) -> tuple[str, ...]:
         return ("vpc", self.group_step, self.role_step)
 
-    #: Everything is fixed at creation: a difference means a new flow log.
+    #: Everything but tags is fixed at creation: a difference means a new flow log.
     FIELDS = (
+        *Ec2Step.FIELDS,
         Field("vpc", lambda d: d.get("ResourceId"),
               lambda s, ctx: ctx.output("vpc", "vpc_id"), effect="replace"),
         Field("log_group", lambda d: d.get("LogGroupName"),
@@ -84,9 +85,6 @@ class FlowLogStep(Ec2Step):
                                f"{error.get('Message')}")
         [flow_log_id] = reply["FlowLogIds"]
         return self.refresh(ctx, Resource(str(flow_log_id), {}))
-
-    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """DeleteFlowLogs answers per id; one already gone counts as deleted."""

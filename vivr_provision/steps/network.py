@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
@@ -14,9 +15,34 @@ from vivr_provision.config.network import (
 )
 from vivr_provision.retry import DEPENDENCY_DRAINING, READ_AFTER_CREATE
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
+from vivr_provision.steps.drift import Field, converge, drift
 from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, tag_list
 
 INTERNET = "0.0.0.0/0"
+#: Where VpcStep.observed puts DescribeVpcAttribute's answers.
+DNS_SUPPORT, DNS_HOSTNAMES = "EnableDnsSupport", "EnableDnsHostnames"
+
+
+def _attached(data: Mapping[str, Any]) -> list[str]:
+    """The VPCs an internet gateway is attached (or attaching) to."""
+    return [a["VpcId"] for a in data.get("Attachments", [])
+            if a.get("State") in ("available", "attached", "attaching")]
+
+
+def _default_target(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(route field, target id) of a route table's route to the internet, or None."""
+    for route in data.get("Routes", []):
+        if route.get("DestinationCidrBlock") == INTERNET:
+            for key in ("GatewayId", "NatGatewayId"):
+                if route.get(key):
+                    return key, str(route[key])
+    return None
+
+
+def _associations(data: Mapping[str, Any]) -> dict[str, str]:
+    """subnet id -> association id for a route table's explicit associations."""
+    return {a["SubnetId"]: a["RouteTableAssociationId"] for a in data.get("Associations", [])
+            if a.get("SubnetId") and not a.get("Main")}
 
 
 class NetworkStep(Ec2Step):
@@ -80,25 +106,29 @@ class VpcStep(NetworkStep):
                      region=self.region, VpcIds=[resource.id])
         return resource
 
-    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        vpc = self.network.vpc
-        changes = []
-        if resource.data.get("CidrBlock") != vpc.cidr:
-            changes.append(Change("cidr", resource.data.get("CidrBlock"), vpc.cidr, replace=True))
-        ec2 = self.ec2(ctx)
-        for attribute, desired in (("enableDnsSupport", vpc.enable_dns_support),
-                                   ("enableDnsHostnames", vpc.enable_dns_hostnames)):
-            reply = ec2.describe_vpc_attribute(VpcId=resource.id, Attribute=attribute)
-            key = attribute[0].upper() + attribute[1:]
-            current = reply.get(key, {}).get("Value")
-            if current != desired:
-                changes.append(Change(attribute, current, desired))
-        return changes
+    FIELDS = (
+        *NetworkStep.FIELDS,
+        Field("cidr", lambda d: d.get("CidrBlock"), lambda s, ctx: s.network.vpc.cidr,
+              effect="replace"),
+        # DescribeVpcAttribute, one attribute per call (see observed).
+        Field("enableDnsSupport", lambda d: d.get(DNS_SUPPORT),
+              lambda s, ctx: s.network.vpc.enable_dns_support, apply="converge_dns"),
+        Field("enableDnsHostnames", lambda d: d.get(DNS_HOSTNAMES),
+              lambda s, ctx: s.network.vpc.enable_dns_hostnames, apply="converge_dns"),
+    )
 
-    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
-        fields = {c.field: c.desired for c in changes}
-        self._set_dns(ctx, resource.id, support=fields.get("enableDnsSupport"),
-                      hostnames=fields.get("enableDnsHostnames"))
+    def observed(self, ctx: StepContext, resource: Resource) -> Mapping[str, Any]:
+        data = dict(resource.data)
+        for attribute, key in (("enableDnsSupport", DNS_SUPPORT),
+                               ("enableDnsHostnames", DNS_HOSTNAMES)):
+            reply = self.ec2(ctx).describe_vpc_attribute(VpcId=resource.id, Attribute=attribute)
+            data[key] = reply.get(attribute[0].upper() + attribute[1:], {}).get("Value")
+        return data
+
+    def converge_dns(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        wanted = {c.field: c.desired for c in changes}
+        self._set_dns(ctx, resource.id, support=wanted.get("enableDnsSupport"),
+                      hostnames=wanted.get("enableDnsHostnames"))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         DEPENDENCY_DRAINING.call("delete vpc", self.ec2(ctx).delete_vpc, VpcId=resource.id)
@@ -125,8 +155,7 @@ class InternetGatewayStep(NetworkStep):
         return (self.site.step("vpc"),)
 
     def _attached_vpcs(self, resource: Resource) -> list[str]:
-        return [a["VpcId"] for a in resource.data.get("Attachments", [])
-                if a.get("State") in ("available", "attached", "attaching")]
+        return _attached(resource.data)
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         created = self.ec2(ctx).create_internet_gateway(
@@ -142,14 +171,14 @@ class InternetGatewayStep(NetworkStep):
         READ_AFTER_CREATE.call("attach internet gateway", self.ec2(ctx).attach_internet_gateway,
                                InternetGatewayId=resource.id, VpcId=vpc_id)
 
-    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        vpc_id = ctx.output(self.site.step("vpc"), "vpc_id")
-        attached = self._attached_vpcs(resource)
-        if vpc_id in attached:
-            return []
-        return [Change("attachment", attached or None, vpc_id)]
+    FIELDS = (
+        *NetworkStep.FIELDS,
+        # An internet gateway attaches to one VPC at most.
+        Field("attachment", lambda d: next(iter(_attached(d)), None),
+              lambda s, ctx: ctx.output(s.site.step("vpc"), "vpc_id"), apply="reattach"),
+    )
 
-    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+    def reattach(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         for vpc_id in self._attached_vpcs(resource):
             self.ec2(ctx).detach_internet_gateway(InternetGatewayId=resource.id, VpcId=vpc_id)
         self._attach(ctx, resource)
@@ -215,27 +244,21 @@ class SubnetStep(NetworkStep):
                      region=self.region, SubnetIds=[resource.id])
         return resource
 
-    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        data = resource.data
-        changes = []
-        for field_name, current, desired in (
-            ("cidr", data.get("CidrBlock"), self.subnet.cidr),
-            ("availability_zone", data.get("AvailabilityZone"), self.subnet.availability_zone),
-            ("vpc", data.get("VpcId"), ctx.output(self.site.step("vpc"), "vpc_id")),
-        ):
-            if current != desired:
-                changes.append(Change(field_name, current, desired, replace=True))
-        public = bool(data.get("MapPublicIpOnLaunch"))
-        if public != self.subnet.map_public_ip_on_launch:
-            changes.append(
-                Change("map_public_ip_on_launch", public, self.subnet.map_public_ip_on_launch)
-            )
-        return changes
+    FIELDS = (
+        *NetworkStep.FIELDS,
+        Field("cidr", lambda d: d.get("CidrBlock"), lambda s, ctx: s.subnet.cidr,
+              effect="replace"),
+        Field("availability_zone", lambda d: d.get("AvailabilityZone"),
+              lambda s, ctx: s.subnet.availability_zone, effect="replace"),
+        Field("vpc", lambda d: d.get("VpcId"),
+              lambda s, ctx: ctx.output(s.site.step("vpc"), "vpc_id"), effect="replace"),
+        Field("map_public_ip_on_launch", lambda d: bool(d.get("MapPublicIpOnLaunch")),
+              lambda s, ctx: s.subnet.map_public_ip_on_launch, apply="converge_public_ip"),
+    )
 
-    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
-        for change in changes:
-            if change.field == "map_public_ip_on_launch":
-                self._set_public_ip(ctx, resource.id, bool(change.desired))
+    def converge_public_ip(self, ctx: StepContext, resource: Resource,
+                           changes: list[Change]) -> None:
+        self._set_public_ip(ctx, resource.id, bool(changes[-1].desired))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         DEPENDENCY_DRAINING.call("delete subnet", self.ec2(ctx).delete_subnet,
@@ -321,16 +344,17 @@ class NatGatewayStep(NetworkStep):
                  region=self.region, NatGatewayIds=[resource.id])
         return self.refresh(ctx, resource)
 
-    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        changes = []
-        subnet_id = ctx.output(self._subnet_step(), "subnet_id")
-        if resource.data.get("SubnetId") != subnet_id:
-            changes.append(Change("subnet", resource.data.get("SubnetId"), subnet_id, replace=True))
-        allocations = [a.get("AllocationId") for a in resource.data.get("NatGatewayAddresses", [])]
-        allocation_id = ctx.output(self.site.step("eip.nat"), "allocation_id")
-        if allocation_id not in allocations:
-            changes.append(Change("elastic_ip", allocations, allocation_id, replace=True))
-        return changes
+    FIELDS = (
+        *NetworkStep.FIELDS,
+        Field("subnet", lambda d: d.get("SubnetId"),
+              lambda s, ctx: ctx.output(s._subnet_step(), "subnet_id"), effect="replace"),
+        # The primary address: the Elastic IP the gateway was made with.
+        Field("elastic_ip",
+              lambda d: next((a.get("AllocationId") for a in d.get("NatGatewayAddresses", [])
+                              if a.get("IsPrimary", True)), None),
+              lambda s, ctx: ctx.output(s.site.step("eip.nat"), "allocation_id"),
+              effect="replace"),
+    )
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         self.ec2(ctx).delete_nat_gateway(NatGatewayId=resource.id)
@@ -380,18 +404,8 @@ class RouteTableStep(NetworkStep):
             return "NatGatewayId", ctx.output(self.site.step("nat"), "nat_gateway_id")
         return None
 
-    @staticmethod
-    def _current_default(resource: Resource) -> dict[str, Any] | None:
-        for route in resource.data.get("Routes", []):
-            if route.get("DestinationCidrBlock") == INTERNET:
-                return dict(route)
-        return None
-
     def _associations(self, resource: Resource) -> dict[str, str]:
-        """subnet id -> association id for the table's explicit associations."""
-        return {a["SubnetId"]: a["RouteTableAssociationId"]
-                for a in resource.data.get("Associations", [])
-                if a.get("SubnetId") and not a.get("Main")}
+        return _associations(resource.data)
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         created = self.ec2(ctx).create_route_table(
@@ -400,44 +414,39 @@ class RouteTableStep(NetworkStep):
             TagSpecifications=self.tag_specifications(),
         )["RouteTable"]
         resource = Resource(created["RouteTableId"], created)
-        self.update_settings(ctx, resource, self.setting_changes(ctx, resource))
+        converge(self, ctx, resource, drift(self, ctx, resource.data, self.FIELDS[1:]),
+                 self.FIELDS)
         return self.refresh(ctx, resource)
 
-    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        changes = []
-        desired = self._desired_target(ctx)
-        current = self._current_default(resource)
-        current_target = None
-        if current is not None:
-            for key in ("GatewayId", "NatGatewayId"):
-                if current.get(key):
-                    current_target = (key, current[key])
-        if current_target != desired:
-            changes.append(Change("default_route", current_target, desired))
-        wanted = {ctx.output(self.site.step(f"subnet.{s}"), "subnet_id")
-                  for s in self.table.subnets}
-        have = set(self._associations(resource))
-        if wanted != have:
-            changes.append(Change("associations", sorted(have), sorted(wanted)))
-        return changes
+    FIELDS = (
+        *NetworkStep.FIELDS,
+        Field("default_route", _default_target,
+              lambda s, ctx: s._desired_target(ctx), apply="converge_default_route"),
+        Field("associations", lambda d: sorted(_associations(d)),
+              lambda s, ctx: sorted(ctx.output(s.site.step(f"subnet.{n}"), "subnet_id")
+                                    for n in s.table.subnets),
+              apply="converge_associations"),
+    )
 
-    def update_settings(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+    def converge_default_route(self, ctx: StepContext, resource: Resource,
+                               changes: list[Change]) -> None:
         ec2 = self.ec2(ctx)
-        for change in changes:
-            if change.field == "default_route":
-                if change.current is not None:
-                    ec2.delete_route(RouteTableId=resource.id, DestinationCidrBlock=INTERNET)
-                if change.desired is not None:
-                    key, target = change.desired
-                    READ_AFTER_CREATE.call("create route", ec2.create_route,
-                                           RouteTableId=resource.id,
-                                           DestinationCidrBlock=INTERNET, **{key: target})
-            elif change.field == "associations":
-                have = self._associations(resource)
-                for subnet_id in sorted(set(change.desired) - set(have)):
-                    self._associate(ctx, resource.id, subnet_id)
-                for subnet_id in sorted(set(have) - set(change.desired)):
-                    ec2.disassociate_route_table(AssociationId=have[subnet_id])
+        change = changes[-1]
+        if change.current is not None:
+            ec2.delete_route(RouteTableId=resource.id, DestinationCidrBlock=INTERNET)
+        if change.desired is not None:
+            key, target = change.desired
+            READ_AFTER_CREATE.call("create route", ec2.create_route, RouteTableId=resource.id,
+                                   DestinationCidrBlock=INTERNET, **{key: target})
+
+    def converge_associations(self, ctx: StepContext, resource: Resource,
+                              changes: list[Change]) -> None:
+        have = self._associations(resource)
+        wanted = set(changes[-1].desired)
+        for subnet_id in sorted(wanted - set(have)):
+            self._associate(ctx, resource.id, subnet_id)
+        for subnet_id in sorted(set(have) - wanted):
+            self.ec2(ctx).disassociate_route_table(AssociationId=have[subnet_id])
 
     def _associate(self, ctx: StepContext, table_id: str, subnet_id: str) -> None:
         ec2 = self.ec2(ctx)

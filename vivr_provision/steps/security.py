@@ -22,6 +22,7 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.network import SecurityGroupConfig, SecurityRule
 from vivr_provision.retry import DEPENDENCY_DRAINING, READ_AFTER_CREATE
 from vivr_provision.steps.base import STEP_TAG, Change, Resource, Site, Step, StepContext
+from vivr_provision.steps.drift import Field
 from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, tag_dict, tag_list
 
 PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1"}
@@ -55,16 +56,16 @@ class SecurityGroupStep(Ec2Step):
         )
         return self.refresh(ctx, Resource(created["GroupId"], created))
 
-    def setting_changes(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        changes = []
-        for field_name, current, desired in (
-            ("name", resource.data.get("GroupName"), self.group.name),
-            ("description", resource.data.get("Description"), self.group.description),
-            ("vpc", resource.data.get("VpcId"), ctx.output(self.site.step("vpc"), "vpc_id")),
-        ):
-            if current != desired:
-                changes.append(Change(field_name, current, desired, replace=True))
-        return changes
+    #: A group's name, description and VPC are fixed at CreateSecurityGroup.
+    FIELDS = (
+        *Ec2Step.FIELDS,
+        Field("name", lambda d: d.get("GroupName"), lambda s, ctx: s.group.name,
+              effect="replace"),
+        Field("description", lambda d: d.get("Description"),
+              lambda s, ctx: s.group.description, effect="replace"),
+        Field("vpc", lambda d: d.get("VpcId"),
+              lambda s, ctx: ctx.output(s.site.step("vpc"), "vpc_id"), effect="replace"),
+    )
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         DEPENDENCY_DRAINING.call("delete security group", self.ec2(ctx).delete_security_group,
