@@ -16,7 +16,8 @@ import pytest
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.base import Resource
-from vivr_provision.steps.common import NAME_KEY, aws_tags
+from vivr_provision.steps.common import aws_tags
+from vivr_provision.steps.drift import NAME_KEY
 from vivr_provision.steps.elasticache import (
     CacheParameterGroupStep,
     CacheStep,

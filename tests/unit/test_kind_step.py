@@ -14,8 +14,8 @@ import pytest
 from tests.unit.stubbed import StubbedAws, production_config
 from vivr_provision.steps.alb import LoadBalancerStep
 from vivr_provision.steps.base import Change
-from vivr_provision.steps.common import NAME_KEY, ForeignResourceError, aws_tags
-from vivr_provision.steps.drift import NAME, drift
+from vivr_provision.steps.common import ForeignResourceError, aws_tags
+from vivr_provision.steps.drift import NAME, NAME_KEY, drift
 from vivr_provision.steps.rds import DbPrimaryStep, DbSubnetGroupStep
 
 ARN = "arn:aws:rds:us-east-1:123456789012:subgrp:vivr-db-subnet-group"

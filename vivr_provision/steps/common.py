@@ -25,6 +25,7 @@ from vivr_provision.steps.base import (
     Step,
     StepContext,
 )
+from vivr_provision.steps.drift import NAME_KEY, Field, converge, drift, wrong_tags
 from vivr_provision.steps.kinds import Kind
 
 T = TypeVar("T")
@@ -117,19 +118,26 @@ def read_tags(client: Any, kind: Kind, target: str) -> dict[str, str]:
     return tag_map(listed, api.key, api.value)
 
 
-#: Where :class:`KindStep` puts the resource's name in ``Resource.data`` (the ``NAME`` row).
-NAME_KEY = "KindName"
-
-
 class KindStep(NamedStep, KindTaggedStep):
     """A step whose resource is read by name as its kind declares (:attr:`Kind.read`).
 
     Describe-by-name, "not found", the ownership check, tags (inline or
-    listed) and the re-read after a write are implemented here once; a step
-    module holds only what is particular to its resource.  The resource's
-    tags are in ``Resource.data["TagMap"]`` (what the drift table's
+    listed), the re-read after a write, and drift from the step's ``FIELDS``
+    table are implemented here once; a step module holds only what is
+    particular to its resource.  The resource's tags are in
+    ``Resource.data["TagMap"]`` (what the table's
     :data:`~vivr_provision.steps.drift.TAGS` row reads).
     """
+
+    #: The managed settings (see :mod:`vivr_provision.steps.drift`).
+    FIELDS: ClassVar[tuple[Field, ...]] = ()
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return drift(self, ctx, resource.data, self.FIELDS)
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        converge(self, ctx, resource, changes, self.FIELDS)
+        return self.reread(ctx)
 
     def is_live(self, item: Mapping[str, Any]) -> bool:
         """Whether a described resource still counts (not one being deleted)."""
@@ -201,11 +209,6 @@ def require_owned(step: Step, what: str, tags: Mapping[str, str]) -> None:
             "rename it in the config, delete it, or tag it with "
             f"ManagedBy={MANAGED_BY}, Project, Environment and {STEP_TAG}={step.name} to adopt it"
         )
-
-
-def wrong_tags(desired: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
-    """Our tags that are missing or different on the resource (others' tags are left alone)."""
-    return {k: v for k, v in desired.items() if current.get(k) != v}
 
 
 def tag_drift(step: Step, current: Mapping[str, str]) -> list[Change]:

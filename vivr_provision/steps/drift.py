@@ -38,11 +38,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from vivr_provision.steps.base import Change, Resource, StepContext
-from vivr_provision.steps.common import NAME_KEY, wrong_tags
 from vivr_provision.steps.diffing import changes_from, differences
 
 Compare = Literal["exact", "unordered", "defaulted", "tags", "any_of", "document"]
 Effect = Literal["in_place", "maintenance", "replace"]
+
+#: Where :class:`~vivr_provision.steps.common.KindStep` puts the resource's name in
+#: ``Resource.data`` (the :data:`NAME` row).
+NAME_KEY = "KindName"
 
 #: What ``Change.when`` says for a setting AWS applies in the maintenance window.
 MAINTENANCE_WINDOW = "in the maintenance window"
@@ -75,6 +78,11 @@ class Field:
     #: Name of the step method that converges it: ``method(ctx, resource, changes)``.
     #: Fields naming the same method are converged by one call.
     apply: str | None = None
+
+
+def wrong_tags(desired: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
+    """Our tags that are missing or different on the resource (others' tags are left alone)."""
+    return {k: v for k, v in desired.items() if current.get(k) != v}
 
 
 def _differs(field: Field, current: Any, desired: Any) -> tuple[bool, Any, Any]:
@@ -161,5 +169,5 @@ TAGS = tags_row()
 NAME = Field("name", lambda d: d.get(NAME_KEY, UNREPORTED),
              lambda s, ctx: s.resource_name(), effect="replace")
 
-__all__ = ["MAINTENANCE_WINDOW", "NAME", "TAGS", "UNREPORTED", "Field", "converge", "drift",
-           "tags_row"]
+__all__ = ["MAINTENANCE_WINDOW", "NAME", "NAME_KEY", "TAGS", "UNREPORTED", "Field", "converge",
+           "drift", "tags_row", "wrong_tags"]

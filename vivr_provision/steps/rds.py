@@ -94,13 +94,6 @@ class DbSubnetGroupStep(KindStep):
               lambda s, ctx: s.group.description, apply="modify_group"),
     )
 
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
-        return self.reread(ctx)
-
     def modify_group(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         _rds(ctx, self.region).modify_db_subnet_group(
             DBSubnetGroupName=self.group.name, DBSubnetGroupDescription=self.group.description,

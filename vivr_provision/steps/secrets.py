@@ -44,7 +44,7 @@ from vivr_provision.steps.common import (
     require_owned,
     tag_map,
 )
-from vivr_provision.steps.drift import NAME, Field, converge, drift, tags_row
+from vivr_provision.steps.drift import NAME, Field, tags_row
 from vivr_provision.steps.kinds import SECRET
 
 events = structlog.get_logger("vivr.secrets")
@@ -181,13 +181,6 @@ class SecretStep(KindStep):
                               ctx.output("kms", "alias")),
               compare="any_of", apply="update_metadata"),
     )
-
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
-        return self.reread(ctx)
 
     def update_metadata(self, ctx: StepContext, resource: Resource,
                         changes: list[Change]) -> None:

@@ -34,7 +34,7 @@ from vivr_provision.steps.alb.common import (
 )
 from vivr_provision.steps.base import Change, Resource, Site, StepContext
 from vivr_provision.steps.common import KindStep, aws_tags, gone_on
-from vivr_provision.steps.drift import NAME, TAGS, Field, converge, drift
+from vivr_provision.steps.drift import NAME, TAGS, Field
 from vivr_provision.steps.kinds import LOAD_BALANCER
 
 
@@ -175,13 +175,6 @@ class LoadBalancerStep(AlbPartStep, KindStep):
             return resource
         ctx.wait("elbv2", "load_balancer_available", budget_s=self.wait_budget_s, delay_s=15,
                  region=self.region, LoadBalancerArns=[resource.id])
-        return self.reread(ctx)
-
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
         return self.reread(ctx)
 
     def set_ip_address_type(self, ctx: StepContext, resource: Resource,

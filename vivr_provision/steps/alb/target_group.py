@@ -23,7 +23,7 @@ from vivr_provision.steps.alb.common import (
 )
 from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.common import KindStep, aws_tags, gone_on
-from vivr_provision.steps.drift import NAME, TAGS, UNREPORTED, Field, converge, drift
+from vivr_provision.steps.drift import NAME, TAGS, UNREPORTED, Field
 from vivr_provision.steps.kinds import TARGET_GROUP
 
 #: CreateTargetGroup/ModifyTargetGroup's health-check parameters, in plan order.
@@ -126,13 +126,6 @@ class TargetGroupStep(AlbPartStep, KindStep):
         )
         self._write_attributes(ctx, reply["TargetGroups"][0]["TargetGroupArn"],
                                self.attributes())
-        return self.reread(ctx)
-
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
         return self.reread(ctx)
 
     def modify_health_check(self, ctx: StepContext, resource: Resource,

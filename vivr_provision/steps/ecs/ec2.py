@@ -43,10 +43,18 @@ from vivr_provision.steps.common import (
     aws_tags,
     require_owned,
     tag_map,
-    wrong_tags,
 )
 from vivr_provision.steps.diffing import Exact
-from vivr_provision.steps.drift import NAME, TAGS, UNREPORTED, Field, converge, drift, tags_row
+from vivr_provision.steps.drift import (
+    NAME,
+    TAGS,
+    UNREPORTED,
+    Field,
+    converge,
+    drift,
+    tags_row,
+    wrong_tags,
+)
 from vivr_provision.steps.ec2 import image_id
 from vivr_provision.steps.ecs.common import (
     CAPACITY_PROVIDER_STEP,
@@ -511,9 +519,6 @@ class EcsCapacityProviderStep(EcsStep, KindStep):
                                   tags=ecs_tags(self.tags()))
         self._attach(ctx)
         return until_found(f"capacity provider {self.provider_name}", lambda: self.lookup(ctx))
-
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         converge(self, ctx, resource, changes, self.FIELDS)

@@ -61,13 +61,6 @@ class CacheSubnetGroupStep(ElastiCacheStep):
               lambda s, ctx: sorted(s.subnet_ids(ctx)), apply="modify_group"),
     )
 
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
-        return self.reread(ctx)
-
     def modify_group(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         """ModifyCacheSubnetGroup: the description and the whole subnet list, in one call."""
         self.ec(ctx).modify_cache_subnet_group(

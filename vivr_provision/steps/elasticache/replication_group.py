@@ -16,7 +16,6 @@ import structlog
 
 from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.common import (
-    NAME_KEY,
     absent_on,
     aws_tags,
     gone_on,
@@ -24,7 +23,7 @@ from vivr_provision.steps.common import (
     require_owned,
     timestamp,
 )
-from vivr_provision.steps.drift import converge, drift
+from vivr_provision.steps.drift import NAME_KEY, converge, drift
 from vivr_provision.steps.elasticache.base import ElastiCacheStep
 from vivr_provision.steps.elasticache.group_drift import Modification, replication_group_fields
 from vivr_provision.steps.kinds import CACHE_CLUSTER, REPLICATION_GROUP, Kind
