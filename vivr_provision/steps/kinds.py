@@ -281,12 +281,22 @@ ORIGIN_ACCESS_CONTROL = Kind("cloudfront", "origin access control",
                              _codes("NoSuchOriginAccessControl"),
                              _codes("OriginAccessControlAlreadyExists"))
 
+#: EC2's model lists no error shapes: these codes are in the EC2 API reference,
+#: "Error codes for the Amazon EC2 API" (see UNMODELLED_CODES).
+LAUNCH_TEMPLATE = Kind("ec2", "launch template",
+                       _codes("InvalidLaunchTemplateName.NotFoundException",
+                              "InvalidLaunchTemplateId.NotFound",
+                              "InvalidLaunchTemplateId.NotFoundException"),
+                       _codes("InvalidLaunchTemplateName.AlreadyExistsException"))
+
 #: Every kind above, by name (what the tests iterate).
 KINDS: dict[str, Kind] = {name: value for name, value in dict(globals()).items()
                           if isinstance(value, Kind)}
 
 #: Codes AWS returns that a botocore service model does not list as an error
 #: shape of that service, with where AWS documents them.
-UNMODELLED_CODES: dict[tuple[str, str], str] = {}
+UNMODELLED_CODES: dict[tuple[str, str], str] = {
+    ("ec2", code): "EC2 API reference, Error codes for the Amazon EC2 API"
+    for code in LAUNCH_TEMPLATE.not_found | LAUNCH_TEMPLATE.already_exists}
 
 __all__ = ["KINDS", "UNMODELLED_CODES", "EcsRead", "Kind", "Read", "TagApi"]

@@ -70,15 +70,13 @@ from vivr_provision.steps.ecs.common import (
     strategy_of,
 )
 from vivr_provision.steps.iam import ROLE_PROPAGATION
-from vivr_provision.steps.kinds import CAPACITY_PROVIDER
+from vivr_provision.steps.kinds import CAPACITY_PROVIDER, LAUNCH_TEMPLATE
 
 LAUNCH_TEMPLATE_STEP = "ecs-launch-template"
 ASG_STEP = "ecs-asg"
 INSTANCE_ROLE_STEP = "iam.ecs_instance_role"
 #: Tag recording which SSM parameter the AMI was resolved from.
 AMI_PARAMETER_TAG = "vivr:ami-parameter"
-LT_NOT_FOUND = ("InvalidLaunchTemplateName.NotFoundException",
-                "InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateId.NotFoundException")
 #: Deleting a group while a scaling activity runs.
 ASG_BUSY = policy({"ScalingActivityInProgress", "ResourceInUse"},
                   "the Auto Scaling group is still scaling",
@@ -125,6 +123,7 @@ class EcsLaunchTemplateStep(NamedStep):
 
     family = LAUNCH_TEMPLATE_STEP
     service = "ec2"
+    kinds = (LAUNCH_TEMPLATE,)
     expected_seconds = 3.0
 
     @property
@@ -188,7 +187,7 @@ class EcsLaunchTemplateStep(NamedStep):
                         self.region)
 
     def lookup(self, ctx: StepContext) -> Resource | None:
-        reply = absent_on(LT_NOT_FOUND, self.ec2(ctx).describe_launch_templates,
+        reply = absent_on(LAUNCH_TEMPLATE.not_found, self.ec2(ctx).describe_launch_templates,
                           LaunchTemplateNames=[self.template_name])
         templates = (reply or {}).get("LaunchTemplates", [])
         if not templates:
@@ -260,7 +259,7 @@ class EcsLaunchTemplateStep(NamedStep):
                             Tags=_tag_list({AMI_PARAMETER_TAG: parameter}))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
-        absent_on(LT_NOT_FOUND, self.ec2(ctx).delete_launch_template,
+        absent_on(LAUNCH_TEMPLATE.not_found, self.ec2(ctx).delete_launch_template,
                   LaunchTemplateId=resource.id)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
