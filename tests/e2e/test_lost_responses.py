@@ -84,3 +84,29 @@ def test_every_call_of_a_whole_apply_and_destroy_losing_its_first_answer(
     assert destroyed.returncode == 0, destroyed.stdout[-3000:] + destroyed.stderr[-3000:]
     assert _mutating(proxy) <= _lost(proxy)
     assert aws.inventory() == before
+
+
+def test_a_whole_apply_and_destroy_on_a_throttling_failing_lossy_network(
+        aws: Aws, tmp_path: Path) -> None:
+    """One seed of bench/faulted_runs.py in the suite: 10 % throttling, 2 % 5xx, 1 %
+    requests dropped, 1 % answers lost, on every request of apply and of destroy."""
+    before = aws.inventory()
+    (tmp_path / "reference").mkdir()
+    reference = Aws(aws.sandbox, new_account(), tmp_path / "reference")
+    assert reference.cli("apply").returncode == 0
+    rates = FaultRates.parse("throttle=0.1,error=0.02,drop=0.01,lose=0.01")
+    proxy = FaultProxy(aws.sandbox.url, FaultPlan(rates, seed=3)).start()
+    try:
+        applied = _run(aws, proxy, "apply")
+        assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]
+        assert {c.fault for c in proxy.calls} >= {"throttle", "error", "drop", "lose"}
+        assert _counts(aws.inventory()) == _counts(reference.inventory())
+        mark = len(aws.calls())
+        assert aws.cli("apply").returncode == 0
+        assert aws.mutating_calls(mark) == []
+        destroyed = _run(aws, proxy, "destroy", "--yes", "--skip-final-snapshot",
+                         "--disable-deletion-protection")
+        assert destroyed.returncode == 0, destroyed.stdout[-3000:] + destroyed.stderr[-3000:]
+    finally:
+        proxy.stop()
+    assert aws.inventory() == before
