@@ -100,16 +100,18 @@ class CacheStep(ElastiCacheStep):
                   from_state: bool) -> Resource | None:
         """Wrap a described group, with its tags and first member, after an ownership check.
 
-        Tags cannot be listed while the group is not ``available``.  A group
-        whose id this tool recorded is ours already.  One only found by name
-        is waited on until its tags can be read, because adopting it (and
-        later deleting it) on a guess is what ``require_owned`` prevents;
-        if it is being deleted, it is nobody's to manage any more (None).
+        A group being deleted is nobody's to manage any more (None), however
+        it was found: a destroy killed while it waited moves on (what follows,
+        the subnet group, retries until the group is gone).  Tags cannot be
+        listed while the group is not ``available``.  A group whose id this
+        tool recorded is ours already.  One only found by name is waited on
+        until its tags can be read, because adopting it (and later deleting
+        it) on a guess is what ``require_owned`` prevents.
         """
         group_id = data["ReplicationGroupId"]
-        tags = self._tags(ctx, data["ARN"])
-        if tags is None and not from_state and data.get("Status") == "deleting":
+        if data.get("Status") == "deleting":
             return None
+        tags = self._tags(ctx, data["ARN"])
         if tags is None and not from_state and data.get("Status") in TRANSITIONAL:
             events.info("cache.waiting_to_check_ownership", step=self.name, group=group_id,
                         status=data.get("Status"))
