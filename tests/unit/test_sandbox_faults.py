@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -27,13 +26,6 @@ from vivr_sandbox.faults import FaultPlan, FaultProxy, FaultRates
 from vivr_sandbox.server import SandboxServer
 
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    sandbox = SandboxServer("127.0.0.1", 0).start()
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture
@@ -80,9 +72,9 @@ PROTOCOLS = [
 @pytest.mark.parametrize(("service", "method", "operation"), PROTOCOLS,
                          ids=[p[2].split(" ")[0] for p in PROTOCOLS])
 def test_throttling_is_the_protocols_real_error_and_botocore_backs_off_on_it(
-        server: SandboxServer, backoffs: list[bool], service: str, method: str,
+        sandbox: SandboxServer, backoffs: list[bool], service: str, method: str,
         operation: str) -> None:
-    proxy = _proxy(server, "throttle", operation)
+    proxy = _proxy(sandbox, "throttle", operation)
     try:
         getattr(_client(proxy, service), method)()
     finally:
@@ -95,9 +87,9 @@ def test_throttling_is_the_protocols_real_error_and_botocore_backs_off_on_it(
 @pytest.mark.parametrize(("service", "method", "operation"), PROTOCOLS[:4],
                          ids=[p[2] for p in PROTOCOLS[:4]])
 def test_a_server_error_is_retried_as_a_transient_failure(
-        server: SandboxServer, backoffs: list[bool], service: str, method: str,
+        sandbox: SandboxServer, backoffs: list[bool], service: str, method: str,
         operation: str) -> None:
-    proxy = _proxy(server, "error", operation)
+    proxy = _proxy(sandbox, "error", operation)
     try:
         getattr(_client(proxy, service), method)()
     finally:
@@ -106,9 +98,9 @@ def test_a_server_error_is_retried_as_a_transient_failure(
     assert backoffs == [False]
 
 
-def test_a_dropped_request_never_reaches_the_server(server: SandboxServer,
+def test_a_dropped_request_never_reaches_the_server(sandbox: SandboxServer,
                                                     backoffs: list[bool]) -> None:
-    proxy = _proxy(server, "drop", "ec2.CreateVpc")
+    proxy = _proxy(sandbox, "drop", "ec2.CreateVpc")
     try:
         ec2 = _client(proxy, "ec2")
         ec2.create_vpc(CidrBlock="10.9.0.0/16")
@@ -120,9 +112,9 @@ def test_a_dropped_request_never_reaches_the_server(server: SandboxServer,
 
 
 def test_a_lost_response_was_applied_and_the_retry_applies_it_again(
-        server: SandboxServer, backoffs: list[bool]) -> None:
+        sandbox: SandboxServer, backoffs: list[bool]) -> None:
     """CreateVpc takes no idempotency token: the retry makes a second VPC, as on AWS."""
-    proxy = _proxy(server, "lose", "ec2.CreateVpc")
+    proxy = _proxy(sandbox, "lose", "ec2.CreateVpc")
     try:
         ec2 = _client(proxy, "ec2")
         ec2.create_vpc(CidrBlock="10.8.0.0/16")
@@ -160,9 +152,9 @@ def test_error_bodies_name_the_code() -> None:
 
 
 def test_a_lost_create_retried_with_its_client_token_makes_one_resource(
-        server: SandboxServer, backoffs: list[bool]) -> None:
+        sandbox: SandboxServer, backoffs: list[bool]) -> None:
     """EC2 answers a repeated ClientToken with the first result (moto alone made two)."""
-    proxy = _proxy(server, "lose", "ec2.CreateRouteTable")
+    proxy = _proxy(sandbox, "lose", "ec2.CreateRouteTable")
     try:
         ec2 = _client(proxy, "ec2")
         vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
@@ -180,9 +172,9 @@ def test_a_lost_create_retried_with_its_client_token_makes_one_resource(
     assert len(tables) == 2, "the VPC's main table and ours, not a duplicate"
 
 
-def test_route53_caller_references_answer_as_route53_does(server: SandboxServer,
+def test_route53_caller_references_answer_as_route53_does(sandbox: SandboxServer,
                                                           backoffs: list[bool]) -> None:
-    proxy = _proxy(server, "lose", "route53.POST /2013-04-01/healthcheck")
+    proxy = _proxy(sandbox, "lose", "route53.POST /2013-04-01/healthcheck")
     settings = {"Type": "HTTPS", "FullyQualifiedDomainName": "example.com",
                 "ResourcePath": "/api/health"}
     try:
@@ -199,9 +191,9 @@ def test_route53_caller_references_answer_as_route53_does(server: SandboxServer,
     assert [c["Id"] for c in checks] == [first["Id"]]
 
 
-def test_acm_issues_one_certificate_per_idempotency_token(server: SandboxServer,
+def test_acm_issues_one_certificate_per_idempotency_token(sandbox: SandboxServer,
                                                           backoffs: list[bool]) -> None:
-    proxy = _proxy(server, "lose", "acm.RequestCertificate")
+    proxy = _proxy(sandbox, "lose", "acm.RequestCertificate")
     try:
         acm = _client(proxy, "acm")
         arn = acm.request_certificate(DomainName="example.com", ValidationMethod="DNS",
@@ -213,7 +205,7 @@ def test_acm_issues_one_certificate_per_idempotency_token(server: SandboxServer,
     assert [c["CertificateArn"] for c in listed] == [arn]
 
 
-def test_the_tools_clients_count_and_log_botocores_retries(server: SandboxServer) -> None:
+def test_the_tools_clients_count_and_log_botocores_retries(sandbox: SandboxServer) -> None:
     """What botocore retried is in the run report and, at -v, in the log (vivr.aws)."""
     import io
     import json
@@ -223,7 +215,7 @@ def test_the_tools_clients_count_and_log_botocores_retries(server: SandboxServer
 
     plan = FaultPlan(FaultRates(throttle=1.0), only={"ec2.DescribeVpcs", "iam.ListRoles"},
                      once=True)
-    proxy = FaultProxy(server.url, plan).start()
+    proxy = FaultProxy(sandbox.url, plan).start()
     clients = ClientFactory(AwsSettings(region="us-east-1", endpoint_url=proxy.url))
     stream = io.StringIO()
     log.configure(verbosity=1, json_logs=True, stream=stream)  # what -v shows
@@ -243,9 +235,9 @@ def test_the_tools_clients_count_and_log_botocores_retries(server: SandboxServer
 
 
 def test_a_lost_create_load_balancer_retried_returns_the_same_balancer(
-        server: SandboxServer, backoffs: list[bool]) -> None:
+        sandbox: SandboxServer, backoffs: list[bool]) -> None:
     """ELBv2 documents CreateLoadBalancer as idempotent (moto alone made a second one)."""
-    proxy = _proxy(server, "lose", "elasticloadbalancing.CreateLoadBalancer")
+    proxy = _proxy(sandbox, "lose", "elasticloadbalancing.CreateLoadBalancer")
     try:
         account = _account()
         ec2, elbv2 = _client(proxy, "ec2", account), _client(proxy, "elbv2", account)
