@@ -68,4 +68,4 @@ def test_no_product_module_imports_moto_or_the_sandbox_at_module_level() -> None
             for name in names:
                 if name.split(".")[0] in ("moto", "vivr_sandbox"):
                     offenders.append(f"{path.relative_to(REPO)} {name}")
-    assert offenders == ["vivr_provision/cli.py vivr_sandbox.cli"]
+    assert offenders == ["vivr_provision/cli/sandbox.py vivr_sandbox.cli"]

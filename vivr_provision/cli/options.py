@@ -1,0 +1,73 @@
+"""Options every command takes, and the decorator that merges them.
+
+Every global option is accepted before or after the command
+(``vivr-provision --env staging plan`` == ``vivr-provision plan --env staging``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from vivr_provision import log
+from vivr_provision.config import ENVIRONMENTS
+from vivr_provision.settings import CommandOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(func: F) -> F:
+    """The options every command takes, before or after its name."""
+    options = [
+        click.option("--env", "env", type=click.Choice(ENVIRONMENTS), default=None,
+                     help="Environment to act on (default: $VIVR_ENV or production)."),
+        click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+                     help="Config file (default: config/<env>.yaml)."),
+        click.option("--state", "state_path", default=None, metavar="PATH|s3://BUCKET/KEY",
+                     help="State file (default: state/<env>.json), or an S3 object for teams."),
+        click.option("--region", default=None,
+                     help="AWS region (default: $AWS_REGION, then the config)."),
+        click.option("--profile", default=None, help="AWS profile (default: $AWS_PROFILE)."),
+        click.option("--endpoint-url", default=None,
+                     help="AWS endpoint, e.g. the local sandbox (default: $AWS_ENDPOINT_URL)."),
+        click.option("--output", type=click.Choice(["text", "json"]), default=None,
+                     help="text for people (default), json for machines."),
+        click.option("-v", "--verbose", count=True, help="More log detail (repeatable)."),
+        click.option("-q", "--quiet", is_flag=True, default=False,
+                     help="Only warnings and errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _options(ctx: click.Context, kwargs: dict[str, Any]) -> CommandOptions:
+    names = CommandOptions.__dataclass_fields__
+    mine = CommandOptions(**{k: kwargs.pop(k) for k in list(kwargs) if k in names})
+    parent: CommandOptions = ctx.find_object(CommandOptions) or CommandOptions()
+    return parent.merged(mine)
+
+
+def command(func: Callable[..., int]) -> Callable[..., int]:
+    """Merge global options into a ``CommandOptions`` and set up logging."""
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> int:
+        options = _options(click.get_current_context(), kwargs)
+        json_logs = True if options.output_format == "json" else None
+        log.configure(options.verbosity, json_logs=json_logs)
+        return func(options, **kwargs)
+
+    return common_options(wrapper)
+
+
+targets_option = click.option(
+    "--target", "targets", multiple=True, metavar="STEP",
+    help="Limit to STEP (repeatable): apply/plan add its dependencies, destroy its dependents.")
+parallelism_option = click.option(
+    "--parallelism", type=click.IntRange(1, 64), default=10, show_default=True,
+    help="Steps calling AWS at once (waiting steps do not count).")

@@ -1,0 +1,111 @@
+"""What a command that touches AWS or state needs: config, steps, store, clients."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+from vivr_provision.aws import ClientFactory
+from vivr_provision.catalog import Catalog, resolve
+from vivr_provision.config import PlatformConfig
+from vivr_provision.engine import Engine, RunReport, StepGraph
+from vivr_provision.errors import Interrupted, ProvisionError, StateError
+from vivr_provision.progress import ProgressView
+from vivr_provision.render import console, print_report
+from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
+from vivr_provision.state import LocalStateStore, State, StateStore
+from vivr_provision.state.s3 import S3StateStore
+from vivr_provision.steps import build_steps
+from vivr_provision.steps.base import DestroyOptions
+
+
+def open_store(location: str, clients: ClientFactory) -> StateStore:
+    """The local file store, or the S3 store for ``s3://bucket/key``."""
+    if location.startswith("s3://"):
+        return S3StateStore(location, lambda: clients.client("s3"))
+    return LocalStateStore(Path(location))
+
+
+class Run:
+    """Everything one command needs: config, steps, state store, clients."""
+
+    def __init__(self, options: CommandOptions) -> None:
+        self.options = options
+        self.config: PlatformConfig = load_effective_config(options)
+        self.steps = build_steps(self.config)
+        self.graph = StepGraph(self.steps)
+        self.clients = ClientFactory(aws_settings(options, self.config))
+        self.store: StateStore = open_store(options.state_file, self.clients)
+        self.catalog = Catalog()  # resolved by plan/apply only: status calls no AWS
+
+    def load_state(self) -> State:
+        return self.store.load(self.config.project, self.config.environment)
+
+    def bind_account(self, state: State) -> str:
+        """Refuse to use a state file with another account or region."""
+        account = self.clients.whoami()
+        region = self.config.aws.region
+        if state.account_id and state.account_id != account:
+            raise StateError(
+                f"{self.store.path} belongs to account {state.account_id}, but the credentials "
+                f"are for account {account}; use the right profile or another --state"
+            )
+        if state.region and state.region != region:
+            raise StateError(
+                f"{self.store.path} was applied in {state.region}, not {region}; "
+                "use --region or another --state"
+            )
+        state.account_id, state.region = account, region
+        return account
+
+    def resolve_catalog(self, state: State | None = None) -> Catalog:
+        """Check versions, classes, AMIs and TLS policies against AWS's catalogs (plan, apply).
+
+        Raises CatalogError (exit 2) before any step runs; with ``state``
+        (apply, under the lock) changed values are recorded and saved.
+        """
+        self.catalog = resolve(self.config, self.clients)
+        if state is not None and self.catalog.merge_into(state):
+            self.store.save(state)  # a re-apply with nothing to change still records them
+        return self.catalog
+
+    def engine(self, state: State, parallelism: int = 10,
+               observer: Callable[[str, str, str], None] | None = None,
+               destroy_options: DestroyOptions | None = None) -> Engine:
+        engine = Engine(self.config, self.steps, self.clients, self.store, state,
+                        parallelism=parallelism, observer=observer,
+                        destroy_options=destroy_options)
+        engine.ctx.catalog = self.catalog
+        return engine
+
+    @contextmanager
+    def progress(self, total: int) -> Iterator[ProgressView | None]:
+        if self.options.output_format == "text" and sys.stderr.isatty():
+            with ProgressView(total, console()) as view:
+                yield view
+        else:
+            with nullcontext():
+                yield None
+
+
+def finish(report: RunReport, run: Run, title: str) -> int:
+    print_report(report, title, run.options.output_format)
+    if report.interrupted:
+        raise Interrupted(f"interrupted; state saved to {run.store.path}; rerun to resume",
+                          signal=report.stopped_by)
+    if report.failed:
+        first = report.failed[0]
+        more = f" (and {len(report.failed) - 1} more)" if len(report.failed) > 1 else ""
+        raise ProvisionError(
+            f"step {first.step} failed: {first.error}{more}; state saved to {run.store.path}, "
+            "rerun to resume"
+        )
+    return 0
+
+
+def title(run: Run, verb: str, account: str | None = None) -> str:
+    where = f" in account {account}" if account else ""
+    return (f"{verb} {run.config.project} {run.config.environment} "
+            f"({run.config.aws.region}{where})")
