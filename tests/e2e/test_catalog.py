@@ -8,12 +8,14 @@ catalog, not from the product, so the product's resolution is what is tested.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import REPO, Aws
+from vivr_provision.state import SCHEMA_VERSION
 from vivr_sandbox import catalog as sandbox_catalog
 
 pytestmark = pytest.mark.e2e
@@ -92,9 +94,8 @@ def test_apply_creates_the_resolved_version_and_records_it_in_state(aws: Aws) ->
     assert primary["EngineVersion"] == newest
     assert primary["AutoMinorVersionUpgrade"] is True
 
-    import json
     state = json.loads(aws.state_path.read_text())
-    assert state["schema_version"] == 2
+    assert state["schema_version"] == SCHEMA_VERSION
     assert state["catalog"]["rds.engine_version"]["requested"] == "16"
     assert state["catalog"]["rds.engine_version"]["value"] == newest
     # status reads the state only: no AWS call at all.

@@ -401,3 +401,21 @@ def test_sigkilled_holder_releases_lock(store: LocalStateStore, state_path: Path
         info = json.loads(store.lock_info_path.read_text())
         assert info["pid"] == os.getpid()  # the stale info file was replaced
     assert state_path.read_bytes() == before
+
+
+def test_a_file_older_than_schema_3_reads_with_a_stable_lineage(tmp_path: Path) -> None:
+    """Two reads of one legacy file agree on its lineage (a saved plan made from
+    it must still apply); the first save keeps that lineage."""
+    path = tmp_path / "production.json"
+    path.write_text(json.dumps({"schema_version": 2, "project": "vivr",
+                                "environment": "production", "serial": 4,
+                                "created_at": "2026-01-01T00:00:00Z",
+                                "updated_at": "2026-01-01T00:00:00Z", "steps": {}}))
+    store = LocalStateStore(path)
+    first, second = store.load("vivr", "production"), store.load("vivr", "production")
+    assert first.lineage == second.lineage
+    store.save(first)
+    saved = json.loads(path.read_text())
+    assert saved["lineage"] == second.lineage and saved["schema_version"] == SCHEMA_VERSION
+    fresh = LocalStateStore(tmp_path / "other.json").load("vivr", "production")
+    assert fresh.lineage != first.lineage

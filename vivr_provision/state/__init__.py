@@ -9,6 +9,7 @@ from typing import Protocol
 from vivr_provision.state.model import (
     SCHEMA_VERSION,
     CatalogRecord,
+    Observation,
     State,
     StepRecord,
     StepStatus,
@@ -33,5 +34,14 @@ class StateStore(Protocol):
     def lock(self, operation: str) -> contextlib.AbstractContextManager[None]: ...
 
 
-__all__ = ["SCHEMA_VERSION", "CatalogRecord", "LocalStateStore", "State", "StateStore",
-           "StepRecord", "StepStatus", "utc_now"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "CatalogRecord",
+    "LocalStateStore",
+    "Observation",
+    "State",
+    "StateStore",
+    "StepRecord",
+    "StepStatus",
+    "utc_now",
+]

@@ -8,18 +8,24 @@ bug must fail where it happens, not produce a file the next run cannot read).
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped on any incompatible change; a reader refuses files newer than it knows.
 
 2: ``catalog`` (values resolved from AWS's catalogs).  A version-1 file reads
 as a version-2 one with an empty catalog and is written back as version 2;
 a version-1 reader refuses a version-2 file with its "newer" message instead
-of failing on the unknown key."""
+of failing on the unknown key.
+
+3: ``lineage`` (which history a file belongs to: saved plans and ``state
+migrate`` check it) and each step's ``observed`` (what the last ``status
+--refresh`` found).  An older file gets a new lineage when it is read and
+keeps it from its next save on."""
 
 StepStatus = Literal["pending", "creating", "ready", "deleting", "deleted", "failed"]
 
@@ -32,6 +38,19 @@ def utc_now() -> str:
     One fixed format keeps the file diff-friendly and sortable as plain text.
     """
     return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Observation(BaseModel):
+    """What ``status --refresh`` last found for a step, so ``status`` does not say
+    ``ready`` for a resource the refresh found deleted or changed by hand."""
+
+    model_config = _MODEL_CONFIG
+
+    result: Literal["ok", "drifted", "missing"]
+    at: str
+    """ISO-8601 UTC time of the refresh; a later apply or destroy of the step supersedes it."""
+    changes: list[str] = Field(default_factory=list)
+    """The drifted settings, one line each (values redacted)."""
 
 
 class StepRecord(BaseModel):
@@ -90,11 +109,24 @@ class State(BaseModel):
     region: str | None = None
     serial: int = 0
     """Incremented by every save, so two copies of the file can be ordered."""
+    lineage: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    """Fixed when the state is first created: two files with the same serial but
+    another lineage are different histories (a saved plan from another state).
+    A file older than schema 3 gets one derived from its identity and creation
+    time, so reading it twice gives the same lineage before it is saved."""
     created_at: str
     updated_at: str
     steps: dict[str, StepRecord] = Field(default_factory=dict)
     catalog: dict[str, CatalogRecord] = Field(default_factory=dict)
     """Catalog values the last apply resolved (engine versions, classes, AMIs, TLS policies)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_lineage(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "lineage" not in data and "created_at" in data:
+            seed = f"{data.get('project')}/{data.get('environment')}/{data['created_at']}"
+            data = {**data, "lineage": uuid.uuid5(uuid.NAMESPACE_URL, seed).hex}
+        return data
 
     def record(self, step: str) -> StepRecord:
         """Return the record of ``step``, creating a pending one on first use.
