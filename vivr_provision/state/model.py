@@ -80,6 +80,8 @@ class StepRecord(BaseModel):
     """What the step wrote into a container another step owns (ACM's validation records in
     the hosted zone), journalled before the write and kept after the step's own resource is
     gone, so the container's step can recognise it as ours (``StepContext.written_into``)."""
+    observed: Observation | None = None
+    """What the last ``status --refresh`` found; cleared by the step's next transition."""
 
 
 class CatalogRecord(BaseModel):
