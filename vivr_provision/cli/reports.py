@@ -5,35 +5,28 @@ from __future__ import annotations
 from vivr_provision.check import print_check, run_check
 from vivr_provision.cli.app import cli
 from vivr_provision.cli.options import command
-from vivr_provision.cost import cost_lines, cost_report
-from vivr_provision.render import console, emit_json, rows_table
+from vivr_provision.cost import compare, cost_report
+from vivr_provision.cost.text import print_cost, print_json
 from vivr_provision.settings import CommandOptions, load_effective_config
 
 
 @cli.command()
 @command
 def cost(options: CommandOptions) -> int:
-    """Print the monthly cost estimate of the environment (no AWS call)."""
+    """Monthly cost: the spec's table beside one computed from the config (no AWS call).
+
+    The computed table prices what the config makes the tool build (AWS
+    on-demand list prices kept in vivr_provision/cost/prices.yaml), lists the
+    lines the spec's table leaves out and explains the difference.  Exit 2
+    when the config names a size the price table has no price for.
+    """
     config = load_effective_config(options)
-    report = cost_report(config)
     if options.output_format == "json":
-        emit_json(report)
+        print_json(cost_report(config))
         return 0
-    currency = report["currency"]
-    rows = []
-    for line in cost_lines(config):
-        note = ""
-        if line.recomputed is not None and abs(line.recomputed - line.monthly) >= 0.01:
-            note = f"{line.recomputed:.2f} at {report['hours_per_month']} h"
-        rows.append([line.category, line.service, line.size, f"{line.quantity:g}",
-                     f"{line.unit_cost:g}/{line.unit}", f"{line.monthly:.2f}", note])
-    out = console()
-    out.print(rows_table(
-        f"monthly cost estimate, {config.project} {config.environment} ({currency})",
-        ["category", "service", "size", "qty", "unit cost", "monthly", "note"], rows))
-    for category, total in report["by_category"].items():
-        out.print(f"  {category:<18} {total:>9.2f}", highlight=False)
-    out.print(f"total per month: {report['total_monthly']:.2f} {currency}", highlight=False)
+    print_cost(compare(config), project=config.project, environment=config.environment,
+               source=str(options.config_file),
+               hours=config.cost.hours_per_month, currency=config.cost.currency)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The monthly cost estimate of an environment, from the spec's table in config.
+"""The spec's monthly cost table, as the config carries it (``cost.line_items``).
 
 The table is data (``cost.line_items``), so ``vivr-provision cost`` prints the
 agreed estimate without calling AWS.  For hourly lines it also shows what
@@ -9,8 +9,7 @@ shown, not silently "fixed".
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from vivr_provision.config import PlatformConfig
 
@@ -38,16 +37,3 @@ def cost_lines(config: PlatformConfig) -> list[CostLine]:
         lines.append(CostLine(item.category, item.service, item.size, item.quantity,
                               item.unit_cost, item.unit, item.monthly, recomputed))
     return lines
-
-
-def cost_report(config: PlatformConfig) -> dict[str, Any]:
-    """Everything ``cost --output json`` prints."""
-    cost = config.cost
-    return {
-        "environment": config.environment,
-        "currency": cost.currency,
-        "hours_per_month": cost.hours_per_month,
-        "lines": [asdict(line) for line in cost_lines(config)],
-        "by_category": cost.by_category(),
-        "total_monthly": cost.computed_total,
-    }
