@@ -225,15 +225,14 @@ class StepGraph:
         return seen
 
     def select(self, targets: Iterable[str] | None, *, upward: bool) -> set[str]:
+        """The steps ``targets`` (names or globs such as ``sg-rules.*``) select, with
+        their dependencies (upward) or dependents; every step when there are none."""
+        from vivr_provision.targets import expand_targets
+
         targets = list(targets or [])
         if not targets:
             return set(self.steps)
-        unknown = [t for t in targets if t not in self.steps]
-        if unknown:
-            raise ConfigError(
-                f"unknown --target {', '.join(unknown)} (see `vivr-provision graph` for step names)"
-            )
-        return self.closure(targets, upward=upward)
+        return self.closure(expand_targets(targets, self.order), upward=upward)
 
     def priorities(self, names: set[str], *, reverse: bool) -> dict[str, float]:
         """Longest remaining path (in expected seconds) from each step to the end."""
