@@ -61,7 +61,7 @@ RESUME_ATTEMPTS = 3
 
 #: Actions a step result can report.
 SUCCESS_ACTIONS = frozenset(
-    {"created", "adopted", "updated", "replaced", "unchanged", "deleted", "absent",
+    {"created", "recovered", "adopted", "updated", "replaced", "unchanged", "deleted", "absent",
      "create", "update", "replace", "delete", "no-op", "ok", "missing", "drifted"}
 )
 
@@ -449,7 +449,7 @@ class Engine:
         changes: list[str] = []
         if resource is None:
             resource, existed = self._create(step, priority, record)
-            action = "created"
+            action = "recovered" if resource.recovered else "created"
             if existed:
                 # The create's first attempt succeeded and its answer was lost:
                 # what it did not finish (tags, attachments, rules) is drift.

@@ -21,7 +21,7 @@ STYLES = {
     "created": "green", "updated": "yellow", "adopted": "cyan", "deleted": "red",
     "failed": "bold red", "blocked": "red", "interrupted": "magenta", "create": "green",
     "update": "yellow", "replace": "bold yellow", "delete": "red", "missing": "bold red",
-    "drifted": "yellow", "ok": "green",
+    "drifted": "yellow", "ok": "green", "recovered": "green",
 }
 
 

@@ -213,6 +213,8 @@ def test_reapply_after_destroy_restores_key_and_secrets_with_their_values(aws: A
     assert aws.cli("destroy", "--yes", "--target", "kms").returncode == 0
     code, report = aws.cli_json("apply", "--target", "secret.redis_auth_token")
     assert code == 0, report
+    actions = {s["step"]: s["action"] for s in report["steps"]}
+    assert actions["kms"] == actions["secret.redis_auth_token"] == "recovered", actions
     assert aws.client("secretsmanager").get_secret_value(
         SecretId="vivr/production/redis/auth-token")["SecretString"] == token
     keys = [k for k in aws.client("kms").list_keys()["Keys"]

@@ -91,3 +91,4 @@ def test_create_restores_a_secret_in_its_recovery_window(config: PlatformConfig)
                    {"SecretId": "vivr/production/stripe"})
         restored = step.create(ctx, "token")
     assert restored.id == ARN
+    assert restored.recovered, "the report says recovered, not created"

@@ -50,6 +50,10 @@ class Resource:
 
     id: str
     data: dict[str, Any] = field(default_factory=dict)
+    #: Set by a create that brought back a resource a destroy had scheduled for
+    #: deletion (a secret in its recovery window, a KMS key pending deletion), so
+    #: the report says ``recovered``: the operator learns old data came back.
+    recovered: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import structlog
@@ -156,7 +156,8 @@ class KmsKeyBase(KindTaggedStep):
         kms.enable_key(KeyId=key_id)
         events.info("kms.key_recovered", step=self.name, key_id=key_id)
         self._ensure_alias(ctx, key_id)
-        return until_found(f"key {key_id}", lambda: self._describe(ctx, key_id))
+        found = until_found(f"key {key_id}", lambda: self._describe(ctx, key_id))
+        return replace(found, recovered=True)
 
     def _aliases(self, ctx: StepContext, key_id: str) -> list[str]:
         pages = self.kms(ctx).get_paginator("list_aliases").paginate(KeyId=key_id)

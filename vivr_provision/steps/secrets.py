@@ -28,6 +28,7 @@ import json
 import secrets as csprng
 import string
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import structlog
@@ -154,7 +155,9 @@ class SecretStep(KindStep):
             events.info("secret.restored", step=self.name, secret=self.secret_name)
             restored = self.reread(ctx)
             changes = self.diff(ctx, restored)
-            return self.update(ctx, restored, changes) if changes else restored
+            if changes:
+                restored = self.update(ctx, restored, changes)
+            return replace(restored, recovered=True)
         params: dict[str, Any] = {
             "Name": self.secret_name,
             "Description": self.description,
