@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from vivr_provision import project
 from vivr_provision.aws import AwsSettings
 from vivr_provision.config import PlatformConfig, load_config, parse_config
 
@@ -42,12 +43,15 @@ class CommandOptions:
 
     @property
     def config_file(self) -> Path:
-        return self.config_path or Path("config") / f"{self.environment}.yaml"
+        """``--config``, ``$VIVR_CONFIG``, or config/<env>.yaml of the project found
+        from the cwd upwards (:mod:`vivr_provision.project`)."""
+        return project.config_file(self.environment, self.config_path)
 
     @property
     def state_file(self) -> str:
-        """A local path, or ``s3://bucket/key`` for the team store."""
-        return self.state_path or str(Path("state") / f"{self.environment}.json")
+        """A local path, or ``s3://bucket/key`` for the team store; by default
+        state/<env>.json beside the project's config/ directory."""
+        return project.state_file(self.environment, self.state_path)
 
     @property
     def output_format(self) -> str:

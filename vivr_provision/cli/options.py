@@ -26,9 +26,12 @@ def common_options(func: F) -> F:
         click.option("--env", "env", type=click.Choice(ENVIRONMENTS), default=None,
                      help="Environment to act on (default: $VIVR_ENV or production)."),
         click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-                     help="Config file (default: config/<env>.yaml)."),
+                     help="Config file (default: $VIVR_CONFIG, else config/<env>.yaml in the "
+                          "nearest of the current directory and its parents that has it: "
+                          "the project root)."),
         click.option("--state", "state_path", default=None, metavar="PATH|s3://BUCKET/KEY",
-                     help="State file (default: state/<env>.json), or an S3 object for teams."),
+                     help="State file (default: state/<env>.json under the project root), "
+                          "or an S3 object for teams."),
         click.option("--region", default=None,
                      help="AWS region (default: $AWS_REGION, then the config)."),
         click.option("--profile", default=None, help="AWS profile (default: $AWS_PROFILE)."),
