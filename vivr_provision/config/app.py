@@ -13,7 +13,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from vivr_provision.config.base import Name, NonNegativeInt, Percent, PositiveInt, StrictModel
+from vivr_provision.config.base import (
+    ConfigProblems,
+    Name,
+    NonNegativeInt,
+    Percent,
+    PositiveInt,
+    StrictModel,
+)
 from vivr_provision.config.data import (
     EbsVolumeConfig,
     Ec2InstanceType,
@@ -241,7 +248,7 @@ class LogsConfig(StrictModel):
         problems += [f"deliveries: {s} {t} delivered twice (one delivery source per resource "
                      "and log type)" for s, t in sorted({p for p in pairs if pairs.count(p) > 1})]
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigProblems(problems)
         return self
 
 

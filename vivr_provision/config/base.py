@@ -9,9 +9,24 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+class ConfigProblems(ValueError):
+    """Independent problems one cross-field check found, kept apart.
+
+    Raised instead of ``ValueError("; ".join(problems))`` so that the loader
+    prints each on its own line (pydantic keeps the exception in the error's
+    context) rather than a 1,000-character line, and never splits a message
+    that itself contains "; ".
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
 
 
 class StrictModel(BaseModel):

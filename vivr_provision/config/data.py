@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from vivr_provision.config.base import (
+    ConfigProblems,
     Name,
     NonNegativeInt,
     PositiveInt,
@@ -558,7 +559,7 @@ class PgBouncerConfig(StrictModel):
         if self.datadog_metrics and self.datadog_api_key_secret is None:
             problems.append("datadog_metrics needs datadog_api_key_secret (a secret key)")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigProblems(problems)
         return self
 
 
@@ -655,7 +656,7 @@ class RedisConfig(StrictModel):
                 f"{self.maintenance_window}"
             )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigProblems(problems)
         return self
 
     def problems(self) -> list[str]:

@@ -1,7 +1,8 @@
 """Read a YAML config file into :class:`PlatformConfig`, or fail with ConfigError.
 
-Every problem is reported with the field path and the reason, and nothing
-here touches AWS, so a bad config exits 2 before the first API call.
+Every problem is reported with the field path and the reason, one per line
+(an unknown key with the names it resembles), and nothing here touches AWS,
+so a bad config exits 2 before the first API call.
 """
 
 from __future__ import annotations
@@ -12,8 +13,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from vivr_provision.config.base import ConfigProblems
+from vivr_provision.config.fields import close_names, field_names_at
 from vivr_provision.config.model import PlatformConfig
 from vivr_provision.errors import ConfigError
+
+#: An unknown key in a model with at most this many fields lists them all.
+MAX_LISTED_FIELDS = 12
 
 
 def _format_location(loc: tuple[int | str, ...]) -> str:
@@ -26,19 +32,45 @@ def _format_location(loc: tuple[int | str, ...]) -> str:
     return "".join(parts)
 
 
-def format_validation_error(error: ValidationError) -> str:
-    """One line per problem: ``path: reason`` (root-level checks carry their own path)."""
-    lines = []
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    """"unknown key" with the closest field names of the model that refused it."""
+    fields = field_names_at(PlatformConfig, loc[:-1])
+    close = close_names(str(loc[-1]), fields) if fields else []
+    if close:
+        return f"unknown key (did you mean {' or '.join(close)}?)"
+    if fields and len(fields) <= MAX_LISTED_FIELDS:
+        return f"unknown key (valid here: {', '.join(fields)})"
+    return "unknown key (check the spelling)"
+
+
+def validation_problems(error: ValidationError) -> list[str]:
+    """One ``path: reason`` per problem, in pydantic's order.
+
+    A cross-field check that found several problems raises ConfigProblems;
+    each of them becomes its own line (prefixed with the check's path when
+    it is not the top level, whose messages carry their own paths).
+    """
+    lines: list[str] = []
     for item in error.errors(include_url=False):
-        message = item["msg"].removeprefix("Value error, ")
         location = _format_location(tuple(item["loc"]))
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling)"
-        if location:
-            lines.append(f"{location}: {message}")
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigProblems):
+            messages = cause.problems
+        elif item["type"] == "extra_forbidden":
+            messages = [_unknown_key(tuple(item["loc"]))]
+        elif item["type"] == "missing":
+            messages = ["required key missing"]
         else:
-            lines.extend(message.split("; "))
-    return "; ".join(lines)
+            messages = [item["msg"].removeprefix("Value error, ")]
+        lines += [f"{location}: {m}" if location else m for m in messages]
+    return lines
+
+
+def format_problems(source: str, problems: list[str]) -> str:
+    """``source: problem`` for one; a count, then one indented line per problem, for more."""
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    return "\n".join([f"{source}: {len(problems)} errors", *(f"  {p}" for p in problems)])
 
 
 def parse_config(data: Any, source: str) -> PlatformConfig:
@@ -47,7 +79,7 @@ def parse_config(data: Any, source: str) -> PlatformConfig:
     try:
         return PlatformConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {format_validation_error(exc)}") from None
+        raise ConfigError(format_problems(source, validation_problems(exc))) from None
 
 
 def load_config(path: Path, environment: str | None = None) -> PlatformConfig:

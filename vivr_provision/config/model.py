@@ -24,7 +24,7 @@ from vivr_provision.config.app import (
     IamConfig,
     LogsConfig,
 )
-from vivr_provision.config.base import Region, StrictModel, az_in_region
+from vivr_provision.config.base import ConfigProblems, Region, StrictModel, az_in_region
 from vivr_provision.config.data import (
     KmsConfig,
     PgBouncerConfig,
@@ -114,7 +114,7 @@ class PlatformConfig(StrictModel):
         problems += _edge_problems(self)
         problems += _ops_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigProblems(problems)
         return self
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from vivr_provision.config.base import Cidr, Name, Port, StrictModel
+from vivr_provision.config.base import Cidr, ConfigProblems, Name, Port, StrictModel
 
 SubnetTier = Literal["public", "private", "database", "cache"]
 
@@ -147,7 +147,7 @@ class NetworkConfig(StrictModel):
                         "and must have no route to the internet"
                     )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigProblems(problems)
         return self
 
 
