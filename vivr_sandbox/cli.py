@@ -15,12 +15,30 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
+from vivr_provision import project
 from vivr_provision.errors import ConfigError, VivrError
 
 DEFAULT_PIDFILE = Path("state") / "sandbox.json"
+
+
+def default_pidfile() -> Path:
+    """state/sandbox.json of the project (found as for the config), else of the cwd.
+
+    So that ``sandbox stop`` or ``status`` from any directory of the project
+    finds the sandbox ``start`` launched from another one.
+    """
+    root = project.find_root(os.environ.get("VIVR_ENV") or "production")
+    return DEFAULT_PIDFILE if root is None else root / DEFAULT_PIDFILE
+
+
+pidfile_option = click.option(
+    "--pidfile", type=click.Path(path_type=Path), default=default_pidfile,
+    show_default="state/sandbox.json under the project root",
+    help="Where the running sandbox's PID and URL are kept.")
 
 
 def _alive(pid: int) -> bool:
@@ -47,6 +65,22 @@ def _read(pidfile: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
+def _already_running(running: dict[str, object], host: str, port: int, pidfile: Path) -> None:
+    """Starting what already runs is fine (idempotent); asking for another address is not.
+
+    A second ``start --port 4577`` used to say "already running" and exit 0,
+    leaving the operator to point AWS_ENDPOINT_URL at a port nobody serves.
+    """
+    url, pid = str(running["url"]), running["pid"]
+    where = urlsplit(url)
+    if (where.hostname, where.port) == (host, port):
+        click.echo(f"sandbox already running at {url} (PID {pid})")
+        return
+    raise ConfigError(
+        f"a sandbox already runs at {url} (PID {pid}, {pidfile}), not at http://{host}:{port}; "
+        f"use that URL, or stop it first (vivr-provision sandbox stop) or give another --pidfile")
+
+
 @click.group()
 def sandbox() -> None:
     """Local AWS emulator (moto) for first runs and demos; no AWS account needed."""
@@ -55,8 +89,7 @@ def sandbox() -> None:
 @sandbox.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=4566, show_default=True)
-@click.option("--pidfile", type=click.Path(path_type=Path), default=DEFAULT_PIDFILE,
-              show_default=True)
+@pidfile_option
 def start(host: str, port: int, pidfile: Path) -> None:
     """Start the emulator in the background and print how to use it."""
     try:
@@ -65,7 +98,7 @@ def start(host: str, port: int, pidfile: Path) -> None:
         raise ConfigError("the sandbox needs moto: pip install 'vivr-provision[sandbox]'") from None
     running = _read(pidfile)
     if running and _alive(int(str(running["pid"]))):
-        click.echo(f"sandbox already running at {running['url']} (PID {running['pid']})")
+        _already_running(running, host, port, pidfile)
         return
     if _answers(host, port):
         raise VivrError(f"port {port} on {host} is already in use; pick another --port")
@@ -91,8 +124,7 @@ def start(host: str, port: int, pidfile: Path) -> None:
 
 
 @sandbox.command()
-@click.option("--pidfile", type=click.Path(path_type=Path), default=DEFAULT_PIDFILE,
-              show_default=True)
+@pidfile_option
 def stop(pidfile: Path) -> None:
     """Stop the background emulator (its resources are gone with it)."""
     running = _read(pidfile)
@@ -112,8 +144,7 @@ def stop(pidfile: Path) -> None:
 
 
 @sandbox.command(name="status")
-@click.option("--pidfile", type=click.Path(path_type=Path), default=DEFAULT_PIDFILE,
-              show_default=True)
+@pidfile_option
 def sandbox_status(pidfile: Path) -> None:
     """Tell whether the background emulator runs, and where."""
     running = _read(pidfile)
