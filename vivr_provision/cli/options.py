@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from vivr_provision import log
+from vivr_provision.cli.complete import complete_steps
 from vivr_provision.config import ENVIRONMENTS
 from vivr_provision.settings import CommandOptions
 
@@ -69,8 +70,9 @@ def command(func: Callable[..., int]) -> Callable[..., int]:
 
 
 targets_option = click.option(
-    "--target", "targets", multiple=True, metavar="STEP",
-    help="Limit to STEP (repeatable): apply/plan add its dependencies, destroy its dependents.")
+    "--target", "targets", multiple=True, metavar="STEP", shell_complete=complete_steps,
+    help="Limit to STEP (repeatable; a glob such as 'sg-rules.*' names several): "
+         "apply/plan add its dependencies, destroy its dependents.")
 parallelism_option = click.option(
     "--parallelism", type=click.IntRange(1, 64), default=10, show_default=True,
     help="Steps calling AWS at once (waiting steps do not count).")
