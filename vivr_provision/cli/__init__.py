@@ -4,9 +4,11 @@ Importing this package registers every command on :data:`cli`.
 """
 
 from vivr_provision.cli import (  # noqa: F401  (each registers its commands)
+    outputs,
     provision,
     reports,
     sandbox,
+    state_cmd,
     status,
 )
 from vivr_provision.cli.app import cli, main

@@ -33,6 +33,9 @@ class StateStore(Protocol):
 
     def lock(self, operation: str) -> contextlib.AbstractContextManager[None]: ...
 
+    def write_copy(self, state: State, *, overwrite: bool) -> None:
+        """Write ``state`` as it is, serial untouched (``state migrate``)."""
+
 
 __all__ = [
     "SCHEMA_VERSION",

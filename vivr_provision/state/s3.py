@@ -128,6 +128,23 @@ class S3StateStore:
             raise
         self._etag = str(reply["ETag"])
 
+    def write_copy(self, state: State, *, overwrite: bool) -> None:
+        """Write ``state`` exactly as it is, serial included (``state migrate``).
+
+        Without ``overwrite`` the put is conditional on there being no object
+        (``IfNoneMatch: *``), so a copy never lands on a state someone else
+        just wrote; with it, bucket versioning keeps the replaced object.
+        """
+        condition = {} if overwrite else {"IfNoneMatch": "*"}
+        try:
+            reply = self._call("put_object", Key=self.key, Body=encode(state),
+                               ContentType="application/json", **condition)
+        except ClientError as exc:
+            if error_code(exc) in PRECONDITION_FAILED:
+                raise StateError(f"{self.path} already exists; nothing was written") from None
+            raise
+        self._etag = str(reply["ETag"])
+
     # ------------------------------------------------------------------ lock
 
     def lock(self, operation: str) -> contextlib.AbstractContextManager[None]:

@@ -126,6 +126,22 @@ class LocalStateStore:
             raise
         _fsync_directory(self.path.parent)
 
+    def write_copy(self, state: State, *, overwrite: bool) -> None:
+        """Write ``state`` exactly as it is, serial included: ``state migrate`` copies a state
+        here without making it look like a newer version of itself.
+
+        Refuses (StateError) to replace an existing file unless ``overwrite``; a replaced
+        file, readable or not, is kept at ``.backup``, since the operator forced it.
+        """
+        raw = self._read_raw()
+        if raw is not None and not overwrite:
+            raise StateError(f"{self.path} already exists; nothing was written")
+        self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        if raw is not None:
+            _replace_atomically(self.backup_path, raw)
+        _replace_atomically(self.path, encode(state))
+        _fsync_directory(self.path.parent)
+
     def _backup_current(self, state: State) -> None:
         """Copy the current file to ``.backup``, but only if it is a readable state of ours.
 

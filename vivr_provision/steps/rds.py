@@ -365,6 +365,10 @@ class DbPrimaryStep(DbInstanceBase):
     def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config, config.rds.identifier)
 
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        """The base's, plus ``role``: what ``output`` tells the writer from the replicas by."""
+        return {**super().outputs(resource), "role": "writer"}
+
     def depends_on(self) -> tuple[str, ...]:
         rds = self.config.rds
         return ("rds-subnet-group", "rds-parameter-group", "secret.database_credentials",
@@ -509,6 +513,9 @@ class DbReplicaStep(DbInstanceBase):
                  site: Site | None = None) -> None:
         super().__init__(config, replica.identifier, site=site)
         self.replica = replica
+
+    def outputs(self, resource: Resource) -> dict[str, Any]:
+        return {**super().outputs(resource), "role": "reader"}
 
     @property
     def cross_region(self) -> bool:

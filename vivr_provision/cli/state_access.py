@@ -1,0 +1,40 @@
+"""The state store of a command that reads or edits state only (``output``, ``state ...``).
+
+Unlike :class:`vivr_provision.cli.run.Run` this builds no steps, engine or
+AWS clients: a local state needs none, and boto3 is imported (lazily) only
+for an ``s3://`` location.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vivr_provision.config import PlatformConfig
+from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
+from vivr_provision.state import LocalStateStore, State, StateStore
+
+
+def store_at(location: str, options: CommandOptions, config: PlatformConfig) -> StateStore:
+    """The local file store, or the S3 store for ``s3://bucket/key`` (clients made on use)."""
+    if not location.startswith("s3://"):
+        return LocalStateStore(Path(location))
+    from vivr_provision.aws import ClientFactory  # boto3: only for S3
+    from vivr_provision.state.s3 import S3StateStore
+
+    clients = ClientFactory(aws_settings(options, config))
+    return S3StateStore(location, lambda: clients.client("s3"))
+
+
+class StateAccess:
+    """The config (for the project and environment the state must belong to) and the store."""
+
+    def __init__(self, options: CommandOptions) -> None:
+        self.options = options
+        self.config = load_effective_config(options)
+        self.store = store_at(options.state_file, options, self.config)
+
+    def load(self) -> State:
+        return self.store.load(self.config.project, self.config.environment)
+
+
+__all__ = ["StateAccess", "store_at"]

@@ -1,0 +1,52 @@
+"""Copy a state from one store to another (local file <-> S3) as it is.
+
+A migrated state must stay the same state: same serial (a copy is not a
+newer version; a saved plan made against it still matches) and same lineage
+(project, environment and creation time: the identity every store checks).
+So the copy is written with the stores' ``write_copy`` rather than ``save``,
+both stores are locked for the duration, and the copy is read back and
+compared before success is reported.  The source is never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vivr_provision.errors import ConfigError, StateError
+from vivr_provision.state import State, StateStore
+from vivr_provision.state.codec import encode
+
+
+def lineage(state: State) -> str:
+    """The identity a copy keeps: ``project/environment`` and when the state was started."""
+    return f"{state.project}/{state.environment} created {state.created_at}"
+
+
+def migrate(source: StateStore, destination: StateStore, project: str, environment: str, *,
+            force: bool, reread: Callable[[], StateStore]) -> State:
+    """Copy ``source``'s state to ``destination`` under both locks; returns the state copied.
+
+    ``reread`` opens the destination afresh, so the check reads what was
+    stored, not what this process remembers writing.  Raises ConfigError
+    (nothing written) when there is nothing to copy or the destination
+    exists without ``force``.
+    """
+    if str(source.path) == str(destination.path):
+        raise ConfigError(f"--to {destination.path} is the current state; nothing to migrate")
+    with source.lock("state migrate"), destination.lock("state migrate"):
+        if not source.exists():
+            raise ConfigError(f"no state at {source.path}: nothing to migrate")
+        state = source.load(project, environment)
+        if destination.exists() and not force:
+            raise ConfigError(f"{destination.path} already exists; nothing was written "
+                              "(--force replaces it)")
+        destination.write_copy(state, overwrite=force)
+        copy = reread().load(project, environment)
+        if (copy.serial, lineage(copy)) != (state.serial, lineage(state)) \
+                or encode(copy) != encode(state):
+            raise StateError(f"the copy at {destination.path} does not read back as the state "
+                             f"of {source.path}; keep using {source.path}")
+    return state
+
+
+__all__ = ["lineage", "migrate"]
