@@ -125,8 +125,9 @@ def show(options: CommandOptions, step: str) -> int:
 
 #: What the next apply does with a forgotten resource (``Step.find`` with no recorded id).
 AFTER_RM = ("nothing was deleted in AWS: the next apply looks each resource up by its "
-            "ownership tags (or its name) and adopts it, reported as `adopted`; only a "
-            "resource whose vivr tags were removed would be created again as a twin")
+            "ownership tags (or its name) and adopts it, reported as `adopted`; if its vivr "
+            "tags were removed, one found by tags is created again as a twin and one found "
+            "by name makes the step fail until it is tagged again")
 
 
 def _selected(patterns: tuple[str, ...], current: State) -> list[str]:
