@@ -202,3 +202,9 @@ def test_migrate_needs_a_state_and_another_place(
     assert run(monkeypatch, state, "state", "migrate", "--to", str(state)) == (
         2, "", f"error: --to {state} is the current state; nothing to migrate\n")
 
+
+
+def test_global_options_may_come_between_state_and_its_subcommand(
+        state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(monkeypatch, state, "state", "--output", "json", "list")
+    assert code == 0 and json.loads(out)["serial"] == 1

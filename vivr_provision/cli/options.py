@@ -56,6 +56,18 @@ def _options(ctx: click.Context, kwargs: dict[str, Any]) -> CommandOptions:
     return parent.merged(mine)
 
 
+def group_options(func: Callable[..., None]) -> Callable[..., None]:
+    """For a command group (``state``): its global options reach its subcommands."""
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> None:
+        context = click.get_current_context()
+        context.obj = _options(context, kwargs)
+        func(**kwargs)
+
+    return common_options(wrapper)
+
+
 def command(func: Callable[..., int]) -> Callable[..., int]:
     """Merge global options into a ``CommandOptions`` and set up logging."""
 

@@ -16,7 +16,7 @@ import click
 
 from vivr_provision import log
 from vivr_provision.cli.app import cli
-from vivr_provision.cli.options import command
+from vivr_provision.cli.options import command, group_options
 from vivr_provision.cli.state_access import StateAccess, store_at
 from vivr_provision.errors import ConfigError, VivrError
 from vivr_provision.output_values import suggestions
@@ -31,6 +31,7 @@ SHOWN_FIELDS = ("status", "resource_id", "origin", "started_at", "updated_at", "
 
 
 @cli.group()
+@group_options
 def state() -> None:
     """Read or edit the state file (no AWS call, nothing created or deleted)."""
 
