@@ -31,11 +31,11 @@ def test_local_state_moves_to_s3_and_back_unchanged(aws: Aws, s3: Any) -> None:
     code, report = aws.cli_json("apply", "--target", "vpc")
     assert code == 0, report
     local = aws.state_path.read_bytes()
-    serial, created = json.loads(local)["serial"], json.loads(local)["created_at"]
+    serial, lineage = json.loads(local)["serial"], json.loads(local)["lineage"]
 
     result = aws.cli("state", "migrate", "--to", URL)
     assert result.returncode == 0, result.stderr
-    assert f"serial {serial} (vivr/production created {created})" in result.stdout
+    assert f"serial {serial}, lineage {lineage}," in result.stdout
     assert _object(s3) == local, "same serial, lineage and steps"
     assert aws.state_path.read_bytes() == local, "the source is left as it was"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
@@ -47,7 +47,8 @@ def test_local_state_moves_to_s3_and_back_unchanged(aws: Aws, s3: Any) -> None:
                             "(--force replaces it)\n")
 
     code, listing = aws.cli_json("state", "list", state=URL)
-    assert listing["serial"] == serial and listing["steps"][0]["step"] == "vpc"
+    assert (listing["serial"], listing["lineage"]) == (serial, lineage)
+    assert listing["steps"][0]["step"] == "vpc"
     code, report = aws.cli_json("apply", "--target", "vpc", state=URL)
     assert code == 0 and {s["action"] for s in report["steps"]} == {"unchanged"}, report
 

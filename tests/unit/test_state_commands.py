@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.state_cli import ALB_ARN, APPLIED, CONFIG, LEAKED, REPO, run, write_state
-from vivr_provision.state import LocalStateStore
+from vivr_provision.state import SCHEMA_VERSION, LocalStateStore
 
 
 @pytest.fixture
@@ -67,7 +67,8 @@ def test_show_prints_the_record_with_secret_looking_values_masked(
     assert LEAKED not in out
     assert document["outputs"]["value"] == "***redacted***"
     assert set(document) == {"step", "status", "resource_id", "origin", "started_at",
-                             "updated_at", "error", "retained", "written", "outputs"}
+                             "updated_at", "error", "observed", "retained", "written",
+                             "outputs"}
 
 
 def test_show_of_an_unknown_step_suggests_the_recorded_one(
@@ -170,10 +171,9 @@ def test_migrate_copies_the_state_as_it_is_and_leaves_the_source(
     assert (code, err) == (0, "")
     assert target.read_bytes() == before, "same serial, lineage, steps: the same file"
     assert state.read_bytes() == before
-    created = _load(state)["created_at"]
+    lineage = _load(state)["lineage"]
     assert out.splitlines() == [
-        f"copied {len(APPLIED)} step(s), serial 2 (vivr/production created {created}), "
-        f"from {state} to {target}",
+        f"copied {len(APPLIED)} step(s), serial 2, lineage {lineage}, from {state} to {target}",
         f"{state} is left as it was: use --state {target} from now on"]
     assert oct(target.stat().st_mode & 0o777) == "0o600"
 
@@ -208,3 +208,17 @@ def test_global_options_may_come_between_state_and_its_subcommand(
         state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = run(monkeypatch, state, "state", "--output", "json", "list")
     assert code == 0 and json.loads(out)["serial"] == 1
+
+
+def test_migrating_an_older_file_keeps_the_lineage_it_reads_as(
+        state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    document = _load(state)
+    del document["lineage"]
+    document["schema_version"] = 2
+    state.write_text(json.dumps(document))
+    lineage = LocalStateStore(state).load("vivr", "production").lineage
+    target = tmp_path / "copy.json"
+    assert run(monkeypatch, state, "state", "migrate", "--to", str(target))[0] == 0
+    copied = _load(target)
+    assert (copied["lineage"], copied["serial"]) == (lineage, document["serial"])
+    assert copied["schema_version"] == SCHEMA_VERSION

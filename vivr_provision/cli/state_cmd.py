@@ -27,7 +27,7 @@ from vivr_provision.state.redaction import redact_value
 
 #: What ``state show`` prints of a record, in this order (the token is an internal detail).
 SHOWN_FIELDS = ("status", "resource_id", "origin", "started_at", "updated_at", "error",
-                "retained", "written", "outputs")
+                "observed", "retained", "written", "outputs")
 
 
 @cli.group()
@@ -210,8 +210,8 @@ def migrate_(options: CommandOptions, destination: str, force: bool) -> int:
                     "serial": copied.serial, "lineage": lineage(copied),
                     "steps": len(copied.steps)})
         return 0
-    click.echo(f"copied {len(copied.steps)} step(s), serial {copied.serial} "
-               f"({lineage(copied)}), from {access.store.path} to {destination}")
+    click.echo(f"copied {len(copied.steps)} step(s), serial {copied.serial}, lineage "
+               f"{lineage(copied)}, from {access.store.path} to {destination}")
     click.echo(f"{access.store.path} is left as it was: use --state {destination} from now on")
     return 0
 

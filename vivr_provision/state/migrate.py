@@ -18,8 +18,8 @@ from vivr_provision.state.codec import encode
 
 
 def lineage(state: State) -> str:
-    """The identity a copy keeps: ``project/environment`` and when the state was started."""
-    return f"{state.project}/{state.environment} created {state.created_at}"
+    """The history a copy keeps (``State.lineage``), as ``migrate`` reports it."""
+    return state.lineage
 
 
 def migrate(source: StateStore, destination: StateStore, project: str, environment: str, *,
