@@ -6,6 +6,8 @@ one-line errors are the ones an operator sees, without a subprocess per call.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,3 +80,14 @@ def run(monkeypatch: pytest.MonkeyPatch, state: Path, *args: str) -> tuple[int, 
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def completions(words: str) -> list[str]:
+    """What bash's completion function is offered for the last of ``words`` (click's protocol)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIVR_", "AWS_"))}
+    env.update(PYTHONPATH=str(REPO), _VIVR_PROVISION_COMPLETE="bash_complete", COMP_WORDS=words,
+               COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)))
+    result = subprocess.run([sys.executable, "-m", "vivr_provision"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert (result.returncode, result.stderr) == (0, "")
+    return [line.removeprefix("plain,") for line in result.stdout.splitlines() if line]

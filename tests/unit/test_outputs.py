@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.state_cli import ALB_ARN, LEAKED, REPO, SECRET_ARN, run, write_state
+from tests.unit.state_cli import (
+    ALB_ARN,
+    LEAKED,
+    REPO,
+    SECRET_ARN,
+    completions,
+    run,
+    write_state,
+)
 from vivr_provision.config.loader import load_config
 from vivr_provision.outputs import OUTPUTS
 from vivr_provision.state.redaction import is_secret_key
@@ -121,6 +129,11 @@ def test_only_ready_steps_give_outputs(tmp_path: Path, monkeypatch: pytest.Monke
     path = tmp_path / "state.json"
     write_state(path, status="failed")
     assert run(monkeypatch, path, "output")[1] == ""
+
+
+def test_names_complete_from_the_outputs_the_state_has(state: Path) -> None:
+    assert completions(f"vivr-provision output --state {state} rds_") == [
+        "rds_writer_endpoint", "rds_port", "rds_reader_endpoint.vivr-db-replica-1"]
 
 
 # ------------------------------------------------------------------ the table

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.state_cli import ALB_ARN, APPLIED, CONFIG, LEAKED, REPO, run, write_state
+from tests.unit.state_cli import (
+    ALB_ARN,
+    APPLIED,
+    CONFIG,
+    LEAKED,
+    REPO,
+    completions,
+    run,
+    write_state,
+)
 from vivr_provision.state import SCHEMA_VERSION, LocalStateStore
 
 
@@ -222,3 +231,10 @@ def test_migrating_an_older_file_keeps_the_lineage_it_reads_as(
     copied = _load(target)
     assert (copied["lineage"], copied["serial"]) == (lineage, document["serial"])
     assert copied["schema_version"] == SCHEMA_VERSION
+
+
+def test_show_and_rm_complete_the_recorded_step_names(state: Path) -> None:
+    assert completions(f"vivr-provision state show --state {state} rds.") == [
+        "rds.vivr-db", "rds.vivr-db-replica-1"]
+    assert completions(f"vivr-provision state rm alb --state {state} se") == [
+        "secret.database_credentials"]

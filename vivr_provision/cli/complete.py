@@ -51,3 +51,33 @@ def complete_steps(ctx: click.Context, param: click.Parameter,
     except Exception:  # completion must never print a traceback into the shell
         return []
     return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def _recorded(ctx: click.Context) -> list[str]:
+    """Step names recorded in the state the typed options point at (state only, no AWS)."""
+    from vivr_provision.cli.state_access import StateAccess
+
+    return sorted(StateAccess(_typed_options(ctx)).load().steps)
+
+
+def complete_recorded_steps(ctx: click.Context, param: click.Parameter,
+                            incomplete: str) -> list[CompletionItem]:
+    """Steps of the state (``state show``/``rm``); none when the state cannot be read."""
+    try:
+        names = _recorded(ctx)
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def complete_outputs(ctx: click.Context, param: click.Parameter,
+                     incomplete: str) -> list[CompletionItem]:
+    """Output names with a value in the state (``output NAME``)."""
+    try:
+        from vivr_provision.cli.state_access import StateAccess
+        from vivr_provision.output_values import resolve
+
+        names = [value.name for value in resolve(StateAccess(_typed_options(ctx)).load())]
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]

@@ -13,6 +13,7 @@ import click
 
 from vivr_provision import log
 from vivr_provision.cli.app import cli
+from vivr_provision.cli.complete import complete_outputs
 from vivr_provision.cli.options import command
 from vivr_provision.cli.state_access import StateAccess
 from vivr_provision.errors import ConfigError, VivrError
@@ -28,7 +29,7 @@ from vivr_provision.settings import CommandOptions
 
 
 @cli.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_outputs)
 @command
 def output(options: CommandOptions, name: str | None) -> int:
     """Show the endpoints, names and ARNs recorded by apply (no AWS call).

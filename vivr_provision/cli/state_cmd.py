@@ -16,6 +16,7 @@ import click
 
 from vivr_provision import log
 from vivr_provision.cli.app import cli
+from vivr_provision.cli.complete import complete_recorded_steps
 from vivr_provision.cli.options import command, group_options
 from vivr_provision.cli.state_access import StateAccess, store_at
 from vivr_provision.errors import ConfigError, VivrError
@@ -98,7 +99,7 @@ def _text(value: Any) -> str:
 
 
 @state.command()
-@click.argument("step")
+@click.argument("step", shell_complete=complete_recorded_steps)
 @command
 def show(options: CommandOptions, step: str) -> int:
     """Show one step's record: status, id, outputs, origin, timestamps (secrets masked)."""
@@ -161,7 +162,8 @@ def _confirmed(names: list[str], current: State, yes: bool) -> bool:
 
 
 @state.command()
-@click.argument("steps", nargs=-1, required=True, metavar="STEP...")
+@click.argument("steps", nargs=-1, required=True, metavar="STEP...",
+                shell_complete=complete_recorded_steps)
 @click.option("--yes", "-y", "--auto-approve", "yes", is_flag=True,
               help="Do not ask for confirmation.")
 @command
