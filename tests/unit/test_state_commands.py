@@ -121,6 +121,14 @@ def test_rm_changes_nothing_without_confirmation_or_with_an_unknown_step(
     assert state.read_bytes() == before
 
 
+def test_rm_without_a_state_touches_nothing(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "state" / "production.json"
+    assert run(monkeypatch, missing, "state", "rm", "alb", "--yes") == (
+        2, "", f"error: no state at {missing}: nothing applied yet; nothing to remove\n")
+    assert not missing.parent.exists()
+
+
 def test_rm_waits_for_no_one_when_the_state_is_locked(
         state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = state.read_bytes()

@@ -170,6 +170,8 @@ def _confirmed(names: list[str], current: State, yes: bool) -> bool:
 def rm(options: CommandOptions, steps: tuple[str, ...], yes: bool) -> int:
     """Forget STEP (glob patterns too) without deleting its resource in AWS."""
     access = StateAccess(options)
+    if not access.store.exists():
+        raise ConfigError(f"{_no_state(access)}; nothing to remove")
     with access.store.lock("state rm"):
         current = access.load()
         names = _selected(steps, current)
