@@ -10,7 +10,7 @@ AWS nor the step classes.  Conventions of the table:
 * ``key`` is a key of the step's outputs, or a template of them
   (``{private_ip}:{port}``) for values an operator uses joined.
 * ``role``, when set, keeps only the steps whose outputs say that role
-  (the RDS primary is the ``writer``, its replicas are ``reader``\\ s).
+  (the RDS primary records ``writer``, its replicas ``reader``).
 
 Secret *values* are never in a step's outputs; this table names only their
 ARNs, and a unit test holds every row to names that cannot be a value.
