@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import signal
 import threading
 import time
@@ -30,7 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from graphlib import CycleError, TopologicalSorter
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from botocore.exceptions import ClientError
@@ -39,7 +40,7 @@ from vivr_provision.aws import ClientFactory, error_code, error_text
 from vivr_provision.config import PlatformConfig
 from vivr_provision.errors import ConfigError
 from vivr_provision.log import redact
-from vivr_provision.state import State, StateStore, StepRecord, utc_now
+from vivr_provision.state import Observation, State, StateStore, StepRecord, utc_now
 from vivr_provision.steps.base import (
     Change,
     DependencyMissing,
@@ -49,6 +50,7 @@ from vivr_provision.steps.base import (
     Step,
     StepContext,
     StepInterrupted,
+    StepRefused,
     idempotency_token,
 )
 
@@ -64,6 +66,34 @@ SUCCESS_ACTIONS = frozenset(
     {"created", "recovered", "adopted", "updated", "replaced", "unchanged", "deleted", "absent",
      "create", "update", "replace", "delete", "no-op", "ok", "missing", "drifted"}
 )
+#: What ``status --refresh`` records for each of its results (``StepRecord.observed``).
+OBSERVED: dict[str, Literal["ok", "drifted", "missing"]] = {
+    "ok": "ok", "drifted": "drifted", "missing": "missing"}
+#: Actions that mean the step did not do its work (the run exits 1).
+FAILED_ACTIONS = frozenset({"failed", "refused"})
+
+
+def shown(value: Any) -> str:
+    """A setting's value as plans print and save it: JSON, secrets redacted."""
+    try:
+        text = json.dumps(value, sort_keys=True, default=str, separators=(", ", ": "))
+    except (TypeError, ValueError):
+        text = repr(value)
+    return redact(text)
+
+
+def change_record(change: Change) -> dict[str, Any]:
+    """The structured form of a change (``StepResult.settings``, saved plans)."""
+    return {"field": change.field, "current": shown(change.current),
+            "desired": shown(change.desired), "replace": change.replace, "when": change.when}
+
+
+@dataclass(frozen=True)
+class Approved:
+    """What a reviewed plan allows one step to do (see :meth:`Engine.bind_plan`)."""
+
+    action: str
+    fields: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -77,6 +107,11 @@ class StepResult:
     retained: list[str] = field(default_factory=list)
     #: What the operator must know (see :meth:`Step.notes`), shown after the table.
     notes: list[str] = field(default_factory=list)
+    #: The changes as data (field, current, desired, replace, when; values redacted).
+    settings: list[dict[str, Any]] = field(default_factory=list)
+    #: Why the step cannot go ahead (deletion protection without the flag that
+    #: lifts it, a replacement apply does not make by itself), one line each.
+    blockers: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -101,7 +136,7 @@ class RunReport:
 
     @property
     def failed(self) -> list[StepResult]:
-        return [r for r in self.results if r.action == "failed"]
+        return [r for r in self.results if r.action in FAILED_ACTIONS]
 
     @property
     def ok(self) -> bool:
@@ -283,6 +318,44 @@ class Engine:
                                forget_written=self._forget_written,
                                written_into=self._written_into)
         self._observer = observer
+        #: What a reviewed plan allows each step to do (None: no plan bound).
+        self._approved: dict[str, Approved] | None = None
+        #: Steps downstream of a planned change: their updates follow from it.
+        self._induced: set[str] = set()
+
+    def bind_plan(self, approved: Mapping[str, Approved]) -> None:
+        """Do only what a reviewed plan showed (``apply`` after approval, ``apply FILE``).
+
+        A step whose live state no longer matches its planned action is
+        refused (``refused``, nothing written) instead of doing unreviewed
+        work: a replacement or a delete the plan did not show never happens.
+        An in-place update of a step downstream of a planned change is
+        allowed, because the plan cannot know the ids a create will return.
+        """
+        self._approved = dict(approved)
+        changing = [n for n, a in approved.items() if a.action != "no-op"]
+        self._induced = self.graph.closure(changing, upward=False) - set(changing)
+
+    def _check_approved(self, step: Step, action: str, diff: list[Change]) -> None:
+        if self._approved is None:
+            return
+        planned = self._approved.get(step.name, Approved("no-op"))
+        fields = {c.field for c in diff}
+        if action == "no-op" or action == planned.action == "replace":
+            return
+        if planned.action == "create" and action != "replace":
+            return  # planned before its dependencies existed: nothing destructive
+        if action == "update" and planned.action in ("update", "replace") and \
+                fields <= planned.fields:
+            return
+        if action in ("update", "create") and step.name in self._induced:
+            return
+        if action == "delete" and planned.action == "delete":
+            return
+        now = action + (f" ({', '.join(sorted(fields))})" if fields else "")
+        raise StepRefused(
+            f"changed since the plan was reviewed (planned {planned.action}, now {now}); "
+            "nothing was done: run plan again")
 
     # -- bookkeeping -------------------------------------------------------
     def _outputs_of(self, name: str) -> Mapping[str, Any] | None:
@@ -300,6 +373,7 @@ class Engine:
             for key, value in changes.items():
                 setattr(record, key, value)
             record.updated_at = utc_now()
+            record.observed = None  # what a refresh found is superseded
             self.store.save(self.state)
 
     def _note_written(self, name: str, entries: list[dict[str, str]]) -> None:
@@ -418,6 +492,9 @@ class Engine:
         except StepInterrupted as exc:
             result = StepResult(step.name, "interrupted", error=str(exc))
             bound.warning("step.interrupted", reason=str(exc))
+        except StepRefused as exc:
+            result = StepResult(step.name, "refused", error=str(exc))
+            bound.error("step.refused", reason=str(exc))
         except Exception as exc:
             message = redact(error_text(exc))  # it goes to state and the report
             result = StepResult(step.name, "failed", error=message)
@@ -446,8 +523,9 @@ class Engine:
         self._notify(step.name, "checking")
         record = self._record(step.name)
         resource = step.find(self.ctx, record.resource_id)
-        changes: list[str] = []
+        changes: list[Change] = []
         if resource is None:
+            self._check_approved(step, "create", [])
             resource, existed = self._create(step, priority, record)
             action = "recovered" if resource.recovered else "created"
             if existed:
@@ -458,6 +536,8 @@ class Engine:
         else:
             diff = step.diff(self.ctx, resource)
             replace = [c for c in diff if c.replace]
+            self._check_approved(step, "replace" if replace else "update" if diff else "no-op",
+                                 diff)
             if replace and step.replace_automatically:
                 return self._replace_step(step, priority, record, resource, replace)
             if diff:
@@ -474,14 +554,17 @@ class Engine:
         outputs = step.outputs(resource)
         with self._lock:
             self._outputs[step.name] = outputs
-        if action != "unchanged" or record.outputs != outputs or record.error:
+        if action != "unchanged" or record.outputs != outputs or record.error or \
+                record.observed is not None:
             self._commit(step.name, status="ready", resource_id=resource.id, outputs=outputs,
                          error=None)
-        return StepResult(step.name, action, resource.id, changes=changes,
+        return StepResult(step.name, action, resource.id,
+                          changes=[c.describe() for c in changes],
+                          settings=[change_record(c) for c in changes],
                           notes=self._notes(step, resource))
 
     def _converge(self, step: Step, priority: float, resource: Resource,
-                  diff: list[Change]) -> tuple[Resource, list[str]]:
+                  diff: list[Change]) -> tuple[Resource, list[Change]]:
         """Update in place; a setting only a replacement can change stops the step."""
         replace = [c for c in diff if c.replace]
         if replace:
@@ -491,7 +574,7 @@ class Engine:
             )
         if not diff:
             return resource, []
-        described = [c.describe() for c in diff]
+        described = list(diff)
         self._notify(step.name, "updating")
         for attempt in range(1, RESUME_ATTEMPTS + 1):
             try:
@@ -594,6 +677,7 @@ class Engine:
         self._commit(step.name, status="ready", resource_id=created.id, outputs=outputs,
                      error=None)
         return StepResult(step.name, "replaced", created.id, changes=changes,
+                          settings=[change_record(c) for c in replace],
                           notes=self._notes(step, created))
 
     def _token_for(self, step: Step, record: StepRecord) -> str:
@@ -631,6 +715,7 @@ class Engine:
                              error=None, token=None,
                              generation=record.generation + (1 if record.token else 0))
             return StepResult(step.name, "absent")
+        self._check_approved(step, "delete", [])
         self._commit(step.name, status="deleting", started_at=utc_now(), error=None)
         self._notify(step.name, "deleting")
         with self.gate.slot(priority):
@@ -705,16 +790,22 @@ class Engine:
             return StepResult(step.name, "create", notes=notes)
         if not diff:
             return StepResult(step.name, "no-op", resource.id, notes=notes)
-        action = "replace" if any(c.replace for c in diff) else "update"
-        return StepResult(step.name, action, resource.id, changes=[c.describe() for c in diff],
-                          notes=notes)
+        replace = [c for c in diff if c.replace]
+        blockers = [] if not replace or step.replace_automatically else [
+            f"AWS cannot change {', '.join(c.field for c in replace)} in place and apply does "
+            f"not replace this resource by itself: run `vivr-provision destroy --target "
+            f"{step.name}` then apply"]
+        return StepResult(step.name, "replace" if replace else "update", resource.id,
+                          changes=[c.describe() for c in diff], notes=notes,
+                          settings=[change_record(c) for c in diff], blockers=blockers)
 
     def _plan_destroy(self, step: Step, priority: float) -> StepResult:
         record = self.state.steps.get(step.name)
         resource = step.find(self.ctx, record.resource_id if record else None)
         if resource is None:
             return StepResult(step.name, "no-op")
-        return StepResult(step.name, "delete", resource.id)
+        return StepResult(step.name, "delete", resource.id,
+                          blockers=[redact(b) for b in step.delete_blockers(self.ctx, resource)])
 
     def refresh(self) -> RunReport:
         """Drift report for every step the state records as applied."""
@@ -725,8 +816,27 @@ class Engine:
         started = time.monotonic()
         self._outputs.clear()
         results, interrupted = self._walk(names, reverse=False, work=self._refresh_step)
+        self._record_observations(results)
         return RunReport("status", results, time.monotonic() - started, interrupted,
                          stopped_by=self.stopped_by, retries=self.clients.retries.counts())
+
+    def _record_observations(self, results: list[StepResult]) -> None:
+        """Keep what the refresh found in state (one save), so ``status`` shows it later."""
+        now = utc_now()
+        with self._lock:
+            changed = False
+            for result in results:
+                record = self.state.steps.get(result.step)
+                if record is None or result.action not in OBSERVED:
+                    continue
+                seen = Observation(result=OBSERVED[result.action], at=now,
+                                   changes=list(result.changes))
+                if record.observed is None or record.observed.result != seen.result or \
+                        record.observed.changes != seen.changes:
+                    record.observed = seen
+                    changed = True
+            if changed:
+                self.store.save(self.state)
 
     def _refresh_step(self, step: Step, priority: float) -> StepResult:
         if self._missing_dependency(step):
@@ -736,5 +846,6 @@ class Engine:
             return StepResult(step.name, "missing")
         if diff:
             return StepResult(step.name, "drifted", resource.id,
-                              changes=[c.describe() for c in diff])
+                              changes=[c.describe() for c in diff],
+                              settings=[change_record(c) for c in diff])
         return StepResult(step.name, "ok", resource.id)

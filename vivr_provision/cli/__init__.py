@@ -8,6 +8,7 @@ from vivr_provision.cli import (  # noqa: F401  (each registers its commands)
     provision,
     reports,
     sandbox,
+    show,
     state_cmd,
     status,
 )

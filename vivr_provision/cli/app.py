@@ -36,11 +36,16 @@ def main() -> None:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2)
+        sys.exit(_detailed(2))
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except VivrError as exc:
         click.echo(f"error: {log.redact(str(exc))}", err=True)
-        sys.exit(exc.exit_code)
+        sys.exit(_detailed(exc.exit_code))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _detailed(code: int) -> int:
+    """Under ``--detailed-exitcode`` every error exits 1: 2 means "changes" there."""
+    return 1 if code == 2 and "--detailed-exitcode" in sys.argv[1:] else code

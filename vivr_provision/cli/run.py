@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import asdict
 from pathlib import Path
+from typing import Literal
 
 from vivr_provision.aws import ClientFactory
 from vivr_provision.catalog import Catalog, resolve
 from vivr_provision.config import PlatformConfig
-from vivr_provision.engine import Engine, RunReport, StepGraph
+from vivr_provision.engine import Approved, Engine, RunReport, StepGraph
 from vivr_provision.errors import Interrupted, ProvisionError, StateError
+from vivr_provision.plan import Kind, Plan, PlannedChange, PlannedStep, config_digest
 from vivr_provision.progress import ProgressView
 from vivr_provision.render import console, print_report
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
-from vivr_provision.state import LocalStateStore, State, StateStore
+from vivr_provision.state import LocalStateStore, State, StateStore, utc_now
 from vivr_provision.state.s3 import S3StateStore
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import DestroyOptions
@@ -90,18 +93,57 @@ class Run:
                 yield None
 
 
-def finish(report: RunReport, run: Run, title: str) -> int:
-    print_report(report, title, run.options.output_format)
+    def plan(self, state: State, account: str, kind: Kind, targets: Iterable[str],
+             destroy_options: DestroyOptions | None = None) -> Plan:
+        """The reviewed form of what apply or destroy would do (reads only, no save).
+
+        A step whose reads failed makes the plan fail (ProvisionError): a
+        plan with a hole in it must not be approved.
+        """
+        choices = destroy_options or DestroyOptions()
+        report = self.engine(state, destroy_options=choices).plan(
+            targets, destroy=kind == "destroy")
+        if report.interrupted or report.failed:
+            finish(report, self, title(self, "plan", account))
+        steps = [PlannedStep(
+            step=r.step, action=_PLAN_ACTIONS[r.action], resource_id=r.resource_id,
+            changes=[PlannedChange(**c) for c in r.settings], notes=list(r.notes),
+            blockers=list(r.blockers),
+            after_dependencies=r.action == "create" and "after its dependencies" in r.changes,
+        ) for r in report.results]
+        return Plan(kind=kind, project=self.config.project,
+                    environment=self.config.environment, region=self.config.aws.region,
+                    account_id=account, created_at=utc_now(), state_serial=state.serial,
+                    state_lineage=state.lineage, config_digest=config_digest(self.config),
+                    targets=list(targets), destroy_options=asdict(choices), steps=steps)
+
+
+#: Engine plan results as plan actions.
+_PLAN_ACTIONS: dict[str, Literal["create", "update", "replace", "delete", "no-op"]] = {
+    "create": "create", "update": "update", "replace": "replace", "delete": "delete",
+    "no-op": "no-op"}
+
+
+def approved(plan: Plan) -> dict[str, Approved]:
+    """What the engine may do per step once ``plan`` was reviewed (``Engine.bind_plan``)."""
+    return {s.step: Approved(s.action, frozenset(c.field for c in s.changes))
+            for s in plan.steps}
+
+
+def finish(report: RunReport, run: Run, title: str, *, show_all: bool = False) -> int:
+    print_report(report, title, run.options.output_format, show_all=show_all)
     if report.interrupted:
         raise Interrupted(f"interrupted; state saved to {run.store.path}; rerun to resume",
                           signal=report.stopped_by)
     if report.failed:
         first = report.failed[0]
-        more = f" (and {len(report.failed) - 1} more)" if len(report.failed) > 1 else ""
-        raise ProvisionError(
-            f"step {first.step} failed: {first.error}{more}; state saved to {run.store.path}, "
-            "rerun to resume"
-        )
+        if len(report.failed) == 1:
+            what = f"step {first.step} {first.action}: {first.error}"
+        else:
+            names = ", ".join(r.step for r in report.failed)
+            what = f"{len(report.failed)} steps did not finish ({names}); " \
+                   f"first, {first.step}: {first.error}"
+        raise ProvisionError(f"{what}; state saved to {run.store.path}, rerun to resume")
     return 0
 
 

@@ -32,6 +32,10 @@ class StepInterrupted(Exception):
     """The run is being cancelled (Ctrl-C); the step stops at a safe point."""
 
 
+class StepRefused(Exception):
+    """The step would do what the reviewed plan did not show; nothing was done."""
+
+
 class StepTimeout(Exception):
     """A waiter exhausted its budget; the resource may still become ready."""
 
@@ -316,6 +320,16 @@ class Step(ABC):
         recovery window, a key pending deletion), one line each, so destroy
         can tell the operator; None when nothing was kept.
         """
+
+    def delete_blockers(self, ctx: StepContext, resource: Resource) -> list[str]:
+        """Why :meth:`delete` would stop with ``ctx.destroy_options`` (deletion
+        protection the operator did not allow lifting), one line each.
+
+        ``destroy`` asks every step before deleting anything, so a protected
+        database refuses the whole teardown up front instead of stopping it
+        halfway, after its dependents are gone.
+        """
+        return []
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         """Ids/ARNs/endpoints dependents read (never secret values)."""

@@ -331,14 +331,19 @@ class DbInstanceBase(KindStep):
                                **later)
 
     # -- teardown --------------------------------------------------------------
+    def delete_blockers(self, ctx: StepContext, resource: Resource) -> list[str]:
+        if resource.data.get("DeletionProtection") and \
+                not ctx.destroy_options.disable_deletion_protection:
+            return [f"{self.identifier} has deletion protection; rerun destroy with "
+                    "--disable-deletion-protection to lift it (a final snapshot is still "
+                    "taken unless --skip-final-snapshot)"]
+        return []
+
     def _lift_protection(self, ctx: StepContext, resource: Resource) -> None:
         if not resource.data.get("DeletionProtection"):
             return
-        if not ctx.destroy_options.disable_deletion_protection:
-            raise RuntimeError(
-                f"{self.identifier} has deletion protection; rerun destroy with "
-                "--disable-deletion-protection to lift it (a final snapshot is still taken "
-                "unless --skip-final-snapshot)")
+        if blockers := self.delete_blockers(ctx, resource):
+            raise RuntimeError(blockers[0])
         INSTANCE_BUSY.call(f"unprotect {self.identifier}", self.rds(ctx).modify_db_instance,
                            DBInstanceIdentifier=self.identifier, DeletionProtection=False,
                            ApplyImmediately=True)

@@ -195,14 +195,19 @@ class LoadBalancerStep(AlbPartStep, KindStep):
         """Only the attributes that differ (the change's desired value): one call."""
         self._write_attributes(ctx, resource.id, changes[-1].desired)
 
+    def delete_blockers(self, ctx: StepContext, resource: Resource) -> list[str]:
+        if resource.data["Attributes"].get("deletion_protection.enabled") == "true" and \
+                not ctx.destroy_options.disable_deletion_protection:
+            return [f"{self.resource_name()} has deletion protection; rerun destroy with "
+                    "--disable-deletion-protection to lift it"]
+        return []
+
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """Delete, lifting deletion protection only when the operator allowed it."""
         elbv2 = self.elbv2(ctx)
         if resource.data["Attributes"].get("deletion_protection.enabled") == "true":
-            if not ctx.destroy_options.disable_deletion_protection:
-                raise RuntimeError(
-                    f"{self.resource_name()} has deletion protection; rerun destroy with "
-                    "--disable-deletion-protection to lift it")
+            if blockers := self.delete_blockers(ctx, resource):
+                raise RuntimeError(blockers[0])
             elbv2.modify_load_balancer_attributes(
                 LoadBalancerArn=resource.id,
                 Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
