@@ -761,7 +761,11 @@ class Engine:
         """What apply (or destroy) would do, from reads only; nothing is saved."""
         names = self.graph.select(targets, upward=not destroy)
         started = time.monotonic()
-        self._outputs.clear()
+        if not destroy:
+            # apply's plan reads each dependency before its dependents; destroy's
+            # walks the other way, so it finds resources by the recorded outputs
+            # as destroy itself does (a rule step needs its group's id).
+            self._outputs.clear()
         results, interrupted = self._walk(
             names, reverse=destroy, work=self._plan_destroy if destroy else self._plan_apply
         )

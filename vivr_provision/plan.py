@@ -72,7 +72,10 @@ class PlannedStep(BaseModel):
     step: str
     action: Literal["create", "update", "replace", "delete", "no-op"]
     resource_id: str | None = None
-    changes: list[PlannedChange] = Field(default_factory=list)
+    #: The changed settings as data (what the text shows under the step).
+    settings: list[PlannedChange] = Field(default_factory=list)
+    #: The same, one line each as ``status --refresh`` and run reports word them.
+    changes: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     #: Why it cannot go ahead as asked (deletion protection, a replacement apply will not make).
     blockers: list[str] = Field(default_factory=list)
@@ -81,7 +84,7 @@ class PlannedStep(BaseModel):
 
     @property
     def deferred(self) -> bool:
-        return bool(self.changes) and all(c.when for c in self.changes)
+        return bool(self.settings) and all(c.when for c in self.settings)
 
 
 class Plan(BaseModel):

@@ -121,7 +121,7 @@ def plan_lines(plan: Plan, *, show_all: bool = False, width: int = 80) -> list[s
         tail = "after its dependencies" if step.after_dependencies else ""
         lines.append(_step_line(MARKERS[step.action], STYLES.get(step.action, ""), step.step,
                                 step.resource_id, tail, name_width=name_width, width=width))
-        lines += _detail_lines((c.line() for c in step.changes), width)
+        lines += _detail_lines((c.line() for c in step.settings), width)
         lines += _detail_lines(step.notes, width, prefix="note: ")
         lines += [f"[bold red]{line}[/]"
                   for line in _detail_lines(step.blockers, width, prefix="! ")]

@@ -173,10 +173,13 @@ def test_state_of_another_account_is_refused(aws: Aws) -> None:
 
 
 def test_destroy_without_yes_off_a_terminal_refuses(aws: Aws) -> None:
+    assert aws.cli("apply", "--target", "vpc").returncode == 0
+    mark = len(aws.calls())
     result = aws.cli("destroy")
     assert result.returncode == 2
-    assert "--yes" in result.stderr
-    assert aws.mutating_calls() == []
+    assert ("destroy would delete 1 resource(s) and asks for confirmation: pass --yes when "
+            "not at a terminal (nothing was deleted)") in result.stderr
+    assert aws.mutating_calls(since=mark) == []
 
 
 def test_version_and_help() -> None:

@@ -9,6 +9,7 @@ sent (``aws.requests``), which is what real AWS would receive.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -179,11 +180,23 @@ def test_destroy_keeps_data_recoverable_and_reports_it(aws: Aws) -> None:
     before = aws.inventory()
     assert aws.cli("apply").returncode == 0
 
+    # Without the flag, the protected database and load balancers would stop the
+    # teardown halfway: destroy plans it all first and refuses before any delete.
+    mark = len(aws.calls())
     protected = aws.cli("destroy", "--yes")
     assert protected.returncode == 1
-    assert "vivr-db has deletion protection" in protected.stderr
-    assert "--disable-deletion-protection" in protected.stderr
+    assert aws.mutating_calls(since=mark) == [], "nothing was deleted"
+    counted = re.search(r"(\d+) to destroy", protected.stdout)
+    assert counted is not None and int(counted.group(1)) > 100
+    steps = int(counted.group(1))
+    assert (f"destroy of {steps} resource(s) would stop halfway at 3 protected one(s) "
+            "(dr.alb, rds.vivr-db, alb); nothing was deleted: rerun with "
+            "--disable-deletion-protection") in protected.stderr
+    assert "! vivr-db has deletion protection" in protected.stdout
     assert _db(aws, PRIMARY)["DBInstanceStatus"] == "available"
+    planned = aws.cli("plan", "--destroy", "--disable-deletion-protection",
+                      "--detailed-exitcode")
+    assert planned.returncode == 2 and "has deletion protection" not in planned.stdout
 
     code, report = aws.cli_json("destroy", "--yes", "--disable-deletion-protection")
     assert code == 0, report

@@ -214,21 +214,26 @@ def test_destroy_keeps_shared_validation_records_then_gives_back_everything(aws:
     # and everything it stands on, stay. (kms: the origin-check secret the
     # standby's HTTPS listener reads is encrypted with it.)
     targets = ("--target", "dr.vpc", "--target", "route53-zone", "--target", "kms")
+    # destroy plans first and refuses before any delete (it would stop halfway).
+    mark = len(aws.calls())
     protected = aws.cli("destroy", "--yes", *targets, "--output", "json")
     assert protected.returncode == 1
-    assert "vivr-dr-alb has deletion protection" in protected.stderr
+    assert "would stop halfway at 1 protected one(s) (dr.alb); nothing was deleted" in \
+        protected.stderr
+    assert aws.mutating_calls(since=mark) == []
     assert _balancer(aws)["State"]["Code"] == "active"
-    first = _actions(json.loads(protected.stdout))
-    assert (first["dr.alb"], first["dr.alb-target-group"], first["dr.vpc"]) == \
-        ("failed", "blocked", "blocked")
+    planned = {s["step"]: s for s in json.loads(protected.stdout)["steps"]}
+    assert planned["dr.alb"]["blockers"] == [
+        "vivr-dr-alb has deletion protection; rerun destroy with "
+        "--disable-deletion-protection to lift it"]
+    assert planned["dr.vpc"]["action"] == "delete" and not planned["dr.vpc"]["blockers"]
 
     code, report = aws.cli_json("destroy", "--yes", "--disable-deletion-protection", *targets)
     assert code == 0, [s for s in report["steps"] if s["error"]]
     second = _actions(report)
     assert (second["dr.alb"], second["dr.alb-target-group"], second["dr.vpc"]) == \
         ("deleted", "deleted", "deleted")
-    assert {"deleted"} == {first[s] if first[s] == "deleted" else second[s]
-                           for s in (*DR_STEPS, "acm", "route53-zone")}
+    assert {"deleted"} == {second[s] for s in (*DR_STEPS, "acm", "route53-zone")}
     assert aws.inventory() == before, "both regions are back to the listing before apply"
 
     mark = len(aws.calls())

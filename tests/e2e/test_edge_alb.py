@@ -205,9 +205,12 @@ def test_destroy_gives_back_what_apply_added(aws: Aws) -> None:
                "--target", "alb")
 
     # The spec's deletion protection holds until the operator lifts it.
+    mark = len(aws.calls())
     protected = aws.cli("destroy", "--yes", *targets)
     assert protected.returncode == 1
-    assert "vivr-alb has deletion protection" in protected.stderr
+    assert "! vivr-alb has deletion protection" in protected.stdout
+    assert "protected one(s) (alb); nothing was deleted" in protected.stderr
+    assert aws.mutating_calls(since=mark) == []
     assert _balancer(aws)["State"]["Code"] == "active"
     assert aws.client("elbv2").describe_target_groups(Names=["vivr-app-tg"])["TargetGroups"], \
         "the target group goes only after the load balancer"

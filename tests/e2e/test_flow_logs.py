@@ -66,7 +66,14 @@ def test_flow_log_lifecycle(aws: Aws) -> None:
     step = {s["step"]: s for s in plan["steps"]}["flow-log"]
     assert step["action"] == "replace"
     assert step["changes"] == ["traffic_type: 'ALL' -> 'REJECT' (replace)"]
-    code, report = aws.cli_json("apply", "--target", "flow-log", config=edited)
+    assert step["settings"] == [{"field": "traffic_type", "current": '"ALL"',
+                                 "desired": '"REJECT"', "replace": True, "when": ""}]
+    # A replacement needs approval: off a terminal, --yes.
+    mark = len(aws.calls())
+    refused = aws.cli("apply", "--target", "flow-log", config=edited)
+    assert refused.returncode == 1 and "apply would replace 1 resource(s)" in refused.stderr
+    assert aws.mutating_calls(since=mark) == []
+    code, report = aws.cli_json("apply", "--yes", "--target", "flow-log", config=edited)
     assert code == 0, report
     assert {s["step"]: s["action"] for s in report["steps"]}["flow-log"] == "replaced"
     [replaced] = _flow_logs(aws)

@@ -225,7 +225,7 @@ def test_changed_setting_replaces_the_instance_and_destroy_terminates_it(
     assert {a for s, a in _actions(report).items() if s != "pgbouncer"} == {"no-op"}
     assert aws.mutating_calls(since=mark) == []
 
-    code, report = aws.cli_json("apply", "--target", "pgbouncer", config=changed)
+    code, report = aws.cli_json("apply", "--yes", "--target", "pgbouncer", config=changed)
     assert code == 0, report
     assert _actions(report)["pgbouncer"] == "replaced"
     new = _the_instance(aws)

@@ -14,6 +14,7 @@ from vivr_provision.catalog import Catalog, resolve
 from vivr_provision.config import PlatformConfig
 from vivr_provision.engine import Approved, Engine, RunReport, StepGraph
 from vivr_provision.errors import Interrupted, ProvisionError, StateError
+from vivr_provision.log import redact
 from vivr_provision.plan import Kind, Plan, PlannedChange, PlannedStep, config_digest
 from vivr_provision.progress import ProgressView
 from vivr_provision.render import console, print_report
@@ -107,7 +108,8 @@ class Run:
             finish(report, self, title(self, "plan", account))
         steps = [PlannedStep(
             step=r.step, action=_PLAN_ACTIONS[r.action], resource_id=r.resource_id,
-            changes=[PlannedChange(**c) for c in r.settings], notes=list(r.notes),
+            settings=[PlannedChange(**c) for c in r.settings],
+            changes=[redact(c) for c in r.changes if r.settings], notes=list(r.notes),
             blockers=list(r.blockers),
             after_dependencies=r.action == "create" and "after its dependencies" in r.changes,
         ) for r in report.results]
@@ -126,7 +128,7 @@ _PLAN_ACTIONS: dict[str, Literal["create", "update", "replace", "delete", "no-op
 
 def approved(plan: Plan) -> dict[str, Approved]:
     """What the engine may do per step once ``plan`` was reviewed (``Engine.bind_plan``)."""
-    return {s.step: Approved(s.action, frozenset(c.field for c in s.changes))
+    return {s.step: Approved(s.action, frozenset(c.field for c in s.settings))
             for s in plan.steps}
 
 

@@ -82,18 +82,25 @@ def _row(name: str, record: StepRecord | None) -> dict[str, Any]:
 
 
 def status_lines(rows: list[dict[str, Any]], width: int) -> list[str]:
-    """One line per step (name, status, id, time), details wrapped beneath."""
+    """One line per step (name, status, id, time), details wrapped beneath.
+
+    Names are never cut (they are what ``--target`` takes); the id gets the
+    room that is left, shortened in the middle, and the time drops its year
+    below 100 columns.
+    """
     name_width = min(max((len(r["step"]) for r in rows), default=10), max(width // 2 - 6, 16))
     lines = []
     for row in rows:
         stamp = (row["updated_at"] or "")[:16].replace("T", " ")
-        room = width - name_width - 12 - len(stamp) - 3
-        rid = short_id(row["resource_id"], room) if row["resource_id"] and room >= 8 else "-"
+        if width < 100:
+            stamp = stamp[5:]
+        name = f"{row['step']:<{name_width}}"
+        room = width - len(name) - 2 - 10 - len(stamp) - 2
+        rid = short_id(row["resource_id"], room) if row["resource_id"] and room >= 6 else "-"
         style = STYLES.get(row["status"], "")
         status = f"[{style}]{row['status']:<9}[/]" if style else f"{row['status']:<9}"
-        body = f"{escape(row['step']):<{name_width}}  {status} {escape(rid)}"
-        pad = max(width - name_width - 2 - 10 - len(rid) - len(stamp), 1)
-        lines.append(f"{body}{' ' * pad}{stamp}")
+        pad = max(width - len(name) - 2 - 10 - len(rid) - len(stamp), 1)
+        lines.append(f"{escape(name)}  {status} {escape(rid)}{' ' * pad}{stamp}")
         details = ([row["error"]] if row["error"] else []) + \
             [f"kept: {k}" for k in row["retained"]]
         if row["observed"] and row["observed"]["result"] != "ok":
