@@ -32,7 +32,7 @@ STYLES = {
     "replaced": "bold yellow", "deleted": "red", "failed": "bold red", "refused": "bold red",
     "blocked": "red", "interrupted": "magenta", "skipped": "magenta", "create": "green",
     "update": "yellow", "replace": "bold yellow", "delete": "red", "missing": "bold red",
-    "drifted": "yellow", "ok": "green", "recovered": "green",
+    "drifted": "yellow", "ok": "green",
 }
 #: The marker of each run result (a plan's markers are ``plan.MARKERS``).
 RESULT_MARKERS = {
