@@ -860,3 +860,26 @@ def test_a_provider_is_read_with_its_listed_tags_and_its_place_in_the_cluster() 
     assert found is not None and found.id == PROVIDER_ARN
     assert (found.data["TagMap"], found.data["attached"], found.data["clusterStrategy"]) == (
         step.tags(), False, [])
+
+
+def test_a_changed_desired_count_is_no_change_and_plan_says_why() -> None:
+    """desired_count 3 -> 5 inside the scaling range: no drift (auto scaling owns the
+    count), and a note that says so instead of a silent no-op."""
+    data = yaml.safe_load((REPO / "config" / "production.yaml").read_text())
+    data["ecs"]["service"]["desired_count"] = 5
+    config = parse_config(data, "production.yaml")
+    step = EcsServiceStep(config)
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        running = _service(step, ctx)  # 3 tasks, as auto scaling left them
+        aws.expect("ecs", "describe_task_definition",
+                   {"taskDefinition": _revision(ctx, config)}, {"taskDefinition": REVISION_1})
+        assert step.diff(ctx, Resource(SERVICE_ARN, running)) == []
+        scaling = config.ecs.autoscaling
+        assert step.notes(ctx, Resource(SERVICE_ARN, running)) == [
+            f"ecs.service.desired_count 5 is not applied: auto scaling owns the task count "
+            f"between min_capacity {scaling.min_capacity} and max_capacity "
+            f"{scaling.max_capacity} (now 3); change ecs.autoscaling to move it"]
+        assert step.notes(ctx, None) == []
+        in_sync = EcsServiceStep(_config())
+        assert in_sync.notes(ctx, Resource(SERVICE_ARN, running)) == []
