@@ -139,10 +139,9 @@ def _review(run: Run, plan: Plan) -> None:
                 "was changed: review with `vivr-provision plan`, then rerun with --yes "
                 "(or at a terminal, which asks)")
         return
-    print_plan(plan, "text")
-    where = _where(run, plan)
-    if not click.confirm(f"Apply {plan_prompt_counts(plan)} to {where}?", default=False,
-                         err=True):
+    print_plan(plan, "text")  # its first line names the account and region
+    if not click.confirm(f"Apply {plan_prompt_counts(plan)} to {run.config.project} "
+                         f"{run.config.environment}?", default=False, err=True):
         raise ConfigError("apply not confirmed; nothing was changed")
 
 
@@ -241,8 +240,8 @@ def _confirm_destroy(run: Run, plan: Plan, choices: DestroyOptions) -> None:
         click.echo("--disable-deletion-protection: protected resources will be unprotected "
                    "and deleted", err=True)
     env = run.config.environment
-    answer = click.prompt(
-        f"Destroy {len(plan.changed)} resource(s) of {_where(run, plan)}? "
-        "Type the environment name to confirm", default="", show_default=False, err=True)
+    click.echo(f"Destroy {len(plan.changed)} resource(s) of {_where(run, plan)}?", err=True)
+    answer = click.prompt("Type the environment name to confirm", default="",
+                          show_default=False, err=True)
     if answer.strip() != env:
         raise ConfigError("destroy not confirmed; nothing was deleted")
