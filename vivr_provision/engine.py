@@ -772,6 +772,25 @@ class Engine:
         return RunReport("plan", results, time.monotonic() - started, interrupted,
                          stopped_by=self.stopped_by, retries=self.clients.retries.counts())
 
+    def settled(self, report: RunReport) -> bool:
+        """Whether this engine's plan shows that apply would change nothing, in AWS or
+        in state: every step no-op, recorded ``ready`` with the same id and outputs.
+
+        ``apply`` then skips its own walk (the plan's reads were the same reads),
+        so a no-change apply costs one walk, not two.
+        """
+        if report.command != "plan" or not report.ok:
+            return False
+        with self._lock:
+            for result in report.results:
+                record = self.state.steps.get(result.step)
+                if result.action != "no-op" or record is None or record.status != "ready" \
+                        or record.resource_id != result.resource_id or record.error \
+                        or record.observed is not None \
+                        or record.outputs != self._outputs.get(result.step):
+                    return False
+        return True
+
     def _observe(self, step: Step) -> tuple[Resource | None, list[Change]]:
         record = self.state.steps.get(step.name)
         resource = step.find(self.ctx, record.resource_id if record else None)

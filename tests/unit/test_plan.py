@@ -203,3 +203,23 @@ def test_a_delete_the_plan_did_not_show_is_refused(config: PlatformConfig,
     actions = {r.step: r.action for r in report.results}
     assert actions == {"fake.b": "deleted", "fake.lone": "deleted", "fake.a": "refused"}
     assert "fake.a" in cloud.resources
+
+
+def test_a_plan_settles_apply_only_when_aws_and_state_both_agree(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    """A no-change apply is one walk; anything apply would still write keeps the second."""
+    cloud = Cloud()
+    _applied(config, cloud, tmp_path)
+    engine, store = make_engine(config, _chain(config, cloud), tmp_path)
+    assert engine.settled(engine.plan())
+    state = store.load(config.project, config.environment)
+    del state.steps["fake.lone"]  # forgotten (state rm): apply would adopt and record it
+    store.save(state)
+    engine, _ = make_engine(config, _chain(config, cloud), tmp_path)
+    report = engine.plan()
+    assert {r.action for r in report.results} == {"no-op"}
+    assert not engine.settled(report)
+    engine.apply()
+    cloud.resources["fake.a"]["size"] = 4
+    engine, _ = make_engine(config, _chain(config, cloud), tmp_path)
+    assert not engine.settled(engine.plan())

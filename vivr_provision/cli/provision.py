@@ -89,6 +89,9 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
         reviewed = None
         if not yes:
             reviewed = run.plan(state, account, "apply", targets)
+            if run.settled is not None:  # nothing to do in AWS or in state: one walk
+                return finish(run.settled, run, title(run, "apply", account),
+                              show_all=show_all)
             _review(run, reviewed)
         with run.progress(len(run.graph.select(targets, upward=True))) as view:
             engine = run.engine(state, parallelism, view)

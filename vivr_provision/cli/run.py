@@ -12,7 +12,7 @@ from typing import Literal
 from vivr_provision.aws import ClientFactory
 from vivr_provision.catalog import Catalog, resolve
 from vivr_provision.config import PlatformConfig
-from vivr_provision.engine import Approved, Engine, RunReport, StepGraph
+from vivr_provision.engine import Approved, Engine, RunReport, StepGraph, StepResult
 from vivr_provision.errors import Interrupted, ProvisionError, StateError
 from vivr_provision.log import redact
 from vivr_provision.plan import Kind, Plan, PlannedChange, PlannedStep, config_digest
@@ -43,6 +43,8 @@ class Run:
         self.clients = ClientFactory(aws_settings(options, self.config))
         self.store: StateStore = open_store(options.state_file, self.clients)
         self.catalog = Catalog()  # resolved by plan/apply only: status calls no AWS
+        #: The last apply plan's report as an apply's, when apply has nothing to do.
+        self.settled: RunReport | None = None
 
     def load_state(self) -> State:
         return self.store.load(self.config.project, self.config.environment)
@@ -102,10 +104,15 @@ class Run:
         plan with a hole in it must not be approved.
         """
         choices = destroy_options or DestroyOptions()
-        report = self.engine(state, destroy_options=choices).plan(
-            targets, destroy=kind == "destroy")
+        engine = self.engine(state, destroy_options=choices)
+        report = engine.plan(targets, destroy=kind == "destroy")
         if report.interrupted or report.failed:
             finish(report, self, title(self, "plan", account))
+        self.settled = None
+        if kind == "apply" and engine.settled(report):
+            self.settled = RunReport("apply", [
+                StepResult(r.step, "unchanged", r.resource_id, notes=r.notes)
+                for r in report.results], report.duration_s, retries=report.retries)
         steps = [PlannedStep(
             step=r.step, action=_PLAN_ACTIONS[r.action], resource_id=r.resource_id,
             settings=[PlannedChange(**c) for c in r.settings],
