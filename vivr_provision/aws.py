@@ -10,6 +10,7 @@ wide parallel apply slows down instead of tripping AWS throttling.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
+from vivr_provision import log
 from vivr_provision.errors import EndpointError
 
 retry_log = structlog.get_logger("vivr.aws")
@@ -84,7 +86,7 @@ class RateLimiter:
 
 
 class RetryLog:
-    """botocore's own retries, made visible: logged at ``-v`` and counted per service.
+    """botocore's own retries, made visible: logged at ``-vv`` and counted per service.
 
     botocore retries throttling, 5xx and broken connections inside one API
     call (``retries.mode``), silently.  Its ``needs-retry`` event fires
@@ -134,6 +136,44 @@ class RetryLog:
         """Retries per service so far (botocore's service names: ``ec2``, ``iam`` ...)."""
         with self._lock:
             return dict(sorted(self._counts.items()))
+
+
+class CallLog:
+    """Every AWS API call, logged at ``-vv`` (debug): what was called, where, how it ended.
+
+    botocore's ``before-call`` and ``after-call`` (``after-call-error`` when no
+    answer came) bracket one call with all its retries, so a line here is one
+    call the tool made; the retries inside it are ``aws.retry`` lines.  The
+    parameters are not logged: they can be large, and the outcome is what a
+    person debugging a run looks for.  Below ``-vv`` the handlers return at once.
+    """
+
+    def __init__(self, service: str, region: str) -> None:
+        self.service = service
+        self.region = region
+
+    def before(self, context: dict[str, Any] | None = None, **_: Any) -> None:
+        if context is not None and log.enabled(logging.DEBUG):
+            context["vivr_call_started"] = time.monotonic()
+
+    def _emit(self, model: Any, context: dict[str, Any] | None, **fields: Any) -> None:
+        started = (context or {}).get("vivr_call_started")
+        took = {"ms": round((time.monotonic() - started) * 1000)} if started else {}
+        retry_log.debug("aws.call", service=self.service, operation=getattr(model, "name", "?"),
+                        region=self.region, **fields, **took)
+
+    def after(self, http_response: Any = None, parsed: Any = None, model: Any = None,
+              context: dict[str, Any] | None = None, **_: Any) -> None:
+        if not log.enabled(logging.DEBUG):
+            return
+        error = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+        self._emit(model, context, status=getattr(http_response, "status_code", None),
+                   **({"error": error} if error else {}))
+
+    def failed(self, exception: BaseException | None = None, model: Any = None,
+               context: dict[str, Any] | None = None, **_: Any) -> None:
+        if log.enabled(logging.DEBUG):
+            self._emit(model, context, error=type(exception).__name__)
 
 
 class ClientFactory:
@@ -203,6 +243,10 @@ class ClientFactory:
             client.meta.events.register("needs-retry", self.retries.outcome)
             client.meta.events.register("before-send",
                                         functools.partial(self.retries.attempt, service=service))
+            calls = CallLog(service, region)
+            client.meta.events.register("before-call", calls.before)
+            client.meta.events.register("after-call", calls.after)
+            client.meta.events.register("after-call-error", calls.failed)
             cache[key] = client
         return cache[key]
 

@@ -4,6 +4,24 @@ Logs go to stderr so that ``--output json`` on stdout stays parseable.  A
 redaction processor replaces every value registered with
 :func:`register_secret` before anything is rendered, so a secret that slips
 into an event or an exception text never reaches a terminal or a log file.
+
+Quiet by default: what a person needs while a run goes is the live view (on
+a terminal) and the report at the end, not a line per step.  Detail is one
+flag away, and each event's level says at which flag it appears:
+
+========================  =========  ==========================================
+shown at                  level      events
+========================  =========  ==========================================
+always (also with ``-q``) warning+   what needs attention: failures, interrupts,
+                                     config features not applied, blocked waits
+``-v``                    info       per step: ``step.created``,
+                                     ``step.updated``, ``step.waiting`` ... and
+                                     what a step did (``acm.certificate.issued``)
+``-vv``                   debug      every AWS call (``aws.call``), botocore's
+                                     retries (``aws.retry``), step-level retries
+                                     (``retrying``) and waiter polls
+                                     (``aws.poll``)
+========================  =========  ==========================================
 """
 
 from __future__ import annotations
@@ -67,15 +85,30 @@ class _StderrProxy:
         return sys.stderr.isatty()
 
 
+#: The lowest level shown per verbosity: ``-q`` -1, default 0, ``-v`` 1, ``-vv`` 2 (and more).
+LEVELS = {-1: logging.WARNING, 0: logging.WARNING, 1: logging.INFO}
+#: The level in force (set by :func:`configure`).
+_shown = {"level": logging.WARNING}
+
+
+def level_for(verbosity: int) -> int:
+    return LEVELS.get(verbosity, logging.DEBUG if verbosity > 1 else logging.WARNING)
+
+
+def enabled(level: int) -> bool:
+    """Whether events of ``level`` are shown: lets a hot path skip building one."""
+    return level >= _shown["level"]
+
+
 def configure(
     verbosity: int = 0, json_logs: bool | None = None, stream: TextIO | None = None
 ) -> None:
-    """Set levels and renderer; ``verbosity`` -1 quiet, 0 normal, 1+ verbose."""
+    """Set the level (see :data:`LEVELS`) and the renderer (JSON lines off a terminal)."""
     stream = stream or _StderrProxy()  # type: ignore[assignment]
     assert stream is not None
     if json_logs is None:
         json_logs = not stream.isatty()
-    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    level = _shown["level"] = level_for(verbosity)
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if json_logs
@@ -85,7 +118,9 @@ def configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # JSON lines carry the full UTC instant; a person reads the time of day.
+            structlog.processors.TimeStamper(fmt="iso", utc=True) if json_logs
+            else structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
             structlog.processors.format_exc_info,
             _redaction_processor,
             renderer,

@@ -5,7 +5,8 @@ connection errors inside each call.  What remains are *semantic* transient
 errors: eventual consistency right after a create (``InvalidVpcID.NotFound``),
 dependencies still draining on delete (``DependencyViolation``), IAM roles not
 yet assumable.  Each call site declares which codes it tolerates, for how
-long, and why; every retry is logged.
+long, and why; every retry is logged (at ``-vv``: a retry that runs out
+fails its step, and that failure is what is shown by default).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class RetryPolicy:
 
         def _log(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            log.warning(
+            log.debug(
                 "retrying",
                 operation=operation,
                 attempt=state.attempt_number,
@@ -127,7 +128,7 @@ def until_found(operation: str, find: Callable[[], T | None], *, deadline_s: flo
     """
 
     def _log(state: tenacity.RetryCallState) -> None:
-        log.info("waiting", operation=operation, attempt=state.attempt_number)
+        log.debug("aws.poll", what=operation, attempt=state.attempt_number)
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_result(lambda found: found is None),

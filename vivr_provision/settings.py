@@ -28,6 +28,7 @@ class CommandOptions:
     output: str | None = None
     verbose: int = 0
     quiet: bool = False
+    log_format: str | None = None
 
     def merged(self, override: CommandOptions) -> CommandOptions:
         """``override`` (options after the command) wins over ``self``."""
@@ -60,6 +61,13 @@ class CommandOptions:
     @property
     def verbosity(self) -> int:
         return -1 if self.quiet else self.verbose
+
+    @property
+    def json_logs(self) -> bool | None:
+        """JSON log lines when asked, or with ``--output json``; None: decided by the terminal."""
+        if self.log_format is not None:
+            return self.log_format == "json"
+        return True if self.output_format == "json" else None
 
 
 def load_effective_config(options: CommandOptions) -> PlatformConfig:

@@ -124,7 +124,7 @@ def test_registered_secrets_never_reach_the_log() -> None:
     log.register_secret(secret)
     import structlog
 
-    structlog.get_logger("t").info("event", detail=f"password={secret}", nested={"x": secret})
+    structlog.get_logger("t").warning("event", detail=f"password={secret}", nested={"x": secret})
     output = stream.getvalue()
     assert secret not in output
     assert log.REDACTED in output

@@ -218,7 +218,7 @@ def test_the_tools_clients_count_and_log_botocores_retries(sandbox: SandboxServe
     proxy = FaultProxy(sandbox.url, plan).start()
     clients = ClientFactory(AwsSettings(region="us-east-1", endpoint_url=proxy.url))
     stream = io.StringIO()
-    log.configure(verbosity=1, json_logs=True, stream=stream)  # what -v shows
+    log.configure(verbosity=2, json_logs=True, stream=stream)  # what -vv shows
     try:
         clients.client("ec2").describe_vpcs()
         clients.client("iam").list_roles()

@@ -40,9 +40,13 @@ def common_options(func: F) -> F:
                      help="AWS endpoint, e.g. the local sandbox (default: $AWS_ENDPOINT_URL)."),
         click.option("--output", type=click.Choice(["text", "json"]), default=None,
                      help="text for people (default), json for machines."),
-        click.option("-v", "--verbose", count=True, help="More log detail (repeatable)."),
+        click.option("-v", "--verbose", count=True,
+                     help="-v: a log line per step; -vv: also every AWS call, retry and poll."),
         click.option("-q", "--quiet", is_flag=True, default=False,
-                     help="Only warnings and errors."),
+                     help="Only warnings and errors (no live view)."),
+        click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+                     help="Log lines as text or JSON (default: text on a terminal, "
+                          "JSON lines otherwise)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -74,8 +78,7 @@ def command(func: Callable[..., int]) -> Callable[..., int]:
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> int:
         options = _options(click.get_current_context(), kwargs)
-        json_logs = True if options.output_format == "json" else None
-        log.configure(options.verbosity, json_logs=json_logs)
+        log.configure(options.verbosity, json_logs=options.json_logs)
         return func(options, **kwargs)
 
     return common_options(wrapper)

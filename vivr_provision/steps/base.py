@@ -9,6 +9,7 @@ file.  Steps read every value from the config object.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -17,12 +18,15 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import structlog
 from botocore.exceptions import WaiterError
 
 from vivr_provision.aws import ClientFactory
 from vivr_provision.catalog import Catalog
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.kinds import Kind
+
+polls = structlog.get_logger("vivr.wait")
 
 MANAGED_BY = "vivr-provision"
 STEP_TAG = "vivr:step"
@@ -175,11 +179,17 @@ class StepContext:
         The one poller: botocore waiters go through it (:meth:`wait`), and so
         do transitions no waiter covers (an Auto Scaling group or a capacity
         provider being deleted).  While it sleeps the step gives its
-        concurrency slot back (waiting is not working).
+        concurrency slot back (waiting is not working).  Each unsuccessful
+        poll is logged at ``-vv`` (``aws.poll``).
         """
-        deadline = time.monotonic() + budget_s
+        started = time.monotonic()
+        deadline = started + budget_s
         with self.idle():
-            while not done():
+            for attempt in itertools.count(1):
+                if done():
+                    return
+                polls.debug("aws.poll", what=what, attempt=attempt,
+                            waited_s=round(time.monotonic() - started, 1))
                 if time.monotonic() + delay_s > deadline:
                     raise StepTimeout(
                         f"{what} did not succeed within {budget_s:.0f}s; the resource may "
