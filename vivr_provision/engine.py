@@ -168,19 +168,29 @@ class SlotGate:
     CloudFront waiter inside create or delete does not keep a step that could
     call AWS from starting; the slot is taken again, at the same priority,
     when the wait is over.
+
+    ``on_phase`` hears, in the thread concerned, what the live view must show
+    truthfully: ``queued`` (no slot free yet), ``calling`` (holds a slot),
+    ``waiting`` (gave it back to wait) and ``reading`` (done calling, going
+    on without a slot).  It is told before a slot is given back and after
+    one is taken, so it never sees more steps calling than there are slots.
     """
 
-    def __init__(self, slots: int, cancel: threading.Event) -> None:
+    def __init__(self, slots: int, cancel: threading.Event,
+                 on_phase: Callable[[str], None] = lambda phase: None) -> None:
         self._free = slots
         self._cond = threading.Condition()
         self._queue: list[tuple[float, int]] = []
         self._seq = itertools.count()
         self._cancel = cancel
         self._held = threading.local()
+        self._on_phase = on_phase
 
     def _acquire(self, priority: float) -> None:
         entry = (-priority, next(self._seq))
         with self._cond:
+            if not (self._free > 0 and not self._queue):
+                self._on_phase("queued")
             heapq.heappush(self._queue, entry)
             try:
                 while not (self._free > 0 and self._queue[0] == entry):
@@ -192,6 +202,7 @@ class SlotGate:
                 heapq.heapify(self._queue)
             self._free -= 1
         self._held.priority = priority
+        self._on_phase("calling")
 
     def _release(self) -> None:
         self._held.priority = None
@@ -205,6 +216,7 @@ class SlotGate:
         try:
             yield
         finally:
+            self._on_phase("reading")
             self._release()
 
     @contextmanager
@@ -214,6 +226,7 @@ class SlotGate:
         if priority is None:
             yield
             return
+        self._on_phase("waiting")
         self._release()
         try:
             yield
@@ -304,7 +317,9 @@ class Engine:
         self.cancel = threading.Event()
         #: The signal that stopped the walk (SIGINT, SIGTERM), if one did.
         self.stopped_by: int | None = None
-        self.gate = SlotGate(max(1, parallelism), self.cancel)
+        #: The step each worker thread runs, for the gate's phases.
+        self._running = threading.local()
+        self.gate = SlotGate(max(1, parallelism), self.cancel, on_phase=self._slot_phase)
         self.clients = clients
         self._lock = threading.RLock()
         self._outputs: dict[str, Mapping[str, Any]] = {
@@ -397,8 +412,21 @@ class Engine:
                     if e.get("container") == container]
 
     def _notify(self, name: str, phase: str, detail: str = "") -> None:
+        """Tell the observer (the live view) where a step is.
+
+        Phases: ``queued`` (ready, no worker or no slot yet), ``reading``
+        (find, describe, diff), ``creating``/``updating``/``deleting`` (the
+        call it is about to make: it queues for a slot), ``calling`` (holds a
+        slot), ``waiting`` (a waiter, slot given back), then the step's
+        result action (``created``, ``failed`` ...).
+        """
         if self._observer is not None:
             self._observer(name, phase, detail)
+
+    def _slot_phase(self, phase: str) -> None:
+        name = getattr(self._running, "step", None)
+        if name is not None:
+            self._notify(name, phase)
 
     # -- the walk ----------------------------------------------------------
     @contextmanager
@@ -452,6 +480,7 @@ class Engine:
                 if not self.cancel.is_set():
                     for name in sorted(sorter.get_ready(), key=lambda n: -priorities[n]):
                         step = self.graph.steps[name]
+                        self._notify(name, "queued")
                         running[pool.submit(self._guarded, work, step, priorities[name])] = name
                 if not running:
                     break
@@ -487,6 +516,8 @@ class Engine:
                  priority: float) -> StepResult:
         started = time.monotonic()
         bound = log.bind(step=step.name)
+        self._running.step = step.name
+        self._notify(step.name, "reading")
         try:
             result = work(step, priority)
         except StepInterrupted as exc:
@@ -508,6 +539,7 @@ class Engine:
             bound.info("step." + result.action, resource_id=result.resource_id,
                        duration_s=round(result.duration_s, 3),
                        **({"changes": result.changes} if result.changes else {}))
+        self._running.step = None
         self._notify(step.name, result.action, result.error or result.resource_id or "")
         return result
 
@@ -520,7 +552,6 @@ class Engine:
                          stopped_by=self.stopped_by, retries=self.clients.retries.counts())
 
     def _apply_step(self, step: Step, priority: float) -> StepResult:
-        self._notify(step.name, "checking")
         record = self._record(step.name)
         resource = step.find(self.ctx, record.resource_id)
         changes: list[Change] = []
@@ -704,7 +735,6 @@ class Engine:
                          stopped_by=self.stopped_by, retries=self.clients.retries.counts())
 
     def _destroy_step(self, step: Step, priority: float) -> StepResult:
-        self._notify(step.name, "checking")
         record = self._record(step.name)
         resource = step.find(self.ctx, record.resource_id)
         if resource is None:

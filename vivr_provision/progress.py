@@ -1,50 +1,203 @@
-"""A live view of steps in flight for people at a terminal (rich).
+"""The live view: where every selected step is while a run goes, for a person at a terminal.
 
-Only used when stderr is a TTY; pipelines and CI get the structured log
-lines instead, which carry the same transitions.
+Why it is shaped this way:
+
+* It must tell the truth, so its states are the engine's, not guesses:
+  ``queued`` (ready, but no concurrency slot yet), ``reading`` (find,
+  describe, diff: no slot needed), ``calling`` (holds a slot: creating,
+  updating, deleting), ``waiting`` (a waiter; the slot was given back),
+  then ``done`` or ``failed``.  The engine reports each change
+  (``Engine._notify``; the slot ones from ``SlotGate``).
+* A person scans the top first: the header gives the total elapsed time and
+  the count per state, then the running steps come in the order that
+  matters (calling, waiting longest first, reading, queued), and the view
+  never grows past the terminal: what does not fit is counted in one line.
+* The model (:class:`Board`) is kept apart from the drawing
+  (:class:`ProgressView`) and takes a clock, so both are tested without a
+  terminal or real time.
+
+Only drawn when stderr is a terminal; elsewhere the log lines and the
+report carry the same facts.  It is drawn on stderr, so stdout keeps only
+the command's output.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
-ACTIVE = {"checking", "creating", "updating", "waiting", "deleting"}
+#: Running states in the order their rows are shown (and counted in the header).
+RUNNING = ("calling", "waiting", "reading", "queued")
+#: What the engine's phases mean for the view.
+PHASES = {"queued": "queued", "reading": "reading", "calling": "calling",
+          "waiting": "waiting",
+          # the call a step is about to make: it first queues for a slot
+          "creating": "queued", "updating": "queued", "deleting": "queued"}
+VERBS = {"creating": "create", "updating": "update", "deleting": "delete"}
+#: Result actions that are not a success.
+FAILED = {"failed"}
+STOPPED = {"interrupted"}
+
+
+def duration(seconds: float) -> str:
+    """``7s``, ``1m12s``, ``1h04m``: short enough for a row, exact enough to judge."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+@dataclass
+class Row:
+    step: str
+    state: str
+    since: float
+    verb: str = ""
+
+
+class Board:
+    """Where each step is, from the engine's notifications (thread-safe)."""
+
+    def __init__(self, total: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total = total
+        self.clock = clock
+        self.started = clock()
+        self._rows: dict[str, Row] = {}
+        self.done = 0
+        self.failed = 0
+        self.stopped = 0
+        self._lock = threading.Lock()
+
+    def update(self, step: str, phase: str, detail: str = "") -> None:
+        now = self.clock()
+        with self._lock:
+            state = PHASES.get(phase)
+            if state is None:  # a result action: the step is over
+                self._rows.pop(step, None)
+                if phase in FAILED:
+                    self.failed += 1
+                elif phase in STOPPED:
+                    self.stopped += 1
+                else:
+                    self.done += 1
+                return
+            row = self._rows.get(step)
+            verb = VERBS.get(phase, row.verb if row else "")
+            if row is None or row.state != state:
+                self._rows[step] = Row(step, state, now, verb)
+            else:
+                row.verb = verb
+
+    def running(self) -> list[Row]:
+        """Rows in the order a person reads them: calling, waiting (longest first) ..."""
+        with self._lock:
+            rows = list(self._rows.values())
+        rank = {state: i for i, state in enumerate(RUNNING)}
+        return sorted(rows, key=lambda r: (rank[r.state], r.since, r.step))
+
+    def counts(self) -> dict[str, int]:
+        rows = self.running()
+        return {state: sum(1 for r in rows if r.state == state) for state in RUNNING}
+
+    def header(self, title: str, width: int) -> str:
+        """``apply 1m12s · done 40/107 · calling 3 · waiting 2 · reading 0 · queued 5 · failed 0``.
+
+        When that is wider than the terminal, running states at zero are left
+        out first, then ``failed 0``.
+        """
+        lead = " ".join(p for p in (title, duration(self.clock() - self.started)) if p)
+        running = [(f"{state} {n}", n) for state, n in self.counts().items()]
+        ended = [(f"failed {self.failed}", self.failed)]
+        if self.stopped:
+            ended.append((f"interrupted {self.stopped}", self.stopped))
+        done = [(f"done {self.done}/{self.total}", 1)]
+        for parts in (done + running + ended, done + [p for p in running if p[1]] + ended,
+                      done + [p for p in running + ended if p[1]]):
+            line = "  ".join([lead, " · ".join(text for text, _ in parts)])
+            if len(line) <= width:
+                break
+        return line
+
+    def lines(self, title: str, width: int, height: int) -> list[str]:
+        """The view as text lines, at most ``height`` of them and none wider than ``width``."""
+        return [text for text, _ in self.render(title, width, height)]
+
+    def render(self, title: str, width: int, height: int) -> list[tuple[str, str]]:
+        """The lines with what each shows: ``header``, a state name, or ``more``."""
+        rows = self.running()
+        room = max(1, height - 1)  # below the header
+        shown = rows if len(rows) <= room else rows[:room - 1]
+        hidden = rows[len(shown):]
+        now = self.clock()
+        name_width = max((len(r.step) for r in shown), default=0)
+        name_width = max(8, min(name_width, width - 27))
+        out = [(self.header(title, width), "header")]
+        for row in shown:
+            name = row.step if len(row.step) <= name_width else row.step[:name_width - 1] + "…"
+            out.append((f"  {row.state:<8} {name:<{name_width}} {row.verb:<7}"
+                        f"{duration(now - row.since):>7}", row.state))
+        if hidden:
+            states = [s for s in RUNNING if any(r.state == s for r in hidden)]
+            if states == ["queued"]:
+                out.append((f"  … and {len(hidden)} more queued", "more"))
+            else:
+                kinds = ", ".join(f"{sum(1 for r in hidden if r.state == s)} {s}"
+                                  for s in states)
+                out.append((f"  … and {len(hidden)} more ({kinds})", "more"))
+        return [(line if len(line) <= width else line[:width - 1] + "…", kind)
+                for line, kind in out]
+
+
+class _Drawing:
+    """The board as rich draws it: sized to the console at each refresh."""
+
+    def __init__(self, board: Board, title: str) -> None:
+        self.board = board
+        self.title = title
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # One line is left free so the view never fills the screen: a line
+        # printed above it (a warning, -v logs) then scrolls cleanly.
+        height = max(2, console.size.height - 1)
+        for line, kind in self.board.render(self.title, options.max_width, height):
+            yield Text(line, style=STYLES.get(kind, ""), no_wrap=True, overflow="ellipsis")
+
+
+#: How each kind of line is drawn.
+STYLES = {"header": "bold", "calling": "bold", "waiting": "yellow", "reading": "cyan",
+          "queued": "dim", "more": "dim"}
 
 
 class ProgressView:
-    """Observer for the engine: keeps a table of active steps and done counts."""
+    """Observer for the engine (``__call__(step, phase, detail)``) drawn with rich's Live.
 
-    def __init__(self, total: int, console: Console) -> None:
-        self.total = total
-        self._active: dict[str, tuple[str, float]] = {}
-        self._done = 0
-        self._lock = threading.Lock()
-        self._live = Live(console=console, refresh_per_second=4, transient=True,
-                          get_renderable=self._render, redirect_stderr=True)
+    ``total`` is the number of steps the run selected (with ``--target``,
+    the target and its dependencies or dependents), so ``done 12/12``
+    means the run is complete; ``title`` names the command (``apply``).
+    Lines written to stderr while it runs (warnings, ``-v`` logs) are
+    printed above it by rich, never over it.
+    """
+
+    def __init__(self, total: int, console: Console, title: str = "",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.board = Board(total, clock)
+        #: What is drawn: the board sized to the console at each refresh.
+        self.renderable = _Drawing(self.board, title)
+        self._live = Live(self.renderable, console=console,
+                          refresh_per_second=4, transient=True,
+                          redirect_stdout=False, redirect_stderr=True)
 
     def __call__(self, step: str, phase: str, detail: str) -> None:
-        with self._lock:
-            if phase in ACTIVE:
-                started = self._active.get(step, (phase, time.monotonic()))[1]
-                self._active[step] = (phase, started)
-            else:
-                self._active.pop(step, None)
-                self._done += 1
-
-    def _render(self) -> Table:
-        with self._lock:
-            table = Table(title=f"{self._done}/{self.total} steps done", title_justify="left",
-                          show_edge=False, show_header=False)
-            now = time.monotonic()
-            for step, (phase, started) in sorted(self._active.items()):
-                table.add_row(step, phase, f"{now - started:.0f}s")
-            return table
+        self.board.update(step, phase, detail)
 
     def __enter__(self) -> ProgressView:
         self._live.__enter__()

@@ -9,6 +9,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
+import click
+from rich.console import Console
+
 from vivr_provision.aws import ClientFactory
 from vivr_provision.catalog import Catalog, resolve
 from vivr_provision.config import PlatformConfig
@@ -17,7 +20,7 @@ from vivr_provision.errors import Interrupted, ProvisionError, StateError
 from vivr_provision.log import redact
 from vivr_provision.plan import Kind, Plan, PlannedChange, PlannedStep, config_digest
 from vivr_provision.progress import ProgressView
-from vivr_provision.render import console, print_report
+from vivr_provision.render import print_report
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
 from vivr_provision.state import LocalStateStore, State, StateStore, utc_now
 from vivr_provision.state.s3 import S3StateStore
@@ -87,9 +90,19 @@ class Run:
         return engine
 
     @contextmanager
-    def progress(self, total: int) -> Iterator[ProgressView | None]:
-        if self.options.output_format == "text" and sys.stderr.isatty():
-            with ProgressView(total, console()) as view:
+    def progress(self, total: int, command: str = "") -> Iterator[ProgressView | None]:
+        """The live view of ``total`` selected steps, on a terminal; None elsewhere.
+
+        ``total`` is what the run selected (``len(run.graph.select(targets, ...))``),
+        ``command`` heads the view (default: the click command's name).  Not
+        drawn with ``-q`` (only warnings and errors) or when log lines are JSON
+        (they are for machines).
+        """
+        if (sys.stderr.isatty() and not self.options.quiet
+                and self.options.json_logs is not True):
+            context = click.get_current_context(silent=True)
+            title = command or (context.info_name if context else None) or ""
+            with ProgressView(total, Console(stderr=True, emoji=False), title) as view:
                 yield view
         else:
             with nullcontext():
