@@ -132,7 +132,8 @@ def test_a_failure_is_shown_by_default_above_the_view(aws: Aws) -> None:
     with PtyCli(aws, "apply", "--target", "rtb.vivr-public-rt",
                 env={"VIVR_FAULT_FAIL": "ec2.CreateRouteTable"}) as run:
         assert run.wait() == 1
-    assert [m.group(1, 2) for m in LOG_LINE.finditer(run.text)] == [("error", "step.failed")], run.text
+    logged = [m.group(1, 2) for m in LOG_LINE.finditer(run.text)]
+    assert logged == [("error", "step.failed")], run.text
     assert re.search(r"^error: step rtb\.vivr-public-rt failed: UnauthorizedOperation",
                      run.text, re.MULTILINE)
 
