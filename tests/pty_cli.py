@@ -14,7 +14,7 @@ Use::
         code = run.wait()
     run.text          # everything written, escape sequences removed
     run.screen()      # the 80x40 screen as it is now, one string per row
-    run.frames        # every distinct screen seen while it ran (between writes)
+    run.frames        # every distinct screen seen while it ran (taken when output pauses)
 
 stdin, stdout and stderr all go to the pty (as on a person's terminal);
 ``COLUMNS``, ``LINES`` and ``TERM`` describe it.
