@@ -75,6 +75,8 @@ class Board:
         self.done = 0
         self.failed = 0
         self.stopped = 0
+        #: The longest name shown so far: the columns only ever widen, so rows do not jitter.
+        self._widest = 0
         self._lock = threading.Lock()
 
     def update(self, step: str, phase: str, detail: str = "") -> None:
@@ -94,6 +96,7 @@ class Board:
             verb = VERBS.get(phase, row.verb if row else "")
             if row is None or row.state != state:
                 self._rows[step] = Row(step, state, now, verb)
+                self._widest = max(self._widest, len(step))
             else:
                 row.verb = verb
 
@@ -138,8 +141,7 @@ class Board:
         shown = rows if len(rows) <= room else rows[:room - 1]
         hidden = rows[len(shown):]
         now = self.clock()
-        name_width = max((len(r.step) for r in shown), default=0)
-        name_width = max(8, min(name_width, width - 27))
+        name_width = max(8, min(self._widest, width - 27))
         out = [(self.header(title, width), "header")]
         for row in shown:
             name = row.step if len(row.step) <= name_width else row.step[:name_width - 1] + "…"

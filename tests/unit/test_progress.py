@@ -211,3 +211,12 @@ def test_the_engine_reports_queued_reading_calling_and_waiting_truthfully(
     again = _engine(config, steps, tmp_path, 1, recorder).apply()
     assert {r.action for r in again.results} == {"unchanged"}
     assert set(map(tuple, recorder.phases.values())) == {("queued", "reading", "unchanged")}
+
+
+def test_columns_only_widen_so_rows_do_not_jump_between_refreshes() -> None:
+    board = Board(total=2, clock=Clock())
+    board.update("dr.sg-rules.vivr-dr-alb-sg", "reading")
+    board.update("vpc", "reading")
+    board.update("dr.sg-rules.vivr-dr-alb-sg", "unchanged")
+    widest = len("dr.sg-rules.vivr-dr-alb-sg")
+    assert board.lines("apply", 80, 40)[1] == f"  reading  {'vpc':<{widest}} {'':<7}{'0s':>7}"
