@@ -38,11 +38,14 @@ def _views(frames: list[list[str]]) -> list[list[str]]:
 
 def test_apply_shows_a_truthful_live_view_that_fits_and_no_log_lines(aws: Aws) -> None:
     with PtyCli(aws, "apply", "--parallelism", "1") as run:
+        run.expect(r"Apply (\d+ to add[^?]*) to vivr production\? \[y/N\]")  # the plan; asks
+        run.send("y\n")
         code = run.wait()
     assert code == 0, run.text[-3000:]
     views = _views(run.frames)
     assert len(views) >= 5, "the view is drawn while the run goes"
-    summary = re.search(r"^apply: ok in [\d.]+s \((\d+) created\)$", run.text, re.MULTILINE)
+    summary = re.search(r"^Apply complete: (\d+) added, 0 changed in [\d.]+s\.$", run.text,
+                        re.MULTILINE)
     assert summary, run.text[-2000:]
     steps = int(summary.group(1))
     done = []
@@ -77,7 +80,7 @@ def test_apply_shows_a_truthful_live_view_that_fits_and_no_log_lines(aws: Aws) -
 
 
 def test_verbosity_flags_add_detail_above_the_view(aws: Aws) -> None:
-    with PtyCli(aws, "apply", "--target", "subnet.db-1a", "-v",
+    with PtyCli(aws, "apply", "--yes", "--target", "subnet.db-1a", "-v",
                 env={"VIVR_FAULT_DELAY_S": "0.05"}) as run:  # slow AWS: the view is drawn
         assert run.wait() == 0, run.text[-3000:]
     events = [m.group(2) for m in LOG_LINE.finditer(run.text)]
@@ -102,11 +105,12 @@ def test_verbosity_flags_add_detail_above_the_view(aws: Aws) -> None:
 
 
 def test_quiet_and_json_log_lines_on_request(aws: Aws) -> None:
-    with PtyCli(aws, "apply", "--target", "vpc", "-q") as run:
+    with PtyCli(aws, "apply", "--yes", "--target", "vpc", "-q") as run:
         assert run.wait() == 0, run.text[-3000:]
     assert not any(HEADER.match(row) for screen in run.frames for row in screen), "no live view"
     assert not LOG_LINE.search(run.text)
-    assert re.search(r"^apply: ok in [\d.]+s \(1 created\)$", run.text, re.MULTILINE)
+    assert re.search(r"^Apply complete: 1 added, 0 changed in [\d.]+s\.$", run.text,
+                     re.MULTILINE)
 
     with PtyCli(aws, "plan", "--target", "vpc", "-v", "--log-format", "json") as run:
         assert run.wait() == 0, run.text[-3000:]
@@ -120,7 +124,7 @@ def test_off_a_terminal_the_default_is_the_report_and_warnings_only(aws: Aws) ->
     quiet = aws.cli("apply", "--target", "subnet.db-1a")
     assert quiet.returncode == 0, quiet.stderr[-2000:]
     assert quiet.stderr == "", "no per-step lines, no live view off a terminal"
-    assert "apply: ok in" in quiet.stdout
+    assert "Apply complete: 2 added, 0 changed in" in quiet.stdout  # the vpc and subnet
     verbose = aws.cli("plan", "--target", "subnet.db-1a", "-v")
     events = [json.loads(line)["event"] for line in verbose.stderr.splitlines()]
     assert events.count("step.no-op") == 2, "JSON lines off a terminal, one per step at -v"
@@ -129,7 +133,7 @@ def test_off_a_terminal_the_default_is_the_report_and_warnings_only(aws: Aws) ->
 
 
 def test_a_failure_is_shown_by_default_above_the_view(aws: Aws) -> None:
-    with PtyCli(aws, "apply", "--target", "rtb.vivr-public-rt",
+    with PtyCli(aws, "apply", "--yes", "--target", "rtb.vivr-public-rt",
                 env={"VIVR_FAULT_FAIL": "ec2.CreateRouteTable"}) as run:
         assert run.wait() == 1
     logged = [m.group(1, 2) for m in LOG_LINE.finditer(run.text)]
