@@ -522,7 +522,7 @@ class Engine:
             result = work(step, priority)
         except StepInterrupted as exc:
             result = StepResult(step.name, "interrupted", error=str(exc))
-            bound.warning("step.interrupted", reason=str(exc))
+            bound.info("step.interrupted", reason=str(exc))
         except StepRefused as exc:
             result = StepResult(step.name, "refused", error=str(exc))
             bound.error("step.refused", reason=str(exc))

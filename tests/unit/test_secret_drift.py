@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
+from vivr_provision.log import redact
 from vivr_provision.steps.base import Resource
-from vivr_provision.steps.secrets import SecretStep
+from vivr_provision.steps.secrets import SecretStep, read_secret_string
 
 ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:vivr/production/stripe-AbCdEf"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -92,3 +94,19 @@ def test_create_restores_a_secret_in_its_recovery_window(config: PlatformConfig)
         restored = step.create(ctx, "token")
     assert restored.id == ARN
     assert restored.recovered, "the report says recovered, not created"
+
+
+def test_a_json_secret_redacts_its_password_but_not_the_user_name(config: PlatformConfig) -> None:
+    """The credentials' ``username`` ("postgres") and ``engine`` describe the
+    connection: redacting them blanked "postgres" out of every note and log path."""
+    arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:vivr/production/db-AbCdEf"
+    document = {"username": "postgres", "password": "Xk9-not-printed-42", "engine": "postgres",
+                "port": 5432}
+    with StubbedAws() as aws:
+        ctx = aws.context(config, {})
+        aws.expect("secretsmanager", "get_secret_value",
+                   {"SecretString": json.dumps(document), "ARN": arn, "Name": "db"},
+                   {"SecretId": arn})
+        read_secret_string(ctx, arn)
+    assert redact("user postgres, password Xk9-not-printed-42") == \
+        "user postgres, password ***redacted***"

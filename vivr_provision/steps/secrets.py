@@ -73,10 +73,19 @@ def generate_value(rules: GeneratedSecretConfig, punctuation: str) -> str:
             return value
 
 
+#: Members of a JSON secret that describe a connection rather than guard it: the
+#: keys of the RDS credentials structure (Secrets Manager user guide, "JSON
+#: structure of Amazon RDS PostgreSQL secrets") other than ``password``.
+#: Redacting them would blank "postgres" out of every engine note and log path.
+DESCRIPTIVE_MEMBERS = frozenset({"username", "engine", "host", "port", "dbname",
+                                 "dbInstanceIdentifier", "dbClusterIdentifier"})
+
+
 def read_secret_string(ctx: StepContext, secret_arn: str) -> str:
     """Fetch a generated secret's value for a service that needs it at create time.
 
-    The value is registered for redaction before it is returned.
+    The value, and each member of a JSON value except the descriptive ones, is
+    registered for redaction before it is returned.
     """
     value = str(ctx.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
     log.register_secret(value)
@@ -85,8 +94,8 @@ def read_secret_string(ctx: StepContext, secret_arn: str) -> str:
     except ValueError:
         return value
     if isinstance(document, dict):
-        for item in document.values():
-            if isinstance(item, str):
+        for key, item in document.items():
+            if isinstance(item, str) and key not in DESCRIPTIVE_MEMBERS:
                 log.register_secret(item)
     return value
 
