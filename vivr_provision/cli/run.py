@@ -117,8 +117,10 @@ class Run:
         plan with a hole in it must not be approved.
         """
         choices = destroy_options or DestroyOptions()
-        engine = self.engine(state, destroy_options=choices)
-        report = engine.plan(targets, destroy=kind == "destroy")
+        selected = self.graph.select(targets, upward=kind == "apply")
+        with self.progress(len(selected), "plan") as view:
+            engine = self.engine(state, observer=view, destroy_options=choices)
+            report = engine.plan(targets, destroy=kind == "destroy")
         if report.interrupted or report.failed:
             finish(report, self, title(self, "plan", account))
         self.settled = None
