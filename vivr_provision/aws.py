@@ -5,32 +5,33 @@ under a lock from one session and cached per thread, service and region.
 Every client gets the same botocore retry policy (standard or adaptive mode
 with the configured attempts) and a per-service call-rate limit, so that a
 wide parallel apply slows down instead of tripping AWS throttling.
+
+boto3 and botocore are imported inside the methods that build sessions and
+clients, never at module level: commands that make no AWS call (``status``,
+``graph``, ``cost``, ``check``, ``--help``) import this module for
+:class:`AwsSettings` and :func:`error_code` and must not pay ~0.1 s for the
+SDK (``bench/startup.py`` measures it; exception classes come from
+:mod:`vivr_provision.aws_errors`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import boto3
-import botocore.config
-import structlog
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-)
-
-from vivr_provision import log
+from vivr_provision import aws_errors, log
 from vivr_provision.errors import EndpointError
 
-retry_log = structlog.get_logger("vivr.aws")
+if TYPE_CHECKING:
+    import boto3
+
+retry_log = log.get_logger("vivr.aws")
 
 #: Credentials used only when the endpoint is a local emulator and none are configured.
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -186,15 +187,38 @@ class ClientFactory:
         self._local = threading.local()
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self.retries = RetryLog()
-        self._config = botocore.config.Config(
-            retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            user_agent_extra="vivr-provision",
+        self._config: Any = None  # botocore's Config, built with the first client
+
+    def _client_config(self, quick: bool) -> Any:
+        """The botocore ``Config`` every client shares (``quick``: the pre-flight's).
+
+        Built on first use, under the session lock, so that a command that
+        makes no call never imports botocore.
+        """
+        import botocore.config
+
+        if self._config is None:
+            self._config = botocore.config.Config(
+                retries={"mode": self.settings.retry_mode,
+                         "max_attempts": self.settings.max_attempts},
+                connect_timeout=self.settings.connect_timeout,
+                read_timeout=self.settings.read_timeout,
+                user_agent_extra="vivr-provision",
+            )
+        if not quick:
+            return self._config
+        return self._config.merge(
+            botocore.config.Config(
+                retries={"mode": "standard", "max_attempts": 2},
+                connect_timeout=3,
+                read_timeout=15,
+            )
         )
 
     def _get_session(self) -> boto3.session.Session:
         if self._session is None:
+            import boto3.session
+
             kwargs: dict[str, Any] = {"region_name": self.settings.region}
             if self.settings.profile:
                 kwargs["profile_name"] = self.settings.profile
@@ -222,16 +246,8 @@ class ClientFactory:
         cache: dict[tuple[str, str, bool], Any] = self._local.__dict__.setdefault("clients", {})
         key = (service, region, quick)
         if key not in cache:
-            config = self._config
-            if quick:
-                config = config.merge(
-                    botocore.config.Config(
-                        retries={"mode": "standard", "max_attempts": 2},
-                        connect_timeout=3,
-                        read_timeout=15,
-                    )
-                )
             with self._session_lock:
+                config = self._client_config(quick)
                 session = self._get_session()
                 client = session.client(
                     service,
@@ -255,33 +271,42 @@ class ClientFactory:
         where = self.settings.endpoint_url or f"AWS ({self.settings.region})"
         try:
             identity = self.client("sts", quick=True).get_caller_identity()
-        except EndpointConnectionError:
+        except aws_errors.EndpointConnectionError:
             raise EndpointError(f"cannot reach the AWS endpoint {where}") from None
-        except NoCredentialsError:
+        except aws_errors.NoCredentialsError:
             raise EndpointError(
                 "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID, "
                 "or use --endpoint-url with the local sandbox)"
             ) from None
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             raise EndpointError(f"{where} refused the credentials: {error_text(exc)}") from None
-        except BotoCoreError as exc:
+        except aws_errors.BotoCoreError as exc:
             raise EndpointError(f"cannot talk to the AWS endpoint {where}: {exc}") from None
         return str(identity["Account"])
 
 
+def _from_botocore(exc: BaseException) -> bool:
+    """Whether ``exc`` can be a botocore exception at all.
+
+    No botocore exception exists before botocore is imported, so the answer
+    for the other errors (a step's own, a test's fake) needs no import.
+    """
+    return "botocore.exceptions" in sys.modules
+
+
 def error_code(exc: BaseException) -> str | None:
     """The AWS error code of a ClientError (``None`` for anything else)."""
-    if isinstance(exc, ClientError):
+    if _from_botocore(exc) and isinstance(exc, aws_errors.ClientError):
         return str(exc.response.get("Error", {}).get("Code", "")) or None
     return None
 
 
 def error_text(exc: BaseException) -> str:
     """``Code: message`` for AWS errors, a readable one-liner for everything else."""
-    if isinstance(exc, ClientError):
+    if _from_botocore(exc) and isinstance(exc, aws_errors.ClientError):
         err = exc.response.get("Error", {})
         text = f"{err.get('Code', 'Unknown')}: {err.get('Message', '')}".strip()
-    elif isinstance(exc, EndpointConnectionError):
+    elif _from_botocore(exc) and isinstance(exc, aws_errors.EndpointConnectionError):
         text = f"cannot reach endpoint {exc.kwargs.get('endpoint_url', '')}"
     else:
         text = str(exc) or type(exc).__name__

@@ -41,8 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import ClientFactory, error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.errors import ConfigError
@@ -186,7 +185,7 @@ def ssm_values(ssm: Any, names: list[str]) -> tuple[dict[str, str], list[str]]:
 def ec2_image(ec2: Any, image_id: str) -> dict[str, Any] | None:
     try:
         images = ec2.describe_images(ImageIds=[image_id]).get("Images", [])
-    except ClientError as exc:
+    except aws_errors.ClientError as exc:
         if error_code(exc) in ("InvalidAMIID.NotFound", "InvalidAMIID.Malformed"):
             return None
         raise
@@ -197,7 +196,7 @@ def ec2_architectures(ec2: Any, instance_type: str) -> list[str] | None:
     try:
         types = ec2.describe_instance_types(InstanceTypes=[instance_type]).get(
             "InstanceTypes", [])
-    except ClientError as exc:
+    except aws_errors.ClientError as exc:
         if error_code(exc) == "InvalidInstanceType":
             return None
         raise
@@ -208,7 +207,7 @@ def elb_ssl_policies(elbv2: Any, names: list[str]) -> dict[str, dict[str, Any]] 
     """The named policies, or None when AWS does not know one of them."""
     try:
         reply = elbv2.describe_ssl_policies(Names=names)
-    except ClientError as exc:
+    except aws_errors.ClientError as exc:
         if error_code(exc) == "SSLPolicyNotFound":
             return None
         raise

@@ -33,13 +33,11 @@ from dataclasses import asdict, dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from typing import Any, Literal
 
-import structlog
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import ClientFactory, error_code, error_text
 from vivr_provision.config import PlatformConfig
 from vivr_provision.errors import ConfigError
-from vivr_provision.log import redact
+from vivr_provision.log import get_logger, redact
 from vivr_provision.state import Observation, State, StateStore, StepRecord, utc_now
 from vivr_provision.steps.base import (
     Change,
@@ -54,7 +52,7 @@ from vivr_provision.steps.base import (
     idempotency_token,
 )
 
-log = structlog.get_logger("vivr.engine")
+log = get_logger("vivr.engine")
 
 #: How many times an update or a delete whose call answered "already there" /
 #: "not found" (a retry after a lost response) is run again, each from a
@@ -611,7 +609,7 @@ class Engine:
             try:
                 with self.gate.slot(priority):
                     return step.update(self.ctx, resource, diff), described
-            except ClientError as exc:
+            except aws_errors.ClientError as exc:
                 # An update call (authorize, attach, put) answered "already there" or
                 # a revoke "not found" after botocore retried it: what is left is
                 # whatever the fresh description still lacks.
@@ -658,7 +656,7 @@ class Engine:
                 try:
                     resource = step.create(self.ctx, token)
                     break
-                except ClientError as exc:
+                except aws_errors.ClientError as exc:
                     if error_code(exc) not in step.exists_codes() | step.gone_codes():
                         raise
                     found = step.find(self.ctx, None)
@@ -772,7 +770,7 @@ class Engine:
         for attempt in range(1, RESUME_ATTEMPTS + 1):
             try:
                 return step.delete(self.ctx, resource) or []
-            except ClientError as exc:
+            except aws_errors.ClientError as exc:
                 if error_code(exc) not in step.gone_codes():
                     raise
                 again = step.find(self.ctx, record.resource_id)

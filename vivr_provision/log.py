@@ -22,6 +22,13 @@ always (also with ``-q``) warning+   what needs attention: failures, interrupts,
                                      (``retrying``) and waiter polls
                                      (``aws.poll``)
 ========================  =========  ==========================================
+
+structlog itself is imported only when something logs: importing it costs
+~50 ms (it brings rich's traceback machinery), and ``status``, ``graph``,
+``cost``, ``check`` and ``--help`` usually log nothing.  Modules take their
+logger from :func:`get_logger`, which imports structlog on first use, and the
+CLI calls :func:`configure_on_first_use`, which sets the level at once (for
+:func:`enabled`) and keeps the rest until then (``bench/startup.py``).
 """
 
 from __future__ import annotations
@@ -30,9 +37,8 @@ import logging
 import sys
 import threading
 from collections.abc import MutableMapping
+from types import ModuleType
 from typing import Any, TextIO
-
-import structlog
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -100,10 +106,74 @@ def enabled(level: int) -> bool:
     return level >= _shown["level"]
 
 
+#: Settings given to :func:`configure_on_first_use` and not applied yet:
+#: verbosity, JSON lines or not, colours or not.
+_pending: tuple[int, bool, bool] | None = None
+_pending_lock = threading.Lock()
+
+
+class Logger:
+    """A named structlog logger that imports structlog the first time it is used.
+
+    Every attribute (``info``, ``warning``, ``bind`` ...) is structlog's own,
+    looked up at each use, so the configuration in force at that moment
+    applies (as with ``structlog.get_logger`` and no logger caching).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(_structlog().get_logger(self.name), attribute)
+
+
+def get_logger(name: str) -> Logger:
+    """The logger ``name`` (``vivr.engine``, ``vivr.ecs`` ...); structlog loads on first use."""
+    return Logger(name)
+
+
+def _structlog() -> ModuleType:
+    """structlog, with the settings :func:`configure_on_first_use` kept applied first."""
+    global _pending
+    with _pending_lock:
+        pending, _pending = _pending, None
+    if pending is not None:
+        verbosity, json_logs, colors = pending
+        configure(verbosity, json_logs, colors=colors)
+    import structlog
+
+    return structlog
+
+
+def configure_on_first_use(verbosity: int = 0, json_logs: bool | None = None) -> None:
+    """What the CLI calls: :func:`configure` with these settings when a logger is first used.
+
+    A command that logs nothing then never imports structlog.  The level is
+    set now (:func:`enabled` answers before any event); whether stderr is a
+    terminal (JSON lines or not, colours or not) is decided now too: by the
+    first event rich's live view may have replaced ``sys.stderr`` with a
+    proxy that is no terminal.
+    """
+    global _pending  # noqa: PLW0603  (one process-wide logging set-up)
+    tty = sys.stderr.isatty()
+    _shown["level"] = level_for(verbosity)
+    with _pending_lock:
+        _pending = (verbosity, not tty if json_logs is None else json_logs, tty)
+
+
 def configure(
-    verbosity: int = 0, json_logs: bool | None = None, stream: TextIO | None = None
+    verbosity: int = 0, json_logs: bool | None = None, stream: TextIO | None = None, *,
+    colors: bool | None = None,
 ) -> None:
-    """Set the level (see :data:`LEVELS`) and the renderer (JSON lines off a terminal)."""
+    """Set the level (see :data:`LEVELS`) and the renderer (JSON lines off a terminal).
+
+    ``json_logs`` and ``colors`` default to whether ``stream`` is a terminal.
+    """
+    global _pending  # noqa: PLW0603  (these settings replace any kept ones)
+    with _pending_lock:
+        _pending = None
+    import structlog
+
     stream = stream or _StderrProxy()  # type: ignore[assignment]
     assert stream is not None
     if json_logs is None:
@@ -112,7 +182,7 @@ def configure(
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
         if json_logs
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty() if colors is None else colors)
     )
     structlog.configure(
         processors=[

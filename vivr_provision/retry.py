@@ -15,17 +15,18 @@ import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
-
-import structlog
-import tenacity
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from vivr_provision.aws import error_code, error_text
+
+if TYPE_CHECKING:
+    import tenacity
+from vivr_provision.log import get_logger
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-log = structlog.get_logger("vivr.retry")
+log = get_logger("vivr.retry")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,13 @@ class RetryPolicy:
         return re.search(self.message, error_text(exc), re.IGNORECASE) is not None
 
     def retrying(self, operation: str) -> tenacity.Retrying:
-        """A tenacity controller: full-jitter exponential backoff, bounded in time and tries."""
+        """A tenacity controller: full-jitter exponential backoff, bounded in time and tries.
+
+        tenacity is imported here, by the first call made under a policy: step
+        modules declare their policies at import time, and the commands that
+        make no AWS call should not load it (nor asyncio, which it imports).
+        """
+        import tenacity
 
         def _log(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -126,6 +133,7 @@ def until_found(operation: str, find: Callable[[], T | None], *, deadline_s: flo
 
     Raises RuntimeError naming ``operation`` when the deadline passes.
     """
+    import tenacity  # see RetryPolicy.retrying
 
     def _log(state: tenacity.RetryCallState) -> None:
         log.debug("aws.poll", what=operation, attempt=state.attempt_number)

@@ -32,8 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code, error_text
 from vivr_provision.errors import ConfigError, StateError, StateLockedError
 from vivr_provision.state.codec import check_identity, decode, encode
@@ -74,7 +73,7 @@ class S3StateStore:
         """One S3 call; anything but the expected conditions becomes a StateError."""
         try:
             return getattr(self._client(), operation)(Bucket=self.bucket, **params)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) in PRECONDITION_FAILED + NOT_FOUND:
                 raise
             raise StateError(f"state {self.path}: {error_text(exc)}") from None
@@ -82,7 +81,7 @@ class S3StateStore:
     def exists(self) -> bool:
         try:
             self._call("head_object", Key=self.key)
-        except ClientError:
+        except aws_errors.ClientError:
             return False
         return True
 
@@ -92,7 +91,7 @@ class S3StateStore:
         """Read the state (remembering its ETag for the next save), or start a fresh one."""
         try:
             reply = self._call("get_object", Key=self.key)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) not in NOT_FOUND:
                 raise
             self._etag = None
@@ -120,7 +119,7 @@ class S3StateStore:
                                ContentType="application/json", **condition)
         except BaseException as exc:
             state.serial, state.updated_at = previous
-            if isinstance(exc, ClientError) and error_code(exc) in PRECONDITION_FAILED:
+            if isinstance(exc, aws_errors.ClientError) and error_code(exc) in PRECONDITION_FAILED:
                 raise StateError(
                     f"state {self.path} was changed by someone else since this run read it; "
                     "nothing was written (is another run holding the state without the lock?)"
@@ -166,12 +165,12 @@ class S3StateStore:
         try:
             return str(self._call("put_object", Key=self.lock_key, Body=body,
                                   IfNoneMatch="*")["ETag"])
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) not in PRECONDITION_FAILED:
                 raise
         try:
             current = self._call("get_object", Key=self.lock_key)
-        except ClientError:  # released in between: try once more from the start
+        except aws_errors.ClientError:  # released in between: try once more from the start
             return str(self._call("put_object", Key=self.lock_key, Body=body,
                                   IfNoneMatch="*")["ETag"])
         info = _lock_info(current["Body"].read())
@@ -183,7 +182,7 @@ class S3StateStore:
         try:  # expired or unreadable: take it over, unless someone else just did
             return str(self._call("put_object", Key=self.lock_key, Body=body,
                                   IfMatch=current["ETag"])["ETag"])
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) in PRECONDITION_FAILED:
                 raise StateLockedError(
                     f"state {self.path} was just locked by another run") from None
@@ -204,7 +203,7 @@ class S3StateStore:
                                        Body=self._lock_body(operation, holder),
                                        IfMatch=state["etag"])
                     state["etag"] = str(reply["ETag"])
-                except (ClientError, StateError):
+                except (aws_errors.ClientError, StateError):
                     self._lock_lost.set()
                     return
 
@@ -215,7 +214,7 @@ class S3StateStore:
         finally:
             stop.set()
             renewer.join(timeout=5)
-            with contextlib.suppress(ClientError, StateError):
+            with contextlib.suppress(aws_errors.ClientError, StateError):
                 self._call("delete_object", Key=self.lock_key, IfMatch=state["etag"])
 
 

@@ -43,9 +43,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import structlog
-
 from vivr_provision.config import PlatformConfig
+from vivr_provision.log import get_logger
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import (
     MANAGED_BY,
@@ -81,7 +80,7 @@ class ValidationBlocked(Exception):
     """DNS validation cannot proceed: the zone is not delegated (the message says what to set)."""
 
 
-events = structlog.get_logger("vivr.acm")
+events = get_logger("vivr.acm")
 #: Statuses of a certificate that is (or may become) usable.
 LIVE_STATUSES = ("PENDING_VALIDATION", "ISSUED")
 #: ListCertificates returns only RSA_2048 certificates unless asked for the others.

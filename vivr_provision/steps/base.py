@@ -18,15 +18,14 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import structlog
-from botocore.exceptions import WaiterError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import ClientFactory
 from vivr_provision.catalog import Catalog
 from vivr_provision.config import PlatformConfig
+from vivr_provision.log import get_logger
 from vivr_provision.steps.kinds import Kind
 
-polls = structlog.get_logger("vivr.wait")
+polls = get_logger("vivr.wait")
 
 MANAGED_BY = "vivr-provision"
 STEP_TAG = "vivr:step"
@@ -163,7 +162,7 @@ class StepContext:
         def succeeded() -> bool:
             try:
                 waiter.wait(WaiterConfig={"Delay": 0, "MaxAttempts": 1}, **params)
-            except WaiterError as exc:
+            except aws_errors.WaiterError as exc:
                 if not str(exc.kwargs.get("reason", "")).startswith("Max attempts exceeded"):
                     raise
                 return False

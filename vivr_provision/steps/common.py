@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import jmespath
-from botocore.exceptions import ClientError
 
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.steps.base import (
     MANAGED_BY,
@@ -55,7 +55,7 @@ def absent_on(codes: Iterable[str], call: Callable[..., T], *args: Any, **kwargs
     """``call(...)``, or None when AWS answers with one of the "not found" ``codes``."""
     try:
         return call(*args, **kwargs)
-    except ClientError as exc:
+    except aws_errors.ClientError as exc:
         if error_code(exc) in set(codes):
             return None
         raise
@@ -65,7 +65,7 @@ def gone_on(codes: Iterable[str], call: Callable[..., Any], *args: Any, **kwargs
     """Run a delete call; True if it deleted, False if the resource was already gone."""
     try:
         call(*args, **kwargs)
-    except ClientError as exc:
+    except aws_errors.ClientError as exc:
         if error_code(exc) in set(codes):
             return False
         raise

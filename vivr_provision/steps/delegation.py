@@ -23,8 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.steps.base import StepContext
 from vivr_provision.steps.dns import bare_zone_id, fqdn, get_record
@@ -57,7 +56,7 @@ def _registrar_servers(ctx: StepContext, domain: str) -> list[str] | None:
     client = ctx.client("route53domains", DOMAINS_REGION)
     try:
         reply = client.get_domain_detail(DomainName=domain)
-    except ClientError as exc:
+    except aws_errors.ClientError as exc:
         if error_code(exc) in DOMAIN_UNKNOWN:
             return None
         raise

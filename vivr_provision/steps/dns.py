@@ -29,9 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import structlog
-
 from vivr_provision.config import PlatformConfig
+from vivr_provision.log import get_logger
 from vivr_provision.retry import policy
 from vivr_provision.steps.base import Change, Resource, Step, StepContext, idempotency_token
 from vivr_provision.steps.common import (
@@ -46,7 +45,7 @@ from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import HOSTED_ZONE
 
 ZONE_STEP = "route53-zone"
-events = structlog.get_logger("vivr.route53")
+events = get_logger("vivr.route53")
 #: Route 53 serialises changes per zone; a change sent while the previous one
 #: is still being applied is refused with PriorRequestNotComplete.
 ZONE_BUSY = policy({"PriorRequestNotComplete"},

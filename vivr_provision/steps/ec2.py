@@ -12,15 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import structlog
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
+from vivr_provision.log import get_logger
 from vivr_provision.retry import READ_AFTER_CREATE
 from vivr_provision.steps.base import STEP_TAG, Change, Resource, Step, StepContext
 from vivr_provision.steps.drift import Field, converge, drift, tags_row
 
-log = structlog.get_logger("vivr.ec2")
+log = get_logger("vivr.ec2")
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ class Ec2Step(Step):
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
         try:
             items = self._describe(ctx, **{self.kind.ids_param: [resource_id]})
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) == self.kind.not_found:
                 return None
             raise

@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-import structlog
-
 from vivr_provision.config import PlatformConfig
+from vivr_provision.log import get_logger
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import (
@@ -41,7 +40,7 @@ from vivr_provision.steps.service_linked_roles import (
     autoscaling_role_wanted,
 )
 
-events = structlog.get_logger("vivr.kms")
+events = get_logger("vivr.kms")
 DEAD_STATES = frozenset({"PendingDeletion", "PendingReplicaDeletion"})
 #: A replica key is created asynchronously; the alias call may race it.
 REPLICA_SETTLING = policy({"NotFoundException", "KMSInvalidStateException"},

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogGroupConfig
+from vivr_provision.log import get_logger
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import KindTaggedStep, gone_on, read_tags, require_owned
@@ -33,7 +32,7 @@ from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import LOG_GROUP
 from vivr_provision.steps.log_delivery import log_delivery_steps
 
-events = structlog.get_logger("vivr.logs")
+events = get_logger("vivr.logs")
 #: A key just created or a policy just changed can be refused for a short while.
 KEY_PROPAGATION = policy({"AccessDeniedException", "InvalidParameterException"},
                          "CloudWatch Logs may not see a new KMS key or key policy yet",

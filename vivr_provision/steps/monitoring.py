@@ -51,11 +51,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import structlog
-
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.ops import AlarmConfig, AlarmResource, TopicConfig
 from vivr_provision.errors import ConfigError
+from vivr_provision.log import get_logger
 from vivr_provision.pgbouncer import METRICS_DIMENSION
 from vivr_provision.retry import until_found
 from vivr_provision.steps.base import (
@@ -87,7 +86,7 @@ from vivr_provision.steps.ecs.common import (
 )
 from vivr_provision.steps.kinds import ALARM, DASHBOARD, REPLICATION_GROUP, SCALING_POLICY, TOPIC
 
-log = structlog.get_logger("vivr.monitoring")
+log = get_logger("vivr.monitoring")
 
 TOPIC_FAMILY = "sns"
 ALARM_FAMILY = "alarm"

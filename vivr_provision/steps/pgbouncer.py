@@ -38,8 +38,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.pgbouncer import (
@@ -144,7 +143,7 @@ class PgBouncerStep(Ec2Step):
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
         try:
             return super().describe_by_id(ctx, resource_id)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) == "InvalidInstanceID.Malformed":
                 return None
             raise
@@ -212,7 +211,7 @@ class PgBouncerStep(Ec2Step):
         try:
             ctx.wait("ec2", "instance_running", budget_s=self.wait_budget_s, delay_s=5,
                      region=self.region, InstanceIds=[resource.id])
-        except WaiterError:
+        except aws_errors.WaiterError:
             # Most often the encrypted root volume's key cannot be used: say so.
             current = self.refresh(ctx, resource).data
             state = current.get("State", {}).get("Name")
@@ -317,7 +316,7 @@ class PgBouncerStep(Ec2Step):
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         try:
             self.ec2(ctx).terminate_instances(InstanceIds=[resource.id])
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) == self.kind.not_found:
                 return
             raise

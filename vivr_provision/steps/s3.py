@@ -51,12 +51,12 @@ from dataclasses import replace
 from typing import Any, ClassVar, NamedTuple
 
 import jmespath
-import structlog
-from botocore.exceptions import ClientError
 
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.edge import BucketConfig, ReplicationConfig
+from vivr_provision.log import get_logger
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import absent_on, aws_tags, require_owned, tag_map
@@ -73,7 +73,7 @@ from vivr_provision.steps.s3_forms import (
     replication_summary,
 )
 
-events = structlog.get_logger("vivr.s3")
+events = get_logger("vivr.s3")
 
 #: The one region where CreateBucket must not carry a LocationConstraint (S3 rule).
 LEGACY_DEFAULT_REGION = "us-east-1"
@@ -348,7 +348,7 @@ class BucketStep(NamedStep):
         try:
             tagging = absent_on(NO_TAGS, self.s3(ctx, region).get_bucket_tagging,
                                 Bucket=self.bucket_name)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) in BUCKET_GONE:
                 return None  # deleted while we looked
             raise
@@ -505,7 +505,7 @@ class BucketStep(NamedStep):
             NAME_RELEASING.call(f"create bucket {self.bucket_name}", self.s3(ctx).create_bucket,
                                 Bucket=self.bucket_name, CreateBucketConfiguration=configuration,
                                 ObjectOwnership=self.bucket.object_ownership)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             code = error_code(exc)
             if code not in BUCKET.already_exists:
                 raise
@@ -551,7 +551,7 @@ class BucketStep(NamedStep):
         try:
             CONFLICTING.call(f"delete bucket {self.bucket_name}", s3.delete_bucket,
                              Bucket=self.bucket_name)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) in BUCKET_GONE:
                 return
             if error_code(exc) == "BucketNotEmpty":

@@ -31,8 +31,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-import structlog
-
 from vivr_provision import log
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import GeneratedSecretConfig
@@ -48,7 +46,7 @@ from vivr_provision.steps.common import (
 from vivr_provision.steps.drift import NAME, Field, tags_row
 from vivr_provision.steps.kinds import SECRET
 
-events = structlog.get_logger("vivr.secrets")
+events = log.get_logger("vivr.secrets")
 ALNUM = string.ascii_letters + string.digits
 #: Punctuation each consumer accepts: RDS refuses / @ " and space in a master
 #: password; ElastiCache AUTH tokens allow only these; header values avoid quoting.

@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.network import SecurityGroupConfig, SecurityRule
@@ -188,7 +187,7 @@ class SecurityGroupRulesStep(Ec2Step):
         group_id = self._group_id(ctx)
         try:
             rules = self._current(ctx, group_id)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) == "InvalidGroup.NotFound":  # the group itself is gone
                 return None
             raise

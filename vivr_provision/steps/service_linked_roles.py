@@ -23,19 +23,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import ServiceLinkedRoleConfig
+from vivr_provision.log import get_logger
 from vivr_provision.retry import until_found
 from vivr_provision.steps.base import NamedStep, Resource, Step, StepContext
 from vivr_provision.steps.common import absent_on
 from vivr_provision.steps.kinds import IAM_ROLE
 
 AUTOSCALING_SLR_STEP = "iam-slr.autoscaling"
-events = structlog.get_logger("vivr.iam")
+events = get_logger("vivr.iam")
 
 
 def autoscaling_role_wanted(config: PlatformConfig) -> bool:
@@ -85,7 +84,7 @@ class ServiceLinkedRoleStep(NamedStep):
                                                      Description=self.role.description)
             events.info("iam.service_linked_role.created", step=self.name,
                         role=self.role.role_name)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             taken = error_code(exc) == "EntityAlreadyExists" or (
                 error_code(exc) == "InvalidInput" and "taken" in str(exc))
             if not taken:

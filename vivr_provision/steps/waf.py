@@ -38,12 +38,11 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import structlog
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.edge import ManagedRuleGroupConfig, RateLimitRuleConfig
+from vivr_provision.log import get_logger
 from vivr_provision.retry import policy
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.common import (
@@ -57,7 +56,7 @@ from vivr_provision.steps.common import (
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import WEB_ACL
 
-events = structlog.get_logger("vivr.waf")
+events = get_logger("vivr.waf")
 
 WAF_STEP = "waf"
 #: CLOUDFRONT-scope web ACLs are managed through this region only (AWS rule).
@@ -283,7 +282,7 @@ class WebAclStep(KindTaggedStep):
             summary = self.wafv2(ctx).create_web_acl(
                 Name=self.resource_name(), Scope=self.waf.scope, Tags=aws_tags(self.tags()),
                 **self.settings())["Summary"]
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) not in WEB_ACL.already_exists:
                 raise
             events.info("waf.web_acl.exists", step=self.name, name=self.resource_name())

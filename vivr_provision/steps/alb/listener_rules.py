@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config.app import ListenerConfig, OriginVerifyConfig
 from vivr_provision.steps.alb.common import TG_STEP, AlbPartStep
@@ -156,7 +155,7 @@ class OriginCheckRules(AlbPartStep):
                                       Conditions=list(spec.conditions),
                                       Actions=list(spec.actions),
                                       Tags=aws_tags(self.rule_tags(key)))
-                except ClientError as exc:
+                except aws_errors.ClientError as exc:
                     if error_code(exc) != "PriorityInUse":
                         raise
                     if key in self.read_rules(ctx, listener_arn)[0]:

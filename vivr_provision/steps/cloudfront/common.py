@@ -8,8 +8,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import structlog
-
+from vivr_provision.log import get_logger
 from vivr_provision.retry import policy
 from vivr_provision.steps.base import MANAGED_BY, Step, StepContext
 from vivr_provision.steps.common import (
@@ -17,7 +16,7 @@ from vivr_provision.steps.common import (
 )
 from vivr_provision.steps.drift import Field
 
-events = structlog.get_logger("vivr.cloudfront")
+events = get_logger("vivr.cloudfront")
 
 #: CloudFront is global; its API endpoint (and its certificates) live in us-east-1.
 CLOUDFRONT_REGION = "us-east-1"

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import structlog
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.edge import (
@@ -22,6 +20,7 @@ from vivr_provision.config.edge import (
     CustomOriginConfig,
     S3OriginConfig,
 )
+from vivr_provision.log import get_logger
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.cloudfront.common import (
     CACHE_POLICY_FAMILY,
@@ -55,7 +54,7 @@ from vivr_provision.steps.kinds import DISTRIBUTION
 from vivr_provision.steps.secrets import read_secret_string
 from vivr_provision.steps.waf import WAF_STEP
 
-events = structlog.get_logger("vivr.cloudfront")
+events = get_logger("vivr.cloudfront")
 
 # --------------------------------------------------------------------------- the distribution
 
@@ -313,7 +312,7 @@ class DistributionStep(Step):
                 cloudfront_client(ctx).create_distribution_with_tags,
                 DistributionConfigWithTags={"DistributionConfig": config,
                                             "Tags": {"Items": aws_tags(self.tags())}})
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) not in DISTRIBUTION.already_exists:
                 raise
             # AWS answers a repeated CallerReference with a different config this

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
+from vivr_provision.log import get_logger
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.cloudfront.common import (
     CLOUDFRONT_REGION,
@@ -31,7 +30,7 @@ from vivr_provision.steps.common import (
 from vivr_provision.steps.drift import Field, converge, drift
 from vivr_provision.steps.kinds import ORIGIN_ACCESS_CONTROL
 
-events = structlog.get_logger("vivr.cloudfront")
+events = get_logger("vivr.cloudfront")
 
 # --------------------------------------------------------------------------- origin access control
 
@@ -103,7 +102,7 @@ class OriginAccessControlStep(Step):
         try:
             reply = cloudfront_client(ctx).create_origin_access_control(
                 OriginAccessControlConfig=self.desired_config())
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) not in ORIGIN_ACCESS_CONTROL.already_exists:
                 raise
             adopted = self.find_by_tags(ctx)

@@ -12,15 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import structlog
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.edge import (
     CachePolicyConfig,
     OriginRequestPolicyConfig,
 )
+from vivr_provision.log import get_logger
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.cloudfront.common import (
     CACHE_POLICY_FAMILY,
@@ -43,7 +42,7 @@ from vivr_provision.steps.common import (
 from vivr_provision.steps.drift import Field, converge, drift
 from vivr_provision.steps.kinds import CACHE_POLICY, ORIGIN_REQUEST_POLICY, Kind
 
-events = structlog.get_logger("vivr.cloudfront")
+events = get_logger("vivr.cloudfront")
 
 # --------------------------------------------------------------------------- policies
 
@@ -124,7 +123,7 @@ class PolicyStep(Step):
     def create(self, ctx: StepContext, token: str) -> Resource:
         try:
             reply = self.call(ctx, "create", **{self.api.config_key: self.desired_config()})
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) not in self.api.kind.already_exists:
                 raise
             adopted = self.find_by_tags(ctx)  # a crash right after our own create

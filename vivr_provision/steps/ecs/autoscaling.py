@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import structlog
-
+from vivr_provision.log import get_logger
 from vivr_provision.steps.base import (
     Change,
     NamedStep,
@@ -27,7 +26,7 @@ from vivr_provision.steps.ecs.common import (
 )
 from vivr_provision.steps.kinds import SCALABLE_TARGET, SCALING_POLICY
 
-log = structlog.get_logger("vivr.ecs")
+log = get_logger("vivr.ecs")
 
 #: The policy type this step puts (Application Auto Scaling API, PutScalingPolicy).
 TARGET_TRACKING = "TargetTrackingScaling"

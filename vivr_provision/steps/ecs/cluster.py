@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.common import KindStep
@@ -117,7 +116,7 @@ class EcsClusterStep(EcsStep, KindStep):
         try:
             CLUSTER_DRAINING.call(f"delete cluster {self.cluster_name}",
                                   self.ecs(ctx).delete_cluster, cluster=self.cluster_name)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) not in ECS_SERVICE.not_found:
                 raise
 

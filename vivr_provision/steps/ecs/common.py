@@ -7,9 +7,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import structlog
-
 from vivr_provision.config import PlatformConfig
+from vivr_provision.log import get_logger
 from vivr_provision.retry import policy
 from vivr_provision.steps.base import (
     Step,
@@ -20,7 +19,7 @@ from vivr_provision.steps.common import (
 )
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 
-log = structlog.get_logger("vivr.ecs")
+log = get_logger("vivr.ecs")
 
 CLUSTER_STEP = "ecs-cluster"
 TASK_DEFINITION_STEP = "ecs-task-definition"

@@ -30,8 +30,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import EbsVolumeConfig
@@ -211,7 +210,7 @@ class EcsLaunchTemplateStep(NamedStep):
                 TagSpecifications=[{"ResourceType": "launch-template",
                                     "Tags": _tag_list(tags)}],
                 ClientToken=token)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) != "InvalidLaunchTemplateName.AlreadyExistsException":
                 raise  # otherwise: made by a crashed run; adopted below if it is ours
         return until_found(f"launch template {self.template_name}", lambda: self.lookup(ctx))
@@ -343,7 +342,7 @@ class EcsAutoScalingGroupStep(NamedStep):
                 DesiredCapacity=self.config.ecs.ec2.asg.desired_capacity,
                 HealthCheckType="EC2", NewInstancesProtectedFromScaleIn=False,
                 Tags=self._tags(), **self._settings(ctx))
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) != "AlreadyExists":
                 raise  # otherwise: made by a crashed run; adopted below if it is ours
         return until_found(f"Auto Scaling group {self.group_name}", lambda: self.lookup(ctx))
@@ -407,7 +406,7 @@ class EcsAutoScalingGroupStep(NamedStep):
         try:
             ASG_BUSY.call(f"delete {self.group_name}", self.asg(ctx).delete_auto_scaling_group,
                           AutoScalingGroupName=self.group_name, ForceDelete=True)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if not (error_code(exc) == "ValidationError" and "not found" in str(exc)):
                 raise
         ctx.poll(f"deletion of {self.group_name}", lambda: self._gone(ctx),

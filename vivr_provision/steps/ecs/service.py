@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import structlog
-from botocore.exceptions import ClientError, WaiterError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
+from vivr_provision.log import get_logger
 from vivr_provision.steps.base import Change, NamedStep, Resource, StepContext
 from vivr_provision.steps.common import (
     KindTaggedStep,
@@ -43,7 +42,7 @@ from vivr_provision.steps.ecs.task_definition import revision_drift, secret_step
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 from vivr_provision.steps.kinds import ECS_SERVICE, TASK_DEFINITION
 
-log = structlog.get_logger("vivr.ecs")
+log = get_logger("vivr.ecs")
 
 
 class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
@@ -176,7 +175,7 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
             ctx.wait("ecs", "services_stable", budget_s=self.wait_budget_s,
                      delay_s=self.poll_delay_s, region=self.region,
                      cluster=self.cluster_name, services=[self.service_name])
-        except WaiterError as exc:
+        except aws_errors.WaiterError as exc:
             raise RuntimeError(f"{self.name}: service {self.service_name} did not become "
                                f"stable: {exc.kwargs.get('reason', exc)}") from None
 
@@ -185,7 +184,7 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
             ctx.wait("ecs", "services_inactive", budget_s=self.wait_budget_s,
                      delay_s=self.poll_delay_s, region=self.region,
                      cluster=self.cluster_name, services=[self.service_name])
-        except WaiterError:
+        except aws_errors.WaiterError:
             # The waiter fails on MISSING: a service already purged is gone too.
             current = self._describe(ctx)
             if current is not None and current.get("status") != "INACTIVE":
@@ -338,7 +337,7 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
             try:
                 ecs.update_service(cluster=self.cluster_name, service=self.service_name,
                                    desiredCount=0)
-            except ClientError as exc:
+            except aws_errors.ClientError as exc:
                 if error_code(exc) in ECS_SERVICE.not_found:
                     return
                 raise

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import structlog
-
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import ContainerEndpointConfig
+from vivr_provision.log import get_logger
 from vivr_provision.steps.base import (
     Change,
     DependencyMissing,
@@ -43,7 +42,7 @@ from vivr_provision.steps.pgbouncer import PgBouncerStep
 from vivr_provision.steps.rds import DbInstanceBase
 from vivr_provision.steps.s3 import BucketStep
 
-log = structlog.get_logger("vivr.ecs")
+log = get_logger("vivr.ecs")
 
 
 def secret_steps_of(config: PlatformConfig) -> list[str]:

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import jmespath
-import structlog
 
+from vivr_provision.log import get_logger
 from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.common import (
     absent_on,
@@ -30,7 +30,7 @@ from vivr_provision.steps.kinds import CACHE_CLUSTER, REPLICATION_GROUP, Kind
 from vivr_provision.steps.log_delivery import cache_log_deliveries, cache_log_dependencies
 from vivr_provision.steps.secrets import read_secret_string
 
-events = structlog.get_logger("vivr.elasticache")
+events = get_logger("vivr.elasticache")
 
 #: ListTagsForResource/AddTagsToResource answer this while a group is not ``available``.
 NOT_AVAILABLE = ("InvalidReplicationGroupState",)

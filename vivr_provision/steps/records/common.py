@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import structlog
-
 from vivr_provision.config import PlatformConfig
+from vivr_provision.log import get_logger
 from vivr_provision.steps.alb import LB_STEP
 from vivr_provision.steps.base import (
     Change,
@@ -32,7 +31,7 @@ from vivr_provision.steps.dns import (
 )
 from vivr_provision.steps.kinds import HOSTED_ZONE
 
-events = structlog.get_logger("vivr.route53")
+events = get_logger("vivr.route53")
 
 CLOUDFRONT_STEP = "cloudfront"
 ALB_STEP = LB_STEP

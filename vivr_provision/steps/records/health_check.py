@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.edge import Route53HealthCheckConfig
@@ -218,7 +217,7 @@ class HealthCheckStep(Step):
         try:
             gone_on(HEALTH_CHECK.not_found, self.route53(ctx).delete_health_check,
                     HealthCheckId=resource.id)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) != "HealthCheckInUse":
                 raise
             raise RuntimeError(
