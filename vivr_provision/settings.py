@@ -1,7 +1,9 @@
 """Resolve what a command runs against: flags > environment variables > config.
 
 Kept apart from the CLI so the precedence rules are one small, tested
-function rather than scattered ``or`` chains.
+function rather than scattered ``or`` chains.  Every command imports this
+module to parse its options, so the config models are imported only when a
+config is loaded (``--help`` needs none of them).
 """
 
 from __future__ import annotations
@@ -9,10 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vivr_provision import project
 from vivr_provision.aws import AwsSettings
-from vivr_provision.config import PlatformConfig, load_config, parse_config
+
+if TYPE_CHECKING:
+    from vivr_provision.config import PlatformConfig
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ def load_effective_config(options: CommandOptions) -> PlatformConfig:
     region actually used, so ``--region eu-west-1`` on a us-east-1 config
     fails with a field path instead of a half-built VPC.
     """
+    from vivr_provision.config import load_config, parse_config
+
     config = load_config(options.config_file, options.environment)
     region = options.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region and region != config.aws.region:

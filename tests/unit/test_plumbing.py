@@ -1,17 +1,21 @@
-"""Retries, rate limiting, settings precedence, tokens, redaction, the call journal."""
+"""Retries, rate limiting, settings precedence, tokens, redaction, lazy logging and SDK
+errors, YAML errors, the call journal."""
 
 from __future__ import annotations
 
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
 import pytest
 from botocore.exceptions import ClientError
 
-from vivr_provision import log
-from vivr_provision.aws import AwsSettings, RateLimiter, error_text
+from vivr_provision import aws_errors, log
+from vivr_provision.aws import AwsSettings, RateLimiter, error_code, error_text
+from vivr_provision.config import load_config
 from vivr_provision.errors import ConfigError
 from vivr_provision.retry import policy
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
@@ -128,6 +132,39 @@ def test_registered_secrets_never_reach_the_log() -> None:
     output = stream.getvalue()
     assert secret not in output
     assert log.REDACTED in output
+
+
+def test_logging_set_up_for_the_first_event_applies_the_commands_settings(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """What the CLI does (``-q``, JSON): nothing is set up until something logs."""
+    try:
+        log.configure_on_first_use(-1, json_logs=True)
+        events = log.get_logger("vivr.test")
+        events.info("step.creating", step="vpc")
+        events.warning("retrying", operation="CreateVpc")
+        lines = capsys.readouterr().err.splitlines()
+        assert [json.loads(line)["event"] for line in lines] == ["retrying"]
+    finally:
+        log.configure(0, json_logs=True, stream=io.StringIO())
+
+
+def test_sdk_errors_are_botocores_own_classes() -> None:
+    """``except aws_errors.ClientError`` catches what a boto3 call raises."""
+    assert aws_errors.ClientError is botocore.exceptions.ClientError
+    assert aws_errors.WaiterError is botocore.exceptions.WaiterError
+    with pytest.raises(AttributeError, match="ClientEror"):
+        _ = aws_errors.ClientEror
+    assert error_code(_client_error("Throttling")) == "Throttling"
+    assert error_code(RuntimeError("no AWS here")) is None
+
+
+def test_invalid_yaml_names_the_line_column_and_character(tmp_path: Path) -> None:
+    path = tmp_path / "production.yaml"
+    path.write_text("project: vivr\nnetwork:\n\t- x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == (f"{path}: line 3, column 1: invalid YAML: "
+                                 "found character '\\t' that cannot start any token")
 
 
 @pytest.mark.parametrize(("environ", "body", "expected"), [

@@ -15,7 +15,7 @@ import click
 
 from vivr_provision import log
 from vivr_provision.cli.complete import complete_steps
-from vivr_provision.config import ENVIRONMENTS
+from vivr_provision.environments import ENVIRONMENTS
 from vivr_provision.settings import CommandOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,12 +73,16 @@ def group_options(func: Callable[..., None]) -> Callable[..., None]:
 
 
 def command(func: Callable[..., int]) -> Callable[..., int]:
-    """Merge global options into a ``CommandOptions`` and set up logging."""
+    """Merge global options into a ``CommandOptions`` and set up logging.
+
+    Logging is set up for the first event: a command that logs nothing never
+    imports structlog (see :mod:`vivr_provision.log`).
+    """
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> int:
         options = _options(click.get_current_context(), kwargs)
-        log.configure(options.verbosity, json_logs=options.json_logs)
+        log.configure_on_first_use(options.verbosity, json_logs=options.json_logs)
         return func(options, **kwargs)
 
     return common_options(wrapper)

@@ -16,19 +16,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from vivr_provision.check import preflight
 from vivr_provision.cli.app import cli
 from vivr_provision.cli.options import command, parallelism_option, targets_option
-from vivr_provision.cli.run import Run, approved, finish, title
 from vivr_provision.errors import ConfigError
-from vivr_provision.plan import Plan, PlanRefused, config_digest
-from vivr_provision.render import blocked_lines, plan_prompt_counts, print_plan
 from vivr_provision.settings import CommandOptions
-from vivr_provision.steps.base import DestroyOptions
+
+if TYPE_CHECKING:  # imported by each command when it runs, so that --help stays fast
+    from vivr_provision.cli.run import Run
+    from vivr_provision.plan import Plan
+    from vivr_provision.steps.base import DestroyOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,6 +75,9 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
     Shows the plan and asks first at a terminal; off a terminal, replacements
     need --yes.  With PLAN_FILE (from `plan --out`), applies exactly that plan.
     """
+    from vivr_provision.check import preflight
+    from vivr_provision.cli.run import Run, approved, finish, title
+
     if plan_file is not None:
         if targets:
             raise ConfigError("a saved plan carries its own targets: drop --target")
@@ -103,6 +106,12 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
 
 def _apply_saved(options: CommandOptions, path: Path, parallelism: int, show_all: bool) -> int:
     """``apply FILE``: check the plan still holds, then do only what it shows."""
+    from vivr_provision.check import preflight
+    from vivr_provision.cli.run import Run, approved, finish, title
+    from vivr_provision.plan import Plan, PlanRefused, config_digest
+    from vivr_provision.render import blocked_lines
+    from vivr_provision.steps.base import DestroyOptions
+
     saved = Plan.load(path)
     run = Run(options)
     if saved.kind == "apply":
@@ -129,6 +138,9 @@ def _apply_saved(options: CommandOptions, path: Path, parallelism: int, show_all
 
 def _review(run: Run, plan: Plan) -> None:
     """Show the plan and ask at a terminal; refuse destructive changes off one."""
+    from vivr_provision.plan import PlanRefused
+    from vivr_provision.render import plan_prompt_counts, print_plan
+
     options = run.options
     if not plan.changed:
         return
@@ -168,6 +180,11 @@ def plan(options: CommandOptions, targets: tuple[str, ...], *, for_destroy: bool
          skip_final_snapshot: bool, disable_deletion_protection: bool, out: Path | None,
          detailed_exitcode: bool, show_all: bool) -> int:
     """Show what apply (or destroy) would change, from reads only."""
+    from vivr_provision.check import preflight
+    from vivr_provision.cli.run import Run
+    from vivr_provision.render import print_plan
+    from vivr_provision.steps.base import DestroyOptions
+
     run = Run(options)
     if not for_destroy:  # a broken config must never stand in the way of tearing down
         preflight(run.config)
@@ -203,6 +220,11 @@ def destroy(options: CommandOptions, targets: tuple[str, ...], parallelism: int,
     Plans the whole teardown first and refuses to start when a protected
     resource would stop it halfway (see --disable-deletion-protection).
     """
+    from vivr_provision.cli.run import Run, approved, finish, title
+    from vivr_provision.plan import PlanRefused
+    from vivr_provision.render import print_plan
+    from vivr_provision.steps.base import DestroyOptions
+
     run = Run(options)
     selected = run.graph.select(targets, upward=False)
     choices = DestroyOptions(skip_final_snapshot=skip_final_snapshot,
@@ -229,6 +251,8 @@ def destroy(options: CommandOptions, targets: tuple[str, ...], parallelism: int,
 
 
 def _confirm_destroy(run: Run, plan: Plan, choices: DestroyOptions) -> None:
+    from vivr_provision.render import print_plan
+
     if not plan.changed:
         return  # nothing to delete: the walk only settles the records
     if not at_terminal(run.options):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from vivr_provision.check import print_check, run_check
 from vivr_provision.cli.app import cli
 from vivr_provision.cli.options import command
-from vivr_provision.cost import compare, cost_report
-from vivr_provision.cost.text import print_cost, print_json
 from vivr_provision.settings import CommandOptions, load_effective_config
 
 
@@ -20,6 +17,9 @@ def cost(options: CommandOptions) -> int:
     lines the spec's table leaves out and explains the difference.  Exit 2
     when the config names a size the price table has no price for.
     """
+    from vivr_provision.cost import compare, cost_report  # here, not above: --help stays fast
+    from vivr_provision.cost.text import print_cost, print_json
+
     config = load_effective_config(options)
     if options.output_format == "json":
         print_json(cost_report(config))
@@ -38,6 +38,8 @@ def check(options: CommandOptions) -> int:
     Exit 0 when every flow, permission and lint finding holds, 1 naming each
     that does not.  plan and apply run the same check first.
     """
+    from vivr_provision.check import print_check, run_check
+
     report = run_check(load_effective_config(options))
     print_check(report, options.output_format)
     return 0 if report.ok else 1

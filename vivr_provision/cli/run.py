@@ -23,7 +23,6 @@ from vivr_provision.progress import ProgressView
 from vivr_provision.render import print_report
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
 from vivr_provision.state import LocalStateStore, State, StateStore, utc_now
-from vivr_provision.state.s3 import S3StateStore
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import DestroyOptions
 
@@ -31,6 +30,8 @@ from vivr_provision.steps.base import DestroyOptions
 def open_store(location: str, clients: ClientFactory) -> StateStore:
     """The local file store, or the S3 store for ``s3://bucket/key``."""
     if location.startswith("s3://"):
+        from vivr_provision.state.s3 import S3StateStore
+
         return S3StateStore(location, lambda: clients.client("s3"))
     return LocalStateStore(Path(location))
 

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
 from vivr_provision.cli.app import cli
 from vivr_provision.cli.options import command
-from vivr_provision.cli.run import Run, title
 from vivr_provision.log import redact
-from vivr_provision.render import (
-    STYLES,
-    console,
-    emit_json,
-    layout_width,
-    print_report,
-    short_id,
-)
 from vivr_provision.settings import CommandOptions
-from vivr_provision.state import StepRecord
+
+if TYPE_CHECKING:  # steps, state and rich load when a command runs: --help stays fast
+    from vivr_provision.state import StepRecord
 
 
 @cli.command()
@@ -35,6 +27,9 @@ from vivr_provision.state import StepRecord
 def status(options: CommandOptions, *, refresh: bool, detailed_exitcode: bool,
            show_all: bool) -> int:
     """Show recorded state (no AWS call unless --refresh)."""
+    from vivr_provision.cli.run import Run, title
+    from vivr_provision.render import console, emit_json, layout_width, print_report
+
     run = Run(options)
     if refresh:
         with run.store.lock("status --refresh"):  # it records what it found
@@ -88,6 +83,10 @@ def status_lines(rows: list[dict[str, Any]], width: int) -> list[str]:
     room that is left, shortened in the middle, and the time drops its year
     below 100 columns.
     """
+    from rich.markup import escape
+
+    from vivr_provision.render import STYLES, short_id
+
     name_width = min(max((len(r["step"]) for r in rows), default=10), max(width // 2 - 6, 16))
     lines = []
     for row in rows:
@@ -117,6 +116,9 @@ def status_lines(rows: list[dict[str, Any]], width: int) -> list[str]:
 @command
 def graph(options: CommandOptions, fmt: str) -> int:
     """Print the step graph (steps in apply order with their dependencies)."""
+    from vivr_provision.cli.run import Run
+    from vivr_provision.render import emit_json
+
     run = Run(options)
     order = run.graph.order
     if fmt == "json" or options.output_format == "json":

@@ -37,7 +37,6 @@ from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig, Su
 from vivr_provision.config.ops import CostConfig, DrConfig, MonitoringConfig
 
 Environment = Literal["production", "staging"]
-ENVIRONMENTS: tuple[str, ...] = ("production", "staging")
 RESERVED_TAGS = ("Project", "Environment", "ManagedBy", "Name")
 
 

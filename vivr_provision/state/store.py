@@ -26,8 +26,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from vivr_provision.errors import StateError, StateLockedError
 from vivr_provision.state.codec import check_identity, decode, encode
 from vivr_provision.state.model import State, utc_now
@@ -168,6 +166,8 @@ class LocalStateStore:
 
     @contextlib.contextmanager
     def _held(self, operation: str) -> Iterator[None]:
+        from filelock import FileLock, Timeout  # here: `status` reads state without a lock
+
         self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
         # No soft fallback: a marker file survives a SIGKILL, a kernel flock does not.
         file_lock = FileLock(
