@@ -5,7 +5,8 @@ parliament knows every IAM action and the resource types each one takes
 action pointed at the wrong kind of ARN, or a condition key the action does
 not support, none of which the emulator rejects.  A finding on our own
 documents is either fixed in the step that builds the document, or accepted
-below, as data, with the reason it is right on AWS.
+below, as data, with the reason it is right on AWS.  parliament itself is
+imported only when :mod:`.findings_cache` does not know the documents.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
+from vivr_provision.check import findings_cache
 from vivr_provision.check.documents import GeneratedPolicy
 
 
@@ -75,18 +78,35 @@ def _detail(value: object) -> str:
 
 
 def lint(policies: list[GeneratedPolicy]) -> list[LintResult]:
-    """Every parliament finding on every document, each accepted or not."""
+    """Every parliament finding on every document, each accepted or not.
+
+    The findings come from :mod:`.findings_cache` when these exact documents
+    were linted before by this parliament version; which are accepted is
+    decided here, each time, from :data:`ACCEPTED`.
+    """
+    documents = [policy.document for policy in policies]
+    digest = findings_cache.key(documents)
+    found = findings_cache.load(digest, len(documents)) if digest else None
+    if found is None:
+        found = _parliament(documents)
+        if digest:
+            findings_cache.save(digest, found)
+    results = []
+    for policy, findings in zip(policies, found, strict=True):
+        for issue, detail in findings:
+            results.append(LintResult(policy.name, policy.kind, issue, detail,
+                                      _accepted(policy, issue, detail)))
+    return results
+
+
+def _parliament(documents: list[dict[str, Any]]) -> findings_cache.Findings:
+    """``[issue, detail]`` of each finding, per document, as parliament reports them."""
     with warnings.catch_warnings():
         # parliament 1.6 loads its data through pkg_resources, which setuptools deprecates
         # (and removed in 82: setup.cfg keeps setuptools below it).
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
         import parliament  # type: ignore[import-untyped]
-    results = []
-    for policy in policies:
-        analysed = parliament.analyze_policy_string(json.dumps(policy.document))
-        for finding in analysed.findings:
-            detail = _detail(finding.detail)
-            results.append(LintResult(policy.name, policy.kind, str(finding.issue), detail,
-                                      _accepted(policy, str(finding.issue), detail)))
-    return results
+    return [[[str(finding.issue), _detail(finding.detail)]
+             for finding in parliament.analyze_policy_string(json.dumps(document)).findings]
+            for document in documents]
