@@ -10,10 +10,12 @@ import difflib
 import string
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vivr_provision.outputs import OUTPUTS, OutputSpec
-from vivr_provision.state.model import State
+
+if TYPE_CHECKING:  # the state model loads with the first state read, not for --help
+    from vivr_provision.state.model import State
 
 _FORMATTER = string.Formatter()
 

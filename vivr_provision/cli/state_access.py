@@ -8,15 +8,20 @@ for an ``s3://`` location.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vivr_provision.config import PlatformConfig
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
-from vivr_provision.state import LocalStateStore, State, StateStore
+
+if TYPE_CHECKING:  # the config and state models load when a command runs, not for --help
+    from vivr_provision.config import PlatformConfig
+    from vivr_provision.state import State, StateStore
 
 
 def store_at(location: str, options: CommandOptions, config: PlatformConfig) -> StateStore:
     """The local file store, or the S3 store for ``s3://bucket/key`` (clients made on use)."""
     if not location.startswith("s3://"):
+        from vivr_provision.state import LocalStateStore
+
         return LocalStateStore(Path(location))
     from vivr_provision.aws import ClientFactory  # boto3: only for S3
     from vivr_provision.state.s3 import S3StateStore

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,9 +22,9 @@ from vivr_provision.cli.state_access import StateAccess, store_at
 from vivr_provision.errors import ConfigError, VivrError
 from vivr_provision.output_values import suggestions
 from vivr_provision.settings import CommandOptions
-from vivr_provision.state import State, StepRecord
-from vivr_provision.state.migrate import lineage, migrate
-from vivr_provision.state.redaction import redact_value
+
+if TYPE_CHECKING:  # vivr_provision.state.* loads the state models: imported when a command runs
+    from vivr_provision.state import State, StepRecord
 
 #: What ``state show`` prints of a record, in this order (the token is an internal detail).
 SHOWN_FIELDS = ("status", "resource_id", "origin", "started_at", "updated_at", "error",
@@ -59,6 +59,8 @@ def _unknown_step(name: str, state_: State) -> ConfigError:
 @command
 def list_(options: CommandOptions) -> int:
     """List the steps recorded in state: status and resource id."""
+    from vivr_provision.state.migrate import lineage
+
     access = StateAccess(options)
     current = access.load()
     rows = [{"step": name, "status": record.status, "resource_id": record.resource_id,
@@ -85,6 +87,8 @@ def list_(options: CommandOptions) -> int:
 
 def shown(record: StepRecord) -> dict[str, Any]:
     """The fields of a record ``state show`` prints, secret-looking values masked."""
+    from vivr_provision.state.redaction import redact_value
+
     data = record.model_dump(mode="json")
     return {name: redact_value(data[name], name) if name != "outputs"
             else redact_value(data[name]) for name in SHOWN_FIELDS}
@@ -205,6 +209,8 @@ def rm(options: CommandOptions, steps: tuple[str, ...], yes: bool) -> int:
 @command
 def migrate_(options: CommandOptions, destination: str, force: bool) -> int:
     """Copy the state to another file or S3 object, keeping its serial and lineage."""
+    from vivr_provision.state.migrate import lineage, migrate
+
     access = StateAccess(options)
     target = store_at(destination, options, access.config)
     copied = migrate(access.store, target, access.config.project, access.config.environment,

@@ -11,10 +11,12 @@ compared before success is reported.  The source is never changed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vivr_provision.errors import ConfigError, StateError
-from vivr_provision.state import State, StateStore
-from vivr_provision.state.codec import encode
+
+if TYPE_CHECKING:  # the state models load with the first state read, not for --help
+    from vivr_provision.state import State, StateStore
 
 
 def lineage(state: State) -> str:
@@ -31,6 +33,8 @@ def migrate(source: StateStore, destination: StateStore, project: str, environme
     (nothing written) when there is nothing to copy or the destination
     exists without ``force``.
     """
+    from vivr_provision.state.codec import encode
+
     if str(source.path) == str(destination.path):
         raise ConfigError(f"--to {destination.path} is the current state; nothing to migrate")
     with source.lock("state migrate"), destination.lock("state migrate"):

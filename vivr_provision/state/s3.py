@@ -138,7 +138,7 @@ class S3StateStore:
         try:
             reply = self._call("put_object", Key=self.key, Body=encode(state),
                                ContentType="application/json", **condition)
-        except ClientError as exc:
+        except aws_errors.ClientError as exc:
             if error_code(exc) in PRECONDITION_FAILED:
                 raise StateError(f"{self.path} already exists; nothing was written") from None
             raise
