@@ -25,8 +25,10 @@ Usage: ``.venv/bin/python bench/startup.py [--runs 11] [--command status ...]``
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -52,6 +54,7 @@ COMMANDS: dict[str, list[str]] = {
     "check": ["check", "--config", "{config}", "--state", "{state}"],
     "check-cold": ["check", "--config", "{config}", "--state", "{state}"],
     "output": ["output", "--config", "{config}", "--state", "{state}"],
+    "state-list": ["state", "list", "--config", "{config}", "--state", "{state}"],
     "show": ["show", "--help"],  # needs a saved plan (``plan --out``): its start-up only
 }
 #: Commands run with an empty cache directory every time: ``check`` as it runs the first
@@ -83,9 +86,11 @@ def _environment(cache: Path) -> dict[str, str]:
 
 
 def _write_state(path: Path) -> int:
-    """A state as a completed apply leaves it: every step ready, with an id and outputs."""
+    """A state as a completed apply leaves it: every step ready, with an id and the
+    outputs ``output`` reads (dummy values)."""
     sys.path.insert(0, str(REPO))
     from vivr_provision.config import load_config
+    from vivr_provision.outputs import OUTPUTS
     from vivr_provision.state import State, StepRecord, utc_now
     from vivr_provision.state.codec import encode
     from vivr_provision.steps import build_steps
@@ -96,9 +101,12 @@ def _write_state(path: Path) -> int:
                   region="us-east-1", serial=len(steps), created_at=now, updated_at=now)
     for index, step in enumerate(steps):
         arn = f"arn:aws:{step.service}:us-east-1:123456789012:{step.name}-{index:04d}"
+        keys = {key for spec in OUTPUTS if fnmatch.fnmatch(step.name, spec.step)
+                for key in re.findall(r"\{(\w+)\}", spec.key) or [spec.key]}
         state.steps[step.name] = StepRecord(
             status="ready", resource_id=arn, origin="created", updated_at=now,
-            token=f"vivr-production-{step.name}-0", outputs={"arn": arn, "id": arn[-24:]})
+            token=f"vivr-production-{step.name}-0",
+            outputs={"arn": arn, **{key: f"{step.name}-{key}" for key in sorted(keys)}})
     path.write_bytes(encode(state))
     return len(steps)
 

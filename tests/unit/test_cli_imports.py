@@ -25,6 +25,7 @@ from vivr_provision.steps import build_steps
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "production.yaml"
 WATCHED = ("boto3", "botocore", "moto", "vivr_sandbox")
+ALB_DNS = "vivr-alb-1234567890.us-east-1.elb.amazonaws.com"
 #: Runs the CLI like the console script, then prints the watched packages it loaded.
 PROBE = f"""
 import atexit, json, sys
@@ -44,6 +45,9 @@ NO_AWS_COMMANDS = [
     pytest.param(("graph",), "subnet.public-1a  <- vpc", id="graph"),
     pytest.param(("cost",), "358.09", id="cost"),
     pytest.param(("check",), "policy lint (parliament)", id="check"),
+    pytest.param(("output",), ALB_DNS, id="output"),
+    pytest.param(("output", "alb_dns_name"), ALB_DNS, id="output-name"),
+    pytest.param(("state", "list"), "id-rds.vivr-db", id="state-list"),
 ]
 
 
@@ -58,13 +62,15 @@ def _loaded(*args: str, cwd: Path) -> tuple[int, list[str], str]:
 
 @pytest.fixture(scope="module")
 def applied_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A state file as a completed apply leaves it: every step ready, with an id."""
+    """A state file as a completed apply leaves it: every step ready, with an id
+    (and the load balancer's DNS name for ``output``)."""
     steps = build_steps(load_config(CONFIG, "production"))
     state = State(project="vivr", environment="production", account_id="123456789012",
                   region="us-east-1", serial=1, created_at="2026-12-01T00:00:00Z",
                   updated_at="2026-12-01T00:00:00Z")
     for step in steps:
         state.steps[step.name] = StepRecord(status="ready", resource_id=f"id-{step.name}")
+    state.steps["alb"].outputs = {"dns_name": ALB_DNS}
     path = tmp_path_factory.mktemp("state") / "production.json"
     path.write_bytes(encode(state))
     return path
