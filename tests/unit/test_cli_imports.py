@@ -48,6 +48,7 @@ NO_AWS_COMMANDS = [
     pytest.param(("output",), ALB_DNS, id="output"),
     pytest.param(("output", "alb_dns_name"), ALB_DNS, id="output-name"),
     pytest.param(("state", "list"), "id-rds.vivr-db", id="state-list"),
+    pytest.param(("state", "show", "vpc"), "id-vpc", id="state-show"),
 ]
 
 
