@@ -8,8 +8,6 @@ import click
 
 from vivr_provision.cli.app import cli
 from vivr_provision.cli.options import command
-from vivr_provision.plan import Plan
-from vivr_provision.render import print_plan
 from vivr_provision.settings import CommandOptions
 
 
@@ -19,6 +17,9 @@ from vivr_provision.settings import CommandOptions
 @command
 def show(options: CommandOptions, plan_file: Path, *, show_all: bool) -> int:
     """Print a plan saved by `plan --out FILE` (what `apply FILE` would do)."""
+    from vivr_provision.plan import Plan  # here, not above: --help stays fast
+    from vivr_provision.render import print_plan
+
     saved = Plan.load(plan_file)
     print_plan(saved, options.output_format, show_all=show_all)
     if options.output_format == "text":
