@@ -25,6 +25,7 @@ Usage: ``.venv/bin/python bench/startup.py [--runs 11] [--command status ...]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import json
 import os
@@ -45,7 +46,8 @@ TARGET_S = 0.3
 #: Modules whose presence the probe reports: the AWS SDK (never needed without
 #: an AWS call) and structlog (only needed by a command that logs).
 WATCHED = ("boto3", "botocore", "structlog")
-#: Command name -> arguments after ``vivr-provision``; ``{state}``/``{config}`` are filled in.
+#: Command name -> arguments after ``vivr-provision``; ``{state}``, ``{config}`` and
+#: ``{plan}`` (a saved plan of every step, nothing to change) are filled in.
 COMMANDS: dict[str, list[str]] = {
     "--help": ["--help"],
     "status": ["status", "--config", "{config}", "--state", "{state}"],
@@ -55,7 +57,7 @@ COMMANDS: dict[str, list[str]] = {
     "check-cold": ["check", "--config", "{config}", "--state", "{state}"],
     "output": ["output", "--config", "{config}", "--state", "{state}"],
     "state-list": ["state", "list", "--config", "{config}", "--state", "{state}"],
-    "show": ["show", "--help"],  # needs a saved plan (``plan --out``): its start-up only
+    "show": ["show", "{plan}"],
 }
 #: Commands run with an empty cache directory every time: ``check`` as it runs the first
 #: time for a config, when parliament is imported (``vivr_provision/check/findings_cache.py``).
@@ -111,6 +113,20 @@ def _write_state(path: Path) -> int:
     return len(steps)
 
 
+def _write_plan(path: Path) -> None:
+    """A plan as ``plan --out`` saves it: every step, none to change."""
+    from vivr_provision.config import load_config
+    from vivr_provision.plan import Plan, PlannedStep
+    from vivr_provision.state import utc_now
+    from vivr_provision.steps import build_steps
+
+    steps = build_steps(load_config(CONFIG, "production"))
+    Plan(kind="apply", project="vivr", environment="production", region="us-east-1",
+         account_id="123456789012", created_at=utc_now(), state_serial=len(steps),
+         state_lineage="vivr/production", config_digest="0" * 64,
+         steps=[PlannedStep(step=s.name, action="no-op") for s in steps]).save(path)
+
+
 class Run(NamedTuple):
     wall_s: float
     cpu_s: float
@@ -153,6 +169,9 @@ def main() -> None:
         env = _environment(cwd / "cache")
         state = cwd / "production.json"
         records = _write_state(state)
+        plan = cwd / "plan.json"
+        with contextlib.suppress(ImportError):  # a version without saved plans
+            _write_plan(plan)
         bare = statistics.median(
             _run([sys.executable, "-c", "pass"], env, cwd).wall_s for _ in range(args.runs))
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
@@ -161,7 +180,7 @@ def main() -> None:
         print(f"{'command':<10} {'median s':>8} {'min s':>6} {'cpu s':>6}  "
               f"{'<= ' + str(TARGET_S):<7} imported")
         for name in args.commands:
-            argv = [a.format(state=state, config=CONFIG) for a in COMMANDS[name]]
+            argv = [a.format(state=state, config=CONFIG, plan=plan) for a in COMMANDS[name]]
             command = [sys.executable, "-m", "vivr_provision", *argv]
             _run(command, env, cwd)  # warm-up: bytecode and file cache, not counted
             runs = [_run(command, _cold(env, cwd) if name in COLD else env, cwd)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from vivr_provision.config import load_config
+from vivr_provision.plan import Plan
 from vivr_provision.state import State, StepRecord
 from vivr_provision.state.codec import encode
 from vivr_provision.steps import build_steps
@@ -36,8 +37,8 @@ from vivr_provision.cli import main
 main()
 """
 #: Commands that make no AWS call (arguments after the global ``--config``/``--state``,
-#: and a text their output shows): they must import neither the AWS SDK nor the
-#: sandbox.  One line per command.
+#: ``{plan}`` standing for a saved plan, and a text their output shows): they must
+#: import neither the AWS SDK nor the sandbox.  One line per command.
 NO_AWS_COMMANDS = [
     pytest.param(("--help",), "Usage: vivr-provision", id="--help"),
     pytest.param(("status",), "id-rds.vivr-db", id="status"),
@@ -49,6 +50,7 @@ NO_AWS_COMMANDS = [
     pytest.param(("output", "alb_dns_name"), ALB_DNS, id="output-name"),
     pytest.param(("state", "list"), "id-rds.vivr-db", id="state-list"),
     pytest.param(("state", "show", "vpc"), "id-vpc", id="state-show"),
+    pytest.param(("show", "{plan}"), "No changes.", id="show"),
 ]
 
 
@@ -77,11 +79,24 @@ def applied_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def saved_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plan as ``plan --out`` saves it, with nothing to change."""
+    path = tmp_path_factory.mktemp("plan") / "no-changes.json"
+    Plan(kind="apply", project="vivr", environment="production", region="us-east-1",
+         account_id="123456789012", created_at="2026-12-01T00:00:00Z", state_serial=1,
+         state_lineage="vivr/production/2026-12-01T00:00:00Z", config_digest="0" * 64,
+         steps=[]).save(path)
+    return path
+
+
 @pytest.mark.parametrize(("command", "shows"), NO_AWS_COMMANDS)
 def test_commands_without_aws_calls_import_neither_the_sdk_nor_the_sandbox(
-        command: tuple[str, ...], shows: str, applied_state: Path, tmp_path: Path) -> None:
+        command: tuple[str, ...], shows: str, applied_state: Path, saved_plan: Path,
+        tmp_path: Path) -> None:
+    args = [arg.format(plan=saved_plan) for arg in command]
     code, loaded, output = _loaded("--config", str(CONFIG), "--state", str(applied_state),
-                                   *command, cwd=tmp_path)
+                                   *args, cwd=tmp_path)
     assert code == 0, output
     assert shows in output, "the command did its work"
     assert loaded == [], f"{' '.join(command)} imported {loaded}"
