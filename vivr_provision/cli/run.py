@@ -7,10 +7,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
-from rich.console import Console
 
 from vivr_provision.aws import ClientFactory
 from vivr_provision.catalog import Catalog, resolve
@@ -18,13 +17,14 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.engine import Approved, Engine, RunReport, StepGraph, StepResult
 from vivr_provision.errors import Interrupted, ProvisionError, StateError
 from vivr_provision.log import redact
-from vivr_provision.plan import Kind, Plan, PlannedChange, PlannedStep, config_digest
-from vivr_provision.progress import ProgressView
-from vivr_provision.render import print_report
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
 from vivr_provision.state import LocalStateStore, State, StateStore, utc_now
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import DestroyOptions
+
+if TYPE_CHECKING:  # plan models and rich load where they are used (`graph` needs neither)
+    from vivr_provision.plan import Kind, Plan
+    from vivr_provision.progress import ProgressView
 
 
 def open_store(location: str, clients: ClientFactory) -> StateStore:
@@ -99,6 +99,10 @@ class Run:
         drawn with ``-q`` (only warnings and errors) or when log lines are JSON
         (they are for machines).
         """
+        from rich.console import Console
+
+        from vivr_provision.progress import ProgressView
+
         if (sys.stderr.isatty() and not self.options.quiet
                 and self.options.json_logs is not True):
             context = click.get_current_context(silent=True)
@@ -117,6 +121,8 @@ class Run:
         A step whose reads failed makes the plan fail (ProvisionError): a
         plan with a hole in it must not be approved.
         """
+        from vivr_provision.plan import Plan, PlannedChange, PlannedStep, config_digest
+
         choices = destroy_options or DestroyOptions()
         selected = self.graph.select(targets, upward=kind == "apply")
         with self.progress(len(selected), "plan") as view:
@@ -156,6 +162,8 @@ def approved(plan: Plan) -> dict[str, Approved]:
 
 
 def finish(report: RunReport, run: Run, title: str, *, show_all: bool = False) -> int:
+    from vivr_provision.render import print_report
+
     print_report(report, title, run.options.output_format, show_all=show_all)
     if report.interrupted:
         raise Interrupted(f"interrupted; state saved to {run.store.path}; rerun to resume",

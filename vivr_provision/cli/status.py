@@ -117,11 +117,12 @@ def status_lines(rows: list[dict[str, Any]], width: int) -> list[str]:
 def graph(options: CommandOptions, fmt: str) -> int:
     """Print the step graph (steps in apply order with their dependencies)."""
     from vivr_provision.cli.run import Run
-    from vivr_provision.render import emit_json
 
     run = Run(options)
     order = run.graph.order
     if fmt == "json" or options.output_format == "json":
+        from vivr_provision.render import emit_json  # rich: only for JSON here
+
         emit_json({"steps": [{"step": n, "depends_on": sorted(run.graph.deps[n]),
                               "service": run.graph.steps[n].service} for n in order]})
     elif fmt == "dot":
