@@ -23,11 +23,14 @@ the command's output.
 
 from __future__ import annotations
 
+import io
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import IO
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
@@ -194,17 +197,60 @@ class ProgressView:
         self.board = Board(total, clock)
         #: What is drawn: the board sized to the console at each refresh.
         self.renderable = _Drawing(self.board, title)
+        self._console = console
         self._live = Live(self.renderable, console=console,
                           refresh_per_second=4, transient=True,
-                          redirect_stdout=False, redirect_stderr=True)
+                          redirect_stdout=False, redirect_stderr=False)
+        self._stderr: IO[str] | None = None
 
     def __call__(self, step: str, phase: str, detail: str) -> None:
         self.board.update(step, phase, detail)
 
     def __enter__(self) -> ProgressView:
         self._live.__enter__()
+        self._stderr, sys.stderr = sys.stderr, _LinesAbove(self._console, sys.stderr)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if self._stderr is not None:
+            sys.stderr.flush()
+            sys.stderr, self._stderr = self._stderr, None
         self._live.__exit__(exc_type, exc, tb)
+
+
+class _LinesAbove(io.TextIOBase):
+    """stderr while the view is drawn: each line is printed above the view, whole.
+
+    rich's own redirection (``FileProxy``) prints lines wrapped at the
+    terminal's width, which cuts a ``-vv`` line (``aws.call ... operation=``)
+    in two for anyone who copies or greps it; soft wrapping leaves the
+    breaking to the terminal.
+    """
+
+    def __init__(self, console: Console, file: IO[str]) -> None:
+        self._console = console
+        self._file = file
+        self._partial = ""
+
+    @property
+    def rich_proxied_file(self) -> IO[str]:
+        """Where rich writes the view itself (it must not come back here)."""
+        return self._file
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self._console.print(Text.from_ansi(line), soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            line, self._partial = self._partial, ""
+            self._console.print(Text.from_ansi(line), soft_wrap=True)
+
+    def isatty(self) -> bool:
+        return self._file.isatty()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
