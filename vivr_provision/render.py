@@ -118,9 +118,9 @@ def plan_lines(plan: Plan, *, show_all: bool = False, width: int = 80) -> list[s
     lines.append("")
     name_width = _name_width((s.step for s in shown), width)
     for step in shown:
-        tail = "after its dependencies" if step.after_dependencies else ""
+        # A create "after its dependencies" says nothing a "+" does not: JSON keeps it.
         lines.append(_step_line(MARKERS[step.action], STYLES.get(step.action, ""), step.step,
-                                step.resource_id, tail, name_width=name_width, width=width))
+                                step.resource_id, "", name_width=name_width, width=width))
         lines += _detail_lines((c.line() for c in step.settings), width)
         lines += _detail_lines(step.notes, width, prefix="note: ")
         lines += [f"[bold red]{line}[/]"
@@ -158,8 +158,9 @@ def blocked_lines(steps: Iterable[PlannedStep]) -> list[str]:
 
 # -- run reports -------------------------------------------------------------
 def _result_tail(result: StepResult) -> str:
-    took = f"{result.duration_s:.1f}s" if result.duration_s >= 0.05 else ""
-    return " ".join(x for x in (result.action, took) if x)
+    """``created   2.1s``: fixed widths, so results and times line up in a column."""
+    took = f"{result.duration_s:.1f}s" if result.duration_s else ""
+    return f"{result.action:<9}{took:>7}"
 
 
 def report_lines(report: RunReport, title: str, *, show_all: bool = False,
