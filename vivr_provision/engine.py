@@ -110,6 +110,9 @@ class StepResult:
     #: Why the step cannot go ahead (deletion protection without the flag that
     #: lifts it, a replacement apply does not make by itself), one line each.
     blockers: list[str] = field(default_factory=list)
+    #: Config values that differ from AWS but that apply leaves alone, and why
+    #: (see :meth:`Step.unapplied`); plan shows them even for a no-op step.
+    unapplied: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -839,8 +842,9 @@ class Engine:
         notes = self._notes(step, resource)
         if resource is None:
             return StepResult(step.name, "create", notes=notes)
+        unapplied = [redact(line) for line in step.unapplied(self.ctx, resource)]
         if not diff:
-            return StepResult(step.name, "no-op", resource.id, notes=notes)
+            return StepResult(step.name, "no-op", resource.id, notes=notes, unapplied=unapplied)
         replace = [c for c in diff if c.replace]
         blockers = [] if not replace or step.replace_automatically else [
             f"AWS cannot change {', '.join(c.field for c in replace)} in place and apply does "
@@ -848,7 +852,8 @@ class Engine:
             f"{step.name}` then apply"]
         return StepResult(step.name, "replace" if replace else "update", resource.id,
                           changes=[c.describe() for c in diff], notes=notes,
-                          settings=[change_record(c) for c in diff], blockers=blockers)
+                          settings=[change_record(c) for c in diff], blockers=blockers,
+                          unapplied=unapplied)
 
     def _plan_destroy(self, step: Step, priority: float) -> StepResult:
         record = self.state.steps.get(step.name)

@@ -79,6 +79,8 @@ class PlannedStep(BaseModel):
     notes: list[str] = Field(default_factory=list)
     #: Why it cannot go ahead as asked (deletion protection, a replacement apply will not make).
     blockers: list[str] = Field(default_factory=list)
+    #: Config values apply leaves alone on purpose, with why (shown even for no-op).
+    unapplied: list[str] = Field(default_factory=list)
     #: Planned before its dependencies exist: the settings are known only at apply.
     after_dependencies: bool = False
 

@@ -127,6 +127,11 @@ def plan_lines(plan: Plan, *, show_all: bool = False, width: int = 80) -> list[s
                   for line in _detail_lines(step.blockers, width, prefix="! ")]
     if shown:
         lines.append("")
+    unapplied = [(s.step, line) for s in plan.steps for line in s.unapplied]
+    if unapplied:
+        lines.append("Config values apply leaves alone:")
+        lines += _detail_lines((f"{step}: {line}" for step, line in unapplied), width)
+        lines.append("")
     if not show_all:
         quiet = sum(len(s.notes) for s in plan.steps if s.action == "no-op")
         if quiet:

@@ -876,10 +876,9 @@ def test_a_changed_desired_count_is_no_change_and_plan_says_why() -> None:
                    {"taskDefinition": _revision(ctx, config)}, {"taskDefinition": REVISION_1})
         assert step.diff(ctx, Resource(SERVICE_ARN, running)) == []
         scaling = config.ecs.autoscaling
-        assert step.notes(ctx, Resource(SERVICE_ARN, running)) == [
+        assert step.unapplied(ctx, Resource(SERVICE_ARN, running)) == [
             f"ecs.service.desired_count 5 is not applied: auto scaling owns the task count "
             f"between min_capacity {scaling.min_capacity} and max_capacity "
             f"{scaling.max_capacity} (now 3); change ecs.autoscaling to move it"]
-        assert step.notes(ctx, None) == []
         in_sync = EcsServiceStep(_config())
-        assert in_sync.notes(ctx, Resource(SERVICE_ARN, running)) == []
+        assert in_sync.unapplied(ctx, Resource(SERVICE_ARN, running)) == []

@@ -71,6 +71,16 @@ def test_each_marker_its_settings_and_the_summary_line_at_80_columns() -> None:
     assert "vpc-0123" in "\n".join(_plain(plan_lines(_mixed(), show_all=True, width=80)))
 
 
+def test_a_config_value_apply_leaves_alone_is_said_even_with_no_changes() -> None:
+    plan = _plan([PlannedStep(step="ecs-service", action="no-op", resource_id="svc", unapplied=[
+        "ecs.service.desired_count 5 is not applied: auto scaling owns the task count"])])
+    lines = _plain(plan_lines(plan, width=80))
+    assert lines[-1] == "No changes."
+    assert "Config values apply leaves alone:" in lines
+    assert "      ecs-service: ecs.service.desired_count 5 is not applied: auto scaling owns" \
+        in lines
+
+
 def test_no_changes_is_one_line_and_long_ids_are_shortened_in_the_middle() -> None:
     quiet = _plan([PlannedStep(step="vpc", action="no-op", resource_id="vpc-0123")])
     assert _plain(plan_lines(quiet, width=80))[-1] == "No changes."

@@ -139,7 +139,7 @@ class Run:
             step=r.step, action=_PLAN_ACTIONS[r.action], resource_id=r.resource_id,
             settings=[PlannedChange(**c) for c in r.settings],
             changes=[redact(c) for c in r.changes if r.settings], notes=list(r.notes),
-            blockers=list(r.blockers),
+            blockers=list(r.blockers), unapplied=list(r.unapplied),
             after_dependencies=r.action == "create" and "after its dependencies" in r.changes,
         ) for r in report.results]
         return Plan(kind=kind, project=self.config.project,

@@ -330,6 +330,16 @@ class Step(ABC):
         can tell the operator; None when nothing was kept.
         """
 
+    def unapplied(self, ctx: StepContext, resource: Resource) -> list[str]:
+        """Config values that differ from AWS but that apply deliberately leaves
+        alone, each with why (a count auto scaling owns), one line each.
+
+        Not drift (apply would undo nothing), yet a changed config value that
+        does nothing must not pass silently: ``plan`` lists these even when
+        the step has no change.
+        """
+        return []
+
     def delete_blockers(self, ctx: StepContext, resource: Resource) -> list[str]:
         """Why :meth:`delete` would stop with ``ctx.destroy_options`` (deletion
         protection the operator did not allow lifting), one line each.

@@ -272,15 +272,13 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         return drift(self, ctx, resource.data, self.fields(resource.data))
 
-    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+    def unapplied(self, ctx: StepContext, resource: Resource) -> list[str]:
         """Say why a changed ``desired_count`` is not a change: auto scaling owns the count.
 
         Setting it would fight Application Auto Scaling (the next scaling
         activity undoes it), so the config's count is used only at create
         and a count outside ``[min_capacity, max_capacity]`` is clamped.
         """
-        if resource is None:
-            return []
         wanted = self.config.ecs.service.desired_count
         running = int(resource.data.get("desiredCount", 0))
         scaling = self.config.ecs.autoscaling
