@@ -4,6 +4,7 @@ Importing this package registers every command on :data:`cli`.
 """
 
 from vivr_provision.cli import (  # noqa: F401  (each registers its commands)
+    backup,
     outputs,
     provision,
     reports,

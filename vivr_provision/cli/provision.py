@@ -76,6 +76,7 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
     need --yes.  With PLAN_FILE (from `plan --out`), applies exactly that plan.
     """
     from vivr_provision.check import preflight
+    from vivr_provision.cli.backup import backup_before_apply
     from vivr_provision.cli.run import Run, approved, finish, title
 
     if plan_file is not None:
@@ -96,6 +97,8 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
                 return finish(run.settled, run, title(run, "apply", account),
                               show_all=show_all)
             _review(run, reviewed)
+        # dr.backups.before_apply: a snapshot first when the database changes (cli/backup.py).
+        backup_before_apply(run, state, reviewed, targets, prune=yes)
         with run.progress(len(run.graph.select(targets, upward=True))) as view:
             engine = run.engine(state, parallelism, view)
             if reviewed is not None:
@@ -107,6 +110,7 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
 def _apply_saved(options: CommandOptions, path: Path, parallelism: int, show_all: bool) -> int:
     """``apply FILE``: check the plan still holds, then do only what it shows."""
     from vivr_provision.check import preflight
+    from vivr_provision.cli.backup import backup_before_apply
     from vivr_provision.cli.run import Run, approved, finish, title
     from vivr_provision.plan import Plan, PlanRefused, config_digest
     from vivr_provision.render import blocked_lines
@@ -127,6 +131,7 @@ def _apply_saved(options: CommandOptions, path: Path, parallelism: int, show_all
             raise PlanRefused(f"the saved plan cannot run: {blocked_lines(saved.blocked)[0]}")
         if saved.kind == "apply":
             run.resolve_catalog(state)
+            backup_before_apply(run, state, saved, saved.targets, prune=True)  # reviewed
         selected = run.graph.select(saved.targets, upward=saved.kind == "apply")
         with run.progress(len(selected)) as view:
             engine = run.engine(state, parallelism, view, choices)

@@ -175,6 +175,20 @@ class SnapshotRetentionConfig(StrictModel):
     archive_days: PositiveInt
 
 
+class BackupsConfig(StrictModel):
+    """Manual database backups (``vivr-provision backup``), kept
+    ``snapshot_retention.manual_pre_deploy_days``.
+
+    ``before_apply``: an apply whose plan changes the primary database takes
+    one first, so a change that goes wrong has a restore point from minutes
+    before it.  ``wait_minutes`` bounds the wait for the snapshot to become
+    available (its time grows with the database's size).
+    """
+
+    before_apply: bool = True
+    wait_minutes: PositiveInt = 60
+
+
 class StandbyConfig(StrictModel):
     """Which standby resources exist in the DR region ("can be activated")."""
 
@@ -206,6 +220,7 @@ class DrConfig(StrictModel):
     rto_hours: PositiveInt
     rpo_hours: PositiveInt
     snapshot_retention: SnapshotRetentionConfig
+    backups: BackupsConfig = Field(default_factory=BackupsConfig)
     standby: StandbyConfig
     failover_ttl_seconds: NonNegativeInt
     network: NetworkConfig | None = None
