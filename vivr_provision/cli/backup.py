@@ -176,11 +176,11 @@ def wanted_before_apply(run: Run, state: State, plan: Plan | None,
     from vivr_provision.steps.base import DependencyMissing
 
     config = run.config
-    name = f"rds.{config.rds.identifier}"
-    if not config.dr.backups.before_apply or name not in run.graph.select(targets, upward=True):
+    if not _in_scope(run, targets):
         return False
     if plan is not None:
         return changes_database({s.step: s.action for s in plan.steps}, config)
+    name = f"rds.{config.rds.identifier}"
     step = run.graph.steps[name]
     ctx = _context(run, state)
     record = state.steps.get(name)
@@ -193,13 +193,39 @@ def wanted_before_apply(run: Run, state: State, plan: Plan | None,
         return True
 
 
+def _in_scope(run: Run, targets: Iterable[str]) -> bool:
+    """Pre-apply backups are on, and this apply's targets include the primary database."""
+    name = f"rds.{run.config.rds.identifier}"
+    return run.config.dr.backups.before_apply and name in run.graph.select(targets, upward=True)
+
+
+def backup_notice(run: Run, plan: Plan, targets: Iterable[str]) -> str:
+    """What the person approving an apply is told about its pre-apply backup (no AWS call)."""
+    from vivr_provision.backup import changes_database
+
+    config = run.config
+    if not _in_scope(run, targets) or not changes_database(
+            {s.step: s.action for s in plan.steps}, config):
+        return ""
+    return (f"Before the change, a backup snapshot of {config.rds.identifier} is taken "
+            "(dr.backups.before_apply); expired backups are pruned only with --yes.")
+
+
 def backup_before_apply(run: Run, state: State, plan: Plan | None, targets: Iterable[str],
                         *, prune: bool) -> None:
     """Take the pre-apply backup when this apply changes the database; print what it did
     on stderr (stdout holds the apply's report).  A failed backup stops the apply."""
     from datetime import UTC, datetime
 
-    if not wanted_before_apply(run, state, plan, targets):
+    from vivr_provision import log
+
+    try:
+        wanted = wanted_before_apply(run, state, plan, targets)
+    except aws_errors.ClientError as exc:
+        raise ProvisionError(f"cannot tell whether this apply changes "
+                             f"{run.config.rds.identifier} (for its pre-apply backup): {exc}; "
+                             "nothing was applied") from None
+    if not wanted:
         return
     ctx = _context(run, state)
     try:
@@ -207,4 +233,10 @@ def backup_before_apply(run: Run, state: State, plan: Plan | None, targets: Iter
     except ProvisionError as exc:
         raise ProvisionError(f"{exc}; nothing was applied (set dr.backups.before_apply: false "
                              "to apply without a backup)") from None
-    _print(report, ctx, "text", err=True)
+    assert report.created is not None
+    log.get_logger("vivr.backup").info(
+        "backup.before_apply", snapshot=report.created.identifier,
+        pruned=[s.identifier for s in report.pruned],
+        kept_expired=[s.identifier for s in report.kept_expired])
+    if run.options.output_format == "text":  # JSON output: the event above (-v)
+        _print(report, ctx, "text", err=True)

@@ -76,7 +76,7 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
     need --yes.  With PLAN_FILE (from `plan --out`), applies exactly that plan.
     """
     from vivr_provision.check import preflight
-    from vivr_provision.cli.backup import backup_before_apply
+    from vivr_provision.cli.backup import backup_before_apply, backup_notice
     from vivr_provision.cli.run import Run, approved, finish, title
 
     if plan_file is not None:
@@ -96,7 +96,7 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
             if run.settled is not None:  # nothing to do in AWS or in state: one walk
                 return finish(run.settled, run, title(run, "apply", account),
                               show_all=show_all)
-            _review(run, reviewed)
+            _review(run, reviewed, backup_notice(run, reviewed, targets))
         # dr.backups.before_apply: a snapshot first when the database changes (cli/backup.py).
         backup_before_apply(run, state, reviewed, targets, prune=yes)
         with run.progress(len(run.graph.select(targets, upward=True))) as view:
@@ -141,8 +141,9 @@ def _apply_saved(options: CommandOptions, path: Path, parallelism: int, show_all
     return finish(report, run, title(run, f"{saved.kind} {path}", account), show_all=show_all)
 
 
-def _review(run: Run, plan: Plan) -> None:
-    """Show the plan and ask at a terminal; refuse destructive changes off one."""
+def _review(run: Run, plan: Plan, notice: str = "") -> None:
+    """Show the plan (and ``notice``) and ask at a terminal; refuse destructive changes
+    off one."""
     from vivr_provision.plan import PlanRefused
     from vivr_provision.render import plan_prompt_counts, print_plan
 
@@ -160,6 +161,8 @@ def _review(run: Run, plan: Plan) -> None:
                 "(or at a terminal, which asks)")
         return
     print_plan(plan, "text")  # its first line names the account and region
+    if notice:
+        click.echo(notice, err=True)
     if not click.confirm(f"Apply {plan_prompt_counts(plan)} to {run.config.project} "
                          f"{run.config.environment}?", default=False, err=True):
         raise ConfigError("apply not confirmed; nothing was changed")
