@@ -104,6 +104,8 @@ def test_a_reviewed_plan_at_a_terminal_a_script_refused_and_a_saved_plan(aws: Aw
     assert re.search(r"default_pool_size.*→.*\(forces replacement\)", text)
     assert "Plan: 1 to add, 1 to change, 1 to replace, 0 to destroy." in text
     assert "Apply 1 to add, 1 to change, 1 to replace to vivr production? [y/N]" in text
+    assert ("a backup snapshot of vivr-db is taken (dr.backups.before_apply)"
+            in " ".join(text.split())), "the database changes: a backup goes first"
     assert all(len(line) <= 80 for line in seen.splitlines()), "fits 80 columns"
     assert aws.mutating_calls()[before:] == [], "a no at the prompt changes nothing"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -207,8 +208,9 @@ def backup_notice(run: Run, plan: Plan, targets: Iterable[str]) -> str:
     if not _in_scope(run, targets) or not changes_database(
             {s.step: s.action for s in plan.steps}, config):
         return ""
-    return (f"Before the change, a backup snapshot of {config.rds.identifier} is taken "
-            "(dr.backups.before_apply); expired backups are pruned only with --yes.")
+    return textwrap.fill(  # the plan above fits 80 columns; so does this
+        f"Before the change, a backup snapshot of {config.rds.identifier} is taken "
+        "(dr.backups.before_apply); expired backups are pruned only with --yes.", width=79)
 
 
 def backup_before_apply(run: Run, state: State, plan: Plan | None, targets: Iterable[str],
