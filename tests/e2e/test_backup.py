@@ -14,8 +14,10 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import Aws
+from tests.pty_cli import PtyCli
 
 pytestmark = pytest.mark.e2e
 
@@ -97,8 +99,6 @@ def test_an_apply_that_changes_the_database_takes_a_backup_first(aws: Aws) -> No
 
 
 def test_the_pre_apply_backup_can_be_turned_off(aws: Aws) -> None:
-    import yaml
-
     document: dict[str, Any] = yaml.safe_load(aws.config.read_text())
     document["dr"]["backups"]["before_apply"] = False
     config = aws.workdir / "no-backups.yaml"
@@ -112,3 +112,20 @@ def test_the_pre_apply_backup_can_be_turned_off(aws: Aws) -> None:
     assert _operations(aws, mark) == ["ModifyDBInstance"], "the change, and no backup"
     assert aws.requests("CreateDBSnapshot") == []
     assert _manual(aws) == {}
+
+
+def test_at_a_terminal_backup_asks_before_pruning(aws: Aws) -> None:
+    assert aws.cli("apply", "--yes", *TARGET).returncode == 0
+    expired = f"{PRIMARY}-production-manual-20260101-000000"
+    _snapshot(aws, expired, EXPIRED)
+    with PtyCli(aws, "backup") as run:
+        run.expect(r"Delete 1 expired backup snapshot\(s\) of vivr-db\? \[y/N\]")
+        run.send("n\n")
+        assert run.wait() == 0
+    assert f"expired: {expired}" in run.text and expired in _manual(aws)
+    with PtyCli(aws, "backup") as run:
+        run.expect(r"\[y/N\]")
+        run.send("y\n")
+        assert run.wait() == 0
+    assert f"pruned  {expired} (expired 2026-01-01T00:00:00Z)" in run.text
+    assert expired not in _manual(aws) and len(_manual(aws)) == 2
