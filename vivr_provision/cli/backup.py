@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ class BackupReport:
     pruned: list[Snapshot] = field(default_factory=list)
     kept_expired: list[Snapshot] = field(default_factory=list)
 
-    def lines(self, expires: Any) -> list[str]:
+    def lines(self, expires: Callable[[Snapshot], str]) -> list[str]:
         out = []
         if self.created is not None:
             out.append(f"created {self.created.identifier} of {self.instance} ({self.region}), "
@@ -61,7 +61,7 @@ class BackupReport:
                        "deletes, so it needs --yes off a terminal (`vivr-provision backup --yes`)")
         return out
 
-    def as_json(self, expires: Any) -> dict[str, Any]:
+    def as_json(self, expires: Callable[[Snapshot], str]) -> dict[str, Any]:
         def one(s: Snapshot) -> dict[str, Any]:
             return {"snapshot": s.identifier, "arn": s.arn, "expires": expires(s)}
 
