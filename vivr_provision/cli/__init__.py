@@ -5,6 +5,7 @@ Importing this package registers every command on :data:`cli`.
 
 from vivr_provision.cli import (  # noqa: F401  (each registers its commands)
     backup,
+    dr,
     outputs,
     provision,
     reports,

@@ -1,0 +1,380 @@
+"""``dr status``: which region serves, how far the replicas are behind, what the standby holds.
+
+Why it is built this way:
+
+* **Read only, always.**  An operator runs it in the middle of an incident,
+  possibly while a ``dr promote`` holds the state lock: it takes no lock,
+  saves no state and calls only ``Describe``/``Get``/``List`` APIs (the e2e
+  test counts the sandbox's mutating calls: zero).
+* **State says where, AWS says how.**  The ids come from what apply
+  recorded (each step's ``outputs``), so the report looks at the resources
+  this tool built and not at look-alikes; their state is read live, in
+  the region of each step.
+* **A read that fails is a value, not a crash.**  During a regional
+  outage the primary's APIs may not answer; the report still says what
+  the DR side knows, and names the read that failed
+  (``unreadable: <code>: <message>``).
+* **Route 53's rules, applied to what was read.**  Which record answers is
+  not something Route 53 reports; it follows from the records and their
+  health checks (:func:`serving_side`), computed here the way Route 53
+  decides it.
+
+The document built here is what ``--output json`` prints; the text form
+(:mod:`vivr_provision.dr_status_text`) only lays it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from vivr_provision import aws_errors
+from vivr_provision.aws import error_text
+
+if TYPE_CHECKING:
+    from vivr_provision.config import PlatformConfig
+    from vivr_provision.state import State
+    from vivr_provision.steps.base import Step
+
+#: How far back a ReplicaLag datapoint counts: RDS publishes it every minute.
+LAG_WINDOW = timedelta(minutes=5)
+LAG_PERIOD_SECONDS = 60
+#: Route 53 calls an endpoint healthy when more than this share of its checkers do.
+HEALTHY_SHARE = 0.18
+NO_DATAPOINT = "no datapoint"
+
+
+class Clients(Protocol):
+    """What the report needs of :class:`vivr_provision.aws.ClientFactory`."""
+
+    def client(self, service: str, region: str | None = None) -> Any: ...
+
+
+def unreadable(exc: BaseException) -> str:
+    return f"unreadable: {error_text(exc)}"
+
+
+def _read(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``call()``, or ``{"error": "unreadable: ..."}`` when AWS refused or could not answer."""
+    try:
+        return call()
+    except (aws_errors.ClientError, aws_errors.BotoCoreError) as exc:
+        return {"error": unreadable(exc)}
+
+
+# --------------------------------------------------------------------------- Route 53
+
+def check_health(config: Mapping[str, Any], observations: Sequence[Mapping[str, Any]]
+                 ) -> str:
+    """``healthy``, ``unhealthy`` or ``unknown`` as Route 53 judges a check.
+
+    More than 18 % of the checkers reporting success is healthy; a disabled
+    check counts as healthy whatever it observed, and an inverted one
+    reports the opposite (how ``dr promote`` can take traffic away from a
+    primary that still answers).
+    """
+    if config.get("Disabled"):
+        healthy: bool | None = True
+    elif not observations:
+        healthy = None
+    else:
+        good = sum(1 for o in observations
+                   if str((o.get("StatusReport") or {}).get("Status", "")).startswith("Success"))
+        healthy = good / len(observations) > HEALTHY_SHARE
+    if healthy is None:
+        return "unknown"
+    if config.get("Inverted"):
+        healthy = not healthy
+    return "healthy" if healthy else "unhealthy"
+
+
+def serving_side(records: Mapping[str, Mapping[str, Any] | None]) -> tuple[str, str]:
+    """(``primary`` | ``secondary`` | ``unknown`` | ``none``, why) for a failover pair.
+
+    Route 53 answers the PRIMARY while it is healthy (a record without a
+    check is always healthy), else a healthy SECONDARY; when both are
+    unhealthy it answers the PRIMARY.
+    """
+    primary, secondary = records.get("primary"), records.get("secondary")
+    if primary is None and secondary is None:
+        return "none", "neither record exists: the name does not resolve"
+    if primary is None:
+        return "secondary", "only the SECONDARY record exists"
+    health = primary.get("health", "healthy")
+    if health == "healthy":
+        why = ("the PRIMARY's health check is healthy" if primary.get("health_check_id")
+               else "the PRIMARY has no health check (always healthy)")
+        return "primary", why
+    if health == "unknown":
+        return "unknown", "the PRIMARY's health check state is unknown"
+    if secondary is None:
+        return "primary", "the PRIMARY is unhealthy and there is no SECONDARY"
+    if secondary.get("health", "healthy") == "healthy":
+        return "secondary", "the PRIMARY's health check is unhealthy"
+    if secondary.get("health") == "unhealthy":
+        return "primary", "both are unhealthy: Route 53 answers the PRIMARY"
+    return "unknown", "the PRIMARY is unhealthy and the SECONDARY's state is unknown"
+
+
+def _health_check(route53: Any, check_id: str) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        check = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]
+        settings = check.get("HealthCheckConfig") or {}
+        observations = route53.get_health_check_status(
+            HealthCheckId=check_id).get("HealthCheckObservations") or []
+        good = sum(1 for o in observations
+                   if str((o.get("StatusReport") or {}).get("Status", "")).startswith("Success"))
+        return {"id": check_id, "state": check_health(settings, observations),
+                "checkers": len(observations), "healthy_checkers": good,
+                "inverted": bool(settings.get("Inverted")),
+                "disabled": bool(settings.get("Disabled")),
+                "target": settings.get("FullyQualifiedDomainName"),
+                "path": settings.get("ResourcePath")}
+
+    found = _read(read)
+    return found if "error" not in found else {"id": check_id, "state": "unknown", **found}
+
+
+def _record_view(record: Mapping[str, Any], route53: Any) -> dict[str, Any]:
+    values = [str(v.get("Value")) for v in record.get("ResourceRecords") or []]
+    alias = record.get("AliasTarget") or {}
+    check_id = record.get("HealthCheckId")
+    view: dict[str, Any] = {"target": values[0] if values else alias.get("DNSName"),
+                            "ttl": record.get("TTL"), "health_check_id": check_id}
+    if check_id:
+        view["health_check"] = _health_check(route53, str(check_id))
+        view["health"] = view["health_check"]["state"]
+    else:
+        view["health"] = "healthy"
+    return view
+
+
+def failover_section(outputs: Mapping[str, Any], route53: Any) -> dict[str, Any]:
+    """The failover pair's live records, their checks and which one Route 53 answers."""
+    name = str(outputs["name"])
+    section: dict[str, Any] = {"name": name, "zone_id": outputs.get("zone_id")}
+
+    def read() -> dict[str, Any]:
+        fqdn = name.rstrip(".") + "."
+        reply = route53.list_resource_record_sets(
+            HostedZoneId=outputs["zone_id"], StartRecordName=fqdn, MaxItems="10")
+        return {"sets": [r for r in reply.get("ResourceRecordSets", [])
+                         if str(r.get("Name", "")).lower() == fqdn.lower() and r.get("Failover")]}
+
+    found = _read(read)
+    if "error" in found:
+        return {**section, "side": "unknown", "why": found["error"], "error": found["error"]}
+    records: dict[str, dict[str, Any] | None] = {"primary": None, "secondary": None}
+    for record in found["sets"]:
+        records[str(record["Failover"]).lower()] = {
+            "type": record.get("Type"), **_record_view(record, route53)}
+    side, why = serving_side(records)
+    return {**section, "side": side, "why": why, **records}
+
+
+# --------------------------------------------------------------------------- RDS
+
+def _latest_lag(cloudwatch: Any, identifier: str, now: datetime) -> dict[str, Any]:
+    """The newest ReplicaLag datapoint of the last :data:`LAG_WINDOW`, or none."""
+    def read() -> dict[str, Any]:
+        reply = cloudwatch.get_metric_statistics(
+            Namespace="AWS/RDS", MetricName="ReplicaLag",
+            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
+            StartTime=now - LAG_WINDOW, EndTime=now, Period=LAG_PERIOD_SECONDS,
+            Statistics=["Maximum"])
+        points = sorted(reply.get("Datapoints") or [], key=lambda p: p["Timestamp"])
+        if not points:
+            return {"lag_seconds": None, "lag_at": None}
+        newest = points[-1]
+        return {"lag_seconds": float(newest["Maximum"]), "lag_at": _iso(newest["Timestamp"])}
+
+    return _read(read)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rpo_view(lag_seconds: float | None, lag_at: str | None, rpo_hours: int) -> dict[str, Any]:
+    """What a promotion now would lose: the lag, as of its datapoint, against the target."""
+    target = rpo_hours * 3600
+    if lag_seconds is None or lag_at is None:
+        return {"seconds": None, "last_replicated_at": None, "target_seconds": target,
+                "within_target": None}
+    at = datetime.strptime(lag_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return {"seconds": lag_seconds,
+            "last_replicated_at": _iso(at - timedelta(seconds=lag_seconds)),
+            "target_seconds": target, "within_target": lag_seconds <= target}
+
+
+def replica_section(step: str, outputs: Mapping[str, Any], region: str, clients: Clients,
+                    now: datetime) -> dict[str, Any]:
+    """One read replica: its status, its source and its newest lag."""
+    identifier = str(outputs.get("identifier") or outputs.get("id"))
+    section: dict[str, Any] = {"step": step, "identifier": identifier, "region": region}
+
+    def read() -> dict[str, Any]:
+        [db] = clients.client("rds", region).describe_db_instances(
+            DBInstanceIdentifier=identifier)["DBInstances"]
+        return {"status": db.get("DBInstanceStatus"),
+                "source": db.get("ReadReplicaSourceDBInstanceIdentifier"),
+                "endpoint": (db.get("Endpoint") or {}).get("Address")}
+
+    described = _read(read)
+    if "error" in described:
+        return {**section, "status": described["error"], "source": None, "lag_seconds": None,
+                "lag_at": None}
+    lag = _latest_lag(clients.client("cloudwatch", region), identifier, now)
+    if "error" in lag:
+        lag = {"lag_seconds": None, "lag_at": None, "lag_error": lag["error"]}
+    return {**section, **described, **lag}
+
+
+# --------------------------------------------------------------------------- standby
+
+def alb_section(outputs: Mapping[str, Any], region: str, clients: Clients) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        [lb] = clients.client("elbv2", region).describe_load_balancers(
+            LoadBalancerArns=[outputs["load_balancer_arn"]])["LoadBalancers"]
+        return {"state": (lb.get("State") or {}).get("Code"), "dns_name": lb.get("DNSName")}
+
+    return {"name": outputs.get("name"), **_read(read)}
+
+
+def target_group_section(outputs: Mapping[str, Any], region: str,
+                         clients: Clients) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        targets = clients.client("elbv2", region).describe_target_health(
+            TargetGroupArn=outputs["target_group_arn"])["TargetHealthDescriptions"]
+        states = [str((t.get("TargetHealth") or {}).get("State")) for t in targets]
+        return {"healthy": states.count("healthy"), "registered": len(states)}
+
+    return {"name": outputs.get("name"), **_read(read)}
+
+
+def ecs_section(outputs: Mapping[str, Any], region: str, clients: Clients) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        services = clients.client("ecs", region).describe_services(
+            cluster=outputs["cluster_name"], services=[outputs["service_name"]])["services"]
+        if not services:
+            return {"state": "missing"}
+        service = services[0]
+        return {"state": str(service.get("status", "")).lower(),
+                "desired": service.get("desiredCount"), "running": service.get("runningCount"),
+                "pending": service.get("pendingCount")}
+
+    return {"name": outputs.get("service_name"), "cluster": outputs.get("cluster_name"),
+            **_read(read)}
+
+
+# --------------------------------------------------------------------------- assembly
+
+@dataclass(frozen=True)
+class DrSteps:
+    """The steps the report reads, found in the graph by their classes and sites."""
+
+    failover: tuple[str, ...]
+    replicas: tuple[tuple[str, str, bool], ...]  # (step, region, cross-region)
+    standby_alb: str | None
+    standby_target_group: str | None
+    standby_ecs: str | None
+
+    @classmethod
+    def of(cls, config: PlatformConfig, steps: Mapping[str, Step]) -> DrSteps:
+        from vivr_provision.steps.alb.common import TG_STEP
+        from vivr_provision.steps.dr import dr_site, standby_alb_step
+        from vivr_provision.steps.ecs.common import SERVICE_STEP
+        from vivr_provision.steps.rds import DbReplicaStep
+        from vivr_provision.steps.records.failover import FailoverRecordStep
+
+        site = dr_site(config)
+
+        def present(name: str) -> str | None:
+            return name if name in steps else None
+
+        return cls(
+            failover=tuple(n for n, s in steps.items() if isinstance(s, FailoverRecordStep)),
+            replicas=tuple((n, s.region, s.cross_region) for n, s in steps.items()
+                           if isinstance(s, DbReplicaStep)),
+            standby_alb=present(standby_alb_step(config)),
+            standby_target_group=present(site.step(TG_STEP)),
+            standby_ecs=present(site.step(SERVICE_STEP)))
+
+    def names(self) -> list[str]:
+        return [*self.failover, *(r[0] for r in self.replicas),
+                *(n for n in (self.standby_alb, self.standby_target_group, self.standby_ecs)
+                  if n)]
+
+
+def _outputs(state: State, step: str) -> dict[str, Any] | None:
+    record = state.steps.get(step)
+    return dict(record.outputs) if record is not None and record.outputs else None
+
+
+NOT_BUILT = "not built"
+NOT_APPLIED = "not applied"
+
+
+def _standby_part(state: State, step: str | None,
+                  read: Callable[[Mapping[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """A standby resource: ``not built`` (no step in the graph), ``not applied``, or read."""
+    if step is None:
+        return {"state": NOT_BUILT}
+    outputs = _outputs(state, step)
+    if outputs is None:
+        return {"step": step, "state": NOT_APPLIED}
+    return {"step": step, **read(outputs)}
+
+
+def applied(state: State, found: DrSteps) -> list[str]:
+    """The steps of ``found`` that state records as applied (with outputs)."""
+    return [name for name in found.names() if _outputs(state, name) is not None]
+
+
+def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: Clients,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """The whole ``dr status`` document (see README "dr status" for its fields)."""
+    now = now or datetime.now(UTC)
+    dr = config.dr
+    route53 = clients.client("route53")
+    failover = []
+    for step in found.failover:
+        outputs = _outputs(state, step)
+        failover.append({"step": step, "side": "unknown", "why": NOT_APPLIED}
+                        if outputs is None else {"step": step,
+                                                 **failover_section(outputs, route53)})
+    replicas = []
+    for step, region, cross in found.replicas:
+        outputs = _outputs(state, step)
+        if outputs is None:
+            replicas.append({"step": step, "region": region, "cross_region": cross,
+                             "status": NOT_APPLIED})
+            continue
+        replica = replica_section(step, outputs, region, clients, now)
+        replica["cross_region"] = cross
+        if cross:
+            replica["rpo"] = rpo_view(replica.get("lag_seconds"), replica.get("lag_at"),
+                                      dr.rpo_hours)
+        replicas.append(replica)
+    return {
+        "project": config.project, "environment": config.environment,
+        "region": config.aws.region, "dr_region": dr.region, "checked_at": _iso(now),
+        "targets": {"rto_hours": dr.rto_hours, "rpo_hours": dr.rpo_hours},
+        "failover": failover,
+        "replicas": replicas,
+        "standby": {
+            "alb": _standby_part(state, found.standby_alb,
+                                 lambda o: alb_section(o, dr.region, clients)),
+            "target_group": _standby_part(state, found.standby_target_group,
+                                          lambda o: target_group_section(o, dr.region,
+                                                                         clients)),
+            "ecs_service": _standby_part(state, found.standby_ecs,
+                                         lambda o: ecs_section(o, dr.region, clients)),
+        },
+    }
+
+
+__all__ = ["NO_DATAPOINT", "DrSteps", "applied", "build_report", "check_health", "rpo_view",
+           "serving_side"]
