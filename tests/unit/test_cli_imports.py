@@ -51,6 +51,7 @@ NO_AWS_COMMANDS = [
     pytest.param(("state", "list"), "id-rds.vivr-db", id="state-list"),
     pytest.param(("state", "show", "vpc"), "id-vpc", id="state-show"),
     pytest.param(("show", "{plan}"), "No changes.", id="show"),
+    pytest.param(("dr", "--help"), "Which side serves", id="dr-help"),
 ]
 
 
