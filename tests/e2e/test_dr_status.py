@@ -1,6 +1,7 @@
-"""``dr status`` through the real CLI: what it reports of an applied DR side, reading only.
+"""``dr status`` and the replica-lag alarms through the real CLI.
 
-Applies the failover pair and both read replicas (with what they need),
+Applies the failover pair, both read replicas and their lag alarms (with
+what they need), reads the alarms back in their regions,
 publishes one ReplicaLag datapoint for the DR replica the way RDS does, and
 reads the report as text and as JSON.  The sandbox's call journal proves
 the report changed nothing.
@@ -9,6 +10,7 @@ the report changed nothing.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -17,8 +19,10 @@ from tests.conftest import Aws
 pytestmark = pytest.mark.e2e
 
 DR = "us-west-2"
+LAG = "vivr-production-replica-lag"
 TARGETS = ("--target", "dr.rds.*", "--target", "dns-failover.*",
-           "--target", "rds.vivr-db-replica-1")
+           "--target", "rds.vivr-db-replica-1", "--target", f"alarm.{LAG}-*",
+           "--target", f"dr.alarm.{LAG}-*")
 
 
 def _publish_lag(aws: Aws, identifier: str, seconds: float, at: datetime) -> None:
@@ -28,9 +32,33 @@ def _publish_lag(aws: Aws, identifier: str, seconds: float, at: datetime) -> Non
         "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier}]}])
 
 
+def _lag_alarm(aws: Aws, region: str, replica: str) -> dict[str, Any]:
+    [alarm] = aws.client("cloudwatch", region).describe_alarms(
+        AlarmNames=[f"{LAG}-{replica}"])["MetricAlarms"]
+    return dict(alarm)
+
+
 def test_dr_status_reports_each_side_and_changes_nothing(aws: Aws) -> None:
     code, report = aws.cli_json("apply", *TARGETS)
     assert code == 0, [s for s in report["steps"] if s["error"]]
+
+    # Spec "replication lag < 1 second": an alarm per replica, in the replica's region,
+    # notifying topics of that region (CloudWatch notifies no other).
+    for region, replica in (("us-east-1", "vivr-db-replica-1"), (DR, "vivr-db-dr")):
+        alarm = _lag_alarm(aws, region, replica)
+        assert alarm["AlarmArn"].split(":")[3] == region
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"],
+                alarm["Threshold"], alarm["ComparisonOperator"], alarm["Period"],
+                alarm["EvaluationPeriods"]) == ("AWS/RDS", "ReplicaLag", "Maximum", 1.0,
+                                                "GreaterThanThreshold", 60, 5)
+        assert alarm["Dimensions"] == [{"Name": "DBInstanceIdentifier", "Value": replica}]
+        topics = {arn.split(":")[3]: arn.rsplit(":", 1)[1] for arn in alarm["AlarmActions"]}
+        assert sorted(arn.rsplit(":", 1)[1] for arn in alarm["AlarmActions"]) == [
+            "vivr-production-critical-alerts", "vivr-production-devops-alerts"]
+        assert set(topics) == {region}
+    dr_topics = [t["TopicArn"] for t in aws.client("sns", DR).list_topics()["Topics"]]
+    assert sorted(arn.rsplit(":", 1)[1] for arn in dr_topics) == [
+        "vivr-production-critical-alerts", "vivr-production-devops-alerts"]
     at = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
     _publish_lag(aws, "vivr-db-dr", 0.5, at)
     before = len(aws.calls())

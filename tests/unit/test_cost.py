@@ -71,8 +71,9 @@ def test_the_computed_table_has_every_line_the_spec_leaves_out() -> None:
     computed = {line.service: line for line in result.computed}
     # 3 generated (database, redis, origin-verify) + 5 placeholders, not the spec's 5
     assert computed["Secrets Manager"].quantity == 8
-    # 10 alarms, the 5xx one over 3 metrics and the unhealthy-targets one over 2
-    assert computed["CloudWatch alarms"].quantity == 13
+    # 10 rows of one alarm (the 5xx one over 3 metrics, the unhealthy-targets one over
+    # 2) and the replica-lag row: one alarm per read replica (2)
+    assert computed["CloudWatch alarms"].quantity == 15
     assert computed["KMS key"].spec_line == "KMS"
 
 

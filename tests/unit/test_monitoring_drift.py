@@ -15,7 +15,7 @@ import pytest
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.base import Resource
-from vivr_provision.steps.monitoring import DashboardStep, ScaleOutPolicyStep
+from vivr_provision.steps.monitoring import DashboardStep, ScaleOutPolicyStep, alarm_placements
 
 POLICY_ARN = (f"arn:aws:autoscaling:us-east-1:{ACCOUNT}:scalingPolicy:1a2b:resource/ecs/"
               "service/vivr-prod/vivr-app:policyName/vivr-app-scale-out")
@@ -75,8 +75,9 @@ def test_scale_out_policy_drift(config: PlatformConfig, edits: dict[str, Any],
 
 def _outputs(config: PlatformConfig) -> dict[str, dict[str, Any]]:
     outputs: dict[str, dict[str, Any]] = {
-        f"alarm.{a.name}": {"alarm_arn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{a.name}"}
-        for a in config.monitoring.alarms}
+        p.step: {"alarm_arn": f"arn:aws:cloudwatch:{p.site.region or 'us-east-1'}:{ACCOUNT}:"
+                              f"alarm:{p.name}"}
+        for p in alarm_placements(config)}
     outputs["alb"] = {"arn_suffix": "app/vivr-alb/50dc6c495c0c9188"}
     return outputs
 

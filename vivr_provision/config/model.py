@@ -34,7 +34,7 @@ from vivr_provision.config.data import (
 )
 from vivr_provision.config.edge import CloudFrontConfig, Route53Config, S3Config, WafConfig
 from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig, SubnetTier
-from vivr_provision.config.ops import CostConfig, DrConfig, MonitoringConfig
+from vivr_provision.config.ops import REPLICA_RESOURCE, CostConfig, DrConfig, MonitoringConfig
 
 Environment = Literal["production", "staging"]
 RESERVED_TAGS = ("Project", "Environment", "ManagedBy", "Name")
@@ -766,6 +766,10 @@ def _ops_problems(c: PlatformConfig) -> list[str]:
     problems: list[str] = (_dr_network_problems(c) + _dr_alb_problems(c)
                            + _origin_verify_problems(c))
     dr = c.dr
+    for index, alarm in enumerate(c.monitoring.alarms):
+        if alarm.resource == REPLICA_RESOURCE and not c.rds.read_replicas:
+            problems.append(f"monitoring.alarms[{index}] ({alarm.name}) watches every "
+                            "rds_replica, and rds.read_replicas is empty")
     if dr.region != c.aws.dr_region:
         problems.append(f"dr.region {dr.region} differs from aws.dr_region {c.aws.dr_region}")
     if dr.enabled and any(r.region == dr.region for r in c.rds.read_replicas) \

@@ -21,8 +21,10 @@ from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig
 
 AlarmAction = Literal["scale_out", "alert_team", "alert_devops", "immediate"]
 #: Which resource's dimensions a step fills into an alarm or tracked metric.
+#: ``rds_replica`` stands for every read replica: one alarm each, in its region.
 AlarmResource = Literal["ecs_service", "alb", "target_group", "rds", "redis", "pgbouncer",
-                        "pgbouncer_instance"]
+                        "pgbouncer_instance", "rds_replica"]
+REPLICA_RESOURCE = "rds_replica"
 Statistic = Literal["Average", "Sum", "Minimum", "Maximum", "SampleCount"]
 Comparison = Literal[
     "GreaterThanThreshold",
@@ -158,6 +160,10 @@ class MonitoringConfig(StrictModel):
                 )
             if names.count(alarm.name) > 1 and names.index(alarm.name) != index:
                 problems.append(f"alarms[{index}].name {alarm.name!r} is used twice")
+        for index, metric in enumerate(self.tracked_metrics):
+            if metric.resource == REPLICA_RESOURCE:
+                problems.append(f"tracked_metrics[{index}].resource: {REPLICA_RESOURCE} "
+                                "names one alarm per replica; a tracked metric watches one")
         topic_names = [t.name for t in self.topics.values()]
         for dup in sorted({n for n in topic_names if topic_names.count(n) > 1}):
             problems.append(f"topics: name {dup!r} is used twice")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.network import NetworkConfig
+from vivr_provision.config.ops import REPLICA_RESOURCE
 from vivr_provision.cost.prices import Price, PriceTable
 
 #: Alarms AWS creates for each ECS target-tracking policy (high and low).
@@ -252,10 +253,13 @@ def _security(out: Lines) -> None:
 def _monitoring(out: Lines) -> None:
     c = out.config
     region = c.aws.region
-    alarms = c.monitoring.alarms
-    metrics = sum(len(a.metrics) if a.expression is not None else 1 for a in alarms)
+    # An rds_replica row is one alarm per read replica (the DR one priced as here).
+    copies = [len(c.rds.read_replicas) if a.resource == REPLICA_RESOURCE else 1
+              for a in c.monitoring.alarms]
+    metrics = sum(n * (len(a.metrics) if a.expression is not None else 1)
+                  for a, n in zip(c.monitoring.alarms, copies, strict=True))
     alarm = out.price("cloudwatch.alarm_metric", region)
-    out.add(("Monitoring", "CloudWatch alarms", f"{len(alarms)} alarms of monitoring.alarms"),
+    out.add(("Monitoring", "CloudWatch alarms", f"{sum(copies)} alarms of monitoring.alarms"),
             f"{metrics} alarm metrics", metrics, alarm, "CloudWatch")
     policies = 2  # ECS target tracking on CPU and memory (steps/ecs/autoscaling.py)
     tracking = policies * ALARMS_PER_TARGET_TRACKING_POLICY

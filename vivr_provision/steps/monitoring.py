@@ -49,10 +49,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
-from vivr_provision.config.ops import AlarmConfig, AlarmResource, TopicConfig
+from vivr_provision.config.data import ReadReplicaConfig
+from vivr_provision.config.ops import REPLICA_RESOURCE, AlarmConfig, AlarmResource, TopicConfig
 from vivr_provision.errors import ConfigError
 from vivr_provision.log import get_logger
 from vivr_provision.pgbouncer import METRICS_DIMENSION
@@ -63,6 +65,7 @@ from vivr_provision.steps.base import (
     DependencyMissing,
     NamedStep,
     Resource,
+    Site,
     Step,
     StepContext,
 )
@@ -103,6 +106,42 @@ GRID_WIDTH, GRAPH_WIDTH, GRAPH_HEIGHT, MARKER_HEIGHT = 24, 12, 6, 2
 Dimensions = list[dict[str, str]]
 
 
+# --------------------------------------------------------------------------- placements
+
+@dataclass(frozen=True)
+class AlarmPlacement:
+    """One CloudWatch alarm of a ``monitoring.alarms`` row: its name, site and replica.
+
+    A row watches one resource, except an ``rds_replica`` row: one alarm per
+    read replica, named ``<row name>-<replica>``, in the replica's region (a
+    CloudWatch alarm sees only its own region's metrics, and notifies only
+    topics of its own region: the DR one notifies ``dr.sns.<key>`` copies).
+    """
+
+    alarm: AlarmConfig
+    name: str
+    site: Site
+    replica: ReadReplicaConfig | None = None
+
+    @property
+    def step(self) -> str:
+        return self.site.step(f"{ALARM_FAMILY}.{self.name}")
+
+
+def alarm_placements(config: PlatformConfig) -> list[AlarmPlacement]:
+    """Every alarm the config asks for, in the order of its rows."""
+    placements: list[AlarmPlacement] = []
+    dr = Site(prefix="dr.", region=config.dr.region)
+    for alarm in config.monitoring.alarms:
+        if alarm.resource != REPLICA_RESOURCE:
+            placements.append(AlarmPlacement(alarm, alarm.name, Site()))
+            continue
+        placements += [AlarmPlacement(alarm, f"{alarm.name}-{replica.identifier}",
+                                      dr if replica.region != config.aws.region else Site(),
+                                      replica) for replica in config.rds.read_replicas]
+    return placements
+
+
 # --------------------------------------------------------------------------- dimensions
 
 def dimension_steps(config: PlatformConfig, resource: AlarmResource) -> tuple[str, ...]:
@@ -115,6 +154,7 @@ def dimension_steps(config: PlatformConfig, resource: AlarmResource) -> tuple[st
         "redis": ("cache",),
         "pgbouncer": (),
         "pgbouncer_instance": ("pgbouncer",),
+        REPLICA_RESOURCE: (),  # per replica: ReplicaAlarmStep
     }[resource]
 
 
@@ -314,8 +354,9 @@ class TopicStep(KindTaggedStep):
     kind = TOPIC
     expected_seconds = 2.0
 
-    def __init__(self, config: PlatformConfig, key: str, topic: TopicConfig) -> None:
-        super().__init__(config, key)
+    def __init__(self, config: PlatformConfig, key: str, topic: TopicConfig, *,
+                 site: Site | None = None) -> None:
+        super().__init__(config, key, site=site)
         self.topic = topic
 
     def resource_name(self) -> str:
@@ -556,20 +597,31 @@ class AlarmStep(KindStep):
     kind = ALARM
     expected_seconds = 1.0
 
-    def __init__(self, config: PlatformConfig, alarm: AlarmConfig) -> None:
-        super().__init__(config, alarm.name)
+    def __init__(self, config: PlatformConfig, alarm: AlarmConfig, *, name: str | None = None,
+                 site: Site | None = None) -> None:
+        super().__init__(config, name or alarm.name, site=site)
         self.alarm = alarm
+        #: The alarm's name in CloudWatch: the row's, or one per watched resource.
+        self.alarm_name = name or alarm.name
 
     def resource_name(self) -> str:
-        return self.alarm.name
+        return self.alarm_name
 
     @property
     def topic_steps(self) -> tuple[str, ...]:
+        """The action's topics in the alarm's own region (CloudWatch notifies no other)."""
         keys = self.config.monitoring.actions.get(self.alarm.action, [])
-        return tuple(f"{TOPIC_FAMILY}.{key}" for key in keys)
+        return tuple(self.site.step(f"{TOPIC_FAMILY}.{key}") for key in keys)
+
+    def dimension_steps(self) -> tuple[str, ...]:
+        """The steps whose outputs name what the alarm watches."""
+        return dimension_steps(self.config, self.alarm.resource)
+
+    def dimension_sets(self, ctx: StepContext) -> list[Dimensions]:
+        return dimension_sets(ctx, self.config, self.alarm.resource, self.region)
 
     def depends_on(self) -> tuple[str, ...]:
-        deps = [*self.topic_steps, *dimension_steps(self.config, self.alarm.resource)]
+        deps = [*self.topic_steps, *self.dimension_steps()]
         if self.alarm.action == "scale_out":
             deps.append(SCALE_OUT_STEP)
         return tuple(dict.fromkeys(deps))
@@ -583,8 +635,8 @@ class AlarmStep(KindStep):
         actions = list(topics)
         if self.alarm.action == "scale_out":
             actions.append(str(ctx.output(SCALE_OUT_STEP, "policy_arn")))
-        sets = dimension_sets(ctx, self.config, self.alarm.resource, self.region)
-        return {"AlarmName": self.alarm.name, "AlarmDescription": self.alarm.description,
+        sets = self.dimension_sets(ctx)
+        return {"AlarmName": self.alarm_name, "AlarmDescription": self.alarm.description,
                 "ActionsEnabled": True, "AlarmActions": actions, "OKActions": topics,
                 "InsufficientDataActions": [],
                 "EvaluationPeriods": self.alarm.evaluation_periods,
@@ -595,7 +647,7 @@ class AlarmStep(KindStep):
 
     def _reread(self, ctx: StepContext) -> Resource:
         """DescribeAlarms may lag a PutMetricAlarm for a moment: retried, not asserted."""
-        return until_found(f"alarm {self.alarm.name}", lambda: self.lookup(ctx))
+        return until_found(f"alarm {self.alarm_name}", lambda: self.lookup(ctx))
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         self.cloudwatch(ctx).put_metric_alarm(**self.request(ctx), Tags=aws_tags(self.tags()))
@@ -614,10 +666,30 @@ class AlarmStep(KindStep):
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """DeleteAlarms succeeds for names that are already gone."""
-        self.cloudwatch(ctx).delete_alarms(AlarmNames=[self.alarm.name])
+        self.cloudwatch(ctx).delete_alarms(AlarmNames=[self.alarm_name])
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
-        return {"id": resource.id, "alarm_arn": resource.id, "alarm_name": self.alarm.name}
+        return {"id": resource.id, "alarm_arn": resource.id, "alarm_name": self.alarm_name}
+
+
+class ReplicaAlarmStep(AlarmStep):
+    """One read replica's alarm of an ``rds_replica`` row (spec "replication lag < 1
+    second"), in the replica's region, on its ``DBInstanceIdentifier``."""
+
+    def __init__(self, config: PlatformConfig, placement: AlarmPlacement) -> None:
+        super().__init__(config, placement.alarm, name=placement.name, site=placement.site)
+        assert placement.replica is not None
+        self.replica = placement.replica
+
+    @property
+    def replica_step(self) -> str:
+        return self.site.step(f"rds.{self.replica.identifier}")
+
+    def dimension_steps(self) -> tuple[str, ...]:
+        return (self.replica_step,)
+
+    def dimension_sets(self, ctx: StepContext) -> list[Dimensions]:
+        return [_dims(DBInstanceIdentifier=ctx.output(self.replica_step, "identifier"))]
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -649,7 +721,7 @@ class DashboardStep(NamedStep):
         return f"Managed by {MANAGED_BY} for {self.config.project}/{self.config.environment}"
 
     def alarm_steps(self) -> list[str]:
-        return [f"{ALARM_FAMILY}.{a.name}" for a in self.config.monitoring.alarms]
+        return [placement.step for placement in alarm_placements(self.config)]
 
     def depends_on(self) -> tuple[str, ...]:
         deps = list(self.alarm_steps())
@@ -671,9 +743,10 @@ class DashboardStep(NamedStep):
                 "title": metric.name, "region": self.region, "view": "timeSeries",
                 "stacked": False, "stat": metric.statistic, "period": metric.period_seconds,
                 "metrics": lines}})
-        for step, alarm in zip(self.alarm_steps(), self.config.monitoring.alarms, strict=True):
+        for placement in alarm_placements(self.config):
+            step, region = placement.step, placement.site.region or self.region
             graphs.append({"type": "metric", "properties": {
-                "title": alarm.name, "region": self.region, "view": "timeSeries",
+                "title": placement.name, "region": region, "view": "timeSeries",
                 "stacked": False,
                 "annotations": {"alarms": [str(ctx.output(step, "alarm_arn"))]}}})
         widgets: list[dict[str, Any]] = [{
@@ -771,12 +844,19 @@ def monitoring_steps(config: PlatformConfig) -> list[Step]:
     _check_metric_ids(config)
     monitoring = config.monitoring
     steps: list[Step] = [TopicStep(config, key, topic) for key, topic in monitoring.topics.items()]
+    placements = alarm_placements(config)
+    elsewhere = {(p.site, key) for p in placements if p.site.prefix
+                 for key in monitoring.actions.get(p.alarm.action, [])}
+    steps += [TopicStep(config, key, monitoring.topics[key], site=site)
+              for site, key in sorted(elsewhere, key=lambda pair: (pair[0].prefix, pair[1]))]
     if any(alarm.action == "scale_out" for alarm in monitoring.alarms):
         steps.append(ScaleOutPolicyStep(config))
-    steps += [AlarmStep(config, alarm) for alarm in monitoring.alarms]
+    steps += [AlarmStep(config, p.alarm) if p.replica is None else ReplicaAlarmStep(config, p)
+              for p in placements]
     steps.append(DashboardStep(config))
     return steps
 
 
-__all__ = ["AlarmStep", "DashboardStep", "ScaleOutPolicyStep", "TopicStep", "alarm_view",
-           "metric_part", "missing_subscriptions", "monitoring_steps"]
+__all__ = ["AlarmPlacement", "AlarmStep", "DashboardStep", "ReplicaAlarmStep",
+           "ScaleOutPolicyStep", "TopicStep", "alarm_placements", "alarm_view", "metric_part",
+           "missing_subscriptions", "monitoring_steps"]
