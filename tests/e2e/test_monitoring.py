@@ -38,16 +38,21 @@ CONNECTIONS, STORAGE = PREFIX + "db-connections", PREFIX + "db-storage"
 UNHEALTHY = PREFIX + "unhealthy-targets"
 QUEUE, POOLER_ERRORS = PREFIX + "pgbouncer-queue", PREFIX + "pgbouncer-errors"
 HEARTBEAT, STATUS_CHECK = PREFIX + "pgbouncer-heartbeat", PREFIX + "pgbouncer-status-check"
+#: Spec "replication lag < 1 second": one alarm per read replica, in its region.
+REPLICA_LAG, DR_REPLICA_LAG = PREFIX + "replica-lag-vivr-db-replica-1", \
+    PREFIX + "replica-lag-vivr-db-dr"
 ALARMS = {CPU, MEMORY, ERRORS, CONNECTIONS, STORAGE, UNHEALTHY, QUEUE, POOLER_ERRORS,
-          HEARTBEAT, STATUS_CHECK}
+          HEARTBEAT, STATUS_CHECK, REPLICA_LAG}
+DR = "us-west-2"
 POOLER = {"Service": "pgbouncer-vivr"}   # the dimension the boot script publishes with
 #: Topic name -> e-mail endpoint ("Alert team", "Alert DevOps", "Immediate alert").
 TOPICS = {"vivr-production-team-alerts": "team@vivr.example.com",
           "vivr-production-devops-alerts": "devops@vivr.example.com",
           "vivr-production-critical-alerts": "oncall@vivr.example.com"}
-TOPIC_STEPS = {"sns.team", "sns.devops", "sns.critical"}
+#: The DR replica's alarm notifies the "immediate" topics' us-west-2 copies.
+TOPIC_STEPS = {"sns.team", "sns.devops", "sns.critical", "dr.sns.critical", "dr.sns.devops"}
 OUR_STEPS = {f"alarm.{name}" for name in ALARMS} | TOPIC_STEPS | {
-    "scaling-policy.scale-out", "dashboard"}
+    "scaling-policy.scale-out", "dashboard", f"dr.alarm.{DR_REPLICA_LAG}"}
 APPLY = ("apply", "--target", "dashboard")
 DESTROY = ("destroy", "--yes", *[arg for step in sorted(TOPIC_STEPS | {"scaling-policy.scale-out"})
                                  for arg in ("--target", step)])
@@ -231,6 +236,18 @@ def _assert_alarms_match_the_spec(aws: Aws) -> None:
     assert [r["TreatMissingData"] for r in aws.requests("PutMetricAlarm")
             if r["AlarmName"] == HEARTBEAT] == ["breaching"]
 
+    # Replication lag < 1 second, per replica; the DR one in us-west-2.
+    lag = alarms[REPLICA_LAG]
+    assert _watched(lag) == [("AWS/RDS", "ReplicaLag", "Maximum", 60,
+                              {"DBInstanceIdentifier": "vivr-db-replica-1"})]
+    assert _breaches(lag, {"ReplicaLag": 1.5}) and not _breaches(lag, {"ReplicaLag": 1})
+    assert critical in lag["AlarmActions"]
+    [dr_lag] = aws.client("cloudwatch", DR).describe_alarms(
+        AlarmNames=[DR_REPLICA_LAG])["MetricAlarms"]
+    assert _watched(dr_lag) == [("AWS/RDS", "ReplicaLag", "Maximum", 60,
+                                 {"DBInstanceIdentifier": "vivr-db-dr"})]
+    assert {arn.split(":")[3] for arn in dr_lag["AlarmActions"]} == {DR}
+
     cloudwatch = aws.client("cloudwatch")
     for name, alarm in alarms.items():
         assert alarm["ActionsEnabled"] and alarm["AlarmActions"]
@@ -262,7 +279,9 @@ def _assert_topics_and_dashboard(aws: Aws) -> None:
     assert [(p["stat"], p["period"]) for p in requests] == [("Sum", 60)]
     graphed = {arn for w in body["widgets"]
                for arn in w["properties"].get("annotations", {}).get("alarms", [])}
-    assert graphed == {a["AlarmArn"] for a in _alarms(aws).values()}
+    [dr_lag] = aws.client("cloudwatch", DR).describe_alarms(
+        AlarmNames=[DR_REPLICA_LAG])["MetricAlarms"]
+    assert graphed == {a["AlarmArn"] for a in _alarms(aws).values()} | {dr_lag["AlarmArn"]}
     assert any("Managed by vivr-provision" in w["properties"].get("markdown", "")
                for w in body["widgets"] if w["type"] == "text")
 
@@ -324,9 +343,13 @@ def test_alarms_follow_the_spec_reapply_is_silent_drift_is_repaired_destroy_is_e
         p for p in east_before["scaling_policies"] if p != "vivr-app-scale-out"]
     untouched = {k: v for k, v in east_before.items() if k not in ("alarms", "scaling_policies")}
     assert {k: east_after[k] for k in untouched} == untouched
-    assert {k: v for k, v in after.items() if k != "us-east-1"} == \
-        {k: v for k, v in before.items() if k != "us-east-1"}
+    assert after[DR]["alarms"] == [n for n in before[DR]["alarms"] if n != DR_REPLICA_LAG]
+    assert {k: v for k, v in after[DR].items() if k != "alarms"} == \
+        {k: v for k, v in before[DR].items() if k != "alarms"}
+    assert {k: v for k, v in after.items() if k not in ("us-east-1", DR)} == \
+        {k: v for k, v in before.items() if k not in ("us-east-1", DR)}
     assert aws.client("sns").list_topics()["Topics"] == []
+    assert aws.client("sns", DR).list_topics()["Topics"] == []
     assert aws.client("cloudwatch").list_dashboards()["DashboardEntries"] == []
 
 
