@@ -66,6 +66,12 @@ def _read(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- Route 53
 
+def successes(observations: Sequence[Mapping[str, Any]]) -> int:
+    """How many of Route 53's checkers last saw the endpoint answer as required."""
+    return sum(1 for o in observations
+               if str((o.get("StatusReport") or {}).get("Status", "")).startswith("Success"))
+
+
 def check_health(config: Mapping[str, Any], observations: Sequence[Mapping[str, Any]]
                  ) -> str:
     """``healthy``, ``unhealthy`` or ``unknown`` as Route 53 judges a check.
@@ -80,9 +86,7 @@ def check_health(config: Mapping[str, Any], observations: Sequence[Mapping[str, 
     elif not observations:
         healthy = None
     else:
-        good = sum(1 for o in observations
-                   if str((o.get("StatusReport") or {}).get("Status", "")).startswith("Success"))
-        healthy = good / len(observations) > HEALTHY_SHARE
+        healthy = successes(observations) / len(observations) > HEALTHY_SHARE
     if healthy is None:
         return "unknown"
     if config.get("Inverted"):
@@ -124,10 +128,8 @@ def _health_check(route53: Any, check_id: str) -> dict[str, Any]:
         settings = check.get("HealthCheckConfig") or {}
         observations = route53.get_health_check_status(
             HealthCheckId=check_id).get("HealthCheckObservations") or []
-        good = sum(1 for o in observations
-                   if str((o.get("StatusReport") or {}).get("Status", "")).startswith("Success"))
         return {"id": check_id, "state": check_health(settings, observations),
-                "checkers": len(observations), "healthy_checkers": good,
+                "checkers": len(observations), "healthy_checkers": successes(observations),
                 "inverted": bool(settings.get("Inverted")),
                 "disabled": bool(settings.get("Disabled")),
                 "target": settings.get("FullyQualifiedDomainName"),
