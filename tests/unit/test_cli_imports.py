@@ -52,6 +52,7 @@ NO_AWS_COMMANDS = [
     pytest.param(("state", "show", "vpc"), "id-vpc", id="state-show"),
     pytest.param(("show", "{plan}"), "No changes.", id="show"),
     pytest.param(("dr", "--help"), "Which side serves", id="dr-help"),
+    pytest.param(("dr", "promote", "--help"), "the RTO/RPO budgets", id="dr-promote-help"),
 ]
 
 
