@@ -157,7 +157,7 @@ PROMOTION: tuple[Stage, ...] = (
         duration=Duration(1, 10, "measured: `dr promote --dry-run` made these 2 reads and "
                                  "the account check in 0.7 s on the sandbox; 10 s allows for "
                                  "retries against a slow region"),
-        reversible=True, reversal="reads only: nothing to undo", mutating=False,
+        reversible=True, reversal="reads only, nothing to undo", mutating=False,
         needs=(DR_REPLICA,)),
     Stage(
         name="promote-db",
@@ -207,7 +207,7 @@ PROMOTION: tuple[Stage, ...] = (
         does="Record the elapsed time against the {rto_hours} h RTO in state.",
         operations=(),
         duration=Duration(1, 5, "one state save"),
-        reversible=True, reversal="a record only: nothing to undo", mutating=False),
+        reversible=True, reversal="a record only, nothing to undo", mutating=False),
 )
 
 

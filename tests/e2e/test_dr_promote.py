@@ -83,3 +83,13 @@ def test_promote_without_dry_run_refuses_in_one_line_and_calls_nothing(aws: Aws)
     assert document["rpo"]["why"] == "dr.rds.vivr-db-dr is not applied"
     assert [s["name"] for s in document["stages"] if s["possible"]] == ["record-rto"]
     assert aws.calls()[before:] == [], "neither run called AWS"
+
+
+def test_a_dry_run_for_an_environment_without_dr_is_a_config_error(aws: Aws) -> None:
+    from tests.conftest import REPO
+
+    result = aws.cli("--env", "staging", "dr", "promote", "--dry-run",
+                     config=REPO / "config" / "staging.yaml")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: dr is not enabled for staging (dr.enabled: false): there is nothing to promote"]
