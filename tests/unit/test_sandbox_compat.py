@@ -71,9 +71,9 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 30 and len(set(first)) == 30
+    assert len(first) == 31 and len(set(first)) == 31
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
-                "WAFv2", "IAM", "Application Auto Scaling")
+                "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager")
     assert all(line.split(":", 1)[0] in services for line in first)
 
 
@@ -451,3 +451,32 @@ def test_cloudfront_policies_origin_access_control_and_teardown_order(client: Cl
         cf.delete_origin_access_control(Id=control, IfMatch="x")
     assert error_of(unknown) == ("NoSuchOriginAccessControl", 404)
     assert cf.list_origin_request_policies()["OriginRequestPolicyList"]["Quantity"] == 0
+
+
+# --------------------------------------------------------------------------- Secrets Manager
+
+def test_a_secret_replica_keeps_its_key_and_goes_before_the_primary(client: Client) -> None:
+    """The replica reports the key it was replicated with, in the primary's
+    ReplicationStatus and in its own region; the primary is deleted only
+    after its replicas are removed."""
+    sm, west = client("secretsmanager"), client("secretsmanager", "us-west-2")
+    key = client("kms", "us-west-2").create_key()["KeyMetadata"]["Arn"]
+    arn = sm.create_secret(Name="replicated", SecretString="v", AddReplicaRegions=[
+        {"Region": "us-west-2", "KmsKeyId": key}])["ARN"]
+    [status] = sm.describe_secret(SecretId=arn)["ReplicationStatus"]
+    assert (status["Region"], status["KmsKeyId"], status["Status"]) == (
+        "us-west-2", key, "InSync")
+    replica = west.describe_secret(SecretId="replicated")
+    assert (replica["KmsKeyId"], replica["PrimaryRegion"]) == (key, "us-east-1")
+    with pytest.raises(ClientError) as refused:
+        sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    assert error_of(refused)[0] == "InvalidParameterException"
+    sm.remove_regions_from_replication(SecretId=arn, RemoveReplicaRegions=["us-west-2"])
+    assert "ReplicationStatus" not in sm.describe_secret(SecretId=arn)
+    assert west.list_secrets()["SecretList"] == []
+    sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    # A secret replicated without a key keeps AWS's default one.
+    other = sm.create_secret(Name="default-key", SecretString="v")["ARN"]
+    [status] = sm.replicate_secret_to_regions(SecretId=other, AddReplicaRegions=[
+        {"Region": "us-west-2"}])["ReplicationStatus"]
+    assert status["KmsKeyId"] == "alias/aws/secretsmanager"

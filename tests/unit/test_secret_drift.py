@@ -15,8 +15,14 @@ from vivr_provision.steps.secrets import SecretStep, read_secret_string
 
 ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:vivr/production/stripe-AbCdEf"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+DR_KEY_ARN = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 OUTPUTS = {"kms": {"key_arn": KEY_ARN, "key_id": "1234abcd-12ab-34cd-56ef-1234567890ab",
-                   "alias": "alias/vivr-production"}}
+                   "alias": "alias/vivr-production"},
+           # Stripe's key is one the DR standby reads: it has a replica in us-west-2
+           # (its rules: test_secret_replicas.py).
+           "dr.kms": {"key_arn": DR_KEY_ARN, "key_id": "1234abcd-12ab-34cd-56ef-1234567890ab",
+                      "alias": "alias/vivr-production"}}
+REPLICATED = [{"Region": "us-west-2", "KmsKeyId": DR_KEY_ARN, "Status": "InSync"}]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +37,8 @@ def _step(config: PlatformConfig) -> SecretStep:
 def _described(step: SecretStep, **edits: Any) -> dict[str, Any]:
     return {"ARN": ARN, "Name": "vivr/production/stripe", "Description": step.description,
             "KmsKeyId": KEY_ARN, "Tags": [{"Key": k, "Value": v}
-                                          for k, v in step.tags().items()], **edits}
+                                          for k, v in step.tags().items()],
+            "ReplicationStatus": REPLICATED, **edits}
 
 
 @pytest.mark.parametrize(("edits", "expected"), [

@@ -675,6 +675,9 @@ def _dr_alb_problems(c: PlatformConfig) -> list[str]:
     if dr.enabled and dr.standby.alb and dr.alb is None:
         problems.append("dr.standby.alb: the standby ALB needs a dr.alb section (subnets, "
                         "security groups, target group, listeners)")
+    if dr.enabled and dr.standby.replicate_secrets and not c.kms.multi_region:
+        problems.append("dr.standby.replicate_secrets: the replicas are encrypted with the key's "
+                        "replica in dr.region, which needs kms.multi_region: true")
     alb = dr.alb
     if alb is None:
         return problems

@@ -196,11 +196,19 @@ class BackupsConfig(StrictModel):
 
 
 class StandbyConfig(StrictModel):
-    """Which standby resources exist in the DR region ("can be activated")."""
+    """Which standby resources exist in the DR region ("can be activated").
+
+    ``replicate_secrets``: the secrets the standby reads (the ECS container
+    secrets and the standby ALB's origin-verify secret) get a Secrets
+    Manager replica in the DR region, encrypted with the DR key (the
+    replica of the multi-Region key), so the standby does not depend on
+    the primary region's Secrets Manager during a failover.
+    """
 
     ecs: bool
     redis: bool
     alb: bool
+    replicate_secrets: bool = False
 
 
 class DrDatabaseConfig(StrictModel):

@@ -20,6 +20,13 @@ the operator the command that sets one.
 Destroy schedules deletion with the configured recovery window; a later
 apply within that window restores the secret instead of failing on the
 name that is still taken.
+
+The secrets the DR standby reads also have a replica in ``dr.region``
+encrypted with the DR key (:mod:`vivr_provision.steps.secret_replicas`):
+made at create, converged as drift (missing, failed or with another key),
+removed before the primary's deletion is scheduled (AWS refuses to delete
+a primary that still has replicas), and made again when an apply restores
+the secret from its recovery window.
 """
 
 from __future__ import annotations
@@ -43,8 +50,19 @@ from vivr_provision.steps.common import (
     require_owned,
     tag_map,
 )
-from vivr_provision.steps.drift import NAME, Field, tags_row
+from vivr_provision.steps.drift import NAME, Field, drift, tags_row
 from vivr_provision.steps.kinds import SECRET
+from vivr_provision.steps.secret_replicas import (
+    DR_KEY_STEP,
+    add_replica_regions,
+    dr_key_spellings,
+    remove_replicas,
+    replica_entry,
+    replica_key,
+    replica_ready,
+    replica_region,
+    replicated_regions,
+)
 
 events = log.get_logger("vivr.secrets")
 ALNUM = string.ascii_letters + string.digits
@@ -138,7 +156,11 @@ class SecretStep(KindStep):
         return self.secret_name
 
     def depends_on(self) -> tuple[str, ...]:
-        return ("kms",)
+        return ("kms", DR_KEY_STEP) if self.replica_region() else ("kms",)
+
+    def replica_region(self) -> str | None:
+        """The DR region this secret is replicated to (the standby reads it), or None."""
+        return replica_region(self.config, self.key)
 
     def sm(self, ctx: StepContext) -> Any:
         return ctx.client("secretsmanager", self.region)
@@ -172,6 +194,9 @@ class SecretStep(KindStep):
             "Tags": aws_tags(self.tags()),
             "ClientRequestToken": token,
         }
+        region = self.replica_region()
+        if region is not None:
+            params["AddReplicaRegions"] = add_replica_regions(ctx, region)
         value = self.initial_value(ctx)
         if value is not None:
             log.register_secret(value)
@@ -190,7 +215,57 @@ class SecretStep(KindStep):
               lambda s, ctx: (ctx.output("kms", "key_arn"), ctx.output("kms", "key_id"),
                               ctx.output("kms", "alias")),
               compare="any_of", apply="update_metadata"),
+        # The replica in dr.region: the DR key when the standby reads this
+        # secret, else none there.  Compared as its key (any spelling of the
+        # DR key); missing, failed or another key are one change.
+        Field("dr_replica", lambda d: d.get("DrReplicaKey"),
+              lambda s, ctx: dr_key_spellings(ctx) if s.replica_region() else (None,),
+              compare="any_of", apply="converge_replica"),
     )
+
+    def observed(self, resource: Resource) -> dict[str, Any]:
+        """The description plus ``DrReplicaKey``: what :func:`replica_key` reads for
+        ``dr.region`` (the config's DR region, replicated to or not)."""
+        return {**resource.data,
+                "DrReplicaKey": replica_key(resource.data, self.config.dr.region)}
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return drift(self, ctx, self.observed(resource), self.FIELDS)
+
+    def converge_replica(self, ctx: StepContext, resource: Resource,
+                         changes: list[Change]) -> None:
+        """Remove the replica in dr.region that is wrong (failed, another key, not
+        wanted), then replicate with the DR key when the standby reads the secret."""
+        dr_region = self.config.dr.region
+        if replica_entry(resource.data, dr_region) is not None:
+            remove_replicas(ctx, self.sm(ctx), resource.id, [dr_region],
+                            lambda: self.reread(ctx).data)
+        region = self.replica_region()
+        if region is not None:
+            self.sm(ctx).replicate_secret_to_regions(
+                SecretId=resource.id, AddReplicaRegions=add_replica_regions(ctx, region))
+            events.info("secret.replicated", step=self.name, secret=self.secret_name,
+                        region=region)
+
+    def is_ready(self, resource: Resource) -> bool:
+        region = self.replica_region()
+        return region is None or replica_ready(resource.data, region)
+
+    def wait(self, ctx: StepContext, resource: Resource) -> Resource:
+        """Until the DR replica is in sync (the standby's tasks need it); a failed
+        replication stops here with AWS's message."""
+        region = self.replica_region()
+        if region is None or replica_ready(resource.data, region):
+            return resource
+        latest: list[Resource] = [resource]
+
+        def in_sync() -> bool:
+            latest[0] = self.reread(ctx)
+            return replica_ready(latest[0].data, region)
+
+        ctx.poll(f"replica of {self.secret_name} in {region}", in_sync,
+                 budget_s=self.wait_budget_s, delay_s=2.0)
+        return latest[0]
 
     def update_metadata(self, ctx: StepContext, resource: Resource,
                         changes: list[Change]) -> None:
@@ -204,17 +279,38 @@ class SecretStep(KindStep):
         return SECRET.not_found | {"InvalidRequestException"}
 
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
+        """Replicas first (AWS refuses to delete a primary that has any; a removed
+        replica is deleted at once), then the primary with its recovery window."""
+        regions = replicated_regions(resource.data)
+        remove_replicas(ctx, self.sm(ctx), resource.id, regions,
+                        lambda: self._description(ctx, resource.id))
         days = self.config.secrets.recovery_window_days
         if not gone_on(SECRET.not_found, self.sm(ctx).delete_secret, SecretId=resource.id,
                        RecoveryWindowInDays=days):
             return []
-        return [f"secret {self.secret_name} recoverable for {days} days "
+        kept = [f"secret {self.secret_name} recoverable for {days} days "
                 f"(`aws secretsmanager restore-secret --secret-id {self.secret_name}`); "
                 "the next apply restores it"]
+        if regions:
+            kept.append(f"its replica(s) in {', '.join(regions)} were deleted at once (AWS "
+                        "keeps no recovery window for replicas); the next apply replicates "
+                        "the restored secret again")
+        return kept
+
+    def _description(self, ctx: StepContext, secret_id: str) -> dict[str, Any]:
+        """DescribeSecret by ARN, also while scheduled for deletion ({} once gone)."""
+        return absent_on(SECRET.not_found, self.sm(ctx).describe_secret,
+                         SecretId=secret_id) or {}
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
-        return {"id": resource.id, "arn": resource.id, "name": self.secret_name,
-                "has_value": has_current_value(resource.data)}
+        """Also ``dr_arn`` when replicated: the replica's ARN (the primary's, in
+        dr.region), what the standby's task definition and grants name."""
+        outputs = {"id": resource.id, "arn": resource.id, "name": self.secret_name,
+                   "has_value": has_current_value(resource.data)}
+        region = self.replica_region()
+        if region is not None:
+            outputs["dr_arn"] = replica_arn(resource.id, region)
+        return outputs
 
     def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
         """A secret without a value: what to run to set one (never the value)."""
@@ -224,6 +320,14 @@ class SecretStep(KindStep):
         if resource is None:
             return [f"{self.secret_name} is created without a value; then set it: `{command}`"]
         return [f"{self.secret_name} has no value yet; set it: `{command}`"]
+
+
+def replica_arn(primary_arn: str, region: str) -> str:
+    """A replica's ARN: the primary's with the region changed (Secrets Manager
+    user guide, "Replicate a secret")."""
+    parts = primary_arn.split(":")
+    parts[3] = region
+    return ":".join(parts)
 
 
 class GeneratedSecretStep(SecretStep):

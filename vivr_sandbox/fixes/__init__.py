@@ -38,6 +38,7 @@ from vivr_sandbox.fixes import (
     logs,
     rds,
     s3,
+    secretsmanager,
     wafv2,
 )
 
@@ -92,5 +93,6 @@ _FIXES: list[Callable[[], None]] = [
     *wafv2.FIXES,
     *iam.FIXES,
     *applicationautoscaling.FIXES,
+    *secretsmanager.FIXES,
     dns.fix_acm_validation_needs_delegation,
 ]
