@@ -64,6 +64,8 @@ def test_the_computed_table_has_every_line_the_spec_leaves_out() -> None:
     assert left_out["WAF web ACL"].monthly == usd("waf.web_acl")
     assert left_out["WAF rules"].quantity == 4  # 3 managed rule groups + the rate rule
     assert left_out["KMS replica key (DR)"].region == "us-west-2"
+    secrets = left_out["Secrets Manager replicas (DR)"]
+    assert (secrets.region, secrets.quantity) == ("us-west-2", 7)  # 6 ECS + origin-verify
     assert left_out["Elastic IP"].quantity == HOURS
     assert left_out["Standby ALB (DR)"].region == "us-west-2"
     assert "RDS standby storage" in left_out
@@ -126,6 +128,7 @@ def test_staging_is_priced_from_its_own_config_and_is_cheaper() -> None:
     services = {line.service for line in staging.computed}
     assert not services & {"RDS read replica (same region)", "RDS read replica (cross-region DR)",
                            "KMS replica key (DR)", "Standby ALB (DR)", "RDS Multi-AZ standby",
+                           "Secrets Manager replicas (DR)",
                            "DataDog APM"}
     assert lines_named(STAGING, "ElastiCache")[0].quantity == HOURS  # one cache.t3.micro
     assert lines_named(STAGING, "PgBouncer EC2")[0].detail == "t3.micro"

@@ -8,8 +8,8 @@ import pytest
 
 from tests.unit.stubbed import ACCOUNT, REPO, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig, load_config
+from vivr_provision.config.dr_secrets import standby_secret_keys
 from vivr_provision.steps.base import Resource
-from vivr_provision.steps.secret_replicas import standby_secret_keys
 from vivr_provision.steps.secrets import SecretStep, secret_steps
 
 NAME = "vivr/production/stripe"

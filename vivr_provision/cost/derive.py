@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vivr_provision.config import PlatformConfig
+from vivr_provision.config.dr_secrets import replicated_secret_keys
 from vivr_provision.config.network import NetworkConfig
 from vivr_provision.config.ops import REPLICA_RESOURCE
 from vivr_provision.cost.prices import Price, PriceTable
@@ -248,6 +249,12 @@ def _security(out: Lines) -> None:
     if c.dr.enabled and c.kms.multi_region:
         out.add(("Other", "KMS replica key (DR)", f"{c.kms.alias}, {c.dr.region}"),
                 "1 multi-Region replica", 1, out.price("kms.key", c.dr.region), None)
+    replicas = len(replicated_secret_keys(c))
+    if replicas:
+        # Secrets Manager bills each replica as a secret of its own.
+        out.add(("Other", "Secrets Manager replicas (DR)", f"the standby's secrets, {c.dr.region}"),
+                f"{counted(replicas, 'replica')} (dr.standby.replicate_secrets)", replicas,
+                out.price("secretsmanager.secret", c.dr.region), None)
 
 
 def _monitoring(out: Lines) -> None:

@@ -4,9 +4,8 @@ The standby application in the DR region must start while the primary
 region is down, so the secrets it reads cannot live only there: with
 ``dr.standby.replicate_secrets`` each of them has a replica in
 ``dr.region`` encrypted with the DR key (``dr.kms``, the multi-Region
-key's replica there).  Which secrets: those the ECS container names
-(``ecs.task_definition.container.secrets``) and the one whose value the
-standby ALB's origin-verify rule matches (``dr.alb.origin_verify.secret``).
+key's replica there).  Which secrets: :mod:`vivr_provision.config.dr_secrets`
+(the ECS container's and the standby ALB's origin-verify secret).
 
 How AWS behaves (botocore's secretsmanager model and the Secrets Manager
 user guide, "Delete a secret" / "Replicate a secret"):
@@ -30,6 +29,7 @@ from typing import Any
 
 from vivr_provision import aws_errors
 from vivr_provision.config import PlatformConfig
+from vivr_provision.config.dr_secrets import replicated_secret_keys
 from vivr_provision.steps.base import StepContext
 
 #: The step whose outputs name the DR key.
@@ -41,22 +41,9 @@ FAILED = "Failed"
 SETTLE_BUDGET_S = 300.0
 
 
-def standby_secret_keys(config: PlatformConfig) -> frozenset[str]:
-    """Keys of the secrets the standby reads: the ECS container's and the
-    standby ALB's origin-verify secret (when that balancer has the rule)."""
-    keys = {entry.secret for entry in config.ecs.task_definition.container.secrets}
-    alb = config.dr.alb
-    if config.dr.standby.alb and alb is not None and alb.origin_verify is not None:
-        keys.add(alb.origin_verify.secret)
-    return frozenset(keys)
-
-
 def replica_region(config: PlatformConfig, key: str | None) -> str | None:
     """``dr.region`` when secret ``key`` is replicated there, else None."""
-    dr = config.dr
-    if not (dr.enabled and dr.standby.replicate_secrets and config.kms.multi_region):
-        return None
-    return dr.region if key in standby_secret_keys(config) else None
+    return config.dr.region if key in replicated_secret_keys(config) else None
 
 
 def replica_entry(description: Mapping[str, Any], region: str) -> dict[str, Any] | None:
@@ -129,4 +116,4 @@ def replica_ready(description: Mapping[str, Any], region: str) -> bool:
 
 __all__ = ["DR_KEY_STEP", "add_replica_regions", "dr_key_spellings", "remove_replicas",
            "replica_entry", "replica_key", "replica_ready", "replica_region",
-           "replicated_regions", "standby_secret_keys"]
+           "replicated_regions"]
