@@ -67,6 +67,13 @@ INVALID: list[tuple[str, Mutation, str]] = [
      "dr.alb.subnets[0] 'dr-public-2a' has no route table to dr.network's internet gateway"),
     ("alb without a dr network", lambda d: d["dr"].pop("network"),
      "dr.alb: the standby ALB needs dr.network"),
+    ("replicated secrets without a DR key", lambda d: d["kms"].update(multi_region=False),
+     "dr.standby.replicate_secrets: the replicas are encrypted with the key's replica in "
+     "dr.region, which needs kms.multi_region: true"),
+    ("replicated secrets with DR off", lambda d: d["dr"].update(
+        enabled=False, standby={"ecs": False, "redis": False, "alb": False,
+                                "replicate_secrets": True}),
+     "standby resources need enabled: true"),
     ("failover without the standby",
      lambda d: d["dr"]["standby"].update(alb=False),
      "route53.failover_records[0]: failover needs dr.enabled and dr.standby.alb"),

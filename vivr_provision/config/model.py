@@ -660,6 +660,16 @@ def _dr_network_problems(c: PlatformConfig) -> list[str]:
     return problems
 
 
+def _dr_secret_problems(c: PlatformConfig) -> list[str]:
+    """Replicated secrets need the DR key: the multi-Region key's replica in ``dr.region``
+    (a single-Region key has none, and the replicas must not fall back to AWS's key)."""
+    dr = c.dr
+    if dr.enabled and dr.standby.replicate_secrets and not c.kms.multi_region:
+        return ["dr.standby.replicate_secrets: the replicas are encrypted with the key's "
+                "replica in dr.region, which needs kms.multi_region: true"]
+    return []
+
+
 def _dr_alb_problems(c: PlatformConfig) -> list[str]:
     """The standby ALB: declared when promised, placed in the DR network like the primary's.
 
@@ -675,9 +685,6 @@ def _dr_alb_problems(c: PlatformConfig) -> list[str]:
     if dr.enabled and dr.standby.alb and dr.alb is None:
         problems.append("dr.standby.alb: the standby ALB needs a dr.alb section (subnets, "
                         "security groups, target group, listeners)")
-    if dr.enabled and dr.standby.replicate_secrets and not c.kms.multi_region:
-        problems.append("dr.standby.replicate_secrets: the replicas are encrypted with the key's "
-                        "replica in dr.region, which needs kms.multi_region: true")
     alb = dr.alb
     if alb is None:
         return problems
@@ -767,7 +774,7 @@ def _origin_verify_problems(c: PlatformConfig) -> list[str]:
 
 def _ops_problems(c: PlatformConfig) -> list[str]:
     problems: list[str] = (_dr_network_problems(c) + _dr_alb_problems(c)
-                           + _origin_verify_problems(c))
+                           + _dr_secret_problems(c) + _origin_verify_problems(c))
     dr = c.dr
     for index, alarm in enumerate(c.monitoring.alarms):
         if alarm.resource == REPLICA_RESOURCE and not c.rds.read_replicas:
