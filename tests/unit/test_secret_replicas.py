@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.unit.stubbed import ACCOUNT, REPO, StubbedAws, production_config
+from vivr_provision import aws_errors
 from vivr_provision.config import PlatformConfig, load_config
 from vivr_provision.config.dr_secrets import standby_secret_keys
 from vivr_provision.steps.base import Resource
@@ -223,3 +224,22 @@ def test_a_failed_replication_stops_the_wait_with_aws_message(config: PlatformCo
         step.wait(aws.context(config, OUTPUTS), Resource(ARN, _described(step, FAILED)))
     assert str(raised.value) == (f"replication of {NAME} to us-west-2 failed: Secret with this "
                                  "name already exists in this region")
+
+
+def test_a_replication_refused_after_a_lost_answer_is_settled_by_reading(
+        config: PlatformConfig) -> None:
+    """botocore's retry meets the replica its first attempt made: done, not failed."""
+    step = _step(config)
+    drifted = Resource(ARN, _described(step))
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        changes = step.diff(ctx, drifted)
+        aws.expect_error("secretsmanager", "replicate_secret_to_regions",
+                         "InvalidParameterException")
+        aws.expect("secretsmanager", "describe_secret", _described(step, REPLICA))
+        aws.expect("secretsmanager", "describe_secret", _described(step, REPLICA))
+        step.update(ctx, drifted, changes)
+        aws.expect_error("secretsmanager", "replicate_secret_to_regions", "AccessDeniedException")
+        aws.expect("secretsmanager", "describe_secret", _described(step))
+        with pytest.raises(aws_errors.ClientError):
+            step.update(ctx, drifted, changes)

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from vivr_provision import log
+from vivr_provision import aws_errors, log
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import GeneratedSecretConfig
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
@@ -241,11 +241,18 @@ class SecretStep(KindStep):
             remove_replicas(ctx, self.sm(ctx), resource.id, [dr_region],
                             lambda: self.reread(ctx).data)
         region = self.replica_region()
-        if region is not None:
+        if region is None:
+            return
+        try:
             self.sm(ctx).replicate_secret_to_regions(
                 SecretId=resource.id, AddReplicaRegions=add_replica_regions(ctx, region))
-            events.info("secret.replicated", step=self.name, secret=self.secret_name,
-                        region=region)
+        except aws_errors.ClientError:
+            # Retried after a lost answer, the call meets the replica its first
+            # attempt made: reading settles it; any other refusal stands.
+            if replica_key(self.reread(ctx).data, region) not in dr_key_spellings(ctx):
+                raise
+        events.info("secret.replicated", step=self.name, secret=self.secret_name,
+                    region=region)
 
     def is_ready(self, resource: Resource) -> bool:
         region = self.replica_region()
