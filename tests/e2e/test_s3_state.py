@@ -1,4 +1,5 @@
-"""The team state store in S3: lease lock, compare-and-swap saves, through the real CLI."""
+"""The team state store in S3 through the real CLI: lease lock, compare-and-swap
+saves, and `state migrate` keeping serial and lineage."""
 
 from __future__ import annotations
 
@@ -117,3 +118,39 @@ def test_a_bad_url_or_missing_bucket_is_one_line(aws: Aws) -> None:
     result = aws.cli("apply", state="s3://no-such-bucket-here/x.json")
     assert result.returncode == 3 and "NoSuchBucket" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# -- state migrate between a local file and S3 (serial and lineage kept) ------
+def _object(s3: Any) -> bytes:
+    return bytes(s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["Body"].read())
+
+
+def test_local_state_moves_to_s3_and_back_unchanged(aws: Aws, s3: Any) -> None:
+    code, report = aws.cli_json("apply", "--target", "vpc")
+    assert code == 0, report
+    local = aws.state_path.read_bytes()
+    serial, lineage = json.loads(local)["serial"], json.loads(local)["lineage"]
+
+    result = aws.cli("state", "migrate", "--to", URL)
+    assert result.returncode == 0, result.stderr
+    assert f"serial {serial}, lineage {lineage}," in result.stdout
+    assert _object(s3) == local, "same serial, lineage and steps"
+    assert aws.state_path.read_bytes() == local, "the source is left as it was"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert keys == ["vivr/production.json"], "the destination's lock is released"
+
+    again = aws.cli("state", "migrate", "--to", URL)
+    assert again.returncode == 2
+    assert again.stderr == (f"error: {URL} already exists; nothing was written "
+                            "(--force replaces it)\n")
+
+    code, listing = aws.cli_json("state", "list", state=URL)
+    assert (listing["serial"], listing["lineage"]) == (serial, lineage)
+    assert listing["steps"][0]["step"] == "vpc"
+    code, report = aws.cli_json("apply", "--target", "vpc", state=URL)
+    assert code == 0 and {s["action"] for s in report["steps"]} == {"unchanged"}, report
+
+    back = aws.workdir / "back.json"
+    result = aws.cli("state", "migrate", "--to", str(back), state=URL)
+    assert result.returncode == 0, result.stderr
+    assert back.read_bytes() == _object(s3)
