@@ -6,34 +6,25 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import click
 
 from vivr_provision.aws import ClientFactory
 from vivr_provision.catalog import Catalog, resolve
+from vivr_provision.cli.state_access import store_at
 from vivr_provision.config import PlatformConfig
 from vivr_provision.engine import Approved, Engine, RunReport, StepGraph, StepResult
 from vivr_provision.errors import Interrupted, ProvisionError, StateError
 from vivr_provision.log import redact
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
-from vivr_provision.state import LocalStateStore, State, StateStore, utc_now
+from vivr_provision.state import State, StateStore, utc_now
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import DestroyOptions
 
 if TYPE_CHECKING:  # plan models and rich load where they are used (`graph` needs neither)
     from vivr_provision.plan import Kind, Plan
     from vivr_provision.progress import ProgressView
-
-
-def open_store(location: str, clients: ClientFactory) -> StateStore:
-    """The local file store, or the S3 store for ``s3://bucket/key``."""
-    if location.startswith("s3://"):
-        from vivr_provision.state.s3 import S3StateStore
-
-        return S3StateStore(location, lambda: clients.client("s3"))
-    return LocalStateStore(Path(location))
 
 
 class Run:
@@ -45,7 +36,8 @@ class Run:
         self.steps = build_steps(self.config)
         self.graph = StepGraph(self.steps)
         self.clients = ClientFactory(aws_settings(options, self.config))
-        self.store: StateStore = open_store(options.state_file, self.clients)
+        self.store: StateStore = store_at(options.state_file, options, self.config,
+                                            self.clients)
         self.catalog = Catalog()  # resolved by plan/apply only: status calls no AWS
         #: The last apply plan's report as an apply's, when apply has nothing to do.
         self.settled: RunReport | None = None

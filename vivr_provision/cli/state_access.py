@@ -13,12 +13,18 @@ from typing import TYPE_CHECKING
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
 
 if TYPE_CHECKING:  # the config and state models load when a command runs, not for --help
+    from vivr_provision.aws import ClientFactory
     from vivr_provision.config import PlatformConfig
     from vivr_provision.state import State, StateStore
 
 
-def store_at(location: str, options: CommandOptions, config: PlatformConfig) -> StateStore:
-    """The local file store, or the S3 store for ``s3://bucket/key`` (clients made on use)."""
+def store_at(location: str, options: CommandOptions, config: PlatformConfig,
+             clients: ClientFactory | None = None) -> StateStore:
+    """The local file store, or the S3 store for ``s3://bucket/key``.
+
+    The S3 store uses ``clients`` when the command has them (``Run``), else a
+    factory made here: boto3 is imported only for an ``s3://`` location.
+    """
     if not location.startswith("s3://"):
         from vivr_provision.state import LocalStateStore
 
@@ -26,8 +32,8 @@ def store_at(location: str, options: CommandOptions, config: PlatformConfig) -> 
     from vivr_provision.aws import ClientFactory  # boto3: only for S3
     from vivr_provision.state.s3 import S3StateStore
 
-    clients = ClientFactory(aws_settings(options, config))
-    return S3StateStore(location, lambda: clients.client("s3"))
+    factory = clients or ClientFactory(aws_settings(options, config))
+    return S3StateStore(location, lambda: factory.client("s3"))
 
 
 class StateAccess:
