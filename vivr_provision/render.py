@@ -82,7 +82,9 @@ def short_id(resource_id: str, width: int) -> str:
 
 def _step_line(marker: str, style: str, step: str, resource_id: str | None, tail: str, *,
                name_width: int, width: int) -> str:
-    room = width - 4 - name_width - 2 - (len(tail) + 2 if tail else 0)
+    # A name longer than the column is never cut (it is what --target takes): the id
+    # gets what is left after the name as printed.
+    room = width - 4 - max(name_width, len(step)) - 2 - (len(tail) + 2 if tail else 0)
     rid = short_id(resource_id, room) if resource_id and room >= 8 else ""
     body = f"{step:<{name_width}}  {rid}".rstrip()
     pad = max(width - 4 - len(body) - len(tail), 2) if tail else 0

@@ -233,3 +233,18 @@ def test_a_plan_settles_apply_only_when_aws_and_state_both_agree(
     cloud.resources["fake.a"]["size"] = 4
     engine, _ = make_engine(config, _chain(config, cloud), tmp_path)
     assert not engine.settled(engine.plan())
+
+
+def test_a_step_name_longer_than_its_column_still_fits_80_columns() -> None:
+    """The name is never cut; the id gives up the room the name takes beyond its column."""
+    from vivr_provision.engine import RunReport, StepResult
+    from vivr_provision.render import report_lines
+
+    long_name = "alarm.vivr-production-pgbouncer-status-check"
+    report = RunReport("apply", [
+        StepResult("vpc", "created", "vpc-0123456789abcdef0", duration_s=0.4),
+        StepResult(long_name, "created", f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
+                   f"{long_name.removeprefix('alarm.')}", duration_s=0.3)], 1.0)
+    lines = _plain(report_lines(report, "apply vivr production", width=80))
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    assert any(long_name in line and "created" in line for line in lines)
