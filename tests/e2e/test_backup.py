@@ -11,6 +11,7 @@ cannot back-date ``SnapshotCreateTime``, so the expired backup is one whose
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -125,6 +126,8 @@ def test_at_a_terminal_backup_asks_before_pruning(aws: Aws) -> None:
         run.send("n\n")
         assert run.wait() == 0
     assert f"expired: {expired}" in run.text and expired in _manual(aws)
+    time.sleep(1.0)  # names have a one-second resolution: a second backup in the same
+    # second finds the first's snapshot and takes it as its own (one snapshot, not two)
     with PtyCli(aws, "backup") as run:
         run.expect(r"\[y/N\]")
         run.send("y\n")
