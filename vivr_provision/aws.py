@@ -1,7 +1,12 @@
 """The one place that builds boto3 sessions and clients.
 
 Why a factory: boto3 sessions are not thread-safe, so clients are created
-under a lock from one session and cached per thread, service and region.
+under a lock from one session; botocore clients are (boto3 guide
+"Multithreading or multiprocessing with clients"), so one client per
+service and region is shared by all the engine's threads.  Caching them per
+thread instead made every worker build its own ~25 clients, one at a time
+under the session lock: on a whole-platform apply the workers spent more
+time queued for that lock than calling AWS.
 Every client gets the same botocore retry policy (standard or adaptive mode
 with the configured attempts) and a per-service call-rate limit, so that a
 wide parallel apply slows down instead of tripping AWS throttling.
@@ -184,7 +189,7 @@ class ClientFactory:
         self.settings = settings
         self._session_lock = threading.Lock()
         self._session: boto3.session.Session | None = None
-        self._local = threading.local()
+        self._clients: dict[tuple[str, str, bool], Any] = {}
         self._limiters: dict[tuple[str, str], RateLimiter] = {}
         self.retries = RetryLog()
         self._config: Any = None  # botocore's Config, built with the first client
@@ -204,6 +209,10 @@ class ClientFactory:
                 connect_timeout=self.settings.connect_timeout,
                 read_timeout=self.settings.read_timeout,
                 user_agent_extra="vivr-provision",
+                # One client serves every worker thread (up to the engine's 64):
+                # botocore's default pool of 10 would open and discard a
+                # connection per call beyond ten at once.
+                max_pool_connections=64,
             )
         if not quick:
             return self._config
@@ -229,12 +238,16 @@ class ClientFactory:
         return self._session
 
     def limiter(self, service: str, region: str) -> RateLimiter:
-        key = (service, region)
+        """The call-rate limit shared by every client of ``service`` in ``region``."""
         with self._session_lock:
-            if key not in self._limiters:
-                rate = self.settings.max_calls_per_second
-                self._limiters[key] = RateLimiter(rate, burst=2 * rate)
-            return self._limiters[key]
+            return self._limiter(service, region)
+
+    def _limiter(self, service: str, region: str) -> RateLimiter:
+        key = (service, region)
+        if key not in self._limiters:
+            rate = self.settings.max_calls_per_second
+            self._limiters[key] = RateLimiter(rate, burst=2 * rate)
+        return self._limiters[key]
 
     def client(self, service: str, region: str | None = None, *, quick: bool = False) -> Any:
         """A client for ``service`` in ``region`` (default: the primary region).
@@ -243,28 +256,34 @@ class ClientFactory:
         pre-flight identity check so an unreachable endpoint fails fast.
         """
         region = region or self.settings.region
-        cache: dict[tuple[str, str, bool], Any] = self._local.__dict__.setdefault("clients", {})
         key = (service, region, quick)
-        if key not in cache:
-            with self._session_lock:
-                config = self._client_config(quick)
-                session = self._get_session()
-                client = session.client(
-                    service,
-                    region_name=region,
-                    endpoint_url=self.settings.endpoint_url,
-                    config=config,
-                )
-            client.meta.events.register("before-send", self.limiter(service, region).before_send)
-            client.meta.events.register("needs-retry", self.retries.outcome)
-            client.meta.events.register("before-send",
-                                        functools.partial(self.retries.attempt, service=service))
-            calls = CallLog(service, region)
-            client.meta.events.register("before-call", calls.before)
-            client.meta.events.register("after-call", calls.after)
-            client.meta.events.register("after-call-error", calls.failed)
-            cache[key] = client
-        return cache[key]
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        with self._session_lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._build(service, region, quick)
+                self._clients[key] = client
+        return client
+
+    def _build(self, service: str, region: str, quick: bool) -> Any:
+        """A new client with the shared config and our handlers (called under the session lock)."""
+        client = self._get_session().client(
+            service,
+            region_name=region,
+            endpoint_url=self.settings.endpoint_url,
+            config=self._client_config(quick),
+        )
+        client.meta.events.register("before-send", self._limiter(service, region).before_send)
+        client.meta.events.register("needs-retry", self.retries.outcome)
+        client.meta.events.register("before-send",
+                                    functools.partial(self.retries.attempt, service=service))
+        calls = CallLog(service, region)
+        client.meta.events.register("before-call", calls.before)
+        client.meta.events.register("after-call", calls.after)
+        client.meta.events.register("after-call-error", calls.failed)
+        return client
 
     def whoami(self) -> str:
         """The account id of the credentials, or EndpointError with a one-line reason."""
