@@ -323,6 +323,10 @@ class Engine:
         self.gate = SlotGate(max(1, parallelism), self.cancel, on_phase=self._slot_phase)
         self.clients = clients
         self._lock = threading.RLock()
+        # Coalesced saves (_make_durable): changes counted, and how many are on disk.
+        self._save_lock = threading.Lock()
+        self._changes = 0
+        self._durable = 0
         self._outputs: dict[str, Mapping[str, Any]] = {
             name: dict(rec.outputs) for name, rec in state.steps.items()
             if rec.status == "ready" and rec.outputs
@@ -383,29 +387,52 @@ class Engine:
             return self.state.record(name).model_copy(deep=True)
 
     def _commit(self, name: str, **changes: Any) -> None:
-        """Update one record and save the whole state atomically."""
+        """Update one record and return once a save that includes the change is durable.
+
+        Never call it holding ``self._lock``: it takes the save lock, and a
+        saver holding that waits for ``self._lock``.
+        """
         with self._lock:
             record = self.state.record(name)
             for key, value in changes.items():
                 setattr(record, key, value)
             record.updated_at = utc_now()
             record.observed = None  # what a refresh found is superseded
-            self.store.save(self.state)
+            self._changes += 1
+            ticket = self._changes
+        self._make_durable(ticket)
+
+    def _make_durable(self, ticket: int) -> None:
+        """Save the state unless a save made after change ``ticket`` already covers it.
+
+        Why coalesced: every step transition must be on disk before the step
+        goes on (the intent before a create), but a save is a full encode,
+        write and fsync.  Transitions that arrive while one save is writing
+        wait for the next one, which covers them all: on a wide apply many
+        threads share one save instead of queueing for one each.
+        """
+        with self._save_lock:
+            if self._durable >= ticket:
+                return
+            with self._lock:
+                covered = self._changes
+                self.store.save(self.state)
+            self._durable = covered
 
     def _note_written(self, name: str, entries: list[dict[str, str]]) -> None:
         """Journal what a step is about to write into another step's container (saved now)."""
         with self._lock:
             known = self.state.record(name).written
             added = [dict(e) for e in entries if e not in known]
-            if added:
-                self._commit(name, written=[*known, *added])
+        if added:
+            self._commit(name, written=[*known, *added])
 
     def _forget_written(self, name: str, entries: list[dict[str, str]]) -> None:
         with self._lock:
             known = self.state.record(name).written
             kept = [e for e in known if e not in entries]
-            if len(kept) != len(known):
-                self._commit(name, written=kept)
+        if len(kept) != len(known):
+            self._commit(name, written=kept)
 
     def _written_into(self, container: str) -> list[dict[str, str]]:
         with self._lock:
