@@ -28,7 +28,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 -q --durations=25
 
 demo: venv
 	@$(BIN)/vivr-provision sandbox start --port $(DEMO_PORT) --pidfile state/demo-sandbox.json
