@@ -271,6 +271,50 @@ def ecs_section(outputs: Mapping[str, Any], region: str, clients: Clients) -> di
             **_read(read)}
 
 
+# --------------------------------------------------------------------------- CloudFront
+
+def origin_path(domain: str | None, failover_names: Sequence[str],
+                primary_alb: str | None, standby_alb: str | None) -> tuple[str, str]:
+    """(``failover`` | ``primary-alb`` | ``standby-alb`` | ``other``, why) for the app origin.
+
+    Only an origin on the failover name follows Route 53 to the standby;
+    one on an ALB's own DNS name stays there whatever the health checks say.
+    """
+    def same(a: str | None, b: str | None) -> bool:
+        return bool(a and b and a.lower().rstrip(".") == b.lower().rstrip("."))
+
+    if any(same(domain, name) for name in failover_names):
+        return "failover", "follows the side Route 53 answers"
+    if same(domain, primary_alb):
+        return "primary-alb", "the primary ALB itself: a failover does not move it"
+    if same(domain, standby_alb):
+        return "standby-alb", "the standby ALB itself (the DR region)"
+    return "other", "not the failover name nor an ALB of this stack"
+
+
+def edge_section(outputs: Mapping[str, Any], origin_id: str, failover_names: Sequence[str],
+                 albs: tuple[str | None, str | None], cloudfront: Any) -> dict[str, Any]:
+    """Where CloudFront's application origin points, read live (``GetDistribution``)."""
+    section: dict[str, Any] = {"distribution_id": outputs.get("distribution_id"),
+                               "origin_id": origin_id}
+
+    def read() -> dict[str, Any]:
+        reply = cloudfront.get_distribution(Id=outputs["distribution_id"])
+        config = reply["Distribution"].get("DistributionConfig") or {}
+        items = (config.get("Origins") or {}).get("Items") or []
+        found = [o for o in items if o.get("Id") == origin_id]
+        return {"origin_domain": found[0].get("DomainName") if found else None}
+
+    found = _read(read)
+    if "error" in found:
+        return {**section, "through": "unknown", "why": found["error"], **found}
+    if found["origin_domain"] is None:
+        return {**section, **found, "through": "none",
+                "why": f"the distribution has no origin {origin_id}"}
+    through, why = origin_path(found["origin_domain"], failover_names, *albs)
+    return {**section, **found, "through": through, "why": why}
+
+
 # --------------------------------------------------------------------------- assembly
 
 @dataclass(frozen=True)
@@ -282,10 +326,17 @@ class DrSteps:
     standby_alb: str | None
     standby_target_group: str | None
     standby_ecs: str | None
+    #: The distribution (``cloudfront``), its application origin's id and the
+    #: failover names an origin may be on; not part of :meth:`names`: a
+    #: distribution alone is no DR side.
+    cloudfront: str | None = None
+    app_origin: str | None = None
+    failover_names: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, config: PlatformConfig, steps: Mapping[str, Step]) -> DrSteps:
         from vivr_provision.steps.alb.common import TG_STEP
+        from vivr_provision.steps.cloudfront.common import DISTRIBUTION_STEP
         from vivr_provision.steps.dr import dr_site, standby_alb_step
         from vivr_provision.steps.ecs.common import SERVICE_STEP
         from vivr_provision.steps.rds import DbReplicaStep
@@ -302,7 +353,10 @@ class DrSteps:
                            if isinstance(s, DbReplicaStep)),
             standby_alb=present(standby_alb_step(config)),
             standby_target_group=present(site.step(TG_STEP)),
-            standby_ecs=present(site.step(SERVICE_STEP)))
+            standby_ecs=present(site.step(SERVICE_STEP)),
+            cloudfront=present(DISTRIBUTION_STEP),
+            app_origin=next((o.id for o in config.cloudfront.origins if o.kind == "alb"), None),
+            failover_names=tuple(r.name for r in config.route53.failover_records))
 
     def names(self) -> list[str]:
         return [*self.failover, *(r[0] for r in self.replicas),
@@ -335,6 +389,21 @@ def applied(state: State, found: DrSteps) -> list[str]:
     return [name for name in found.names() if _outputs(state, name) is not None]
 
 
+def _edge(state: State, found: DrSteps, clients: Clients) -> dict[str, Any]:
+    """CloudFront's application origin: ``not built`` / ``not applied`` / read live."""
+    if found.cloudfront is None or found.app_origin is None:
+        return {"state": NOT_BUILT}
+    outputs = _outputs(state, found.cloudfront)
+    if outputs is None:
+        return {"step": found.cloudfront, "state": NOT_APPLIED}
+    albs = ((_outputs(state, "alb") or {}).get("dns_name"),
+            (_outputs(state, found.standby_alb) or {}).get("dns_name")
+            if found.standby_alb else None)
+    return {"step": found.cloudfront,
+            **edge_section(outputs, found.app_origin, found.failover_names, albs,
+                           clients.client("cloudfront"))}
+
+
 def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: Clients,
                  now: datetime | None = None) -> dict[str, Any]:
     """The whole ``dr status`` document (see README "dr status" for its fields)."""
@@ -364,6 +433,7 @@ def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: 
         "project": config.project, "environment": config.environment,
         "region": config.aws.region, "dr_region": dr.region, "checked_at": _iso(now),
         "targets": {"rto_hours": dr.rto_hours, "rpo_hours": dr.rpo_hours},
+        "edge": _edge(state, found, clients),
         "failover": failover,
         "replicas": replicas,
         "standby": {
@@ -378,5 +448,5 @@ def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: 
     }
 
 
-__all__ = ["NO_DATAPOINT", "DrSteps", "applied", "build_report", "check_health", "rpo_view",
-           "serving_side"]
+__all__ = ["NO_DATAPOINT", "DrSteps", "applied", "build_report", "check_health",
+           "edge_section", "origin_path", "rpo_view", "serving_side"]

@@ -63,6 +63,16 @@ def _failover(section: Mapping[str, Any], report: Mapping[str, Any]) -> Lines:
     return lines
 
 
+def _edge(edge: Mapping[str, Any]) -> Lines:
+    """Where CloudFront sends application requests: the failover name, or an ALB itself."""
+    lines = ["CloudFront (application origin)"]
+    if "through" not in edge:
+        return [*lines, _line("origin", edge["state"])]
+    lines.append(_line("origin", f"{edge.get('origin_id')} -> {edge.get('origin_domain')}"))
+    lines.append(_line("path", f"{edge['through']}, {edge['why']}"))
+    return lines
+
+
 def lag_text(replica: Mapping[str, Any]) -> str:
     if replica.get("lag_error"):
         return str(replica["lag_error"])
@@ -122,6 +132,7 @@ def report_lines(report: Mapping[str, Any]) -> Lines:
     head = (f"dr status {report['project']} {report['environment']}: {report['region']} -> "
             f"{report['dr_region']}, at {report['checked_at']}")
     sections: list[Lines] = [[head]]
+    sections.append(_edge(report["edge"]))
     sections += [_failover(s, report) for s in report["failover"]]
     ordered = sorted(report["replicas"], key=lambda r: not r.get("cross_region"))
     sections += [_replica(r) for r in ordered]

@@ -34,6 +34,8 @@ SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:vivr/production
 CERT_ARN = f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/c0ffee00-1111-2222-3333-444455556666"
 ACL_ARN = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/vivr-waf/a1b2c3d4"
 ALB_DNS = "vivr-alb-1234567890.us-east-1.elb.amazonaws.com"
+#: The app origin's domain: the failover name (cloudfront.origins[app].failover_record).
+ORIGIN_NAME = "origin.vivr.example.com"
 ASSETS_DOMAIN = "vivr-assets.s3.us-east-1.amazonaws.com"
 OUTPUTS = {
     "alb": {"dns_name": ALB_DNS},
@@ -99,7 +101,7 @@ def wanted() -> dict[str, Any]:
         "DefaultRootObject": "", "PriceClass": "PriceClass_All", "HttpVersion": "http2and3",
         "IsIPV6Enabled": True, "WebACLId": ACL_ARN,
         "Origins": _listed([
-            _custom("app", ALB_DNS, CustomHeaders=_listed([
+            _custom("app", ORIGIN_NAME, CustomHeaders=_listed([
                 {"HeaderName": "X-Origin-Verify", "HeaderValue": SECRET}]),
                 OriginShield={"Enabled": True, "OriginShieldRegion": "us-east-1"}),
             {"Id": "assets", "DomainName": ASSETS_DOMAIN, "OriginPath": "",

@@ -188,17 +188,23 @@ APEX_RECORD = {"Name": "_a1.vivr.example.com.", "Type": "CNAME",
                "Value": "_b1.acm-validations.aws."}
 WWW_RECORD = {"Name": "_a2.www.vivr.example.com.", "Type": "CNAME",
               "Value": "_b2.acm-validations.aws."}
+#: The failover name, a SAN derived from route53.failover_records (issue 11).
+ORIGIN_RECORD = {"Name": "_a3.origin.vivr.example.com.", "Type": "CNAME",
+                 "Value": "_b3.acm-validations.aws."}
 
 
 def _certificate(**edits: Any) -> dict[str, Any]:
     return {"CertificateArn": CERT_ARN, "DomainName": "vivr.example.com",
-            "SubjectAlternativeNames": ["vivr.example.com", "www.vivr.example.com"],
+            "SubjectAlternativeNames": ["vivr.example.com", "www.vivr.example.com",
+                                        "origin.vivr.example.com"],
             "Status": "ISSUED", "KeyAlgorithm": "RSA-2048",
             "DomainValidationOptions": [
                 {"DomainName": "vivr.example.com", "ValidationMethod": "DNS",
                  "ResourceRecord": APEX_RECORD},
                 {"DomainName": "www.vivr.example.com", "ValidationMethod": "DNS",
-                 "ResourceRecord": WWW_RECORD}], **edits}
+                 "ResourceRecord": WWW_RECORD},
+                {"DomainName": "origin.vivr.example.com", "ValidationMethod": "DNS",
+                 "ResourceRecord": ORIGIN_RECORD}], **edits}
 
 
 def _in_zone(record: dict[str, str]) -> dict[str, Any]:
@@ -215,22 +221,29 @@ def _expect_record_read(aws: StubbedAws, record: dict[str, str], present: bool) 
 
 
 @pytest.mark.parametrize(("edits", "present", "expected"), [
-    ({}, (True, True), []),
-    ({}, (True, False),
+    ({}, (True, True, True), []),
+    ({}, (True, False, True),
      [("validation_records", ["_a2.www.vivr.example.com."], "present in the hosted zone",
        False)]),
-    ({"Status": "PENDING_VALIDATION"}, (True, True), []),
+    ({"Status": "PENDING_VALIDATION"}, (True, True, True), []),
     # What asks for a replacement is reported alone: the zone is not read.
     ({"Status": "EXPIRED"}, None, [("status", "EXPIRED", "ISSUED", True)]),
     ({"SubjectAlternativeNames": ["vivr.example.com"]}, None,
-     [("subject_alternative_names", [], ["www.vivr.example.com"], True)]),
+     [("subject_alternative_names", [], ["origin.vivr.example.com", "www.vivr.example.com"],
+       True)]),
+    # A certificate from before the failover name was derived: a new one (ACM
+    # cannot add a name), which plan shows as a replacement.
+    ({"SubjectAlternativeNames": ["vivr.example.com", "www.vivr.example.com"]}, None,
+     [("subject_alternative_names", ["www.vivr.example.com"],
+       ["origin.vivr.example.com", "www.vivr.example.com"], True)]),
     ({"KeyAlgorithm": "EC-prime256v1"}, None,
      [("key_algorithm", "EC_prime256v1", "RSA_2048", True)]),
-    ({"KeyAlgorithm": None}, (True, True), []),
+    ({"KeyAlgorithm": None}, (True, True, True), []),
     ({"DomainName": "vivr.example.net"}, None,
      [("domain_name", "vivr.example.net", "vivr.example.com", True),
-      ("subject_alternative_names", ["vivr.example.net", "www.vivr.example.com"],
-       ["www.vivr.example.com"], True)]),
+      ("subject_alternative_names",
+       ["origin.vivr.example.com", "vivr.example.net", "www.vivr.example.com"],
+       ["origin.vivr.example.com", "www.vivr.example.com"], True)]),
     ({"DomainValidationOptions": [
         {"DomainName": "vivr.example.com", "ValidationMethod": "EMAIL"},
         {"DomainName": "www.vivr.example.com", "ValidationMethod": "DNS",
@@ -238,7 +251,7 @@ def _expect_record_read(aws: StubbedAws, record: dict[str, str], present: bool) 
      [("validation_method", ["DNS", "EMAIL"], "DNS", True)]),
 ])
 def test_certificate_drift(config: PlatformConfig, edits: dict[str, Any],
-                           present: tuple[bool, bool] | None,
+                           present: tuple[bool, bool, bool] | None,
                            expected: list[tuple[str, Any, Any, bool]]) -> None:
     step = CertificateStep(config)
     data = {k: v for k, v in _certificate(**edits).items() if v is not None}
@@ -246,6 +259,7 @@ def test_certificate_drift(config: PlatformConfig, edits: dict[str, Any],
         if present is not None:
             _expect_record_read(aws, APEX_RECORD, present[0])
             _expect_record_read(aws, WWW_RECORD, present[1])
+            _expect_record_read(aws, ORIGIN_RECORD, present[2])
         changes = step.diff(aws.context(config, OUTPUTS),
                             Resource(CERT_ARN, {**data, "TagMap": step.tags()}))
     assert _changes(changes) == expected
@@ -260,6 +274,7 @@ def test_a_deleted_validation_record_is_written_back_with_the_tags(
         ctx = aws.context(config, OUTPUTS)
         _expect_record_read(aws, APEX_RECORD, False)
         _expect_record_read(aws, WWW_RECORD, True)
+        _expect_record_read(aws, ORIGIN_RECORD, True)
         changes = step.diff(ctx, Resource(CERT_ARN, drifted))
         assert [c.field for c in changes] == ["tags", "validation_records"]
         assert "_a1.vivr.example.com." in changes[1].describe()
@@ -267,6 +282,7 @@ def test_a_deleted_validation_record_is_written_back_with_the_tags(
             "CertificateArn": CERT_ARN, "Tags": aws_tags(step.tags())})
         _expect_record_read(aws, APEX_RECORD, False)  # read again, not trusted
         _expect_record_read(aws, WWW_RECORD, True)
+        _expect_record_read(aws, ORIGIN_RECORD, True)
         aws.expect("route53", "change_resource_record_sets", IN_SYNC, {
             "HostedZoneId": ZONE_ID, "ChangeBatch": {
                 "Comment": "vivr-provision acm: ACM validation of vivr.example.com",

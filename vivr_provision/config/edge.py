@@ -62,10 +62,19 @@ class OriginHeaderConfig(StrictModel):
 
 
 class AlbOriginConfig(StrictModel):
-    """The application origin: the ALB's DNS name, known only once it exists."""
+    """The application origin: the ALB's DNS name, known only once it exists.
+
+    ``failover_record`` (a name of ``route53.failover_records``) makes the
+    origin's domain that name instead, so CloudFront reaches the application
+    through Route 53's PRIMARY/SECONDARY pair: the primary ALB while its
+    health check passes, the standby ALB in the DR region when it fails.
+    Without it the origin is the primary ALB's own DNS name and a failover
+    record is on no path traffic takes (staging, which has no DR).
+    """
 
     kind: Literal["alb"]
     id: Name
+    failover_record: DomainName | None = None
     protocol_policy: OriginProtocolPolicy
     http_port: ServicePort
     https_port: ServicePort
@@ -489,6 +498,9 @@ class FailoverRecordConfig(StrictModel):
     primary: Literal["alb"]
     secondary: Literal["dr_alb"]
     health_check: Route53HealthCheckConfig
+    #: The standby ALB's own check on the SECONDARY (``health-check.standby-alb``);
+    #: None: the SECONDARY has none and Route 53 treats it as always healthy.
+    secondary_health_check: Route53HealthCheckConfig | None = None
 
 
 class Route53Config(StrictModel):

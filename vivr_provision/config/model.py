@@ -772,9 +772,43 @@ def _origin_verify_problems(c: PlatformConfig) -> list[str]:
     return problems
 
 
+def _failover_path_problems(c: PlatformConfig) -> list[str]:
+    """CloudFront's way to the failover pair, and the standby's own check (issue 11).
+
+    An origin's ``failover_record`` must be a record this config writes
+    (otherwise CloudFront's origin name would resolve to nothing). A
+    SECONDARY health check probes the standby ALB, which, like the primary,
+    answers 403 to anything without the origin header: its path must be one
+    of ``dr.alb.origin_verify.open_paths``, or the check fails for good.
+    """
+    problems: list[str] = []
+    names = [r.name for r in c.route53.failover_records]
+    for index, origin in enumerate(c.cloudfront.origins):
+        if origin.kind != "alb" or origin.failover_record is None:
+            continue
+        if origin.failover_record not in names:
+            problems.append(
+                f"cloudfront.origins[{index}].failover_record {origin.failover_record} is not "
+                "a name of route53.failover_records, so the origin would not resolve")
+    verify = c.dr.alb.origin_verify if c.dr.alb is not None else None
+    for index, record in enumerate(c.route53.failover_records):
+        check = record.secondary_health_check
+        if check is None or verify is None:
+            continue
+        path = check.resource_path.split("?", 1)[0]
+        if path not in verify.open_paths:
+            problems.append(
+                f"route53.failover_records[{index}].secondary_health_check.resource_path "
+                f"{path}: Route 53 health checkers cannot send {verify.header}, so the standby "
+                "ALB would answer them 403 and the SECONDARY would never be healthy; add it to "
+                "dr.alb.origin_verify.open_paths")
+    return problems
+
+
 def _ops_problems(c: PlatformConfig) -> list[str]:
     problems: list[str] = (_dr_network_problems(c) + _dr_alb_problems(c)
-                           + _dr_secret_problems(c) + _origin_verify_problems(c))
+                           + _dr_secret_problems(c) + _origin_verify_problems(c)
+                           + _failover_path_problems(c))
     dr = c.dr
     for index, alarm in enumerate(c.monitoring.alarms):
         if alarm.resource == REPLICA_RESOURCE and not c.rds.read_replicas:

@@ -105,6 +105,25 @@ def _key_algorithm(reported: str) -> str:
     return reported.replace("-", "_")
 
 
+def subject_alternative_names(config: PlatformConfig) -> list[str]:
+    """``acm.subject_alternative_names`` plus every failover record's name, in that order.
+
+    Both ALBs (``acm`` and ``dr.acm``) answer on the failover names
+    (``origin.vivr.example.com``): CloudFront's application origin is that
+    name (``cloudfront.origins[].failover_record``) and CloudFront refuses an
+    origin whose certificate matches neither the origin's domain nor the
+    Host header it forwards (CloudFront developer guide, "Requiring HTTPS
+    for communication between CloudFront and your custom origin").  Derived,
+    not listed twice, so a failover name cannot be forgotten on a certificate.
+    """
+    names = [n for n in config.acm.subject_alternative_names if n != config.acm.domain_name]
+    for record in config.route53.failover_records:
+        if record.name not in names and record.name != config.acm.domain_name \
+                and not config.acm.covers(record.name):
+            names.append(record.name)
+    return names
+
+
 class CertificateStep(KindTaggedStep):
     """``acm.domain_name`` plus its SANs, validated by DNS in our hosted zone."""
 
@@ -129,6 +148,7 @@ class CertificateStep(KindTaggedStep):
         """
         super().__init__(config, site=site)
         self.cert = config.acm
+        self.sans = subject_alternative_names(config)
         self.shares_records_with = shares_records_with
 
     def resource_name(self) -> str:
@@ -150,7 +170,7 @@ class CertificateStep(KindTaggedStep):
 
     @property
     def names(self) -> set[str]:
-        return {self.cert.domain_name, *self.cert.subject_alternative_names}
+        return {self.cert.domain_name, *self.sans}
 
     # -- finding -------------------------------------------------------------
     def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
@@ -203,8 +223,8 @@ class CertificateStep(KindTaggedStep):
             "IdempotencyToken": token_for_acm(token),
             "Tags": aws_tags(self.tags()),
         }
-        if self.cert.subject_alternative_names:
-            params["SubjectAlternativeNames"] = list(self.cert.subject_alternative_names)
+        if self.sans:
+            params["SubjectAlternativeNames"] = list(self.sans)
         arn = self.acm(ctx).request_certificate(**params)["CertificateArn"]
         found = until_found(f"describe certificate {arn}", lambda: self._describe(ctx, arn),
                             deadline_s=60)
@@ -380,7 +400,7 @@ class CertificateStep(KindTaggedStep):
             Field("domain_name", lambda d: d.get("DomainName"), lambda s, ctx: domain,
                   effect="replace"),
             Field("subject_alternative_names", other_names,
-                  lambda s, ctx: sorted(set(s.cert.subject_alternative_names) - {domain}),
+                  lambda s, ctx: sorted(set(s.sans) - {domain}),
                   effect="replace"),
             Field("key_algorithm", algorithm, lambda s, ctx: s.cert.key_algorithm,
                   effect="replace"),

@@ -21,6 +21,7 @@ from vivr_provision.config.edge import (
     S3OriginConfig,
 )
 from vivr_provision.log import get_logger
+from vivr_provision.steps.alb import LISTENER_FAMILY
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.cloudfront.common import (
     CACHE_POLICY_FAMILY,
@@ -49,8 +50,10 @@ from vivr_provision.steps.common import (
     is_owned_by,
     tag_map,
 )
+from vivr_provision.steps.dr import dr_site
 from vivr_provision.steps.drift import converge, drift
 from vivr_provision.steps.kinds import DISTRIBUTION
+from vivr_provision.steps.records.common import FAILOVER_FAMILY
 from vivr_provision.steps.secrets import read_secret_string
 from vivr_provision.steps.waf import WAF_STEP
 
@@ -102,6 +105,8 @@ class DistributionStep(Step):
                 listeners = {listener.port for listener in self.config.alb.listeners}
                 if origin.https_port in listeners:
                     deps.add(f"alb-listener.{origin.https_port}")
+                if origin.failover_record is not None:
+                    deps.update(self._failover_deps(origin))
             elif isinstance(origin, S3OriginConfig):
                 deps.update({f"s3.{origin.bucket}", OAC_STEP})
         deps.update(f"secret.{key}" for key in self._header_secrets())
@@ -114,6 +119,36 @@ class DistributionStep(Step):
             if request is not None and request not in MANAGED_ORIGIN_REQUEST_POLICY_IDS:
                 deps.add(f"{ORIGIN_REQUEST_POLICY_FAMILY}.{request}")
         return tuple(sorted(deps))
+
+    def _failover_deps(self, origin: AlbOriginConfig) -> set[str]:
+        """The failover pair the origin's name is, and the standby's HTTPS listener.
+
+        The record must exist before CloudFront is pointed at its name (an
+        origin that does not resolve answers 502), and on destroy the
+        distribution goes first, then the records, then the ALBs.  The
+        standby's listener serves the origin after a failover, so it is
+        ordered like the primary's.
+        """
+        deps = {f"{FAILOVER_FAMILY}.{origin.failover_record}"}
+        standby = self.config.dr.alb
+        if self.config.dr.enabled and standby is not None and \
+                origin.https_port in {listener.port for listener in standby.listeners}:
+            deps.add(dr_site(self.config).step(f"{LISTENER_FAMILY}.{origin.https_port}"))
+        return deps
+
+    @staticmethod
+    def origin_domain(ctx: StepContext, origin: AlbOriginConfig) -> str:
+        """The failover name when configured (DR path), else the primary ALB's DNS name.
+
+        CloudFront resolves a custom origin's name by DNS, so with the
+        failover name it follows Route 53's answer: the primary ALB while
+        its health check passes, the standby ALB once it fails (after the
+        record's TTL).  The ALB's HTTPS certificate carries the name
+        (:func:`vivr_provision.steps.acm.subject_alternative_names`).
+        """
+        if origin.failover_record is not None:
+            return origin.failover_record
+        return str(ctx.output("alb", "dns_name"))
 
     # -- the desired DistributionConfig ----------------------------------------------
     def _headers(self, ctx: StepContext,
@@ -151,7 +186,7 @@ class DistributionStep(Step):
                     "OriginAccessControlId": str(ctx.output(OAC_STEP,
                                                             "origin_access_control_id")),
                     "OriginShield": self._shield(origin.origin_shield_region)}
-        domain = (str(ctx.output("alb", "dns_name")) if isinstance(origin, AlbOriginConfig)
+        domain = (self.origin_domain(ctx, origin) if isinstance(origin, AlbOriginConfig)
                   else origin.domain_name)
         path = origin.origin_path if isinstance(origin, CustomOriginConfig) else ""
         return {"Id": origin.id, "DomainName": domain, "OriginPath": path,
@@ -425,6 +460,9 @@ class DistributionStep(Step):
     def outputs(self, resource: Resource) -> dict[str, Any]:
         """Ids and the alias target (never anything from the config: it holds secrets)."""
         data = resource.data
+        origins = items_of((data.get("Config") or {}).get("Origins"))
         return {"id": resource.id, "distribution_id": resource.id, "arn": data.get("ARN"),
                 "domain_name": data.get("DomainName"),
-                "hosted_zone_id": CLOUDFRONT_HOSTED_ZONE_ID}
+                "hosted_zone_id": CLOUDFRONT_HOSTED_ZONE_ID,
+                # Where each origin's requests go (dr status shows the app's).
+                "origin_domains": {str(o.get("Id")): o.get("DomainName") for o in origins}}

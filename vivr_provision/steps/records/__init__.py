@@ -25,11 +25,18 @@ TTL.  Three step families live here, one module each (:mod:`.alias`,
     reference (a local emulator creates a new check on every call): it
     lists the checks and reads their tags before any create.
 
+``health-check.standby-alb``
+    Only with ``secondary_health_check`` on the failover records (off in
+    production): the same check of the standby ALB, attached to the
+    SECONDARY.
+
 ``dns-failover.<name>``
     The failover pair: PRIMARY (CNAME to the primary ALB, the health check
     attached) and SECONDARY (CNAME to the DR region's standby ALB,
-    ``dr.alb``, no health check: Route 53 answers it whenever the PRIMARY
-    is unhealthy), both with the spec's 60 s TTL.  Config validation lets a
+    ``dr.alb``, by default no health check: Route 53 answers it whenever
+    the PRIMARY is unhealthy), both with the spec's 60 s TTL.  CloudFront's
+    application origin is this name (``failover_record``), so the pair is
+    on the path requests take.  Config validation lets a
     failover record through only with ``dr.standby.alb`` and a ``dr.alb``
     section, so the pair is always written whole.  Destroy deletes each
     record only while it holds the value this step writes.
@@ -46,8 +53,13 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.edge import Route53HealthCheckConfig
 from vivr_provision.errors import ConfigError
 from vivr_provision.steps.base import Step
+from vivr_provision.steps.dr import standby_alb_step
 from vivr_provision.steps.records.alias import AliasRecordStep
-from vivr_provision.steps.records.common import RecordRepointedError, same_record
+from vivr_provision.steps.records.common import (
+    STANDBY_CHECK_KEY,
+    RecordRepointedError,
+    same_record,
+)
 from vivr_provision.steps.records.failover import FailoverRecordStep
 from vivr_provision.steps.records.health_check import HealthCheckStep
 
@@ -66,12 +78,32 @@ def _health_check(config: PlatformConfig) -> Route53HealthCheckConfig | None:
     return first
 
 
+def _standby_check(config: PlatformConfig) -> Route53HealthCheckConfig | None:
+    """The one check of the standby ALB (``secondary_health_check``), or None: all must agree."""
+    records = config.route53.failover_records
+    if not records:
+        return None
+    first = records[0].secondary_health_check
+    for index, record in enumerate(records[1:], start=1):
+        if record.secondary_health_check != first:
+            raise ConfigError(
+                f"route53.failover_records[{index}].secondary_health_check differs from "
+                "failover_records[0].secondary_health_check: one health check watches the "
+                "standby ALB")
+    return first
+
+
 def record_steps(config: PlatformConfig) -> list[Step]:
-    """Alias records, the primary ALB's health check and the failover records."""
+    """Alias records, the ALBs' health checks and the failover records."""
     steps: list[Step] = [AliasRecordStep(config, r) for r in config.route53.records]
     check = _health_check(config)
     if check is not None:
         steps.append(HealthCheckStep(config, check))
+        standby = _standby_check(config)
+        if standby is not None and config.dr.alb is not None:
+            steps.append(HealthCheckStep(config, standby, key=STANDBY_CHECK_KEY,
+                                         alb_step=standby_alb_step(config),
+                                         alb_name=config.dr.alb.name))
         steps += [FailoverRecordStep(config, r) for r in config.route53.failover_records]
     return steps
 

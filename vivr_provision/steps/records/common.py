@@ -39,6 +39,9 @@ ALIAS_FAMILY = "dns-alias"
 HEALTH_CHECK_FAMILY = "health-check"
 HEALTH_CHECK_KEY = "primary-alb"
 HEALTH_CHECK_STEP = f"{HEALTH_CHECK_FAMILY}.{HEALTH_CHECK_KEY}"
+#: The standby ALB's own check (``secondary_health_check``, off in production).
+STANDBY_CHECK_KEY = "standby-alb"
+STANDBY_CHECK_STEP = f"{HEALTH_CHECK_FAMILY}.{STANDBY_CHECK_KEY}"
 FAILOVER_FAMILY = "dns-failover"
 #: Every type an alias step looks at: a type dropped from the config is
 #: still found (and removed when it is ours).

@@ -1,8 +1,9 @@
 """``dns-failover.<name>``: the failover pair in front of the primary and standby ALBs.
 
 PRIMARY is a CNAME to the primary ALB with the health check attached;
-SECONDARY a CNAME to the DR region's standby ALB (``dr.alb``) with no check
-of its own, so Route 53 answers it whenever the PRIMARY is unhealthy.
+SECONDARY a CNAME to the DR region's standby ALB (``dr.alb``), by default
+with no check of its own, so Route 53 answers it whenever the PRIMARY is
+unhealthy (``secondary_health_check`` attaches ``health-check.standby-alb``).
 Destroy deletes each record only while it holds the value this step writes.
 """
 
@@ -30,6 +31,7 @@ from vivr_provision.steps.records.common import (
     HEALTH_CHECK_STEP,
     PRIMARY_ID,
     SECONDARY_ID,
+    STANDBY_CHECK_STEP,
     RecordRepointedError,
     RecordStep,
 )
@@ -45,8 +47,14 @@ class FailoverRecordStep(RecordStep):
         self.record = record
         self.standby_step = standby_alb_step(config)
 
+    @property
+    def standby_checked(self) -> bool:
+        """Whether the SECONDARY carries the standby ALB's own health check."""
+        return self.record.secondary_health_check is not None
+
     def depends_on(self) -> tuple[str, ...]:
-        return (ZONE_STEP, ALB_STEP, HEALTH_CHECK_STEP, self.standby_step)
+        deps = (ZONE_STEP, ALB_STEP, HEALTH_CHECK_STEP, self.standby_step)
+        return (*deps, STANDBY_CHECK_STEP) if self.standby_checked else deps
 
     def slots(self) -> Sequence[tuple[str, str, str | None]]:
         return [(PRIMARY_ID, self.record.type, PRIMARY_ID),
@@ -60,17 +68,24 @@ class FailoverRecordStep(RecordStep):
                 "ResourceRecords": [{"Value": str(ctx.output(ALB_STEP, "dns_name"))}]}
 
     def secondary(self, ctx: StepContext) -> dict[str, Any]:
-        """The standby ALB, with no health check of its own.
+        """The standby ALB; its own health check only with ``secondary_health_check``.
 
         A SECONDARY without a check is always considered healthy, so Route 53
         answers it whenever the PRIMARY's check fails, which is the spec's
-        "automatic failover"; a check on a standby with no targets yet would
-        only make both records unhealthy and Route 53 fall back to the PRIMARY.
+        "automatic failover".  With a check, Route 53 answers the PRIMARY
+        whenever the SECONDARY is unhealthy, "regardless of the health of
+        the primary" (Route 53 API reference, ResourceRecordSet ``Failover``):
+        on a pilot-light standby (no tasks, so failing) the check changes
+        nothing while the primary is healthy and keeps traffic on a dead
+        primary when both fail, which is why production leaves it off.
         """
-        return {"Name": self.record_name, "Type": self.record.type,
-                "SetIdentifier": SECONDARY_ID, "Failover": "SECONDARY",
-                "TTL": self.record.ttl_seconds,
-                "ResourceRecords": [{"Value": str(ctx.output(self.standby_step, "dns_name"))}]}
+        record = {"Name": self.record_name, "Type": self.record.type,
+                  "SetIdentifier": SECONDARY_ID, "Failover": "SECONDARY",
+                  "TTL": self.record.ttl_seconds,
+                  "ResourceRecords": [{"Value": str(ctx.output(self.standby_step, "dns_name"))}]}
+        if self.standby_checked:
+            record["HealthCheckId"] = str(ctx.output(STANDBY_CHECK_STEP, "health_check_id"))
+        return record
 
     def desired(self, ctx: StepContext) -> dict[str, dict[str, Any]]:
         return {PRIMARY_ID: self.primary(ctx), SECONDARY_ID: self.secondary(ctx)}
@@ -130,4 +145,5 @@ class FailoverRecordStep(RecordStep):
         return {"id": resource.id, "zone_id": resource.data["ZoneId"],
                 "name": self.resource_name(), "ttl": primary.get("TTL"),
                 "health_check_id": primary.get("HealthCheckId"),
+                "secondary_health_check_id": secondary.get("HealthCheckId"),
                 "primary_target": target(primary), "secondary_target": target(secondary)}

@@ -85,7 +85,12 @@ HEALTH_CHECK_FIELDS = (
 
 
 class HealthCheckStep(Step):
-    """``health-check.primary-alb``: Route 53 probes the primary ALB's health endpoint."""
+    """``health-check.primary-alb``: Route 53 probes the primary ALB's health endpoint.
+
+    The same class makes ``health-check.standby-alb`` (the SECONDARY's own
+    check, only with ``secondary_health_check``): ``key`` names the step,
+    ``alb_step`` the load balancer probed, ``alb_name`` its name.
+    """
 
     family = HEALTH_CHECK_FAMILY
     kinds = (HEALTH_CHECK,)
@@ -95,15 +100,19 @@ class HealthCheckStep(Step):
     #: refers to the check, so a replacement is left to the operator.
     replace_automatically = False
 
-    def __init__(self, config: PlatformConfig, check: Route53HealthCheckConfig) -> None:
-        super().__init__(config, HEALTH_CHECK_KEY)
+    def __init__(self, config: PlatformConfig, check: Route53HealthCheckConfig, *,
+                 key: str = HEALTH_CHECK_KEY, alb_step: str = ALB_STEP,
+                 alb_name: str | None = None) -> None:
+        super().__init__(config, key)
         self.check = check
+        self.alb_step = alb_step
+        self.alb_name = alb_name or config.alb.name
 
     def resource_name(self) -> str:
-        return f"{self.config.alb.name}-health"
+        return f"{self.alb_name}-health"
 
     def depends_on(self) -> tuple[str, ...]:
-        return (ALB_STEP,)
+        return (self.alb_step,)
 
     def route53(self, ctx: StepContext) -> Any:
         return ctx.client("route53")
@@ -116,7 +125,7 @@ class HealthCheckStep(Step):
         (not on the vivr.example.com certificate) is fine to probe.
         """
         return {"Type": self.check.type,
-                "FullyQualifiedDomainName": str(ctx.output(ALB_STEP, "dns_name")),
+                "FullyQualifiedDomainName": str(ctx.output(self.alb_step, "dns_name")),
                 "Port": self.check.port,
                 "ResourcePath": self.check.resource_path,
                 "RequestInterval": self.check.request_interval_seconds,
