@@ -143,8 +143,9 @@ def _check_origins(aws: Aws, config: dict[str, Any]) -> str:
     assert set(origins) == {"app", "assets", "cloudinary"}
 
     app = origins["app"]
-    alb = aws.client("elbv2").describe_load_balancers(Names=["vivr-alb"])["LoadBalancers"][0]
-    assert app["DomainName"] == alb["DNSName"]
+    # Issue 11: the failover name, so a failover moves CloudFront's traffic
+    # (tests/e2e/test_failover_path.py reads the records behind it).
+    assert app["DomainName"] == "origin.vivr.example.com"
     custom = app["CustomOriginConfig"]
     assert (custom["OriginProtocolPolicy"], custom["HTTPSPort"]) == ("https-only", 443)
     assert _items(custom["OriginSslProtocols"]) == ["TLSv1.2"]
@@ -298,6 +299,16 @@ def test_a_crashed_create_is_adopted_and_destroy_disables_before_deleting(aws: A
                name == "GetDistribution"]
     assert waiting, "the deployment of the disabled config is awaited"
     assert deleted < operations.index("DeleteWebACL"), "the ACL goes after its distribution"
+    # The failover records CloudFront's origin name resolves through go after it.
+    record_deletes = [i for i, c in enumerate(_recorded(aws))
+                      if c["operation"] == "ChangeResourceRecordSets"
+                      and any(ch["Action"] == "DELETE" and ch["ResourceRecordSet"]["Name"]
+                              .startswith("origin.vivr.example.com")
+                              for ch in c["params"]["ChangeBatch"]["Changes"])]
+    distribution_deleted = [i for i, c in enumerate(_recorded(aws))
+                            if c["operation"] == "DeleteDistribution"]
+    assert record_deletes and distribution_deleted[-1] < record_deletes[0], \
+        "the failover pair is deleted after the distribution that resolves it"
     assert cloudfront.list_distributions()["DistributionList"].get("Items") in (None, [])
     assert aws.client("wafv2").list_web_acls(Scope="CLOUDFRONT")["WebACLs"] == []
     assert _items(cloudfront.list_origin_access_controls()["OriginAccessControlList"]) == []

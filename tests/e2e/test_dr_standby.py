@@ -131,7 +131,9 @@ def test_apply_builds_the_standby_alb_in_the_dr_region(aws: Aws) -> None:
     [primary_arn] = _certificates(aws, "us-east-1")
     certificate = aws.client("acm", DR).describe_certificate(CertificateArn=dr_arn)["Certificate"]
     assert (certificate["Status"], certificate["DomainName"]) == ("ISSUED", DOMAIN)
-    assert set(certificate["SubjectAlternativeNames"]) == {DOMAIN, f"www.{DOMAIN}"}
+    # origin.: the failover name CloudFront's app origin is (issue 11), derived.
+    assert set(certificate["SubjectAlternativeNames"]) == \
+        {DOMAIN, f"www.{DOMAIN}", f"origin.{DOMAIN}"}
     assert dr_arn.split(":")[3] == DR and dr_arn != primary_arn
     _owned(tags_of(aws.client("acm", DR).list_tags_for_certificate(CertificateArn=dr_arn)),
            DOMAIN)

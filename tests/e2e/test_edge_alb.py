@@ -144,7 +144,9 @@ def test_apply_builds_the_load_balancer_as_the_spec_says(aws: Aws) -> None:
     certificate = acm.describe_certificate(CertificateArn=arns[0])["Certificate"]
     assert certificate["Status"] == "ISSUED"
     assert certificate["DomainName"] == DOMAIN
-    assert set(certificate["SubjectAlternativeNames"]) == {DOMAIN, f"www.{DOMAIN}"}
+    # origin.: the failover name CloudFront's app origin is (issue 11), derived.
+    assert set(certificate["SubjectAlternativeNames"]) == \
+        {DOMAIN, f"www.{DOMAIN}", f"origin.{DOMAIN}"}
     _owned(tags_of(acm.list_tags_for_certificate(CertificateArn=arns[0])), DOMAIN)
     zone = _zone(aws)
     assert zone["Config"]["PrivateZone"] is False

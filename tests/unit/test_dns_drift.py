@@ -253,6 +253,7 @@ def _expect_record_read(aws: StubbedAws, record: dict[str, str], present: bool) 
 def test_certificate_drift(config: PlatformConfig, edits: dict[str, Any],
                            present: tuple[bool, bool, bool] | None,
                            expected: list[tuple[str, Any, Any, bool]]) -> None:
+    """The last element: plan says the change is a replacement (a new certificate)."""
     step = CertificateStep(config)
     data = {k: v for k, v in _certificate(**edits).items() if v is not None}
     with StubbedAws() as aws:
@@ -262,7 +263,8 @@ def test_certificate_drift(config: PlatformConfig, edits: dict[str, Any],
             _expect_record_read(aws, ORIGIN_RECORD, present[2])
         changes = step.diff(aws.context(config, OUTPUTS),
                             Resource(CERT_ARN, {**data, "TagMap": step.tags()}))
-    assert _changes(changes) == expected
+    assert [(c.field, c.current, c.desired, "(replace: a new certificate;" in c.describe())
+            for c in changes] == expected
 
 
 def test_a_deleted_validation_record_is_written_back_with_the_tags(

@@ -17,9 +17,18 @@ certificate lives, because managed renewal validates through them again;
 a missing one is reported as drift and written back.
 
 Nothing about an issued certificate can change (domain, names, key
-algorithm): a change is a replacement.  Replacing it automatically would
-need every user (the listener, CloudFront) to move to the new ARN first,
-so apply stops and says so.  Destroy retries ``ResourceInUseException`` for
+algorithm): ACM has no call that edits them, so a change is a new
+certificate.  Its users (the HTTPS listener, CloudFront) hold the ARN, and
+ACM refuses to delete a certificate in use, so the replacement is made
+before the old one goes: apply requests the new certificate (tagged
+``vivr:replaces=<old ARN>``), validates it, and records its ARN; the
+listener and the distribution then see the step's new ARN as drift and move
+to it in the same apply (in-place updates downstream of the planned
+change); the next apply deletes the old certificate once ``InUseBy`` is
+empty (plan shows ``replaced_certificate: '<old ARN>' -> None``).  Plan
+shows the first change as ``(replace: a new certificate ...)``.  Adding the
+failover name to existing certificates (issue 11) goes this way.  Destroy
+retries ``ResourceInUseException`` for
 a while (a listener or distribution being deleted releases the certificate
 with a delay) and then removes the validation records it wrote, unless
 another live certificate still validates with the same record.
@@ -39,8 +48,10 @@ are not reported as "kept": that certificate's step owns them now.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
@@ -93,6 +104,27 @@ CERTIFICATE_IN_USE = policy({"ResourceInUseException"},
 #: Time ACM takes to put the validation records into DescribeCertificate.
 RECORDS_VISIBLE_S = 300.0
 VALIDATION_TTL = 300
+
+
+#: Tag on a certificate requested to replace another: the replaced one's ARN.
+REPLACES_TAG = "vivr:replaces"
+#: The change that deletes a replaced certificate nothing uses any more.
+REPLACED_FIELD = "replaced_certificate"
+
+
+@dataclass(frozen=True)
+class NewCertificate(Change):
+    """A setting ACM cannot change: apply requests a new certificate, users move, old goes.
+
+    Not ``replace=True``: that makes the engine stop (or delete first, which
+    ACM refuses while a listener uses the certificate).  The line plan
+    prints still says what happens.
+    """
+
+    def describe(self) -> str:
+        return (f"{self.field}: {self.current!r} -> {self.desired!r} (replace: a new "
+                "certificate; its listeners and CloudFront move to it in this apply, the old "
+                "one is deleted by the next apply once unused)")
 
 
 def token_for_acm(token: str) -> str:
@@ -215,13 +247,13 @@ class CertificateStep(KindTaggedStep):
         return found[0]
 
     # -- creating ------------------------------------------------------------
-    def create(self, ctx: StepContext, token: str) -> Resource:
+    def _request(self, ctx: StepContext, token: str, tags: dict[str, str]) -> Resource:
         params: dict[str, Any] = {
             "DomainName": self.cert.domain_name,
             "ValidationMethod": self.cert.validation_method,
             "KeyAlgorithm": self.cert.key_algorithm,
             "IdempotencyToken": token_for_acm(token),
-            "Tags": aws_tags(self.tags()),
+            "Tags": aws_tags(tags),
         }
         if self.sans:
             params["SubjectAlternativeNames"] = list(self.sans)
@@ -229,6 +261,9 @@ class CertificateStep(KindTaggedStep):
         found = until_found(f"describe certificate {arn}", lambda: self._describe(ctx, arn),
                             deadline_s=60)
         return found
+
+    def create(self, ctx: StepContext, token: str) -> Resource:
+        return self._request(ctx, token, self.tags())
 
     def is_ready(self, resource: Resource) -> bool:
         return resource.data.get("Status") == "ISSUED"
@@ -374,8 +409,8 @@ class CertificateStep(KindTaggedStep):
 
     # -- drift ---------------------------------------------------------------
     def fields(self) -> tuple[Field, ...]:
-        """What the certificate is: all fixed at RequestCertificate (a replacement,
-        which apply refuses: the listener and CloudFront hold its ARN), and tags."""
+        """What the certificate is: all fixed at RequestCertificate (``replace`` here;
+        :meth:`diff` turns them into a :class:`NewCertificate`), and tags."""
         domain = self.cert.domain_name
 
         def other_names(data: Mapping[str, Any]) -> list[str]:
@@ -417,19 +452,78 @@ class CertificateStep(KindTaggedStep):
                     lambda s, ctx: "present in the hosted zone", apply="write_missing_records")
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        """Drift; what ACM cannot change is a :class:`NewCertificate` (reported alone,
+        with the tags); else missing validation records and a replaced certificate
+        that nothing uses any more."""
         changes = drift(self, ctx, resource.data, self.fields())
-        if self.dns_validated and not any(c.replace for c in changes):
+        if any(c.replace for c in changes):
+            return [NewCertificate(c.field, c.current, c.desired) if c.replace else c
+                    for c in changes]
+        if self.dns_validated:
             records = self.validation_records(resource.data)
             missing = self._missing_records(ctx, records) if records else []
             changes += drift(self, ctx, {"MissingRecords": [r["Name"] for r in missing]},
                              (self.RECORDS,))
+        replaced = self._replaced(ctx, resource)
+        if replaced is not None and not replaced.data.get("InUseBy"):
+            changes.append(Change(REPLACED_FIELD, replaced.id, None))
         return changes
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        if any(isinstance(c, NewCertificate) for c in changes):
+            return self._request_replacement(ctx, resource)
         converge(self, ctx, resource, changes, (*self.fields(), self.RECORDS))
+        for change in changes:
+            if change.field == REPLACED_FIELD:
+                self._delete_replaced(ctx, str(change.current))
         found = self._describe(ctx, resource.id)
         assert found is not None
         return found
+
+    # -- replacement (create before delete) -------------------------------------
+    def _replaced(self, ctx: StepContext, resource: Resource | None) -> Resource | None:
+        """The certificate ``resource`` replaced, while it still exists (its tag says which)."""
+        arn = ((resource.data.get("TagMap") or {}) if resource else {}).get(REPLACES_TAG)
+        if not arn or arn == (resource.id if resource else None):
+            return None
+        found = self._describe(ctx, str(arn))
+        return found if found is not None and is_owned_by(self, found.data["TagMap"]) else None
+
+    def _request_replacement(self, ctx: StepContext, resource: Resource) -> Resource:
+        """Request the certificate the config describes, tagged with the one it replaces.
+
+        The token is derived from the old ARN and the new settings, so a run
+        interrupted after the request gets the same certificate back from
+        ACM (which honours a token for an hour) rather than a second one.
+        The engine records the new ARN; :meth:`wait` validates it.
+        """
+        seed = "|".join([resource.id, self.cert.domain_name, *sorted(self.sans),
+                         self.cert.key_algorithm, self.cert.validation_method])
+        token = hashlib.sha256(seed.encode()).hexdigest()
+        new = self._request(ctx, token, {**self.tags(), REPLACES_TAG: resource.id})
+        events.info("acm.certificate.replacing", step=self.name, old=resource.id, new=new.id)
+        return new
+
+    def _delete_replaced(self, ctx: StepContext, arn: str) -> None:
+        """Delete a replaced certificate and the validation records only it used."""
+        old = self._describe(ctx, arn)
+        if old is None:
+            return
+        records = self.validation_records(old.data) or []
+        CERTIFICATE_IN_USE.call(f"delete certificate {arn}", gone_on, CERTIFICATE.not_found,
+                                self.acm(ctx).delete_certificate, CertificateArn=arn)
+        events.info("acm.certificate.replaced_deleted", step=self.name, arn=arn)
+        if self.dns_validated and records and ctx.has_outputs(ZONE_STEP):
+            self._delete_validation_records(ctx, arn, records)
+
+    def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
+        """A replaced certificate still in use: why plan does not delete it yet."""
+        replaced = self._replaced(ctx, resource)
+        if replaced is None or not replaced.data.get("InUseBy"):
+            return []
+        users = ", ".join(str(u) for u in replaced.data["InUseBy"])
+        return [f"certificate {replaced.id} (replaced) is still used by {users}; an apply "
+                "deletes it once nothing uses it"]
 
     def write_missing_records(self, ctx: StepContext, resource: Resource,
                               changes: list[Change]) -> None:
@@ -439,6 +533,9 @@ class CertificateStep(KindTaggedStep):
 
     # -- teardown --------------------------------------------------------------
     def delete(self, ctx: StepContext, resource: Resource) -> list[str]:
+        replaced = self._replaced(ctx, resource)
+        if replaced is not None:  # made before this one, gone before it too
+            self._delete_replaced(ctx, replaced.id)
         records = self.validation_records(resource.data) or []
         if resource.data.get("InUseBy"):
             events.info("acm.certificate.in_use", step=self.name, arn=resource.id,
