@@ -286,9 +286,9 @@ def origin_path(domain: str | None, failover_names: Sequence[str],
     if any(same(domain, name) for name in failover_names):
         return "failover", "follows the side Route 53 answers"
     if same(domain, primary_alb):
-        return "primary-alb", "the primary ALB itself: a failover does not move it"
+        return "primary-alb", "the ALB itself: a failover does not move it"
     if same(domain, standby_alb):
-        return "standby-alb", "the standby ALB itself (the DR region)"
+        return "standby-alb", "the ALB itself, in the DR region"
     return "other", "not the failover name nor an ALB of this stack"
 
 

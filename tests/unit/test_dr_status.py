@@ -250,3 +250,53 @@ def test_nothing_of_the_dr_side_applied_is_told_apart() -> None:
     assert set(applied(_state(), found)) == {FAILOVER, "rds.vivr-db-replica-1",
                                              "dr.rds.vivr-db-dr", "dr.alb",
                                              "dr.alb-target-group"}
+
+
+def _with_distribution(state: State, origin: str) -> State:
+    state.steps["cloudfront"] = StepRecord(status="ready", resource_id="E2DIST", outputs={
+        "id": "E2DIST", "distribution_id": "E2DIST", "origin_domains": {"app": origin}})
+    state.steps["alb"] = StepRecord(status="ready", resource_id="lb", outputs={
+        "id": "lb", "dns_name": PRIMARY_ALB})
+    state.steps["dr.alb"].outputs["dns_name"] = DR_ALB
+    return state
+
+
+def _expect_distribution(aws: StubbedAws, origin: str) -> None:
+    """GetDistribution, read live (the origin may have been edited since apply)."""
+    aws.expect("cloudfront", "get_distribution", {"Distribution": {
+        "Id": "E2DIST", "ARN": "arn:aws:cloudfront::123456789012:distribution/E2DIST",
+        "Status": "Deployed", "LastModifiedTime": NOW, "InProgressInvalidationBatches": 0,
+        "DomainName": "d1.cloudfront.net", "ActiveTrustedSigners": {"Enabled": False,
+                                                                    "Quantity": 0},
+        "DistributionConfig": {
+            "CallerReference": "r", "Comment": "vivr-cdn", "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [{"Id": "app", "DomainName": origin}]},
+            "DefaultCacheBehavior": {"TargetOriginId": "app",
+                                     "ViewerProtocolPolicy": "https-only"}}}},
+        {"Id": "E2DIST"})
+
+
+@pytest.mark.parametrize(("origin", "through", "line"), [
+    ("origin.vivr.example.com", "failover",
+     "  path:             failover, follows the side Route 53 answers"),
+    # Before issue 11: a failover of the records would not have moved CloudFront.
+    (PRIMARY_ALB, "primary-alb",
+     "  path:             primary-alb, the ALB itself: a failover does not move it"),
+])
+def test_the_report_says_where_cloudfronts_app_origin_points(origin: str, through: str,
+                                                            line: str) -> None:
+    aws = StubbedAws()
+    _expect_distribution(aws, origin)
+    _expect_route53(aws, "Success: HTTP Status Code 200. OK")
+    _expect_replica(aws, "vivr-db-replica-1", "us-east-1", "vivr-db", [])
+    _expect_replica(aws, "vivr-db-dr", "us-west-2", SOURCE_ARN, [])
+    _expect_standby(aws, healthy=0)
+    report = _report(aws, _with_distribution(_state(), origin))
+    assert report["edge"] == {"step": "cloudfront", "distribution_id": "E2DIST",
+                              "origin_id": "app", "origin_domain": origin, "through": through,
+                              "why": report["edge"]["why"]}
+    lines = report_lines(report)
+    assert max(len(x) for x in lines) <= WIDTH
+    assert lines[lines.index("CloudFront (application origin)") + 1] == \
+        f"  origin:           app -> {origin}"
+    assert line in lines
