@@ -1,4 +1,4 @@
-"""The SECONDARY's own health check (``secondary_health_check``), through the real CLI.
+"""The failover path's certificates and the SECONDARY's own check, through the real CLI.
 
 Production leaves it off (see config/production.yaml, route53.failover_records):
 tests/e2e/test_dns_records.py reads back a SECONDARY without a check, and
@@ -8,7 +8,9 @@ test_dr_standby.py.  Here a config that turns the check on (as a warm
 standby would) builds ``health-check.standby-alb`` and attaches it to the
 SECONDARY.  One apply of the failover record and its dependencies, read back
 in both regions; a plan afterwards changes nothing (the two checks are told
-apart by their step tag, never confused).
+apart by their step tag, never confused).  And the way an existing
+certificate gains the failover name: a new one, then the old one deleted by
+the next apply (ACM cannot edit names, and refuses to delete one in use).
 """
 
 from __future__ import annotations
@@ -92,3 +94,52 @@ def test_the_secondary_gets_the_standby_albs_own_check_when_config_asks(
     assert {s["action"] for s in plan["steps"]} == {"no-op"}, \
         [(s["step"], s["action"], s.get("changes")) for s in plan["steps"]
          if s["action"] != "no-op"]
+
+
+def _before_issue_11(tmp_path: Path) -> Path:
+    """production.yaml as it was: no failover record, so no origin.vivr.example.com SAN."""
+    data = yaml.safe_load((REPO / "config" / "production.yaml").read_text())
+    data["route53"]["failover_records"] = []
+    del data["cloudfront"]["origins"][0]["failover_record"]
+    path = tmp_path / "production-before.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _names(aws: Aws, arn: str) -> set[str]:
+    certificate = aws.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    return set(certificate["SubjectAlternativeNames"])
+
+
+def test_a_certificate_without_the_failover_name_is_replaced_then_the_old_one_deleted(
+        aws: Aws, tmp_path: Path) -> None:
+    code, report = aws.cli_json("apply", "--target", "acm", config=_before_issue_11(tmp_path))
+    assert code == 0, report
+    [old] = [c["CertificateArn"] for c in
+             aws.client("acm").list_certificates()["CertificateSummaryList"]]
+    assert NAME not in _names(aws, old)
+
+    # Planned and approved as an update whose line says what it is; no blocker.
+    code, report = aws.cli_json("apply", "--target", "acm")
+    assert code == 0, report
+    [step] = [s for s in report["steps"] if s["step"] == "acm"]
+    assert step["action"] == "updated"
+    [change] = step["changes"]
+    assert change.startswith("subject_alternative_names: ") and \
+        "(replace: a new certificate;" in change, change
+    state = yaml.safe_load(aws.state_path.read_text())
+    new = state["steps"]["acm"]["resource_id"]
+    assert new != old and NAME in _names(aws, new)
+    tags = tags_of(aws.client("acm").list_tags_for_certificate(CertificateArn=new))
+    assert tags["vivr:replaces"] == old
+    listed = {c["CertificateArn"] for c in
+              aws.client("acm").list_certificates()["CertificateSummaryList"]}
+    assert listed == {old, new}, "the old one stays until nothing uses it"
+
+    code, report = aws.cli_json("apply", "--target", "acm")
+    assert code == 0, report
+    [step] = [s for s in report["steps"] if s["step"] == "acm"]
+    assert step["action"] == "updated" and step["changes"] == \
+        [f"replaced_certificate: {old!r} -> None (update)"]
+    assert [c["CertificateArn"] for c in
+            aws.client("acm").list_certificates()["CertificateSummaryList"]] == [new]
