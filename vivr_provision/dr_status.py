@@ -404,6 +404,43 @@ def _edge(state: State, found: DrSteps, clients: Clients) -> dict[str, Any]:
                            clients.client("cloudfront"))}
 
 
+def run_view(state: State, now: datetime) -> dict[str, Any] | None:
+    """The recorded promotion (or the last one, from history), as the journal holds it.
+
+    ``state`` is ``in progress`` (a stage running: this run or one that was
+    killed, the lock tells which), ``failed`` (a rerun resumes at ``stage``)
+    or ``done``; ``elapsed_seconds`` is record-rto's figure once done, else
+    the time since the start.
+    """
+    run = state.dr.promotion
+    in_force = run is not None
+    if run is None:
+        run = next((r for r in reversed(state.dr.history) if r.kind == "promotion"), None)
+    if run is None:
+        return None
+    from vivr_provision.dr_runbook import PROMOTION
+
+    # The state file's keys are sorted: the runbook gives the order.
+    order = [s.name for s in PROMOTION if s.name in run.stages]
+    order += [name for name in run.stages if name not in order]
+    stages = [{"name": name, "status": r.status, "started_at": r.started_at,
+               "finished_at": r.finished_at, "error": r.error}
+              for name in order for r in (run.stages[name],)]
+    current = next((s for s in stages if s["status"] not in ("done", "skipped")), None)
+    started = datetime.strptime(run.started_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    rto_outputs = run.stages["record-rto"].outputs if "record-rto" in run.stages else {}
+    elapsed = (rto_outputs.get("elapsed_seconds") if run.status == "done"
+               else int((now - started).total_seconds()))
+    label = {"running": "in progress", "failed": "failed", "done": "done"}[run.status]
+    return {"id": run.id, "state": label, "in_force": in_force,
+            "failed_back": not in_force, "started_at": run.started_at,
+            "finished_at": run.finished_at, "stage": current["name"] if current else None,
+            "error": current["error"] if current else None,
+            "elapsed_seconds": elapsed, "rto_seconds": run.rto_seconds,
+            "within_rto": elapsed is not None and elapsed <= run.rto_seconds,
+            "stages": stages}
+
+
 def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: Clients,
                  now: datetime | None = None) -> dict[str, Any]:
     """The whole ``dr status`` document (see README "dr status" for its fields)."""
@@ -434,6 +471,7 @@ def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: 
         "region": config.aws.region, "dr_region": dr.region, "checked_at": _iso(now),
         "targets": {"rto_hours": dr.rto_hours, "rpo_hours": dr.rpo_hours},
         "edge": _edge(state, found, clients),
+        "promotion": run_view(state, now),
         "failover": failover,
         "replicas": replicas,
         "standby": {
@@ -449,4 +487,4 @@ def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: 
 
 
 __all__ = ["NO_DATAPOINT", "DrSteps", "applied", "build_report", "check_health",
-           "edge_section", "origin_path", "rpo_view", "serving_side"]
+           "edge_section", "origin_path", "rpo_view", "run_view", "serving_side"]

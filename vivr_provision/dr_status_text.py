@@ -127,11 +127,36 @@ def _standby(standby: Mapping[str, Any], region: str) -> Lines:
     ]
 
 
+def _promotion(run: Mapping[str, Any]) -> Lines:
+    """The promotion journal: where it is, how long it has taken against the RTO."""
+    state = str(run["state"])
+    if state == "in progress":
+        state += f" at {run['stage']}"
+    elif state == "failed":
+        state += f" at {run['stage']}: {run['error']}"
+    elif run["failed_back"]:
+        state += ", failed back"
+    rto_h = int(run["rto_seconds"]) // 3600
+    elapsed = run.get("elapsed_seconds")
+    verdict = "within" if run["within_rto"] else "OVER"
+    lines = [f"Promotion {run['id']}", _line("state", state),
+             _line("started", run["started_at"])]
+    if run.get("finished_at") and run["state"] == "done":
+        lines.append(_line("finished", run["finished_at"]))
+    lines.append(_line("elapsed", f"{elapsed} s, {verdict} the {rto_h} h RTO"))
+    for stage in run["stages"]:
+        detail = f"{stage['status']}" + (f": {stage['error']}" if stage.get("error") else "")
+        lines.append(_line(f"  {stage['name']}", detail))
+    return lines
+
+
 def report_lines(report: Mapping[str, Any]) -> Lines:
     """The whole report, one section after another, separated by blank lines."""
     head = (f"dr status {report['project']} {report['environment']}: {report['region']} -> "
             f"{report['dr_region']}, at {report['checked_at']}")
     sections: list[Lines] = [[head]]
+    if report.get("promotion"):
+        sections.append(_promotion(report["promotion"]))
     sections.append(_edge(report["edge"]))
     sections += [_failover(s, report) for s in report["failover"]]
     ordered = sorted(report["replicas"], key=lambda r: not r.get("cross_region"))

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.e2e
 
 DR = "us-west-2"
 TARGETS = ("--target", "dr.rds.*", "--target", "dns-failover.*")
-REFUSED = ("error: dr promote runs only with --dry-run in this version: the standby tier is "
-           "not built yet; see `dr promote --dry-run`")
+REFUSED = ("error: dr promote changes both regions and asks for the environment name: pass "
+           "--yes when not at a terminal (nothing was changed)")
 
 
 def test_a_dry_run_prints_the_stages_and_budgets_and_changes_nothing(aws: Aws) -> None:
@@ -71,10 +71,11 @@ def test_a_dry_run_prints_the_stages_and_budgets_and_changes_nothing(aws: Aws) -
         "still a replica"
 
 
-def test_promote_without_dry_run_refuses_in_one_line_and_calls_nothing(aws: Aws) -> None:
+def test_promote_off_a_terminal_without_yes_refuses_in_one_line_and_calls_nothing(
+        aws: Aws) -> None:
     before = len(aws.calls())
     result = aws.cli("dr", "promote")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [REFUSED]
     assert result.stdout == ""
     # Before anything is applied the runbook still reads, each stage saying why not.

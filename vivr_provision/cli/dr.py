@@ -10,12 +10,17 @@ the state and the clients.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from vivr_provision.cli.app import cli
 from vivr_provision.cli.options import command, group_options
 from vivr_provision.errors import ConfigError, VivrError
 from vivr_provision.settings import CommandOptions
+
+if TYPE_CHECKING:
+    from vivr_provision.config import PlatformConfig
 
 
 @cli.group()
@@ -56,24 +61,104 @@ def status(options: CommandOptions) -> int:
     return 0
 
 
-PROMOTE_REFUSED = ("dr promote runs only with --dry-run in this version: the standby tier is "
-                   "not built yet; see `dr promote --dry-run`")
-
-
 @dr.command("promote")
 @click.option("--dry-run", is_flag=True, default=False,
               help="Print the stages, their expected durations and the RTO/RPO budgets; "
                    "change nothing.")
+@click.option("--yes", is_flag=True, default=False,
+              help="Do not ask for the environment name (required off a terminal).")
+@click.option("--accept-rpo-loss", is_flag=True, default=False,
+              help="Promote even when the replica's lag is over dr.rpo_hours or unreadable "
+                   "(writes not yet replicated are lost).")
 @command
-def promote(options: CommandOptions, dry_run: bool) -> int:
-    """Promote the DR region: the runbook's stages in order (only --dry-run for now).
+def promote(options: CommandOptions, dry_run: bool, yes: bool, accept_rpo_loss: bool) -> int:
+    """Promote the DR region: the runbook's stages in order, journalled in state.
 
     With --dry-run: each stage with its AWS calls, expected duration (and the
     source of the figure), whether it can be undone and whether it is possible
     yet; the total against dr.rto_hours; the DR replica's lag against
-    dr.rpo_hours. Reads only."""
-    if not dry_run:
-        raise ConfigError(PROMOTE_REFUSED)
+    dr.rpo_hours. Reads only.
+
+    Without it: asks for the environment name (--yes skips; off a terminal
+    --yes is required), holds the state lock, and runs check-rpo, promote-db,
+    point-app, scale-standby, move-traffic and record-rto, saving each stage
+    before it acts. An interrupted promotion resumes at its first stage not
+    done when rerun."""
+    if dry_run:
+        return _promote_dry_run(options)
+    from vivr_provision.cli.provision import at_terminal
+
+    if not yes and not at_terminal(options):
+        raise VivrError("dr promote changes both regions and asks for the environment name: "
+                        "pass --yes when not at a terminal (nothing was changed)")
+    from vivr_provision.cli.run import Run
+    from vivr_provision.dr_execute import StageContext, execute, parse_iso
+    from vivr_provision.dr_journal import promotion_to_run
+    from vivr_provision.dr_runbook import PROMOTION
+    from vivr_provision.dr_stages import ACTIONS
+    from vivr_provision.dr_status import DrSteps
+    from vivr_provision.render import emit_json
+    from vivr_provision.state import utc_now
+
+    run = Run(options)
+    _dr_enabled(run.config, "there is nothing to promote")
+    if not run.store.exists():
+        raise VivrError(f"no state at {run.store.path}: nothing applied yet, nothing to promote")
+    with run.store.lock("dr promote"):
+        state = run.load_state()
+        account = run.bind_account(state)
+        promotion, resume = promotion_to_run(run.config, state, PROMOTION,
+                                             parse_iso(utc_now()))
+        if promotion.status == "done":
+            click.echo(f"promotion {promotion.id} finished at {promotion.finished_at}: "
+                       f"{run.config.dr.region} serves; nothing to do (`vivr-provision dr "
+                       "failback` is the way back)", err=True)
+            return 0
+        where = (f"{run.config.project} {run.config.environment} in account {account}: "
+                 f"{run.config.aws.region} -> {run.config.dr.region}")
+        if resume is not None:
+            click.echo(f"resuming promotion {promotion.id} at {resume}", err=True)
+        if not yes:
+            _confirm(run.config.environment, f"Promote {where}?")
+        if resume is None:
+            click.echo(f"promotion {promotion.id}: {where}", err=True)
+        ctx = StageContext(run.config, state, run.clients, DrSteps.of(run.config,
+                                                                      run.graph.steps),
+                           promotion, lambda: run.store.save(state),
+                           lambda line: click.echo(line, err=True),
+                           accept_rpo_loss=accept_rpo_loss, sleep=_sleep)
+        execute(ctx, PROMOTION, ACTIONS)
+    if options.output_format == "json":
+        emit_json(promotion.model_dump(mode="json"))
+    else:
+        rto = promotion.stages["record-rto"].outputs
+        click.echo(f"promotion {promotion.id} done: {run.config.dr.region} serves; "
+                   f"{rto.get('summary', '')}")
+    return 0
+
+
+def _sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+def _confirm(environment: str, question: str) -> None:
+    """The environment name, typed: a promotion is not undone by pressing Enter."""
+    click.echo(question, err=True)
+    answer = click.prompt("Type the environment name to confirm", default="",
+                          show_default=False, err=True)
+    if answer.strip() != environment:
+        raise ConfigError("not confirmed; nothing was changed")
+
+
+def _dr_enabled(config: PlatformConfig, what: str) -> None:
+    if not config.dr.enabled:
+        raise ConfigError(f"dr is not enabled for {config.environment} (dr.enabled: "
+                          f"false): {what}")
+
+
+def _promote_dry_run(options: CommandOptions) -> int:
     from vivr_provision.cli.run import Run
     from vivr_provision.dr_promote import dry_run as build_dry_run
     from vivr_provision.dr_promote_text import dry_run_lines
@@ -82,9 +167,7 @@ def promote(options: CommandOptions, dry_run: bool) -> int:
     from vivr_provision.state import State, utc_now
 
     run = Run(options)
-    if not run.config.dr.enabled:
-        raise ConfigError(f"dr is not enabled for {run.config.environment} (dr.enabled: "
-                          "false): there is nothing to promote")
+    _dr_enabled(run.config, "there is nothing to promote")
     found = DrSteps.of(run.config, run.graph.steps)
     clients = None
     if run.store.exists():

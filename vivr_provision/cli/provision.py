@@ -14,7 +14,7 @@ refuses when the state, the config or the tool changed since.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,6 +28,7 @@ from vivr_provision.settings import CommandOptions
 if TYPE_CHECKING:  # imported by each command when it runs, so that --help stays fast
     from vivr_provision.cli.run import Run
     from vivr_provision.plan import Plan
+    from vivr_provision.state import State
     from vivr_provision.steps.base import DestroyOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +60,17 @@ def at_terminal(options: CommandOptions) -> bool:
     return options.output_format == "text" and sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def _keep_promotion(run: Run, state: State, targets: Iterable[str], command: str, *,
+                    upward: bool) -> None:
+    """Refuse (exit 2) before any AWS call when the selection would undo ``dr promote``."""
+    from vivr_provision.dr_guard import refuse_undoing_promotion
+    from vivr_provision.dr_status import DrSteps
+
+    if state.dr.promotion is not None:
+        refuse_undoing_promotion(run.config, DrSteps.of(run.config, run.graph.steps), state,
+                                 run.graph.select(targets, upward=upward), command)
+
+
 # -- apply -------------------------------------------------------------------
 @cli.command()
 @click.argument("plan_file", required=False, metavar="[PLAN_FILE]",
@@ -88,6 +100,7 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
     run.graph.select(targets, upward=True)
     with run.store.lock("apply"):
         state = run.load_state()
+        _keep_promotion(run, state, targets, "apply", upward=True)
         account = run.bind_account(state)
         run.resolve_catalog(state)
         reviewed = None
@@ -122,6 +135,7 @@ def _apply_saved(options: CommandOptions, path: Path, parallelism: int, show_all
         preflight(run.config)
     with run.store.lock(saved.kind):
         state = run.load_state()
+        _keep_promotion(run, state, saved.targets, saved.kind, upward=saved.kind == "apply")
         account = run.bind_account(state)
         saved.check_current(project=run.config.project, environment=run.config.environment,
                             digest=config_digest(run.config), serial=state.serial,
@@ -198,6 +212,8 @@ def plan(options: CommandOptions, targets: tuple[str, ...], *, for_destroy: bool
         preflight(run.config)
     run.graph.select(targets, upward=not for_destroy)
     state = run.load_state()
+    _keep_promotion(run, state, targets, "plan --destroy" if for_destroy else "plan",
+                    upward=not for_destroy)
     account = run.bind_account(state)
     if not for_destroy:
         run.resolve_catalog()
@@ -239,6 +255,7 @@ def destroy(options: CommandOptions, targets: tuple[str, ...], parallelism: int,
                              disable_deletion_protection=disable_deletion_protection)
     with run.store.lock("destroy"):
         state = run.load_state()
+        _keep_promotion(run, state, targets, "destroy", upward=False)
         account = run.bind_account(state)
         reviewed = run.plan(state, account, "destroy", targets, choices)
         if reviewed.blocked:

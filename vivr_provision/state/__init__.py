@@ -9,6 +9,9 @@ from typing import Protocol
 from vivr_provision.state.model import (
     SCHEMA_VERSION,
     CatalogRecord,
+    DrJournal,
+    DrRun,
+    DrStageRecord,
     Observation,
     State,
     StepRecord,
@@ -40,6 +43,9 @@ class StateStore(Protocol):
 __all__ = [
     "SCHEMA_VERSION",
     "CatalogRecord",
+    "DrJournal",
+    "DrRun",
+    "DrStageRecord",
     "LocalStateStore",
     "Observation",
     "State",

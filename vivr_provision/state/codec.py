@@ -52,8 +52,10 @@ def decode(raw: bytes, where: str, remedy: str) -> State:
             )
         if version < 1:
             raise corrupt(f"schema_version {version} is not a valid schema")
+    from vivr_provision.state.migrate import upgrade
+
     try:
-        return State.model_validate(document)
+        return State.model_validate(upgrade(document))
     except ValidationError as exc:
         raise corrupt(_summarize(exc)) from None
 

@@ -1,4 +1,4 @@
-"""Copy a state from one store to another (local file <-> S3) as it is.
+"""Copy a state from one store to another (local file <-> S3) as it is; read older schemas.
 
 A migrated state must stay the same state: same serial (a copy is not a
 newer version; a saved plan made against it still matches) and same lineage
@@ -11,12 +11,29 @@ compared before success is reported.  The source is never changed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vivr_provision.errors import ConfigError, StateError
 
 if TYPE_CHECKING:  # the state models load with the first state read, not for --help
     from vivr_provision.state import State, StateStore
+
+
+def upgrade(document: dict[str, Any]) -> dict[str, Any]:
+    """An older state document in the current schema's shape, before it is validated.
+
+    Both stores read through :func:`vivr_provision.state.codec.decode`, which
+    calls this, so a file and an S3 object upgrade alike; the upgraded form is
+    written back by the next save (``encode`` stamps the current version).
+
+    3 -> 4: the DR journal (``dr``) starts empty: a state from before it has
+    never recorded a promotion.  (1 -> 2 and 2 -> 3 are defaults in the model:
+    an empty catalog, a lineage derived from the file's identity.)
+    """
+    version = document.get("schema_version")
+    if isinstance(version, int) and version < 4 and "dr" not in document:
+        document = {**document, "dr": {"promotion": None, "failback": None, "history": []}}
+    return document
 
 
 def lineage(state: State) -> str:
@@ -53,4 +70,4 @@ def migrate(source: StateStore, destination: StateStore, project: str, environme
     return state
 
 
-__all__ = ["lineage", "migrate"]
+__all__ = ["lineage", "migrate", "upgrade"]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped on any incompatible change; a reader refuses files newer than it knows.
 
 2: ``catalog`` (values resolved from AWS's catalogs).  A version-1 file reads
@@ -25,7 +25,12 @@ of failing on the unknown key.
 3: ``lineage`` (which history a file belongs to: saved plans and ``state
 migrate`` check it) and each step's ``observed`` (what the last ``status
 --refresh`` found).  An older file gets a new lineage when it is read and
-keeps it from its next save on."""
+keeps it from its next save on.
+
+4: ``dr`` (the journal of ``dr promote`` / ``dr failback``: the run in
+progress and the finished ones).  An older file reads with an empty
+journal (:func:`vivr_provision.state.migrate.upgrade`); a version-3 reader
+refuses a version-4 file with its "newer" message."""
 
 StepStatus = Literal["pending", "creating", "ready", "deleting", "deleted", "failed"]
 
@@ -99,6 +104,57 @@ class CatalogRecord(BaseModel):
     resolved_at: str
 
 
+RunStatus = Literal["pending", "running", "done", "failed", "skipped"]
+
+
+class DrStageRecord(BaseModel):
+    """One stage of a DR run: saved *before* its first mutating call (``running``)."""
+
+    model_config = _MODEL_CONFIG
+
+    status: RunStatus = "pending"
+    started_at: str | None = None
+    finished_at: str | None = None
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    """What later stages, ``dr status`` and the way back need (ids, endpoints, revisions,
+    timings); never a secret: the file is plain JSON."""
+    error: str | None = None
+    """Why the stage failed or was skipped, one line."""
+
+
+class DrRun(BaseModel):
+    """One ``dr promote`` or ``dr failback``: its stages in runbook order."""
+
+    model_config = _MODEL_CONFIG
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    kind: Literal["promotion", "failback"]
+    started_at: str
+    finished_at: str | None = None
+    status: Literal["running", "done", "failed"] = "running"
+    rto_seconds: int
+    rpo_seconds: int
+    stages: dict[str, DrStageRecord] = Field(default_factory=dict)
+    """Stage name -> record; a dict keeps the runbook's order (JSON objects keep theirs in
+    Python, and the runner reads the order from the runbook, not from here)."""
+
+
+class DrJournal(BaseModel):
+    """The DR runs of this environment: the one in progress or in force, and history.
+
+    ``promotion`` is the last promotion that has not been failed back: while
+    it is set (whatever its status), apply and plan refuse to touch what it
+    changed (:mod:`vivr_provision.dr_guard`).  ``failback`` is a failback in
+    progress.  A finished failback moves both to ``history``.
+    """
+
+    model_config = _MODEL_CONFIG
+
+    promotion: DrRun | None = None
+    failback: DrRun | None = None
+    history: list[DrRun] = Field(default_factory=list)
+
+
 class State(BaseModel):
     """Everything one project/environment pair has provisioned."""
 
@@ -121,6 +177,8 @@ class State(BaseModel):
     steps: dict[str, StepRecord] = Field(default_factory=dict)
     catalog: dict[str, CatalogRecord] = Field(default_factory=dict)
     """Catalog values the last apply resolved (engine versions, classes, AMIs, TLS policies)."""
+    dr: DrJournal = Field(default_factory=DrJournal)
+    """The journal of ``dr promote`` and ``dr failback`` (schema 4)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -37,6 +37,7 @@ from vivr_sandbox.fixes import (
     iam,
     logs,
     rds,
+    route53,
     s3,
     secretsmanager,
     wafv2,
@@ -84,6 +85,7 @@ def _summary(fix: Callable[[], None]) -> str:
 _FIXES: list[Callable[[], None]] = [
     *elasticache.FIXES,
     *rds.FIXES,
+    *route53.FIXES,
     *s3.FIXES,
     *ecs.FIXES,
     *cloudfront.FIXES,

@@ -153,6 +153,34 @@ def _fix_rds_modify_db_subnet_group() -> None:
         return group
 
 
+def _fix_rds_promote_read_replica() -> None:
+    """RDS: PromoteReadReplica ends replication: the instance loses
+    ReadReplicaSourceDBInstanceIdentifier and leaves its source's replica list.
+
+    moto 5.2.5 only flips an internal flag, so describe_db_instances still
+    names the source and the source still lists the replica.  AWS makes the
+    promoted instance standalone ("Promoting a read replica to be a
+    standalone DB instance", RDS user guide): no source, not listed by the
+    source.  ``dr promote`` checks exactly that after its wait.  The fix
+    clears both, whichever region the source is in.
+    """
+    from moto.rds.models import RDSBackend
+
+    @wrap(RDSBackend, "promote_read_replica")
+    def promote_read_replica(original: Any, self: Any, db_kwargs: Any) -> Any:
+        database = self.databases[db_kwargs["db_instance_identifier"]]
+        source = database.source_db_instance_identifier
+        promoted = original(self, db_kwargs)
+        if source:
+            try:
+                primary = self.find_db_from_id(source)
+            except Exception:
+                primary = None  # the source is gone: nothing lists the replica any more
+            if primary is not None:
+                primary.remove_replica(promoted)
+            promoted.source_db_instance_identifier = None
+        return promoted
+
 
 #: The fixes of this module, in application order.
 FIXES: list[Callable[[], None]] = [
@@ -160,4 +188,5 @@ FIXES: list[Callable[[], None]] = [
     _fix_rds_replica_bookkeeping,
     _fix_rds_performance_insights,
     _fix_rds_modify_db_subnet_group,
+    _fix_rds_promote_read_replica,
 ]

@@ -1,0 +1,117 @@
+"""``dr promote --yes`` through the real CLI: killed mid-way, resumed, and what it leaves.
+
+One apply of the smallest set a promotion acts on (the cross-region
+replica and the failover pair with what they need; no standby ECS tier, so
+point-app and scale-standby are skipped, as on a pilot light), then: a
+promotion killed right after PromoteReadReplica (the fault hook's
+``kill -9``), ``dr status`` and ``apply`` while it is recorded, the rerun
+that resumes it, and what AWS and ``dr status`` show afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import Aws
+
+pytestmark = pytest.mark.e2e
+
+DR = "us-west-2"
+TARGETS = ("--target", "dr.rds.*", "--target", "dns-failover.*")
+NAME = "origin.vivr.example.com"
+
+
+def _stderr_lines(result: object) -> list[str]:
+    return str(getattr(result, "stderr", "")).strip().splitlines()
+
+
+def test_a_killed_promotion_resumes_and_leaves_the_dr_side_serving(aws: Aws) -> None:
+    code, report = aws.cli_json("apply", *TARGETS)
+    assert code == 0, [s for s in report["steps"] if s["error"]]
+    at = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    aws.client("cloudwatch", DR).put_metric_data(Namespace="AWS/RDS", MetricData=[{
+        "MetricName": "ReplicaLag", "Timestamp": at, "Value": 3.0, "Unit": "Seconds",
+        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "vivr-db-dr"}]}])
+
+    # Killed (kill -9) right after RDS accepted the promotion, before the tool saw it.
+    killed = aws.cli("dr", "promote", "--yes",
+                     env={"VIVR_FAULT_CRASH_AFTER": "rds.PromoteReadReplica"})
+    assert killed.returncode == 137, killed.stderr
+    state = json.loads(aws.state_path.read_text())
+    promotion = state["dr"]["promotion"]
+    statuses = {n: s["status"] for n, s in promotion["stages"].items()}
+    assert statuses == {"check-rpo": "done", "promote-db": "running", "point-app": "pending",
+                        "scale-standby": "pending", "move-traffic": "pending",
+                        "record-rto": "pending"}
+    assert promotion["stages"]["check-rpo"]["outputs"]["lag_seconds"] == 3.0
+    assert promotion["stages"]["promote-db"]["outputs"]["source"].endswith(":db:vivr-db"), \
+        "the source is journalled before the call"
+
+    status = aws.cli("dr", "status")
+    assert status.returncode == 0, status.stderr
+    assert "  state:            in progress at promote-db" in status.stdout.splitlines()
+
+    refused = aws.cli("apply", "--target", "dr.rds.*", "--yes")
+    assert refused.returncode == 2
+    [line] = _stderr_lines(refused)
+    assert line.startswith(f"error: apply would undo promotion {promotion['id']} (running, ")
+    assert "on rds.vivr-db, dr.rds.vivr-db-dr; nothing was changed: run `vivr-provision dr " \
+           "failback` first" in line
+
+    resumed = aws.cli("dr", "promote", "--yes")
+    assert resumed.returncode == 0, resumed.stderr
+    lines = _stderr_lines(resumed)
+    assert lines[0] == f"resuming promotion {promotion['id']} at promote-db"
+    assert "promote-db: done (vivr-db-dr is standalone and writable (promoted by the " \
+           "interrupted run))" in lines
+    assert not any(line.startswith("check-rpo") for line in lines), "done stages do not rerun"
+    assert "point-app: skipped: no standby ECS service in the graph (dr.ecs-service): pilot " \
+           "light without ECS" in lines
+    assert "scale-standby: skipped: no standby ECS service in the graph (dr.ecs-service): " \
+           "pilot light without ECS" in lines
+    assert resumed.stdout.startswith(f"promotion {promotion['id']} done: us-west-2 serves; ")
+    assert len(aws.requests("PromoteReadReplica")) == 1, "read first: not promoted twice"
+    [request] = aws.requests("PromoteReadReplica")
+    assert request == {"DBInstanceIdentifier": "vivr-db-dr", "BackupRetentionPeriod": 30,
+                       "PreferredBackupWindow": "03:00-04:00"}
+
+    [db] = aws.client("rds", DR).describe_db_instances(
+        DBInstanceIdentifier="vivr-db-dr")["DBInstances"]
+    assert db["DBInstanceStatus"] == "available"
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in db, "standalone and writable"
+    route53 = aws.client("route53")
+    check_id = promotion_check = json.loads(aws.state_path.read_text())["dr"]["promotion"][
+        "stages"]["move-traffic"]["outputs"]["health_check_id"]
+    assert route53.get_health_check(HealthCheckId=promotion_check)["HealthCheck"][
+        "HealthCheckConfig"]["Inverted"] is True
+    zone = route53.list_hosted_zones_by_name(DNSName="vivr.example.com")["HostedZones"][0]
+    answer = route53.test_dns_answer(HostedZoneId=zone["Id"].rsplit("/", 1)[-1],
+                                     RecordName=NAME, RecordType="CNAME")
+    [alb] = aws.client("elbv2", DR).describe_load_balancers(Names=["vivr-dr-alb"])[
+        "LoadBalancers"]
+    assert [a.rstrip(".").lower() for a in answer["RecordData"]] == [alb["DNSName"].lower()]
+
+    code, document = aws.cli_json("dr", "status")
+    assert code == 0
+    run = document["promotion"]
+    assert (run["state"], run["stage"], run["within_rto"]) == ("done", None, True)
+    assert [s["status"] for s in run["stages"]] == ["done", "done", "skipped", "skipped",
+                                                    "done", "done"]
+    [failover] = document["failover"]
+    assert failover["side"] == "secondary"
+    assert failover["primary"]["health_check"]["inverted"] is True
+    text = aws.cli("dr", "status").stdout.splitlines()
+    assert "  serving:          secondary (us-west-2)" in text
+    assert any(line.startswith("  elapsed:          ") and line.endswith("within the 4 h RTO")
+               for line in text)
+
+    again = aws.cli("dr", "promote", "--yes")
+    assert again.returncode == 0
+    assert _stderr_lines(again)[0].startswith(f"promotion {promotion['id']} finished at ")
+    assert check_id == promotion_check
+    plan = aws.cli("plan", "--target", "health-check.*")
+    assert plan.returncode == 2, "the inverted check is not 'fixed' back"
+    assert "on health-check.primary-alb;" in plan.stderr
