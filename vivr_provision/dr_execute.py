@@ -107,8 +107,12 @@ def resume_at(run: DrRun, stages: tuple[Stage, ...]) -> str | None:
     return None
 
 
-def execute(ctx: StageContext, stages: tuple[Stage, ...], actions: Mapping[str, Action]) -> None:
+def execute(ctx: StageContext, stages: tuple[Stage, ...], actions: Mapping[str, Action], *,
+            last: bool = True) -> None:
     """Run the stages not yet settled, in order, journalling every transition.
+
+    ``last`` False: ``stages`` are the first part of the runbook (failback
+    before its switch), so the run stays ``running`` when they are done.
 
     Raises the stage's error (ProvisionError for an AWS failure, a
     StageRefused as it is) after saving the stage and the run as ``failed``.
@@ -150,7 +154,8 @@ def execute(ctx: StageContext, stages: tuple[Stage, ...], actions: Mapping[str, 
         ctx.save()
         ctx.say(f"{stage.name}: done" + (f" ({outputs['summary']})"
                                          if outputs.get("summary") else ""))
-    run.status, run.finished_at = "done", iso(ctx.clock())
+    if last:
+        run.status, run.finished_at = "done", iso(ctx.clock())
     ctx.save()
 
 

@@ -93,7 +93,8 @@ def blocker(stage: Stage, resolved: Mapping[str, Need], state: State) -> str | N
 
 def _facts(config: PlatformConfig) -> dict[str, Any]:
     return {"desired": config.ecs.service.desired_count, "dr_region": config.dr.region,
-            "rto_hours": config.dr.rto_hours}
+            "rto_hours": config.dr.rto_hours, "region": config.aws.region,
+            "identifier": config.rds.identifier}
 
 
 def stage_views(config: PlatformConfig, state: State, found: DrSteps,
@@ -111,7 +112,8 @@ def stage_views(config: PlatformConfig, state: State, found: DrSteps,
             "upper_seconds": duration.upper_seconds, "source": duration.source,
             "reversible": stage.reversible, "reversal": stage.reversal.format(**facts),
             "steps": [resolved[k].step for k in stage.needs if resolved[k].step],
-            "possible": why is None, "why_not": why})
+            "possible": why is None, "why_not": why,
+            "decision": stage.decision.format(**facts) or None})
     return views
 
 
@@ -183,4 +185,24 @@ def dry_run(config: PlatformConfig, state: State, found: DrSteps, clients: Clien
     }
 
 
-__all__ = ["Need", "blocker", "dry_run", "needs", "rpo_budget", "stage_views", "totals"]
+def failback_dry_run(config: PlatformConfig, state: State, found: DrSteps,
+                     now: datetime | None = None) -> dict[str, Any]:
+    """The ``dr failback --dry-run`` document: the stages, their decisions, the promotion."""
+    from vivr_provision.dr_failback_runbook import FAILBACK
+    from vivr_provision.dr_status import run_view
+
+    now = now or datetime.now(UTC)
+    views = stage_views(config, state, found, FAILBACK)
+    return {
+        "project": config.project, "environment": config.environment,
+        "region": config.aws.region, "dr_region": config.dr.region,
+        "checked_at": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "dry_run": True, "stages": views, "promotion": run_view(state, now),
+        "failback": None if state.dr.failback is None else state.dr.failback.id,
+        "typical_seconds": sum(int(v["typical_seconds"]) for v in views),
+        "upper_seconds": sum(int(v["upper_seconds"]) for v in views),
+    }
+
+
+__all__ = ["Need", "blocker", "dry_run", "failback_dry_run", "needs", "rpo_budget",
+           "stage_views", "totals"]

@@ -44,6 +44,8 @@ def _stage(stage: Mapping[str, Any]) -> Lines:
     lines = [f"{left:<{WIDTH - len(right)}}{right}", *_field("", str(stage["does"]))]
     if not stage["possible"]:
         lines += _field("", f"not possible yet: {stage['why_not']}")
+    if stage.get("decision"):
+        lines += _field("decide", str(stage["decision"]))
     calls = ", ".join(stage["operations"]) or "none (state only)"
     lines += _field("calls", calls)
     lines += _field("reversible", ("yes: " if stage["reversible"] else "no: ")
@@ -93,4 +95,24 @@ def dry_run_lines(document: Mapping[str, Any]) -> Lines:
     return [*lines, *_rto(document["rto"]), "", *_rpo(document["rpo"])]
 
 
-__all__ = ["WIDTH", "dry_run_lines", "duration_text"]
+def failback_lines(document: Mapping[str, Any]) -> Lines:
+    """``dr failback --dry-run``: a heading, the promotion it undoes, each stage, the total."""
+    promotion = document.get("promotion")
+    if promotion is None or not promotion.get("in_force"):
+        recorded = "no promotion is recorded: there is nothing to fail back from yet"
+    else:
+        recorded = (f"promotion {promotion['id']} ({promotion['state']}, started "
+                    f"{promotion['started_at']})")
+    lines = [f"dr failback --dry-run {document['project']} {document['environment']}: "
+             f"{document['dr_region']} -> {document['region']}",
+             f"checked at {document['checked_at']}; nothing was changed",
+             *textwrap.wrap(recorded, width=WIDTH), ""]
+    for stage in document["stages"]:
+        lines += [*_stage(stage), ""]
+    return [*lines, f"Total: ~{duration_text(int(document['typical_seconds']))} typical, up "
+                    f"to {duration_text(int(document['upper_seconds']))}; `dr failback` "
+                    "stops after catch-up,", "`dr failback --switch` runs the rest (a write "
+                    "outage from stop-writes to move-traffic-back)."]
+
+
+__all__ = ["WIDTH", "dry_run_lines", "duration_text", "failback_lines"]

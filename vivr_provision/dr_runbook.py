@@ -3,10 +3,11 @@
 Why data and not code:
 
 * **One list, three readers.**  ``dr promote --dry-run`` prints it, the
-  README documents it, and the executor (a later slice of issue 11) will
-  run it stage by stage; keeping the stages, their AWS operations, their
+  README documents it, and the executor (:mod:`vivr_provision.dr_execute`)
+  runs it stage by stage; keeping the stages, their AWS operations, their
   expected durations and the source of each figure in one table means the
-  three cannot disagree.
+  three cannot disagree.  (The way back, ``dr failback``, is
+  :mod:`vivr_provision.dr_failback_runbook`.)
 * **Figures carry their source.**  An expected duration is only as good as
   where it comes from, so each :class:`Duration` says it: an AWS document,
   a figure computed from the config (Route 53's failure threshold times its
@@ -18,38 +19,15 @@ Why data and not code:
   the state; a stage whose resource is not built yet is shown as
   "not possible yet: <why>".
 
-How a promotion will be journalled in state (a design: the state schema is
-the lead's, ``state/model.py``, and is not changed by this slice).  One
-``dr`` section next to ``steps``, saved after every transition exactly as
-the engine journals a step, so an interrupted promotion resumes where it
-stopped::
-
-    "dr": {
-      "promotion": {
-        "id": "<uuid4>",                 # one promotion; a finished one is kept as history
-        "started_at": "2026-12-06T05:00:00Z",
-        "finished_at": null,
-        "rto_seconds": 14400, "rpo_seconds": 3600,
-        "stages": {
-          "check-rpo":       {"status": "done", "started_at": "...", "finished_at": "...",
-                              "outputs": {"lag_seconds": 0.5,
-                                          "last_replicated_at": "..."}},
-          "promote-db":      {"status": "running", "started_at": "...",
-                              "finished_at": null, "outputs": {}, "error": null},
-          "point-app":       {"status": "pending"}, ...
-        }
-      }
-    }
-
-``status`` is ``pending`` -> ``running`` (saved *before* the first mutating
-call, as ``creating`` is) -> ``done`` | ``failed``.  On resume the first
-stage not ``done`` runs again; every stage is written so that running it
-twice is harmless: it reads first (a replica already standalone is not
-promoted again, a service already at its count is not updated, a check
-already inverted is left), the same rule as the engine's ``find`` before
-``create``.  ``outputs`` hold what later stages and ``record-rto`` need
-(the achievable RPO, the writable endpoint, the task definition revision
-that was replaced, so the way back knows it); never secrets.
+How a run is journalled in state (schema 4, ``state.dr``; built in
+:mod:`vivr_provision.dr_execute`, :mod:`vivr_provision.dr_journal`): each
+stage goes ``pending`` -> ``running`` (saved *before* the first mutating
+call, as ``creating`` is) -> ``done`` | ``skipped`` | ``failed``; a rerun
+resumes at the first stage neither done nor skipped, and every stage reads
+before it acts, so running it twice is harmless.  ``outputs`` hold what
+later stages, ``dr status`` and the way back need (the achievable RPO, the
+writable endpoint, the task definition revision that was replaced); never
+secrets.  The executed actions are :mod:`vivr_provision.dr_stages`.
 """
 
 from __future__ import annotations
@@ -100,6 +78,9 @@ class Stage:
     reversal: str
     mutating: bool
     needs: tuple[str, ...] = ()
+    decision: str = ""
+    """What the operator must decide before or at this stage (failback's runbook); empty
+    when the stage needs no decision."""
 
     def expected(self, config: PlatformConfig) -> Duration:
         return self.duration if isinstance(self.duration, Duration) else self.duration(config)

@@ -102,20 +102,27 @@ def check_rpo(ctx: StageContext) -> Mapping[str, Any]:
 # --------------------------------------------------------------------------- promote-db
 
 def promote_db(ctx: StageContext) -> Mapping[str, Any]:
-    """PromoteReadReplica unless already standalone (or already promoting); wait; verify.
+    """PromoteReadReplica on the DR replica unless already standalone; wait; verify."""
+    _, region, outputs = _replica(ctx)
+    identifier = str(outputs.get("identifier") or outputs["id"])
+    return promote_instance(ctx, "promote-db", identifier, region)
+
+
+def promote_instance(ctx: StageContext, stage: str, identifier: str,
+                     region: str) -> dict[str, Any]:
+    """Promote ``identifier`` (unless already standalone or already promoting); wait; verify.
 
     The promoted instance becomes the only writable database, so it takes
     the primary's backup settings (``rds.backup``): PromoteReadReplica's
     BackupRetentionPeriod defaults to 1 day (RDS API reference), which
-    would silently cut the spec's 30-day automated snapshots.
+    would silently cut the spec's 30-day automated snapshots.  Shared by
+    ``dr promote`` (promote-db) and ``dr failback`` (promote-primary).
     """
-    _, region, outputs = _replica(ctx)
-    identifier = str(outputs.get("identifier") or outputs["id"])
     rds = ctx.clients.client("rds", region)
     db = _describe_db(rds, identifier)
     source = db.get("ReadReplicaSourceDBInstanceIdentifier")
     promoted = False
-    journalled = ctx.outputs_of("promote-db").get("source")
+    journalled = ctx.outputs_of(stage).get("source")
     if source and db.get("DBInstanceStatus") == "available":
         ctx.journal(identifier=identifier, region=region, source=source)
         backup = ctx.config.rds.backup
@@ -124,7 +131,7 @@ def promote_db(ctx: StageContext) -> Mapping[str, Any]:
                                  PreferredBackupWindow=backup.window)
         promoted = True
     elif source:
-        ctx.say(f"promote-db: {identifier} is {db.get('DBInstanceStatus')}: waiting for it")
+        ctx.say(f"{stage}: {identifier} is {db.get('DBInstanceStatus')}: waiting for it")
     rds.get_waiter("db_instance_available").wait(
         DBInstanceIdentifier=identifier,
         WaiterConfig=budget(ctx.config, "promote-db", RDS_DELAY_S))
@@ -143,7 +150,7 @@ def promote_db(ctx: StageContext) -> Mapping[str, Any]:
 
 # --------------------------------------------------------------------------- point-app
 
-def _standby_service(ctx: StageContext) -> tuple[dict[str, Any], Any]:
+def standby_service(ctx: StageContext) -> tuple[dict[str, Any], Any]:
     """The standby service's outputs and its ECS client; Skipped when there is none."""
     step = ctx.found.standby_ecs
     if step is None:
@@ -158,7 +165,7 @@ def _standby_service(ctx: StageContext) -> tuple[dict[str, Any], Any]:
     return outputs, ctx.clients.client("ecs", ctx.config.dr.region)
 
 
-def _service(ecs: Any, outputs: Mapping[str, Any]) -> dict[str, Any]:
+def service_of(ecs: Any, outputs: Mapping[str, Any]) -> dict[str, Any]:
     services = ecs.describe_services(cluster=outputs["cluster_name"],
                                      services=[outputs["service_name"]])["services"]
     if not services:
@@ -210,11 +217,11 @@ def _register_request(ecs: Any, definition: Mapping[str, Any], tags: list[Any],
 def point_app(ctx: StageContext) -> Mapping[str, Any]:
     """Register a revision of the standby's task definition whose database variables name
     the promoted instance, and roll the service onto it (the old revision journalled)."""
-    outputs, ecs = _standby_service(ctx)
+    outputs, ecs = standby_service(ctx)
     db = ctx.outputs_of("promote-db")
     wanted = {"host": str(db["address"]), "port": str(db["port"])}
     values = {env: wanted[kind] for env, kind in database_variables(ctx.config).items()}
-    service = _service(ecs, outputs)
+    service = service_of(ecs, outputs)
     current = str(service["taskDefinition"])
     described = ecs.describe_task_definition(taskDefinition=current, include=["TAGS"])
     definition = described["taskDefinition"]
@@ -246,9 +253,9 @@ def _healthy(elbv2: Any, target_group_arn: str) -> int:
 def scale_standby(ctx: StageContext) -> Mapping[str, Any]:
     """Scale the standby to the primary's ``ecs.service.desired_count``; wait for the
     deployment to settle and for that many healthy targets in the standby group."""
-    outputs, ecs = _standby_service(ctx)
+    outputs, ecs = standby_service(ctx)
     desired = ctx.config.ecs.service.desired_count
-    service = _service(ecs, outputs)
+    service = service_of(ecs, outputs)
     if service.get("desiredCount") != desired:
         ctx.journal(previous_desired_count=service.get("desiredCount"))
         ecs.update_service(cluster=outputs["cluster_name"], service=outputs["service_name"],
@@ -297,6 +304,13 @@ def move_traffic(ctx: StageContext) -> Mapping[str, Any]:
     so failback is one UpdateHealthCheck; the check's version is sent
     (HealthCheckVersion) so a concurrent edit is refused, not overwritten.
     """
+    return steer(ctx, "move-traffic", inverted=True)
+
+
+def steer(ctx: StageContext, stage: str, *, inverted: bool) -> dict[str, Any]:
+    """Set the PRIMARY check's ``Inverted`` (journalled first) and wait for DNS to follow:
+    inverted, the check is unhealthy and the names answer the SECONDARY's target;
+    not inverted, healthy and the PRIMARY's (``dr failback``'s move-traffic-back)."""
     from vivr_provision.dr_status import check_health
 
     records = _failover(ctx)
@@ -304,29 +318,31 @@ def move_traffic(ctx: StageContext) -> Mapping[str, Any]:
     check_id = str(records[0]["health_check_id"])
     check = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]
     settings = check.get("HealthCheckConfig") or {}
-    if not settings.get("Inverted"):
-        ctx.journal(health_check_id=check_id, previous_inverted=False)
+    if bool(settings.get("Inverted")) != inverted:
+        ctx.journal(health_check_id=check_id, previous_inverted=not inverted)
         route53.update_health_check(HealthCheckId=check_id,
                                     HealthCheckVersion=check["HealthCheckVersion"],
-                                    Inverted=True)
-        settings = {**settings, "Inverted": True}
+                                    Inverted=inverted)
+        settings = {**settings, "Inverted": inverted}
+    want_health, target = (("unhealthy", "secondary_target") if inverted
+                           else ("healthy", "primary_target"))
     config = budget(ctx.config, "move-traffic", ROUTE53_DELAY_S)
     answers: dict[str, str] = {}
     for attempt in range(config["MaxAttempts"]):
         observations = route53.get_health_check_status(
             HealthCheckId=check_id).get("HealthCheckObservations") or []
-        health = check_health(settings, observations)
-        if health == "unhealthy":
+        if check_health(settings, observations) == want_health:
             answers = {_host(r["name"]): _answer(route53, r) for r in records}
-            if all(answers[_host(r["name"])] == _host(r["secondary_target"]) for r in records):
+            if all(answers[_host(r["name"])] == _host(r[target]) for r in records):
                 break
         if attempt + 1 < config["MaxAttempts"]:
             ctx.sleep(ROUTE53_DELAY_S)
     else:
         raise ProvisionError(f"after {config['Delay'] * config['MaxAttempts']} s Route 53 "
-                             f"still answers {answers or 'the PRIMARY'}: the check "
-                             f"{check_id} is inverted, traffic has not moved")
-    return {"health_check_id": check_id, "inverted": True, "answers": answers,
+                             f"answers {answers or 'as before'}: the check {check_id} is "
+                             f"{'inverted' if inverted else 'not inverted'}, traffic has "
+                             "not moved")
+    return {"health_check_id": check_id, "inverted": inverted, "answers": answers,
             "summary": ", ".join(f"{name} -> {value}" for name, value in answers.items())}
 
 
@@ -354,4 +370,13 @@ ACTIONS: dict[str, Action] = {
     "scale-standby": scale_standby, "move-traffic": move_traffic, "record-rto": record_rto,
 }
 
-__all__ = ["ACTIONS", "budget", "database_variables", "repointed"]
+__all__ = [
+    "ACTIONS",
+    "budget",
+    "database_variables",
+    "promote_instance",
+    "repointed",
+    "service_of",
+    "standby_service",
+    "steer",
+]

@@ -115,3 +115,56 @@ def test_a_killed_promotion_resumes_and_leaves_the_dr_side_serving(aws: Aws) -> 
     plan = aws.cli("plan", "--target", "health-check.*")
     assert plan.returncode == 2, "the inverted check is not 'fixed' back"
     assert "on health-check.primary-alb;" in plan.stderr
+
+    # -- the way back ------------------------------------------------------------
+    before = len(aws.calls())
+    dry = aws.cli("dr", "failback", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert [line.split()[1] for line in dry.stdout.splitlines() if line[:1].isdigit()] == [
+        "check-promotion", "keep-old-primary", "create-replica", "catch-up", "stop-writes",
+        "promote-primary", "move-traffic-back", "standby-back", "retire-dr-copy", "close"]
+    assert f"promotion {promotion['id']} (done, started " in dry.stdout
+    assert "   decide:     The write outage starts here: clients get the ALB's 503" \
+        in dry.stdout.splitlines()
+    assert aws.calls()[before:] == [], "a failback dry run reads the state only"
+
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    aws.client("cloudwatch").put_metric_data(Namespace="AWS/RDS", MetricData=[{
+        "MetricName": "ReplicaLag", "Timestamp": now, "Value": 0.0, "Unit": "Seconds",
+        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "vivr-db"}]}])
+    first = aws.cli("dr", "failback", "--yes")
+    assert first.returncode == 0, first.stderr
+    back = json.loads(aws.state_path.read_text())["dr"]["failback"]
+    old_name = f"vivr-db-old-{back['id']}"
+    assert first.stdout.startswith(f"failback {back['id']}: the new replica has caught up; ")
+    rds = aws.client("rds")
+    [old] = rds.describe_db_instances(DBInstanceIdentifier=old_name)["DBInstances"]
+    assert old["DBInstanceStatus"] == "available", "the old primary is kept, renamed"
+    assert rds.describe_db_snapshots(DBSnapshotIdentifier=f"vivr-db-pre-failback-{back['id']}")[
+        "DBSnapshots"], "and snapshotted"
+    [new] = rds.describe_db_instances(DBInstanceIdentifier="vivr-db")["DBInstances"]
+    assert new["ReadReplicaSourceDBInstanceIdentifier"] == db["DBInstanceArn"]
+    [create] = aws.requests("CreateDBInstanceReadReplica")[-1:]
+    assert create["SourceRegion"] == DR and create["KmsKeyId"].startswith("arn:aws:kms:us-east-1")
+    assert create["DBSubnetGroupName"] == old["DBSubnetGroup"]["DBSubnetGroupName"]
+
+    switched = aws.cli("dr", "failback", "--switch", "--yes")
+    assert switched.returncode == 0, switched.stderr
+    assert f"resuming failback {back['id']} at stop-writes" in switched.stderr
+    [new] = rds.describe_db_instances(DBInstanceIdentifier="vivr-db")["DBInstances"]
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in new, "the new primary is writable"
+    assert route53.get_health_check(HealthCheckId=check_id)["HealthCheck"][
+        "HealthCheckConfig"]["Inverted"] is False
+    answer = route53.test_dns_answer(HostedZoneId=zone["Id"].rsplit("/", 1)[-1],
+                                     RecordName=NAME, RecordType="CNAME")
+    [primary_alb] = aws.client("elbv2").describe_load_balancers(Names=["vivr-alb"])[
+        "LoadBalancers"]
+    assert [a.rstrip(".").lower() for a in answer["RecordData"]] == [
+        primary_alb["DNSName"].lower()]
+    assert aws.client("rds", DR).describe_db_instances(
+        DBInstanceIdentifier=f"vivr-db-dr-old-{back['id']}")["DBInstances"], "DR copy kept"
+    journal = json.loads(aws.state_path.read_text())["dr"]
+    assert (journal["promotion"], journal["failback"]) == (None, None)
+    assert [r["kind"] for r in journal["history"]] == ["promotion", "failback"]
+    assert aws.cli("plan", "--target", "health-check.*").returncode == 0, \
+        "apply manages the check again"

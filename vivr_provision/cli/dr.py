@@ -137,6 +137,110 @@ def promote(options: CommandOptions, dry_run: bool, yes: bool, accept_rpo_loss: 
     return 0
 
 
+@dr.command("failback")
+@click.option("--dry-run", is_flag=True, default=False,
+              help="Print the stages, their durations and the operator's decisions; "
+                   "change nothing.")
+@click.option("--switch", is_flag=True, default=False,
+              help="Run the switch too: stop writes, promote the us-east-1 replica, move "
+                   "traffic back (a write outage).")
+@click.option("--yes", is_flag=True, default=False,
+              help="Do not ask for the environment name (required off a terminal).")
+@command
+def failback(options: CommandOptions, dry_run: bool, switch: bool, yes: bool) -> int:
+    """The way back after `dr promote`: journalled stages, like the promotion.
+
+    Without --switch: checks the promotion, snapshots and renames the old
+    primary (never deletes it), creates the new cross-region replica in the
+    primary region and waits until it has caught up, then stops. With
+    --switch: stops writes (the standby service to 0), promotes the new
+    replica, un-inverts the health check, returns the standby to its size,
+    retires the DR copy (snapshot, rename) and closes the promotion."""
+    if dry_run:
+        return _failback_dry_run(options)
+    from vivr_provision.cli.provision import at_terminal
+    from vivr_provision.cli.run import Run
+    from vivr_provision.dr_status import DrSteps
+    from vivr_provision.render import emit_json
+
+    if not yes and not at_terminal(options):
+        raise VivrError("dr failback changes both regions and asks for the environment "
+                        "name: pass --yes when not at a terminal (nothing was changed)")
+    from vivr_provision.dr_execute import StageContext, execute, parse_iso, resume_at
+    from vivr_provision.dr_failback import ACTIONS, SWITCH_AT
+    from vivr_provision.dr_failback_runbook import FAILBACK
+    from vivr_provision.dr_journal import new_run
+    from vivr_provision.dr_runbook import PROMOTION
+    from vivr_provision.state import utc_now
+
+    run = Run(options)
+    _dr_enabled(run.config, "there is nothing to fail back")
+    if not run.store.exists():
+        raise VivrError(f"no state at {run.store.path}: nothing to fail back")
+    with run.store.lock("dr failback"):
+        state = run.load_state()
+        account = run.bind_account(state)
+        promotion = state.dr.promotion
+        if promotion is None:
+            raise VivrError("no promotion is recorded: there is nothing to fail back from")
+        if promotion.status != "done":
+            raise VivrError(f"promotion {promotion.id} is {promotion.status} at "
+                            f"{resume_at(promotion, PROMOTION)}: finish it with "
+                            "`vivr-provision dr promote` first")
+        back = state.dr.failback
+        if back is None:
+            back = state.dr.failback = new_run(run.config, "failback", FAILBACK,
+                                               parse_iso(utc_now()))
+        else:
+            click.echo(f"resuming failback {back.id} at {resume_at(back, FAILBACK)}",
+                       err=True)
+        stages = FAILBACK if switch else FAILBACK[:[s.name for s in FAILBACK].index(SWITCH_AT)]
+        where = (f"{run.config.project} {run.config.environment} in account {account}: "
+                 f"{run.config.dr.region} -> {run.config.aws.region}")
+        if not yes:
+            _confirm(run.config.environment, f"Fail back {where}"
+                     + (" (with the switch: writes stop)?" if switch else " (up to catch-up)?"))
+        ctx = StageContext(run.config, state, run.clients,
+                           DrSteps.of(run.config, run.graph.steps), back,
+                           lambda: run.store.save(state), lambda line: click.echo(line, err=True),
+                           sleep=_sleep)
+        execute(ctx, stages, ACTIONS, last=switch)
+    if options.output_format == "json":
+        emit_json(back.model_dump(mode="json"))
+    elif switch:
+        click.echo(f"failback {back.id} done: {run.config.aws.region} serves; run "
+                   "`vivr-provision apply --target 'dr.rds.*'` to re-create the replica")
+    else:
+        click.echo(f"failback {back.id}: the new replica has caught up; when ready for the "
+                   "write outage, run `vivr-provision dr failback --switch`")
+    return 0
+
+
+def _failback_dry_run(options: CommandOptions) -> int:
+    """Reads the state only (no AWS call): the runbook and the promotion it would undo."""
+    from vivr_provision.cli.run import Run
+    from vivr_provision.dr_promote import failback_dry_run
+    from vivr_provision.dr_promote_text import failback_lines
+    from vivr_provision.dr_status import DrSteps
+    from vivr_provision.render import emit_json
+    from vivr_provision.state import State, utc_now
+
+    run = Run(options)
+    _dr_enabled(run.config, "there is nothing to fail back")
+    if run.store.exists():
+        state = run.load_state()
+    else:
+        now = utc_now()
+        state = State(project=run.config.project, environment=run.config.environment,
+                      created_at=now, updated_at=now)
+    document = failback_dry_run(run.config, state, DrSteps.of(run.config, run.graph.steps))
+    if options.output_format == "json":
+        emit_json(document)
+    else:
+        click.echo("\n".join(failback_lines(document)))
+    return 0
+
+
 def _sleep(seconds: float) -> None:
     import time
 
