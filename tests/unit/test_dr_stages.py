@@ -358,3 +358,90 @@ def test_a_schema_3_state_reads_with_an_empty_journal_and_saves_as_schema_4() ->
         ctx, _, _ = _context(aws)
     again = decode(encode(ctx.state), "state.json", "restore it")
     assert again.dr.promotion == ctx.state.dr.promotion
+
+
+# --------------------------------------------------------------------------- failback
+
+PROMOTED_ARN = "arn:aws:rds:us-west-2:123456789012:db:vivr-db-dr"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/mrk-1"
+
+
+def _failback(aws: StubbedAws) -> tuple[StageContext, Journal]:
+    from vivr_provision.dr_failback_runbook import FAILBACK
+
+    ctx, journal, _ = _context(aws)
+    promotion = ctx.run
+    promotion.stages["point-app"].outputs = {"previous_task_definition": TD_OLD}
+    promotion.stages["scale-standby"].outputs = {"previous_desired_count": 1}
+    back = new_run(ctx.config, "failback", FAILBACK, NOW)
+    ctx.state.dr.failback = back
+    ctx.run = back
+    ctx.state.steps["kms"] = StepRecord(status="ready", outputs={"key_arn": KEY})
+    back.stages["check-promotion"].outputs = {
+        "promoted_arn": PROMOTED_ARN, "promoted": "vivr-db-dr", "dr_region": DR,
+        "old_primary": {"identifier": "vivr-db", "subnet_group": "vivr-db-subnets",
+                        "security_groups": ["sg-db"]}}
+    return ctx, journal
+
+
+def test_failback_keeps_the_old_primary_snapshotted_and_renamed_never_deleted() -> None:
+    from vivr_provision.dr_failback import keep_old_primary
+
+    with StubbedAws() as aws:
+        ctx, journal = _failback(aws)
+        run = ctx.run.id
+        snapshot = f"vivr-db-pre-failback-{run}"
+        aws.expect_error("rds", "describe_db_snapshots", "DBSnapshotNotFound",
+                         params={"DBSnapshotIdentifier": snapshot})
+        aws.expect("rds", "create_db_snapshot", {}, {
+            "DBInstanceIdentifier": "vivr-db", "DBSnapshotIdentifier": snapshot,
+            "Tags": [{"Key": "vivr:dr-failback", "Value": run}]})
+        aws.expect("rds", "describe_db_snapshots", {"DBSnapshots": [{"Status": "available"}]})
+        aws.expect("rds", "describe_db_instances", _db(None),
+                   {"DBInstanceIdentifier": "vivr-db"})
+        aws.expect("rds", "modify_db_instance", {}, {
+            "DBInstanceIdentifier": "vivr-db", "NewDBInstanceIdentifier": f"vivr-db-old-{run}",
+            "ApplyImmediately": True})
+        aws.expect("rds", "describe_db_instances", _db(None),
+                   {"DBInstanceIdentifier": f"vivr-db-old-{run}"})
+        ctx.record = ctx.run.stages["keep-old-primary"]
+        outputs = keep_old_primary(ctx)
+    assert journal.saves == [{"snapshot": snapshot},
+                             {"snapshot": snapshot, "renamed_to": f"vivr-db-old-{run}"}]
+    assert outputs["summary"] == f"vivr-db kept as vivr-db-old-{run}, snapshot {snapshot}"
+
+
+def test_failback_creates_the_new_replica_across_regions_with_the_primary_key() -> None:
+    from vivr_provision.dr_failback import create_replica
+
+    with StubbedAws() as aws:
+        ctx, journal = _failback(aws)
+        aws.expect_error("rds", "describe_db_instances", "DBInstanceNotFound",
+                         params={"DBInstanceIdentifier": "vivr-db"})
+        # botocore turns SourceRegion into a presigned URL (PreSignedUrl) before the stub.
+        aws.expect("rds", "create_db_instance_read_replica", {}, None)
+        aws.expect("rds", "describe_db_instances", _db(PROMOTED_ARN))
+        ctx.record = ctx.run.stages["create-replica"]
+        create_replica(ctx)
+    from vivr_provision.dr_failback import replica_request
+
+    request = replica_request(ctx.config, {**ctx.outputs_of("check-promotion"),
+                                           "run_id": "r1"}, KEY)
+    assert request == {
+        "DBInstanceIdentifier": "vivr-db", "SourceDBInstanceIdentifier": PROMOTED_ARN,
+        "SourceRegion": DR, "DBInstanceClass": ctx.config.rds.instance_class,
+        "MultiAZ": True, "DBSubnetGroupName": "vivr-db-subnets", "KmsKeyId": KEY,
+        "VpcSecurityGroupIds": ["sg-db"], "Tags": [{"Key": "vivr:dr-failback",
+                                                    "Value": "r1"}]}
+    assert journal.saves == [{"replica": "vivr-db"}]
+
+
+def test_failback_returns_the_standby_to_its_revision_and_size() -> None:
+    from vivr_provision.dr_failback import standby_back
+
+    with StubbedAws() as aws:
+        ctx, _ = _failback(aws)
+        aws.expect("ecs", "update_service", {}, {
+            "cluster": "vivr-dr-cluster", "service": "vivr-dr-app", "desiredCount": 1,
+            "taskDefinition": TD_OLD}, region=DR)
+        assert standby_back(ctx)["summary"] == "vivr-dr-app back to 1 tasks"
