@@ -73,7 +73,7 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
     assert len(first) == 33 and len(set(first)) == 33
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
-                "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager")
+                "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53")
     assert all(line.split(":", 1)[0] in services for line in first)
 
 
@@ -480,3 +480,36 @@ def test_a_secret_replica_keeps_its_key_and_goes_before_the_primary(client: Clie
     [status] = sm.replicate_secret_to_regions(SecretId=other, AddReplicaRegions=[
         {"Region": "us-west-2"}])["ReplicationStatus"]
     assert status["KmsKeyId"] == "alias/aws/secretsmanager"
+
+
+# --------------------------------------------------------------------------- Route 53
+
+def test_test_dns_answer_follows_the_failover_rule_and_the_checks_flags(
+        client: Client) -> None:
+    route53 = client("route53")
+    zone = route53.create_hosted_zone(Name="dns.example.com", CallerReference="z")[
+        "HostedZone"]["Id"].rsplit("/", 1)[-1]
+    check = route53.create_health_check(CallerReference="c", HealthCheckConfig={
+        "Type": "HTTPS", "FullyQualifiedDomainName": "primary.example.net", "Port": 443,
+        "ResourcePath": "/api/health"})["HealthCheck"]
+    pair = [{"Action": "CREATE", "ResourceRecordSet": {
+        "Name": "app.dns.example.com", "Type": "CNAME", "SetIdentifier": role.lower(),
+        "Failover": role, "TTL": 60, "ResourceRecords": [{"Value": target}],
+        **({"HealthCheckId": check["Id"]} if role == "PRIMARY" else {})}}
+        for role, target in (("PRIMARY", "primary.example.net"),
+                             ("SECONDARY", "standby.example.net"))]
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": pair})
+
+    def answer() -> tuple[str, list[str]]:
+        reply = route53.test_dns_answer(HostedZoneId=zone, RecordName="app.dns.example.com",
+                                        RecordType="CNAME")
+        return reply["ResponseCode"], reply["RecordData"]
+
+    assert answer() == ("NOERROR", ["primary.example.net"])
+    route53.update_health_check(HealthCheckId=check["Id"], Inverted=True)
+    assert answer() == ("NOERROR", ["standby.example.net"]), "an inverted check fails"
+    route53.update_health_check(HealthCheckId=check["Id"], Disabled=True)
+    assert answer() == ("NOERROR", ["primary.example.net"]), "a disabled check is healthy"
+    missing = route53.test_dns_answer(HostedZoneId=zone, RecordName="nope.dns.example.com",
+                                      RecordType="CNAME")
+    assert (missing["ResponseCode"], missing["RecordData"]) == ("NXDOMAIN", [])
