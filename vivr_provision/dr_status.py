@@ -35,7 +35,7 @@ from vivr_provision.aws import error_text
 
 if TYPE_CHECKING:
     from vivr_provision.config import PlatformConfig
-    from vivr_provision.state import State
+    from vivr_provision.state import DrRun, State
     from vivr_provision.steps.base import Step
 
 #: How far back a ReplicaLag datapoint counts: RDS publishes it every minute.
@@ -404,6 +404,23 @@ def _edge(state: State, found: DrSteps, clients: Clients) -> dict[str, Any]:
                            clients.client("cloudfront"))}
 
 
+def _journal_view(run: DrRun, runbook: Sequence[Any], now: datetime) -> dict[str, Any]:
+    """One DR run as ``dr status`` shows it: its stages in runbook order and where it is."""
+    # The state file's keys are sorted: the runbook gives the order.
+    order = [s.name for s in runbook if s.name in run.stages]
+    order += [name for name in run.stages if name not in order]
+    stages = [{"name": name, "status": r.status, "started_at": r.started_at,
+               "finished_at": r.finished_at, "error": r.error}
+              for name in order for r in (run.stages[name],)]
+    current = next((s for s in stages if s["status"] not in ("done", "skipped")), None)
+    started = datetime.strptime(run.started_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    label = {"running": "in progress", "failed": "failed", "done": "done"}[run.status]
+    return {"id": run.id, "state": label, "started_at": run.started_at,
+            "finished_at": run.finished_at, "stage": current["name"] if current else None,
+            "error": current["error"] if current else None,
+            "elapsed_seconds": int((now - started).total_seconds()), "stages": stages}
+
+
 def run_view(state: State, now: datetime) -> dict[str, Any] | None:
     """The recorded promotion (or the last one, from history), as the journal holds it.
 
@@ -412,33 +429,30 @@ def run_view(state: State, now: datetime) -> dict[str, Any] | None:
     or ``done``; ``elapsed_seconds`` is record-rto's figure once done, else
     the time since the start.
     """
+    from vivr_provision.dr_runbook import PROMOTION
+
     run = state.dr.promotion
     in_force = run is not None
     if run is None:
         run = next((r for r in reversed(state.dr.history) if r.kind == "promotion"), None)
     if run is None:
         return None
-    from vivr_provision.dr_runbook import PROMOTION
+    view = _journal_view(run, PROMOTION, now)
+    if run.status == "done" and "record-rto" in run.stages:
+        view["elapsed_seconds"] = run.stages["record-rto"].outputs.get("elapsed_seconds")
+    elapsed = view["elapsed_seconds"]
+    return {**view, "in_force": in_force, "failed_back": not in_force,
+            "rto_seconds": run.rto_seconds,
+            "within_rto": elapsed is not None and elapsed <= run.rto_seconds}
 
-    # The state file's keys are sorted: the runbook gives the order.
-    order = [s.name for s in PROMOTION if s.name in run.stages]
-    order += [name for name in run.stages if name not in order]
-    stages = [{"name": name, "status": r.status, "started_at": r.started_at,
-               "finished_at": r.finished_at, "error": r.error}
-              for name in order for r in (run.stages[name],)]
-    current = next((s for s in stages if s["status"] not in ("done", "skipped")), None)
-    started = datetime.strptime(run.started_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    rto_outputs = run.stages["record-rto"].outputs if "record-rto" in run.stages else {}
-    elapsed = (rto_outputs.get("elapsed_seconds") if run.status == "done"
-               else int((now - started).total_seconds()))
-    label = {"running": "in progress", "failed": "failed", "done": "done"}[run.status]
-    return {"id": run.id, "state": label, "in_force": in_force,
-            "failed_back": not in_force, "started_at": run.started_at,
-            "finished_at": run.finished_at, "stage": current["name"] if current else None,
-            "error": current["error"] if current else None,
-            "elapsed_seconds": elapsed, "rto_seconds": run.rto_seconds,
-            "within_rto": elapsed is not None and elapsed <= run.rto_seconds,
-            "stages": stages}
+
+def failback_view(state: State, now: datetime) -> dict[str, Any] | None:
+    """A failback in progress (``dr failback`` stops after catch-up: ``in progress at
+    stop-writes`` until ``--switch``), or None."""
+    from vivr_provision.dr_failback_runbook import FAILBACK
+
+    run = state.dr.failback
+    return None if run is None else _journal_view(run, FAILBACK, now)
 
 
 def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: Clients,
@@ -472,6 +486,7 @@ def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: 
         "targets": {"rto_hours": dr.rto_hours, "rpo_hours": dr.rpo_hours},
         "edge": _edge(state, found, clients),
         "promotion": run_view(state, now),
+        "failback": failback_view(state, now),
         "failover": failover,
         "replicas": replicas,
         "standby": {
@@ -487,4 +502,5 @@ def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: 
 
 
 __all__ = ["NO_DATAPOINT", "DrSteps", "applied", "build_report", "check_health",
-           "edge_section", "origin_path", "rpo_view", "run_view", "serving_side"]
+           "edge_section", "failback_view", "origin_path", "rpo_view", "run_view",
+           "serving_side"]

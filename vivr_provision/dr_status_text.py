@@ -150,6 +150,18 @@ def _promotion(run: Mapping[str, Any]) -> Lines:
     return lines
 
 
+def _failback(run: Mapping[str, Any]) -> Lines:
+    """A failback in progress: where it stands (``stop-writes`` waits for ``--switch``)."""
+    state = str(run["state"])
+    if state == "in progress" and run["stage"] == "stop-writes":
+        state = "waiting for `dr failback --switch`"
+    elif state != "done":
+        state += f" at {run['stage']}" + (f": {run['error']}" if run.get("error") else "")
+    return [f"Failback {run['id']}", _line("state", state),
+            _line("started", run["started_at"]),
+            *(_line(f"  {s['name']}", s["status"]) for s in run["stages"])]
+
+
 def report_lines(report: Mapping[str, Any]) -> Lines:
     """The whole report, one section after another, separated by blank lines."""
     head = (f"dr status {report['project']} {report['environment']}: {report['region']} -> "
@@ -157,6 +169,8 @@ def report_lines(report: Mapping[str, Any]) -> Lines:
     sections: list[Lines] = [[head]]
     if report.get("promotion"):
         sections.append(_promotion(report["promotion"]))
+    if report.get("failback"):
+        sections.append(_failback(report["failback"]))
     sections.append(_edge(report["edge"]))
     sections += [_failover(s, report) for s in report["failover"]]
     ordered = sorted(report["replicas"], key=lambda r: not r.get("cross_region"))

@@ -445,3 +445,26 @@ def test_failback_returns_the_standby_to_its_revision_and_size() -> None:
             "cluster": "vivr-dr-cluster", "service": "vivr-dr-app", "desiredCount": 1,
             "taskDefinition": TD_OLD}, region=DR)
         assert standby_back(ctx)["summary"] == "vivr-dr-app back to 1 tasks"
+
+
+def test_dr_status_shows_a_failback_waiting_for_the_switch() -> None:
+    from vivr_provision.dr_status import failback_view
+    from vivr_provision.dr_status_text import report_lines
+
+    with StubbedAws() as aws:
+        ctx, _ = _failback(aws)
+    for name in ("check-promotion", "keep-old-primary", "create-replica", "catch-up"):
+        ctx.run.stages[name].status = "done"
+    view = failback_view(ctx.state, NOW)
+    assert view is not None and (view["state"], view["stage"]) == ("in progress",
+                                                                   "stop-writes")
+    none = {"state": "not built"}
+    lines = report_lines({
+        "project": "vivr", "environment": "production", "region": "us-east-1",
+        "dr_region": DR, "checked_at": "now", "promotion": None, "failback": view,
+        "failover": [], "replicas": [], "standby": {"alb": none, "target_group": none,
+                                                    "ecs_service": none},
+        "targets": {"rto_hours": 4, "rpo_hours": 1}})
+    assert f"Failback {ctx.run.id}" in lines
+    assert "  state:            waiting for `dr failback --switch`" in lines
+    assert "    catch-up:       done" in lines and "    stop-writes:    pending" in lines
