@@ -468,3 +468,21 @@ def test_dr_status_shows_a_failback_waiting_for_the_switch() -> None:
     assert f"Failback {ctx.run.id}" in lines
     assert "  state:            waiting for `dr failback --switch`" in lines
     assert "    catch-up:       done" in lines and "    stop-writes:    pending" in lines
+
+
+def test_each_stage_is_saved_running_before_its_action_and_done_after() -> None:
+    seen: list[tuple[str, str, int]] = []
+    with StubbedAws() as aws:
+        ctx, journal, _ = _context(aws)
+
+        def action(name: str) -> Any:
+            def run(inner: StageContext) -> dict[str, Any]:
+                record = inner.run.stages[name]
+                seen.append((name, record.status, len(journal.saves)))
+                return {}
+            return run
+
+        execute(ctx, PROMOTION, {s.name: action(s.name) for s in PROMOTION})
+    # Stage n's action sees itself running and saved: 2 saves per earlier stage + its own.
+    assert seen == [(s.name, "running", 2 * n + 1) for n, s in enumerate(PROMOTION)]
+    assert len(journal.saves) == 2 * len(PROMOTION) + 1, "the run's own done is saved too"
