@@ -462,6 +462,7 @@ def test_dr_status_shows_a_failback_waiting_for_the_switch() -> None:
     lines = report_lines({
         "project": "vivr", "environment": "production", "region": "us-east-1",
         "dr_region": DR, "checked_at": "now", "promotion": None, "failback": view,
+        "edge": {"state": "not built"},
         "failover": [], "replicas": [], "standby": {"alb": none, "target_group": none,
                                                     "ecs_service": none},
         "targets": {"rto_hours": 4, "rpo_hours": 1}})
