@@ -44,6 +44,8 @@ from typing import Any
 from vivr_provision import aws_errors
 from vivr_provision.aws import ClientFactory, error_code
 from vivr_provision.config import PlatformConfig
+from vivr_provision.config.data import RedisConfig
+from vivr_provision.config.dr_redis import standby_redis
 from vivr_provision.errors import ConfigError
 from vivr_provision.state import CatalogRecord, State, utc_now
 
@@ -352,9 +354,22 @@ def _resolve_rds(config: PlatformConfig, clients: ClientFactory, found: Catalog)
                            f"{', '.join(features)} in {region}"))
 
 
+def _redis_sites(config: PlatformConfig) -> Iterable[tuple[str, str, RedisConfig]]:
+    """(step prefix, region, config) of each cache: the primary and the DR standby."""
+    yield "", config.aws.region, config.redis
+    standby = standby_redis(config)
+    if standby is not None:
+        yield "dr.", config.dr.region, standby
+
+
 def _resolve_redis(config: PlatformConfig, clients: ClientFactory, found: Catalog) -> None:
-    redis = config.redis
-    region = config.aws.region
+    for prefix, region, redis in _redis_sites(config):
+        _resolve_site_redis(prefix, region, redis, clients, found)
+
+
+def _resolve_site_redis(prefix: str, region: str, redis: RedisConfig, clients: ClientFactory,
+                        found: Catalog) -> None:
+    """One cache's engine version (key ``<prefix>redis.engine_version``) in its own region."""
     client = clients.client("elasticache", region)
     families = cache_engine_versions(client, redis.engine)
     major = major_of(redis.engine_version)
@@ -367,14 +382,15 @@ def _resolve_redis(config: PlatformConfig, clients: ClientFactory, found: Catalo
     newer = [v for v in creatable if version_key(v) > version_key(version)]
     why = f"newest {major}.x" if is_major(redis.engine_version) else \
         "pinned" + (f"; {', '.join(newer)} also offered" if newer else "; the newest")
-    found.add(Resolved("redis.engine_version", redis.engine_version, version, (region,),
-                       "elasticache:DescribeCacheEngineVersions", "cache",
+    step = f"{prefix}cache"
+    found.add(Resolved(f"{prefix}redis.engine_version", redis.engine_version, version,
+                       (region,), "elasticache:DescribeCacheEngineVersions", step,
                        f"engine {redis.engine} {version} (family {family or '?'}; {why})"))
     if cache_node_type_offered(client, redis.node_type, redis.engine):
-        found.remark("cache", f"{redis.node_type} is offered in {region} "
+        found.remark(step, f"{redis.node_type} is offered in {region} "
                      "(elasticache:DescribeReservedCacheNodesOfferings)")
     else:
-        found.remark("cache", f"{redis.node_type}: no reserved-node offering lists it in "
+        found.remark(step, f"{redis.node_type}: no reserved-node offering lists it in "
                      f"{region}; ElastiCache has no orderable-node API, check the node type")
 
 

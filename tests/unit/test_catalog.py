@@ -78,14 +78,15 @@ def _stub_everything_after_rds_versions(clients: StubbedClients, primary: list[d
                      {"OrderableDBInstanceOptions": primary},
                      {"Engine": "postgres", "EngineVersion": version,
                       "DBInstanceClass": "db.t3.small", "Vpc": True})
-    clients.stub("elasticache", "us-east-1", "describe_cache_engine_versions",
-                 {"CacheEngineVersions": [
-                     {"Engine": "redis", "EngineVersion": v, "CacheParameterGroupFamily": "redis7"}
-                     for v in ("7.0", "7.1")]},
-                 {"Engine": "redis"})
-    clients.stub("elasticache", "us-east-1", "describe_reserved_cache_nodes_offerings",
-                 {"ReservedCacheNodesOfferings": [{"CacheNodeType": "cache.t3.small"}]},
-                 {"CacheNodeType": "cache.t3.small", "ProductDescription": "redis"})
+    for region in ("us-east-1", "us-west-2"):  # the primary cache, the DR standby's
+        clients.stub("elasticache", region, "describe_cache_engine_versions",
+                     {"CacheEngineVersions": [
+                         {"Engine": "redis", "EngineVersion": v,
+                          "CacheParameterGroupFamily": "redis7"} for v in ("7.0", "7.1")]},
+                     {"Engine": "redis"})
+        clients.stub("elasticache", region, "describe_reserved_cache_nodes_offerings",
+                     {"ReservedCacheNodesOfferings": [{"CacheNodeType": "cache.t3.small"}]},
+                     {"CacheNodeType": "cache.t3.small", "ProductDescription": "redis"})
     parameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
     clients.stub("ssm", "us-east-1", "get_parameters",
                  {"Parameters": [{"Name": parameter, "Value": "ami-12345678"}]},
@@ -133,6 +134,10 @@ def test_a_major_resolves_to_the_newest_minor_both_regions_create(
     assert any("engine postgres 16.14 (the newest 16.x RDS creates in us-east-1 and us-west-2"
                in n for n in notes), notes
     assert found.value("redis.engine_version", "x") == "7.0"
+    # The standby Redis is resolved in its own region, under its own key and step.
+    standby = found.records()["dr.redis.engine_version"]
+    assert (standby.value, standby.regions) == ("7.0", ["us-west-2"])
+    assert any(n.startswith("engine redis 7.0") for n in found.notes_for("dr.cache"))
     assert found.value("pgbouncer.ami_parameter", "x") == "ami-12345678"
 
 

@@ -34,7 +34,14 @@ from vivr_provision.config.data import (
 )
 from vivr_provision.config.edge import CloudFrontConfig, Route53Config, S3Config, WafConfig
 from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig, SubnetTier
-from vivr_provision.config.ops import REPLICA_RESOURCE, CostConfig, DrConfig, MonitoringConfig
+from vivr_provision.config.ops import (
+    DR_REDIS_RESOURCE,
+    REPLICA_RESOURCE,
+    CostConfig,
+    DrConfig,
+    MonitoringConfig,
+    global_datastore_problem,
+)
 
 Environment = Literal["production", "staging"]
 RESERVED_TAGS = ("Project", "Environment", "ManagedBy", "Name")
@@ -721,6 +728,56 @@ def _dr_alb_problems(c: PlatformConfig) -> list[str]:
     return problems
 
 
+def _dr_redis_problems(c: PlatformConfig) -> list[str]:
+    """The standby Redis: declared when promised, in cache subnets and groups of the DR network.
+
+    ``global_datastore`` is refused with its reason: AWS needs a node type
+    of size large or above on both sides, and this version builds only the
+    independent replication group.
+    """
+    dr = c.dr
+    problems: list[str] = []
+    if dr.enabled and dr.standby.redis and dr.redis is None:
+        problems.append("dr.standby.redis: the standby Redis needs a dr.redis section "
+                        "(replication group id, subnet group, security groups)")
+    standby = dr.redis
+    if standby is None:
+        return problems
+    if dr.network is None:
+        return [*problems, "dr.redis: the standby Redis needs dr.network (cache subnets in "
+                "dr.region)"]
+    subnets = {s.name: s for s in dr.network.subnets}
+    for where, name in _indexed("dr.redis.subnet_group.subnets", standby.subnet_group.subnets):
+        member = subnets.get(name)
+        if member is None:
+            problems.append(f"{where} {name!r} is not a subnet of dr.network")
+        elif member.tier != "cache":
+            problems.append(f"{where} {name!r} is a {member.tier} subnet; ElastiCache needs "
+                            "cache")
+    if standby.multi_az:
+        zones = {subnets[n].availability_zone for n in standby.subnet_group.subnets
+                 if n in subnets}
+        if len(zones) < 2:
+            problems.append("dr.redis.subnet_group.subnets: Multi-AZ ElastiCache needs subnets "
+                            f"in two availability zones, got {sorted(zones)}")
+    names = [g.name for g in dr.security_groups]
+    for where, name in _indexed("dr.redis.security_groups", standby.security_groups):
+        if name not in names:
+            problems.append(f"{where} {name!r} is not a group of dr.security_groups")
+    problems += _open_port_problems(dr.security_groups, "dr.redis: redis.port", c.redis.port,
+                                    standby.security_groups)
+    if standby.mode == "global_datastore":
+        node_type = standby.node_type or c.redis.node_type
+        reasons = [r for r in {global_datastore_problem(c.redis.node_type),
+                               global_datastore_problem(node_type)} if r]
+        if node_type != c.redis.node_type:
+            reasons.append(f"both sides need the same node type ({c.redis.node_type} and "
+                           f"{node_type})")
+        reasons.append("this version builds the independent replication group only")
+        problems.append("dr.redis.mode global_datastore: " + "; ".join(sorted(reasons)))
+    return problems
+
+
 def _origin_verify_problems(c: PlatformConfig) -> list[str]:
     """The ALBs' origin check agrees with what CloudFront sends and what probes them.
 
@@ -807,13 +864,18 @@ def _failover_path_problems(c: PlatformConfig) -> list[str]:
 
 def _ops_problems(c: PlatformConfig) -> list[str]:
     problems: list[str] = (_dr_network_problems(c) + _dr_alb_problems(c)
-                           + _dr_secret_problems(c) + _origin_verify_problems(c)
-                           + _failover_path_problems(c))
+                           + _dr_secret_problems(c) + _dr_redis_problems(c)
+                           + _origin_verify_problems(c) + _failover_path_problems(c))
     dr = c.dr
     for index, alarm in enumerate(c.monitoring.alarms):
         if alarm.resource == REPLICA_RESOURCE and not c.rds.read_replicas:
             problems.append(f"monitoring.alarms[{index}] ({alarm.name}) watches every "
                             "rds_replica, and rds.read_replicas is empty")
+        if alarm.resource == DR_REDIS_RESOURCE and not (
+                dr.enabled and dr.standby.redis and dr.redis is not None):
+            problems.append(f"monitoring.alarms[{index}] ({alarm.name}) watches the standby "
+                            "Redis (dr_redis), which needs dr.enabled, dr.standby.redis and "
+                            "dr.redis")
     if dr.region != c.aws.dr_region:
         problems.append(f"dr.region {dr.region} differs from aws.dr_region {c.aws.dr_region}")
     if dr.enabled and any(r.region == dr.region for r in c.rds.read_replicas) \

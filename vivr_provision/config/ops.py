@@ -14,17 +14,19 @@ from pydantic import AfterValidator, Field, model_validator
 
 from vivr_provision.config.app import AlbConfig
 from vivr_provision.config.base import Name, NonNegativeInt, PositiveInt, Region, StrictModel
-from vivr_provision.config.data import SubnetGroupConfig, matching
+from vivr_provision.config.data import CacheNodeType, SubnetGroupConfig, matching
 from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig
 
 # --------------------------------------------------------------------------- monitoring
 
 AlarmAction = Literal["scale_out", "alert_team", "alert_devops", "immediate"]
 #: Which resource's dimensions a step fills into an alarm or tracked metric.
-#: ``rds_replica`` stands for every read replica: one alarm each, in its region.
+#: ``rds_replica`` stands for every read replica: one alarm each, in its region;
+#: ``dr_redis`` is the standby Redis (``dr.cache``), its alarm in ``dr.region``.
 AlarmResource = Literal["ecs_service", "alb", "target_group", "rds", "redis", "pgbouncer",
-                        "pgbouncer_instance", "rds_replica"]
+                        "pgbouncer_instance", "rds_replica", "dr_redis"]
 REPLICA_RESOURCE = "rds_replica"
+DR_REDIS_RESOURCE = "dr_redis"
 Statistic = Literal["Average", "Sum", "Minimum", "Maximum", "SampleCount"]
 Comparison = Literal[
     "GreaterThanThreshold",
@@ -218,6 +220,72 @@ class DrDatabaseConfig(StrictModel):
     security_groups: Annotated[list[Name], Field(min_length=1)]
 
 
+#: Node families Global Datastore runs on, "in size large and above" (ElastiCache
+#: User Guide, "Global datastores: prerequisites and limitations", checked 2026-12-06).
+GLOBAL_DATASTORE_FAMILIES = frozenset({"m5", "m6g", "m7g", "r5", "r6g", "r6gd", "r7g", "c7gn"})
+#: Sizes below "large", which Global Datastore does not take in any family.
+SMALL_SIZES = frozenset({"nano", "micro", "small", "medium"})
+
+
+def global_datastore_problem(node_type: str) -> str | None:
+    """Why ``node_type`` cannot be in a Global Datastore, or None when it can."""
+    _, family, size = node_type.split(".", 2)
+    if family not in GLOBAL_DATASTORE_FAMILIES or size in SMALL_SIZES:
+        return (f"{node_type} cannot join a Global Datastore (it needs "
+                f"{', '.join(sorted(GLOBAL_DATASTORE_FAMILIES))} in size large or above)")
+    return None
+
+
+class DrRedisConfig(StrictModel):
+    """The standby Redis in ``dr.region`` (built with ``dr.standby.redis``).
+
+    ``mode``: ``replication_group`` is an independent replication group of
+    its own, empty until the application fails over to it (a cold cache);
+    ``global_datastore`` would make it the secondary of a Global Datastore
+    replicating the primary (promoted with FailoverGlobalReplicationGroup),
+    which AWS offers only for node types of size large and above
+    (:data:`GLOBAL_DATASTORE_FAMILIES`), the same on both sides: the
+    primary's cache.t3.small cannot join one, and this version builds only
+    the independent group (config validation says so).
+
+    Every other setting is the primary's (``redis``) unless given here:
+    engine and version, TLS, AUTH (the same ``secrets.redis_auth_token``
+    value), at-rest encryption (with the DR key ``dr.kms``: a KMS key must
+    be in the replication group's region), parameters, port, windows and
+    snapshot retention.  The defaults make a standby of one node without
+    Multi-AZ or automatic failover: it serves only after a failover, when
+    an empty cache that refills is acceptable (sessions and carts are lost
+    at failover anyway: nothing replicates them).
+    """
+
+    mode: Literal["replication_group", "global_datastore"] = "replication_group"
+    replication_group_id: Annotated[
+        str,
+        matching(r"[a-z](?!.*--)[a-z0-9-]{0,39}(?<!-)", "an ElastiCache id (max 40 characters)"),
+    ]
+    description: str
+    subnet_group: SubnetGroupConfig
+    security_groups: Annotated[list[Name], Field(min_length=1)]
+    #: Parameter group names are per region: the primary's name by default.
+    parameter_group_name: Name | None = None
+    node_type: CacheNodeType | None = None
+    replicas: Annotated[int, Field(ge=0, le=5)] = 0
+    multi_az: bool = False
+    automatic_failover: bool = False
+    snapshot_retention_days: Annotated[int, Field(ge=0, le=35)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DrRedisConfig:
+        problems: list[str] = []
+        if self.automatic_failover and self.replicas < 1:
+            problems.append("automatic_failover needs at least one replica")
+        if self.multi_az and not self.automatic_failover:
+            problems.append("multi_az needs automatic_failover")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class DrConfig(StrictModel):
     """Failover to ``region``; off for staging (no cross-region copies or standbys).
 
@@ -241,6 +309,7 @@ class DrConfig(StrictModel):
     security_groups: list[SecurityGroupConfig] = Field(default_factory=list)
     database: DrDatabaseConfig | None = None
     alb: AlbConfig | None = None
+    redis: DrRedisConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> DrConfig:

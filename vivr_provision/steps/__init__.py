@@ -14,7 +14,7 @@ from vivr_provision.steps.alb import alb_steps
 from vivr_provision.steps.base import Step
 from vivr_provision.steps.cloudfront import cloudfront_steps
 from vivr_provision.steps.dns import dns_steps
-from vivr_provision.steps.dr import dr_network_steps, dr_standby_steps
+from vivr_provision.steps.dr import dr_cache_steps, dr_network_steps, dr_standby_steps
 from vivr_provision.steps.ecs import ecs_steps
 from vivr_provision.steps.elasticache import elasticache_steps
 from vivr_provision.steps.flow_logs import flow_log_steps
@@ -38,7 +38,7 @@ StepFactory = Callable[[PlatformConfig], list[Step]]
 FACTORIES: tuple[StepFactory, ...] = (
     network_steps, security_steps, dr_network_steps,
     service_linked_role_steps, kms_steps, secret_steps, iam_steps, rds_steps,
-    pgbouncer_steps, elasticache_steps, log_steps, flow_log_steps, s3_steps,
+    pgbouncer_steps, elasticache_steps, dr_cache_steps, log_steps, flow_log_steps, s3_steps,
     dns_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
     monitoring_steps,
     waf_steps, cloudfront_steps,

@@ -1,4 +1,4 @@
-"""Disaster-recovery site: the DR region's network, security groups and standby ALB.
+"""Disaster-recovery site: the DR region's network, security groups, standby ALB and Redis.
 
 The same step classes as the primary region, placed on a second
 :class:`~vivr_provision.steps.base.Site` (name prefix ``dr.``, region
@@ -8,9 +8,11 @@ The same step classes as the primary region, placed on a second
 from __future__ import annotations
 
 from vivr_provision.config import PlatformConfig
+from vivr_provision.config.dr_redis import standby_redis
 from vivr_provision.steps.acm import CertificateStep
 from vivr_provision.steps.alb import ACM_STEP, LB_STEP, site_alb_steps
 from vivr_provision.steps.base import Site, Step
+from vivr_provision.steps.elasticache import site_elasticache_steps
 from vivr_provision.steps.network import site_network_steps
 from vivr_provision.steps.security import site_security_steps
 
@@ -54,6 +56,33 @@ def dr_standby_steps(config: PlatformConfig) -> list[Step]:
     if any(listener.protocol == "HTTPS" for listener in alb.listeners):
         steps.append(CertificateStep(config, site=site, shares_records_with=ACM_STEP))
     return steps + site_alb_steps(config, alb, site, lb_after=_reachable_after(config))
+
+
+def dr_cache_steps(config: PlatformConfig) -> list[Step]:
+    """The standby Redis: ``dr.cache-subnet-group``, ``dr.cache-parameter-group``, ``dr.cache``.
+
+    An independent replication group in ``dr.region``, not a Global
+    Datastore secondary: AWS runs Global Datastore only on node types of
+    size large and above, the same on both sides, and the primary is a
+    cache.t3.small (``dr.redis.mode`` records the choice; config
+    validation refuses ``global_datastore``).  So the standby holds no data
+    until the application writes to it after a failover: the spec's
+    sessions and carts are lost at failover, and product and rate-limit
+    entries refill on first use.  Its settings are the primary's (engine,
+    TLS, AUTH with the same secret value, parameters) but encrypted with
+    the DR key (``dr.kms``: ElastiCache takes only a key of its own region)
+    and sized by ``dr.redis`` (one node by default: a cold cache needs no
+    replica to fail over to).
+    """
+    redis = standby_redis(config)
+    if redis is None:
+        return []
+    site = dr_site(config)
+    # Its groups' rules too, so `apply --target 'dr.cache*'` leaves a cache the DR
+    # VPC can reach (6379 in) with AWS's default allow-all egress revoked, and
+    # destroy removes the cache before them.
+    rules = tuple(site.step(f"sg-rules.{name}") for name in redis.security_groups)
+    return site_elasticache_steps(config, redis, site, cache_after=rules)
 
 
 def _reachable_after(config: PlatformConfig) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogDeliveryConfig
+from vivr_provision.config.data import RedisConfig
 from vivr_provision.steps.alb import LB_STEP
 from vivr_provision.steps.base import Change, NamedStep, Resource, Step, StepContext
 from vivr_provision.steps.cloudfront.common import DISTRIBUTION_STEP
@@ -45,9 +46,15 @@ DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
 SOURCE_OUTPUTS = {"cloudfront": (DISTRIBUTION_STEP, "arn"), "alb": (LB_STEP, "load_balancer_arn")}
 
 
-def cache_log_deliveries(config: PlatformConfig) -> list[dict[str, Any]]:
-    """ElastiCache ``LogDeliveryConfigurations``: Redis slow log / engine log to CloudWatch Logs."""
-    redis = config.redis
+def cache_log_deliveries(config: PlatformConfig,
+                         redis: RedisConfig | None = None) -> list[dict[str, Any]]:
+    """ElastiCache ``LogDeliveryConfigurations``: Redis slow log / engine log to CloudWatch Logs.
+
+    ``redis``: the replication group's config (default ``config.redis``; the
+    DR standby's has no log groups, because ``logs.groups`` are in the
+    primary region and ElastiCache delivers only to its own region's groups).
+    """
+    redis = redis or config.redis
     wanted = []
     for log_type, key in (("slow-log", redis.slow_log_group),
                           ("engine-log", redis.engine_log_group)):
@@ -60,10 +67,11 @@ def cache_log_deliveries(config: PlatformConfig) -> list[dict[str, Any]]:
     return wanted
 
 
-def cache_log_dependencies(config: PlatformConfig) -> tuple[str, ...]:
+def cache_log_dependencies(config: PlatformConfig,
+                           redis: RedisConfig | None = None) -> tuple[str, ...]:
     """The group steps (and the delivery policy) the replication group's log delivery needs."""
-    keys = sorted({k for k in (config.redis.slow_log_group, config.redis.engine_log_group)
-                   if k is not None})
+    redis = redis or config.redis
+    keys = sorted({k for k in (redis.slow_log_group, redis.engine_log_group) if k is not None})
     return (*(f"logs.{k}" for k in keys), POLICY_STEP) if keys else ()
 
 
@@ -83,17 +91,18 @@ def log_delivery_map(configurations: list[dict[str, Any]] | None) -> dict[str, A
 
 
 def cache_log_changes(configurations: list[dict[str, Any]] | None,
-                      config: PlatformConfig) -> list[Change]:
+                      config: PlatformConfig, redis: RedisConfig | None = None) -> list[Change]:
     """A ``log_delivery`` change when the group's deliveries differ from the config."""
     current = log_delivery_map(configurations)
-    desired = log_delivery_map(cache_log_deliveries(config))
+    desired = log_delivery_map(cache_log_deliveries(config, redis))
     return [Change("log_delivery", current, desired)] if current != desired else []
 
 
 def cache_log_update(configurations: list[dict[str, Any]] | None,
-                     config: PlatformConfig) -> list[dict[str, Any]]:
+                     config: PlatformConfig,
+                     redis: RedisConfig | None = None) -> list[dict[str, Any]]:
     """What ModifyReplicationGroup needs: the wanted deliveries, and the others switched off."""
-    wanted = cache_log_deliveries(config)
+    wanted = cache_log_deliveries(config, redis)
     stale = set(log_delivery_map(configurations)) - {w["LogType"] for w in wanted}
     return wanted + [{"LogType": t, "Enabled": False} for t in sorted(stale)]
 

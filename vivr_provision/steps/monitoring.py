@@ -54,7 +54,13 @@ from typing import Any
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.data import ReadReplicaConfig
-from vivr_provision.config.ops import REPLICA_RESOURCE, AlarmConfig, AlarmResource, TopicConfig
+from vivr_provision.config.ops import (
+    DR_REDIS_RESOURCE,
+    REPLICA_RESOURCE,
+    AlarmConfig,
+    AlarmResource,
+    TopicConfig,
+)
 from vivr_provision.errors import ConfigError
 from vivr_provision.log import get_logger
 from vivr_provision.pgbouncer import METRICS_DIMENSION
@@ -129,12 +135,17 @@ class AlarmPlacement:
 
 
 def alarm_placements(config: PlatformConfig) -> list[AlarmPlacement]:
-    """Every alarm the config asks for, in the order of its rows."""
+    """Every alarm the config asks for, in the order of its rows.
+
+    A ``dr_redis`` row watches the standby Redis, so it lives in ``dr.region``
+    (``dr.alarm.<name>``) and notifies that region's topic copies.
+    """
     placements: list[AlarmPlacement] = []
     dr = Site(prefix="dr.", region=config.dr.region)
     for alarm in config.monitoring.alarms:
         if alarm.resource != REPLICA_RESOURCE:
-            placements.append(AlarmPlacement(alarm, alarm.name, Site()))
+            site = dr if alarm.resource == DR_REDIS_RESOURCE else Site()
+            placements.append(AlarmPlacement(alarm, alarm.name, site))
             continue
         placements += [AlarmPlacement(alarm, f"{alarm.name}-{replica.identifier}",
                                       dr if replica.region != config.aws.region else Site(),
@@ -152,6 +163,7 @@ def dimension_steps(config: PlatformConfig, resource: AlarmResource) -> tuple[st
         "target_group": ("alb-target-group", "alb"),
         "rds": (f"rds.{config.rds.identifier}",),
         "redis": ("cache",),
+        DR_REDIS_RESOURCE: ("dr.cache",),
         "pgbouncer": (),
         "pgbouncer_instance": ("pgbouncer",),
         REPLICA_RESOURCE: (),  # per replica: ReplicaAlarmStep
@@ -182,8 +194,8 @@ def dimension_sets(ctx: StepContext, config: PlatformConfig, resource: AlarmReso
     if resource == "rds":
         return [_dims(DBInstanceIdentifier=ctx.output(f"rds.{config.rds.identifier}",
                                                       "identifier"))]
-    if resource == "redis":
-        group_id = str(ctx.output("cache", "replication_group_id"))
+    if resource in ("redis", DR_REDIS_RESOURCE):
+        group_id = str(ctx.output(dimension_steps(config, resource)[0], "replication_group_id"))
         reply = absent_on(REPLICATION_GROUP.not_found, ctx.client("elasticache", region)
                           .describe_replication_groups, ReplicationGroupId=group_id)
         groups = reply["ReplicationGroups"] if reply else []
@@ -851,7 +863,8 @@ def monitoring_steps(config: PlatformConfig) -> list[Step]:
               for site, key in sorted(elsewhere, key=lambda pair: (pair[0].prefix, pair[1]))]
     if any(alarm.action == "scale_out" for alarm in monitoring.alarms):
         steps.append(ScaleOutPolicyStep(config))
-    steps += [AlarmStep(config, p.alarm) if p.replica is None else ReplicaAlarmStep(config, p)
+    steps += [AlarmStep(config, p.alarm, site=p.site) if p.replica is None
+              else ReplicaAlarmStep(config, p)
               for p in placements]
     steps.append(DashboardStep(config))
     return steps

@@ -10,6 +10,11 @@ Three steps, in dependency order:
   of a primary plus ``redis.replicas`` replicas), encrypted at rest with the
   platform KMS key and in transit with TLS, AUTH token from Secrets Manager.
 
+The same three classes build the DR standby (``dr.cache-subnet-group``,
+``dr.cache-parameter-group``, ``dr.cache`` in ``dr.region``) from
+:func:`~vivr_provision.config.dr_redis.standby_redis`: see
+:mod:`vivr_provision.steps.dr`.
+
 Modules: :mod:`.base` (what the steps share: read by name as
 :mod:`~vivr_provision.steps.kinds` declares, the rename row), :mod:`.groups`
 (the two groups), :mod:`.replication_group` (reading, creating, deleting the
@@ -54,14 +59,28 @@ Spec items ElastiCache manages itself, which no API call here configures:
 from __future__ import annotations
 
 from vivr_provision.config import PlatformConfig
-from vivr_provision.steps.base import Step
+from vivr_provision.config.data import RedisConfig
+from vivr_provision.steps.base import Site, Step
 from vivr_provision.steps.elasticache.groups import CacheParameterGroupStep, CacheSubnetGroupStep
 from vivr_provision.steps.elasticache.replication_group import CacheStep
 
 
+def site_elasticache_steps(config: PlatformConfig, redis: RedisConfig,
+                           site: Site | None = None, *,
+                           cache_after: tuple[str, ...] = ()) -> list[Step]:
+    """Subnet group and parameter group first, then the replication group, of one site.
+
+    ``cache_after``: extra ordering dependencies of the replication group step.
+    """
+    return [CacheSubnetGroupStep(config, redis, site=site),
+            CacheParameterGroupStep(config, redis, site=site),
+            CacheStep(config, redis, site=site, after=cache_after)]
+
+
 def elasticache_steps(config: PlatformConfig) -> list[Step]:
-    """Subnet group and parameter group first, then the replication group."""
-    return [CacheSubnetGroupStep(config), CacheParameterGroupStep(config), CacheStep(config)]
+    """The primary region's cache (``config.redis``), steps named without a prefix."""
+    return site_elasticache_steps(config, config.redis)
 
 
-__all__ = ["CacheParameterGroupStep", "CacheStep", "CacheSubnetGroupStep", "elasticache_steps"]
+__all__ = ["CacheParameterGroupStep", "CacheStep", "CacheSubnetGroupStep", "elasticache_steps",
+           "site_elasticache_steps"]

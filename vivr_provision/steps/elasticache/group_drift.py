@@ -72,8 +72,13 @@ def _port(data: Mapping[str, Any]) -> Any:
     return UNREPORTED if endpoint.get("Port") is None else endpoint["Port"]
 
 
-def replication_group_fields(cfg: RedisConfig, ctx: StepContext) -> tuple[Field, ...]:
-    """The rows, in the order plan lists changes; ``apply`` names a :class:`Modification` part."""
+def replication_group_fields(step: CacheStep, ctx: StepContext) -> tuple[Field, ...]:
+    """The rows, in the order plan lists changes; ``apply`` names a :class:`Modification` part.
+
+    Sibling steps are named through the step's site (``kms`` or ``dr.kms`` ...).
+    """
+    cfg: RedisConfig = step.redis
+    kms_step = step.site.step("kms")
 
     def replicas(data: Mapping[str, Any]) -> Any:
         node_groups = data.get("NodeGroups") or []
@@ -87,8 +92,8 @@ def replication_group_fields(cfg: RedisConfig, ctx: StepContext) -> tuple[Field,
             return UNREPORTED
         key = data.get("KmsKeyId")
         # Any ARN ending in the key's id names it too (any_of lists only its ARN and id).
-        same = str(key or "").endswith(f"/{ctx.output('kms', 'key_id')}")
-        return ctx.output("kms", "key_arn") if same else key
+        same = str(key or "").endswith(f"/{ctx.output(kms_step, 'key_id')}")
+        return ctx.output(kms_step, "key_arn") if same else key
 
     def engine_version(move: Move) -> Callable[[Mapping[str, Any]], Any]:
         def current(member: Mapping[str, Any]) -> Any:
@@ -139,13 +144,13 @@ def replication_group_fields(cfg: RedisConfig, ctx: StepContext) -> tuple[Field,
               lambda s, c: s.redis.transit_encryption, effect="replace"),
     ]
     if cfg.at_rest_encryption:
-        rows.append(Field("kms_key", kms_key, lambda s, c: (c.output("kms", "key_arn"),
-                                                            c.output("kms", "key_id")),
+        rows.append(Field("kms_key", kms_key, lambda s, c: (c.output(kms_step, "key_arn"),
+                                                            c.output(kms_step, "key_id")),
                           compare="any_of", effect="replace"))
     rows += [
         Field("port", _port, lambda s, c: s.redis.port, effect="replace"),
         Field("log_delivery", lambda d: log_delivery_map(d.get("LogDeliveryConfigurations")),
-              lambda s, c: log_delivery_map(cache_log_deliveries(s.config)),
+              lambda s, c: log_delivery_map(cache_log_deliveries(s.config, s.redis)),
               apply="log_delivery"),
         # Two rows, one name: whichever way the version has to move, one of them reports it.
         Field("engine_version", engine_version("upgrade"), lambda s, c: s.redis.engine_version,
@@ -158,11 +163,13 @@ def replication_group_fields(cfg: RedisConfig, ctx: StepContext) -> tuple[Field,
               lambda s, c: sorted(s.security_group_ids(c)), apply="security_groups"),
         Field("parameter_group", _member(
             lambda m: (m.get("CacheParameterGroup") or {}).get("CacheParameterGroupName")),
-              lambda s, c: c.output("cache-parameter-group", "name"), apply="parameter_group"),
+              lambda s, c: c.output(s.site.step("cache-parameter-group"), "name"),
+              apply="parameter_group"),
         Field("maintenance_window", _member(window), lambda s, c: s.redis.maintenance_window,
               apply="maintenance_window"),
         Field("subnet_group", _member(lambda m: m.get("CacheSubnetGroupName")),
-              lambda s, c: c.output("cache-subnet-group", "name"), effect="replace"),
+              lambda s, c: c.output(s.site.step("cache-subnet-group"), "name"),
+              effect="replace"),
     ]
     return tuple(rows)
 
@@ -216,12 +223,13 @@ class Modification:
 
     def parameter_group(self, ctx: StepContext, resource: Resource,
                         changes: list[Change]) -> None:
-        self.settings["CacheParameterGroupName"] = ctx.output("cache-parameter-group", "name")
+        self.settings["CacheParameterGroupName"] = ctx.output(
+            self.step.site.step("cache-parameter-group"), "name")
 
     def log_delivery(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         # AWS: log delivery changes need ApplyImmediately (every call here sends it).
         self.settings["LogDeliveryConfigurations"] = cache_log_update(
-            resource.data.get("LogDeliveryConfigurations"), self.step.config)
+            resource.data.get("LogDeliveryConfigurations"), self.step.config, self.cfg)
 
     def auth_token(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         # ROTATE adds a token to a TLS group that has none (AWS: "modifying the AUTH token").

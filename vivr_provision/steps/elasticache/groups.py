@@ -35,10 +35,10 @@ class CacheSubnetGroupStep(ElastiCacheStep):
         return self.redis.subnet_group.name
 
     def depends_on(self) -> tuple[str, ...]:
-        return tuple(f"subnet.{name}" for name in self.redis.subnet_group.subnets)
+        return tuple(self.site.step(f"subnet.{name}") for name in self.redis.subnet_group.subnets)
 
     def subnet_ids(self, ctx: StepContext) -> list[str]:
-        return [str(ctx.output(f"subnet.{name}", "subnet_id"))
+        return [str(ctx.output(self.site.step(f"subnet.{name}"), "subnet_id"))
                 for name in self.redis.subnet_group.subnets]
 
     def create(self, ctx: StepContext, token: str) -> Resource:

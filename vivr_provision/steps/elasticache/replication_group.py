@@ -13,8 +13,10 @@ from typing import Any
 
 import jmespath
 
+from vivr_provision.config import PlatformConfig
+from vivr_provision.config.data import RedisConfig
 from vivr_provision.log import get_logger
-from vivr_provision.steps.base import Change, Resource, StepContext
+from vivr_provision.steps.base import Change, Resource, Site, StepContext
 from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
@@ -34,6 +36,9 @@ events = get_logger("vivr.elasticache")
 
 #: ListTagsForResource/AddTagsToResource answer this while a group is not ``available``.
 NOT_AVAILABLE = ("InvalidReplicationGroupState",)
+#: The AUTH token's secret: one value for the primary and the standby, read from the
+#: primary region's secret when a group is created (or its token added).
+AUTH_SECRET_STEP = "secret.redis_auth_token"
 #: Statuses a replication group leaves by itself; waiting on them makes sense.
 TRANSITIONAL = frozenset({"creating", "modifying", "snapshotting"})
 
@@ -69,18 +74,26 @@ class CacheStep(ElastiCacheStep):
     #: ElastiCache operations take minutes; a 5 s poll is at most 720 describes per budget.
     poll_s = 5.0
 
+    def __init__(self, config: PlatformConfig, redis: RedisConfig | None = None, *,
+                 site: Site | None = None, after: tuple[str, ...] = ()) -> None:
+        super().__init__(config, redis, site=site)
+        #: Ordering-only dependencies (the standby's group rules: see steps.dr).
+        self.after = after
+
     def resource_name(self) -> str:
         return self.redis.replication_group_id
 
     def depends_on(self) -> tuple[str, ...]:
-        deps = ["cache-subnet-group", "cache-parameter-group"]
+        site = self.site
+        deps = [site.step("cache-subnet-group"), site.step("cache-parameter-group")]
         if self.redis.at_rest_encryption:
-            deps.append("kms")
+            deps.append(site.step("kms"))  # a key of the group's own region (dr.kms)
         if self.redis.auth_token:
-            deps.append("secret.redis_auth_token")
-        deps += [f"sg.{name}" for name in self.redis.security_groups]
-        deps += cache_log_dependencies(self.config)
-        return tuple(deps)
+            deps.append(AUTH_SECRET_STEP)
+        deps += [site.step(f"sg.{name}") for name in self.redis.security_groups]
+        deps += cache_log_dependencies(self.config, self.redis)
+        deps += self.after
+        return tuple(dict.fromkeys(deps))
 
     # -- reading ------------------------------------------------------------
     # Not KindStep.lookup: tags cannot be listed while the group is not available.
@@ -161,7 +174,8 @@ class CacheStep(ElastiCacheStep):
             "ReplicationGroupDescription": cfg.description,
             "Engine": cfg.engine,
             # Resolved at plan time from DescribeCacheEngineVersions ("7" -> newest 7.x).
-            "EngineVersion": ctx.catalog.value("redis.engine_version", cfg.engine_version),
+            "EngineVersion": ctx.catalog.value(f"{self.site.prefix}redis.engine_version",
+                                               cfg.engine_version),
             "CacheNodeType": cfg.node_type,
             "NumNodeGroups": cfg.shards,
             "ReplicasPerNodeGroup": cfg.replicas,
@@ -172,18 +186,19 @@ class CacheStep(ElastiCacheStep):
             "SnapshotRetentionLimit": cfg.snapshot_retention_days,
             "SnapshotWindow": cfg.snapshot_window,
             "PreferredMaintenanceWindow": cfg.maintenance_window,
-            "CacheParameterGroupName": ctx.output("cache-parameter-group", "name"),
-            "CacheSubnetGroupName": ctx.output("cache-subnet-group", "name"),
+            "CacheParameterGroupName": ctx.output(self.site.step("cache-parameter-group"),
+                                                  "name"),
+            "CacheSubnetGroupName": ctx.output(self.site.step("cache-subnet-group"), "name"),
             "SecurityGroupIds": self.security_group_ids(ctx),
             "Port": cfg.port,
             "Tags": aws_tags(self.tags()),
         }
         if cfg.at_rest_encryption:
-            params["KmsKeyId"] = ctx.output("kms", "key_arn")
+            params["KmsKeyId"] = ctx.output(self.site.step("kms"), "key_arn")
         if cfg.auth_token:
             params["AuthToken"] = self.auth_token(ctx)
-        if cache_log_deliveries(self.config):
-            params["LogDeliveryConfigurations"] = cache_log_deliveries(self.config)
+        if cache_log_deliveries(self.config, cfg):
+            params["LogDeliveryConfigurations"] = cache_log_deliveries(self.config, cfg)
         created = self.ec(ctx).create_replication_group(**params)["ReplicationGroup"]
         # Tags are not listable until the group is available; they were just sent.
         data = dict(created)
@@ -194,10 +209,11 @@ class CacheStep(ElastiCacheStep):
 
     def auth_token(self, ctx: StepContext) -> str:
         """The AUTH token from Secrets Manager (registered for log redaction on read)."""
-        return read_secret_string(ctx, str(ctx.output("secret.redis_auth_token", "arn")))
+        return read_secret_string(ctx, str(ctx.output(AUTH_SECRET_STEP, "arn")))
 
     def security_group_ids(self, ctx: StepContext) -> list[str]:
-        return [str(ctx.output(f"sg.{name}", "group_id")) for name in self.redis.security_groups]
+        return [str(ctx.output(self.site.step(f"sg.{name}"), "group_id"))
+                for name in self.redis.security_groups]
 
     def is_ready(self, resource: Resource) -> bool:
         """Serving traffic: a daily backup (``snapshotting``) is no reason to wait."""
@@ -215,12 +231,12 @@ class CacheStep(ElastiCacheStep):
         if status in ("deleting", "create-failed"):
             # Neither becomes available again: the group has to go first.
             return [Change("status", status, "available", replace=True)]
-        return drift(self, ctx, resource.data, replication_group_fields(self.redis, ctx))
+        return drift(self, ctx, resource.data, replication_group_fields(self, ctx))
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         """Converge in-place drift with ApplyImmediately (see :class:`Modification`)."""
         modification = Modification(self, ctx)
-        converge(modification, ctx, resource, changes, replication_group_fields(self.redis, ctx))
+        converge(modification, ctx, resource, changes, replication_group_fields(self, ctx))
         modification.run(resource)
         return self.refresh(ctx, resource.id)
 
