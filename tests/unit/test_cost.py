@@ -70,12 +70,18 @@ def test_the_computed_table_has_every_line_the_spec_leaves_out() -> None:
     assert left_out["Standby ALB (DR)"].region == "us-west-2"
     assert "RDS standby storage" in left_out
     assert "Route53 health checks" in left_out
+    standby = left_out["ElastiCache standby (DR)"]
+    # One cache.t3.small node in us-west-2 (dr.redis: no replica, cold until failover).
+    assert (standby.region, standby.quantity, standby.unit_price) == \
+        ("us-west-2", HOURS, usd("elasticache.node", "cache.t3.small", "us-west-2"))
+    assert "vivr-dr-cache" in standby.detail
     computed = {line.service: line for line in result.computed}
     # 3 generated (database, redis, origin-verify) + 5 placeholders, not the spec's 5
     assert computed["Secrets Manager"].quantity == 8
-    # 10 rows of one alarm (the 5xx one over 3 metrics, the unhealthy-targets one over
-    # 2) and the replica-lag row: one alarm per read replica (2)
-    assert computed["CloudWatch alarms"].quantity == 15
+    # 12 rows of one alarm (the 5xx one over 3 metrics, the unhealthy-targets one over
+    # 2; two of them on the standby Redis) and the replica-lag row: one alarm per read
+    # replica (2)
+    assert computed["CloudWatch alarms"].quantity == 17
     assert computed["KMS key"].spec_line == "KMS"
 
 
@@ -107,10 +113,28 @@ def test_a_larger_database_class_raises_the_total_by_the_price_difference() -> N
 def test_a_larger_cache_node_raises_the_total_per_node() -> None:
     before = compare(PRODUCTION).computed_total
     after = compare(with_redis(PRODUCTION, node_type="cache.t3.medium")).computed_total
-    nodes = 2  # one primary and one replica
+    # one primary and one replica, and the DR standby's node (it runs the primary's
+    # node type unless dr.redis.node_type names one)
+    nodes = 3
     expected = nodes * HOURS * (usd("elasticache.node", "cache.t3.medium")
                                 - usd("elasticache.node", "cache.t3.small"))
     assert round(after - before, 2) == round(expected, 2)
+
+
+def test_the_standby_cache_is_priced_at_its_own_size_and_count() -> None:
+    standby = PRODUCTION.dr.redis
+    assert standby is not None
+    bigger = PRODUCTION.model_copy(update={"dr": PRODUCTION.dr.model_copy(update={
+        "redis": standby.model_copy(update={"node_type": "cache.t3.medium", "replicas": 1,
+                                            "automatic_failover": True})})})
+    [line] = lines_named(bigger, "ElastiCache standby (DR)")
+    assert (line.quantity, line.unit_price) == \
+        (2 * HOURS, usd("elasticache.node", "cache.t3.medium", "us-west-2"))
+    assert line.derivation.startswith("2 nodes x 730 h")
+    off = PRODUCTION.model_copy(update={"dr": PRODUCTION.dr.model_copy(update={
+        "standby": PRODUCTION.dr.standby.model_copy(update={"redis": False})})})
+    assert not lines_named(off, "ElastiCache standby (DR)")
+    assert not lines_named(STAGING, "ElastiCache standby (DR)")
 
 
 def test_single_az_drops_the_standby_and_its_storage() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vivr_provision.config import PlatformConfig
+from vivr_provision.config.dr_redis import standby_redis
 from vivr_provision.config.dr_secrets import replicated_secret_keys
 from vivr_provision.config.network import NetworkConfig
 from vivr_provision.config.ops import REPLICA_RESOURCE
@@ -177,6 +178,17 @@ def _cache(out: Lines) -> None:
                nodes, "node",
                out.price("elasticache.node", region, redis.node_type, "ElastiCache node type"),
                "ElastiCache")
+    # The standby's nodes run (and bill) every hour, cold or not; the spec's table has no
+    # DR cache, so the line is one it leaves out.
+    standby = standby_redis(out.config)
+    if standby is None:
+        return
+    dr_region = out.config.dr.region
+    out.hourly(("Caching", "ElastiCache standby (DR)",
+                f"{standby.replication_group_id}, {standby.node_type}, {dr_region}"),
+               standby.shards * (standby.primary_nodes + standby.replicas), "node",
+               out.price("elasticache.node", dr_region, standby.node_type,
+                         "ElastiCache node type"), None)
 
 
 def _storage_and_edge(out: Lines) -> None:
