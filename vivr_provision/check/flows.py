@@ -377,6 +377,15 @@ def _dr_flows(config: PlatformConfig) -> list[FlowResult]:
                 "standby app tier has subnets of its own")
         results.append(FlowResult(result.name, result.ok, result.evidence, result.problems,
                                   (note,) if result.evidence else ()))
+    if dr.standby.redis and dr.redis is not None:
+        subnets = tuple(dr.redis.subnet_group.subnets)
+        results.append(no_internet_route(site, "DR cache", subnets))
+        cache = Place("DR Redis", subnets, tuple(dr.redis.security_groups))
+        result = only_from(site, cache, config.redis.port, [])
+        note = ("the standby Redis admits its whole VPC until the standby app tier has "
+                "subnets of its own")
+        results.append(FlowResult(result.name, result.ok, result.evidence, result.problems,
+                                  (note,) if result.evidence else ()))
     return results
 
 
