@@ -65,6 +65,9 @@ OUTPUTS: tuple[OutputSpec, ...] = (
     OutputSpec("redis_port", "cache", "port", "Redis port"),
     OutputSpec("redis_tls", "cache", "transit_encryption",
                "Whether Redis clients must use TLS"),
+    OutputSpec("dr_redis_primary_endpoint", "dr.cache", "primary_endpoint",
+               "Standby Redis primary host (DR region; empty until a failover)"),
+    OutputSpec("dr_redis_port", "dr.cache", "port", "Standby Redis port (DR region)"),
     OutputSpec("bucket.{member}", "s3.*", "bucket", "S3 bucket name"),
     OutputSpec("dr_bucket.{member}", "dr.s3.*", "bucket", "S3 bucket name (DR region)"),
     # ---- application
