@@ -43,6 +43,8 @@ REPLICA_LAG, DR_REPLICA_LAG = PREFIX + "replica-lag-vivr-db-replica-1", \
     PREFIX + "replica-lag-vivr-db-dr"
 ALARMS = {CPU, MEMORY, ERRORS, CONNECTIONS, STORAGE, UNHEALTHY, QUEUE, POOLER_ERRORS,
           HEARTBEAT, STATUS_CHECK, REPLICA_LAG}
+#: The standby Redis's alarms (resource dr_redis), in us-west-2 like the cache.
+DR_CACHE_ALARMS = {PREFIX + "dr-cache-not-reporting", PREFIX + "dr-cache-engine-cpu-high"}
 DR = "us-west-2"
 POOLER = {"Service": "pgbouncer-vivr"}   # the dimension the boot script publishes with
 #: Topic name -> e-mail endpoint ("Alert team", "Alert DevOps", "Immediate alert").
@@ -52,7 +54,8 @@ TOPICS = {"vivr-production-team-alerts": "team@vivr.example.com",
 #: The DR replica's alarm notifies the "immediate" topics' us-west-2 copies.
 TOPIC_STEPS = {"sns.team", "sns.devops", "sns.critical", "dr.sns.critical", "dr.sns.devops"}
 OUR_STEPS = {f"alarm.{name}" for name in ALARMS} | TOPIC_STEPS | {
-    "scaling-policy.scale-out", "dashboard", f"dr.alarm.{DR_REPLICA_LAG}"}
+    "scaling-policy.scale-out", "dashboard", f"dr.alarm.{DR_REPLICA_LAG}"} | {
+    f"dr.alarm.{name}" for name in DR_CACHE_ALARMS}
 APPLY = ("apply", "--target", "dashboard")
 DESTROY = ("destroy", "--yes", *[arg for step in sorted(TOPIC_STEPS | {"scaling-policy.scale-out"})
                                  for arg in ("--target", step)])
@@ -279,9 +282,11 @@ def _assert_topics_and_dashboard(aws: Aws) -> None:
     assert [(p["stat"], p["period"]) for p in requests] == [("Sum", 60)]
     graphed = {arn for w in body["widgets"]
                for arn in w["properties"].get("annotations", {}).get("alarms", [])}
-    [dr_lag] = aws.client("cloudwatch", DR).describe_alarms(
-        AlarmNames=[DR_REPLICA_LAG])["MetricAlarms"]
-    assert graphed == {a["AlarmArn"] for a in _alarms(aws).values()} | {dr_lag["AlarmArn"]}
+    dr_alarms = aws.client("cloudwatch", DR).describe_alarms(
+        AlarmNames=[DR_REPLICA_LAG, *DR_CACHE_ALARMS])["MetricAlarms"]
+    assert len(dr_alarms) == 3
+    assert graphed == {a["AlarmArn"] for a in _alarms(aws).values()} | \
+        {a["AlarmArn"] for a in dr_alarms}
     assert any("Managed by vivr-provision" in w["properties"].get("markdown", "")
                for w in body["widgets"] if w["type"] == "text")
 
@@ -343,7 +348,8 @@ def test_alarms_follow_the_spec_reapply_is_silent_drift_is_repaired_destroy_is_e
         p for p in east_before["scaling_policies"] if p != "vivr-app-scale-out"]
     untouched = {k: v for k, v in east_before.items() if k not in ("alarms", "scaling_policies")}
     assert {k: east_after[k] for k in untouched} == untouched
-    assert after[DR]["alarms"] == [n for n in before[DR]["alarms"] if n != DR_REPLICA_LAG]
+    assert after[DR]["alarms"] == [n for n in before[DR]["alarms"]
+                                   if n not in {DR_REPLICA_LAG, *DR_CACHE_ALARMS}]
     assert {k: v for k, v in after[DR].items() if k != "alarms"} == \
         {k: v for k, v in before[DR].items() if k != "alarms"}
     assert {k: v for k, v in after.items() if k not in ("us-east-1", DR)} == \
