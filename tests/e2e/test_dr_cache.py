@@ -55,9 +55,9 @@ def _owned(tags: dict[str, str], name: str, step: str) -> None:
     assert (tags.get("Name"), tags.get("vivr:step")) == (name, step)
 
 
-def _sent_in(aws: Aws, operation: str) -> list[dict[str, Any]]:
+def _sent_in(aws: Aws, operation: str, service: str = "elasticache") -> list[dict[str, Any]]:
     calls = [json.loads(line) for line in aws.record_path.read_text().splitlines()]
-    return [c for c in calls if c["service"] == "elasticache" and c["operation"] == operation]
+    return [c for c in calls if c["service"] == service and c["operation"] == operation]
 
 
 def _assert_group(aws: Aws) -> dict[str, Any]:
@@ -130,6 +130,10 @@ def _assert_create_request(aws: Aws) -> None:
         SecretId="vivr/production/redis/auth-token")["SecretString"]
     same = sent.pop("AuthToken", None) == secret
     assert same, "the AUTH token sent is not the redis_auth_token secret's value"
+    # Read from the secret's replica in us-west-2: no us-east-1 call is needed.
+    [read] = [c for c in _sent_in(aws, "GetSecretValue", "secretsmanager")
+              if "redis" in c["params"]["SecretId"]]
+    assert (read["region"], read["params"]["SecretId"].split(":")[3]) == (DR, DR)
 
 
 def _assert_alarms(aws: Aws, group: dict[str, Any]) -> None:

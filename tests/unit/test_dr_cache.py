@@ -199,17 +199,26 @@ def _standby_step() -> CacheStep:
     return step
 
 
-def test_the_standby_is_created_in_us_west_2_with_the_dr_key_and_the_primary_s_token() -> None:
-    """No log delivery (its groups are in us-east-1); the token is read in us-east-1."""
+@pytest.mark.parametrize(("secret_outputs", "read_in"), [
+    # The secret has a replica in us-west-2: the token is read there (same value), so
+    # the standby can be built while us-east-1 is down.
+    ({"arn": SECRET_ARN, "dr_arn": SECRET_ARN.replace("us-east-1", DR)}, DR),
+    # No replica (dr.standby.replicate_secrets off): the primary region's secret.
+    ({"arn": SECRET_ARN}, "us-east-1"),
+], ids=["replica", "primary"])
+def test_the_standby_is_created_in_us_west_2_with_the_dr_key_and_the_same_token(
+        secret_outputs: dict[str, str], read_in: str) -> None:
+    """No log delivery (its groups are in us-east-1)."""
     step = _standby_step()
     aws = StubbedAws()
     aws.expect("secretsmanager", "get_secret_value", {"SecretString": TOKEN},
-               {"SecretId": SECRET_ARN}, region="us-east-1")
+               {"SecretId": SECRET_ARN.replace("us-east-1", read_in)}, region=read_in)
     created = {"ReplicationGroupId": GROUP_ID, "ARN": GROUP_ARN, "Status": "creating"}
     aws.expect("elasticache", "create_replication_group", {"ReplicationGroup": created},
                _create_params(), region=DR)
+    outputs = {**OUTPUTS, "secret.redis_auth_token": secret_outputs}
     with aws:
-        resource = step.create(aws.context(step.config, OUTPUTS), "token")
+        resource = step.create(aws.context(step.config, outputs), "token")
     assert resource.id == GROUP_ID
     assert resource.data["TagMap"]["vivr:step"] == "dr.cache"
 

@@ -97,13 +97,16 @@ DESCRIPTIVE_MEMBERS = frozenset({"username", "engine", "host", "port", "dbname",
                                  "dbInstanceIdentifier", "dbClusterIdentifier"})
 
 
-def read_secret_string(ctx: StepContext, secret_arn: str) -> str:
+def read_secret_string(ctx: StepContext, secret_arn: str, region: str | None = None) -> str:
     """Fetch a generated secret's value for a service that needs it at create time.
 
-    The value, and each member of a JSON value except the descriptive ones, is
-    registered for redaction before it is returned.
+    ``region``: where to read it (a replica's ARN names its own region; by
+    default the primary region).  The value, and each member of a JSON value
+    except the descriptive ones, is registered for redaction before it is
+    returned.
     """
-    value = str(ctx.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    client = ctx.client("secretsmanager", region)
+    value = str(client.get_secret_value(SecretId=secret_arn)["SecretString"])
     log.register_secret(value)
     try:
         document = json.loads(value)

@@ -208,7 +208,15 @@ class CacheStep(ElastiCacheStep):
         return Resource(created["ReplicationGroupId"], data)
 
     def auth_token(self, ctx: StepContext) -> str:
-        """The AUTH token from Secrets Manager (registered for log redaction on read)."""
+        """The AUTH token from Secrets Manager (registered for log redaction on read).
+
+        A cache of another site reads the secret's replica in its own region
+        when there is one (``dr_arn``, same value), so the standby can be
+        built or repaired while the primary region is down.
+        """
+        replica = str((ctx.outputs_of(AUTH_SECRET_STEP) or {}).get("dr_arn") or "")
+        if self.site.region is not None and replica.split(":")[3:4] == [self.region]:
+            return read_secret_string(ctx, replica, self.region)
         return read_secret_string(ctx, str(ctx.output(AUTH_SECRET_STEP, "arn")))
 
     def security_group_ids(self, ctx: StepContext) -> list[str]:
