@@ -271,6 +271,20 @@ def ecs_section(outputs: Mapping[str, Any], region: str, clients: Clients) -> di
             **_read(read)}
 
 
+def cache_section(outputs: Mapping[str, Any], region: str, clients: Clients) -> dict[str, Any]:
+    """The standby Redis: its status, size and endpoint (cold: empty until a failover)."""
+    def read() -> dict[str, Any]:
+        groups = clients.client("elasticache", region).describe_replication_groups(
+            ReplicationGroupId=outputs["replication_group_id"])["ReplicationGroups"]
+        group = groups[0]
+        shards = group.get("NodeGroups") or [{}]
+        endpoint = (shards[0].get("PrimaryEndpoint") or {}).get("Address")
+        return {"state": group.get("Status"), "node_type": group.get("CacheNodeType"),
+                "nodes": len(group.get("MemberClusters") or []), "endpoint": endpoint}
+
+    return {"name": outputs.get("replication_group_id"), **_read(read)}
+
+
 # --------------------------------------------------------------------------- CloudFront
 
 def origin_path(domain: str | None, failover_names: Sequence[str],
@@ -332,6 +346,8 @@ class DrSteps:
     cloudfront: str | None = None
     app_origin: str | None = None
     failover_names: tuple[str, ...] = ()
+    #: The standby Redis (``dr.cache``).
+    standby_cache: str | None = None
 
     @classmethod
     def of(cls, config: PlatformConfig, steps: Mapping[str, Step]) -> DrSteps:
@@ -356,12 +372,13 @@ class DrSteps:
             standby_ecs=present(site.step(SERVICE_STEP)),
             cloudfront=present(DISTRIBUTION_STEP),
             app_origin=next((o.id for o in config.cloudfront.origins if o.kind == "alb"), None),
-            failover_names=tuple(r.name for r in config.route53.failover_records))
+            failover_names=tuple(r.name for r in config.route53.failover_records),
+            standby_cache=present(site.step("cache")))
 
     def names(self) -> list[str]:
         return [*self.failover, *(r[0] for r in self.replicas),
-                *(n for n in (self.standby_alb, self.standby_target_group, self.standby_ecs)
-                  if n)]
+                *(n for n in (self.standby_alb, self.standby_target_group, self.standby_ecs,
+                              self.standby_cache) if n)]
 
 
 def _outputs(state: State, step: str) -> dict[str, Any] | None:
@@ -497,6 +514,8 @@ def build_report(config: PlatformConfig, state: State, found: DrSteps, clients: 
                                                                          clients)),
             "ecs_service": _standby_part(state, found.standby_ecs,
                                          lambda o: ecs_section(o, dr.region, clients)),
+            "redis": _standby_part(state, found.standby_cache,
+                                   lambda o: cache_section(o, dr.region, clients)),
         },
     }
 

@@ -115,6 +115,7 @@ def _part(part: Mapping[str, Any], describe: str) -> str:
 
 def _standby(standby: Mapping[str, Any], region: str) -> Lines:
     alb, group, ecs = standby["alb"], standby["target_group"], standby["ecs_service"]
+    cache = standby.get("redis", {"state": "not built"})
     return [
         f"Standby ({region})",
         _line("ALB", _part(alb, f"{alb.get('name')}: {alb.get('state')}")),
@@ -124,6 +125,9 @@ def _standby(standby: Mapping[str, Any], region: str) -> Lines:
         _line("ECS service", _part(
             ecs, f"{ecs.get('name')}: {ecs.get('state')}, {ecs.get('running')} running of "
                  f"{ecs.get('desired')} desired")),
+        _line("Redis", _part(
+            cache, f"{cache.get('name')}: {cache.get('state')}, {cache.get('nodes')} x "
+                   f"{cache.get('node_type')}")),
     ]
 
 

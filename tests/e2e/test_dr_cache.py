@@ -175,6 +175,11 @@ def test_standby_redis_applies_in_the_dr_region_reapplies_unchanged_and_destroys
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == group["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
     assert aws.cli("output", "dr_redis_port").stdout.strip() == "6379"
+    # dr status reads it live in us-west-2 among the standby's resources.
+    code, status = aws.cli_json("dr", "status")
+    assert code == 0, status
+    assert {k: status["standby"]["redis"][k] for k in ("state", "nodes", "node_type")} == \
+        {"state": "available", "nodes": 1, "node_type": "cache.t3.small"}
 
     # A second apply finds everything as it is and changes nothing.
     mark = len(aws.calls())

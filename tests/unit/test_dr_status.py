@@ -203,6 +203,30 @@ def test_the_report_reads_each_side_and_works_out_the_rpo_of_a_promotion_now() -
         lines.index("Same-region replica vivr-db-replica-1 (us-east-1)")
 
 
+def test_the_standby_redis_is_reported_with_its_state_and_size() -> None:
+    aws = StubbedAws()
+    _expect_route53(aws, "Success: HTTP Status Code 200. OK")
+    _expect_replica(aws, "vivr-db-replica-1", "us-east-1", "vivr-db", [(58, 0.2)])
+    _expect_replica(aws, "vivr-db-dr", "us-west-2", SOURCE_ARN, [(59, 0.8)])
+    _expect_standby(aws, healthy=0)
+    aws.expect("elasticache", "describe_replication_groups", {"ReplicationGroups": [{
+        "ReplicationGroupId": "vivr-dr-cache", "Status": "available",
+        "CacheNodeType": "cache.t3.small", "MemberClusters": ["vivr-dr-cache-001"],
+        "NodeGroups": [{"PrimaryEndpoint": {"Address": "master.vivr-dr-cache.x.usw2",
+                                            "Port": 6379}}]}]},
+        {"ReplicationGroupId": "vivr-dr-cache"}, region="us-west-2")
+    state = _state()
+    state.steps["dr.cache"] = StepRecord(status="ready", resource_id="vivr-dr-cache", outputs={
+        "id": "vivr-dr-cache", "replication_group_id": "vivr-dr-cache", "port": 6379})
+    report = _report(aws, state)
+    assert report["standby"]["redis"] == {
+        "step": "dr.cache", "name": "vivr-dr-cache", "state": "available",
+        "node_type": "cache.t3.small", "nodes": 1, "endpoint": "master.vivr-dr-cache.x.usw2"}
+    lines = report_lines(report)
+    assert "  Redis:            vivr-dr-cache: available, 1 x cache.t3.small" in lines
+    assert max(len(line) for line in lines) <= WIDTH
+
+
 def test_after_a_promotion_the_report_says_the_secondary_serves_a_standalone_db() -> None:
     aws = StubbedAws()
     _expect_route53(aws, "Success: HTTP Status Code 200. OK", inverted=True)
