@@ -123,7 +123,8 @@ def test_pgbouncer_role_reads_only_its_secrets(config: PlatformConfig) -> None:
     assert secrets["Resource"] == sorted([
         f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:database_credentials-AbCdEf",
         f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:datadog-AbCdEf"])
-    assert role.trust_policy()["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    trust = role.trust_policy("000000000000")
+    assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
     assert role.needs_instance_profile
 
 

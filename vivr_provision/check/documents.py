@@ -70,7 +70,7 @@ def _role_documents(docs: Documents, step: IamRoleStep, config: PlatformConfig) 
             policies.append(NamedPolicy(name, managed))
     docs.identity[arn] = policies
     assert step.key is not None
-    trust = step.trust_policy()
+    trust = step.trust_policy(ACCOUNT_ID)
     docs.trust_policies[step.key] = NamedPolicy(f"{step.role.name}/trust", trust)
     docs.generated.append(GeneratedPolicy(f"{step.role.name}/trust", "trust", trust))
 

@@ -78,6 +78,9 @@ class IamRoleConfig(StrictModel):
     ]
     managed_policies: list[Annotated[str, matching(r"[\w+=,.@/-]{1,128}", "a policy name")]]
     grants: list[IamGrantConfig]
+    #: Trust only this account's use of the service (``aws:SourceAccount``), the
+    #: confused-deputy guard AWS recommends for service roles such as AWS Backup's.
+    trust_source_account: bool = False
 
 
 class ServiceLinkedRoleConfig(StrictModel):

@@ -24,6 +24,7 @@ from vivr_provision.config.app import (
     IamConfig,
     LogsConfig,
 )
+from vivr_provision.config.archive import BackupToolingConfig, backup_tooling_problems
 from vivr_provision.config.base import ConfigProblems, Region, StrictModel, az_in_region
 from vivr_provision.config.data import (
     KmsConfig,
@@ -87,6 +88,8 @@ class PlatformConfig(StrictModel):
     monitoring: MonitoringConfig
     dr: DrConfig
     cost: CostConfig
+    # backup tooling that runs in AWS (archive.py); absent blocks build nothing
+    backup: BackupToolingConfig = Field(default_factory=BackupToolingConfig)
 
     def security_group(self, name: str) -> SecurityGroupConfig:
         for group in self.security_groups:
@@ -119,6 +122,7 @@ class PlatformConfig(StrictModel):
         problems += _app_problems(self)
         problems += _edge_problems(self)
         problems += _ops_problems(self)
+        problems += backup_tooling_problems(self)
         if problems:
             raise ConfigProblems(problems)
         return self

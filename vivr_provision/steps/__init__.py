@@ -11,6 +11,7 @@ from collections.abc import Callable
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.acm import acm_steps
 from vivr_provision.steps.alb import alb_steps
+from vivr_provision.steps.backup_archive import archive_steps
 from vivr_provision.steps.base import Step
 from vivr_provision.steps.cloudfront import cloudfront_steps
 from vivr_provision.steps.dns import dns_steps
@@ -26,6 +27,7 @@ from vivr_provision.steps.network import network_steps
 from vivr_provision.steps.pgbouncer import pgbouncer_steps
 from vivr_provision.steps.rds import rds_steps
 from vivr_provision.steps.records import record_steps
+from vivr_provision.steps.redis_export import redis_export_steps
 from vivr_provision.steps.s3 import s3_steps
 from vivr_provision.steps.secrets import secret_steps
 from vivr_provision.steps.security import security_steps
@@ -40,7 +42,7 @@ FACTORIES: tuple[StepFactory, ...] = (
     service_linked_role_steps, kms_steps, secret_steps, iam_steps, rds_steps,
     pgbouncer_steps, elasticache_steps, dr_cache_steps, log_steps, flow_log_steps, s3_steps,
     dns_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
-    monitoring_steps,
+    monitoring_steps, archive_steps, redis_export_steps,
     waf_steps, cloudfront_steps,
     record_steps,
 )

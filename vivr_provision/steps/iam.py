@@ -99,10 +99,15 @@ class IamRoleStep(KindStep):
         return ctx.client("iam", self.region)
 
     # -- documents -----------------------------------------------------------
-    def trust_policy(self) -> dict[str, Any]:
-        return {"Version": "2012-10-17", "Statement": [{
+    def trust_policy(self, account_id: str) -> dict[str, Any]:
+        """The service may assume the role; with ``trust_source_account`` only on
+        behalf of this account (IAM user guide, "The confused deputy problem")."""
+        statement: dict[str, Any] = {
             "Effect": "Allow", "Principal": {"Service": self.role.trust_service},
-            "Action": "sts:AssumeRole"}]}
+            "Action": "sts:AssumeRole"}
+        if self.role.trust_source_account:
+            statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+        return {"Version": "2012-10-17", "Statement": [statement]}
 
     def _replication_statements(self, ctx: StepContext,
                                 grant: IamGrantConfig) -> list[dict[str, Any]]:
@@ -187,7 +192,7 @@ class IamRoleStep(KindStep):
         iam.create_role(
             RoleName=self.role.name,
             Description=self.role.description,
-            AssumeRolePolicyDocument=json.dumps(self.trust_policy()),
+            AssumeRolePolicyDocument=json.dumps(self.trust_policy(ctx.account_id)),
             Tags=aws_tags(self.tags()),
         )
         for name in self.role.managed_policies:
@@ -235,7 +240,7 @@ class IamRoleStep(KindStep):
     FIELDS = (
         TAGS,
         Field("trust_policy", lambda d: parsed(d.get("AssumeRolePolicyDocument")),
-              lambda s, ctx: s.trust_policy(), apply="update_trust_policy"),
+              lambda s, ctx: s.trust_policy(ctx.account_id), apply="update_trust_policy"),
         # AWS omits an empty description.
         Field("description", lambda d: d.get("Description"), lambda s, ctx: s.role.description,
               compare="defaulted", default="", apply="update_description"),
@@ -268,8 +273,8 @@ class IamRoleStep(KindStep):
 
     def update_trust_policy(self, ctx: StepContext, resource: Resource,
                             changes: list[Change]) -> None:
-        self.iam(ctx).update_assume_role_policy(RoleName=self.role.name,
-                                                PolicyDocument=json.dumps(self.trust_policy()))
+        document = json.dumps(self.trust_policy(ctx.account_id))
+        self.iam(ctx).update_assume_role_policy(RoleName=self.role.name, PolicyDocument=document)
 
     def update_description(self, ctx: StepContext, resource: Resource,
                            changes: list[Change]) -> None:

@@ -281,6 +281,31 @@ ORIGIN_ACCESS_CONTROL = Kind("cloudfront", "origin access control",
                              _codes("NoSuchOriginAccessControl"),
                              _codes("OriginAccessControlAlreadyExists"))
 
+#: AWS Backup.  Tags are a plain map on every backup resource (``TagResource`` /
+#: ``ListTags`` by ARN).  Plans and selections have ids AWS assigns; the steps
+#: find them by name through the list calls (backup_archive.py).
+_BACKUP_TAGS = TagApi("tag_resource", "ResourceArn", key=None, list_call="list_tags")
+BACKUP_VAULT = Kind("backup", "backup vault", _codes("ResourceNotFoundException"),
+                    _codes("AlreadyExistsException"), _BACKUP_TAGS,
+                    Read("describe_backup_vault", "BackupVaultName", "@", "BackupVaultArn",
+                         "BackupVaultArn", name_field="BackupVaultName"))
+BACKUP_PLAN = Kind("backup", "backup plan", _codes("ResourceNotFoundException"),
+                   _codes("AlreadyExistsException"), _BACKUP_TAGS)
+BACKUP_SELECTION = Kind("backup", "backup selection", _codes("ResourceNotFoundException"),
+                        _codes("AlreadyExistsException"))
+#: Step Functions and EventBridge Scheduler (the Redis export, redis_export.py).
+STATE_MACHINE = Kind("stepfunctions", "state machine",
+                     _codes("StateMachineDoesNotExist"), _codes("StateMachineAlreadyExists"),
+                     TagApi("tag_resource", "resourceArn", "tags", key="key", value="value",
+                            list_call=_LIST, listed="tags"))
+SCHEDULE_GROUP = Kind("scheduler", "schedule group", _codes("ResourceNotFoundException"),
+                      _codes("ConflictException"),
+                      TagApi("tag_resource", "ResourceArn", list_call=_LIST),
+                      Read("get_schedule_group", "Name", "@", "Arn", "Arn", name_field="Name"))
+#: Schedules take no tags: one is ours when it sits in our schedule group.
+SCHEDULE = Kind("scheduler", "schedule", _codes("ResourceNotFoundException"),
+                _codes("ConflictException"))
+
 #: EC2's model lists no error shapes: these codes are in the EC2 API reference,
 #: "Error codes for the Amazon EC2 API" (see UNMODELLED_CODES).
 LAUNCH_TEMPLATE = Kind("ec2", "launch template",

@@ -1,0 +1,112 @@
+"""The backup tooling that runs in AWS on its own schedule (issue 11, item 6).
+
+Two mechanisms, each off when its block is absent:
+
+* ``archive``: the spec's one-year compliance archive, an AWS Backup vault
+  and plan.  AWS Backup (not RDS snapshot export) because an export is
+  Parquet data for analytics, not a snapshot a database can be restored
+  from; AWS Backup keeps restorable recovery points, copies them to a vault
+  in the DR region, ages them out with a lifecycle, and a vault can be
+  locked.  The retention is ``dr.snapshot_retention.archive_days``.
+* ``redis_export``: the spec's Redis "Export to S3: daily"
+  (``redis.export_to_s3_daily``), a Step Functions state machine started by
+  an EventBridge Scheduler schedule: a schedule alone cannot do it (its
+  input is fixed, and ``CopySnapshot`` needs a source snapshot that exists
+  and a target name that does not, both different every day).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field
+
+from vivr_provision.config.base import StrictModel
+from vivr_provision.config.data import matching
+
+if TYPE_CHECKING:
+    from vivr_provision.config.model import PlatformConfig
+
+#: botocore's backup model: BackupVaultName ``^[a-zA-Z0-9\-\_]{2,50}$``.
+VaultName = Annotated[str, matching(r"[a-zA-Z0-9_-]{2,50}", "a backup vault name")]
+#: BackupRuleName ``^[a-zA-Z0-9\-\_\.]{1,50}$`` (plan and selection names: same rule).
+RuleName = Annotated[str, matching(r"[a-zA-Z0-9_.-]{1,50}",
+                                   "a backup plan, rule or selection name")]
+#: AWS Backup and EventBridge Scheduler take cron(...) with six fields, or rate(...).
+Schedule = Annotated[str, matching(r"(cron\((\S+ ){5}\S+\)|rate\(\d+ (minute|hour|day)s?\))",
+                                   "a schedule expression: cron(m h dom mon dow year) or rate()")]
+#: scheduler model: Name and ScheduleGroupName ``[0-9a-zA-Z-_.]+``, 1-64.
+SchedulerName = Annotated[str, matching(r"[0-9a-zA-Z_.-]{1,64}", "a scheduler name")]
+#: states model: a state machine name is 1-80 characters (letters, digits, - and _).
+MachineName = Annotated[str, matching(r"[0-9a-zA-Z_-]{1,80}", "a state machine name")]
+#: ElastiCache snapshot names: a letter first, letters, digits and hyphens.
+SnapshotPrefix = Annotated[str, matching(r"[a-zA-Z][a-zA-Z0-9-]{0,100}", "a snapshot name prefix")]
+RoleName = Annotated[str, matching(r"[\w+=,.@-]{1,64}", "an IAM role name")]
+
+
+class ArchiveConfig(StrictModel):
+    """AWS Backup: ``vault`` (platform key) in the primary region, ``dr_vault``
+    (the DR key) in ``dr.region``, and ``plan`` with one daily ``rule``.
+
+    The rule keeps each recovery point ``dr.snapshot_retention.archive_days``
+    and copies it to ``dr_vault`` with the same lifecycle; ``selection``
+    assigns the primary database to the plan with ``iam.backup_role``.
+    ``include_replicas``: the read replicas hold the same data as the
+    primary, so they are left out by default (a copy of a copy).
+    """
+
+    vault: VaultName
+    dr_vault: VaultName
+    plan: RuleName
+    rule: RuleName
+    selection: RuleName
+    schedule: Schedule
+    timezone: str = "Etc/UTC"
+    start_window_minutes: Annotated[int, Field(ge=60)] = 60
+    completion_window_minutes: Annotated[int, Field(ge=120)] = 1440
+    include_replicas: bool = False
+
+
+class RedisExportConfig(StrictModel):
+    """The daily export of the cache's data to ``redis.export_bucket``.
+
+    ``schedule`` starts ``state_machine`` (role ``role``) through
+    ``scheduler_role``; each run snapshots the replication group, waits
+    ``poll_seconds`` between reads until it is available, copies it to the
+    bucket as ``<snapshot_prefix>-<date>-<execution>`` and deletes the
+    intermediate snapshot once the export has finished.
+    """
+
+    state_machine: MachineName
+    role: RoleName
+    scheduler_role: RoleName
+    schedule_group: SchedulerName
+    schedule: SchedulerName
+    schedule_expression: Schedule
+    timezone: str = "Etc/UTC"
+    snapshot_prefix: SnapshotPrefix
+    poll_seconds: Annotated[int, Field(ge=10, le=3600)] = 60
+    #: How many times the scheduler retries starting the state machine.
+    retry_attempts: Annotated[int, Field(ge=0, le=185)] = 3
+
+
+class BackupToolingConfig(StrictModel):
+    """``backup:`` of config/<env>.yaml."""
+
+    archive: ArchiveConfig | None = None
+    redis_export: RedisExportConfig | None = None
+
+
+def backup_tooling_problems(config: PlatformConfig) -> list[str]:
+    """Cross-section rules: the archive copies to the DR region, and the spec's
+    ``export_to_s3_daily`` is never silently without its mechanism."""
+    problems: list[str] = []
+    backup, redis = config.backup, config.redis
+    if backup.archive is not None and not config.dr.enabled:
+        problems.append("backup.archive copies to the DR region: it needs dr.enabled: true")
+    if redis.export_to_s3_daily and backup.redis_export is None:
+        problems.append("redis.export_to_s3_daily needs a backup.redis_export block "
+                        "(the schedule and state machine that export)")
+    if backup.redis_export is not None and not redis.export_to_s3_daily:
+        problems.append("backup.redis_export is set but redis.export_to_s3_daily is false")
+    return problems
