@@ -22,7 +22,8 @@ pytestmark = pytest.mark.e2e
 SPEC_ROLES = {
     "vivr-ecs-task-execution-role": "ecs-tasks.amazonaws.com",
     "vivr-ecs-task-role": "ecs-tasks.amazonaws.com",
-    "vivr-backup-role": "rds.amazonaws.com",
+    # AWS Backup's role for the one-year archive (backup.archive)
+    "vivr-backup-role": "backup.amazonaws.com",
     "vivr-cloudfront-role": "cloudfront.amazonaws.com",
 }
 SPEC_EXECUTION_POLICIES = {"AmazonEC2ContainerRegistryReadOnly", "CloudWatchLogsFullAccess",
@@ -54,8 +55,11 @@ def test_roles_carry_the_spec_trust_and_least_privilege_policies(aws: Aws) -> No
     assert set(SPEC_ROLES) <= names
     for name, service in SPEC_ROLES.items():
         trust = _document(iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"])
-        assert trust["Statement"] == [{"Effect": "Allow", "Principal": {"Service": service},
-                                       "Action": "sts:AssumeRole"}], name
+        statement = {"Effect": "Allow", "Principal": {"Service": service},
+                     "Action": "sts:AssumeRole"}
+        if name == "vivr-backup-role":   # only for this account (confused deputy)
+            statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+        assert trust["Statement"] == [statement], name
     attached = {p["PolicyName"] for p in iam.list_attached_role_policies(
         RoleName="vivr-ecs-task-execution-role")["AttachedPolicies"]}
     assert attached == SPEC_EXECUTION_POLICIES

@@ -75,6 +75,8 @@ def _context(config: PlatformConfig) -> StepContext:
         "dr.kms": {"key_id": "k", "key_arn": f"arn:aws:kms:us-west-2:{ACCOUNT}:key/k"},
         "iam.rds_monitoring_role": {"role_arn": f"arn:aws:iam::{ACCOUNT}:role/mon"},
         "sg.vivr-db-sg": {"group_id": "sg-db"},
+        "redis-export-state-machine": {
+            "arn": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:vivr-redis-export"},
     }
     for key in config.secrets.names():
         outputs[f"secret.{key}"] = {
@@ -84,7 +86,10 @@ def _context(config: PlatformConfig) -> StepContext:
 
 
 #: Actions IAM authorises only on "*" (Service Authorization Reference: no resource type).
-RESOURCELESS = frozenset({"logs:DescribeLogGroups"})
+#: ElastiCache's API permissions reference: "specify the wildcard character (*) as the
+#: resource" for its Describe calls; CopySnapshot's S3 check lists all buckets.
+RESOURCELESS = frozenset({"logs:DescribeLogGroups", "elasticache:DescribeSnapshots",
+                          "s3:ListAllMyBuckets"})
 
 
 def test_no_iam_statement_uses_a_wildcard_resource(config: PlatformConfig) -> None:
@@ -107,6 +112,12 @@ def test_no_iam_statement_uses_a_wildcard_resource(config: PlatformConfig) -> No
                 elif ":log-group:" in resource:  # one named group, ":*" = its streams
                     group = resource.split(":log-group:", 1)[1].removesuffix(":*")
                     assert "*" not in group, resource
+                elif ":elasticache:" in resource and "*" in name:
+                    # the cache group's member clusters, the export's snapshots
+                    export = config.backup.redis_export
+                    assert export is not None
+                    assert name.startswith((f"{config.redis.replication_group_id}-",
+                                            f"{export.snapshot_prefix}-")), resource
                 elif "*" in name:  # queues/topics "if used": only this environment's names
                     assert name.startswith("vivr-production-"), resource
                 if not resource.startswith("arn:aws:s3:::"):

@@ -70,6 +70,14 @@ MANAGED_POLICIES: dict[str, list[Statement]] = {
         "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
         "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage", "logs:CreateLogStream",
         "logs:PutLogEvents"])],
+    # AWS Backup's service-role policies (backup.archive): only the RDS snapshot
+    # actions on DB instances, a subset of the published documents (which also
+    # cover EBS, EFS, DynamoDB ... and the KMS grants).
+    "service-role/AWSBackupServiceRolePolicyForBackup": [
+        _allow("RDSSnapshots", ["rds:CreateDBSnapshot", "rds:DescribeDBInstances"],
+               ["arn:aws:rds:*:*:db:*"])],
+    "service-role/AWSBackupServiceRolePolicyForRestores": [
+        _allow("RDSRestores", ["rds:DescribeDBInstances"], ["arn:aws:rds:*:*:db:*"])],
 }
 
 

@@ -113,8 +113,8 @@ def machine_statements(step: ExportRoleStep, ctx: StepContext) -> list[dict[str,
 
     Service Authorization Reference, ElastiCache: CreateSnapshot takes the
     replication group, its clusters and the snapshot; Copy/DeleteSnapshot
-    the snapshot; DescribeSnapshots supports no resource-level scoping
-    beyond ``*`` for a name filter.
+    the snapshot.  ElastiCache's API permissions reference gives ``*`` for
+    its Describe calls, and ``s3:ListAllMyBuckets`` has no resource.
     """
     config = step.config
     export = export_config(config)
@@ -122,6 +122,7 @@ def machine_statements(step: ExportRoleStep, ctx: StepContext) -> list[dict[str,
     base = f"arn:aws:elasticache:{region}:{account}"
     group = config.redis.replication_group_id
     snapshots = f"{base}:snapshot:{export.snapshot_prefix}-*"
+    bucket = export_bucket(config)
     return [
         {"Sid": "SnapshotTheCache", "Effect": "Allow", "Action": ["elasticache:CreateSnapshot"],
          "Resource": [f"{base}:cluster:{group}-*", f"{base}:replicationgroup:{group}",
@@ -133,7 +134,9 @@ def machine_statements(step: ExportRoleStep, ctx: StepContext) -> list[dict[str,
          "Action": ["elasticache:DescribeSnapshots"], "Resource": ["*"]},
         # CopySnapshot with TargetBucket checks the bucket as the caller.
         {"Sid": "ExportFindsTheBucket", "Effect": "Allow",
-         "Action": ["s3:GetBucketLocation", "s3:ListAllMyBuckets"], "Resource": ["*"]},
+         "Action": ["s3:GetBucketLocation"], "Resource": [f"arn:aws:s3:::{bucket}"]},
+        {"Sid": "ExportListsBuckets", "Effect": "Allow",
+         "Action": ["s3:ListAllMyBuckets"], "Resource": ["*"]},
     ]
 
 

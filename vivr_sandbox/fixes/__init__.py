@@ -30,6 +30,7 @@ from collections.abc import Callable
 from vivr_sandbox import catalog, dns
 from vivr_sandbox.fixes import (
     applicationautoscaling,
+    backup,
     cloudfront,
     ecs,
     elasticache,
@@ -95,6 +96,7 @@ _FIXES: list[Callable[[], None]] = [
     *wafv2.FIXES,
     *iam.FIXES,
     *applicationautoscaling.FIXES,
+    *backup.FIXES,
     *secretsmanager.FIXES,
     dns.fix_acm_validation_needs_delegation,
 ]
