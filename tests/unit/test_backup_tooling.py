@@ -211,3 +211,22 @@ def test_the_archive_needs_the_dr_region() -> None:
     assert "backup.archive copies to the DR region: it needs dr.enabled: true" \
         in str(error.value)
 
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def test_the_archive_is_priced_in_both_vaults_and_only_where_configured(
+        config: PlatformConfig) -> None:
+    from vivr_provision.cost.derive import computed_lines
+    from vivr_provision.cost.prices import load_prices
+
+    table = load_prices()
+    lines = [line for line in computed_lines(config, table)
+             if line.service == "AWS Backup archive"]
+    assert [(line.region, line.quantity, line.monthly) for line in lines] == [
+        ("us-east-1", 100, 9.5), ("us-west-2", 100, 9.5)]
+    assert all(not line.verified and "assumption" in line.detail for line in lines)
+    staging = parse_config(_raw("staging"), "staging.yaml")
+    assert not [line for line in computed_lines(staging, table)
+                if line.service == "AWS Backup archive"]

@@ -169,6 +169,21 @@ def _database(out: Lines) -> None:
     out.add(("Database", "RDS backups", backup.origin),
             f"{backup.value:g} GB - {gb} GB free (100% of storage)", billable,
             out.price("rds.backup", region), "RDS Backups")
+    _archive(out)
+
+
+def _archive(out: Lines) -> None:
+    """The one-year archive: its recovery points in the primary vault and their copies
+    in the DR vault (backup.archive), each billed as warm storage where it is kept."""
+    c = out.config
+    archive = c.backup.archive
+    if archive is None:
+        return
+    held = out.table.usage["archive_gb"]
+    for vault, region in ((archive.vault, c.aws.region), (archive.dr_vault, c.dr.region)):
+        out.add(("Database", "AWS Backup archive", f"{vault}, {region}, {held.origin}"),
+                f"{held.value:g} GB held", held.value,
+                out.price("backup.warm", region, "rds"), None)
 
 
 def _cache(out: Lines) -> None:
