@@ -10,13 +10,33 @@ query protocol's ``<ErrorResponse>``, S3's bare ``<Error>``, JSON's
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Mapping
 
 
+@functools.lru_cache(maxsize=64)
+def _model_protocol(service: str) -> str | None:
+    """botocore's protocol of the service whose signing name is ``service``, when a
+    model has that name (``backup``, ``scheduler``); None otherwise."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+    except UnknownServiceError:
+        return None
+    return str(model.metadata.get("protocol"))
+
+
 def protocol_of(headers: Mapping[str, str], body: bytes, service: str | None) -> str:
-    """The wire protocol of a request: how its service spells an error."""
+    """The wire protocol of a request: how its service spells an error.
+
+    A REST-JSON request without a body (a GET or DELETE of AWS Backup or
+    EventBridge Scheduler) carries no JSON content type: its service's
+    model says the protocol.
+    """
     if "x-amz-target" in headers:
         return "json"
     if b"Action=" in body[:200] and "x-www-form-urlencoded" in headers.get("content-type", ""):
@@ -24,6 +44,8 @@ def protocol_of(headers: Mapping[str, str], body: bytes, service: str | None) ->
     if service == "s3":
         return "s3"
     if "json" in headers.get("content-type", ""):
+        return "rest-json"
+    if service is not None and _model_protocol(service) == "rest-json":
         return "rest-json"
     return "rest-xml"
 

@@ -21,7 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from vivr_sandbox.errors import error_reply
+from vivr_sandbox.errors import error_reply, protocol_of
 from vivr_sandbox.faults import FaultPlan, FaultProxy, FaultRates
 from vivr_sandbox.server import SandboxServer
 
@@ -254,3 +254,12 @@ def test_a_lost_create_load_balancer_retried_returns_the_same_balancer(
     assert proxy.faults() == {"lose": 1}
     assert [b["LoadBalancerArn"] for b in balancers] == [
         created["LoadBalancers"][0]["LoadBalancerArn"]]
+
+
+def test_a_bodiless_rest_json_request_gets_its_errors_in_rest_json() -> None:
+    """A GET of AWS Backup or Scheduler has no JSON content type; botocore parses
+    its throttle only in REST-JSON's shape, while Route 53 stays REST-XML."""
+    assert protocol_of({}, b"", "backup") == "rest-json"
+    assert protocol_of({}, b"", "scheduler") == "rest-json"
+    assert protocol_of({}, b"", "route53") == "rest-xml"
+    assert protocol_of({}, b"", None) == "rest-xml"
