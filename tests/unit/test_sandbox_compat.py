@@ -71,10 +71,10 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 35 and len(set(first)) == 35
+    assert len(first) == 36 and len(set(first)) == 36
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
-                "AWS Backup")
+                "AWS Backup", "EventBridge Scheduler")
     assert all(line.split(":", 1)[0] in services for line in first)
 
 

@@ -40,6 +40,7 @@ from vivr_sandbox.fixes import (
     rds,
     route53,
     s3,
+    scheduler,
     secretsmanager,
     wafv2,
 )
@@ -98,5 +99,6 @@ _FIXES: list[Callable[[], None]] = [
     *applicationautoscaling.FIXES,
     *backup.FIXES,
     *secretsmanager.FIXES,
+    *scheduler.FIXES,
     dns.fix_acm_validation_needs_delegation,
 ]
