@@ -90,9 +90,12 @@ def test_roles_carry_the_spec_trust_and_least_privilege_policies(aws: Aws) -> No
         by_sid["SecretsManagerReadSecret"]["Resource"]
     backup = _document(iam.get_role_policy(RoleName="vivr-backup-role",
                                            PolicyName="vivr-grants")["PolicyDocument"])
-    key_arn = aws.client("kms").describe_key(KeyId="alias/vivr-production")["KeyMetadata"]["Arn"]
+    keys = sorted(aws.client("kms", region).describe_key(
+        KeyId="alias/vivr-production")["KeyMetadata"]["Arn"] for region in ("us-east-1",
+                                                                              "us-west-2"))
+    # AWS Backup copies the database's encrypted snapshots to the DR vault's key
     assert {s["Sid"]: s["Resource"] for s in backup["Statement"]} == {
-        "S3PutObject": ["arn:aws:s3:::vivr-backups/*"], "KMSGenerateDataKey": [key_arn]}
+        "KMSBackupCopyUseKeys": keys, "KMSBackupCopyGrants": keys}
 
     mark = len(aws.calls())
     code, report = aws.cli_json("apply", *targets)

@@ -192,6 +192,7 @@ def _data_needs(config: PlatformConfig) -> list[Need]:
     backup = _role(config, "backup_role", "backup role")
     needs += _bucket_needs(config, backup, _grant_resources(config, "backup_role", "S3PutObject"),
                            True, "writes backups")
+    needs += _archive_needs(config, backup)
     pgb = config.pgbouncer
     instance = _role(config, "pgbouncer_instance_role", "PgBouncer instance role")
     keys = [PGBOUNCER_SECRET_STEP.removeprefix("secret.")]
@@ -250,6 +251,24 @@ def _replication_needs(config: PlatformConfig) -> list[Need]:
             needs.append(Need(who, ("kms:Encrypt",), key_arn(config, config.dr.region),
                               f"encrypts replicas of {key} with the DR key", ("key", "dr.kms"),
                               _via(config, "s3", config.dr.region)))
+    return needs
+
+
+def _archive_needs(config: PlatformConfig, who: Principal) -> list[Need]:
+    """AWS Backup (backup.archive) reads the database's snapshot with the platform key
+    and copies it to the DR vault's key, through grants it creates for RDS."""
+    if config.backup.archive is None:
+        return []
+    grants = {**TLS, "kms:GrantIsForAWSResource": "true"}
+    needs: list[Need] = []
+    for region, step, use in ((config.aws.region, "kms", ("kms:Decrypt", "kms:DescribeKey")),
+                              (config.dr.region, "dr.kms", ("kms:Encrypt", "kms:DescribeKey",
+                                                            "kms:GenerateDataKey"))):
+        needs.append(Need(who, use, key_arn(config, region),
+                          f"archive: AWS Backup copies snapshots ({step})", ("key", step), TLS))
+        needs.append(Need(who, ("kms:CreateGrant",), key_arn(config, region),
+                          f"archive: RDS copies through a grant on {step}", ("key", step),
+                          grants))
     return needs
 
 

@@ -43,6 +43,7 @@ Capability = Literal[
     "KMSGenerateDataKey",
     "KMSDecrypt",
     "CloudWatchLogsDeliver",
+    "KMSBackupCopy",
 ]
 #: What the ``resources`` of a grant name, per capability (checked by the root model).
 GRANT_RESOURCES: dict[str, str] = {
@@ -55,6 +56,7 @@ GRANT_RESOURCES: dict[str, str] = {
     "KMSGenerateDataKey": "nothing (the platform key)",
     "KMSDecrypt": "nothing (the platform key)",
     "CloudWatchLogsDeliver": "log group keys (logs.groups)",
+    "KMSBackupCopy": "nothing (the platform key and its DR replica)",
 }
 IamRoleName = Annotated[str, matching(r"[\w+=,.@-]{1,64}", "an IAM role name")]
 

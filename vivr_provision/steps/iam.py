@@ -88,6 +88,8 @@ class IamRoleStep(KindStep):
                 deps.add("kms")
             elif grant.capability == "S3Replication" and self._replicates_kms(grant):
                 deps.add("dr.kms")
+            if grant.capability == "KMSBackupCopy":
+                deps.update({"kms", "dr.kms"})
         return tuple(sorted(deps))
 
     def _replicates_kms(self, grant: IamGrantConfig) -> bool:
@@ -149,6 +151,20 @@ class IamRoleStep(KindStep):
              "Action": ["logs:DescribeLogGroups"], "Resource": ["*"]},
         ]
 
+    def _backup_copy_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
+        """What AWS Backup needs of its role for recovery points of a database encrypted
+        with the platform key, copied to a vault encrypted with its DR replica (AWS
+        Backup developer guide, "Encryption for backups in AWS Backup": the role must
+        be allowed to use both keys; RDS copies through grants it creates)."""
+        keys = sorted([str(ctx.output("kms", "key_arn")), str(ctx.output("dr.kms", "key_arn"))])
+        return [
+            {"Sid": "KMSBackupCopyUseKeys", "Effect": "Allow",
+             "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*",
+                        "kms:ReEncrypt*"], "Resource": keys},
+            {"Sid": "KMSBackupCopyGrants", "Effect": "Allow", "Action": ["kms:CreateGrant"],
+             "Resource": keys, "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+        ]
+
     def _grant_statement(self, ctx: StepContext, grant: IamGrantConfig) -> dict[str, Any]:
         region, account = self.config.aws.region, ctx.account_id
         capability = grant.capability
@@ -182,6 +198,8 @@ class IamRoleStep(KindStep):
                 statements += self._replication_statements(ctx, grant)
             elif grant.capability == "CloudWatchLogsDeliver":
                 statements += self._log_delivery_statements(ctx, grant)
+            elif grant.capability == "KMSBackupCopy":
+                statements += self._backup_copy_statements(ctx)
             else:
                 statements.append(self._grant_statement(ctx, grant))
         return {"Version": "2012-10-17", "Statement": statements}
