@@ -77,6 +77,7 @@ def test_the_export_copies_to_the_bucket_under_a_name_of_the_day(config: Platfor
         "SourceSnapshotName.$": "$.snapshot.SnapshotName",
         "TargetSnapshotName.$": "$.snapshot.SnapshotName", "TargetBucket": "vivr-backups"}
     assert states["WaitForSnapshot"]["Seconds"] == 60
+    assert _machine(config)["TimeoutSeconds"] == 6 * 3600, "a stuck snapshot ends the run"
 
 
 def test_every_transition_names_a_state_and_every_state_is_reached(
@@ -100,7 +101,7 @@ def test_the_plan_keeps_a_year_and_copies_to_the_dr_vault(config: PlatformConfig
     year = {"DeleteAfterDays": 365}
     request = {"BackupPlan": {"BackupPlanName": "vivr-compliance-archive", "Rules": [{
         "RuleName": "daily-archive", "TargetBackupVaultName": "vivr-archive",
-        "ScheduleExpression": "cron(0 5 * * ? *)", "ScheduleExpressionTimezone": "Etc/UTC",
+        "ScheduleExpression": "cron(0 7 * * ? *)", "ScheduleExpressionTimezone": "Etc/UTC",
         "StartWindowMinutes": 60, "CompletionWindowMinutes": 1440, "Lifecycle": year,
         "CopyActions": [{"DestinationBackupVaultArn": DR_VAULT_ARN, "Lifecycle": year}]}]},
         "BackupPlanTags": step.tags(), "CreatorRequestId": "token"}

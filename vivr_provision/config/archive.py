@@ -86,6 +86,9 @@ class RedisExportConfig(StrictModel):
     timezone: str = "Etc/UTC"
     snapshot_prefix: SnapshotPrefix
     poll_seconds: Annotated[int, Field(ge=10, le=3600)] = 60
+    #: An execution still polling after this long fails (a snapshot stuck in
+    #: ``creating`` must not keep a run going for Step Functions' one-year maximum).
+    timeout_minutes: Annotated[int, Field(ge=10, le=1440)] = 360
     #: How many times the scheduler retries starting the state machine.
     retry_attempts: Annotated[int, Field(ge=0, le=185)] = 3
 

@@ -69,6 +69,7 @@ def definition(export: RedisExportConfig, replication_group: str, bucket: str) -
         "Comment": f"Daily export of ElastiCache {replication_group} to s3://{bucket} "
                    "(vivr-provision backup.redis_export)",
         "StartAt": "CreateSnapshot",
+        "TimeoutSeconds": export.timeout_minutes * 60,
         "States": {
             "CreateSnapshot": {
                 "Type": "Task", "Resource": SDK + "createSnapshot",
