@@ -33,6 +33,7 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import AlbConfig
 from vivr_provision.config.edge import AlbOriginConfig
 from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig, SecurityRule
+from vivr_provision.config.standby import standby_ecs_built
 
 ANYWHERE = "0.0.0.0/0"
 #: The AWS-managed prefix list of CloudFront's origin-facing addresses.
@@ -368,24 +369,51 @@ def _dr_flows(config: PlatformConfig) -> list[FlowResult]:
         edge_evidence, edge_problems = _alb_edge(site, config, place, dr.alb.scheme)
         results.append(_result("CloudFront → DR ALB tcp/443 (failover)",
                                evidence + edge_evidence + [NACL], problems + edge_problems))
+    app = _standby_app(config)
+    if app is not None:
+        results += _standby_flows(config, site, app)
     if dr.database is not None:
         subnets = tuple(dr.database.subnet_group.subnets)
         results.append(no_internet_route(site, "DR database", subnets))
         database = Place("DR RDS replica", subnets, tuple(dr.database.security_groups))
-        result = only_from(site, database, config.rds.port, [])
-        note = ("the DR replica admits its whole VPC (public subnets included) until the "
-                "standby app tier has subnets of its own")
-        results.append(FlowResult(result.name, result.ok, result.evidence, result.problems,
-                                  (note,) if result.evidence else ()))
+        result = only_from(site, database, config.rds.port, [app] if app else [])
+        if app is not None:
+            results += [internal_flow(site, app, database, config.rds.port), result]
+        else:
+            note = ("the DR replica admits its whole VPC (public subnets included) until the "
+                    "standby app tier has subnets of its own")
+            results.append(FlowResult(result.name, result.ok, result.evidence, result.problems,
+                                      (note,) if result.evidence else ()))
     if dr.standby.redis and dr.redis is not None:
         subnets = tuple(dr.redis.subnet_group.subnets)
         results.append(no_internet_route(site, "DR cache", subnets))
         cache = Place("DR Redis", subnets, tuple(dr.redis.security_groups))
+        if app is not None:
+            results.append(internal_flow(site, app, cache, config.redis.port))
         result = only_from(site, cache, config.redis.port, [])
-        note = ("the standby Redis admits its whole VPC until the standby app tier has "
-                "subnets of its own")
+        note = ("the standby Redis admits its whole VPC (by CIDR: its group is not named by "
+                "the app tier's rules), not only the standby app subnets")
         results.append(FlowResult(result.name, result.ok, result.evidence, result.problems,
                                   (note,) if result.evidence else ()))
+    return results
+
+
+def _standby_app(config: PlatformConfig) -> Place | None:
+    """Where the standby tasks run (``dr.standby.app``), when the standby tier is built."""
+    app = config.dr.standby.app
+    if app is None or not standby_ecs_built(config):
+        return None
+    return Place("DR app", tuple(app.subnets), tuple(app.security_groups))
+
+
+def _standby_flows(config: PlatformConfig, site: Site, app: Place) -> list[FlowResult]:
+    """The standby ALB reaches the tasks, and the tasks reach AWS's APIs and the image
+    registry through the DR NAT gateway (even a pilot light needs it to start)."""
+    results = [egress_via_nat(site, app, 443, "image pull, Secrets Manager, KMS, Logs")]
+    alb = config.dr.alb
+    if alb is not None:
+        place = Place("DR ALB", tuple(alb.subnets), tuple(alb.security_groups))
+        results.append(internal_flow(site, place, app, alb.target_group.port))
     return results
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.base import StepContext
+from vivr_provision.steps.secret_replicas import replica_region
+from vivr_provision.steps.secrets import replica_arn
 from vivr_provision.steps.service_linked_roles import AUTOSCALING_SLR_STEP
 
 #: The example account of AWS's own documentation: never a real one.
@@ -69,7 +71,11 @@ def symbolic_outputs(config: PlatformConfig, step: str) -> Mapping[str, Any] | N
     family, _, key = step.partition(".")
     if family == "secret" and key in config.secrets.names():
         arn = secret_arn(config, key)
-        return {"id": arn, "arn": arn, "name": config.secrets.name_of(key)}
+        outputs = {"id": arn, "arn": arn, "name": config.secrets.name_of(key)}
+        region = replica_region(config, key)
+        if region is not None:
+            outputs["dr_arn"] = replica_arn(arn, region)
+        return outputs
     roles = config.iam.roles()
     if family == "iam" and key in roles:
         arn = role_arn(roles[key].name)

@@ -43,6 +43,7 @@ from vivr_provision.config.ops import (
     MonitoringConfig,
     global_datastore_problem,
 )
+from vivr_provision.config.standby import standby_app_problems
 
 Environment = Literal["production", "staging"]
 RESERVED_TAGS = ("Project", "Environment", "ManagedBy", "Name")
@@ -869,7 +870,8 @@ def _failover_path_problems(c: PlatformConfig) -> list[str]:
 def _ops_problems(c: PlatformConfig) -> list[str]:
     problems: list[str] = (_dr_network_problems(c) + _dr_alb_problems(c)
                            + _dr_secret_problems(c) + _dr_redis_problems(c)
-                           + _origin_verify_problems(c) + _failover_path_problems(c))
+                           + _origin_verify_problems(c) + _failover_path_problems(c)
+                           + standby_app_problems(c))
     dr = c.dr
     for index, alarm in enumerate(c.monitoring.alarms):
         if alarm.resource == REPLICA_RESOURCE and not c.rds.read_replicas:

@@ -12,7 +12,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from vivr_provision.config.app import AlbConfig
+from vivr_provision.config.app import (
+    AlbConfig,
+    ContainerEndpointConfig,
+    EnvName,
+    LogGroupConfig,
+)
 from vivr_provision.config.base import Name, NonNegativeInt, PositiveInt, Region, StrictModel
 from vivr_provision.config.data import CacheNodeType, SubnetGroupConfig, matching
 from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig
@@ -197,6 +202,49 @@ class BackupsConfig(StrictModel):
     wait_minutes: PositiveInt = 60
 
 
+#: What a standby alarm may watch: its own service and target group (in dr.region).
+StandbyAlarmResource = Literal["ecs_service", "target_group"]
+
+
+class StandbyAlarmConfig(AlarmConfig):
+    """An alarm on the standby tier, in ``dr.region``, notifying the DR copies of its
+    action's topics (``dr.sns.<key>``: CloudWatch notifies only its own region's).
+
+    ``needs_tasks``: the alarm means something only while the standby runs
+    tasks, so it is not built while ``desired_count`` is 0 (a pilot light has
+    no targets: "no healthy host" would be a permanent alarm).
+    """
+
+    resource: StandbyAlarmResource  # narrower than AlarmConfig's
+    needs_tasks: bool = False
+
+
+class StandbyAppConfig(StrictModel):
+    """The standby application tier on ECS in ``dr.region`` (steps ``dr.ecs-*``).
+
+    The primary's container (image, port, environment, secrets, health
+    check, CPU and memory) on the DR site: its own cluster, family and
+    service names, the DR network's private subnets and groups, a log group
+    of ``dr.region`` encrypted with the DR key, and ``endpoints`` read from
+    the DR site's steps (``source: rds`` names a replica in ``dr.region``,
+    ``source: redis`` the standby Redis ``dr.cache`` when it is built).
+    ``desired_count`` 0 is a pilot light, 1 or more a warm standby.
+    ``environment`` is added to (and overrides) the primary's.
+    """
+
+    desired_count: NonNegativeInt
+    cluster_name: Name
+    family: Name
+    service_name: Name
+    subnets: Annotated[list[Name], Field(min_length=1)]
+    security_groups: Annotated[list[Name], Field(min_length=1)]
+    assign_public_ip: bool = False
+    log_group: LogGroupConfig
+    environment: dict[EnvName, str] = Field(default_factory=dict)
+    endpoints: dict[EnvName, ContainerEndpointConfig]
+    alarms: list[StandbyAlarmConfig] = Field(default_factory=list)
+
+
 class StandbyConfig(StrictModel):
     """Which standby resources exist in the DR region ("can be activated").
 
@@ -211,6 +259,8 @@ class StandbyConfig(StrictModel):
     redis: bool
     alb: bool
     replicate_secrets: bool = False
+    #: The standby ECS tier's settings; required when ``ecs`` is on.
+    app: StandbyAppConfig | None = None
 
 
 class DrDatabaseConfig(StrictModel):
@@ -315,7 +365,8 @@ class DrConfig(StrictModel):
     def _check(self) -> DrConfig:
         if self.rpo_hours > self.rto_hours:
             raise ValueError(f"rpo_hours {self.rpo_hours} is above rto_hours {self.rto_hours}")
-        if not self.enabled and any(self.standby.model_dump().values()):
+        switches = self.standby.model_dump(exclude={"app"}).values()
+        if not self.enabled and any(switches):
             raise ValueError("standby resources need enabled: true")
         return self
 

@@ -18,6 +18,7 @@ from vivr_provision.config.dr_redis import standby_redis
 from vivr_provision.config.dr_secrets import replicated_secret_keys
 from vivr_provision.config.network import NetworkConfig
 from vivr_provision.config.ops import REPLICA_RESOURCE
+from vivr_provision.config.standby import standby_alarms, standby_ecs_built
 from vivr_provision.cost.prices import Price, PriceTable
 
 #: Alarms AWS creates for each ECS target-tracking policy (high and low).
@@ -112,12 +113,33 @@ def _compute(out: Lines) -> None:
         out.add(("Compute", "ECS instance volumes", ec2.root_volume.type),
                 f"{count} x ({ec2.root_volume.size_gb} + {ec2.data_volume.size_gb}) GB", gb,
                 out.price("ebs.volume", region, ec2.root_volume.type), "ECS (Fargate)")
+    _standby_tasks(out)
     pgb = c.pgbouncer
     out.hourly(("Compute", "PgBouncer EC2", pgb.instance_type), 1, "instance",
                out.price("ec2.instance", region, pgb.instance_type, "EC2 instance type"), None)
     out.add(("Compute", "PgBouncer root volume", pgb.root_volume.type),
             f"{pgb.root_volume.size_gb} GB", pgb.root_volume.size_gb,
             out.price("ebs.volume", region, pgb.root_volume.type), None)
+
+
+def _standby_tasks(out: Lines) -> None:
+    """The standby's Fargate tasks in the DR region, at ``dr.standby.app.desired_count``
+    (0 for a pilot light: the line shows that it costs nothing until activated)."""
+    c = out.config
+    app = c.dr.standby.app
+    if app is None or not standby_ecs_built(c):
+        return
+    tasks, region = app.desired_count, c.dr.region
+    vcpu = c.ecs.task_definition.cpu / 1024
+    memory = c.ecs.task_definition.memory / 1024
+    why = f"{counted(tasks, 'task')} (standby) x {{per:g}} {{unit}} x {out.hours} h"
+    detail = f"{app.service_name}, {region}"
+    out.add(("Compute", "ECS Fargate vCPU (DR standby)", detail),
+            why.format(per=vcpu, unit="vCPU"), tasks * vcpu * out.hours,
+            out.price("fargate.vcpu", region, "linux-x86"), None)
+    out.add(("Compute", "ECS Fargate memory (DR standby)", detail),
+            why.format(per=memory, unit="GB"), tasks * memory * out.hours,
+            out.price("fargate.memory", region, "linux-x86"), None)
 
 
 def _load_balancers(out: Lines) -> None:
@@ -295,6 +317,14 @@ def _monitoring(out: Lines) -> None:
     alarm = out.price("cloudwatch.alarm_metric", region)
     out.add(("Monitoring", "CloudWatch alarms", f"{sum(copies)} alarms of monitoring.alarms"),
             f"{metrics} alarm metrics", metrics, alarm, "CloudWatch")
+    standby = standby_alarms(c)
+    if standby:
+        standby_metrics = sum(len(a.metrics) if a.expression is not None else 1
+                              for a in standby)
+        out.add(("Monitoring", "CloudWatch alarms (DR standby)",
+                 f"{counted(len(standby), 'alarm')} of dr.standby.app.alarms, {c.dr.region}"),
+                f"{standby_metrics} alarm metrics", standby_metrics,
+                out.price("cloudwatch.alarm_metric", c.dr.region), None)
     policies = 2  # ECS target tracking on CPU and memory (steps/ecs/autoscaling.py)
     tracking = policies * ALARMS_PER_TARGET_TRACKING_POLICY
     out.add(("Monitoring", "Target-tracking alarms", "made by Application Auto Scaling"),

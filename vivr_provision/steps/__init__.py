@@ -6,7 +6,7 @@ one line here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.acm import acm_steps
@@ -17,6 +17,7 @@ from vivr_provision.steps.cloudfront import cloudfront_steps
 from vivr_provision.steps.dns import dns_steps
 from vivr_provision.steps.dr import dr_cache_steps, dr_network_steps, dr_standby_steps
 from vivr_provision.steps.ecs import ecs_steps
+from vivr_provision.steps.ecs.standby import standby_ecs_steps
 from vivr_provision.steps.elasticache import elasticache_steps
 from vivr_provision.steps.flow_logs import flow_log_steps
 from vivr_provision.steps.iam import iam_steps
@@ -35,6 +36,8 @@ from vivr_provision.steps.service_linked_roles import service_linked_role_steps
 from vivr_provision.steps.waf import waf_steps
 
 StepFactory = Callable[[PlatformConfig], list[Step]]
+#: A factory that reads what else the graph holds (the names of the other steps).
+GraphStepFactory = Callable[[PlatformConfig, Collection[str]], list[Step]]
 
 #: Families in declaration order; the engine orders them by dependencies.
 FACTORIES: tuple[StepFactory, ...] = (
@@ -48,9 +51,17 @@ FACTORIES: tuple[StepFactory, ...] = (
 )
 
 
+#: Families built last, from the names of every other step: the standby ECS
+#: tier reads the standby Redis (``dr.cache``) only when a family built it,
+#: so it works with or without that family in the graph.
+GRAPH_FACTORIES: tuple[GraphStepFactory, ...] = (standby_ecs_steps,)
+
+
 def build_steps(config: PlatformConfig) -> list[Step]:
     """Instantiate every step the config describes."""
-    return [step for factory in FACTORIES for step in factory(config)]
+    steps = [step for factory in FACTORIES for step in factory(config)]
+    names = frozenset(step.name for step in steps)
+    return steps + [step for factory in GRAPH_FACTORIES for step in factory(config, names)]
 
 
-__all__ = ["FACTORIES", "Step", "build_steps"]
+__all__ = ["FACTORIES", "GRAPH_FACTORIES", "Step", "build_steps"]

@@ -17,12 +17,14 @@ from typing import Any
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import IamGrantConfig, IamRoleConfig
+from vivr_provision.config.dr_secrets import replicated_secret_keys
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.common import KindStep, absent_on, aws_tags, gone_on
 from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift
 from vivr_provision.steps.kinds import IAM_ROLE
 from vivr_provision.steps.policy_documents import Labelled, parsed
+from vivr_provision.steps.secret_replicas import DR_KEY_STEP
 
 INLINE_POLICY = "vivr-grants"
 #: What a consumer sees while a new role or instance profile propagates.
@@ -86,11 +88,28 @@ class IamRoleStep(KindStep):
                 deps.update(f"secret.{key}" for key in grant.resources)
             elif grant.capability.startswith("KMS"):
                 deps.add("kms")
+                if grant.capability == "KMSDecrypt" and self.reads_replicas:
+                    deps.add(DR_KEY_STEP)
             elif grant.capability == "S3Replication" and self._replicates_kms(grant):
                 deps.add("dr.kms")
             if grant.capability == "KMSBackupCopy":
                 deps.update({"kms", "dr.kms"})
         return tuple(sorted(deps))
+
+    @property
+    def replicated_secrets(self) -> list[str]:
+        """Keys of the secrets this role reads that have a replica in the DR region."""
+        replicated = replicated_secret_keys(self.config)
+        return sorted({key for grant in self.role.grants
+                       if grant.capability == "SecretsManagerReadSecret"
+                       for key in grant.resources if key in replicated})
+
+    @property
+    def reads_replicas(self) -> bool:
+        """Whether the role reads a replicated secret: the standby's tasks read the
+        replica in the DR region, encrypted with the DR key, so the role needs
+        both the replica's ARN and kms:Decrypt on the DR key."""
+        return bool(self.replicated_secrets)
 
     def _replicates_kms(self, grant: IamGrantConfig) -> bool:
         """Whether replicas of these buckets are encrypted with the DR key."""
@@ -172,6 +191,10 @@ class IamRoleStep(KindStep):
         if capability == "SecretsManagerReadSecret":
             actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
             resources = [str(ctx.output(f"secret.{key}", "arn")) for key in grant.resources]
+            # A replica has its own ARN (the primary's with the DR region):
+            # a policy naming only the primary's does not cover it.
+            resources += [str(ctx.output(f"secret.{key}", "dr_arn"))
+                          for key in grant.resources if key in self.replicated_secrets]
         elif capability in ("S3GetObject", "S3PutObject"):
             actions = ["s3:GetObject"] if capability == "S3GetObject" else ["s3:PutObject"]
             resources = [f"arn:aws:s3:::{self.config.s3.bucket_name(key)}/*"
@@ -186,6 +209,10 @@ class IamRoleStep(KindStep):
             actions = ["kms:GenerateDataKey"] if capability == "KMSGenerateDataKey" \
                 else ["kms:Decrypt"]
             resources = [str(ctx.output("kms", "key_arn"))]
+            if capability == "KMSDecrypt" and self.reads_replicas:
+                # The replicas are encrypted with the DR key (a replica of the
+                # multi-Region key: same id, its own ARN in the DR region).
+                resources.append(str(ctx.output(DR_KEY_STEP, "key_arn")))
         return {"Sid": capability, "Effect": "Allow", "Action": actions,
                 "Resource": sorted(resources)}
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from vivr_provision.config import PlatformConfig
+from vivr_provision.config.standby import standby_log_group_names
 from vivr_provision.log import get_logger
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
@@ -46,6 +47,33 @@ DEAD_STATES = frozenset({"PendingDeletion", "PendingReplicaDeletion"})
 REPLICA_SETTLING = policy({"NotFoundException", "KMSInvalidStateException"},
                           "a replica key becomes usable a few seconds after ReplicateKey",
                           deadline_s=300)
+
+
+def logs_key_policy(account: str, region: str, log_groups: list[str],
+                    extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Account administrators, plus CloudWatch Logs of ``region`` for ``log_groups`` only.
+
+    CloudWatch Logs cannot use a key whose policy does not name its service
+    principal (CloudWatch Logs User Guide, "Encrypt log data in CloudWatch
+    Logs using AWS KMS": principal ``logs.<region>.amazonaws.com``, condition
+    ``kms:EncryptionContext:aws:logs:arn`` on the group ARNs).
+    """
+    arns = [f"arn:aws:logs:{region}:{account}:log-group:{name}" for name in log_groups]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AccountAdministration", "Effect": "Allow",
+             "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "CloudWatchLogsOfThisEnvironment", "Effect": "Allow",
+             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*", "kms:Describe*"],
+             "Resource": "*",
+             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arns}}},
+            *(extra or []),
+        ],
+    }
 
 
 def kms_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -239,25 +267,10 @@ class KmsKeyStep(KmsKeyBase):
         CloudWatch Logs cannot use a key whose policy does not name its
         service principal; the grant is scoped to the groups this tool creates.
         """
-        account, region = ctx.account_id, self.region
         # Exactly the groups this tool encrypts (the spec's and RDS's export groups).
-        log_groups = [f"arn:aws:logs:{region}:{account}:log-group:{name}"
-                      for name in encrypted_log_groups(self.config)]
-        document = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "AccountAdministration", "Effect": "Allow",
-                 "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                 "Action": "kms:*", "Resource": "*"},
-                {"Sid": "CloudWatchLogsOfThisEnvironment", "Effect": "Allow",
-                 "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                 "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                            "kms:GenerateDataKey*", "kms:Describe*"],
-                 "Resource": "*",
-                 "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}}},
-                *self.autoscaling_statements(ctx),
-            ],
-        }
+        document = logs_key_policy(ctx.account_id, self.region,
+                                   encrypted_log_groups(self.config),
+                                   self.autoscaling_statements(ctx))
         return json.dumps(document, sort_keys=True)
 
     def autoscaling_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
@@ -377,6 +390,49 @@ class KmsReplicaKeyStep(KmsKeyBase):
     def depends_on(self) -> tuple[str, ...]:
         return ("kms",)
 
+    @property
+    def log_groups(self) -> list[str]:
+        """The DR region's groups encrypted with this key (the standby app's)."""
+        return standby_log_group_names(self.config)
+
+    def key_policy(self, ctx: StepContext) -> str | None:
+        """The replica's own policy (a replica does not share its primary's): set only
+        when a DR log group uses the key; otherwise KMS's default policy stays."""
+        if not self.log_groups:
+            return None
+        return json.dumps(logs_key_policy(ctx.account_id, self.region, self.log_groups),
+                          sort_keys=True)
+
+    #: The shared rows, plus the key policy when a DR log group needs it.
+    POLICY_FIELD = Field("key_policy", lambda d: Labelled(d["Policy"], "differs"),
+                         lambda s, ctx: Labelled(json.loads(s.key_policy(ctx) or "{}"),
+                                                 "the environment's policy"),
+                         apply="put_key_policy")
+
+    def fields(self) -> tuple[Field, ...]:
+        return (*self.FIELDS, self.POLICY_FIELD) if self.log_groups else self.FIELDS
+
+    def observed(self, ctx: StepContext, resource: Resource) -> dict[str, Any]:
+        data = super().observed(ctx, resource)
+        if self.log_groups:
+            data["Policy"] = json.loads(self.kms(ctx).get_key_policy(
+                KeyId=resource.id, PolicyName="default")["Policy"])
+        return data
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return drift(self, ctx, self.observed(ctx, resource), self.fields())
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        converge(self, ctx, resource, changes, self.fields())
+        return until_found(f"{self.noun} {resource.id}",
+                           lambda: self._describe(ctx, resource.id))
+
+    def put_key_policy(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        policy = self.key_policy(ctx)
+        assert policy is not None, "the row exists only with a policy"
+        self.kms(ctx).put_key_policy(KeyId=resource.id, PolicyName="default", Policy=policy)
+
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
         primary_id = ctx.outputs_of("kms")
         if primary_id:
@@ -390,11 +446,13 @@ class KmsReplicaKeyStep(KmsKeyBase):
         if revived is not None:
             return revived
         primary = ctx.clients.client("kms", self.config.aws.region)
+        policy = self.key_policy(ctx)
         primary.replicate_key(
             KeyId=ctx.output("kms", "key_id"),
             ReplicaRegion=self.region,
             Description=self.config.kms.description,
             Tags=kms_tags(self.tags()),
+            **({"Policy": policy} if policy else {}),
         )
         key_id = str(ctx.output("kms", "key_id"))
         found = until_found(f"replica key {key_id} in {self.region}",

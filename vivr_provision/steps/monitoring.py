@@ -61,6 +61,7 @@ from vivr_provision.config.ops import (
     AlarmResource,
     TopicConfig,
 )
+from vivr_provision.config.standby import standby_alarms
 from vivr_provision.errors import ConfigError
 from vivr_provision.log import get_logger
 from vivr_provision.pgbouncer import METRICS_DIMENSION
@@ -150,13 +151,41 @@ def alarm_placements(config: PlatformConfig) -> list[AlarmPlacement]:
         placements += [AlarmPlacement(alarm, f"{alarm.name}-{replica.identifier}",
                                       dr if replica.region != config.aws.region else Site(),
                                       replica) for replica in config.rds.read_replicas]
-    return placements
+    return placements + standby_placements(config)
+
+
+def standby_placements(config: PlatformConfig) -> list[AlarmPlacement]:
+    """The standby tier's alarms (``dr.standby.app.alarms``), on the DR site.
+
+    A row that ``needs_tasks`` is left out of a pilot light (``desired_count``
+    0): with no targets, "no healthy host" would alarm for good.
+    """
+    dr = Site(prefix="dr.", region=config.dr.region)
+    return [AlarmPlacement(alarm, alarm.name, dr) for alarm in standby_alarms(config)]
 
 
 # --------------------------------------------------------------------------- dimensions
 
-def dimension_steps(config: PlatformConfig, resource: AlarmResource) -> tuple[str, ...]:
-    """The steps whose outputs name the resource an alarm or graph watches."""
+def dimension_steps(config: PlatformConfig, resource: AlarmResource,
+                    site: Site | None = None) -> tuple[str, ...]:
+    """The steps whose outputs name the resource an alarm or graph watches.
+
+    The service and balancer resources are named on ``site`` (the standby
+    tier's alarms watch ``dr.ecs-service``, ``dr.alb-target-group``); the
+    others name one fixed step whatever the alarm's site (``dr_redis`` is
+    ``dr.cache`` already).
+    """
+    names = _dimension_steps(config, resource)
+    if resource not in SITE_RELATIVE:
+        return names
+    return tuple((site or Site()).step(name) for name in names)
+
+
+#: Resources each site has its own of: named through the alarm's site.
+SITE_RELATIVE = frozenset({"ecs_service", "alb", "target_group"})
+
+
+def _dimension_steps(config: PlatformConfig, resource: AlarmResource) -> tuple[str, ...]:
     return {
         "ecs_service": (SERVICE_STEP,),
         "alb": ("alb",),
@@ -175,7 +204,7 @@ def _dims(**pairs: str) -> Dimensions:
 
 
 def dimension_sets(ctx: StepContext, config: PlatformConfig, resource: AlarmResource,
-                   region: str) -> list[Dimensions]:
+                   region: str, site: Site | None = None) -> list[Dimensions]:
     """The CloudWatch dimensions of ``resource``: one set, or one per cache member cluster.
 
     ElastiCache (cluster mode disabled or not) publishes its metrics per
@@ -183,14 +212,15 @@ def dimension_sets(ctx: StepContext, config: PlatformConfig, resource: AlarmReso
     cache yields one set per member, read from AWS: a replica added later
     shows as drift of the alarm instead of going unwatched.
     """
+    at = (site or Site()).step  # the standby's alarms read the DR site's steps
     if resource == "ecs_service":
-        return [_dims(ClusterName=ctx.output(SERVICE_STEP, "cluster_name"),
-                      ServiceName=ctx.output(SERVICE_STEP, "service_name"))]
+        return [_dims(ClusterName=ctx.output(at(SERVICE_STEP), "cluster_name"),
+                      ServiceName=ctx.output(at(SERVICE_STEP), "service_name"))]
     if resource == "alb":
-        return [_dims(LoadBalancer=ctx.output("alb", "arn_suffix"))]
+        return [_dims(LoadBalancer=ctx.output(at("alb"), "arn_suffix"))]
     if resource == "target_group":
-        return [_dims(TargetGroup=ctx.output("alb-target-group", "arn_suffix"),
-                      LoadBalancer=ctx.output("alb", "arn_suffix"))]
+        return [_dims(TargetGroup=ctx.output(at("alb-target-group"), "arn_suffix"),
+                      LoadBalancer=ctx.output(at("alb"), "arn_suffix"))]
     if resource == "rds":
         return [_dims(DBInstanceIdentifier=ctx.output(f"rds.{config.rds.identifier}",
                                                       "identifier"))]
@@ -627,10 +657,10 @@ class AlarmStep(KindStep):
 
     def dimension_steps(self) -> tuple[str, ...]:
         """The steps whose outputs name what the alarm watches."""
-        return dimension_steps(self.config, self.alarm.resource)
+        return dimension_steps(self.config, self.alarm.resource, self.site)
 
     def dimension_sets(self, ctx: StepContext) -> list[Dimensions]:
-        return dimension_sets(ctx, self.config, self.alarm.resource, self.region)
+        return dimension_sets(ctx, self.config, self.alarm.resource, self.region, self.site)
 
     def depends_on(self) -> tuple[str, ...]:
         deps = [*self.topic_steps, *self.dimension_steps()]
@@ -863,9 +893,8 @@ def monitoring_steps(config: PlatformConfig) -> list[Step]:
               for site, key in sorted(elsewhere, key=lambda pair: (pair[0].prefix, pair[1]))]
     if any(alarm.action == "scale_out" for alarm in monitoring.alarms):
         steps.append(ScaleOutPolicyStep(config))
-    steps += [AlarmStep(config, p.alarm, site=p.site) if p.replica is None
-              else ReplicaAlarmStep(config, p)
-              for p in placements]
+    steps += [AlarmStep(config, p.alarm, name=p.name, site=p.site) if p.replica is None
+              else ReplicaAlarmStep(config, p) for p in placements]
     steps.append(DashboardStep(config))
     return steps
 

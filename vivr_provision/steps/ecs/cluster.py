@@ -19,7 +19,6 @@ from vivr_provision.steps.ecs.common import (
     EcsStep,
     ecs_tags,
     strategy_of,
-    uses_ec2,
 )
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 from vivr_provision.steps.kinds import ECS_CLUSTER, ECS_SERVICE
@@ -67,10 +66,14 @@ class EcsClusterStep(EcsStep, KindStep):
         return item.get("status") != "INACTIVE"  # ECS keeps a deleted cluster as INACTIVE
 
     def fields(self) -> tuple[Field, ...]:
-        return self.FIELDS if uses_ec2(self.config) else self.FIELDS + self.FARGATE_FIELDS
+        return self.FIELDS if self.on_ec2 else self.FIELDS + self.FARGATE_FIELDS
+
+    @property
+    def on_ec2(self) -> bool:
+        return self.tier.ecs.launch_type == "ec2"
 
     def insights(self) -> str:
-        return "enabled" if self.config.ecs.container_insights else "disabled"
+        return "enabled" if self.tier.ecs.container_insights else "disabled"
 
     def desired_settings(self) -> list[dict[str, str]]:
         return [{"name": "containerInsights", "value": self.insights()}]
@@ -82,7 +85,7 @@ class EcsClusterStep(EcsStep, KindStep):
         params: dict[str, Any] = {"clusterName": self.cluster_name,
                                   "settings": self.desired_settings(),
                                   "tags": ecs_tags(self.tags())}
-        if not uses_ec2(self.config):
+        if not self.on_ec2:
             params["capacityProviders"] = list(FARGATE_PROVIDERS)
             params["defaultCapacityProviderStrategy"] = self.desired_strategy()
         # The first cluster of an account creates ECS's service-linked role;

@@ -8,9 +8,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
+from vivr_provision.config.app import ContainerEndpointConfig, EcsConfig
+from vivr_provision.config.network import NetworkConfig
 from vivr_provision.log import get_logger
 from vivr_provision.retry import policy
 from vivr_provision.steps.base import (
+    Site,
     Step,
     StepContext,
 )
@@ -108,17 +111,73 @@ def uses_ec2(config: PlatformConfig) -> bool:
     return config.ecs.launch_type == "ec2"
 
 
+@dataclasses.dataclass(frozen=True)
+class EcsTier:
+    """One site's application tier: the ECS settings its steps apply, where they run,
+    and which steps' outputs they read.
+
+    The primary tier is ``config.ecs`` on the primary site (:func:`primary_tier`);
+    the standby tier (:mod:`vivr_provision.steps.ecs.standby`) is the same
+    container on the DR site with ``dr.standby.app``'s names, count, subnets,
+    groups and endpoints.  Sibling steps are named through ``site``
+    (``dr.ecs-cluster``, ``dr.subnet.*``, ``dr.alb-target-group``); the IAM
+    roles and the secrets are global steps either way.
+    """
+
+    #: The effective ECS settings of this tier (names, task, service).
+    ecs: EcsConfig
+    site: Site
+    #: The VPC its subnets belong to (for the route tables the service needs).
+    network: NetworkConfig
+    #: Ports of the listeners of the balancer whose target group it joins.
+    listener_ports: tuple[int, ...]
+    #: The container's endpoint variables (a subset of the config's: a
+    #: standby source whose step is not in the graph is left out).
+    endpoints: Mapping[str, ContainerEndpointConfig]
+    #: Secret keys whose tasks reference the us-west-2 replica (``dr_arn``).
+    replica_secrets: frozenset[str] = frozenset()
+    #: Whether Application Auto Scaling owns the task count.
+    autoscaled: bool = True
+
+    def step(self, name: str) -> str:
+        return self.site.step(name)
+
+    def secret_arn_output(self, key: str) -> str:
+        """Which output of ``secret.<key>`` holds the ARN the tasks reference."""
+        return "dr_arn" if key in self.replica_secrets else "arn"
+
+
+def primary_tier(config: PlatformConfig) -> EcsTier:
+    """The primary region's tier: ``config.ecs`` behind ``config.alb``."""
+    return EcsTier(ecs=config.ecs, site=Site(), network=config.network,
+                   listener_ports=tuple(listener.port for listener in config.alb.listeners),
+                   endpoints=config.ecs.task_definition.container.endpoints)
+
+
+def tier_subnet_steps(tier: EcsTier) -> list[str]:
+    return [tier.step(f"subnet.{name}") for name in tier.ecs.service.subnets]
+
+
+def tier_group_steps(tier: EcsTier) -> list[str]:
+    return [tier.step(f"sg.{name}") for name in tier.ecs.service.security_groups]
+
+
 class EcsStep(Step):
-    """Shared plumbing of the ECS steps (client, cluster name)."""
+    """Shared plumbing of the ECS steps (client, cluster name, the tier they build)."""
 
     service = "ecs"
+
+    def __init__(self, config: PlatformConfig, key: str | None = None, *,
+                 tier: EcsTier | None = None) -> None:
+        self.tier = tier or primary_tier(config)
+        super().__init__(config, key, site=self.tier.site)
 
     def ecs(self, ctx: StepContext) -> Any:
         return ctx.client("ecs", self.region)
 
     @property
     def cluster_name(self) -> str:
-        return self.config.ecs.cluster_name
+        return self.tier.ecs.cluster_name
 
 
 # --------------------------------------------------------------------------- cluster

@@ -8,6 +8,7 @@ from typing import Any
 
 from vivr_provision import aws_errors
 from vivr_provision.aws import error_code
+from vivr_provision.config.app import EcsConfig
 from vivr_provision.log import get_logger
 from vivr_provision.steps.base import Change, NamedStep, Resource, StepContext
 from vivr_provision.steps.common import (
@@ -31,12 +32,9 @@ from vivr_provision.steps.ecs.common import (
     EcsStep,
     clamped,
     ecs_tags,
-    service_group_ids,
-    service_group_steps,
-    service_subnet_ids,
-    service_subnet_steps,
     strategy_of,
-    uses_ec2,
+    tier_group_steps,
+    tier_subnet_steps,
 )
 from vivr_provision.steps.ecs.task_definition import revision_drift, secret_steps_of
 from vivr_provision.steps.iam import ROLE_PROPAGATION
@@ -62,59 +60,77 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
 
     @property
     def service_name(self) -> str:
-        return self.config.ecs.service.name
+        return self.tier.ecs.service.name
+
+    @property
+    def on_ec2(self) -> bool:
+        return self.tier.ecs.launch_type == "ec2"
 
     def resource_name(self) -> str:
         return self.service_name
 
     def _route_table_steps(self) -> list[str]:
         """Route tables of the service subnets: tasks pull images through the NAT."""
-        wanted = set(self.config.ecs.service.subnets)
-        return [f"rtb.{t.name}" for t in self.config.network.route_tables
+        wanted = set(self.tier.ecs.service.subnets)
+        return [self.tier.step(f"rtb.{t.name}") for t in self.tier.network.route_tables
                 if wanted & set(t.subnets)]
 
     def depends_on(self) -> tuple[str, ...]:
-        listeners = [f"alb-listener.{listener.port}" for listener in self.config.alb.listeners]
-        groups = service_group_steps(self.config)
-        deps = [CLUSTER_STEP, TASK_DEFINITION_STEP, TARGET_GROUP_STEP, *listeners,
-                EXECUTION_ROLE_STEP, TASK_ROLE_STEP, *secret_steps_of(self.config),
-                *service_subnet_steps(self.config), *groups,
-                *(f"sg-rules.{g.removeprefix('sg.')}" for g in groups),
+        """What the service needs to start tasks and register them, and what destroy
+        must remove after it: the balancer's listeners, the groups' rules, the routes."""
+        tier = self.tier
+        listeners = [tier.step(f"alb-listener.{port}") for port in tier.listener_ports]
+        groups = self.ecs_config.service.security_groups
+        deps = [tier.step(CLUSTER_STEP), tier.step(TASK_DEFINITION_STEP),
+                tier.step(TARGET_GROUP_STEP), *listeners,
+                EXECUTION_ROLE_STEP, TASK_ROLE_STEP, *secret_steps_of(tier),
+                *tier_subnet_steps(tier), *tier_group_steps(tier),
+                *(tier.step(f"sg-rules.{g}") for g in groups),
                 *self._route_table_steps()]
-        if uses_ec2(self.config):
-            deps.append(CAPACITY_PROVIDER_STEP)
+        if self.on_ec2:
+            deps.append(tier.step(CAPACITY_PROVIDER_STEP))
         return tuple(deps)
+
+    @property
+    def ecs_config(self) -> EcsConfig:
+        return self.tier.ecs
+
+    def _output(self, ctx: StepContext, step: str, key: str) -> str:
+        """An output of a sibling step of this tier's site."""
+        return str(ctx.output(self.tier.step(step), key))
 
     # -- what the service should be ------------------------------------------
     def desired_network(self, ctx: StepContext) -> dict[str, Any]:
         return {"awsvpcConfiguration": {
-            "subnets": service_subnet_ids(ctx, self.config),
+            "subnets": sorted(str(ctx.output(s, "subnet_id"))
+                              for s in tier_subnet_steps(self.tier)),
             # Always explicit: the VPC default group must never end up on tasks.
-            "securityGroups": service_group_ids(ctx, self.config),
-            "assignPublicIp": "ENABLED" if self.config.ecs.service.assign_public_ip
+            "securityGroups": sorted(str(ctx.output(s, "group_id"))
+                                     for s in tier_group_steps(self.tier)),
+            "assignPublicIp": "ENABLED" if self.ecs_config.service.assign_public_ip
             else "DISABLED"}}
 
     def desired_deployment(self) -> dict[str, Any]:
-        service = self.config.ecs.service
+        service = self.ecs_config.service
         return {"minimumHealthyPercent": service.min_healthy_percent,
                 "maximumPercent": service.max_percent,
                 "deploymentCircuitBreaker": {"enable": service.circuit_breaker.enable,
                                              "rollback": service.circuit_breaker.rollback}}
 
     def desired_load_balancers(self, ctx: StepContext) -> list[dict[str, Any]]:
-        container = self.config.ecs.task_definition.container
-        return [{"targetGroupArn": str(ctx.output(TARGET_GROUP_STEP, "target_group_arn")),
+        container = self.ecs_config.task_definition.container
+        return [{"targetGroupArn": self._output(ctx, TARGET_GROUP_STEP, "target_group_arn"),
                  "containerName": container.name, "containerPort": container.port}]
 
     def desired_strategy(self) -> list[dict[str, Any]]:
-        return [{"capacityProvider": self.config.ecs.ec2.name, "weight": 1, "base": 0}]
+        return [{"capacityProvider": self.ecs_config.ec2.name, "weight": 1, "base": 0}]
 
     def desired_launch(self) -> dict[str, Any]:
         """Fargate: launch type + platform version; EC2: our capacity provider."""
-        if uses_ec2(self.config):
+        if self.on_ec2:
             return {"capacityProviderStrategy": self.desired_strategy()}
         return {"launchType": "FARGATE",
-                "platformVersion": self.config.ecs.fargate.platform_version}
+                "platformVersion": self.ecs_config.fargate.platform_version}
 
     # -- lookup ----------------------------------------------------------------
     def _describe(self, ctx: StepContext) -> dict[str, Any] | None:
@@ -146,13 +162,13 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
         params: dict[str, Any] = {
             "cluster": self.cluster_name,
             "serviceName": self.service_name,
-            "taskDefinition": str(ctx.output(TASK_DEFINITION_STEP, "task_definition_arn")),
-            "desiredCount": self.config.ecs.service.desired_count,
+            "taskDefinition": self._output(ctx, TASK_DEFINITION_STEP, "task_definition_arn"),
+            "desiredCount": self.ecs_config.service.desired_count,
             "schedulingStrategy": "REPLICA",
-            "deploymentController": {"type": self.config.ecs.service.deployment_controller},
+            "deploymentController": {"type": self.ecs_config.service.deployment_controller},
             "deploymentConfiguration": self.desired_deployment(),
             "healthCheckGracePeriodSeconds":
-                self.config.ecs.service.health_check_grace_period_seconds,
+                self.ecs_config.service.health_check_grace_period_seconds,
             "networkConfiguration": self.desired_network(ctx),
             "loadBalancers": self.desired_load_balancers(ctx),
             "propagateTags": "SERVICE",
@@ -202,7 +218,7 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
         found = self._live(self._describe(ctx))
         if found is None:
             raise RuntimeError(f"{self.name}: service {self.service_name} disappeared")
-        wanted = ctx.output(TASK_DEFINITION_STEP, "task_definition_arn")
+        wanted = self._output(ctx, TASK_DEFINITION_STEP, "task_definition_arn")
         primary: dict[str, Any] = next((d for d in found.data.get("deployments", [])
                                         if d.get("status") == "PRIMARY"), {})
         if primary.get("rolloutState") == "FAILED" or found.data.get("taskDefinition") != wanted:
@@ -222,7 +238,6 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
         inside ``[min_capacity, max_capacity]``; only a count outside is
         clamped).  The launch rows depend on ``ecs.launch_type``.
         """
-        scaling = self.config.ecs.autoscaling
         count = int(data.get("desiredCount", 0))
         running = data.get("taskDefinition")
         rows = [
@@ -230,14 +245,14 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
             Field("task_definition", lambda d: d.get("taskDefinition"),
                   lambda s, ctx: s.wanted_revision(ctx, running), apply="update_service"),
             Field("desired_count", lambda d: int(d.get("desiredCount", 0)),
-                  lambda s, ctx: clamped(count, scaling.min_capacity, scaling.max_capacity),
+                  lambda s, ctx: s.wanted_count(count),
                   apply="update_service"),
             Field("deployment_configuration", lambda d: d.get("deploymentConfiguration"),
                   lambda s, ctx: s.desired_deployment(), compare="document",
                   apply="update_service"),
             Field("health_check_grace_period_seconds",
                   lambda d: d.get("healthCheckGracePeriodSeconds"),
-                  lambda s, ctx: s.config.ecs.service.health_check_grace_period_seconds,
+                  lambda s, ctx: s.ecs_config.service.health_check_grace_period_seconds,
                   apply="update_service"),
             Field("network_configuration", _network, lambda s, ctx: s.desired_network(ctx),
                   compare="document", apply="update_service"),
@@ -246,17 +261,17 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
             Field("enable_ecs_managed_tags", lambda d: d.get("enableECSManagedTags"),
                   lambda s, ctx: True, apply="update_service"),
             # ECS cannot move a service between Fargate and EC2 capacity in place.
-            Field("launch_type", _launch_mode, lambda s, ctx: s.config.ecs.launch_type,
+            Field("launch_type", _launch_mode, lambda s, ctx: s.ecs_config.launch_type,
                   effect="replace"),
         ]
-        if uses_ec2(self.config):
+        if self.on_ec2:
             # Compared where ECS reports a strategy (a service created on a
             # capacity provider always carries one).
             rows.append(Field("capacity_provider_strategy", _ec2_strategy,
                               lambda s, ctx: s.desired_strategy(), apply="update_service"))
         else:
             rows.append(Field("platform_version", _fargate_platform,
-                              lambda s, ctx: s.config.ecs.fargate.platform_version,
+                              lambda s, ctx: s.ecs_config.fargate.platform_version,
                               apply="update_service"))
         # Fixed at create (AWS changes them only through a new service).
         return (
@@ -266,8 +281,16 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
                   effect="replace"),
             Field("deployment_controller",
                   lambda d: (d.get("deploymentController") or {}).get("type", "ECS"),
-                  lambda s, ctx: s.config.ecs.service.deployment_controller, effect="replace"),
+                  lambda s, ctx: s.ecs_config.service.deployment_controller, effect="replace"),
         )
+
+    def wanted_count(self, running: int) -> int:
+        """The task count to converge to: the config's, unless auto scaling owns it
+        (then only a count outside ``[min_capacity, max_capacity]`` is clamped)."""
+        if not self.tier.autoscaled:
+            return self.ecs_config.service.desired_count
+        scaling = self.ecs_config.autoscaling
+        return clamped(running, scaling.min_capacity, scaling.max_capacity)
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         return drift(self, ctx, resource.data, self.fields(resource.data))
@@ -279,9 +302,11 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
         activity undoes it), so the config's count is used only at create
         and a count outside ``[min_capacity, max_capacity]`` is clamped.
         """
-        wanted = self.config.ecs.service.desired_count
+        if not self.tier.autoscaled:
+            return []  # the config's count is applied (the desired_count row)
+        wanted = self.ecs_config.service.desired_count
         running = int(resource.data.get("desiredCount", 0))
-        scaling = self.config.ecs.autoscaling
+        scaling = self.ecs_config.autoscaling
         if wanted == running:
             return []
         return [f"ecs.service.desired_count {wanted} is not applied: auto scaling owns the "
@@ -295,16 +320,17 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
         revision yet, so the running revision's *content* is compared with
         the config as well; that is what makes plan show the rollout.
         """
-        wanted = str(ctx.output(TASK_DEFINITION_STEP, "task_definition_arn"))
+        wanted = self._output(ctx, TASK_DEFINITION_STEP, "task_definition_arn")
         if running != wanted:
             return wanted
         reply = absent_on(TASK_DEFINITION.not_found, self.ecs(ctx).describe_task_definition,
                           taskDefinition=running)
-        found = revision_drift(ctx, self.config, reply["taskDefinition"] if reply else {})
+        found = revision_drift(ctx, self.config, reply["taskDefinition"] if reply else {},
+                               self.tier)
         if not found:
             return wanted
         paths = ", ".join(c.field for c in found[:3]) + (", ..." if len(found) > 3 else "")
-        family = self.config.ecs.task_definition.family
+        family = self.ecs_config.task_definition.family
         return f"a new revision of {family} ({paths})"
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
@@ -386,20 +412,19 @@ Request = Callable[[EcsServiceStep, StepContext, Resource], dict[str, Any]]
 #: The ``UpdateService`` parameters each converged row sets (botocore model, UpdateService).
 UPDATE_REQUEST: dict[str, Request] = {
     "task_definition": lambda s, ctx, r: {
-        "taskDefinition": str(ctx.output(TASK_DEFINITION_STEP, "task_definition_arn"))},
-    "desired_count": lambda s, ctx, r: {"desiredCount": clamped(
-        int(r.data.get("desiredCount", 0)), s.config.ecs.autoscaling.min_capacity,
-        s.config.ecs.autoscaling.max_capacity)},
+        "taskDefinition": s._output(ctx, TASK_DEFINITION_STEP, "task_definition_arn")},
+    "desired_count": lambda s, ctx, r: {
+        "desiredCount": s.wanted_count(int(r.data.get("desiredCount", 0)))},
     "deployment_configuration": lambda s, ctx, r: {
         "deploymentConfiguration": s.desired_deployment()},
     "health_check_grace_period_seconds": lambda s, ctx, r: {
         "healthCheckGracePeriodSeconds":
-            s.config.ecs.service.health_check_grace_period_seconds},
+            s.ecs_config.service.health_check_grace_period_seconds},
     "network_configuration": lambda s, ctx, r: {"networkConfiguration": s.desired_network(ctx)},
     "propagate_tags": lambda s, ctx, r: {"propagateTags": "SERVICE"},
     "enable_ecs_managed_tags": lambda s, ctx, r: {"enableECSManagedTags": True},
     "platform_version": lambda s, ctx, r: {
-        "platformVersion": s.config.ecs.fargate.platform_version},
+        "platformVersion": s.ecs_config.fargate.platform_version},
     # ECS requires a new deployment to move tasks between providers.
     "capacity_provider_strategy": lambda s, ctx, r: {
         "capacityProviderStrategy": s.desired_strategy(), "forceNewDeployment": True},

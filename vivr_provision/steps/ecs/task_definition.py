@@ -14,6 +14,7 @@ from vivr_provision.steps.base import (
     DependencyMissing,
     NamedStep,
     Resource,
+    Site,
     StepContext,
 )
 from vivr_provision.steps.common import (
@@ -32,8 +33,9 @@ from vivr_provision.steps.ecs.common import (
     TASK_DEFINITION_STEP,
     TASK_ROLE_STEP,
     EcsStep,
+    EcsTier,
     ecs_tags,
-    uses_ec2,
+    primary_tier,
 )
 from vivr_provision.steps.elasticache import CacheStep
 from vivr_provision.steps.iam import ROLE_PROPAGATION
@@ -45,9 +47,9 @@ from vivr_provision.steps.s3 import BucketStep
 log = get_logger("vivr.ecs")
 
 
-def secret_steps_of(config: PlatformConfig) -> list[str]:
-    """The secret steps whose ARNs the container references."""
-    return sorted({f"secret.{s.secret}" for s in config.ecs.task_definition.container.secrets})
+def secret_steps_of(tier: EcsTier) -> list[str]:
+    """The secret steps whose ARNs the container references (global steps, any site)."""
+    return sorted({f"secret.{s.secret}" for s in tier.ecs.task_definition.container.secrets})
 
 
 #: The step family each endpoint source reads (``family.key`` when it has a key).
@@ -57,17 +59,21 @@ ENDPOINT_FAMILIES: dict[str, str] = {
     "redis": CacheStep.family,
     "s3": BucketStep.family,
 }
+#: Sources whose resource is regional: read from the tier's own site
+#: (``dr.rds.<replica>``, ``dr.cache``).  Buckets have global names and
+#: live in the primary region whichever tier reads them.
+SITE_SOURCES = frozenset({"rds", "pgbouncer", "redis"})
 
 
-def endpoint_step(entry: ContainerEndpointConfig) -> str:
+def endpoint_step(entry: ContainerEndpointConfig, site: Site | None = None) -> str:
     """The step whose output an endpoint variable reads."""
     family = ENDPOINT_FAMILIES[entry.source]
-    return family if entry.key is None else f"{family}.{entry.key}"
+    name = family if entry.key is None else f"{family}.{entry.key}"
+    return (site or Site()).step(name) if entry.source in SITE_SOURCES else name
 
 
-def endpoint_steps_of(config: PlatformConfig) -> list[str]:
-    return sorted({endpoint_step(e)
-                   for e in config.ecs.task_definition.container.endpoints.values()})
+def endpoint_steps_of(tier: EcsTier) -> list[str]:
+    return sorted({endpoint_step(e, tier.site) for e in tier.endpoints.values()})
 
 
 def env_text(value: Any) -> str:
@@ -77,28 +83,27 @@ def env_text(value: Any) -> str:
     return str(value)
 
 
-def endpoint_environment(ctx: StepContext, config: PlatformConfig) -> dict[str, str]:
+def endpoint_environment(ctx: StepContext, tier: EcsTier) -> dict[str, str]:
     """The endpoint variables, read from their steps' outputs.
 
     An output the resource does not report (an empty endpoint) is an error
     naming the variable, not an empty variable the app would trip over.
     """
     values: dict[str, str] = {}
-    for env, entry in config.ecs.task_definition.container.endpoints.items():
-        step = endpoint_step(entry)
+    for env, entry in tier.endpoints.items():
+        step = endpoint_step(entry, tier.site)
         if not ctx.has_outputs(step):
             raise DependencyMissing(f"{step} has not been applied (no outputs recorded)")
         value = (ctx.outputs_of(step) or {}).get(entry.output)
         if value is None or value == "":
-            raise RuntimeError(f"ecs.task_definition.container.endpoints.{env}: {step} reports "
-                               f"no {entry.output}")
+            raise RuntimeError(f"{step} reports no {entry.output} for the container's {env}")
         values[env] = env_text(value)
     return values
 
 
-def secrets_without_value(ctx: StepContext, config: PlatformConfig) -> dict[str, str]:
+def secrets_without_value(ctx: StepContext, tier: EcsTier) -> dict[str, str]:
     """Container variables whose secret has no current value: env var -> secret key."""
-    return {entry.env: entry.secret for entry in config.ecs.task_definition.container.secrets
+    return {entry.env: entry.secret for entry in tier.ecs.task_definition.container.secrets
             if not ctx.output(f"secret.{entry.secret}", "has_value")}
 
 
@@ -123,26 +128,29 @@ def containers(definition: Mapping[str, Any]) -> Exact:
         for container in definition.get("containerDefinitions") or []})
 
 
-def desired_task_definition(ctx: StepContext, config: PlatformConfig,
-                            region: str) -> dict[str, Any]:
+def desired_task_definition(ctx: StepContext, config: PlatformConfig, region: str,
+                            tier: EcsTier | None = None) -> dict[str, Any]:
     """The ``RegisterTaskDefinition`` request the config describes (without tags).
 
     Container-level ``memory`` is set as well as the task-level one: a hard
     limit per container is what the EC2 launch type needs, and some ECS
-    implementations cannot run a task without it.
+    implementations cannot run a task without it.  A tier whose secrets are
+    replicated (the standby) references each replica's ARN in its own
+    region (``dr_arn``), so its tasks start while the primary region is down.
     """
-    task = config.ecs.task_definition
+    tier = tier or primary_tier(config)
+    task = tier.ecs.task_definition
     container = task.container
-    empty = secrets_without_value(ctx, config)
+    empty = secrets_without_value(ctx, tier)
     secrets = []
     for entry in container.secrets:
         if entry.env in empty:
             continue  # ECS could not start the task (see secrets_without_value)
-        arn = str(ctx.output(f"secret.{entry.secret}", "arn"))
+        arn = str(ctx.output(f"secret.{entry.secret}", tier.secret_arn_output(entry.secret)))
         # Secrets Manager reference syntax: <arn>:<json-key>:<version-stage>:<version-id>
         secrets.append({"name": entry.env,
                         "valueFrom": f"{arn}:{entry.json_key}::" if entry.json_key else arn})
-    environment = {**container.environment, **endpoint_environment(ctx, config)}
+    environment = {**container.environment, **endpoint_environment(ctx, tier)}
     health = container.health_check
     definition: dict[str, Any] = {
         "name": container.name,
@@ -159,7 +167,7 @@ def desired_task_definition(ctx: StepContext, config: PlatformConfig,
                         "retries": health.retries,
                         "startPeriod": health.start_period_seconds},
         "logConfiguration": {"logDriver": "awslogs", "options": {
-            "awslogs-group": str(ctx.output(f"logs.{container.log_group}", "name")),
+            "awslogs-group": str(ctx.output(tier.step(f"logs.{container.log_group}"), "name")),
             "awslogs-region": region,
             "awslogs-stream-prefix": container.log_stream_prefix}},
     }
@@ -168,7 +176,7 @@ def desired_task_definition(ctx: StepContext, config: PlatformConfig,
         "taskRoleArn": str(ctx.output(TASK_ROLE_STEP, "role_arn")),
         "executionRoleArn": str(ctx.output(EXECUTION_ROLE_STEP, "role_arn")),
         "networkMode": task.network_mode,
-        "requiresCompatibilities": ["EC2"] if uses_ec2(config) else ["FARGATE"],
+        "requiresCompatibilities": ["EC2"] if tier.ecs.launch_type == "ec2" else ["FARGATE"],
         "cpu": str(task.cpu),
         "memory": str(task.memory),
         "runtimePlatform": dict(RUNTIME_PLATFORM),
@@ -183,7 +191,7 @@ def _revision_of(arn: str) -> int:
 def _setting(key: str, compare: Any = "exact") -> Field:
     """One top-level member of the definition; any difference registers a revision."""
     return Field(key, lambda d: d.get(key),
-                 lambda s, ctx: desired_task_definition(ctx, s.config, s.region)[key],
+                 lambda s, ctx: s.desired(ctx)[key],
                  compare=compare, apply="register")
 
 
@@ -205,7 +213,7 @@ class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
                                     "requiresCompatibilities", "cpu", "memory")),
         _setting("runtimePlatform", "document"),
         Field("containerDefinitions", containers,
-              lambda s, ctx: containers(desired_task_definition(ctx, s.config, s.region)),
+              lambda s, ctx: containers(s.desired(ctx)),
               compare="document", apply="register"),
     )
     #: Tags are changed on the current revision.
@@ -213,19 +221,22 @@ class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
 
     @property
     def task_family(self) -> str:
-        return self.config.ecs.task_definition.family
+        return self.tier.ecs.task_definition.family
 
     def resource_name(self) -> str:
         return self.task_family
 
+    def desired(self, ctx: StepContext) -> dict[str, Any]:
+        return desired_task_definition(ctx, self.config, self.region, self.tier)
+
     def depends_on(self) -> tuple[str, ...]:
-        container = self.config.ecs.task_definition.container
-        return (EXECUTION_ROLE_STEP, TASK_ROLE_STEP, f"logs.{container.log_group}",
-                *secret_steps_of(self.config), *endpoint_steps_of(self.config))
+        container = self.tier.ecs.task_definition.container
+        return (EXECUTION_ROLE_STEP, TASK_ROLE_STEP, self.tier.step(f"logs.{container.log_group}"),
+                *secret_steps_of(self.tier), *endpoint_steps_of(self.tier))
 
     def notes(self, ctx: StepContext, resource: Resource | None) -> list[str]:
         """Variables left out until their secret has a value (the secret's note says how)."""
-        empty = secrets_without_value(ctx, self.config)
+        empty = secrets_without_value(ctx, self.tier)
         if not empty:
             return []
         names = self.config.secrets.names()
@@ -267,7 +278,7 @@ class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
         return self._latest(ctx)
 
     def _register(self, ctx: StepContext) -> Resource:
-        request = desired_task_definition(ctx, self.config, self.region)
+        request = self.desired(ctx)
         before = set(self._active_arns(ctx))
         reply = ROLE_PROPAGATION.call(
             f"register {self.task_family}", self.ecs(ctx).register_task_definition,
@@ -340,9 +351,10 @@ class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
                 "family": self.task_family, "revision": _revision_of(resource.id)}
 
 
-def revision_drift(ctx: StepContext, config: PlatformConfig,
-                   current: Mapping[str, Any]) -> list[Change]:
+def revision_drift(ctx: StepContext, config: PlatformConfig, current: Mapping[str, Any],
+                   tier: EcsTier | None = None) -> list[Change]:
     """Where a registered revision's settings differ from the config (its tags apart):
     the task definition step's table, which the service also compares its running
     revision with."""
-    return drift(TaskDefinitionStep(config), ctx, current, TaskDefinitionStep.SETTINGS)
+    return drift(TaskDefinitionStep(config, tier=tier), ctx, current,
+                 TaskDefinitionStep.SETTINGS)
