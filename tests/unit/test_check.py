@@ -100,11 +100,13 @@ def test_the_shipped_configs_pass_every_flow_permission_and_lint(config: Platfor
     json.dumps(report.as_dict())  # serialisable as is
 
 
-def test_production_proves_replication_and_the_dr_key_through_the_default_key_policy() -> None:
+def test_production_proves_replication_and_the_dr_key_through_the_dr_key_policy() -> None:
     report = run_check(PRODUCTION)
     encrypt = next(a for a in report.access if a.actions == ("kms:Encrypt",))
     assert encrypt.ok and ":us-west-2:" in encrypt.resource
-    assert "Enable IAM User Permissions" in encrypt.reason  # KMS's default key policy
+    # The replica key's own policy (it admits CloudWatch Logs for the standby's
+    # log group) delegates to IAM as KMS's default one does.
+    assert "key policy (dr.kms)#AccountAdministration" in encrypt.reason
     assert any("ALB log delivery" in a.principal and a.ok for a in report.access)
 
 

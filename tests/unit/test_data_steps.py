@@ -80,7 +80,8 @@ def _context(config: PlatformConfig) -> StepContext:
     }
     for key in config.secrets.names():
         outputs[f"secret.{key}"] = {
-            "arn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{key}-AbCdEf"}
+            "arn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{key}-AbCdEf",
+            "dr_arn": f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:{key}-AbCdEf"}
     return StepContext(config, ClientFactory(AwsSettings(region="us-east-1")), outputs.get,
                        account_id=ACCOUNT)
 

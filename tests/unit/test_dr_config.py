@@ -118,8 +118,9 @@ def test_the_standby_steps_live_on_the_dr_site(production: dict[str, Any]) -> No
 def test_no_standby_steps_without_the_standby(production: dict[str, Any]) -> None:
     data = copy.deepcopy(production)
     data["dr"]["standby"]["alb"] = False
+    data["dr"]["standby"]["ecs"] = False  # the standby service registers with the ALB
     data["route53"]["failover_records"] = []
     data["cloudfront"]["origins"][0].pop("failover_record")  # back on the ALB's own name
     names = {s.name for s in build_steps(parse_config(data, "production.yaml"))}
-    assert not {n for n in names if n.startswith(("dr.alb", "dr.acm"))}
+    assert not {n for n in names if n.startswith(("dr.alb", "dr.acm", "dr.ecs-", "dr.logs.app"))}
     assert "dr.vpc" in names, "the DR network stays for the replica"

@@ -1,7 +1,7 @@
 """``dr promote --dry-run``: the runbook's order, its budgets and what blocks a stage.
 
-The stage model is resolved against the production graph (which has no
-standby ECS service yet) and hand-made states; the RPO read runs on Stubber
+The stage model is resolved against the production graph (and the same
+graph without its standby ECS service) and hand-made states; the RPO read runs on Stubber
 clients that expect exactly the two reads ``dr status`` makes of the DR
 replica (a mutating call would fail the test).
 """
@@ -73,8 +73,11 @@ def test_durations_worked_out_from_the_config_name_their_inputs() -> None:
 
 def test_a_stage_is_not_possible_while_its_step_is_missing_or_not_applied() -> None:
     config = production_config()
-    found = _found()
-    assert found.standby_ecs is None, "the production graph has no standby service yet"
+    built = _found()
+    assert built.standby_ecs == "dr.ecs-service"
+    found = DrSteps(failover=built.failover, replicas=built.replicas,
+                    standby_alb=built.standby_alb,
+                    standby_target_group=built.standby_target_group, standby_ecs=None)
     views = {v["name"]: v for v in stage_views(config, _state(REPLICA, FAILOVER), found)}
     assert {n for n, v in views.items() if v["possible"]} == {
         "check-rpo", "promote-db", "move-traffic", "record-rto"}
@@ -147,7 +150,7 @@ def test_the_rpo_budget_is_the_dr_replicas_lag_read_as_dr_status_reads_it() -> N
             "2. promote-db                                                 ~10 min, up to 1 h",
             "   reversible: no: a promoted instance never becomes a replica again; the way",
             "   calls:      rds:PromoteReadReplica, waiter db_instance_available",
-            "   not possible yet: the standby ECS service is not built yet (no dr.ecs-service",
+            "   not possible yet: the standby ECS service is not applied (dr.ecs-service:",
             "RTO budget (4 h)",
             "   stages:     ~16 min 32 s typical, up to 1 h 25 min",
             "   verdict:    within the 4 h RTO, 2 h 34 min left for detection and the",

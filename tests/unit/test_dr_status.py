@@ -186,7 +186,7 @@ def test_the_report_reads_each_side_and_works_out_the_rpo_of_a_promotion_now() -
                                         "state": "active", "dns_name": DR_ALB}
     assert report["standby"]["target_group"]["healthy"] == 2
     assert report["standby"]["target_group"]["registered"] == 3
-    assert report["standby"]["ecs_service"] == {"state": "not built"}
+    assert report["standby"]["ecs_service"] == {"step": "dr.ecs-service", "state": "not applied"}
     assert report["targets"] == {"rto_hours": 4, "rpo_hours": 1}
 
     lines = report_lines(report)
@@ -196,7 +196,7 @@ def test_the_report_reads_each_side_and_works_out_the_rpo_of_a_promotion_now() -
                  "  last replicated:  2026-12-06T04:58:59Z",
                  "  RPO if promoted:  0.8 s, within the 1 h target",
                  "  healthy targets:  2 of 3 registered (vivr-dr-app-tg)",
-                 "  ECS service:      not built",
+                 "  ECS service:      not applied",
                  "  RTO:              4 h"):
         assert line in lines
     assert lines.index("Cross-region replica vivr-db-dr (us-west-2)") < \

@@ -186,12 +186,19 @@ def test_a_missing_alias_is_created() -> None:
         step.update(ctx, Resource(KEY_ID, _data(step)), changes)
 
 
-def _replica() -> KmsReplicaKeyStep:
-    return KmsReplicaKeyStep(_config(), site=Site(prefix="dr.", region="us-west-2"))
+def _replica(config: PlatformConfig | None = None) -> KmsReplicaKeyStep:
+    return KmsReplicaKeyStep(config or _config(), site=Site(prefix="dr.", region="us-west-2"))
 
 
-def test_the_replica_has_only_the_shared_rows_in_its_own_region() -> None:
-    step = _replica()
+def _without_standby_ecs() -> PlatformConfig:
+    config = _config()
+    dr = config.dr
+    standby = dr.standby.model_copy(update={"ecs": False})
+    return config.model_copy(update={"dr": dr.model_copy(update={"standby": standby})})
+
+
+def test_without_a_dr_log_group_the_replica_has_only_the_shared_rows() -> None:
+    step = _replica(_without_standby_ecs())
     drifted = Resource(KEY_ID, _data(step, {**OURS, "vivr:step": "kms"},
                                      Description="edited", MultiRegion=False))
     with StubbedAws() as aws:
@@ -207,6 +214,42 @@ def test_the_replica_has_only_the_shared_rows_in_its_own_region() -> None:
                    {"KeyId": KEY_ID, "Description": DESCRIPTION}, region="us-west-2")
         _expect_describe(aws, step)
         step.update(ctx, drifted, changes)
+
+
+def _replica_policy(step: KmsReplicaKeyStep) -> dict[str, Any]:
+    with StubbedAws() as aws:
+        policy = step.key_policy(aws.context(step.config))
+    assert policy is not None
+    return dict(json.loads(policy))
+
+
+def test_the_replica_policy_admits_cloudwatch_logs_of_its_region_for_the_standby_group() -> None:
+    statements = {s["Sid"]: s for s in _replica_policy(_replica())["Statement"]}
+    assert set(statements) == {"AccountAdministration", "CloudWatchLogsOfThisEnvironment"}
+    logs = statements["CloudWatchLogsOfThisEnvironment"]
+    assert logs["Principal"] == {"Service": "logs.us-west-2.amazonaws.com"}
+    assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [
+        f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/vivr/production/dr/app"]}}
+
+
+def test_a_narrowed_replica_policy_is_drift_put_back_in_the_replica_region() -> None:
+    step = _replica()
+    narrowed = _replica_policy(step)
+    narrowed["Statement"] = narrowed["Statement"][:1]
+    resource = Resource(KEY_ID, _data(step))
+    with StubbedAws() as aws:
+        ctx = aws.context(step.config)
+        _expect_aliases(aws, [ALIAS], region="us-west-2")
+        aws.expect("kms", "get_key_policy", {"Policy": json.dumps(narrowed)},
+                   {"KeyId": KEY_ID, "PolicyName": "default"}, region="us-west-2")
+        changes = step.diff(ctx, resource)
+        assert [c.describe() for c in changes] == [
+            "key_policy: 'differs' -> \"the environment's policy\" (update)"]
+        aws.expect("kms", "put_key_policy", {}, {
+            "KeyId": KEY_ID, "PolicyName": "default",
+            "Policy": step.key_policy(ctx)}, region="us-west-2")
+        _expect_describe(aws, step)
+        step.update(ctx, resource, changes)
 
 
 def test_a_key_is_found_through_its_alias() -> None:

@@ -84,8 +84,10 @@ def build_documents(config: PlatformConfig) -> Documents:
         _role_documents(docs, step, config)
     for key_step in kms_steps(config):
         builder = getattr(key_step, "key_policy", None)
-        if builder is not None:
-            document = json.loads(builder(ctx))
+        # A replica key has a policy of ours only when a DR log group uses it.
+        text = builder(ctx) if builder is not None else None
+        if text is not None:
+            document = json.loads(text)
             docs.generated.append(GeneratedPolicy(f"key policy ({key_step.name})", "key", document))
         else:
             document = default_key_policy(ACCOUNT_ID)

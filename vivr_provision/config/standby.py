@@ -33,9 +33,6 @@ def standby_app_problems(c: PlatformConfig) -> list[str]:
     if dr.alb is None or not dr.standby.alb:
         problems.append("dr.standby.app: the standby service registers with the standby ALB's "
                         "target group; it needs dr.standby.alb and a dr.alb section")
-    if c.ecs.launch_type != "fargate":
-        problems.append("dr.standby.app: the standby runs on Fargate only (ecs.launch_type "
-                        f"is {c.ecs.launch_type}; no container instances in dr.region)")
     if dr.network is None:
         return [*problems, "dr.standby.app: the standby tasks need dr.network"]
     subnets = {s.name: s for s in dr.network.subnets}

@@ -18,6 +18,7 @@ from typing import Any
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import IamGrantConfig, IamRoleConfig
 from vivr_provision.config.dr_secrets import replicated_secret_keys
+from vivr_provision.config.standby import standby_ecs_built
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.common import KindStep, absent_on, aws_tags, gone_on
@@ -54,6 +55,11 @@ def role_wanted(config: PlatformConfig, field: str) -> bool:
     if field == "vpc_flow_logs_role":
         return config.network.flow_logs is not None
     return True
+
+
+#: The roles the standby ECS tasks run with (the same roles as the primary's:
+#: IAM is global); they also read the secrets' replicas in the DR region.
+STANDBY_TASK_ROLES = frozenset({"task_execution_role", "task_role"})
 
 
 class IamRoleStep(KindStep):
@@ -98,7 +104,11 @@ class IamRoleStep(KindStep):
 
     @property
     def replicated_secrets(self) -> list[str]:
-        """Keys of the secrets this role reads that have a replica in the DR region."""
+        """Keys of the secrets this role reads whose DR replica the standby's tasks read:
+        only the ECS task roles (the standby tier runs with them), only when the
+        standby ECS tier is built."""
+        if self.key not in STANDBY_TASK_ROLES or not standby_ecs_built(self.config):
+            return []
         replicated = replicated_secret_keys(self.config)
         return sorted({key for grant in self.role.grants
                        if grant.capability == "SecretsManagerReadSecret"

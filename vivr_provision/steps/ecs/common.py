@@ -138,6 +138,8 @@ class EcsTier:
     replica_secrets: frozenset[str] = frozenset()
     #: Whether Application Auto Scaling owns the task count.
     autoscaled: bool = True
+    #: Where the endpoints are configured (named in errors).
+    endpoints_where: str = "ecs.task_definition.container.endpoints"
 
     def step(self, name: str) -> str:
         return self.site.step(name)

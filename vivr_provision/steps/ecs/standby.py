@@ -84,7 +84,8 @@ def standby_tier(config: PlatformConfig, graph: Collection[str]) -> EcsTier:
     return EcsTier(ecs=settings, site=dr_site(config), network=network,
                    listener_ports=tuple(listener.port for listener in alb.listeners),
                    endpoints=container.endpoints,
-                   replica_secrets=replicated_secret_keys(config), autoscaled=False)
+                   replica_secrets=replicated_secret_keys(config), autoscaled=False,
+                   endpoints_where="dr.standby.app.endpoints")
 
 
 def standby_log_group_step(config: PlatformConfig) -> LogGroupStep:

@@ -96,7 +96,8 @@ def endpoint_environment(ctx: StepContext, tier: EcsTier) -> dict[str, str]:
             raise DependencyMissing(f"{step} has not been applied (no outputs recorded)")
         value = (ctx.outputs_of(step) or {}).get(entry.output)
         if value is None or value == "":
-            raise RuntimeError(f"{step} reports no {entry.output} for the container's {env}")
+            raise RuntimeError(f"{tier.endpoints_where}.{env}: {step} reports no "
+                               f"{entry.output}")
         values[env] = env_text(value)
     return values
 
