@@ -71,10 +71,10 @@ def symbolic_outputs(config: PlatformConfig, step: str) -> Mapping[str, Any] | N
     family, _, key = step.partition(".")
     if family == "secret" and key in config.secrets.names():
         arn = secret_arn(config, key)
-        outputs = {"id": arn, "arn": arn, "name": config.secrets.name_of(key)}
-        region = replica_region(config, key)
-        if region is not None:
-            outputs["dr_arn"] = replica_arn(arn, region)
+        outputs: dict[str, Any] = {"id": arn, "arn": arn, "name": config.secrets.name_of(key)}
+        replica = replica_region(config, key)
+        if replica is not None:
+            outputs["dr_arn"] = replica_arn(arn, replica)
         return outputs
     roles = config.iam.roles()
     if family == "iam" and key in roles:
