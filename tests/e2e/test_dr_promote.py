@@ -41,7 +41,7 @@ def test_a_dry_run_prints_the_stages_and_budgets_and_changes_nothing(aws: Aws) -
     for expected in (
             "dr promote --dry-run vivr production: us-east-1 -> us-west-2",
             "   Promote the us-west-2 replica to a standalone instance; wait until writable.",
-            "   not possible yet: the standby ECS service is not built yet (no dr.ecs-service",
+            "   not possible yet: the standby ECS service is not applied (dr.ecs-service:",
             "RTO budget (4 h)",
             "   stages:     ~16 min 32 s typical, up to 1 h 25 min",
             "   possible:   4 of 6 stages now (the others say why not)",

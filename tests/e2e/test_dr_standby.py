@@ -100,9 +100,12 @@ def test_apply_builds_the_standby_alb_in_the_dr_region(aws: Aws) -> None:
     assert group["GroupName"] == "vivr-dr-alb-sg"
     rules = ec2.describe_security_group_rules(
         Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])["SecurityGroupRules"]
-    assert {(r["IsEgress"], r["IpProtocol"], r["FromPort"], r["ToPort"], r.get("CidrIpv4"))
+    [app] = ec2.describe_security_groups(Filters=[
+        {"Name": "group-name", "Values": ["vivr-dr-app-sg"]}])["SecurityGroups"]
+    assert {(r["IsEgress"], r["IpProtocol"], r["FromPort"], r["ToPort"],
+             r.get("CidrIpv4") or r["ReferencedGroupInfo"]["GroupId"])
             for r in rules} == {(False, "tcp", 80, 80, ANY), (False, "tcp", 443, 443, ANY),
-                                (True, "tcp", 3000, 3000, "10.1.0.0/16")}
+                                (True, "tcp", 3000, 3000, app["GroupId"])}
     # Reachable: both subnets route 0.0.0.0/0 to the DR VPC's internet gateway.
     [igw] = ec2.describe_internet_gateways(
         Filters=[{"Name": "attachment.vpc-id", "Values": [vpc["VpcId"]]}])["InternetGateways"]
