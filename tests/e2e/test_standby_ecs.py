@@ -125,10 +125,11 @@ def test_the_execution_role_may_read_the_replicas_and_decrypt_with_the_dr_key(
     assert referenced <= set(by_sid["SecretsManagerReadSecret"])
     dr_key = standby.client("kms", DR).describe_key(KeyId="alias/vivr-production")
     assert dr_key["KeyMetadata"]["Arn"] in by_sid["KMSDecrypt"]
-    # The DR key's replica was made with a policy admitting CloudWatch Logs of
-    # us-west-2 for the standby group (the emulator keeps no replica policy).
-    [replicated] = standby.requests("ReplicateKey", "kms")
-    statements = {s["Sid"]: s for s in json.loads(replicated["Policy"])["Statement"]}
+    # The DR key's replica has its own policy admitting CloudWatch Logs of
+    # us-west-2 for the standby group (given at ReplicateKey).
+    policy = standby.client("kms", DR).get_key_policy(
+        KeyId=dr_key["KeyMetadata"]["KeyId"], PolicyName="default")["Policy"]
+    statements = {s["Sid"]: s for s in json.loads(policy)["Statement"]}
     logs = statements["CloudWatchLogsOfThisEnvironment"]
     assert logs["Principal"] == {"Service": f"logs.{DR}.amazonaws.com"}
     assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == [

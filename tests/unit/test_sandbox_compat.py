@@ -71,10 +71,10 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 36 and len(set(first)) == 36
+    assert len(first) == 37 and len(set(first)) == 37
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
-                "AWS Backup", "EventBridge Scheduler")
+                "AWS Backup", "EventBridge Scheduler", "KMS")
     assert all(line.split(":", 1)[0] in services for line in first)
 
 
@@ -514,3 +514,22 @@ def test_test_dns_answer_follows_the_failover_rule_and_the_checks_flags(
     missing = route53.test_dns_answer(HostedZoneId=zone, RecordName="nope.dns.example.com",
                                       RecordType="CNAME")
     assert (missing["ResponseCode"], missing["RecordData"]) == ("NXDOMAIN", [])
+
+
+# --------------------------------------------------------------------------- KMS
+
+def test_a_replica_key_has_the_policy_replicate_key_gave_it_else_the_default(
+        client: Client) -> None:
+    primary = client("kms")
+    own = ('{"Version": "2012-10-17", "Statement": [{"Sid": "Replica", "Effect": "Allow", '
+           '"Principal": {"AWS": "*"}, "Action": "kms:Describe*", "Resource": "*"}]}')
+    keys = [primary.create_key(MultiRegion=True, Policy='{"Version": "2012-10-17", '
+                               '"Statement": []}')["KeyMetadata"]["KeyId"] for _ in range(2)]
+    reply = primary.replicate_key(KeyId=keys[0], ReplicaRegion="us-west-2", Policy=own)
+    assert reply["ReplicaPolicy"] == own
+    primary.replicate_key(KeyId=keys[1], ReplicaRegion="us-west-2")
+    replica = client("kms", "us-west-2")
+    policies = [replica.get_key_policy(KeyId=k, PolicyName="default")["Policy"] for k in keys]
+    assert policies[0] == own
+    assert "Enable IAM User Permissions" in policies[1], "KMS's default, not the primary's"
+    assert primary.get_key_policy(KeyId=keys[0], PolicyName="default")["Policy"] != own
