@@ -109,7 +109,11 @@ def enabled(level: int) -> bool:
 #: Settings given to :func:`configure_on_first_use` and not applied yet:
 #: verbosity, JSON lines or not, colours or not.
 _pending: tuple[int, bool, bool] | None = None
-_pending_lock = threading.Lock()
+#: Re-entrant: the first use configures structlog while holding it (configure
+#: takes it too), so a second thread logging at that moment waits for the
+#: configuration instead of using structlog's defaults (which print to stdout
+#: and would break ``--output json``).
+_pending_lock = threading.RLock()
 
 
 class Logger:
@@ -137,9 +141,9 @@ def _structlog() -> ModuleType:
     global _pending
     with _pending_lock:
         pending, _pending = _pending, None
-    if pending is not None:
-        verbosity, json_logs, colors = pending
-        configure(verbosity, json_logs, colors=colors)
+        if pending is not None:
+            verbosity, json_logs, colors = pending
+            configure(verbosity, json_logs, colors=colors)
     import structlog
 
     return structlog
