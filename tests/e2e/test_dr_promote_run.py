@@ -1,9 +1,9 @@
 """``dr promote --yes`` through the real CLI: killed mid-way, resumed, and what it leaves.
 
 One apply of the smallest set a promotion acts on (the cross-region
-replica and the failover pair with what they need; no standby ECS tier, so
-point-app and scale-standby are skipped, as on a pilot light), then: a
-promotion killed right after PromoteReadReplica (the fault hook's
+replica and the failover pair with what they need; the standby ECS tier is
+in the graph but not applied, so point-app and scale-standby are skipped),
+then: a promotion killed right after PromoteReadReplica (the fault hook's
 ``kill -9``), ``dr status`` and ``apply`` while it is recorded, the rerun
 that resumes it, and what AWS and ``dr status`` show afterwards.
 """
@@ -68,10 +68,8 @@ def test_a_killed_promotion_resumes_and_leaves_the_dr_side_serving(aws: Aws) -> 
     assert "promote-db: done (vivr-db-dr is standalone and writable (promoted by the " \
            "interrupted run))" in lines
     assert not any(line.startswith("check-rpo") for line in lines), "done stages do not rerun"
-    assert "point-app: skipped: no standby ECS service in the graph (dr.ecs-service): pilot " \
-           "light without ECS" in lines
-    assert "scale-standby: skipped: no standby ECS service in the graph (dr.ecs-service): " \
-           "pilot light without ECS" in lines
+    assert "point-app: skipped: dr.ecs-service is not applied" in lines
+    assert "scale-standby: skipped: dr.ecs-service is not applied" in lines
     assert resumed.stdout.startswith(f"promotion {promotion['id']} done: us-west-2 serves; ")
     assert len(aws.requests("PromoteReadReplica")) == 1, "read first: not promoted twice"
     [request] = aws.requests("PromoteReadReplica")
