@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from collections import Counter
@@ -76,7 +77,9 @@ def test_failed_step_blocks_only_its_dependents_and_rerun_resumes(aws: Aws) -> N
     assert by_step["sg-rules.vivr-app-sg"]["action"] == "created"
     failed = aws.cli("apply", env={"VIVR_FAULT_FAIL": "ec2.CreateNatGateway"})
     assert failed.returncode == 1
-    assert "step nat failed: UnauthorizedOperation" in failed.stderr
+    # Both NAT gateways (the primary's and the DR standby's) meet the injected failure.
+    assert re.search(r"2 steps did not finish \((dr\.)?nat, (dr\.)?nat\); first, (dr\.)?nat: "
+                     r"UnauthorizedOperation", failed.stderr), failed.stderr
     status = json.loads(aws.cli("status", "--output", "json").stdout)
     nat = next(s for s in status["steps"] if s["step"] == "nat")
     assert nat["status"] == "failed" and "UnauthorizedOperation" in nat["error"]
@@ -88,7 +91,9 @@ def test_failed_step_blocks_only_its_dependents_and_rerun_resumes(aws: Aws) -> N
     assert actions["nat"] == "created"
     assert actions["rtb.vivr-private-rt"] == "created"
     assert actions["vpc"] == "unchanged"
-    assert aws.mutating_calls(since=mark).count("ec2.CreateNatGateway") == 1
+    assert actions["dr.nat"] == "created"
+    # One each for the primary's and the DR standby's gateway: no twin.
+    assert aws.mutating_calls(since=mark).count("ec2.CreateNatGateway") == 2
 
 
 def test_throttling_is_absorbed_by_botocore_retries(aws: Aws) -> None:
