@@ -53,9 +53,11 @@ TOPICS = {"vivr-production-team-alerts": "team@vivr.example.com",
           "vivr-production-critical-alerts": "oncall@vivr.example.com"}
 #: The DR replica's alarm notifies the "immediate" topics' us-west-2 copies.
 TOPIC_STEPS = {"sns.team", "sns.devops", "sns.critical", "dr.sns.critical", "dr.sns.devops"}
+#: The standby tier's alarms (dr.standby.app.alarms), in us-west-2 with the DR topics.
+STANDBY_ALARMS = ("vivr-production-dr-unhealthy-targets", "vivr-production-dr-no-healthy-targets")
 OUR_STEPS = {f"alarm.{name}" for name in ALARMS} | TOPIC_STEPS | {
     "scaling-policy.scale-out", "dashboard", f"dr.alarm.{DR_REPLICA_LAG}"} | {
-    f"dr.alarm.{name}" for name in DR_CACHE_ALARMS}
+    f"dr.alarm.{name}" for name in (*DR_CACHE_ALARMS, *STANDBY_ALARMS)}
 APPLY = ("apply", "--target", "dashboard")
 DESTROY = ("destroy", "--yes", *[arg for step in sorted(TOPIC_STEPS | {"scaling-policy.scale-out"})
                                  for arg in ("--target", step)])
@@ -282,9 +284,11 @@ def _assert_topics_and_dashboard(aws: Aws) -> None:
     assert [(p["stat"], p["period"]) for p in requests] == [("Sum", 60)]
     graphed = {arn for w in body["widgets"]
                for arn in w["properties"].get("annotations", {}).get("alarms", [])}
+    # The us-west-2 alarms too: the DR replica's lag, the standby Redis's and the
+    # standby tier's targets.
     dr_alarms = aws.client("cloudwatch", DR).describe_alarms(
-        AlarmNames=[DR_REPLICA_LAG, *DR_CACHE_ALARMS])["MetricAlarms"]
-    assert len(dr_alarms) == 3
+        AlarmNames=[DR_REPLICA_LAG, *DR_CACHE_ALARMS, *STANDBY_ALARMS])["MetricAlarms"]
+    assert len(dr_alarms) == 5
     assert graphed == {a["AlarmArn"] for a in _alarms(aws).values()} | \
         {a["AlarmArn"] for a in dr_alarms}
     assert any("Managed by vivr-provision" in w["properties"].get("markdown", "")
@@ -349,7 +353,7 @@ def test_alarms_follow_the_spec_reapply_is_silent_drift_is_repaired_destroy_is_e
     untouched = {k: v for k, v in east_before.items() if k not in ("alarms", "scaling_policies")}
     assert {k: east_after[k] for k in untouched} == untouched
     assert after[DR]["alarms"] == [n for n in before[DR]["alarms"]
-                                   if n not in {DR_REPLICA_LAG, *DR_CACHE_ALARMS}]
+                                   if n not in {DR_REPLICA_LAG, *DR_CACHE_ALARMS, *STANDBY_ALARMS}]
     assert {k: v for k, v in after[DR].items() if k != "alarms"} == \
         {k: v for k, v in before[DR].items() if k != "alarms"}
     assert {k: v for k, v in after.items() if k not in ("us-east-1", DR)} == \
