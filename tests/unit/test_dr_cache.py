@@ -166,7 +166,7 @@ def test_the_standby_cache_steps_live_on_the_dr_site(production: dict[str, Any])
     data["monitoring"]["alarms"] = [a for a in data["monitoring"]["alarms"]
                                     if a["resource"] != "dr_redis"]
     names = {s.name for s in build_steps(_config(data))}
-    assert not {n for n in names if n.startswith(("dr.cache", "dr.alarm.vivr-production-dr-"))}
+    assert not {n for n in names if n.startswith(("dr.cache", "dr.alarm.vivr-production-dr-cache"))}
     assert "dr.subnet.dr-cache-2a" in names, "the DR network is config of its own"
 
 

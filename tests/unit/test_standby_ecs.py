@@ -234,8 +234,8 @@ def test_the_task_roles_read_the_replicas_and_decrypt_with_the_dr_key() -> None:
 
 
 def _alarms(config: PlatformConfig) -> dict[str, AlarmStep]:
-    return {s.name: s for s in build_steps(config)
-            if isinstance(s, AlarmStep) and s.name.startswith("dr.alarm.vivr-production-dr-")}
+    return {s.name: s for s in build_steps(config) if isinstance(s, AlarmStep)
+            and s.name.startswith("dr.alarm.vivr-production-dr-") and "-dr-cache-" not in s.name}
 
 
 def test_the_unhealthy_target_alarm_watches_the_standby_target_group_in_its_region() -> None:
