@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.unit.stubbed import ACCOUNT, REPO, StubbedAws, production_config
+from vivr_provision.check import run_check
 from vivr_provision.config import PlatformConfig, parse_config
 from vivr_provision.cost.derive import computed_lines
 from vivr_provision.cost.prices import load_prices
@@ -294,3 +295,19 @@ def test_private_subnets_without_a_way_out_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"'dr-private-2a' has no default route \(NAT "
                                           r"gateway\): Fargate could not pull the image"):
         parse_config(data, "production.yaml")
+
+
+def test_check_proves_the_standby_tasks_may_start_in_the_dr_region() -> None:
+    """`check`'s access matrix: the execution role reads the replicas and decrypts them
+    with the DR key, and CloudWatch Logs may encrypt the standby group with that key."""
+    report = run_check(production_config())
+    rows = [a for a in report.access if f":{DR}:" in a.resource
+            and a.principal.startswith(("ECS execution role", "CloudWatch Logs"))]
+    replicas = {a.resource.split(":secret:")[1] for a in rows
+                if a.actions == ("secretsmanager:GetSecretValue",)}
+    assert "vivr/production/database/master-AbCdEf" in replicas and len(replicas) == 6
+    decrypt = next(a for a in rows if a.actions == ("kms:Decrypt",))
+    assert decrypt.ok and "KMSDecrypt" in decrypt.reason
+    logs = next(a for a in rows if a.principal.startswith("CloudWatch Logs"))
+    assert logs.ok and "key policy (dr.kms)#CloudWatchLogsOfThisEnvironment" in logs.reason
+    assert all(a.ok for a in rows), [a.name for a in rows if not a.ok]

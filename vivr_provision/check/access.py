@@ -17,9 +17,12 @@ from vivr_provision.check.documents import Documents
 from vivr_provision.check.policy import NamedPolicy, Principal, Request, evaluate
 from vivr_provision.check.symbolic import ACCOUNT_ID, key_arn, role_arn, secret_arn
 from vivr_provision.config import PlatformConfig
+from vivr_provision.config.dr_secrets import replicated_secret_keys
+from vivr_provision.config.standby import standby_ecs_built
 from vivr_provision.steps.iam import role_wanted
 from vivr_provision.steps.pgbouncer import SECRET_STEP as PGBOUNCER_SECRET_STEP
 from vivr_provision.steps.s3 import ELB_ACCOUNTS, ELB_LOG_DELIVERY
+from vivr_provision.steps.secrets import replica_arn
 
 #: The service that assumes each role (ECS Developer Guide "task execution IAM role" and
 #: "task IAM role"; RDS User Guide "Setting up for Enhanced Monitoring"; S3 User Guide
@@ -329,8 +332,43 @@ def _autoscaling_needs(config: PlatformConfig) -> list[Need]:
     ]
 
 
+def _standby_needs(config: PlatformConfig) -> list[Need]:
+    """The standby tier (``dr.ecs-*``) in ``dr.region``: its execution role injects the
+    secrets' replicas there (decrypted with the DR key) and writes its awslogs group,
+    which CloudWatch Logs encrypts with the DR key (the replica key's own policy)."""
+    app = config.dr.standby.app
+    if app is None or not standby_ecs_built(config):
+        return []
+    region = config.dr.region
+    container = config.ecs.task_definition.container
+    execution = _role(config, "task_execution_role", "ECS execution role")
+    replicated = replicated_secret_keys(config)
+    keys = sorted({s.secret for s in container.secrets if s.secret in replicated})
+    needs = [Need(execution, ("secretsmanager:GetSecretValue",),
+                  replica_arn(secret_arn(config, key), region),
+                  f"injects standby container secret: {key} (replica in {region})")
+             for key in keys]
+    if keys:
+        needs.append(Need(execution, ("kms:Decrypt",), key_arn(config, region),
+                          f"injects standby container secrets: replicas in {region} are "
+                          "encrypted with the DR key", ("key", "dr.kms"),
+                          _via(config, "secretsmanager", region,
+                               SecretARN=replica_arn(secret_arn(config, keys[0]), region))))
+    group = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{app.log_group.name}"
+    needs.append(Need(execution, ("logs:CreateLogStream", "logs:PutLogEvents"),
+                      f"{group}:log-stream:{container.log_stream_prefix}/example",
+                      "standby awslogs driver"))
+    if config.kms.multi_region:
+        needs.append(Need(_service(f"logs.{region}.amazonaws.com", "CloudWatch Logs"),
+                          ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"),
+                          key_arn(config, region), f"encrypts {app.log_group.name}",
+                          ("key", "dr.kms"), {**TLS, "kms:EncryptionContext:aws:logs:arn": group}))
+    return needs
+
+
 def needs_of(config: PlatformConfig) -> list[Need]:
-    return [*_trust_needs(config), *_ecs_needs(config), *_data_needs(config),
+    return [*_trust_needs(config), *_ecs_needs(config), *_standby_needs(config),
+            *_data_needs(config),
             *_replication_needs(config), *_edge_needs(config), *_autoscaling_needs(config),
             *_flow_log_needs(config)]
 
