@@ -175,9 +175,17 @@ def service_of(ecs: Any, outputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def database_variables(config: PlatformConfig) -> dict[str, str]:
-    """The container variables that name the database: env -> ``host`` | ``port``."""
+    """The standby container's variables that name the database: env -> ``host`` | ``port``.
+
+    The standby's own ``dr.standby.app.endpoints`` when it has them (they name
+    the DR replica, whose address becomes the writable one), else the
+    primary's, which the standby's task definition copies.
+    """
     found = {}
-    for env, entry in config.ecs.task_definition.container.endpoints.items():
+    app = config.dr.standby.app
+    endpoints = app.endpoints if app is not None and app.endpoints else \
+        config.ecs.task_definition.container.endpoints
+    for env, entry in endpoints.items():
         if entry.source in DATABASE_SOURCES:
             if entry.output in HOST_OUTPUTS:
                 found[env] = "host"

@@ -1,8 +1,7 @@
 """``dr promote --yes`` through the real CLI: killed mid-way, resumed, and what it leaves.
 
 One apply of the smallest set a promotion acts on (the cross-region
-replica and the failover pair with what they need; the standby ECS tier is
-in the graph but not applied, so point-app and scale-standby are skipped),
+replica, the failover pair and the standby service, with what they need),
 then: a promotion killed right after PromoteReadReplica (the fault hook's
 ``kill -9``), ``dr status`` and ``apply`` while it is recorded, the rerun
 that resumes it, and what AWS and ``dr status`` show afterwards.
@@ -20,7 +19,7 @@ from tests.conftest import Aws
 pytestmark = pytest.mark.e2e
 
 DR = "us-west-2"
-TARGETS = ("--target", "dr.rds.*", "--target", "dns-failover.*")
+TARGETS = ("--target", "dr.rds.*", "--target", "dns-failover.*", "--target", "dr.ecs-service")
 NAME = "origin.vivr.example.com"
 
 
@@ -68,8 +67,8 @@ def test_a_killed_promotion_resumes_and_leaves_the_dr_side_serving(aws: Aws) -> 
     assert "promote-db: done (vivr-db-dr is standalone and writable (promoted by the " \
            "interrupted run))" in lines
     assert not any(line.startswith("check-rpo") for line in lines), "done stages do not rerun"
-    assert "point-app: skipped: dr.ecs-service is not applied" in lines
-    assert "scale-standby: skipped: dr.ecs-service is not applied" in lines
+    assert "point-app: done (vivr-app-dr:1 already names the promoted database)" in lines
+    assert "scale-standby: done (3 tasks, 3 healthy targets)" in lines
     assert resumed.stdout.startswith(f"promotion {promotion['id']} done: us-west-2 serves; ")
     assert len(aws.requests("PromoteReadReplica")) == 1, "read first: not promoted twice"
     [request] = aws.requests("PromoteReadReplica")
@@ -100,7 +99,11 @@ def test_a_killed_promotion_resumes_and_leaves_the_dr_side_serving(aws: Aws) -> 
                      "  source:           none (standalone: promoted or not a replica)"):
         assert expected in text, f"{expected!r} not in {text}"
     assert [line.split(":")[1].strip() for line in text if line.startswith(
-        ("    point-app:", "    scale-standby:"))] == ["skipped", "skipped"]
+        ("    point-app:", "    scale-standby:"))] == ["done", "done"]
+    ecs = aws.client("ecs", DR)
+    [standby] = ecs.describe_services(cluster="vivr-dr", services=["vivr-app-dr"])["services"]
+    assert (standby["desiredCount"], standby["runningCount"]) == (3, 3), \
+        "the standby runs the primary's capacity"
     assert any(line.startswith("  elapsed:          ") and line.endswith("within the 4 h RTO")
                for line in text)
 
@@ -147,6 +150,8 @@ def test_a_killed_promotion_resumes_and_leaves_the_dr_side_serving(aws: Aws) -> 
     assert "ReadReplicaSourceDBInstanceIdentifier" not in new, "the new primary is writable"
     assert route53.get_health_check(HealthCheckId=check_id)["HealthCheck"][
         "HealthCheckConfig"]["Inverted"] is False
+    [standby] = ecs.describe_services(cluster="vivr-dr", services=["vivr-app-dr"])["services"]
+    assert standby["desiredCount"] == 1, "the standby is back at dr.standby's count"
     answer = route53.test_dns_answer(HostedZoneId=zone["Id"].rsplit("/", 1)[-1],
                                      RecordName=NAME, RecordType="CNAME")
     [primary_alb] = aws.client("elbv2").describe_load_balancers(Names=["vivr-alb"])[

@@ -70,7 +70,41 @@ def _fix_elbv2_create_listener_is_idempotent() -> None:
         return original(self, load_balancer_arn, protocol, port, *args, **params)
 
 
+def _fix_elbv2_ecs_targets_are_registered() -> None:
+    """ELBv2: a target group an ECS service registers with reports the service's running
+    tasks as healthy targets.
+
+    moto 5.2.5 runs no tasks, so an ECS service's ``loadBalancers`` registers
+    nothing and DescribeTargetHealth answers an empty list forever.  On AWS
+    the scheduler registers each running task's IP (``target_type: ip``) and
+    the group reports it ``healthy`` after its health checks pass.  ``dr
+    promote`` scales the standby service and waits for that many healthy
+    targets, which could never happen here.  The fix answers, for a group
+    with no targets of its own, one healthy IP target per running task of
+    every service in the same account and region that names the group.
+    """
+    from moto.ecs.models import ecs_backends
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus
+
+    @wrap(ELBv2Backend, "describe_target_health")
+    def describe_target_health(original: Any, self: Any, target_group_arn: str,
+                               targets: list[dict[str, Any]]) -> Any:
+        found = original(self, target_group_arn, targets)
+        if found or targets:
+            return found
+        group = self.target_groups[target_group_arn]
+        running = sum(
+            service.running_count
+            for service in ecs_backends[self.account_id][self.region_name].services.values()
+            if any(lb.get("targetGroupArn") == target_group_arn
+                   for lb in service.load_balancers or []))
+        port = str(group.port)
+        return [FakeHealthStatus(f"10.0.{n // 250}.{n % 250 + 4}", port, port, "healthy")
+                for n in range(running)]
+
+
 FIXES: list[Callable[[], None]] = [
     _fix_elbv2_create_load_balancer_is_idempotent,
     _fix_elbv2_create_listener_is_idempotent,
+    _fix_elbv2_ecs_targets_are_registered,
 ]
