@@ -283,6 +283,37 @@ class StepGraph:
             return set(self.steps)
         return self.closure(expand_targets(targets, self.order), upward=upward)
 
+    def teardown(self, targets: Iterable[str] | None) -> tuple[set[str], set[str]]:
+        """What a destroy of ``targets`` deletes, and the steps outside it that only detach.
+
+        Everything that depends on a deleted step is deleted too, except a
+        step that outlives a dependency on another site
+        (:attr:`~vivr_provision.steps.base.Step.detaches_other_sites`): a
+        destroy of the DR side (``--target 'dr.*'``) removes the secrets'
+        replicas, not the secrets, and leaves the primary database alone.
+        Without targets every step is deleted and nothing detaches.
+        """
+        from vivr_provision.targets import expand_targets
+
+        if not targets:
+            return set(self.steps), set()
+        deleted: set[str] = set()
+        stack = list(expand_targets(list(targets), self.order))
+        while stack:
+            name = stack.pop()
+            if name in deleted:
+                continue
+            deleted.add(name)
+            stack.extend(d for d in self.dependents[name] if not self.detaches(d, name))
+        detached = {d for n in deleted for d in self.dependents[n]} - deleted
+        return deleted, detached
+
+    def detaches(self, dependent: str, dependency: str) -> bool:
+        """Whether ``dependent`` outlives ``dependency`` being destroyed (see teardown)."""
+        step = self.steps[dependent]
+        return step.detaches_other_sites and \
+            step.site.prefix != self.steps[dependency].site.prefix
+
     def priorities(self, names: set[str], *, reverse: bool) -> dict[str, float]:
         """Longest remaining path (in expected seconds) from each step to the end."""
         after = self.deps if reverse else self.dependents
@@ -756,9 +787,11 @@ class Engine:
 
     # -- destroy -----------------------------------------------------------
     def destroy(self, targets: Iterable[str] | None = None) -> RunReport:
-        names = self.graph.select(targets, upward=False)
+        names, detached = self.graph.teardown(targets)
         started = time.monotonic()
-        results, interrupted = self._walk(names, reverse=True, work=self._destroy_step)
+        results, interrupted = self._walk(
+            names | detached, reverse=True,
+            work=self._teardown_work(names, detached, self._destroy_step, self._detach_step))
         return RunReport("destroy", results, time.monotonic() - started, interrupted,
                          stopped_by=self.stopped_by, retries=self.clients.retries.counts())
 
@@ -786,6 +819,54 @@ class Engine:
         for line in retained:
             log.info("step.retained", step=step.name, kept=line)
         return StepResult(step.name, "deleted", resource.id, retained=retained)
+
+    def _teardown_work(self, deleted: set[str], detached: set[str],
+                       delete: Callable[[Step, float], StepResult],
+                       detach: Callable[[Step, float, frozenset[str]], StepResult],
+                       ) -> Callable[[Step, float], StepResult]:
+        """The walk's work for a teardown: ``delete`` the deleted steps, ``detach`` the
+        others from the deleted steps they depend on."""
+        def work(step: Step, priority: float) -> StepResult:
+            if step.name not in detached:
+                return delete(step, priority)
+            gone = frozenset(self.graph.deps[step.name] & deleted)
+            return detach(step, priority, gone)
+        return work
+
+    def _detach_step(self, step: Step, priority: float, gone: frozenset[str]) -> StepResult:
+        """Let ``step`` go on without the steps in ``gone``, which are about to be deleted:
+        its :meth:`~vivr_provision.steps.base.Step.detach`, then its outputs saved again."""
+        record = self._record(step.name)
+        resource = step.find(self.ctx, record.resource_id)
+        if resource is None:
+            return StepResult(step.name, "absent")
+        changes = step.detach_changes(self.ctx, resource, gone)
+        self._check_approved(step, "update" if changes else "no-op", changes)
+        if not changes:
+            return StepResult(step.name, "unchanged", resource.id)
+        self._notify(step.name, "updating")
+        with self.gate.slot(priority):
+            step.detach(self.ctx, resource, changes)
+        resource = step.find(self.ctx, resource.id) or resource
+        outputs = step.outputs(resource)
+        with self._lock:
+            self._outputs[step.name] = outputs
+        self._commit(step.name, outputs=outputs, error=None)
+        return StepResult(step.name, "updated", resource.id,
+                          changes=[c.describe() for c in changes],
+                          settings=[change_record(c) for c in changes])
+
+    def _plan_detach(self, step: Step, priority: float, gone: frozenset[str]) -> StepResult:
+        record = self.state.steps.get(step.name)
+        resource = step.find(self.ctx, record.resource_id if record else None)
+        if resource is None:
+            return StepResult(step.name, "no-op")
+        changes = step.detach_changes(self.ctx, resource, gone)
+        if not changes:
+            return StepResult(step.name, "no-op", resource.id)
+        return StepResult(step.name, "update", resource.id,
+                          changes=[c.describe() for c in changes],
+                          settings=[change_record(c) for c in changes])
 
     def _delete(self, step: Step, resource: Resource, record: StepRecord) -> list[str]:
         """Delete, where "not found" after a retry means done.
@@ -817,16 +898,21 @@ class Engine:
     # -- plan / refresh ----------------------------------------------------
     def plan(self, targets: Iterable[str] | None = None, *, destroy: bool = False) -> RunReport:
         """What apply (or destroy) would do, from reads only; nothing is saved."""
-        names = self.graph.select(targets, upward=not destroy)
         started = time.monotonic()
-        if not destroy:
-            # apply's plan reads each dependency before its dependents; destroy's
-            # walks the other way, so it finds resources by the recorded outputs
-            # as destroy itself does (a rule step needs its group's id).
+        if destroy:
+            # destroy's walk goes from dependents to dependencies, so it finds
+            # resources by the recorded outputs as destroy itself does (a rule
+            # step needs its group's id).
+            names, detached = self.graph.teardown(targets)
+            results, interrupted = self._walk(
+                names | detached, reverse=True,
+                work=self._teardown_work(names, detached, self._plan_destroy,
+                                         self._plan_detach))
+        else:
+            # apply's plan reads each dependency before its dependents.
             self._outputs.clear()
-        results, interrupted = self._walk(
-            names, reverse=destroy, work=self._plan_destroy if destroy else self._plan_apply
-        )
+            results, interrupted = self._walk(self.graph.select(targets, upward=True),
+                                              reverse=False, work=self._plan_apply)
         return RunReport("plan", results, time.monotonic() - started, interrupted,
                          stopped_by=self.stopped_by, retries=self.clients.retries.counts())
 
@@ -863,6 +949,13 @@ class Engine:
 
     def _plan_apply(self, step: Step, priority: float) -> StepResult:
         if self._missing_dependency(step):
+            record = self.state.steps.get(step.name)
+            if record is not None and record.status == "ready" and record.resource_id:
+                # It exists (e.g. the primary side after a destroy of the DR side):
+                # what it reads from the missing steps is compared once they exist.
+                return StepResult(step.name, "update", record.resource_id,
+                                  changes=["settings read from its dependencies, once "
+                                           "they exist"], notes=self._notes(step, None))
             return StepResult(step.name, "create", changes=["after its dependencies"],
                               notes=self._notes(step, None))
         resource, diff = self._observe(step)

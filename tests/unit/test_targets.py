@@ -53,3 +53,24 @@ def test_nothing_close_gives_no_guess() -> None:
         GRAPH.select(["zzzz*"], upward=True)
     assert "did you mean" not in str(caught.value)
     assert "vivr-provision graph" in str(caught.value)
+
+
+def test_destroying_the_dr_side_deletes_only_dr_steps_and_detaches_the_primary_side() -> None:
+    deleted, detached = GRAPH.teardown(["dr.*"])
+    assert deleted == {n for n in GRAPH.steps if n.startswith("dr.")}, \
+        "nothing of the primary side is destroyed with the standby"
+    assert {"secret.database_credentials", "s3.backups", "backup-plan",
+            "dns-failover.origin.vivr.example.com", "cloudfront", "dashboard",
+            "iam.task_execution_role"} <= detached
+    assert not detached & {"rds.vivr-db", "cache", "alb", "vpc"}, \
+        "only steps that read a DR step detach; the rest is not touched"
+
+
+def test_a_primary_step_still_takes_its_dependents_of_the_dr_side_with_it() -> None:
+    deleted, detached = GRAPH.teardown(["rds.vivr-db"])
+    assert "dr.rds.vivr-db-dr" in deleted, "only the primary side detaches from the DR side"
+    assert detached <= {n for n in GRAPH.steps if not n.startswith("dr.")}
+
+
+def test_a_whole_destroy_deletes_everything_and_detaches_nothing() -> None:
+    assert GRAPH.teardown(None) == (set(GRAPH.steps), set())

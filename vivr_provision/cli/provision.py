@@ -67,8 +67,13 @@ def _keep_promotion(run: Run, state: State, targets: Iterable[str], command: str
     from vivr_provision.dr_status import DrSteps
 
     if state.dr.promotion is not None:
+        if upward:
+            selected = run.graph.select(targets, upward=True)
+        else:
+            deleted, detached = run.graph.teardown(targets)
+            selected = deleted | detached
         refuse_undoing_promotion(run.config, DrSteps.of(run.config, run.graph.steps), state,
-                                 run.graph.select(targets, upward=upward), command)
+                                 selected, command)
 
 
 # -- apply -------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.archive import ArchiveConfig
 from vivr_provision.retry import policy
-from vivr_provision.steps.base import NamedStep, Resource, Site, Step, StepContext
+from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import (
     KindStep,
     KindTaggedStep,
@@ -177,6 +177,26 @@ class BackupPlanStep(NamedStep, KindTaggedStep):
     def update_plan(self, ctx: StepContext, resource: Resource, changes: list[Any]) -> None:
         self.backup(ctx).update_backup_plan(BackupPlanId=resource.id,
                                             BackupPlan=self.desired_plan(ctx))
+
+    #: A destroy of the DR side drops the copy to the DR vault, not the plan.
+    detaches_other_sites = True
+
+    def detach_changes(self, ctx: StepContext, resource: Resource,
+                       gone: frozenset[str]) -> list[Change]:
+        """The copy actions into the DR vault go with it (a copy into a deleted vault
+        fails every night)."""
+        if f"dr.{VAULT_STEP}" not in gone:
+            return []
+        rules = (resource.data.get("BackupPlan") or {}).get("Rules") or []
+        copies = [c.get("DestinationBackupVaultArn") for r in rules
+                  for c in r.get("CopyActions") or []]
+        return [Change("copy_actions", copies, [])] if copies else []
+
+    def detach(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        plan = self.desired_plan(ctx)
+        for rule in plan["Rules"]:
+            rule.pop("CopyActions", None)
+        self.backup(ctx).update_backup_plan(BackupPlanId=resource.id, BackupPlan=plan)
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         reply = self.backup(ctx).create_backup_plan(

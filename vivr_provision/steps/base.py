@@ -231,6 +231,12 @@ class Step(ABC):
     #: cannot change in place drifted.  Only for stateless resources (an EC2
     #: instance whose user data changed); stateful ones make apply stop instead.
     replace_automatically: ClassVar[bool] = False
+    #: Whether this step outlives its dependencies on another site (the DR
+    #: region): a destroy of only that site (``--target 'dr.*'``) calls
+    #: :meth:`detach` on it instead of destroying it too.  For primary-side
+    #: resources that only point at the standby (a secret's replica, a bucket's
+    #: replication, a plan's copy, the failover's SECONDARY, a policy's ARN).
+    detaches_other_sites: ClassVar[bool] = False
 
     def __init__(self, config: PlatformConfig, key: str | None = None, *,
                  site: Site | None = None) -> None:
@@ -339,6 +345,20 @@ class Step(ABC):
         the step has no change.
         """
         return []
+
+    def detach_changes(self, ctx: StepContext, resource: Resource,
+                       gone: frozenset[str]) -> list[Change]:
+        """What :meth:`detach` would change so ``resource`` no longer uses the steps in
+        ``gone`` (being destroyed); read-only, for plan and for the approval check.
+
+        Default: nothing, for a reference AWS lets dangle (an ARN in a policy, a
+        dashboard widget) or a dependency kept only to order creation.
+        """
+        return []
+
+    def detach(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        """Make :meth:`detach_changes`' ``changes`` before the steps they name are deleted."""
+        return None  # nothing to change unless detach_changes found something
 
     def delete_blockers(self, ctx: StepContext, resource: Resource) -> list[str]:
         """Why :meth:`delete` would stop with ``ctx.destroy_options`` (deletion

@@ -65,6 +65,10 @@ STANDBY_TASK_ROLES = frozenset({"task_execution_role", "task_role"})
 class IamRoleStep(KindStep):
     """One role (and its instance profile when EC2 assumes it), read by name (``GetRole``)."""
 
+    #: A policy may name a DR key or bucket that no longer exists (IAM accepts
+    #: ARNs of deleted resources), so a destroy of the DR side leaves roles alone.
+    detaches_other_sites = True
+
     family = "iam"
     service = "iam"
     kind = IAM_ROLE

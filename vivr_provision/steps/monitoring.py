@@ -749,6 +749,10 @@ def _titles(body: Mapping[str, Any]) -> list[str]:
 class DashboardStep(NamedStep):
     """``<project>-<environment>``: the tracked metrics and a graph of every alarm."""
 
+    #: A widget of a deleted alarm shows no data; a destroy of the DR side leaves the
+    #: dashboard (rebuilt with the DR alarms by the next apply).
+    detaches_other_sites = True
+
     family = DASHBOARD_STEP
     kinds = (DASHBOARD,)
     service = "cloudwatch"

@@ -180,6 +180,8 @@ class BucketStep(NamedStep):
     service = "s3"
     expected_seconds = 5.0
     wait_budget_s = 300.0
+    #: A destroy of the DR side removes this bucket's replication to it, not the bucket.
+    detaches_other_sites = True
 
     def __init__(self, config: PlatformConfig, key: str, *, site: Site | None = None) -> None:
         super().__init__(config, key, site=site)
@@ -481,6 +483,22 @@ class BucketStep(NamedStep):
             self._put(ctx, "delete_bucket_policy")
         else:
             self._put(ctx, "put_bucket_policy", Policy=json.dumps(document))
+
+    def detach_changes(self, ctx: StepContext, resource: Resource,
+                       gone: frozenset[str]) -> list[Change]:
+        """Replication into a destination (or with a key) being destroyed is removed:
+        S3 would fail every replication of new objects."""
+        if not gone & set(self.depends_on()):
+            return []
+        reply = self._read(ctx, resource.data.get("Region", self.region), "get_bucket_replication",
+                           NO_REPLICATION)
+        current = (reply or {}).get("ReplicationConfiguration")
+        if not isinstance(current, Mapping) or not current.get("Rules"):
+            return []
+        return [Change("replication", [r.get("ID") for r in current["Rules"]], None)]
+
+    def detach(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        self._put(ctx, "delete_bucket_replication")
 
     def put_replication(self, ctx: StepContext, resource: Resource,
                         changes: list[Change]) -> None:

@@ -149,6 +149,8 @@ class SecretStep(KindStep):
     service = "secretsmanager"
     kind = SECRET
     generated: ClassVar[bool] = False
+    #: A destroy of the DR side removes this secret's replica there, not the secret.
+    detaches_other_sites = True
 
     def __init__(self, config: PlatformConfig, key: str, name: str, description: str) -> None:
         super().__init__(config, key)
@@ -256,6 +258,18 @@ class SecretStep(KindStep):
                 raise
         events.info("secret.replicated", step=self.name, secret=self.secret_name,
                     region=region)
+
+    def detach_changes(self, ctx: StepContext, resource: Resource,
+                       gone: frozenset[str]) -> list[Change]:
+        """The replica in dr.region goes with the DR key it is encrypted with."""
+        region = self.config.dr.region
+        if DR_KEY_STEP not in gone or replica_entry(resource.data, region) is None:
+            return []
+        return [Change("dr_replica", replica_key(resource.data, region), None)]
+
+    def detach(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        remove_replicas(ctx, self.sm(ctx), resource.id, [self.config.dr.region],
+                        lambda: self.reread(ctx).data)
 
     def is_ready(self, resource: Resource) -> bool:
         region = self.replica_region()

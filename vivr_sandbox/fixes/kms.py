@@ -40,4 +40,26 @@ def _fix_kms_replicate_key_policy() -> None:
         return json.dumps(answer)
 
 
-FIXES: list[Callable[[], None]] = [_fix_kms_replicate_key_policy]
+def _fix_kms_replica_has_its_own_aliases() -> None:
+    """KMS: a replica key starts with no alias, and its aliases are its own.
+
+    moto 5.2.5 makes the replica a shallow copy of the primary key, so both
+    share one ``aliases`` dict: the replica lists the primary's alias, and
+    deleting the replica's alias in the DR region deletes the primary's in
+    us-east-1 too.  On AWS an alias is a regional resource that is never
+    replicated or shared ("Aliases ... are not shared", KMS developer guide,
+    "Multi-Region keys in AWS KMS").  A destroy of the DR side alone
+    (``destroy --target 'dr.*'``) deletes the replica's alias and must leave
+    the primary's.
+    """
+    from moto.kms.models import KmsBackend
+
+    @wrap(KmsBackend, "replicate_key")
+    def replicate_key(original: Any, self: Any, key_id: str, replica_region: str) -> Any:
+        replica = original(self, key_id, replica_region)
+        replica.aliases = {}
+        return replica
+
+
+FIXES: list[Callable[[], None]] = [_fix_kms_replicate_key_policy,
+                                   _fix_kms_replica_has_its_own_aliases]

@@ -64,6 +64,10 @@ events = get_logger("vivr.cloudfront")
 class DistributionStep(Step):
     """``cloudfront.name`` (vivr-cdn): three origins, four behaviours, WAF, ACM, logging."""
 
+    #: The standby listener is a dependency only so the origin name answers when
+    #: CloudFront is created; a destroy of the DR side leaves the distribution.
+    detaches_other_sites = True
+
     family = DISTRIBUTION_STEP
     service = "cloudfront"
     kind = DISTRIBUTION

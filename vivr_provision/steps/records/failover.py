@@ -41,6 +41,8 @@ class FailoverRecordStep(RecordStep):
     """``dns-failover.<name>``: PRIMARY to the ALB with the health check; SECONDARY to DR."""
 
     family = FAILOVER_FAMILY
+    #: A destroy of the DR side deletes the SECONDARY, not the pair.
+    detaches_other_sites = True
 
     def __init__(self, config: PlatformConfig, record: FailoverRecordConfig) -> None:
         super().__init__(config, record.name)
@@ -132,6 +134,23 @@ class FailoverRecordStep(RecordStep):
         self._delete_owned(ctx, resource, owned,
                            f"PRIMARY CNAME to {ALB_STEP} with the health check, SECONDARY "
                            f"CNAME to {self.standby_step}")
+
+    def detach_changes(self, ctx: StepContext, resource: Resource,
+                       gone: frozenset[str]) -> list[Change]:
+        """The SECONDARY goes with the standby ALB it names; the PRIMARY stays (Route 53
+        answers a lone failover PRIMARY whatever its check says)."""
+        secondary = resource.data["Records"].get(SECONDARY_ID)
+        if self.standby_step not in gone or secondary is None:
+            return []
+        values = [r.get("Value") for r in secondary.get("ResourceRecords") or []]
+        return [Change(SECONDARY_ID, values, None)]
+
+    def detach(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        records = resource.data["Records"]
+        secondary_only = Resource(resource.id, {**resource.data,
+                                                "Records": {SECONDARY_ID: records[SECONDARY_ID]}})
+        self._delete_owned(ctx, secondary_only, {SECONDARY_ID: [self.secondary(ctx)]},
+                           f"SECONDARY CNAME to {self.standby_step}")
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         records = resource.data["Records"]
