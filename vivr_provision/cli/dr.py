@@ -10,6 +10,8 @@ the state and the clients.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -20,7 +22,9 @@ from vivr_provision.errors import ConfigError, VivrError
 from vivr_provision.settings import CommandOptions
 
 if TYPE_CHECKING:
+    from vivr_provision.cli.run import Run
     from vivr_provision.config import PlatformConfig
+    from vivr_provision.state import State
 
 
 @cli.group()
@@ -86,12 +90,6 @@ def promote(options: CommandOptions, dry_run: bool, yes: bool, accept_rpo_loss: 
     done when rerun."""
     if dry_run:
         return _promote_dry_run(options)
-    from vivr_provision.cli.provision import at_terminal
-
-    if not yes and not at_terminal(options):
-        raise VivrError("dr promote changes both regions and asks for the environment name: "
-                        "pass --yes when not at a terminal (nothing was changed)")
-    from vivr_provision.cli.run import Run
     from vivr_provision.dr_execute import StageContext, execute, parse_iso
     from vivr_provision.dr_journal import promotion_to_run
     from vivr_provision.dr_runbook import PROMOTION
@@ -100,13 +98,7 @@ def promote(options: CommandOptions, dry_run: bool, yes: bool, accept_rpo_loss: 
     from vivr_provision.render import emit_json
     from vivr_provision.state import utc_now
 
-    run = Run(options)
-    _dr_enabled(run.config, "there is nothing to promote")
-    if not run.store.exists():
-        raise VivrError(f"no state at {run.store.path}: nothing applied yet, nothing to promote")
-    with run.store.lock("dr promote"):
-        state = run.load_state()
-        account = run.bind_account(state)
+    with _dr_session(options, "promote", yes) as (run, state, account):
         promotion, resume = promotion_to_run(run.config, state, PROMOTION,
                                              parse_iso(utc_now()))
         if promotion.status == "done":
@@ -158,28 +150,16 @@ def failback(options: CommandOptions, dry_run: bool, switch: bool, yes: bool) ->
     retires the DR copy (snapshot, rename) and closes the promotion."""
     if dry_run:
         return _failback_dry_run(options)
-    from vivr_provision.cli.provision import at_terminal
-    from vivr_provision.cli.run import Run
-    from vivr_provision.dr_status import DrSteps
-    from vivr_provision.render import emit_json
-
-    if not yes and not at_terminal(options):
-        raise VivrError("dr failback changes both regions and asks for the environment "
-                        "name: pass --yes when not at a terminal (nothing was changed)")
     from vivr_provision.dr_execute import StageContext, execute, parse_iso, resume_at
     from vivr_provision.dr_failback import ACTIONS, SWITCH_AT
     from vivr_provision.dr_failback_runbook import FAILBACK
     from vivr_provision.dr_journal import new_run
     from vivr_provision.dr_runbook import PROMOTION
+    from vivr_provision.dr_status import DrSteps
+    from vivr_provision.render import emit_json
     from vivr_provision.state import utc_now
 
-    run = Run(options)
-    _dr_enabled(run.config, "there is nothing to fail back")
-    if not run.store.exists():
-        raise VivrError(f"no state at {run.store.path}: nothing to fail back")
-    with run.store.lock("dr failback"):
-        state = run.load_state()
-        account = run.bind_account(state)
+    with _dr_session(options, "failback", yes) as (run, state, account):
         promotion = state.dr.promotion
         if promotion is None:
             raise VivrError("no promotion is recorded: there is nothing to fail back from")
@@ -245,6 +225,28 @@ def _sleep(seconds: float) -> None:
     import time
 
     time.sleep(seconds)
+
+
+@contextlib.contextmanager
+def _dr_session(options: CommandOptions, verb: str, yes: bool,
+                ) -> Iterator[tuple[Run, State, str]]:
+    """What `dr promote` and `dr failback` share before their stages: refuse off a
+    terminal without --yes (before any AWS call), the state that must exist, the
+    lock held for the whole run, and the account the state belongs to."""
+    from vivr_provision.cli.provision import at_terminal
+    from vivr_provision.cli.run import Run
+
+    if not yes and not at_terminal(options):
+        raise VivrError(f"dr {verb} changes both regions and asks for the environment name: "
+                        "pass --yes when not at a terminal (nothing was changed)")
+    run = Run(options)
+    nothing = "nothing to promote" if verb == "promote" else "nothing to fail back"
+    _dr_enabled(run.config, f"there is {nothing}")
+    if not run.store.exists():
+        raise VivrError(f"no state at {run.store.path}: nothing applied yet, {nothing}")
+    with run.store.lock(f"dr {verb}"):
+        state = run.load_state()
+        yield run, state, run.bind_account(state)
 
 
 def _confirm(environment: str, question: str) -> None:
