@@ -396,6 +396,8 @@ class Engine:
             return
         if planned.action == "create" and action != "replace":
             return  # planned before its dependencies existed: nothing destructive
+        if planned.action == action == "update" and not planned.fields:
+            return  # an existing step planned before its dependencies existed: in place
         if action == "update" and planned.action in ("update", "replace") and \
                 fields <= planned.fields:
             return

@@ -248,3 +248,30 @@ def test_a_step_name_longer_than_its_column_still_fits_80_columns() -> None:
     lines = _plain(report_lines(report, "apply vivr production", width=80))
     assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
     assert any(long_name in line and "created" in line for line in lines)
+
+
+def test_an_existing_step_whose_dependency_is_gone_is_planned_in_place_and_may_update(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    """After a destroy of only its dependency (the DR side), a step that still exists is
+    a change, not an add; apply bound to that plan may update it once the dependency is
+    back (the plan could not know what the dependency's new outputs change)."""
+    cloud = Cloud()
+    _applied(config, cloud, tmp_path)
+    engine, store = make_engine(config, _chain(config, cloud), tmp_path)
+    state = store.load(config.project, config.environment)
+    state.steps["fake.a"].status, state.steps["fake.a"].outputs = "deleted", {}
+    state.steps["fake.a"].resource_id = None
+    store.save(state)
+    del cloud.resources["fake.a"]
+    engine, _ = make_engine(config, _chain(config, cloud), tmp_path)
+    planned = {r.step: r for r in engine.plan().results}
+    assert (planned["fake.a"].action, planned["fake.b"].action) == ("create", "update")
+    assert planned["fake.b"].resource_id == state.steps["fake.b"].resource_id
+
+    cloud.resources["fake.b"]["size"] = 5  # what it reads from a differs once a is back
+    engine, _ = make_engine(config, _chain(config, cloud), tmp_path)
+    engine.bind_plan({"fake.a": Approved("create"), "fake.b": Approved("update"),
+                      "fake.lone": Approved("no-op")})
+    report = engine.apply()
+    assert {r.step: r.action for r in report.results} == {
+        "fake.a": "created", "fake.b": "updated", "fake.lone": "unchanged"}
