@@ -43,15 +43,22 @@ ISSUE_12_CHECKS: Mapping[str, str] = {
     "route53_public_hosted_zones_cloudwatch_logging_enabled": "Route 53 query logging",
     "s3_bucket_server_access_logging_enabled": "S3 server access logging",
     "iam_role_cross_service_confused_deputy_prevention": "trust-policy conditions",
-    "iam_policy_attached_only_to_group_or_roles": "managed policies on roles only",
     "rds_instance_deletion_protection": "deletion protection (replicas included)",
-    "rds_instance_event_subscription_security_groups": "RDS event subscriptions",
+    "rds_instance_critical_event_subscription": "RDS event subscriptions",
     "rds_instance_protected_by_backup_plan": "AWS Backup plan for the databases",
     "ecs_task_definitions_containers_readonly_access": "read-only root filesystem",
     "ec2_securitygroup_default_restrict_traffic": "default security groups emptied",
     "ec2_networkacl_allow_ingress_any_port": "default NACLs",
     "ec2_instance_detailed_monitoring_enabled": "PgBouncer detailed monitoring",
 }
+#: Checks Prowler reports on the account (resource ``...:account``) that judge
+#: something this tool builds: RDS event subscriptions to the DevOps topic
+#: (issue 12) are ours to create in each region that has our databases.
+OWNED_ACCOUNT_CHECKS = frozenset({
+    "rds_instance_critical_event_subscription",
+    "rds_instance_event_subscription_parameter_groups",
+    "rds_instance_event_subscription_security_groups",
+})
 
 
 @dataclass(frozen=True)
@@ -115,10 +122,15 @@ def _finding(item: Mapping[str, Any]) -> Finding:
 
 
 def owned_ids(state: Mapping[str, Any]) -> frozenset[str]:
-    """Every id, name and ARN the apply recorded (resource ids and outputs, nested)."""
+    """Every id, name and ARN the apply recorded (resource ids and outputs, nested).
+
+    The account id is left out even where an output carries it: every
+    account-level ARN has it, and the account is not the tool's.
+    """
     found: set[str] = set()
     for record in (state.get("steps") or {}).values():
         found.update(_strings([record.get("resource_id"), record.get("outputs")]))
+    found.discard(str(state.get("account_id", "")))
     return frozenset(s for s in found if len(s) >= _MIN_ID_LEN and s not in _NOT_IDS)
 
 
@@ -144,7 +156,7 @@ def is_owned(finding: Finding, ids: frozenset[str]) -> bool:
     """
     if finding.tags.get(OWNERSHIP_TAG[0]) == OWNERSHIP_TAG[1]:
         return True
-    if finding.uid in ids or finding.name in ids:
+    if finding.uid in ids or finding.name in ids or finding.check in OWNED_ACCOUNT_CHECKS:
         return True
     if any(part in ids for part in _SEPARATORS.split(finding.uid)):
         return True
