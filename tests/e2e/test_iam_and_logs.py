@@ -25,9 +25,30 @@ SPEC_ROLES = {
     # AWS Backup's role for the one-year archive (backup.archive)
     "vivr-backup-role": "backup.amazonaws.com",
     "vivr-cloudfront-role": "cloudfront.amazonaws.com",
+    "vivr-rds-monitoring-role": "monitoring.rds.amazonaws.com",
+    "vivr-s3-replication-role": "s3.amazonaws.com",
+    "vivr-pgbouncer-instance-role": "ec2.amazonaws.com",
 }
-SPEC_EXECUTION_POLICIES = {"AmazonEC2ContainerRegistryReadOnly", "CloudWatchLogsFullAccess",
-                           "AmazonSSMReadOnlyAccess"}
+# CloudWatchLogsFullAccess and AmazonSSMReadOnlyAccess gave way to inline grants (issue 12).
+SPEC_EXECUTION_POLICIES = {"AmazonEC2ContainerRegistryReadOnly"}
+
+
+def trust_conditions(account: str) -> dict[str, Any]:
+    """The confused-deputy conditions each role's trust carries (EC2 sends no source keys)."""
+    def pinned(*arns: str) -> dict[str, Any]:
+        condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}}
+        if arns:
+            condition["ArnLike"] = {"aws:SourceArn": arns[0] if len(arns) == 1 else list(arns)}
+        return condition
+    ecs = pinned(f"arn:aws:ecs:us-east-1:{account}:*", f"arn:aws:ecs:us-west-2:{account}:*")
+    return {
+        "vivr-ecs-task-execution-role": ecs, "vivr-ecs-task-role": ecs,
+        "vivr-backup-role": pinned(),
+        "vivr-cloudfront-role": pinned(f"arn:aws:cloudfront::{account}:distribution/*"),
+        "vivr-rds-monitoring-role": pinned(f"arn:aws:rds:us-east-1:{account}:db:*",
+                                           f"arn:aws:rds:us-west-2:{account}:db:*"),
+        "vivr-s3-replication-role": pinned("arn:aws:s3:::vivr-backups"),
+    }
 # The spec's database group (7 days) is RDS's own export group: see test_log_delivery.py.
 SPEC_LOG_RETENTION = {
     "/vivr/production/app": 30, "/vivr/production/cache": 7,
@@ -53,16 +74,25 @@ def test_roles_carry_the_spec_trust_and_least_privilege_policies(aws: Aws) -> No
                    RoleName=r["RoleName"])["Tags"]}.get("ManagedBy") == "vivr-provision"]
     names = {r["RoleName"] for r in created}
     assert set(SPEC_ROLES) <= names
+    conditions = trust_conditions(account)
     for name, service in SPEC_ROLES.items():
         trust = _document(iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"])
-        statement = {"Effect": "Allow", "Principal": {"Service": service},
-                     "Action": "sts:AssumeRole"}
-        if name == "vivr-backup-role":   # only for this account (confused deputy)
-            statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+        statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service},
+                                     "Action": "sts:AssumeRole"}
+        if name in conditions:   # confused deputy: only for this account's resources
+            statement["Condition"] = conditions[name]
         assert trust["Statement"] == [statement], name
     attached = {p["PolicyName"] for p in iam.list_attached_role_policies(
         RoleName="vivr-ecs-task-execution-role")["AttachedPolicies"]}
     assert attached == SPEC_EXECUTION_POLICIES
+    execution = _document(iam.get_role_policy(RoleName="vivr-ecs-task-execution-role",
+                                              PolicyName="vivr-grants")["PolicyDocument"])
+    # "write logs": the app group's streams, here and in the standby's region
+    assert {s["Sid"]: s for s in execution["Statement"]}["CloudWatchLogsWrite"] == {
+        "Sid": "CloudWatchLogsWrite", "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [f"arn:aws:logs:us-east-1:{account}:log-group:/vivr/production/app:*",
+                     f"arn:aws:logs:us-west-2:{account}:log-group:/vivr/production/dr/app:*"]}
 
     statements = 0
     for role in sorted(names):
@@ -101,6 +131,21 @@ def test_roles_carry_the_spec_trust_and_least_privilege_policies(aws: Aws) -> No
     code, report = aws.cli_json("apply", *targets)
     assert {s["action"] for s in report["steps"]} == {"unchanged"}
     assert aws.mutating_calls(since=mark) == []
+
+    # Someone drops the conditions by hand: status names it, apply puts them back.
+    iam.update_assume_role_policy(RoleName="vivr-ecs-task-role", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole"}]}))
+    code, report = aws.cli_json("status", "--refresh")
+    by_step = {s["step"]: s for s in report["steps"]}
+    assert by_step["iam.task_role"]["action"] == "drifted"
+    assert [c.split(":")[0] for c in by_step["iam.task_role"]["changes"]] == ["trust_policy"]
+    code, report = aws.cli_json("apply", "--target", "iam.task_role")
+    assert code == 0, report
+    trust = _document(iam.get_role(RoleName="vivr-ecs-task-role")["Role"][
+        "AssumeRolePolicyDocument"])
+    assert trust["Statement"][0]["Condition"] == conditions["vivr-ecs-task-role"]
 
 
 def test_log_groups_have_the_spec_retention_and_the_platform_key(aws: Aws) -> None:

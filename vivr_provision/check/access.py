@@ -19,7 +19,7 @@ from vivr_provision.check.symbolic import ACCOUNT_ID, key_arn, role_arn, secret_
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.dr_secrets import replicated_secret_keys
 from vivr_provision.config.standby import standby_ecs_built
-from vivr_provision.steps.iam import role_wanted
+from vivr_provision.steps.iam import platform_regions, role_wanted
 from vivr_provision.steps.pgbouncer import SECRET_STEP as PGBOUNCER_SECRET_STEP
 from vivr_provision.steps.s3 import ELB_ACCOUNTS, ELB_LOG_DELIVERY
 from vivr_provision.steps.secrets import replica_arn
@@ -135,15 +135,39 @@ def _grant_resources(config: PlatformConfig, field_name: str, capability: str) -
             for r in g.resources]
 
 
+def _source_arns(config: PlatformConfig, field_name: str) -> list[str]:
+    """What ``aws:SourceArn`` the service sends when it assumes the role (one example
+    per region it acts in), so the trust conditions are checked against real
+    requests; EC2 sends none (an empty list: no source context at all)."""
+    regions = platform_regions(config)
+    if field_name in ("task_execution_role", "task_role"):
+        cluster = config.ecs.cluster_name
+        return [f"arn:aws:ecs:{r}:{ACCOUNT_ID}:task/{cluster}/0123456789abcdef0123456789abcdef"
+                for r in regions]
+    if field_name == "rds_monitoring_role":
+        return [f"arn:aws:rds:{r}:{ACCOUNT_ID}:db:vivr-example" for r in regions]
+    if field_name == "s3_replication_role":
+        return [f"arn:aws:s3:::{config.s3.bucket_name(key)}"
+                for key in _grant_resources(config, field_name, "S3Replication")]
+    if field_name == "vpc_flow_logs_role":
+        return [f"arn:aws:ec2:{r}:{ACCOUNT_ID}:vpc-flow-log/fl-0123456789abcdef0"
+                for r in regions]
+    return []
+
+
 def _trust_needs(config: PlatformConfig) -> list[Need]:
     needs = []
     for field_name, service in CONSUMERS.items():
         if not role_wanted(config, field_name):
             continue
         role = config.iam.roles()[field_name]
-        needs.append(Need(_service(service, "trusted service"), ("sts:AssumeRole",),
-                          role_arn(role.name), f"{service} assumes {role.name}",
-                          ("trust", field_name)))
+        sources = _source_arns(config, field_name)
+        contexts = [{"aws:SourceAccount": ACCOUNT_ID, "aws:SourceArn": arn} for arn in sources]
+        for context in contexts or [{}]:
+            source = f" for {context['aws:SourceArn']}" if context else ""
+            needs.append(Need(_service(service, "trusted service"), ("sts:AssumeRole",),
+                              role_arn(role.name), f"{service} assumes {role.name}{source}",
+                              ("trust", field_name), context))
     return needs
 
 

@@ -9,6 +9,7 @@ registers with) are checked by the root model.
 
 from __future__ import annotations
 
+import string
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -43,6 +44,7 @@ Capability = Literal[
     "KMSGenerateDataKey",
     "KMSDecrypt",
     "CloudWatchLogsDeliver",
+    "CloudWatchLogsWrite",
     "KMSBackupCopy",
 ]
 #: What the ``resources`` of a grant name, per capability (checked by the root model).
@@ -56,9 +58,21 @@ GRANT_RESOURCES: dict[str, str] = {
     "KMSGenerateDataKey": "nothing (the platform key)",
     "KMSDecrypt": "nothing (the platform key)",
     "CloudWatchLogsDeliver": "log group keys (logs.groups)",
+    "CloudWatchLogsWrite": "log group keys (logs.groups)",
     "KMSBackupCopy": "nothing (the platform key and its DR replica)",
 }
 IamRoleName = Annotated[str, matching(r"[\w+=,.@-]{1,64}", "an IAM role name")]
+#: An ARN pattern for ``aws:SourceArn`` (``*`` and ``?`` allowed, ``ArnLike``), with the
+#: ``{account}`` and ``{region}`` placeholders :class:`IamRoleConfig` describes.
+TrustSourceArn = Annotated[str, matching(r"arn:aws[a-z-]*:[a-z0-9-]+:[^\s]*",
+                                         "an ARN pattern (arn:aws:<service>:...)")]
+#: Service principals that assume roles without the source context keys: EC2 (an
+#: instance profile) sends neither ``aws:SourceAccount`` nor ``aws:SourceArn``
+#: (IAM user guide, "AWS global condition context keys": the keys are present
+#: only when a service calls on behalf of a resource; Prowler issue #2810).
+NO_SOURCE_CONTEXT = frozenset({"ec2.amazonaws.com"})
+#: What a ``trust_source_arns`` pattern may name (filled in by the IAM step).
+TRUST_PLACEHOLDERS = frozenset({"account", "region", "s3_suffix"})
 
 
 class IamGrantConfig(StrictModel):
@@ -81,8 +95,33 @@ class IamRoleConfig(StrictModel):
     managed_policies: list[Annotated[str, matching(r"[\w+=,.@/-]{1,128}", "a policy name")]]
     grants: list[IamGrantConfig]
     #: Trust only this account's use of the service (``aws:SourceAccount``), the
-    #: confused-deputy guard AWS recommends for service roles such as AWS Backup's.
+    #: confused-deputy guard AWS recommends for service roles (IAM user guide,
+    #: "Cross-service confused deputy prevention").
     trust_source_account: bool = False
+    #: ``aws:SourceArn`` patterns (``ArnLike``): the service may assume the role
+    #: only while acting for one of these resources.  ``{account}`` becomes the
+    #: account id, ``{s3_suffix}`` ``s3.name_suffix``; an entry with ``{region}``
+    #: is repeated for every region the platform runs in (the primary's and the
+    #: DR site's: IAM is global and the standby uses the same roles).  Each
+    #: service documents its own form (see the config files' comments).
+    trust_source_arns: list[TrustSourceArn] = []
+
+    @model_validator(mode="after")
+    def _check_trust(self) -> IamRoleConfig:
+        if self.trust_service in NO_SOURCE_CONTEXT and (
+                self.trust_source_account or self.trust_source_arns):
+            # EC2 assumes an instance profile's role without any source context
+            # keys: such a condition would never match and no instance could start.
+            raise ValueError(f"{self.trust_service} does not send aws:SourceAccount or "
+                             "aws:SourceArn when it assumes a role: remove trust_source_*")
+        for pattern in self.trust_source_arns:
+            unknown = {name for _, name, _, _ in string.Formatter().parse(pattern)
+                       if name is not None} - TRUST_PLACEHOLDERS
+            if unknown:
+                known = ", ".join(f"{{{name}}}" for name in sorted(TRUST_PLACEHOLDERS))
+                raise ValueError(f"{pattern!r}: unknown placeholder(s) "
+                                 f"{', '.join(sorted(unknown))} (use {known})")
+        return self
 
 
 class ServiceLinkedRoleConfig(StrictModel):

@@ -418,7 +418,7 @@ def _iam_problems(c: PlatformConfig) -> list[str]:
             elif grant.capability == "SecretsManagerReadSecret":
                 for key in grant.resources:
                     problems += _key_problems(where, key, secrets, "secrets")
-            elif grant.capability == "CloudWatchLogsDeliver":
+            elif grant.capability in ("CloudWatchLogsDeliver", "CloudWatchLogsWrite"):
                 for key in grant.resources:
                     problems += _key_problems(where, key, c.logs.groups, "logs.groups")
             elif grant.capability.startswith("KMS") and grant.resources:

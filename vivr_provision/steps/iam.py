@@ -40,6 +40,15 @@ ROLE_PROPAGATION = policy(
 EC2_TRUST = "ec2.amazonaws.com"
 
 
+def platform_regions(config: PlatformConfig) -> list[str]:
+    """Where the platform's services act for us: the primary region, and the DR
+    region when the DR site is on."""
+    regions = [config.aws.region]
+    if config.dr.enabled and config.dr.region not in regions:
+        regions.append(config.dr.region)
+    return regions
+
+
 def managed_policy_arn(name: str) -> str:
     return f"arn:aws:iam::aws:policy/{name}"
 
@@ -134,14 +143,31 @@ class IamRoleStep(KindStep):
         return ctx.client("iam", self.region)
 
     # -- documents -----------------------------------------------------------
+    def trust_source_arns(self, account_id: str) -> list[str]:
+        """The configured ``aws:SourceArn`` patterns, placeholders filled: one per
+        platform region for a pattern that names ``{region}``."""
+        regions = platform_regions(self.config)
+        arns = {pattern.format(account=account_id, region=region,
+                               s3_suffix=self.config.s3.name_suffix)
+                for pattern in self.role.trust_source_arns for region in regions}
+        return sorted(arns)
+
     def trust_policy(self, account_id: str) -> dict[str, Any]:
         """The service may assume the role; with ``trust_source_account`` only on
-        behalf of this account (IAM user guide, "The confused deputy problem")."""
+        behalf of this account, with ``trust_source_arns`` only for those resources
+        (IAM user guide, "Cross-service confused deputy prevention": both keys
+        together, the account in the ARN the same as ``aws:SourceAccount``)."""
         statement: dict[str, Any] = {
             "Effect": "Allow", "Principal": {"Service": self.role.trust_service},
             "Action": "sts:AssumeRole"}
+        condition: dict[str, Any] = {}
         if self.role.trust_source_account:
-            statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+            condition["StringEquals"] = {"aws:SourceAccount": account_id}
+        if arns := self.trust_source_arns(account_id):
+            # ArnLike: the patterns carry wildcards (a resource type's every ARN).
+            condition["ArnLike"] = {"aws:SourceArn": arns[0] if len(arns) == 1 else arns}
+        if condition:
+            statement["Condition"] = condition
         return {"Version": "2012-10-17", "Statement": [statement]}
 
     def _replication_statements(self, ctx: StepContext,
@@ -183,6 +209,29 @@ class IamRoleStep(KindStep):
             {"Sid": "CloudWatchLogsDeliverFindGroup", "Effect": "Allow",
              "Action": ["logs:DescribeLogGroups"], "Resource": ["*"]},
         ]
+
+    def _log_write_statements(self, ctx: StepContext,
+                              grant: IamGrantConfig) -> list[dict[str, Any]]:
+        """What the awslogs driver needs of the execution role ("write logs"): streams
+        and events in these groups, nothing else (ECS Developer Guide, "Amazon ECS
+        task execution IAM role": ``logs:CreateLogStream``, ``logs:PutLogEvents``;
+        no ``CreateLogGroup``: the tool creates the groups, the task definition does
+        not set ``awslogs-create-group``).  The standby's tasks run with the same
+        role and write the app container's group of the DR region."""
+        account = ctx.account_id
+        groups = [(self.config.aws.region, self.config.logs.group(key).name)
+                  for key in grant.resources]
+        app = self.config.dr.standby.app
+        if (self.key in STANDBY_TASK_ROLES and standby_ecs_built(self.config)
+                and app is not None
+                and self.config.ecs.task_definition.container.log_group in grant.resources):
+            groups.append((self.config.dr.region, app.log_group.name))
+        # "log-group:<name>:*", the form of the CloudWatch Logs user guide's own
+        # examples: it covers the group's streams whichever ARN an action checks.
+        streams = sorted(f"arn:aws:logs:{region}:{account}:log-group:{name}:*"
+                         for region, name in groups)
+        return [{"Sid": "CloudWatchLogsWrite", "Effect": "Allow",
+                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": streams}]
 
     def _backup_copy_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
         """What AWS Backup needs of its role for recovery points of a database encrypted
@@ -239,6 +288,8 @@ class IamRoleStep(KindStep):
                 statements += self._replication_statements(ctx, grant)
             elif grant.capability == "CloudWatchLogsDeliver":
                 statements += self._log_delivery_statements(ctx, grant)
+            elif grant.capability == "CloudWatchLogsWrite":
+                statements += self._log_write_statements(ctx, grant)
             elif grant.capability == "KMSBackupCopy":
                 statements += self._backup_copy_statements(ctx)
             else:

@@ -148,14 +148,23 @@ def scheduler_statements(step: ExportRoleStep, ctx: StepContext) -> list[dict[st
 
 def role_steps(config: PlatformConfig) -> list[Step]:
     export = export_config(config)
+    region = config.aws.region
+    # Confused-deputy guards: only this account's export machine (Step Functions
+    # developer guide, "Cross-service confused deputy prevention") and only
+    # schedules of our group (EventBridge Scheduler user guide, "Setting up the
+    # execution role": aws:SourceArn is the schedule group's ARN).
     machine = IamRoleConfig(
         name=export.role, description="Step Functions exports the cache's snapshot to S3",
         trust_service="states.amazonaws.com", managed_policies=[], grants=[],
-        trust_source_account=True)
+        trust_source_account=True,
+        trust_source_arns=[f"arn:aws:states:{region}:{{account}}:stateMachine:"
+                           f"{export.state_machine}"])
     scheduler = IamRoleConfig(
         name=export.scheduler_role, description="EventBridge Scheduler starts the cache export",
         trust_service="scheduler.amazonaws.com", managed_policies=[], grants=[],
-        trust_source_account=True)
+        trust_source_account=True,
+        trust_source_arns=[f"arn:aws:scheduler:{region}:{{account}}:schedule-group/"
+                           f"{export.schedule_group}"])
     return [ExportRoleStep(config, "redis_export_role", machine, machine_statements, ()),
             ExportRoleStep(config, "redis_export_scheduler_role", scheduler,
                            scheduler_statements, (MACHINE_STEP,))]
