@@ -63,7 +63,8 @@ def _document(raw: Any) -> dict[str, Any]:
 def test_roles_carry_the_spec_trust_and_least_privilege_policies(aws: Aws) -> None:
     targets = [arg for step in ("iam.task_execution_role", "iam.task_role", "iam.backup_role",
                                 "iam.cloudfront_role", "iam.rds_monitoring_role",
-                                "iam.pgbouncer_instance_role", "iam.s3_replication_role")
+                                "iam.pgbouncer_instance_role", "iam.s3_replication_role",
+                                "secret-policy.stripe")
                for arg in ("--target", step)]
     code, report = aws.cli_json("apply", *targets)
     assert code == 0, report
@@ -127,6 +128,16 @@ def test_roles_carry_the_spec_trust_and_least_privilege_policies(aws: Aws) -> No
     assert {s["Sid"]: s["Resource"] for s in backup["Statement"]} == {
         "KMSBackupCopyUseKeys": keys, "KMSBackupCopyGrants": keys}
 
+    # The secret's resource policy: nobody of another account, none of our roles
+    # without a grant on it (the app's two roles read Stripe's key).
+    policy = json.loads(secrets.get_resource_policy(SecretId="vivr/production/stripe")[
+        "ResourcePolicy"])
+    deny = {s["Sid"]: s["Condition"] for s in policy["Statement"]}
+    assert deny["DenyOtherAccounts"]["StringNotEquals"] == {"aws:PrincipalAccount": account}
+    refused = deny["DenyRolesWithoutGrant"]["ArnLike"]["aws:PrincipalArn"]
+    assert f"arn:aws:iam::{account}:role/vivr-pgbouncer-instance-role" in refused
+    assert not [arn for arn in refused if "ecs-task" in arn]
+
     mark = len(aws.calls())
     code, report = aws.cli_json("apply", *targets)
     assert {s["action"] for s in report["steps"]} == {"unchanged"}
@@ -146,6 +157,12 @@ def test_roles_carry_the_spec_trust_and_least_privilege_policies(aws: Aws) -> No
     trust = _document(iam.get_role(RoleName="vivr-ecs-task-role")["Role"][
         "AssumeRolePolicyDocument"])
     assert trust["Statement"][0]["Condition"] == conditions["vivr-ecs-task-role"]
+
+    # Destroying the policy leaves the secret, without a policy.
+    code, report = aws.cli_json("destroy", "--yes", "--target", "secret-policy.stripe")
+    assert code == 0, report
+    assert {s["step"] for s in report["steps"]} == {"secret-policy.stripe"}
+    assert "ResourcePolicy" not in secrets.get_resource_policy(SecretId="vivr/production/stripe")
 
 
 def test_log_groups_have_the_spec_retention_and_the_platform_key(aws: Aws) -> None:

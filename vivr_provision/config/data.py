@@ -220,6 +220,20 @@ class PlaceholderSecretConfig(StrictModel):
 _RDS_FORBIDDEN_PASSWORD_CHARS = '/@" '
 
 
+class SecretPolicyConfig(StrictModel):
+    """A resource policy on every secret (``PutResourcePolicy``), defence in depth
+    behind the roles' own grants: nobody outside this account may use the secret,
+    and ``deny_other_roles`` keeps the tool's own roles that hold no grant on a
+    secret from reading its value even if a broader policy reached them.  The
+    operators' identities are not named: they keep what their IAM policies give.
+    """
+
+    #: Refuse a policy that would let anyone in (``BlockPublicPolicy``: Secrets
+    #: Manager validates the document with Zelkova before attaching it).
+    block_public_policy: bool = True
+    deny_other_roles: bool = True
+
+
 class SecretsConfig(StrictModel):
     """Secrets Manager entries, addressed elsewhere in the config by key.
 
@@ -233,6 +247,8 @@ class SecretsConfig(StrictModel):
     redis_auth_token: GeneratedSecretConfig
     origin_verify: GeneratedSecretConfig
     placeholders: dict[SecretKey, PlaceholderSecretConfig]
+    #: None: no resource policy is managed on the secrets.
+    resource_policy: SecretPolicyConfig | None = None
 
     GENERATED_KEYS: ClassVar[tuple[str, ...]] = (
         "database_credentials",

@@ -30,6 +30,7 @@ from vivr_provision.steps.rds import rds_steps
 from vivr_provision.steps.records import record_steps
 from vivr_provision.steps.redis_export import redis_export_steps
 from vivr_provision.steps.s3 import s3_steps
+from vivr_provision.steps.secret_policies import secret_policy_steps
 from vivr_provision.steps.secrets import secret_steps
 from vivr_provision.steps.security import security_steps
 from vivr_provision.steps.service_linked_roles import service_linked_role_steps
@@ -42,7 +43,8 @@ GraphStepFactory = Callable[[PlatformConfig, Collection[str]], list[Step]]
 #: Families in declaration order; the engine orders them by dependencies.
 FACTORIES: tuple[StepFactory, ...] = (
     network_steps, security_steps, dr_network_steps,
-    service_linked_role_steps, kms_steps, secret_steps, iam_steps, rds_steps,
+    service_linked_role_steps, kms_steps, secret_steps, iam_steps, secret_policy_steps,
+    rds_steps,
     pgbouncer_steps, elasticache_steps, dr_cache_steps, log_steps, flow_log_steps, s3_steps,
     dns_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
     monitoring_steps, archive_steps, redis_export_steps,
