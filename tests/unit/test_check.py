@@ -267,7 +267,7 @@ def test_preflight_refuses_as_a_config_error_with_every_reason_on_one_line() -> 
 def test_documents_come_from_the_steps_with_symbolic_arns() -> None:
     documents = build_documents(PRODUCTION)
     kinds = {g.kind for g in documents.generated}
-    assert kinds == {"identity", "trust", "key", "bucket"}
+    assert kinds == {"identity", "trust", "key", "bucket", "secret"}
     text = json.dumps([g.document for g in documents.generated])
     assert ACCOUNT_ID in text and "000000000000" not in text
     assert documents.unknown_managed == []

@@ -114,3 +114,26 @@ def test_without_the_section_no_policy_is_managed() -> None:
     bare = config.model_copy(update={"secrets": config.secrets.model_copy(
         update={"resource_policy": None})})
     assert secret_policy_steps(bare) == []
+
+
+def test_check_reads_each_secret_through_its_policy_and_names_a_deny_that_locks_out() -> None:
+    from vivr_provision.check.access import check_access
+    from vivr_provision.check.documents import build_documents
+    from vivr_provision.check.policy import NamedPolicy
+
+    config = production_config()
+    documents = build_documents(config)
+    reads = [r for r in check_access(config, documents)
+             if r.actions == ("secretsmanager:GetSecretValue",)]
+    assert reads and all(r.ok for r in reads)
+    # A policy that refused the app's own role would be caught before apply.
+    stripe = documents.secret_policies["stripe"]
+    locked = json.loads(json.dumps(stripe.document))
+    locked["Statement"][1]["Condition"]["ArnLike"]["aws:PrincipalArn"].append(
+        "arn:aws:iam::*:role/vivr-ecs-task-role")
+    documents.secret_policies["stripe"] = NamedPolicy(stripe.name, locked)
+    failed = [r for r in check_access(config, documents) if not r.ok]
+    assert [(r.principal, r.why) for r in failed] == [
+        ("ECS task role (vivr-ecs-task-role)", "app reads secret: stripe")]
+    assert "explicitly denied by resource policy of vivr/production/stripe" \
+        "#DenyRolesWithoutGrant" in failed[0].reason

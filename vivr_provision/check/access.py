@@ -56,7 +56,8 @@ class Need:
     actions: tuple[str, ...]
     resource: str
     why: str
-    #: Which resource policy applies: ("key", step) / ("bucket", step) / ("trust", field).
+    #: Which resource policy applies: ("key", step) / ("bucket", step) / ("trust", field)
+    #: / ("secret", secret key).
     policy_of: tuple[str, str] | None = None
     context: Mapping[str, str] = field(default_factory=dict)
 
@@ -94,6 +95,18 @@ def _via(config: PlatformConfig, service: str, region: str | None = None,
             "kms:CallerAccount": ACCOUNT_ID, **context}
 
 
+def _secret_policy(config: PlatformConfig, who: Principal,
+                   key: str) -> tuple[tuple[str, str] | None, dict[str, str]]:
+    """The secret's resource policy (``secret-policy.<key>``) and what a role's request
+    carries for its conditions (IAM user guide, "AWS global condition context keys");
+    a pgbouncer secret or a config without ``secrets.resource_policy`` has none."""
+    if config.secrets.resource_policy is None or key not in config.secrets.names():
+        return None, {}
+    return ("secret", key), {**TLS, "aws:PrincipalArn": who.arn or "",
+                             "aws:PrincipalAccount": ACCOUNT_ID,
+                             "aws:PrincipalIsAWSService": "false"}
+
+
 def _secret_needs(config: PlatformConfig, who: Principal, keys: list[str],
                   purpose: str) -> list[Need]:
     """GetSecretValue, and kms:Decrypt on the key every secret is encrypted with (secrets.py)."""
@@ -101,7 +114,7 @@ def _secret_needs(config: PlatformConfig, who: Principal, keys: list[str],
     keys = sorted(set(keys))
     for key in keys:
         needs.append(Need(who, ("secretsmanager:GetSecretValue",), secret_arn(config, key),
-                          f"{purpose}: {key}"))
+                          f"{purpose}: {key}", *_secret_policy(config, who, key)))
     if keys:
         # Every secret is encrypted with the platform key (steps/secrets.py KmsKeyId), and
         # GetSecretValue decrypts with the caller's permission (Secrets Manager User Guide,
@@ -368,9 +381,11 @@ def _standby_needs(config: PlatformConfig) -> list[Need]:
     execution = _role(config, "task_execution_role", "ECS execution role")
     replicated = replicated_secret_keys(config)
     keys = sorted({s.secret for s in container.secrets if s.secret in replicated})
+    # AWS copies the primary's resource policy to the replica.
     needs = [Need(execution, ("secretsmanager:GetSecretValue",),
                   replica_arn(secret_arn(config, key), region),
-                  f"injects standby container secret: {key} (replica in {region})")
+                  f"injects standby container secret: {key} (replica in {region})",
+                  *_secret_policy(config, execution, key))
              for key in keys]
     if keys:
         needs.append(Need(execution, ("kms:Decrypt",), key_arn(config, region),
@@ -405,6 +420,8 @@ def _resolve(documents: Documents, need: Need) -> tuple[NamedPolicy | None, bool
         return documents.key_policies.get(name), True
     if kind == "bucket":
         return documents.bucket_policies.get(name), False
+    if kind == "secret":
+        return documents.secret_policies.get(name), False
     return documents.trust_policies.get(name), False
 
 

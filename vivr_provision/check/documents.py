@@ -19,6 +19,7 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.iam import INLINE_POLICY, IamRoleStep, iam_steps
 from vivr_provision.steps.kms import kms_steps
 from vivr_provision.steps.s3 import BucketStep, s3_steps
+from vivr_provision.steps.secret_policies import SecretPolicyStep, secret_policy_steps
 
 
 def default_key_policy(account: str) -> dict[str, Any]:
@@ -32,7 +33,8 @@ def default_key_policy(account: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class GeneratedPolicy:
-    """A document the tool sends, for the linter: kind is identity, trust, key or bucket."""
+    """A document the tool sends, for the linter: kind is identity, trust, key, bucket
+    or secret."""
 
     name: str
     kind: str
@@ -45,6 +47,8 @@ class Documents:
     trust_policies: dict[str, NamedPolicy] = field(default_factory=dict)
     key_policies: dict[str, NamedPolicy] = field(default_factory=dict)
     bucket_policies: dict[str, NamedPolicy] = field(default_factory=dict)
+    #: By secret key (``secret-policy.<key>``).
+    secret_policies: dict[str, NamedPolicy] = field(default_factory=dict)
     generated: list[GeneratedPolicy] = field(default_factory=list)
     #: Managed policies attached by config that the vetted table does not know.
     unknown_managed: list[str] = field(default_factory=list)
@@ -100,4 +104,10 @@ def build_documents(config: PlatformConfig) -> Documents:
             name = f"bucket policy of {bucket_step.bucket_name}"
             docs.bucket_policies[bucket_step.name] = NamedPolicy(name, policy)
             docs.generated.append(GeneratedPolicy(name, "bucket", policy))
+    for policy_step in secret_policy_steps(config):
+        assert isinstance(policy_step, SecretPolicyStep)
+        document = policy_step.document(ctx)
+        name = f"resource policy of {policy_step.resource_name()}"
+        docs.secret_policies[policy_step.secret_key] = NamedPolicy(name, document)
+        docs.generated.append(GeneratedPolicy(name, "secret", document))
     return docs
