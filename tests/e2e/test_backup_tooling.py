@@ -102,6 +102,16 @@ def _read_export(aws: Aws) -> None:
     assert states["Export"]["Parameters"]["TargetBucket"] == "vivr-backups"
     assert states["CreateSnapshot"]["Parameters"]["ReplicationGroupId"] == "vivr-cache"
 
+    # Confused deputy: each role trusts its service only for our machine / our group.
+    group_arn = scheduler.get_schedule_group(Name=EXPORT.schedule_group)["Arn"]
+    for role_name, source in ((EXPORT.role, machine["stateMachineArn"]),
+                              (EXPORT.scheduler_role, group_arn)):
+        trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        assert trust["Statement"][0]["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": aws.account},
+            "ArnLike": {"aws:SourceArn": source}}, role_name
+
     policy = iam.get_role_policy(RoleName=EXPORT.scheduler_role, PolicyName="vivr-grants")
     document = policy["PolicyDocument"]
     document = json.loads(document) if isinstance(document, str) else document
