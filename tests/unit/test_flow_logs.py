@@ -118,7 +118,7 @@ def _load(edit: Any, folder: Path) -> PlatformConfig:
      "network.flow_logs.log_group 'nope' is not a key of logs.groups"),
     (lambda d: d["iam"]["vpc_flow_logs_role"].update(grants=[]),
      "network.flow_logs.role vpc_flow_logs_role: needs CloudWatchLogsDeliver on vpc_flow"),
-    (lambda d: d["iam"]["vpc_flow_logs_role"].update(trust_service="ec2.amazonaws.com"),
+    (lambda d: d["iam"]["vpc_flow_logs_role"].update(trust_service="ecs-tasks.amazonaws.com"),
      "trust_service must be vpc-flow-logs.amazonaws.com"),
     (lambda d: d["dr"]["network"].update(flow_logs=d["network"]["flow_logs"]),
      "dr.network.flow_logs: flow logs are built for the primary network only"),
