@@ -42,12 +42,12 @@ def trust_conditions(account: str) -> dict[str, Any]:
         return condition
     ecs = pinned(f"arn:aws:ecs:us-east-1:{account}:*", f"arn:aws:ecs:us-west-2:{account}:*")
     return {
-        "vivr-ecs-task-execution-role": ecs, "vivr-ecs-task-role": ecs,
+        "vivr-ecs-task-execution-role": pinned(), "vivr-ecs-task-role": ecs,
         "vivr-backup-role": pinned(),
         "vivr-cloudfront-role": pinned(f"arn:aws:cloudfront::{account}:distribution/*"),
         "vivr-rds-monitoring-role": pinned(f"arn:aws:rds:us-east-1:{account}:db:*",
                                            f"arn:aws:rds:us-west-2:{account}:db:*"),
-        "vivr-s3-replication-role": pinned("arn:aws:s3:::vivr-backups"),
+        "vivr-s3-replication-role": pinned(),
     }
 # The spec's database group (7 days) is RDS's own export group: see test_log_delivery.py.
 SPEC_LOG_RETENTION = {

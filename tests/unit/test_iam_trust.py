@@ -34,15 +34,14 @@ def _condition(*arns: str) -> dict[str, Any]:
 
 #: What production's roles trust, and for whom (None: EC2, no condition possible).
 PRODUCTION = {
-    "task_execution_role": _condition(f"arn:aws:ecs:us-east-1:{ACCOUNT}:*",
-                                      f"arn:aws:ecs:us-west-2:{ACCOUNT}:*"),
+    "task_execution_role": _condition(),
     "task_role": _condition(f"arn:aws:ecs:us-east-1:{ACCOUNT}:*",
                             f"arn:aws:ecs:us-west-2:{ACCOUNT}:*"),
     "backup_role": _condition(),
     "cloudfront_role": _condition(f"arn:aws:cloudfront::{ACCOUNT}:distribution/*"),
     "rds_monitoring_role": _condition(f"arn:aws:rds:us-east-1:{ACCOUNT}:db:*",
                                       f"arn:aws:rds:us-west-2:{ACCOUNT}:db:*"),
-    "s3_replication_role": _condition("arn:aws:s3:::vivr-backups"),
+    "s3_replication_role": _condition(),
     "pgbouncer_instance_role": None,
     "vpc_flow_logs_role": _condition(f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/*",
                                      f"arn:aws:ec2:us-west-2:{ACCOUNT}:vpc-flow-log/*"),
