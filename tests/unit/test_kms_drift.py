@@ -190,15 +190,18 @@ def _replica(config: PlatformConfig | None = None) -> KmsReplicaKeyStep:
     return KmsReplicaKeyStep(config or _config(), site=Site(prefix="dr.", region="us-west-2"))
 
 
-def _without_standby_ecs() -> PlatformConfig:
+def _without_standby_ecs(*, encrypt_topics: bool = True) -> PlatformConfig:
     config = _config()
     dr = config.dr
     standby = dr.standby.model_copy(update={"ecs": False})
-    return config.model_copy(update={"dr": dr.model_copy(update={"standby": standby})})
+    monitoring = config.monitoring.model_copy(update={"encrypt_topics": encrypt_topics})
+    return config.model_copy(update={"dr": dr.model_copy(update={"standby": standby}),
+                                     "monitoring": monitoring})
 
 
-def test_without_a_dr_log_group_the_replica_has_only_the_shared_rows() -> None:
-    step = _replica(_without_standby_ecs())
+def test_without_a_dr_log_group_or_encrypted_topic_the_replica_has_only_the_shared_rows(
+) -> None:
+    step = _replica(_without_standby_ecs(encrypt_topics=False))
     drifted = Resource(KEY_ID, _data(step, {**OURS, "vivr:step": "kms"},
                                      Description="edited", MultiRegion=False))
     with StubbedAws() as aws:
@@ -225,7 +228,8 @@ def _replica_policy(step: KmsReplicaKeyStep) -> dict[str, Any]:
 
 def test_the_replica_policy_admits_cloudwatch_logs_of_its_region_for_the_standby_group() -> None:
     statements = {s["Sid"]: s for s in _replica_policy(_replica())["Statement"]}
-    assert set(statements) == {"AccountAdministration", "CloudWatchLogsOfThisEnvironment"}
+    assert set(statements) == {"AccountAdministration", "CloudWatchLogsOfThisEnvironment",
+                               "PublishToEncryptedTopics"}
     logs = statements["CloudWatchLogsOfThisEnvironment"]
     assert logs["Principal"] == {"Service": "logs.us-west-2.amazonaws.com"}
     assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [
@@ -283,3 +287,36 @@ def test_without_its_alias_our_key_is_found_by_its_tags_and_dead_keys_are_skippe
         _expect_describe(aws, step)
         found = step.find(aws.context(step.config), None)
     assert found is not None and found.id == KEY_ID
+
+
+# --------------------------------------------------------------------------- issue 12: topics
+#: What both keys grant the services that publish to the encrypted topics.
+PUBLISHERS = {"Sid": "PublishToEncryptedTopics", "Effect": "Allow",
+              "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com"]},
+              "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+              "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+
+
+def test_the_primary_policy_admits_alarms_and_rds_events_of_this_account_only() -> None:
+    step = KmsKeyStep(_config())
+    with StubbedAws() as aws:
+        policy = json.loads(step.key_policy(aws.context(step.config)))
+    assert PUBLISHERS in policy["Statement"]
+
+
+def test_the_replica_alone_for_dr_topics_gets_its_own_policy_without_a_logs_grant() -> None:
+    """No DR log group but encrypted dr.sns.* copies: the replica's policy admits the
+    publishers, and no logs statement with an empty (malformed) ArnLike list."""
+    step = _replica(_without_standby_ecs())
+    assert [s["Sid"] for s in _replica_policy(step)["Statement"]] == [
+        "AccountAdministration", "PublishToEncryptedTopics"]
+    assert _replica_policy(step)["Statement"][1] == PUBLISHERS
+
+
+def test_unencrypted_topics_grant_the_publishers_nothing() -> None:
+    config = _config()
+    plain = config.model_copy(update={"monitoring": config.monitoring.model_copy(
+        update={"encrypt_topics": False})})
+    with StubbedAws() as aws:
+        policy = json.loads(KmsKeyStep(plain).key_policy(aws.context(plain)))
+    assert "PublishToEncryptedTopics" not in {s["Sid"] for s in policy["Statement"]}

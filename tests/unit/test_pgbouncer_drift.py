@@ -55,6 +55,7 @@ def _instance(step: PgBouncerStep, **edits: Any) -> dict[str, Any]:
             "IamInstanceProfile": {"Arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{PROFILE}"},
             "SecurityGroups": [{"GroupId": g, "GroupName": g} for g in reversed(GROUPS)],
             "MetadataOptions": {"HttpTokens": "required"},
+            "Monitoring": {"State": "enabled"},
             "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"VolumeId": VOLUME}}],
             **edits}
 
@@ -91,6 +92,13 @@ CASES = {
         {"State": {"Name": "stopped"}}, {}, None, [("state", "stopped", "running", False)],
         [("start_instances", {"InstanceIds": [INSTANCE]})]),
     "an instance on its way is not drift": Case({"State": {"Name": "pending"}}, {}, None, [], []),
+    # Issue 12: detailed monitoring (1-minute metrics) is switched back on in place.
+    "detailed monitoring turned off by hand": Case(
+        {"Monitoring": {"State": "disabled"}}, {}, None,
+        [("detailed_monitoring", False, True, False)],
+        [("monitor_instances", {"InstanceIds": [INSTANCE]})]),
+    "detailed monitoring on its way on is not drift": Case(
+        {"Monitoring": {"State": "pending"}}, {}, None, [], []),
     "in place, in table order": Case(
         {"SecurityGroups": [{"GroupId": GROUPS[0], "GroupName": "x"}],
          "MetadataOptions": {"HttpTokens": "optional"}}, {}, None,

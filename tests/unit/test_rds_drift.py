@@ -264,7 +264,7 @@ def _replica(step: DbReplicaStep, **edits: Any) -> dict[str, Any]:
     return _primary(step, **{
         "DBInstanceArn": f"arn:aws:rds:us-east-1:{ACCOUNT}:db:{step.identifier}",
         "ReadReplicaSourceDBInstanceIdentifier": "vivr-db", "MultiAZ": False,
-        "DeletionProtection": False, "TagList": aws_tags(step.tags()), **edits})
+        "DeletionProtection": True, "TagList": aws_tags(step.tags()), **edits})
 
 
 @pytest.mark.parametrize(("edits", "expected"), [
@@ -273,9 +273,10 @@ def _replica(step: DbReplicaStep, **edits: Any) -> dict[str, Any]:
     ({"ReadReplicaSourceDBInstanceIdentifier": "other-db"},
      ["source: 'other-db' -> 'vivr-db' (replace)"]),
     ({"ReadReplicaSourceDBInstanceIdentifier": DROP}, []),  # promoted: nothing to compare
-    # A replica's own settings; the primary's fixed ones are not compared.
-    ({"DeletionProtection": True, "BackupRetentionPeriod": 0, "PubliclyAccessible": True},
-     ["DeletionProtection: True -> False (update)"]),
+    # A replica's own settings (protection from the config: issue 12); the
+    # primary's fixed ones are not compared.
+    ({"DeletionProtection": False, "BackupRetentionPeriod": 0, "PubliclyAccessible": True},
+     ["DeletionProtection: False -> True (update)"]),
     ({"DBInstanceClass": "db.t3.micro"},
      ["DBInstanceClass: 'db.t3.micro' -> 'db.t3.small' (update in the maintenance window)"]),
 ])

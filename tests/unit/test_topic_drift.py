@@ -8,10 +8,14 @@ import pytest
 
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
-from vivr_provision.steps.base import Resource
+from vivr_provision.steps.base import Resource, Site
 from vivr_provision.steps.monitoring import TopicStep
 
 ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:vivr-production-team-alerts"
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/mrk-1234abcd"
+DR_KEY_ARN = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/mrk-1234abcd"
+#: The topics' key steps' outputs (issue 12: topics are encrypted with the site's key).
+OUTPUTS = {"kms": {"key_arn": KEY_ARN}, "dr.kms": {"key_arn": DR_KEY_ARN}}
 SUBSCRIBED = [{"Protocol": "email", "Endpoint": "team@vivr.example.com",
                "SubscriptionArn": f"{ARN}:0b1c"}]
 
@@ -22,7 +26,8 @@ def config() -> PlatformConfig:
 
 
 def _data(step: TopicStep, **edits: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"Attributes": {"DisplayName": "VIVR team alerts"},
+    data: dict[str, Any] = {"Attributes": {"DisplayName": "VIVR team alerts",
+                                           "KmsMasterKeyId": KEY_ARN},
                             "TagMap": step.tags(), "Subscriptions": SUBSCRIBED}
     data.update(edits)
     return data
@@ -30,8 +35,10 @@ def _data(step: TopicStep, **edits: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("edits", "expected"), [
     ({}, []),
-    ({"Attributes": {"DisplayName": "renamed"}}, [("display_name", "renamed",
-                                                  "VIVR team alerts")]),
+    ({"Attributes": {"DisplayName": "renamed", "KmsMasterKeyId": KEY_ARN}},
+     [("display_name", "renamed", "VIVR team alerts")]),
+    # Encryption turned off by hand (GetTopicAttributes then omits the key).
+    ({"Attributes": {"DisplayName": "VIVR team alerts"}}, [("kms_key", "", KEY_ARN)]),
     ({"Subscriptions": []}, [("subscriptions", [], ["email:team@vivr.example.com"])]),
     # An e-mail not yet confirmed exists: subscribing again would only mail again.
     ({"Subscriptions": [{**SUBSCRIBED[0], "SubscriptionArn": "PendingConfirmation"}]}, []),
@@ -40,7 +47,7 @@ def test_topic_drift(config: PlatformConfig, edits: dict[str, Any],
                      expected: list[tuple[str, Any, Any]]) -> None:
     step = TopicStep(config, "team", config.monitoring.topics["team"])
     with StubbedAws() as aws:
-        changes = step.diff(aws.context(config), Resource(ARN, _data(step, **edits)))
+        changes = step.diff(aws.context(config, OUTPUTS), Resource(ARN, _data(step, **edits)))
     assert [(c.field, c.current, c.desired) for c in changes] == expected
 
 
@@ -48,14 +55,16 @@ def test_update_converges_each_change_with_its_own_call(config: PlatformConfig) 
     step = TopicStep(config, "team", config.monitoring.topics["team"])
     drifted = _data(step, Attributes={"DisplayName": "renamed"}, TagMap={}, Subscriptions=[])
     with StubbedAws() as aws:
-        ctx = aws.context(config)
+        ctx = aws.context(config, OUTPUTS)
         changes = step.diff(ctx, Resource(ARN, drifted))
-        assert [c.field for c in changes] == ["tags", "display_name", "subscriptions"]
+        assert [c.field for c in changes] == ["tags", "display_name", "kms_key", "subscriptions"]
         aws.expect("sns", "tag_resource", {}, {"ResourceArn": ARN, "Tags": [
             {"Key": k, "Value": v} for k, v in sorted(step.tags().items())]})
         aws.expect("sns", "set_topic_attributes", {}, {
             "TopicArn": ARN, "AttributeName": "DisplayName",
             "AttributeValue": "VIVR team alerts"})
+        aws.expect("sns", "set_topic_attributes", {}, {
+            "TopicArn": ARN, "AttributeName": "KmsMasterKeyId", "AttributeValue": KEY_ARN})
         aws.expect("sns", "subscribe", {"SubscriptionArn": "PendingConfirmation"}, {
             "TopicArn": ARN, "Protocol": "email", "Endpoint": "team@vivr.example.com",
             "ReturnSubscriptionArn": True})
@@ -66,3 +75,30 @@ def test_update_converges_each_change_with_its_own_call(config: PlatformConfig) 
         aws.expect("sns", "list_subscriptions_by_topic", {"Subscriptions": SUBSCRIBED},
                    {"TopicArn": ARN})
         step.update(ctx, Resource(ARN, drifted), changes)
+
+
+def test_a_topic_is_created_encrypted_with_its_sites_key(config: PlatformConfig) -> None:
+    """The DR copy (dr.sns.devops) takes dr.kms: a topic's key is in the topic's region."""
+    step = TopicStep(config, "devops", config.monitoring.topics["devops"],
+                     site=Site(prefix="dr.", region="us-west-2"))
+    assert step.depends_on() == ("dr.kms",)
+    dr_arn = f"arn:aws:sns:us-west-2:{ACCOUNT}:vivr-production-devops-alerts"
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        aws.expect("sns", "create_topic", {"TopicArn": dr_arn}, {
+            "Name": "vivr-production-devops-alerts",
+            "Attributes": {"DisplayName": "VIVR DevOps alerts", "KmsMasterKeyId": DR_KEY_ARN},
+            "Tags": [{"Key": k, "Value": v} for k, v in sorted(step.tags().items())]},
+            region="us-west-2")
+        for _ in range(2):   # read back after the create, then after subscribing
+            aws.expect("sns", "get_topic_attributes", {"Attributes": {
+                "KmsMasterKeyId": DR_KEY_ARN}}, {"TopicArn": dr_arn}, region="us-west-2")
+            aws.expect("sns", "list_tags_for_resource", {"Tags": [
+                {"Key": k, "Value": v} for k, v in step.tags().items()]},
+                {"ResourceArn": dr_arn}, region="us-west-2")
+            aws.expect("sns", "list_subscriptions_by_topic", {"Subscriptions": [
+                {"Protocol": "email", "Endpoint": "devops@vivr.example.com",
+                 "SubscriptionArn": "PendingConfirmation"}]}, {"TopicArn": dr_arn},
+                region="us-west-2")
+        created = step.create(ctx, "token")
+    assert created.data["Attributes"]["KmsMasterKeyId"] == DR_KEY_ARN

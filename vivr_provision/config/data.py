@@ -403,6 +403,9 @@ class ReadReplicaConfig(StrictModel):
     region: Region
     availability_zone: str
     instance_class: DbInstanceClass | None = None
+    #: Issue 12: AWS creates replicas unprotected; a protected one is deleted
+    #: only by ``destroy --disable-deletion-protection`` (as the primary).
+    deletion_protection: bool = False
 
 
 class RdsConfig(StrictModel):
@@ -504,6 +507,9 @@ class PgBouncerConfig(StrictModel):
     unable to install PgBouncer or fetch its password; keeping that group
     exactly as specified and adding a separate one makes the deviation visible."""
     listen_port: ServicePort
+    #: Issue 12: EC2 detailed monitoring (1-minute instance metrics,
+    #: RunInstances ``Monitoring.Enabled``); priced per metric by CloudWatch.
+    detailed_monitoring: bool = False
     auth_type: Literal["scram-sha-256", "md5"]
     pool_mode: Literal["session", "transaction", "statement"]
     max_client_conn: PositiveInt

@@ -131,6 +131,33 @@ class TrackedMetricConfig(StrictModel):
     period_seconds: Period
 
 
+#: The event categories RDS offers for source type ``db-instance`` (RDS User
+#: Guide "Amazon RDS event categories and event messages", DB instance events;
+#: ``DescribeEventCategories(SourceType="db-instance")`` lists the same).
+RdsEventCategory = Literal[
+    "availability", "backup", "configuration change", "creation", "deletion", "failover",
+    "failure", "low storage", "maintenance", "notification", "read replica", "recovery",
+    "restoration", "security", "security patching",
+]
+
+
+class RdsEventsConfig(StrictModel):
+    """RDS event subscriptions: one per region with DB instances, to that region's topic.
+
+    RDS publishes only to a topic of the instance's region, so the primary
+    region's subscription covers the primary and its same-region replicas and
+    notifies ``sns.<topic>``; the DR region's covers the cross-region replica
+    and notifies ``dr.sns.<topic>``.  ``name`` is per region and account
+    (staging and production share a region: keep the environment in it).
+    """
+
+    name: Annotated[str, matching(r"[A-Za-z][A-Za-z0-9-]{0,254}", "a subscription name")]
+    topic: str
+    source_type: Literal["db-instance"] = "db-instance"
+    categories: Annotated[list[RdsEventCategory], Field(min_length=1)]
+    enabled: bool = True
+
+
 class MonitoringConfig(StrictModel):
     """SNS topics by key, the topics each alarm action notifies, alarms.
 
@@ -143,6 +170,11 @@ class MonitoringConfig(StrictModel):
     scale_out_adjustment: PositiveInt
     alarms: list[AlarmConfig]
     tracked_metrics: list[TrackedMetricConfig]
+    #: Issue 12: SSE-KMS on every topic, with the platform key (``kms``) in
+    #: aws.region and its replica (``dr.kms``) for the DR topic copies.
+    encrypt_topics: bool = False
+    #: Issue 12: RDS event subscriptions (None: none).
+    rds_events: RdsEventsConfig | None = None
 
     def topics_for(self, action: AlarmAction) -> list[TopicConfig]:
         """The topics an alarm with ``action`` notifies."""
@@ -171,6 +203,8 @@ class MonitoringConfig(StrictModel):
             if metric.resource == REPLICA_RESOURCE:
                 problems.append(f"tracked_metrics[{index}].resource: {REPLICA_RESOURCE} "
                                 "names one alarm per replica; a tracked metric watches one")
+        if self.rds_events is not None and self.rds_events.topic not in self.topics:
+            problems.append(f"rds_events.topic: {self.rds_events.topic!r} is not a key of topics")
         topic_names = [t.name for t in self.topics.values()]
         for dup in sorted({n for n in topic_names if topic_names.count(n) > 1}):
             problems.append(f"topics: name {dup!r} is used twice")

@@ -27,6 +27,7 @@ from vivr_provision.steps.monitoring import monitoring_steps
 from vivr_provision.steps.network import network_steps
 from vivr_provision.steps.pgbouncer import pgbouncer_steps
 from vivr_provision.steps.rds import rds_steps
+from vivr_provision.steps.rds_events import rds_event_steps
 from vivr_provision.steps.records import record_steps
 from vivr_provision.steps.redis_export import redis_export_steps
 from vivr_provision.steps.s3 import s3_steps
@@ -47,7 +48,7 @@ FACTORIES: tuple[StepFactory, ...] = (
     rds_steps,
     pgbouncer_steps, elasticache_steps, dr_cache_steps, log_steps, flow_log_steps, s3_steps,
     dns_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
-    monitoring_steps, archive_steps, redis_export_steps,
+    monitoring_steps, rds_event_steps, archive_steps, redis_export_steps,
     waf_steps, cloudfront_steps,
     record_steps,
 )

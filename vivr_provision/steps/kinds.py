@@ -181,6 +181,12 @@ DB_PARAMETER_GROUP = Kind("rds", "DB parameter group",
                           Read("describe_db_parameter_groups", "DBParameterGroupName",
                                "DBParameterGroups[0]", "DBParameterGroupName",
                                "DBParameterGroupArn", by_id="DBParameterGroupName"))
+#: ``DescribeEventSubscriptions`` carries no tags: ``ListTagsForResource`` on its ARN.
+EVENT_SUBSCRIPTION = Kind("rds", "RDS event subscription", _codes("SubscriptionNotFound"),
+                          _codes("SubscriptionAlreadyExist"), _PAIRS_BY_ARN["rds"],
+                          Read("describe_event_subscriptions", "SubscriptionName",
+                               "EventSubscriptionsList[0]", "CustSubscriptionId",
+                               "EventSubscriptionArn", by_id="SubscriptionName"))
 CACHE_SUBNET_GROUP = Kind("elasticache", "cache subnet group",
                           _codes("CacheSubnetGroupNotFoundFault"),
                           _codes("CacheSubnetGroupAlreadyExists"), _PAIRS_BY_ARN["elasticache"],

@@ -59,21 +59,46 @@ def logs_key_policy(account: str, region: str, log_groups: list[str],
     ``kms:EncryptionContext:aws:logs:arn`` on the group ARNs).
     """
     arns = [f"arn:aws:logs:{region}:{account}:log-group:{name}" for name in log_groups]
+    logs = [{"Sid": "CloudWatchLogsOfThisEnvironment", "Effect": "Allow",
+             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*", "kms:Describe*"],
+             "Resource": "*",
+             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arns}}}]
     return {
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "AccountAdministration", "Effect": "Allow",
              "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
              "Action": "kms:*", "Resource": "*"},
-            {"Sid": "CloudWatchLogsOfThisEnvironment", "Effect": "Allow",
-             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*", "kms:Describe*"],
-             "Resource": "*",
-             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": arns}}},
+            # No group, no grant: an empty ArnLike list would be a malformed policy.
+            *(logs if arns else []),
             *(extra or []),
         ],
     }
+
+
+#: The services that publish to our encrypted topics: CloudWatch alarms and RDS
+#: event subscriptions.  SNS encrypts each message with a data key the
+#: publisher asks KMS for on the topic's key, so each needs kms:GenerateDataKey*
+#: and kms:Decrypt there (SNS developer guide "Encryption at rest", "Enable
+#: compatibility between event sources from AWS services and encrypted
+#: topics"; CloudWatch: "Key policy for CloudWatch alarms to encrypted topics").
+TOPIC_PUBLISHERS = ("cloudwatch.amazonaws.com", "events.rds.amazonaws.com")
+
+
+def topic_publisher_statements(config: PlatformConfig, account: str) -> list[dict[str, Any]]:
+    """Key-policy statements admitting :data:`TOPIC_PUBLISHERS` when topics are encrypted.
+
+    ``aws:SourceAccount`` keeps another account's alarms or instances (the
+    confused deputy) from using the key through the same service.
+    """
+    if not config.monitoring.encrypt_topics:
+        return []
+    return [{"Sid": "PublishToEncryptedTopics", "Effect": "Allow",
+             "Principal": {"Service": list(TOPIC_PUBLISHERS)},
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]
 
 
 def kms_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -270,7 +295,8 @@ class KmsKeyStep(KmsKeyBase):
         # Exactly the groups this tool encrypts (the spec's and RDS's export groups).
         document = logs_key_policy(ctx.account_id, self.region,
                                    encrypted_log_groups(self.config),
-                                   self.autoscaling_statements(ctx))
+                                   [*self.autoscaling_statements(ctx),
+                                    *topic_publisher_statements(self.config, ctx.account_id)])
         return json.dumps(document, sort_keys=True)
 
     def autoscaling_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
@@ -395,26 +421,33 @@ class KmsReplicaKeyStep(KmsKeyBase):
         """The DR region's groups encrypted with this key (the standby app's)."""
         return standby_log_group_names(self.config)
 
+    @property
+    def has_policy(self) -> bool:
+        """Whether the replica needs its own policy: a DR log group or the DR topic
+        copies (encrypted with it) use the key."""
+        return bool(self.log_groups) or self.config.monitoring.encrypt_topics
+
     def key_policy(self, ctx: StepContext) -> str | None:
         """The replica's own policy (a replica does not share its primary's): set only
-        when a DR log group uses the key; otherwise KMS's default policy stays."""
-        if not self.log_groups:
+        when :attr:`has_policy`; otherwise KMS's default policy stays."""
+        if not self.has_policy:
             return None
-        return json.dumps(logs_key_policy(ctx.account_id, self.region, self.log_groups),
-                          sort_keys=True)
+        return json.dumps(logs_key_policy(
+            ctx.account_id, self.region, self.log_groups,
+            topic_publisher_statements(self.config, ctx.account_id)), sort_keys=True)
 
-    #: The shared rows, plus the key policy when a DR log group needs it.
+    #: The shared rows, plus the key policy when the replica has its own.
     POLICY_FIELD = Field("key_policy", lambda d: Labelled(d["Policy"], "differs"),
                          lambda s, ctx: Labelled(json.loads(s.key_policy(ctx) or "{}"),
                                                  "the environment's policy"),
                          apply="put_key_policy")
 
     def fields(self) -> tuple[Field, ...]:
-        return (*self.FIELDS, self.POLICY_FIELD) if self.log_groups else self.FIELDS
+        return (*self.FIELDS, self.POLICY_FIELD) if self.has_policy else self.FIELDS
 
     def observed(self, ctx: StepContext, resource: Resource) -> dict[str, Any]:
         data = super().observed(ctx, resource)
-        if self.log_groups:
+        if self.has_policy:
             data["Policy"] = json.loads(self.kms(ctx).get_key_policy(
                 KeyId=resource.id, PolicyName="default")["Policy"])
         return data

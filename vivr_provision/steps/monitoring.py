@@ -28,12 +28,12 @@ Why it is built this way:
 * **Scale out is a step-scaling policy in its own step** on the service's
   scalable target (target tracking stays with ``ecs-autoscaling``).  The
   CPU and memory alarms list its ARN in their actions, next to the topic.
-* **Topics are not KMS-encrypted.**  The platform key's policy lets only
-  the account and CloudWatch Logs use it; CloudWatch (alarms) would be
-  refused ``kms:GenerateDataKey`` and every notification to an encrypted
-  topic would be dropped without an error anywhere.  Encryption can be
-  switched on once the ``kms`` step's policy grants
-  ``cloudwatch.amazonaws.com`` (and ``sns.amazonaws.com``) the key.
+* **Topics are KMS-encrypted with the site's key** (``monitoring.encrypt_topics``):
+  ``kms`` in aws.region, its replica ``dr.kms`` for the ``dr.sns.*`` copies
+  (a topic's key must be in the topic's region).  CloudWatch alarms and
+  RDS events publish to them, so both keys' policies admit those services
+  (:func:`~vivr_provision.steps.kms.topic_publisher_statements`); without
+  that grant every notification would be dropped without an error anywhere.
 * **Subscriptions are created once.**  An e-mail subscription stays
   "PendingConfirmation" until someone clicks the link; subscribing again
   would mail them again.  Subscriptions are compared by protocol and
@@ -95,6 +95,7 @@ from vivr_provision.steps.ecs.common import (
     SERVICE_STEP,
 )
 from vivr_provision.steps.kinds import ALARM, DASHBOARD, REPLICATION_GROUP, SCALING_POLICY, TOPIC
+from vivr_provision.steps.rds_events import rds_event_topic_sites
 
 log = get_logger("vivr.monitoring")
 
@@ -407,6 +408,21 @@ class TopicStep(KindTaggedStep):
     def sns(self, ctx: StepContext) -> Any:
         return ctx.client("sns", self.region)
 
+    @property
+    def key_step(self) -> str:
+        """The KMS key of the topic's own region (``kms`` or ``dr.kms``)."""
+        return self.site.step("kms")
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (self.key_step,) if self.config.monitoring.encrypt_topics else ()
+
+    def key_arn(self, ctx: StepContext) -> str:
+        """The wanted ``KmsMasterKeyId``; "" is no encryption (SNS API reference,
+        SetTopicAttributes: an empty value turns server-side encryption off)."""
+        if not self.config.monitoring.encrypt_topics:
+            return ""
+        return str(ctx.output(self.key_step, "key_arn"))
+
     def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
         sns = self.sns(ctx)
         reply = absent_on(TOPIC.not_found, sns.get_topic_attributes, TopicArn=arn)
@@ -444,9 +460,11 @@ class TopicStep(KindTaggedStep):
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         """CreateTopic is idempotent on the name; subscriptions follow."""
+        attributes = {"DisplayName": self.topic.display_name}
+        if key := self.key_arn(ctx):
+            attributes["KmsMasterKeyId"] = key
         arn = str(self.sns(ctx).create_topic(
-            Name=self.topic.name, Attributes={"DisplayName": self.topic.display_name},
-            Tags=aws_tags(self.tags()))["TopicArn"])
+            Name=self.topic.name, Attributes=attributes, Tags=aws_tags(self.tags()))["TopicArn"])
         created = self._reread(ctx, arn)
         self._subscribe(ctx, arn, missing_subscriptions(self.topic,
                                                         created.data["Subscriptions"]))
@@ -465,6 +483,9 @@ class TopicStep(KindTaggedStep):
             TAGS,
             Field("display_name", lambda d: d["Attributes"].get("DisplayName", ""),
                   lambda s, ctx: s.topic.display_name, apply="set_display_name"),
+            # GetTopicAttributes omits KmsMasterKeyId on an unencrypted topic.
+            Field("kms_key", lambda d: d["Attributes"].get("KmsMasterKeyId", ""),
+                  lambda s, ctx: s.key_arn(ctx), apply="set_kms_key"),
             Field("subscriptions", lambda d: present, lambda s, ctx: wanted,
                   apply="subscribe_missing"),
         )
@@ -485,6 +506,11 @@ class TopicStep(KindTaggedStep):
                          changes: list[Change]) -> None:
         self.sns(ctx).set_topic_attributes(TopicArn=resource.id, AttributeName="DisplayName",
                                            AttributeValue=self.topic.display_name)
+
+    def set_kms_key(self, ctx: StepContext, resource: Resource,
+                    changes: list[Change]) -> None:
+        self.sns(ctx).set_topic_attributes(TopicArn=resource.id, AttributeName="KmsMasterKeyId",
+                                           AttributeValue=self.key_arn(ctx))
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         """DeleteTopic removes its subscriptions with it."""
@@ -893,6 +919,7 @@ def monitoring_steps(config: PlatformConfig) -> list[Step]:
     placements = alarm_placements(config)
     elsewhere = {(p.site, key) for p in placements if p.site.prefix
                  for key in monitoring.actions.get(p.alarm.action, [])}
+    elsewhere |= set(rds_event_topic_sites(config))
     steps += [TopicStep(config, key, monitoring.topics[key], site=site)
               for site, key in sorted(elsewhere, key=lambda pair: (pair[0].prefix, pair[1]))]
     if any(alarm.action == "scale_out" for alarm in monitoring.alarms):

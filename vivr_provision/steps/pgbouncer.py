@@ -77,6 +77,12 @@ def _profile_name(instance: Mapping[str, Any]) -> str | None:
     return arn.rsplit("/", 1)[-1] or None
 
 
+def _monitoring_on(instance: Mapping[str, Any]) -> bool:
+    """Detailed monitoring as wanted: ``pending`` is on its way on, ``disabling`` off
+    (DescribeInstances ``Monitoring.State``: disabled, disabling, enabled, pending)."""
+    return instance.get("Monitoring", {}).get("State") in ("enabled", "pending")
+
+
 def _root_volume_view(instance: Mapping[str, Any]) -> Any:
     """(size, type, encrypted, key) of the root volume :meth:`PgBouncerStep.diff` read."""
     volume = instance["RootVolume"]
@@ -193,6 +199,10 @@ class PgBouncerStep(Ec2Step):
             "IamInstanceProfile": {"Name": ctx.output(ROLE_STEP, "instance_profile_name")},
             "UserData": self.desired_user_data(ctx),
             "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            # Detailed monitoring: 1-minute instance metrics (EC2 API reference,
+            # RunInstancesMonitoringEnabled); the status-check alarm sees a dead
+            # pooler within a minute instead of five.
+            "Monitoring": {"Enabled": self.pgb.detailed_monitoring},
             "BlockDeviceMappings": self._block_devices(ctx),
             "ClientToken": token,
             "TagSpecifications": self.tag_specifications(),
@@ -274,6 +284,8 @@ class PgBouncerStep(Ec2Step):
               lambda s, ctx: s._group_ids(ctx), apply="set_security_groups"),
         Field("imdsv2", lambda d: d.get("MetadataOptions", {}).get("HttpTokens"),
               lambda s, ctx: "required", apply="require_imdsv2"),
+        Field("detailed_monitoring", _monitoring_on,
+              lambda s, ctx: s.pgb.detailed_monitoring, apply="set_monitoring"),
         # Someone stopped the pooler: every client is cut off until it runs.  An
         # instance on its way (pending, stopping) is not drift.
         Field("state", lambda d: "stopped" if _state(d) == "stopped" else UNREPORTED,
@@ -309,6 +321,13 @@ class PgBouncerStep(Ec2Step):
         self.ec2(ctx).modify_instance_metadata_options(InstanceId=resource.id,
                                                        HttpTokens="required",
                                                        HttpEndpoint="enabled")
+
+    def set_monitoring(self, ctx: StepContext, resource: Resource,
+                       changes: list[Change]) -> None:
+        """MonitorInstances / UnmonitorInstances: no restart needed."""
+        call = (self.ec2(ctx).monitor_instances if self.pgb.detailed_monitoring
+                else self.ec2(ctx).unmonitor_instances)
+        call(InstanceIds=[resource.id])
 
     def start(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         self.ec2(ctx).start_instances(InstanceIds=[resource.id])

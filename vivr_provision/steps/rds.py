@@ -545,9 +545,10 @@ class DbReplicaStep(DbInstanceBase):
         rds = self.config.rds
         settings: dict[str, Any] = {
             "DBInstanceClass": self.replica.instance_class or rds.instance_class,
-            # AWS creates replicas unprotected; say so explicitly (some
-            # implementations copy the source's protection).
-            "DeletionProtection": False,
+            # From the config, always sent: AWS creates replicas unprotected
+            # and some implementations copy the source's protection. Destroy
+            # lifts it only with --disable-deletion-protection (delete_blockers).
+            "DeletionProtection": self.replica.deletion_protection,
             "VpcSecurityGroupIds": self._security_group_ids(ctx, self.security_group_names),
             "DBParameterGroupName": rds.parameter_group.name,
             "CloudwatchLogsExports": sorted(rds.log_exports),
