@@ -682,6 +682,15 @@ def _dr_secret_problems(c: PlatformConfig) -> list[str]:
     return []
 
 
+def _topic_key_problems(c: PlatformConfig) -> list[str]:
+    """Encrypted topics in the DR region (``dr.sns.*``) need a key there: SNS takes
+    only a key of the topic's region, here the multi-Region key's replica."""
+    if c.monitoring.encrypt_topics and c.dr.enabled and not c.kms.multi_region:
+        return ["monitoring.encrypt_topics: the topics in dr.region are encrypted with the "
+                "key's replica there, which needs kms.multi_region: true"]
+    return []
+
+
 def _dr_alb_problems(c: PlatformConfig) -> list[str]:
     """The standby ALB: declared when promised, placed in the DR network like the primary's.
 
@@ -869,7 +878,8 @@ def _failover_path_problems(c: PlatformConfig) -> list[str]:
 
 def _ops_problems(c: PlatformConfig) -> list[str]:
     problems: list[str] = (_dr_network_problems(c) + _dr_alb_problems(c)
-                           + _dr_secret_problems(c) + _dr_redis_problems(c)
+                           + _dr_secret_problems(c) + _topic_key_problems(c)
+                           + _dr_redis_problems(c)
                            + _origin_verify_problems(c) + _failover_path_problems(c)
                            + standby_app_problems(c))
     dr = c.dr
