@@ -54,6 +54,9 @@ def _region_inventory(client: Callable[[str], Any]) -> dict[str, list[str]]:
     listing["db_snapshots"] = sorted(
         s["DBSnapshotIdentifier"] for s in
         rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"])
+    listing["db_event_subscriptions"] = sorted(
+        e["CustSubscriptionId"] for e in
+        rds.describe_event_subscriptions()["EventSubscriptionsList"])
     listing["replication_groups"] = sorted(
         g["ReplicationGroupId"] for g in cache.describe_replication_groups()["ReplicationGroups"])
     listing["cache_subnet_groups"] = sorted(

@@ -134,7 +134,8 @@ def test_apply_builds_the_database_tier_as_the_spec_says(aws: Aws) -> None:
     replica = _db(aws, REPLICA)
     assert replica["ReadReplicaSourceDBInstanceIdentifier"] in (PRIMARY, primary["DBInstanceArn"])
     assert replica["AvailabilityZone"] == "us-east-1b"
-    assert replica["DeletionProtection"] is False and replica["StorageEncrypted"] is True
+    # Issue 12: protected from the config like the primary (AWS's default is off).
+    assert replica["DeletionProtection"] is True and replica["StorageEncrypted"] is True
 
     dr = _db(aws, DR_REPLICA, "us-west-2")
     assert dr["DBInstanceArn"].split(":")[3] == "us-west-2"
@@ -191,11 +192,12 @@ def test_destroy_keeps_data_recoverable_and_reports_it(aws: Aws) -> None:
     steps = int(counted.group(1))
     # The protected steps come in the plan walk's order, which the graph's
     # shape (not a contract) decides: compared as a set.
-    refused = re.search(rf"destroy of {steps} resource\(s\) would stop halfway at 3 "
+    refused = re.search(rf"destroy of {steps} resource\(s\) would stop halfway at 5 "
                         r"protected one\(s\) \(([^)]*)\); nothing was deleted: rerun with "
                         "--disable-deletion-protection", protected.stderr)
     assert refused is not None, protected.stderr
-    assert set(refused.group(1).split(", ")) == {"dr.alb", "rds.vivr-db", "alb"}
+    assert set(refused.group(1).split(", ")) == {"dr.alb", "rds.vivr-db", "alb",
+                                                 "rds.vivr-db-replica-1", "dr.rds.vivr-db-dr"}
     assert "! vivr-db has deletion protection" in protected.stdout
     assert _db(aws, PRIMARY)["DBInstanceStatus"] == "available"
     planned = aws.cli("plan", "--destroy", "--disable-deletion-protection",

@@ -97,6 +97,7 @@ def test_apply_launches_the_pooler_as_configured(aws: Aws) -> None:
     assert instance["IamInstanceProfile"]["Arn"].endswith(
         ":instance-profile/vivr-pgbouncer-instance-role")
     assert instance["MetadataOptions"]["HttpTokens"] == "required"  # IMDSv2 only
+    assert instance["Monitoring"]["State"] == "enabled"  # issue 12: 1-minute metrics
     assert {k: tags_of(instance).get(k) for k in OWNERSHIP} == OWNERSHIP
     image = aws.client("ssm").get_parameter(
         Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")
