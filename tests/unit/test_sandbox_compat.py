@@ -71,10 +71,10 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 39 and len(set(first)) == 39
+    assert len(first) == 41 and len(set(first)) == 41
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
-                "AWS Backup", "EventBridge Scheduler", "KMS")
+                "AWS Backup", "EventBridge Scheduler", "KMS", "EC2")
     assert all(line.split(":", 1)[0] in services for line in first)
 
 
@@ -533,3 +533,48 @@ def test_a_replica_key_has_the_policy_replicate_key_gave_it_else_the_default(
     assert policies[0] == own
     assert "Enable IAM User Permissions" in policies[1], "KMS's default, not the primary's"
     assert primary.get_key_policy(KeyId=keys[0], PolicyName="default")["Policy"] != own
+
+
+# --------------------------------------------------------------------------- issue 12
+
+def test_detailed_monitoring_is_switched_on_a_running_instance(client: Client) -> None:
+    ec2 = client("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    [instance] = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+                                   Monitoring={"Enabled": False})["Instances"]
+    ids = [instance["InstanceId"]]
+
+    def state() -> str:
+        reply = ec2.describe_instances(InstanceIds=ids)["Reservations"][0]["Instances"][0]
+        return str(reply["Monitoring"]["State"])
+
+    assert state() == "disabled"
+    answer = ec2.monitor_instances(InstanceIds=ids)["InstanceMonitorings"]
+    assert answer == [{"InstanceId": ids[0], "Monitoring": {"State": "pending"}}]
+    assert state() == "enabled"
+    ec2.unmonitor_instances(InstanceIds=ids)
+    assert state() == "disabled"
+
+
+def test_an_event_subscription_is_changed_in_place(client: Client) -> None:
+    rds, sns = client("rds"), client("sns")
+    topic = sns.create_topic(Name="events")["TopicArn"]
+    other = sns.create_topic(Name="other")["TopicArn"]
+    rds.create_event_subscription(SubscriptionName="db-events", SnsTopicArn=topic,
+                                  SourceType="db-instance", EventCategories=["failure"],
+                                  SourceIds=["db-a"], Enabled=True)
+    changed = rds.modify_event_subscription(
+        SubscriptionName="db-events", SnsTopicArn=other, SourceType="db-instance",
+        EventCategories=["failure", "maintenance"], Enabled=False)["EventSubscription"]
+    assert (changed["SnsTopicArn"], changed["EventCategoriesList"], changed["Enabled"]) == (
+        other, ["failure", "maintenance"], False)
+    rds.add_source_identifier_to_subscription(SubscriptionName="db-events",
+                                              SourceIdentifier="db-b")
+    rds.remove_source_identifier_from_subscription(SubscriptionName="db-events",
+                                                   SourceIdentifier="db-a")
+    [read] = rds.describe_event_subscriptions(
+        SubscriptionName="db-events")["EventSubscriptionsList"]
+    assert read["SourceIdsList"] == ["db-b"]
+    with pytest.raises(ClientError) as missing:
+        rds.modify_event_subscription(SubscriptionName="nope", Enabled=True)
+    assert error_of(missing)[0] == "SubscriptionNotFound"
