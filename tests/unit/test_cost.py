@@ -217,3 +217,14 @@ def test_cost_imports_no_aws_sdk() -> None:
     found = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
                            text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert found.stdout.strip() == "[]"
+
+
+def test_pgbouncer_detailed_monitoring_is_its_seven_metrics() -> None:
+    """Issue 12: EC2 detailed monitoring bills the instance's 7 one-minute metrics."""
+    [line] = lines_named(PRODUCTION, "PgBouncer detailed monitoring")
+    assert (line.quantity, line.monthly) == (7, round(7 * usd("cloudwatch.metric"), 2))
+    off = PRODUCTION.model_copy(update={"pgbouncer": PRODUCTION.pgbouncer.model_copy(
+        update={"detailed_monitoring": False})})
+    assert lines_named(off, "PgBouncer detailed monitoring") == []
+    assert round(compare(PRODUCTION).computed_total - compare(off).computed_total, 2) == \
+        line.monthly

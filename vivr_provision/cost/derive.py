@@ -306,6 +306,12 @@ def _security(out: Lines) -> None:
                 out.price("secretsmanager.secret", c.dr.region), None)
 
 
+#: What EC2 detailed monitoring publishes per instance (CloudWatch pricing's
+#: example: CPUUtilization, DiskReadOps, DiskWriteOps, DiskReadBytes,
+#: DiskWriteBytes, NetworkIn, NetworkOut).
+EC2_DETAILED_METRICS = 7
+
+
 def _monitoring(out: Lines) -> None:
     c = out.config
     region = c.aws.region
@@ -341,6 +347,12 @@ def _monitoring(out: Lines) -> None:
     out.add(("Monitoring", "CloudWatch Logs storage", f"longest retention {retention} days"),
             f"{logs.value:g} GB x {retention}/{DAYS_PER_MONTH} months", stored,
             out.price("logs.storage", region), "CloudWatch")
+    if c.pgbouncer.detailed_monitoring:
+        # EC2 detailed monitoring: the instance's 7 metrics at 1 minute, billed
+        # as CloudWatch metrics (issue 12).
+        out.add(("Monitoring", "PgBouncer detailed monitoring", "1-minute EC2 metrics"),
+                f"{EC2_DETAILED_METRICS} metrics", EC2_DETAILED_METRICS,
+                out.price("cloudwatch.metric", region), None)
     if not c.pgbouncer.datadog_metrics:
         return
     hosts = 1
