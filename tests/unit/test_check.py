@@ -286,3 +286,23 @@ def test_lint_findings_with_one_reason_are_one_row_naming_every_policy() -> None
         ["a/trust\nb/trust", "MALFORMED", "accepted", why],
         ["kms", "RESOURCE_STAR", "accepted", "means this key"],
         ["c/grants", "RESOURCE_MISMATCH", "FAIL", "wants *"]]
+
+
+def test_encrypted_topics_need_the_publishers_in_both_key_policies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: without the grant CloudWatch alarms and RDS events could not publish to
+    the encrypted topics (each notification dropped silently); the check says so, per
+    service and region."""
+    report = run_check(PRODUCTION)
+    publishing = [a for a in report.access if "encrypted topics" in a.why]
+    assert len(publishing) == 4 and all(a.ok for a in publishing)
+    assert {a.resource.split(":")[3] for a in publishing} == {"us-east-1", "us-west-2"}
+
+    monkeypatch.setattr("vivr_provision.steps.kms.topic_publisher_statements",
+                        lambda config, account: [])
+    failures = failures_of(PRODUCTION)
+    assert len(failures) == 4, failures
+    assert all("kms:GenerateDataKey, kms:Decrypt on arn:aws:kms:" in line for line in failures)
+    assert any(line.startswith("permission RDS events (events.rds.amazonaws.com): "
+                               "kms:GenerateDataKey, kms:Decrypt on arn:aws:kms:us-west-2:")
+               for line in failures), failures

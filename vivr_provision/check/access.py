@@ -405,11 +405,29 @@ def _standby_needs(config: PlatformConfig) -> list[Need]:
     return needs
 
 
+def _topic_needs(config: PlatformConfig) -> list[Need]:
+    """The services that publish to the encrypted topics (issue 12): SNS asks KMS for a
+    data key on the topic's key for the publisher, so CloudWatch alarms and RDS events
+    need ``kms:GenerateDataKey`` and ``kms:Decrypt`` there (SNS developer guide,
+    "Encryption at rest"), in both regions; the calls carry the account they act for."""
+    if not config.monitoring.encrypt_topics:
+        return []
+    sites = [(config.aws.region, "kms")]
+    if config.dr.enabled and config.kms.multi_region:
+        sites.append((config.dr.region, "dr.kms"))
+    publishers = (("cloudwatch.amazonaws.com", "CloudWatch alarms"),
+                  ("events.rds.amazonaws.com", "RDS events"))
+    return [Need(_service(name, label), ("kms:GenerateDataKey", "kms:Decrypt"),
+                 key_arn(config, region), f"publishes to the encrypted topics in {region}",
+                 ("key", step), {**TLS, "aws:SourceAccount": ACCOUNT_ID})
+            for region, step in sites for name, label in publishers]
+
+
 def needs_of(config: PlatformConfig) -> list[Need]:
     return [*_trust_needs(config), *_ecs_needs(config), *_standby_needs(config),
             *_data_needs(config),
             *_replication_needs(config), *_edge_needs(config), *_autoscaling_needs(config),
-            *_flow_log_needs(config)]
+            *_flow_log_needs(config), *_topic_needs(config)]
 
 
 def _resolve(documents: Documents, need: Need) -> tuple[NamedPolicy | None, bool]:
