@@ -21,13 +21,20 @@ NAME = "vivr-production-db-events"
 TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:vivr-production-devops-alerts"
 DR_TOPIC = f"arn:aws:sns:us-west-2:{ACCOUNT}:vivr-production-devops-alerts"
 OUTPUTS = {"sns.devops": {"topic_arn": TOPIC}, "dr.sns.devops": {"topic_arn": DR_TOPIC}}
-CATEGORIES = ["availability", "configuration change", "deletion", "failover", "failure",
-              "low storage", "maintenance", "notification", "read replica", "recovery"]
+#: A config that names categories (production subscribes to every category: none named).
+CATEGORIES = ["failover", "failure", "low storage", "maintenance"]
 
 
 @pytest.fixture(scope="module")
 def config() -> PlatformConfig:
     return production_config()
+
+
+def _listing(config: PlatformConfig) -> PlatformConfig:
+    events = config.monitoring.rds_events
+    assert events is not None
+    return config.model_copy(update={"monitoring": config.monitoring.model_copy(update={
+        "rds_events": events.model_copy(update={"categories": CATEGORIES})})})
 
 
 def _steps(config: PlatformConfig) -> dict[str, RdsEventSubscriptionStep]:
@@ -56,20 +63,23 @@ def test_without_the_block_there_is_no_subscription(config: PlatformConfig) -> N
 def _live(step: RdsEventSubscriptionStep, **edits: Any) -> dict[str, Any]:
     """DescribeEventSubscriptions' entry as created, read through the kind."""
     return {"CustSubscriptionId": NAME, NAME_KEY: NAME, "SnsTopicArn": TOPIC,
-            "SourceType": "db-instance", "EventCategoriesList": list(reversed(CATEGORIES)),
+            "SourceType": "db-instance",
+            "EventCategoriesList": list(reversed(step.events.categories)),
             "SourceIdsList": ["vivr-db-replica-1", "vivr-db"], "Enabled": True,
             "EventSubscriptionArn": f"arn:aws:rds:us-east-1:{ACCOUNT}:es:{NAME}",
             "TagMap": step.tags(), **edits}
 
 
-def test_create_sends_the_configured_subscription(config: PlatformConfig) -> None:
-    step = _steps(config)["rds-events"]
+@pytest.mark.parametrize("listing", [False, True], ids=["every category", "listed"])
+def test_create_sends_the_configured_subscription(config: PlatformConfig, listing: bool) -> None:
+    """Production subscribes to every category: no EventCategories at all (RDS API)."""
+    step = _steps(_listing(config) if listing else config)["rds-events"]
     arn = f"arn:aws:rds:us-east-1:{ACCOUNT}:es:{NAME}"
     with StubbedAws() as aws:
         aws.expect("rds", "create_event_subscription", {}, {
             "SubscriptionName": NAME, "SnsTopicArn": TOPIC, "SourceType": "db-instance",
-            "EventCategories": CATEGORIES, "SourceIds": ["vivr-db", "vivr-db-replica-1"],
-            "Enabled": True,
+            **({"EventCategories": CATEGORIES} if listing else {}),
+            "SourceIds": ["vivr-db", "vivr-db-replica-1"], "Enabled": True,
             "Tags": [{"Key": k, "Value": v} for k, v in sorted(step.tags().items())]})
         aws.expect("rds", "describe_event_subscriptions", {"EventSubscriptionsList": [{
             "CustSubscriptionId": NAME, "SnsTopicArn": TOPIC, "EventSubscriptionArn": arn}]},
@@ -80,25 +90,29 @@ def test_create_sends_the_configured_subscription(config: PlatformConfig) -> Non
     assert created.id == NAME
 
 
-@pytest.mark.parametrize(("edits", "expected"), [
-    ({}, []),
-    ({"Enabled": False}, [("enabled", False, True)]),
-    ({"EventCategoriesList": ["failure"]}, [("categories", ["failure"], CATEGORIES)]),
-    ({"SourceIdsList": ["vivr-db", "vivr-db-old"]},
-     [("source_ids", ["vivr-db", "vivr-db-old"], ["vivr-db", "vivr-db-replica-1"])]),
+@pytest.mark.parametrize(("listing", "edits", "expected"), [
+    (False, {}, []),
+    (True, {}, []),
+    (False, {"Enabled": False}, [("enabled", False, True, False)]),
+    (True, {"EventCategoriesList": ["failure"]},
+     [("categories", ["failure"], CATEGORIES, False)]),
+    # Back to every category: no documented in-place call, so a replacement.
+    (False, {"EventCategoriesList": ["failure"]}, [("categories", ["failure"], [], True)]),
+    (False, {"SourceIdsList": ["vivr-db", "vivr-db-old"]},
+     [("source_ids", ["vivr-db", "vivr-db-old"], ["vivr-db", "vivr-db-replica-1"], False)]),
 ])
-def test_drift(config: PlatformConfig, edits: dict[str, Any],
-               expected: list[tuple[str, Any, Any]]) -> None:
-    step = _steps(config)["rds-events"]
+def test_drift(config: PlatformConfig, listing: bool, edits: dict[str, Any],
+               expected: list[tuple[str, Any, Any, bool]]) -> None:
+    step = _steps(_listing(config) if listing else config)["rds-events"]
     with StubbedAws() as aws:
         changes = step.diff(aws.context(config, OUTPUTS), Resource(NAME, _live(step, **edits)))
-    assert [(c.field, c.current, c.desired) for c in changes] == expected
+    assert [(c.field, c.current, c.desired, c.replace) for c in changes] == expected
 
 
 def test_update_modifies_settings_and_moves_source_ids_one_by_one(
         config: PlatformConfig) -> None:
     """ModifyEventSubscription cannot change source ids: they are added and removed."""
-    step = _steps(config)["rds-events"]
+    step = _steps(_listing(config))["rds-events"]
     drifted = Resource(NAME, _live(step, Enabled=False, SourceIdsList=["vivr-db", "old-db"]))
     with StubbedAws() as aws:
         ctx = aws.context(config, OUTPUTS)

@@ -154,7 +154,8 @@ class RdsEventsConfig(StrictModel):
     name: Annotated[str, matching(r"[A-Za-z][A-Za-z0-9-]{0,254}", "a subscription name")]
     topic: str
     source_type: Literal["db-instance"] = "db-instance"
-    categories: Annotated[list[RdsEventCategory], Field(min_length=1)]
+    #: Empty: every category (RDS: a subscription without ``EventCategories``).
+    categories: list[RdsEventCategory]
     enabled: bool = True
 
 

@@ -12,6 +12,10 @@ Why it is built this way:
 * **Source ids are listed, not "every instance"**: staging and production
   share a region, and a subscription without ``SourceIds`` would mail each
   environment's DevOps the other's events.
+* **No categories means every category**: ``EventCategories`` is left out of
+  the create, and RDS lists none (``EventCategoriesList`` empty).  The API
+  has no documented way to go back from a list to "every category" in
+  place, so that change replaces the subscription (destroy, then apply).
 * **Source ids converge by add/remove** (``ModifyEventSubscription`` cannot
   change them; botocore's model: ``AddSourceIdentifierToSubscription`` /
   ``RemoveSourceIdentifierFromSubscription``); the topic, categories and
@@ -27,7 +31,7 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.ops import RdsEventsConfig
 from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import KindStep, aws_tags, gone_on
-from vivr_provision.steps.drift import NAME, TAGS, Field
+from vivr_provision.steps.drift import NAME, TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import EVENT_SUBSCRIPTION
 
 FAMILY = "rds-events"
@@ -92,35 +96,51 @@ class RdsEventSubscriptionStep(KindStep):
     def topic_arn(self, ctx: StepContext) -> str:
         return str(ctx.output(self.topic_step, "topic_arn"))
 
+    def _categories(self) -> dict[str, Any]:
+        """``EventCategories`` when the config lists some; none means every category."""
+        wanted = sorted(self.events.categories)
+        return {"EventCategories": wanted} if wanted else {}
+
     def create(self, ctx: StepContext, token: str) -> Resource:
         ctx.client("rds", self.region).create_event_subscription(
             SubscriptionName=self.events.name, SnsTopicArn=self.topic_arn(ctx),
-            SourceType=self.events.source_type, EventCategories=sorted(self.events.categories),
+            SourceType=self.events.source_type, **self._categories(),
             SourceIds=self.identifiers, Enabled=self.events.enabled,
             Tags=aws_tags(self.tags()))
         return self.reread(ctx)
 
-    FIELDS = (
-        NAME,
-        TAGS,
-        Field("topic", lambda d: d.get("SnsTopicArn"), lambda s, ctx: s.topic_arn(ctx),
-              apply="modify_subscription"),
-        Field("source_type", lambda d: d.get("SourceType"),
-              lambda s, ctx: s.events.source_type, apply="modify_subscription"),
-        Field("categories", lambda d: sorted(d.get("EventCategoriesList") or []),
-              lambda s, ctx: sorted(s.events.categories), compare="unordered",
-              apply="modify_subscription"),
-        Field("enabled", lambda d: d.get("Enabled"), lambda s, ctx: s.events.enabled,
-              apply="modify_subscription"),
-        Field("source_ids", lambda d: sorted(d.get("SourceIdsList") or []),
-              lambda s, ctx: s.identifiers, compare="unordered", apply="converge_sources"),
-    )
+    def fields(self) -> tuple[Field, ...]:
+        """The settings; back to "every category" is a replacement (see the module)."""
+        return (
+            NAME,
+            TAGS,
+            Field("topic", lambda d: d.get("SnsTopicArn"), lambda s, ctx: s.topic_arn(ctx),
+                  apply="modify_subscription"),
+            Field("source_type", lambda d: d.get("SourceType"),
+                  lambda s, ctx: s.events.source_type, apply="modify_subscription"),
+            Field("categories", lambda d: sorted(d.get("EventCategoriesList") or []),
+                  lambda s, ctx: sorted(s.events.categories), compare="unordered",
+                  effect="in_place" if self.events.categories else "replace",
+                  apply="modify_subscription"),
+            Field("enabled", lambda d: d.get("Enabled"), lambda s, ctx: s.events.enabled,
+                  apply="modify_subscription"),
+            Field("source_ids", lambda d: sorted(d.get("SourceIdsList") or []),
+                  lambda s, ctx: s.identifiers, compare="unordered",
+                  apply="converge_sources"),
+        )
+
+    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
+        return drift(self, ctx, resource.data, self.fields())
+
+    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        converge(self, ctx, resource, changes, self.fields())
+        return self.reread(ctx)
 
     def modify_subscription(self, ctx: StepContext, resource: Resource,
                             changes: list[Change]) -> None:
         ctx.client("rds", self.region).modify_event_subscription(
             SubscriptionName=self.events.name, SnsTopicArn=self.topic_arn(ctx),
-            SourceType=self.events.source_type, EventCategories=sorted(self.events.categories),
+            SourceType=self.events.source_type, **self._categories(),
             Enabled=self.events.enabled)
 
     def converge_sources(self, ctx: StepContext, resource: Resource,
