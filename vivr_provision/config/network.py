@@ -74,6 +74,10 @@ class NetworkConfig(StrictModel):
     nat_gateway: NatGatewayConfig | None = None
     route_tables: list[RouteTableConfig]
     flow_logs: FlowLogConfig | None = None
+    #: Revoke every rule of the VPC's default security group and keep it empty
+    #: (CIS AWS Foundations 5.4; step ``default-sg``).  Nothing of the platform
+    #: uses that group; an ENI launched without a group would get no traffic.
+    empty_default_security_group: bool = True
 
     def subnet(self, name: str) -> SubnetConfig:
         """The subnet called ``name`` (validated to exist wherever it is referenced)."""

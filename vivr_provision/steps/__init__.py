@@ -14,6 +14,7 @@ from vivr_provision.steps.alb import alb_steps
 from vivr_provision.steps.backup_archive import archive_steps
 from vivr_provision.steps.base import Step
 from vivr_provision.steps.cloudfront import cloudfront_steps
+from vivr_provision.steps.default_group import default_group_steps
 from vivr_provision.steps.dns import dns_steps
 from vivr_provision.steps.dr import dr_cache_steps, dr_network_steps, dr_standby_steps
 from vivr_provision.steps.ecs import ecs_steps
@@ -43,7 +44,7 @@ GraphStepFactory = Callable[[PlatformConfig, Collection[str]], list[Step]]
 
 #: Families in declaration order; the engine orders them by dependencies.
 FACTORIES: tuple[StepFactory, ...] = (
-    network_steps, security_steps, dr_network_steps,
+    network_steps, security_steps, dr_network_steps, default_group_steps,
     service_linked_role_steps, kms_steps, secret_steps, iam_steps, secret_policy_steps,
     rds_steps,
     pgbouncer_steps, elasticache_steps, dr_cache_steps, log_steps, flow_log_steps, s3_steps,

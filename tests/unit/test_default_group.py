@@ -1,0 +1,118 @@
+"""The VPC's default security group: found through its VPC, emptied, drift on a rule added back.
+
+Stubber clients: the requests AWS receives (revoke by rule id, one call per
+direction) and what ``plan`` shows; the e2e test reads the empty group back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.stubbed import StubbedAws, production_config
+from vivr_provision.config import PlatformConfig
+from vivr_provision.steps import build_steps
+from vivr_provision.steps.default_group import DefaultSecurityGroupStep
+
+OUTPUTS = {"vpc": {"vpc_id": "vpc-0abc"}, "dr.vpc": {"vpc_id": "vpc-0dr"}}
+FILTERS = [{"Name": "vpc-id", "Values": ["vpc-0abc"]},
+           {"Name": "group-name", "Values": ["default"]}]
+RULES_FILTER = [{"Name": "group-id", "Values": ["sg-0def"]}]
+
+
+@pytest.fixture(scope="module")
+def config() -> PlatformConfig:
+    return production_config()
+
+
+def _step(config: PlatformConfig) -> DefaultSecurityGroupStep:
+    [step] = [s for s in build_steps(config) if s.name == "default-sg"]
+    assert isinstance(step, DefaultSecurityGroupStep)
+    return step
+
+
+def _aws_defaults() -> list[dict[str, Any]]:
+    """What AWS puts in a new VPC's default group: all in from itself, all out."""
+    return [
+        {"SecurityGroupRuleId": "sgr-in", "GroupId": "sg-0def", "IsEgress": False,
+         "IpProtocol": "-1", "FromPort": -1, "ToPort": -1,
+         "ReferencedGroupInfo": {"GroupId": "sg-0def"}},
+        {"SecurityGroupRuleId": "sgr-out", "GroupId": "sg-0def", "IsEgress": True,
+         "IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "CidrIpv4": "0.0.0.0/0"},
+    ]
+
+
+def _expect_find(aws: StubbedAws, rules: list[dict[str, Any]]) -> None:
+    aws.expect("ec2", "describe_security_groups",
+               {"SecurityGroups": [{"GroupId": "sg-0def", "GroupName": "default"}]},
+               {"Filters": FILTERS})
+    aws.expect("ec2", "describe_security_group_rules", {"SecurityGroupRules": rules},
+               {"Filters": RULES_FILTER})
+
+
+def test_both_vpcs_get_one_and_the_dr_one_reads_its_own_vpc(config: PlatformConfig) -> None:
+    steps = {s.name: s for s in build_steps(config) if isinstance(s, DefaultSecurityGroupStep)}
+    assert set(steps) == {"default-sg", "dr.default-sg"}
+    assert steps["default-sg"].depends_on() == ("vpc",)
+    assert steps["dr.default-sg"].depends_on() == ("dr.vpc",)
+    assert steps["dr.default-sg"].region == "us-west-2"
+
+
+def test_keeping_aws_rules_is_a_config_choice(config: PlatformConfig) -> None:
+    network = config.network.model_copy(update={"empty_default_security_group": False})
+    kept = config.model_copy(update={"network": network})
+    names = {s.name for s in build_steps(kept)}
+    assert "default-sg" not in names and "dr.default-sg" in names
+
+
+def test_create_revokes_aws_defaults_by_rule_id(config: PlatformConfig) -> None:
+    step = _step(config)
+    with StubbedAws() as aws:
+        _expect_find(aws, _aws_defaults())
+        aws.expect("ec2", "revoke_security_group_ingress", {"Return": True},
+                   {"GroupId": "sg-0def", "SecurityGroupRuleIds": ["sgr-in"]})
+        aws.expect("ec2", "revoke_security_group_egress", {"Return": True},
+                   {"GroupId": "sg-0def", "SecurityGroupRuleIds": ["sgr-out"]})
+        aws.expect("ec2", "describe_security_group_rules", {"SecurityGroupRules": []},
+                   {"Filters": RULES_FILTER})
+        created = step.create(aws.context(config, OUTPUTS), "token-unused")
+    assert step.outputs(created) == {"id": "sg-0def", "group_id": "sg-0def", "rule_count": 0}
+
+
+def test_a_rule_added_by_hand_is_drift_plan_names(config: PlatformConfig) -> None:
+    step = _step(config)
+    added = [{"SecurityGroupRuleId": "sgr-ssh", "GroupId": "sg-0def", "IsEgress": False,
+              "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0"}]
+    with StubbedAws() as aws:
+        _expect_find(aws, added)
+        ctx = aws.context(config, OUTPUTS)
+        found = step.find(ctx, "sg-0def")
+        assert found is not None
+        [change] = step.diff(ctx, found)
+    assert change.describe() == "rules: ['ingress tcp/22-22 from 0.0.0.0/0'] -> [] (update)"
+
+
+def test_an_empty_group_is_unchanged_and_destroy_only_lets_go(config: PlatformConfig) -> None:
+    step = _step(config)
+    with StubbedAws() as aws:
+        _expect_find(aws, [])
+        ctx = aws.context(config, OUTPUTS)
+        found = step.find(ctx, None)
+        assert found is not None and step.diff(ctx, found) == []
+        # No call at all: DeleteSecurityGroup refuses a default group.
+        kept = step.delete(ctx, found)
+    assert kept == ["default security group sg-0def kept (empty): AWS deletes it with its VPC"]
+
+
+def test_nothing_to_find_before_the_vpc_exists(config: PlatformConfig) -> None:
+    with StubbedAws() as aws:
+        assert _step(config).find(aws.context(config, {}), None) is None
+
+
+def test_a_vpc_without_its_default_group_is_an_error_on_create(config: PlatformConfig) -> None:
+    with StubbedAws() as aws:
+        aws.expect("ec2", "describe_security_groups", {"SecurityGroups": []}, {"Filters": FILTERS})
+        with pytest.raises(RuntimeError, match="default-sg: the VPC has no default security"):
+            _step(config).create(aws.context(config, OUTPUTS), "t")
+
