@@ -182,6 +182,11 @@ def _assert_fargate_tier_matches_the_spec(aws: Aws) -> None:
     assert [(p["containerPort"], p["protocol"]) for p in container["portMappings"]] == \
         [(3000, "tcp")]
     assert container["memory"] == 2048, "container-level memory (EC2 needs it; run_task too)"
+    # Issue 12: read-only root, /tmp an empty task volume.
+    assert container["readonlyRootFilesystem"] is True
+    assert [(m["sourceVolume"], m["containerPath"]) for m in container["mountPoints"]] == \
+        [("rw-tmp", "/tmp")]
+    assert [v["name"] for v in task["volumes"]] == ["rw-tmp"]
     environment = {e["name"]: e["value"] for e in container["environment"]}
     assert environment["NODE_ENV"] == "production" and environment["PORT"] == "3000"
     logging_config = container["logConfiguration"]

@@ -87,6 +87,11 @@ def test_the_task_definition_reads_the_dr_replica_and_the_secrets_replicas(
         taskDefinition="vivr-app-dr")["taskDefinition"]
     assert definition["taskDefinitionArn"] == _service(standby)["taskDefinition"]
     [container] = definition["containerDefinitions"]
+    # Issue 12: the primary's read-only root and /tmp volume, on the standby too.
+    assert container["readonlyRootFilesystem"] is True
+    assert [(m["sourceVolume"], m["containerPath"]) for m in container["mountPoints"]] == \
+        [("rw-tmp", "/tmp")]
+    assert [v["name"] for v in definition["volumes"]] == ["rw-tmp"]
     environment = {e["name"]: e["value"] for e in container["environment"]}
     [replica] = standby.client("rds", DR).describe_db_instances(
         DBInstanceIdentifier="vivr-db-dr")["DBInstances"]

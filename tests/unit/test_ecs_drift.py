@@ -452,7 +452,13 @@ def _registered(step: TaskDefinitionStep, ctx: StepContext, **container: Any) ->
 
 TASK_CASES: list[tuple[str, dict[str, Any], dict[str, Any], Expected]] = [
     ("in sync", {}, {}, []),
-    ("fields ECS adds are not drift", {}, {"cpu": 0, "mountPoints": [], "volumesFrom": []}, []),
+    ("fields ECS adds are not drift", {}, {"cpu": 0, "volumesFrom": []}, []),
+    ("a writable root filesystem is drift", {}, {"readonlyRootFilesystem": False},
+     [("containerDefinitions.vivr-app.readonlyRootFilesystem", False, True, False)]),
+    ("a lost scratch mount is drift", {"volumes": []}, {"mountPoints": []},
+     [("volumes.rw-tmp", None, {"name": "rw-tmp"}, False),
+      ("containerDefinitions.vivr-app.mountPoints", [],
+       [{"sourceVolume": "rw-tmp", "containerPath": "/tmp", "readOnly": False}], False)]),
     ("task size", {"cpu": "512"}, {}, [("cpu", "512", "1024", False)]),
     ("new image", {}, {"image": "ghcr.io/your-org/vivr:1"},
      [("containerDefinitions.vivr-app.image", "ghcr.io/your-org/vivr:1",

@@ -238,3 +238,43 @@ def test_staging_reads_from_its_primaries_having_no_replicas() -> None:
     assert endpoints["DATABASE_READER_HOST"].key == endpoints["DATABASE_WRITER_HOST"].key \
         == staging.rds.identifier
     assert endpoints["REDIS_READER_HOST"].output == "primary_endpoint"
+
+
+def test_the_root_filesystem_is_read_only_with_tmp_a_task_volume(config: PlatformConfig) -> None:
+    request = desired_task_definition(_context(config, _outputs(config)), config, "us-east-1")
+    container = _container(request)
+    assert container["readonlyRootFilesystem"] is True
+    assert container["mountPoints"] == [
+        {"sourceVolume": "rw-tmp", "containerPath": "/tmp", "readOnly": False}]
+    # A volume with a name and no host: empty, task-scoped (Fargate ephemeral storage).
+    assert request["volumes"] == [{"name": "rw-tmp"}]
+
+
+def _production_with(**container: Any) -> PlatformConfig:
+    data = yaml.safe_load((REPO / "config" / "production.yaml").read_text())
+    data["ecs"]["task_definition"]["container"].update(container)
+    return parse_config(data, "production.yaml")
+
+
+def test_each_writable_path_is_its_own_volume_and_none_means_none() -> None:
+    config = _production_with(writable_paths=["/tmp", "/var/cache/next"])
+    request = desired_task_definition(_context(config, _outputs(config)), config, "us-east-1")
+    assert [m["sourceVolume"] for m in _container(request)["mountPoints"]] == \
+        ["rw-tmp", "rw-var-cache-next"]
+    assert request["volumes"] == [{"name": "rw-tmp"}, {"name": "rw-var-cache-next"}]
+    writable = _production_with(read_only_root_filesystem=False, writable_paths=[])
+    request = desired_task_definition(_context(writable, _outputs(writable)), writable,
+                                      "us-east-1")
+    assert request["volumes"] == []
+    assert not {"readonlyRootFilesystem", "mountPoints"} & set(_container(request))
+
+
+@pytest.mark.parametrize(("paths", "message"), [
+    (["tmp"], "'tmp' is not an absolute directory path other than /"),
+    (["/"], "'/' is not an absolute directory path other than /"),
+    (["/var/cache", "/var-cache"], "paths that name the same volume (rw-var-cache)"),
+])
+def test_a_bad_writable_path_is_refused_with_its_reason(paths: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        _production_with(writable_paths=paths)
+    assert message in str(refused.value)

@@ -311,3 +311,15 @@ def test_check_proves_the_standby_tasks_may_start_in_the_dr_region() -> None:
     logs = next(a for a in rows if a.principal.startswith("CloudWatch Logs"))
     assert logs.ok and "key policy (dr.kms)#CloudWatchLogsOfThisEnvironment" in logs.reason
     assert all(a.ok for a in rows), [a.name for a in rows if not a.ok]
+
+
+def test_the_standby_container_has_the_primarys_read_only_root_and_scratch_volume() -> None:
+    config = production_config()
+    step = _steps(config)["dr.ecs-task-definition"]
+    assert isinstance(step, TaskDefinitionStep)
+    request = step.desired(StubbedAws(DR).context(config, _outputs(config)))
+    [container] = request["containerDefinitions"]
+    assert container["readonlyRootFilesystem"] is True
+    assert container["mountPoints"] == [
+        {"sourceVolume": "rw-tmp", "containerPath": "/tmp", "readOnly": False}]
+    assert request["volumes"] == [{"name": "rw-tmp"}]

@@ -9,6 +9,7 @@ registers with) are checked by the root model.
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Annotated, Literal
 
@@ -340,6 +341,9 @@ class ContainerSecretConfig(StrictModel):
 
 
 EnvName = Annotated[str, matching(r"[A-Z_][A-Z0-9_]*", "an environment variable name")]
+#: An absolute directory inside the container, not the root itself.
+ContainerPath = Annotated[str, matching(r"/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*",
+                                        "an absolute directory path other than /")]
 
 #: Where an endpoint variable may come from: source -> the outputs it may name.
 #: They are outputs of the steps that build the resource (``rds.<identifier>``,
@@ -402,6 +406,13 @@ class ContainerConfig(StrictModel):
     health_check: ContainerHealthCheckConfig
     log_group: str
     log_stream_prefix: Name
+    #: ``readonlyRootFilesystem`` (issue 12; ECS.5 in AWS Security Hub): the image's
+    #: files cannot be changed by a compromised process.
+    read_only_root_filesystem: bool = True
+    #: Directories the app writes to, each an empty task-scoped bind mount
+    #: (ephemeral storage on Fargate, gone with the task; ECS Developer Guide,
+    #: "Bind mount examples": a volume with a name and no host).
+    writable_paths: list[ContainerPath] = Field(default_factory=lambda: ["/tmp"])
 
     @model_validator(mode="after")
     def _check(self) -> ContainerConfig:
@@ -411,7 +422,20 @@ class ContainerConfig(StrictModel):
         if dups:
             raise ValueError(f"variable(s) set twice (environment, endpoints, secrets): "
                              f"{', '.join(dups)}")
+        volumes = [writable_volume_name(p) for p in self.writable_paths]
+        clashes = sorted({v for v in volumes if volumes.count(v) > 1})
+        if clashes:
+            raise ValueError("writable_paths: paths that name the same volume "
+                             f"({', '.join(clashes)})")
         return self
+
+
+def writable_volume_name(path: str) -> str:
+    """The task volume mounted at ``path``: ``/var/cache/app`` -> ``rw-var-cache-app``.
+
+    ECS volume names allow letters, digits, ``_`` and ``-`` (up to 255).
+    """
+    return "rw-" + re.sub(r"[^A-Za-z0-9_]+", "-", path).strip("-")
 
 
 class TaskDefinitionConfig(StrictModel):

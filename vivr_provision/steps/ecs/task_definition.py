@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
-from vivr_provision.config.app import ContainerEndpointConfig
+from vivr_provision.config.app import ContainerEndpointConfig, writable_volume_name
 from vivr_provision.log import get_logger
 from vivr_provision.steps.base import (
     Change,
@@ -129,6 +129,12 @@ def containers(definition: Mapping[str, Any]) -> Exact:
         for container in definition.get("containerDefinitions") or []})
 
 
+def volumes(definition: Mapping[str, Any]) -> Exact:
+    """A definition's volumes by name, both ways (a volume more or less is a difference);
+    each one a projection (ECS adds ``host: {}`` to a bind mount without one)."""
+    return Exact({v["name"]: v for v in definition.get("volumes") or []})
+
+
 def desired_task_definition(ctx: StepContext, config: PlatformConfig, region: str,
                             tier: EcsTier | None = None) -> dict[str, Any]:
     """The ``RegisterTaskDefinition`` request the config describes (without tags).
@@ -138,6 +144,11 @@ def desired_task_definition(ctx: StepContext, config: PlatformConfig, region: st
     implementations cannot run a task without it.  A tier whose secrets are
     replicated (the standby) references each replica's ARN in its own
     region (``dr_arn``), so its tasks start while the primary region is down.
+    The root filesystem is read-only where the config says so, with each
+    writable path an empty task volume (both tiers: the standby copies the
+    container).  ``readonlyRootFilesystem`` is sent only when true and
+    ``mountPoints`` only when there are some, so a definition without them
+    compares equal to what ECS reports (it omits the one, adds ``[]`` for the other).
     """
     tier = tier or primary_tier(config)
     task = tier.ecs.task_definition
@@ -172,6 +183,12 @@ def desired_task_definition(ctx: StepContext, config: PlatformConfig, region: st
             "awslogs-region": region,
             "awslogs-stream-prefix": container.log_stream_prefix}},
     }
+    if container.read_only_root_filesystem:
+        definition["readonlyRootFilesystem"] = True
+    if container.writable_paths:
+        definition["mountPoints"] = [
+            {"sourceVolume": writable_volume_name(path), "containerPath": path,
+             "readOnly": False} for path in container.writable_paths]
     return {
         "family": task.family,
         "taskRoleArn": str(ctx.output(TASK_ROLE_STEP, "role_arn")),
@@ -182,6 +199,8 @@ def desired_task_definition(ctx: StepContext, config: PlatformConfig, region: st
         "memory": str(task.memory),
         "runtimePlatform": dict(RUNTIME_PLATFORM),
         "containerDefinitions": [definition],
+        # Empty bind mounts (a name, no host): task-scoped scratch space.
+        "volumes": [{"name": writable_volume_name(path)} for path in container.writable_paths],
     }
 
 
@@ -213,6 +232,8 @@ class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
         *(_setting(key) for key in ("family", "taskRoleArn", "executionRoleArn", "networkMode",
                                     "requiresCompatibilities", "cpu", "memory")),
         _setting("runtimePlatform", "document"),
+        Field("volumes", volumes, lambda s, ctx: volumes(s.desired(ctx)),
+              compare="document", apply="register"),
         Field("containerDefinitions", containers,
               lambda s, ctx: containers(s.desired(ctx)),
               compare="document", apply="register"),
