@@ -170,6 +170,21 @@ def test_apply_builds_the_buckets_as_the_spec_says(aws: Aws) -> None:
     # Temp: no policy but the TLS deny.
     assert len(_policy(aws, "vivr-temp")["Statement"]) == 1
 
+    # Server access logging (issue 12): each bucket but the logs bucket into
+    # vivr-logs under s3/<bucket>/, admitted per source bucket and account.
+    for bucket in ("vivr-assets", "vivr-backups", "vivr-temp"):
+        assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"] == {
+            "TargetBucket": "vivr-logs", "TargetPrefix": f"s3/{bucket}/"}, bucket
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="vivr-logs")
+    assert "LoggingEnabled" not in aws.client("s3", DR_REGION).get_bucket_logging(
+        Bucket=REPLICA), "S3 delivers access logs within a region only"
+    delivery = {s["Resource"]: s["Condition"] for s in _policy(aws, "vivr-logs")["Statement"]
+                if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}}
+    assert delivery == {f"arn:aws:s3:::vivr-logs/s3/{b}/*": {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{b}"},
+        "StringEquals": {"aws:SourceAccount": account}}
+        for b in ("vivr-assets", "vivr-backups", "vivr-temp")}
+
     # Backups replicate to us-west-2: the destination exists there, versioned,
     # encrypted with the DR replica of the platform key.
     west = aws.client("s3", DR_REGION)

@@ -14,9 +14,12 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import pytest
+import yaml
 
-from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
-from vivr_provision.config import PlatformConfig
+from tests.unit.stubbed import ACCOUNT, REPO, StubbedAws, production_config
+from vivr_provision.config import PlatformConfig, parse_config
+from vivr_provision.errors import ConfigError
+from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import Change, Resource
 from vivr_provision.steps.s3 import READINGS, BucketStep
 
@@ -68,6 +71,8 @@ def _converged(step: BucketStep, aws: StubbedAws) -> dict[str, Any]:
         "policy": {"Policy": json.dumps(policy)} if policy else "NoSuchBucketPolicy",
         "replication": {"ReplicationConfiguration": replication} if replication
         else "ReplicationConfigurationNotFoundError",
+        "access_logging": {"LoggingEnabled": step.desired_logging()}
+        if step.desired_logging() else {},
     }
 
 
@@ -97,6 +102,22 @@ class Case(NamedTuple):
 
 CASES = {
     "converged": Case("temp", {}, {}, [], []),
+    "access logging turned off by hand is turned on again": Case(
+        "temp", {}, {"access_logging": {}},
+        [("access_logging", None, ["vivr-logs", "s3/vivr-temp/"])],
+        [("put_bucket_logging", {"BucketLoggingStatus": {"LoggingEnabled": {
+            "TargetBucket": "vivr-logs", "TargetPrefix": "s3/vivr-temp/"}}})]),
+    "access logs sent elsewhere by hand come back to the logs bucket": Case(
+        "assets", {}, {"access_logging": {"LoggingEnabled": {
+            "TargetBucket": "someone-elses", "TargetPrefix": ""}}},
+        [("access_logging", ["someone-elses", ""], ["vivr-logs", "s3/vivr-assets/"])],
+        [("put_bucket_logging", {"BucketLoggingStatus": {"LoggingEnabled": {
+            "TargetBucket": "vivr-logs", "TargetPrefix": "s3/vivr-assets/"}}})]),
+    "the logs bucket logging into itself is turned off": Case(
+        "logs", {}, {"access_logging": {"LoggingEnabled": {
+            "TargetBucket": "vivr-logs", "TargetPrefix": "s3/vivr-logs/"}}},
+        [("access_logging", ["vivr-logs", "s3/vivr-logs/"], None)],
+        [("put_bucket_logging", {"BucketLoggingStatus": {}})]),
     "versioning suspended by hand is enabled again": Case(
         "assets", {}, {"versioning": {"Status": "Suspended"}},
         [("versioning", "Suspended", "Enabled")],
@@ -301,3 +322,44 @@ def test_a_bucket_in_another_region_is_a_replacement_and_is_not_read(
     with StubbedAws() as aws:  # no Get call: nothing but the region is compared
         changes = step.diff(aws.context(config, OUTPUTS), resource)
     assert changes == [Change("region", "us-west-2", "us-east-1", replace=True)]
+
+
+def test_the_logs_bucket_admits_s3_log_delivery_per_source_bucket_and_account(
+        config: PlatformConfig) -> None:
+    """S3 User Guide, "Enabling Amazon S3 server access logging": bucket-policy delivery."""
+    step = BucketStep(config, "logs")
+    with StubbedAws() as aws:
+        policy = step.desired_policy(aws.context(config, OUTPUTS))
+    assert policy is not None
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert sorted(s for s in statements if s.startswith("S3ServerAccessLogs")) == [
+        "S3ServerAccessLogsAssets", "S3ServerAccessLogsBackups", "S3ServerAccessLogsTemp"]
+    assert statements["S3ServerAccessLogsTemp"] == {
+        "Sid": "S3ServerAccessLogsTemp", "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::vivr-logs/s3/vivr-temp/*",
+        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::vivr-temp"},
+                      "StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+    # The ALB's delivery and the TLS-only deny are still there.
+    assert {"AlbAccessLogDelivery", "DenyInsecureTransport"} <= set(statements)
+
+
+def test_sources_follow_the_logs_bucket_and_the_dr_replica_does_not_log(
+        config: PlatformConfig) -> None:
+    steps = {s.name: s for s in build_steps(config) if isinstance(s, BucketStep)}
+    assert {n for n, s in steps.items() if "s3.logs" in s.depends_on()} == \
+        {"s3.assets", "s3.backups", "s3.temp"}
+    assert "s3.logs" not in steps["s3.logs"].depends_on()
+    replica = steps["dr.s3.backups"]
+    assert replica.desired_logging() is None
+    with StubbedAws() as aws:
+        policy = replica.desired_policy(aws.context(config, OUTPUTS))
+    assert policy is not None and [s["Sid"] for s in policy["Statement"]] == \
+        ["DenyInsecureTransport"]
+
+
+def test_an_access_log_target_encrypted_with_kms_is_refused() -> None:
+    data = yaml.safe_load((REPO / "config" / "production.yaml").read_text())
+    data["s3"]["server_access_logs"]["bucket"] = "backups"
+    with pytest.raises(ConfigError, match="only into a bucket encrypted with SSE-S3"):
+        parse_config(data, "production.yaml")

@@ -430,6 +430,21 @@ class BucketConfig(StrictModel):
         return self
 
 
+class ServerAccessLogsConfig(StrictModel):
+    """S3 server access logging of every bucket into one of them (issue 12; CIS S3.9).
+
+    Each other bucket of ``buckets`` in the primary region logs into
+    ``bucket`` under ``<prefix><its name>/``; the target does not log into
+    itself (each delivery would be logged again).  The target's policy
+    admits ``logging.s3.amazonaws.com`` per source (S3 User Guide, "Enabling
+    Amazon S3 server access logging": bucket-policy delivery with
+    ``aws:SourceArn`` and ``aws:SourceAccount``).
+    """
+
+    bucket: Annotated[str, matching(r"[a-z][a-z0-9_]*", "a bucket key")]
+    prefix: Annotated[str, matching(r"([A-Za-z0-9_.-]+/)*", "a key prefix ending in /")] = "s3/"
+
+
 class S3Config(StrictModel):
     """Buckets by key (assets, backups, logs, temp); others refer to the key.
 
@@ -439,6 +454,33 @@ class S3Config(StrictModel):
 
     name_suffix: Annotated[str, matching(r"(-[a-z0-9]+)*", "a suffix like -staging")] = ""
     buckets: dict[Annotated[str, matching(r"[a-z][a-z0-9_]*", "a bucket key")], BucketConfig]
+    server_access_logs: ServerAccessLogsConfig | None = None
+
+    @model_validator(mode="after")
+    def _check_access_logs(self) -> S3Config:
+        logs = self.server_access_logs
+        if logs is None:
+            return self
+        target = self.buckets.get(logs.bucket)
+        if target is None:
+            raise ValueError(f"server_access_logs.bucket {logs.bucket!r} is not a key of "
+                             "s3.buckets")
+        if target.encryption != "AES256":
+            # S3 User Guide, "Enabling Amazon S3 server access logging": the target
+            # bucket's default encryption must be SSE-S3.
+            raise ValueError(f"server_access_logs.bucket {logs.bucket}: S3 delivers access "
+                             "logs only into a bucket encrypted with SSE-S3 (AES256)")
+        return self
+
+    def access_log_target(self, key: str) -> str | None:
+        """The key of the bucket ``key`` logs into, or None (no logging, or the target)."""
+        logs = self.server_access_logs
+        return None if logs is None or key == logs.bucket else logs.bucket
+
+    def access_log_prefix(self, key: str) -> str:
+        """Where bucket ``key``'s access logs land in the target: ``s3/<bucket name>/``."""
+        assert self.server_access_logs is not None
+        return f"{self.server_access_logs.prefix}{self.bucket_name(key)}/"
 
     def bucket_name(self, key: str) -> str:
         """The real (global) name of bucket ``key``."""

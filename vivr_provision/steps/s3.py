@@ -93,6 +93,9 @@ ELB_ACCOUNTS = {
     "me-south-1": "076674570225", "sa-east-1": "507241528517",
 }  # fmt: skip
 ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
+#: The principal that writes S3 server access logs (S3 User Guide, "Permissions for
+#: log delivery"); moto also accepts a PutBucketLogging only once it is admitted.
+S3_LOG_DELIVERY = "logging.s3.amazonaws.com"
 CLOUDFRONT = "cloudfront.amazonaws.com"
 
 BUCKET_GONE = tuple(BUCKET.not_found)
@@ -157,6 +160,8 @@ READINGS = (
     Reading("lifecycle", "get_bucket_lifecycle_configuration", NO_LIFECYCLE, "Rules"),
     Reading("policy", "get_bucket_policy", NO_POLICY, "Policy"),
     Reading("replication", "get_bucket_replication", NO_REPLICATION, "ReplicationConfiguration"),
+    # GetBucketLogging answers {} (no error) for a bucket that does not log.
+    Reading("access_logging", "get_bucket_logging", (), "LoggingEnabled"),
 )
 
 
@@ -165,6 +170,13 @@ def _seen(setting: str, view: Callable[[Any], Any] = lambda value: value
     """A row's ``current``: the setting as read (through ``view``), or UNREPORTED when the
     bucket was not read (it is in another region, which only replacing it could fix)."""
     return lambda data: view(data[setting]) if setting in data else UNREPORTED
+
+
+def _logging_view(enabled: Mapping[str, Any] | None) -> list[str] | None:
+    """``[target bucket, prefix]`` of a ``LoggingEnabled``, or None when it does not log."""
+    if not enabled:
+        return None
+    return [str(enabled.get("TargetBucket")), str(enabled.get("TargetPrefix", ""))]
 
 
 def _blocked(configuration: Mapping[str, Any] | None) -> list[str]:
@@ -216,6 +228,12 @@ class BucketStep(NamedStep):
     def replicates_kms(self) -> bool:
         return self.replication is not None and self.replication.replicate_kms_encrypted
 
+    @property
+    def access_log_target(self) -> str | None:
+        """The key of the bucket this one's server access logs go to (``s3.server_access_logs``)."""
+        assert self.key is not None
+        return self.config.s3.access_log_target(self.key)
+
     def depends_on(self) -> tuple[str, ...]:
         deps: set[str] = set()
         if self.kms_encrypted:
@@ -226,6 +244,9 @@ class BucketStep(NamedStep):
             deps.update({f"dr.{self.name}", "iam.s3_replication_role"})
             if self.replicates_kms:
                 deps.add("dr.kms")
+        if self.access_log_target is not None:
+            # Logging is enabled once the target exists and its policy admits us.
+            deps.add(f"s3.{self.access_log_target}")
         return tuple(sorted(deps))
 
     def kind_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
@@ -257,6 +278,26 @@ class BucketStep(NamedStep):
                      "Action": "s3:PutObject", "Resource": logs})
             return statements
         return []
+
+    def access_log_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
+        """On the access-log target: one statement per source bucket, its prefix only.
+
+        S3 User Guide, "Enabling Amazon S3 server access logging" (bucket-policy
+        delivery): ``logging.s3.amazonaws.com`` may PutObject under the source's
+        prefix, for that source bucket (``aws:SourceArn``) of this account
+        (``aws:SourceAccount``) only, so no other bucket can log into ours.
+        """
+        s3 = self.config.s3
+        logs = s3.server_access_logs
+        if logs is None or self.key != logs.bucket or self.site.prefix:
+            return []
+        return [{"Sid": f"S3ServerAccessLogs{''.join(p.title() for p in key.split('_'))}",
+                 "Effect": "Allow", "Principal": {"Service": S3_LOG_DELIVERY},
+                 "Action": "s3:PutObject",
+                 "Resource": f"{self.arn}/{s3.access_log_prefix(key)}*",
+                 "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{s3.bucket_name(key)}"},
+                               "StringEquals": {"aws:SourceAccount": ctx.account_id}}}
+                for key in s3.buckets if s3.access_log_target(key) == logs.bucket]
 
     # -- desired settings, in the shapes the Put calls take ------------------------
     def desired_encryption(self, ctx: StepContext) -> dict[str, Any]:
@@ -290,7 +331,7 @@ class BucketStep(NamedStep):
         return rules
 
     def desired_policy(self, ctx: StepContext) -> dict[str, Any] | None:
-        statements = self.kind_statements(ctx)
+        statements = self.kind_statements(ctx) + self.access_log_statements(ctx)
         if self.bucket.deny_insecure_transport:
             statements.append({"Sid": "DenyInsecureTransport", "Effect": "Deny",
                                "Principal": "*", "Action": "s3:*",
@@ -321,6 +362,15 @@ class BucketStep(NamedStep):
             destination["EncryptionConfiguration"] = {
                 "ReplicaKmsKeyID": str(ctx.output("dr.kms", "key_arn"))}
         return {"Role": str(ctx.output("iam.s3_replication_role", "role_arn")), "Rules": [rule]}
+
+    def desired_logging(self) -> dict[str, str] | None:
+        """``LoggingEnabled`` of PutBucketLogging: the target's name and this bucket's prefix."""
+        target = self.access_log_target
+        if target is None:
+            return None
+        assert self.key is not None
+        return {"TargetBucket": self.config.s3.bucket_name(target),
+                "TargetPrefix": self.config.s3.access_log_prefix(self.key)}
 
     # -- reading -------------------------------------------------------------------
     def s3(self, ctx: StepContext, region: str | None = None) -> Any:
@@ -408,6 +458,8 @@ class BucketStep(NamedStep):
         Field("replication", _seen("replication", canonical_replication),
               lambda s, ctx: canonical_replication(s.desired_replication(ctx)),
               apply="put_replication"),
+        Field("access_logging", _seen("access_logging", _logging_view),
+              lambda s, ctx: _logging_view(s.desired_logging()), apply="put_logging"),
     )
 
     #: How plan shows the settings compared in canonical form (rule summaries,
@@ -507,6 +559,13 @@ class BucketStep(NamedStep):
             self._put(ctx, "delete_bucket_replication")
         else:
             self._put(ctx, "put_bucket_replication", ReplicationConfiguration=replication)
+
+    def put_logging(self, ctx: StepContext, resource: Resource,
+                    changes: list[Change]) -> None:
+        """An empty ``BucketLoggingStatus`` turns logging off (S3 API reference)."""
+        enabled = self.desired_logging()
+        self._put(ctx, "put_bucket_logging",
+                  BucketLoggingStatus={"LoggingEnabled": enabled} if enabled else {})
 
     # -- lifecycle -------------------------------------------------------------------
     def create(self, ctx: StepContext, token: str) -> Resource:
@@ -611,6 +670,12 @@ class ReplicaBucketStep(BucketStep):
 
     @property
     def replication(self) -> ReplicationConfig | None:
+        return None
+
+    @property
+    def access_log_target(self) -> str | None:
+        """None: S3 delivers access logs only within a region, and the log bucket is
+        in the primary one (README, "What the emulator cannot verify" lists why)."""
         return None
 
     def depends_on(self) -> tuple[str, ...]:

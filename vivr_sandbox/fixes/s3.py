@@ -1,4 +1,5 @@
-"""S3 fixes: per-account bucket namespaces, replication round trip, tags at creation.
+"""S3 fixes: per-account bucket namespaces, replication round trip, tags at creation,
+access-log delivery left to "later".
 """
 
 from __future__ import annotations
@@ -115,9 +116,33 @@ def _fix_s3_create_bucket_tags() -> None:
         return result
 
 
+def _fix_s3_access_log_delivery_timing() -> None:
+    """S3: server access logs are not written into the target bucket during the request.
+
+    moto 5.2.5 writes one log object into the target bucket synchronously on
+    every request to a bucket that logs, the caller's own reads included, so
+    the log bucket holds objects before the very apply that enabled logging
+    has finished.  AWS delivers access logs on a best-effort basis, usually
+    within a few hours (S3 User Guide, "Logging requests with server access
+    logging": "Best-effort server log delivery").  Delivered that late, a
+    sandbox apply followed by destroy finds an empty log bucket, as on AWS
+    minutes after enabling it; with moto's timing destroy would refuse the
+    log bucket (it never deletes data) in every test.  The logging
+    configuration itself (PutBucketLogging, with moto's checks of the target
+    and its policy) is kept; only the delivery is dropped, and README's
+    emulator section says delivery is unverified.
+    """
+    from moto.s3.models import S3Backend
+
+    @wrap(S3Backend, "log_incoming_request")
+    def log_incoming_request(original: Any, self: Any, request: Any, bucket_name: str) -> None:
+        return None
+
+
 #: The fixes of this module, in application order.
 FIXES: list[Callable[[], None]] = [
     _fix_s3_account_namespaces,
     _fix_s3_replication_round_trip,
     _fix_s3_create_bucket_tags,
+    _fix_s3_access_log_delivery_timing,
 ]
