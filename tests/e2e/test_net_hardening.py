@@ -1,7 +1,8 @@
 """Issue 12's network and logging hardening through the real CLI, read back from the sandbox.
 
 One apply of a few targets, shared by the assertions (the suite's time is
-budgeted): both VPCs' default security groups emptied and kept empty.
+budgeted): both VPCs' default security groups emptied and kept empty; the
+DR VPC's flow log in us-west-2 (the primary's is tests/e2e/test_flow_logs.py).
 """
 
 from __future__ import annotations
@@ -26,15 +27,37 @@ def _default_group_rules(aws: Aws, region: str, vpc_name: str) -> tuple[str, lis
     return group["GroupId"], list(rules)
 
 
-def test_default_groups_of_both_vpcs_are_emptied_and_kept_empty(aws: Aws) -> None:
-    code, report = aws.cli_json("apply", "--target", "default-sg", "--target", "dr.default-sg")
+TARGETS = ("--target", "default-sg", "--target", "dr.default-sg", "--target", "dr.flow-log")
+DR = "us-west-2"
+
+
+def test_default_groups_emptied_and_the_dr_vpc_flow_log_in_its_region(aws: Aws) -> None:
+    code, report = aws.cli_json("apply", *TARGETS)
     assert code == 0, report
     # AWS made the groups with the VPCs: apply finds them and revokes their rules.
     actions = {s["step"]: s["action"] for s in report["steps"]}
     assert (actions["default-sg"], actions["dr.default-sg"]) == ("updated", "updated")
     group_id, rules = _default_group_rules(aws, "us-east-1", "vivr-vpc")
     assert rules == []
-    assert _default_group_rules(aws, "us-west-2", "vivr-dr-vpc")[1] == []
+    assert _default_group_rules(aws, DR, "vivr-dr-vpc")[1] == []
+
+    # The DR VPC's flow log: its own group in us-west-2 (DR key), the one global role.
+    [flow] = aws.client("ec2", DR).describe_flow_logs()["FlowLogs"]
+    [vpc] = aws.client("ec2", DR).describe_vpcs(
+        Filters=[{"Name": "tag:Name", "Values": ["vivr-dr-vpc"]}])["Vpcs"]
+    role = aws.client("iam").get_role(RoleName="vivr-vpc-flow-logs-role")["Role"]
+    assert (flow["ResourceId"], flow["TrafficType"], flow["LogGroupName"],
+            flow["DeliverLogsPermissionArn"]) == \
+        (vpc["VpcId"], "ALL", "/vivr/production/dr/vpc-flow", role["Arn"])
+    [group] = aws.client("logs", DR).describe_log_groups(
+        logGroupNamePrefix="/vivr/production/dr/vpc-flow")["logGroups"]
+    dr_key = aws.client("kms", DR).describe_key(KeyId="alias/vivr-production")["KeyMetadata"]
+    assert (group["retentionInDays"], group["kmsKeyId"]) == (30, dr_key["Arn"])
+    policy = aws.client("iam").get_role_policy(RoleName="vivr-vpc-flow-logs-role",
+                                               PolicyName="vivr-grants")["PolicyDocument"]
+    streams = {s["Sid"]: s for s in policy["Statement"]}["CloudWatchLogsDeliverStreams"]
+    assert f"arn:aws:logs:{DR}:{aws.account}:log-group:/vivr/production/dr/vpc-flow:*" in \
+        streams["Resource"]
 
     # A rule added by hand is drift: apply names it and revokes it.
     aws.client("ec2").authorize_security_group_ingress(GroupId=group_id, IpPermissions=[
@@ -49,6 +72,6 @@ def test_default_groups_of_both_vpcs_are_emptied_and_kept_empty(aws: Aws) -> Non
 
     # Re-apply: nothing to do, and no mutating call.
     mark = len(aws.calls())
-    code, report = aws.cli_json("apply", "--target", "default-sg", "--target", "dr.default-sg")
+    code, report = aws.cli_json("apply", *TARGETS)
     assert code == 0 and {s["action"] for s in report["steps"]} == {"unchanged"}, report
     assert aws.mutating_calls(since=mark) == []

@@ -15,9 +15,12 @@ import yaml
 from tests.unit.stubbed import ACCOUNT, REPO, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig, load_config
 from vivr_provision.errors import ConfigError
+from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import Resource
 from vivr_provision.steps.ec2 import tag_list
 from vivr_provision.steps.flow_logs import FlowLogStep
+from vivr_provision.steps.iam import IamRoleStep
+from vivr_provision.steps.logs import LogGroupStep
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/vivr-vpc-flow-logs-role"
 GROUP = "/vivr/production/vpc-flow"
@@ -120,8 +123,12 @@ def _load(edit: Any, folder: Path) -> PlatformConfig:
      "network.flow_logs.role vpc_flow_logs_role: needs CloudWatchLogsDeliver on vpc_flow"),
     (lambda d: d["iam"]["vpc_flow_logs_role"].update(trust_service="ecs-tasks.amazonaws.com"),
      "trust_service must be vpc-flow-logs.amazonaws.com"),
-    (lambda d: d["dr"]["network"].update(flow_logs=d["network"]["flow_logs"]),
-     "dr.network.flow_logs: flow logs are built for the primary network only"),
+    (lambda d: d["dr"]["network"]["flow_logs"].pop("dr_group_name"),
+     "dr.network.flow_logs.dr_group_name: the DR VPC's flow log needs a group in its own"),
+    (lambda d: d["network"]["flow_logs"].update(dr_group_name="/x"),
+     "network.flow_logs.dr_group_name: only dr.network.flow_logs has a group of its own"),
+    (lambda d: d["dr"]["network"]["flow_logs"].update(role="task_role"),
+     "dr.network.flow_logs.role task_role: trust_service must be"),
 ])
 def test_config_refuses_a_flow_log_that_could_not_publish(edit: Any, message: str,
                                                          tmp_path: Path) -> None:
@@ -137,3 +144,45 @@ def test_without_flow_logs_there_is_no_step_and_no_role(tmp_path: Path) -> None:
 
     names = {s.name for s in build_steps(_load(drop, tmp_path))}
     assert "flow-log" not in names and "iam.vpc_flow_logs_role" not in names
+
+
+DR_GROUP = "/vivr/production/dr/vpc-flow"
+DR_OUTPUTS = {"dr.vpc": {"vpc_id": "vpc-0dr"}, "dr.logs.vpc_flow": {"name": DR_GROUP},
+              "iam.vpc_flow_logs_role": {"role_arn": ROLE_ARN}}
+
+
+def test_the_dr_vpc_publishes_into_its_own_group_in_us_west_2(config: PlatformConfig) -> None:
+    steps = {s.name: s for s in build_steps(config)}
+    group, flow = steps["dr.logs.vpc_flow"], steps["dr.flow-log"]
+    assert isinstance(flow, FlowLogStep) and isinstance(group, LogGroupStep)
+    assert (group.region, group.group.name, group.group.retention_days) == \
+        ("us-west-2", DR_GROUP, 30)
+    assert group.depends_on() == ("dr.kms",), "encrypted with the DR key"
+    assert flow.region == "us-west-2"
+    assert flow.depends_on() == ("dr.vpc", "dr.logs.vpc_flow", "iam.vpc_flow_logs_role")
+    with StubbedAws("us-west-2") as aws:
+        aws.expect("ec2", "create_flow_logs", {"FlowLogIds": ["fl-0dr"], "Unsuccessful": []}, {
+            "ResourceIds": ["vpc-0dr"], "ResourceType": "VPC", "TrafficType": "ALL",
+            "LogDestinationType": "cloud-watch-logs", "LogGroupName": DR_GROUP,
+            "DeliverLogsPermissionArn": ROLE_ARN, "MaxAggregationInterval": 600,
+            "TagSpecifications": [{"ResourceType": "vpc-flow-log",
+                                   "Tags": tag_list(flow.tags())}],
+            "ClientToken": "token-dr"}, region="us-west-2")
+        aws.expect("ec2", "describe_flow_logs", {"FlowLogs": [_described(
+            FlowLogId="fl-0dr", ResourceId="vpc-0dr", LogGroupName=DR_GROUP)]},
+            {"FlowLogIds": ["fl-0dr"]}, region="us-west-2")
+        created = flow.create(aws.context(config, DR_OUTPUTS), "token-dr")
+    assert flow.resource_name() == "vivr-dr-vpc-flow-log"
+    assert flow.outputs(created)["log_group"] == DR_GROUP
+
+
+def test_the_one_role_may_write_into_both_groups(config: PlatformConfig) -> None:
+    [role] = [s for s in build_steps(config) if s.name == "iam.vpc_flow_logs_role"]
+    assert isinstance(role, IamRoleStep)
+    with StubbedAws() as aws:
+        document = role.inline_policy(aws.context(config, {}))
+    assert document is not None
+    streams = {s["Sid"]: s for s in document["Statement"]}["CloudWatchLogsDeliverStreams"]
+    assert streams["Resource"] == [
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{GROUP}:*",
+        f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:{DR_GROUP}:*"]

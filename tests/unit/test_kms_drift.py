@@ -191,11 +191,15 @@ def _replica(config: PlatformConfig | None = None) -> KmsReplicaKeyStep:
 
 
 def _without_standby_ecs(*, encrypt_topics: bool = True) -> PlatformConfig:
+    """No DR log group at all: neither the standby tier's nor the DR VPC's flow logs."""
     config = _config()
     dr = config.dr
     standby = dr.standby.model_copy(update={"ecs": False})
+    assert dr.network is not None
+    network = dr.network.model_copy(update={"flow_logs": None})
     monitoring = config.monitoring.model_copy(update={"encrypt_topics": encrypt_topics})
-    return config.model_copy(update={"dr": dr.model_copy(update={"standby": standby}),
+    return config.model_copy(update={"dr": dr.model_copy(update={"standby": standby,
+                                                                  "network": network}),
                                      "monitoring": monitoring})
 
 
@@ -232,8 +236,10 @@ def test_the_replica_policy_admits_cloudwatch_logs_of_its_region_for_the_standby
                                "PublishToEncryptedTopics"}
     logs = statements["CloudWatchLogsOfThisEnvironment"]
     assert logs["Principal"] == {"Service": "logs.us-west-2.amazonaws.com"}
+    # The standby tasks' group and the DR VPC's flow-log group (issue 12).
     assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [
-        f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/vivr/production/dr/app"]}}
+        f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/vivr/production/dr/app",
+        f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/vivr/production/dr/vpc-flow"]}}
 
 
 def test_a_narrowed_replica_policy_is_drift_put_back_in_the_replica_region() -> None:

@@ -250,15 +250,26 @@ def _data_needs(config: PlatformConfig) -> list[Need]:
 def _flow_log_needs(config: PlatformConfig) -> list[Need]:
     """VPC User Guide, "IAM role for publishing flow logs to CloudWatch Logs": the service
     finds the group, creates one stream per network interface and puts records."""
+    needs: list[Need] = []
     flow = config.network.flow_logs
-    if flow is None:
-        return []
-    who = _role(config, flow.role, "VPC flow logs role")
-    group = (f"arn:aws:logs:{config.aws.region}:{ACCOUNT_ID}:log-group:"
-             f"{config.logs.group(flow.log_group).name}")
-    return [Need(who, ("logs:DescribeLogGroups",), "*", "flow logs find their group"),
+    if flow is not None:
+        needs += _site_flow_log_needs(config, flow.role, config.aws.region,
+                                      config.logs.group(flow.log_group).name, "")
+    network = config.dr.network if config.dr.enabled else None
+    dr_flow = network.flow_logs if network is not None else None
+    if dr_flow is not None and dr_flow.dr_group_name:
+        needs += _site_flow_log_needs(config, dr_flow.role, config.dr.region,
+                                      dr_flow.dr_group_name, "DR ")
+    return needs
+
+
+def _site_flow_log_needs(config: PlatformConfig, role: str, region: str, group_name: str,
+                         site: str) -> list[Need]:
+    who = _role(config, role, "VPC flow logs role")
+    group = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group_name}"
+    return [Need(who, ("logs:DescribeLogGroups",), "*", f"{site}flow logs find their group"),
             Need(who, ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"),
-                 f"{group}:log-stream:eni-0123456789abcdef0-all", "flow logs publish")]
+                 f"{group}:log-stream:eni-0123456789abcdef0-all", f"{site}flow logs publish")]
 
 
 def _replication_needs(config: PlatformConfig) -> list[Need]:

@@ -34,7 +34,12 @@ from vivr_provision.config.data import (
     SecretsConfig,
 )
 from vivr_provision.config.edge import CloudFrontConfig, Route53Config, S3Config, WafConfig
-from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig, SubnetTier
+from vivr_provision.config.network import (
+    FlowLogConfig,
+    NetworkConfig,
+    SecurityGroupConfig,
+    SubnetTier,
+)
 from vivr_provision.config.ops import (
     DR_REDIS_RESOURCE,
     REPLICA_RESOURCE,
@@ -381,14 +386,23 @@ FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
 
 
 def _flow_log_problems(c: PlatformConfig) -> list[str]:
-    """The flow log's group and role exist, and the role can deliver into that group."""
-    if c.dr.network is not None and c.dr.network.flow_logs is not None:
-        return ["dr.network.flow_logs: flow logs are built for the primary network only "
-                "(the DR region has no log group of this tool yet)"]
-    flow = c.network.flow_logs
+    """Each site's flow log: its group and role exist, the role can deliver into that group."""
+    problems: list[str] = []
+    if c.network.flow_logs is not None and c.network.flow_logs.dr_group_name is not None:
+        problems.append("network.flow_logs.dr_group_name: only dr.network.flow_logs has a "
+                        "group of its own in the DR region")
+    problems += _site_flow_log_problems(c, c.network.flow_logs, "network.flow_logs")
+    dr_flow = c.dr.network.flow_logs if c.dr.network is not None else None
+    if dr_flow is not None and dr_flow.dr_group_name is None:
+        problems.append("dr.network.flow_logs.dr_group_name: the DR VPC's flow log needs a "
+                        "group in its own region; name it here")
+    return problems + _site_flow_log_problems(c, dr_flow, "dr.network.flow_logs")
+
+
+def _site_flow_log_problems(c: PlatformConfig, flow: FlowLogConfig | None,
+                            where: str) -> list[str]:
     if flow is None:
         return []
-    where = "network.flow_logs"
     problems = _key_problems(f"{where}.log_group", flow.log_group, c.logs.groups, "logs.groups")
     role = c.iam.roles().get(flow.role)
     if role is None:

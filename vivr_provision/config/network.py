@@ -63,6 +63,10 @@ class FlowLogConfig(StrictModel):
     traffic_type: Literal["ACCEPT", "REJECT", "ALL"] = "ALL"
     #: Seconds over which a flow is aggregated into one record (AWS allows 60 or 600).
     max_aggregation_interval: Literal[60, 600] = 600
+    #: The DR VPC's own group (``dr.network.flow_logs`` only): a flow log publishes
+    #: into a group of its own region, so the DR site gets ``dr.logs.<log_group>``
+    #: under this name, with ``log_group``'s description and retention and the DR key.
+    dr_group_name: str | None = None
 
 
 class NetworkConfig(StrictModel):

@@ -95,10 +95,20 @@ def standby_ecs_built(c: PlatformConfig) -> bool:
 def standby_log_group_names(c: PlatformConfig) -> list[str]:
     """The DR region's log groups encrypted with the DR key (the replica key's policy
     must admit CloudWatch Logs for exactly these)."""
-    app = c.dr.standby.app
-    if app is None or not standby_ecs_built(c) or not c.kms.multi_region:
+    if not c.kms.multi_region:
         return []
-    return [app.log_group.name]
+    names = []
+    app = c.dr.standby.app
+    if app is not None and standby_ecs_built(c):
+        names.append(app.log_group.name)
+    names += dr_flow_log_group_names(c)
+    return names
+
+
+def dr_flow_log_group_names(c: PlatformConfig) -> list[str]:
+    """The DR VPC's flow-log group (``dr.network.flow_logs.dr_group_name``), if built."""
+    flow = c.dr.network.flow_logs if c.dr.enabled and c.dr.network is not None else None
+    return [flow.dr_group_name] if flow is not None and flow.dr_group_name else []
 
 
 def standby_alarms(c: PlatformConfig) -> list[StandbyAlarmConfig]:

@@ -199,9 +199,18 @@ class IamRoleStep(KindStep):
                                  grant: IamGrantConfig) -> list[dict[str, Any]]:
         """What a service that publishes into log groups needs (VPC User Guide, "IAM role
         for publishing flow logs to CloudWatch Logs"), scoped to those groups;
-        ``DescribeLogGroups`` takes no resource (Service Authorization Reference: "*")."""
+        ``DescribeLogGroups`` takes no resource (Service Authorization Reference: "*").
+        The DR VPC's flow log publishes with the same role into its own group in
+        the DR region (``dr.network.flow_logs.dr_group_name``), named here too."""
         base = f"arn:aws:logs:{self.config.aws.region}:{ctx.account_id}:log-group:"
-        groups = sorted(f"{base}{self.config.logs.group(key).name}:*" for key in grant.resources)
+        groups = [f"{base}{self.config.logs.group(key).name}:*" for key in grant.resources]
+        network = self.config.dr.network if self.config.dr.enabled else None
+        dr_flow = network.flow_logs if network is not None else None
+        if dr_flow is not None and dr_flow.dr_group_name and dr_flow.role == self.key and \
+                dr_flow.log_group in grant.resources:
+            groups.append(f"arn:aws:logs:{self.config.dr.region}:{ctx.account_id}:log-group:"
+                          f"{dr_flow.dr_group_name}:*")
+        groups.sort()
         return [
             {"Sid": "CloudWatchLogsDeliverStreams", "Effect": "Allow",
              "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
