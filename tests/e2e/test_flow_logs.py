@@ -46,7 +46,8 @@ def test_flow_log_lifecycle(aws: Aws) -> None:
     policy = aws.client("iam").get_role_policy(RoleName=ROLE, PolicyName="vivr-grants")
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
     assert statements["CloudWatchLogsDeliverStreams"]["Resource"] == [
-        f"arn:aws:logs:us-east-1:{aws.account}:log-group:{GROUP}:*"]
+        f"arn:aws:logs:us-east-1:{aws.account}:log-group:{GROUP}:*",
+        f"arn:aws:logs:us-west-2:{aws.account}:log-group:/vivr/production/dr/vpc-flow:*"]
     [group] = aws.client("logs").describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"]
     assert group["retentionInDays"] == 30 and group.get("kmsKeyId")
 
