@@ -131,14 +131,15 @@ def test_the_execution_role_may_read_the_replicas_and_decrypt_with_the_dr_key(
     dr_key = standby.client("kms", DR).describe_key(KeyId="alias/vivr-production")
     assert dr_key["KeyMetadata"]["Arn"] in by_sid["KMSDecrypt"]
     # The DR key's replica has its own policy admitting CloudWatch Logs of
-    # us-west-2 for the standby group (given at ReplicateKey).
+    # us-west-2 for the standby group and the DR VPC's flow-log group (given at ReplicateKey).
     policy = standby.client("kms", DR).get_key_policy(
         KeyId=dr_key["KeyMetadata"]["KeyId"], PolicyName="default")["Policy"]
     statements = {s["Sid"]: s for s in json.loads(policy)["Statement"]}
     logs = statements["CloudWatchLogsOfThisEnvironment"]
     assert logs["Principal"] == {"Service": f"logs.{DR}.amazonaws.com"}
     assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == [
-        f"arn:aws:logs:{DR}:{standby.account}:log-group:/vivr/production/dr/app"]
+        f"arn:aws:logs:{DR}:{standby.account}:log-group:/vivr/production/dr/app",
+        f"arn:aws:logs:{DR}:{standby.account}:log-group:/vivr/production/dr/vpc-flow"]
 
 
 def test_the_private_subnets_route_through_the_dr_nat_gateway(standby: Aws) -> None:
