@@ -150,7 +150,8 @@ def test_cloudfront_and_alb_access_logs_are_delivered_into_their_groups(aws: Aws
         "Statement"][0]["Resource"]
     assert {s.split(":log-group:")[1] for s in streams} == {
         f"{g}:log-stream:*" for g in ("/vivr/production/alb", "/vivr/production/cache",
-                                      "/vivr/production/cloudfront")}
+                                      "/vivr/production/cloudfront",
+                                      "aws-waf-logs-vivr-production")}  # waf-logging
 
     mark = len(aws.calls())
     code, report = aws.cli_json("apply", *targets)

@@ -2,11 +2,13 @@
 
 One apply of a few targets, shared by the assertions (the suite's time is
 budgeted): both VPCs' default security groups emptied and kept empty; the
-DR VPC's flow log in us-west-2 (the primary's is tests/e2e/test_flow_logs.py).
+DR VPC's flow log in us-west-2 (the primary's is tests/e2e/test_flow_logs.py);
+the web ACL's logging into its ``aws-waf-logs-`` group in us-east-1.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -27,11 +29,13 @@ def _default_group_rules(aws: Aws, region: str, vpc_name: str) -> tuple[str, lis
     return group["GroupId"], list(rules)
 
 
-TARGETS = ("--target", "default-sg", "--target", "dr.default-sg", "--target", "dr.flow-log")
+TARGETS = ("--target", "default-sg", "--target", "dr.default-sg", "--target", "dr.flow-log",
+           "--target", "waf-logging")
+WAF_GROUP = "aws-waf-logs-vivr-production"
 DR = "us-west-2"
 
 
-def test_default_groups_emptied_and_the_dr_vpc_flow_log_in_its_region(aws: Aws) -> None:
+def test_default_groups_emptied_flow_logs_in_the_dr_region_and_waf_logging(aws: Aws) -> None:
     code, report = aws.cli_json("apply", *TARGETS)
     assert code == 0, report
     # AWS made the groups with the VPCs: apply finds them and revokes their rules.
@@ -58,6 +62,23 @@ def test_default_groups_emptied_and_the_dr_vpc_flow_log_in_its_region(aws: Aws) 
     streams = {s["Sid"]: s for s in policy["Statement"]}["CloudWatchLogsDeliverStreams"]
     assert f"arn:aws:logs:{DR}:{aws.account}:log-group:/vivr/production/dr/vpc-flow:*" in \
         streams["Resource"]
+
+    # WAF logging: the ACL into its aws-waf-logs- group (us-east-1), and the
+    # delivery policy admitting delivery.logs.amazonaws.com on that group.
+    wafv2 = aws.client("wafv2")
+    [acl] = [a for a in wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+             if a["Name"] == "vivr-waf"]
+    logging = wafv2.get_logging_configuration(ResourceArn=acl["ARN"])["LoggingConfiguration"]
+    assert logging["LogDestinationConfigs"] == [
+        f"arn:aws:logs:us-east-1:{aws.account}:log-group:{WAF_GROUP}"]
+    [group] = aws.client("logs").describe_log_groups(logGroupNamePrefix=WAF_GROUP)["logGroups"]
+    assert group["retentionInDays"] == 30 and group.get("kmsKeyId")
+    [policy] = [p for p in aws.client("logs").describe_resource_policies()["resourcePolicies"]
+                if p["policyName"] == "vivr-production-log-delivery"]
+    [statement] = json.loads(policy["policyDocument"])["Statement"]
+    assert statement["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert f"arn:aws:logs:us-east-1:{aws.account}:log-group:{WAF_GROUP}:log-stream:*" in \
+        statement["Resource"]
 
     # A rule added by hand is drift: apply names it and revokes it.
     aws.client("ec2").authorize_security_group_ingress(GroupId=group_id, IpPermissions=[

@@ -341,6 +341,9 @@ class WafConfig(StrictModel):
     metric_name: Annotated[str, matching(r"[A-Za-z0-9_-]{1,128}", "a metric name")]
     cloudwatch_metrics: bool
     sampled_requests: bool
+    #: Key of ``logs.groups`` the ACL logs every request into (issue 12; step
+    #: ``waf-logging``); its name must start with ``aws-waf-logs-``.
+    log_group: str | None = None
 
     def problems(self) -> list[str]:
         priorities = [g.priority for g in self.managed_rule_groups] + [self.rate_limit.priority]

@@ -399,6 +399,29 @@ def _flow_log_problems(c: PlatformConfig) -> list[str]:
     return problems + _site_flow_log_problems(c, dr_flow, "dr.network.flow_logs")
 
 
+#: WAF Developer Guide, "Logging web ACL traffic": every destination's name starts so.
+WAF_LOG_PREFIX = "aws-waf-logs-"
+
+
+def _waf_log_problems(c: PlatformConfig) -> list[str]:
+    """WAF logs into a group named ``aws-waf-logs-...``, in the ACL's region (us-east-1
+    for scope CLOUDFRONT; ``logs.groups`` are in ``aws.region``)."""
+    key = c.waf.log_group
+    if key is None:
+        return []
+    problems = _key_problems("waf.log_group", key, c.logs.groups, "logs.groups")
+    if problems:
+        return problems
+    name = c.logs.group(key).name
+    if not name.startswith(WAF_LOG_PREFIX):
+        problems.append(f"waf.log_group {key}: WAF logs only into a group whose name starts "
+                        f"with {WAF_LOG_PREFIX} (not {name})")
+    if c.waf.scope == "CLOUDFRONT" and c.aws.region != "us-east-1":
+        problems.append("waf.log_group: a CLOUDFRONT-scope web ACL logs only into a group in "
+                        f"us-east-1, and logs.groups are in aws.region ({c.aws.region})")
+    return problems
+
+
 def _site_flow_log_problems(c: PlatformConfig, flow: FlowLogConfig | None,
                             where: str) -> list[str]:
     if flow is None:
@@ -417,7 +440,7 @@ def _site_flow_log_problems(c: PlatformConfig, flow: FlowLogConfig | None,
 
 
 def _iam_problems(c: PlatformConfig) -> list[str]:
-    problems: list[str] = _flow_log_problems(c)
+    problems: list[str] = _flow_log_problems(c) + _waf_log_problems(c)
     secrets = c.secrets.names()
     for role_field, role in c.iam.roles().items():
         for index, grant in enumerate(role.grants):
@@ -523,9 +546,12 @@ def _app_problems(c: PlatformConfig) -> list[str]:
     problems = _iam_problems(c) + _ecs_problems(c)
     prefix = f"/{c.project}/{c.environment}/"
     for key, group in c.logs.groups.items():
-        if not group.name.startswith(prefix):
+        # WAF's group cannot be under a path: its name is fixed to start aws-waf-logs-.
+        wanted = f"{WAF_LOG_PREFIX}{c.project}-{c.environment}" if key == c.waf.log_group \
+            else prefix
+        if not group.name.startswith(wanted):
             problems.append(
-                f"logs.groups.{key}.name {group.name} is not under {prefix} "
+                f"logs.groups.{key}.name {group.name} is not under {wanted} "
                 "(log groups are per environment)"
             )
     for key, delivery in c.logs.deliveries.items():

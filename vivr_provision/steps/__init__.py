@@ -37,6 +37,7 @@ from vivr_provision.steps.secrets import secret_steps
 from vivr_provision.steps.security import security_steps
 from vivr_provision.steps.service_linked_roles import service_linked_role_steps
 from vivr_provision.steps.waf import waf_steps
+from vivr_provision.steps.waf_logging import waf_logging_steps
 
 StepFactory = Callable[[PlatformConfig], list[Step]]
 #: A factory that reads what else the graph holds (the names of the other steps).
@@ -50,7 +51,7 @@ FACTORIES: tuple[StepFactory, ...] = (
     pgbouncer_steps, elasticache_steps, dr_cache_steps, log_steps, flow_log_steps, s3_steps,
     dns_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
     monitoring_steps, rds_event_steps, archive_steps, redis_export_steps,
-    waf_steps, cloudfront_steps,
+    waf_steps, waf_logging_steps, cloudfront_steps,
     record_steps,
 )
 

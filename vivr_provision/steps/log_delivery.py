@@ -111,6 +111,8 @@ def delivered_group_keys(config: PlatformConfig) -> list[str]:
     """Keys of the groups an AWS service delivers into (through ``delivery.logs``)."""
     keys = {k for k in (config.redis.slow_log_group, config.redis.engine_log_group) if k}
     keys |= {d.group for d in config.logs.deliveries.values()}
+    if config.waf.log_group is not None:  # WAF logs go through delivery.logs too
+        keys.add(config.waf.log_group)
     return sorted(keys)
 
 

@@ -229,6 +229,7 @@ def group_writers(config: PlatformConfig) -> dict[str, list[str]]:
         add(delivery.group, f"{delivery.source} {delivery.log_type} delivery")
     if config.network.flow_logs is not None:
         add(config.network.flow_logs.log_group, "VPC flow logs")
+    add(config.waf.log_group, "WAF web ACL logs")
     return writers
 
 
