@@ -3,7 +3,8 @@
 One apply of a few targets, shared by the assertions (the suite's time is
 budgeted): both VPCs' default security groups emptied and kept empty; the
 DR VPC's flow log in us-west-2 (the primary's is tests/e2e/test_flow_logs.py);
-the web ACL's logging into its ``aws-waf-logs-`` group in us-east-1.
+the web ACL's logging into its ``aws-waf-logs-`` group in us-east-1; the
+public zone's DNS query logging.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ def _default_group_rules(aws: Aws, region: str, vpc_name: str) -> tuple[str, lis
 
 
 TARGETS = ("--target", "default-sg", "--target", "dr.default-sg", "--target", "dr.flow-log",
-           "--target", "waf-logging")
+           "--target", "waf-logging", "--target", "dns-query-logging")
 WAF_GROUP = "aws-waf-logs-vivr-production"
 DR = "us-west-2"
 
 
-def test_default_groups_emptied_flow_logs_in_the_dr_region_and_waf_logging(aws: Aws) -> None:
+def test_default_groups_emptied_and_dr_flow_waf_and_dns_query_logs_on(aws: Aws) -> None:
     code, report = aws.cli_json("apply", *TARGETS)
     assert code == 0, report
     # AWS made the groups with the VPCs: apply finds them and revokes their rules.
@@ -75,10 +76,23 @@ def test_default_groups_emptied_flow_logs_in_the_dr_region_and_waf_logging(aws: 
     assert group["retentionInDays"] == 30 and group.get("kmsKeyId")
     [policy] = [p for p in aws.client("logs").describe_resource_policies()["resourcePolicies"]
                 if p["policyName"] == "vivr-production-log-delivery"]
-    [statement] = json.loads(policy["policyDocument"])["Statement"]
+    statements = {s["Sid"]: s for s in json.loads(policy["policyDocument"])["Statement"]}
+    statement = statements["AWSLogDeliveryWrite"]
     assert statement["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert f"arn:aws:logs:us-east-1:{aws.account}:log-group:{WAF_GROUP}:log-stream:*" in \
         statement["Resource"]
+
+    # Route 53 query logging: the zone into its group, Route 53 admitted on it.
+    [zone] = [z for z in aws.client("route53").list_hosted_zones()["HostedZones"]
+              if z["Name"] == "vivr.example.com."]
+    [query_logs] = aws.client("route53").list_query_logging_configs(
+        HostedZoneId=zone["Id"].split("/")[-1])["QueryLoggingConfigs"]
+    assert query_logs["CloudWatchLogsLogGroupArn"] == \
+        f"arn:aws:logs:us-east-1:{aws.account}:log-group:/vivr/production/dns-queries"
+    route53 = statements["Route53QueryLogsWrite"]
+    assert (route53["Principal"], route53["Resource"]) == (
+        {"Service": "route53.amazonaws.com"},
+        [f"arn:aws:logs:us-east-1:{aws.account}:log-group:/vivr/production/dns-queries:*"])
 
     # A rule added by hand is drift: apply names it and revokes it.
     aws.client("ec2").authorize_security_group_ingress(GroupId=group_id, IpPermissions=[

@@ -82,7 +82,7 @@ def test_the_delivery_policy_admits_log_delivery_on_the_waf_group(config: Platfo
     [policy] = [s for s in build_steps(config) if isinstance(s, LogDeliveryPolicyStep)]
     with StubbedAws() as aws:
         document = policy.document(aws.context(config, {}))
-    [statement] = document["Statement"]
+    statement = {s["Sid"]: s for s in document["Statement"]}["AWSLogDeliveryWrite"]
     assert statement["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:aws-waf-logs-vivr-production:" \
            "log-stream:*" in statement["Resource"]

@@ -552,6 +552,9 @@ class Route53Config(StrictModel):
     hosted_zone: HostedZoneConfig
     records: list[AliasRecordConfig]
     failover_records: list[FailoverRecordConfig]
+    #: Key of ``logs.groups`` the public zone's DNS query logs go to (issue 12;
+    #: step ``dns-query-logging``); Route 53 logs only into us-east-1.
+    query_log_group: str | None = None
 
     def in_zone(self, name: str) -> bool:
         zone = self.hosted_zone.name

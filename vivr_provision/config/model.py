@@ -422,6 +422,19 @@ def _waf_log_problems(c: PlatformConfig) -> list[str]:
     return problems
 
 
+def _query_log_problems(c: PlatformConfig) -> list[str]:
+    """Route 53 API reference, CreateQueryLoggingConfig: "You must create the log group
+    in the us-east-1 region" (``logs.groups`` are in ``aws.region``)."""
+    key = c.route53.query_log_group
+    if key is None:
+        return []
+    problems = _key_problems("route53.query_log_group", key, c.logs.groups, "logs.groups")
+    if c.aws.region != "us-east-1":
+        problems.append("route53.query_log_group: Route 53 logs DNS queries only into a group "
+                        f"in us-east-1, and logs.groups are in aws.region ({c.aws.region})")
+    return problems
+
+
 def _site_flow_log_problems(c: PlatformConfig, flow: FlowLogConfig | None,
                             where: str) -> list[str]:
     if flow is None:
@@ -440,7 +453,7 @@ def _site_flow_log_problems(c: PlatformConfig, flow: FlowLogConfig | None,
 
 
 def _iam_problems(c: PlatformConfig) -> list[str]:
-    problems: list[str] = _flow_log_problems(c) + _waf_log_problems(c)
+    problems: list[str] = _flow_log_problems(c) + _waf_log_problems(c) + _query_log_problems(c)
     secrets = c.secrets.names()
     for role_field, role in c.iam.roles().items():
         for index, grant in enumerate(role.grants):

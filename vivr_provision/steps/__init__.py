@@ -27,6 +27,7 @@ from vivr_provision.steps.logs import log_steps
 from vivr_provision.steps.monitoring import monitoring_steps
 from vivr_provision.steps.network import network_steps
 from vivr_provision.steps.pgbouncer import pgbouncer_steps
+from vivr_provision.steps.query_logging import query_logging_steps
 from vivr_provision.steps.rds import rds_steps
 from vivr_provision.steps.rds_events import rds_event_steps
 from vivr_provision.steps.records import record_steps
@@ -49,7 +50,7 @@ FACTORIES: tuple[StepFactory, ...] = (
     service_linked_role_steps, kms_steps, secret_steps, iam_steps, secret_policy_steps,
     rds_steps,
     pgbouncer_steps, elasticache_steps, dr_cache_steps, log_steps, flow_log_steps, s3_steps,
-    dns_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
+    dns_steps, query_logging_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
     monitoring_steps, rds_event_steps, archive_steps, redis_export_steps,
     waf_steps, waf_logging_steps, cloudfront_steps,
     record_steps,

@@ -266,6 +266,10 @@ HOSTED_ZONE = Kind("route53", "hosted zone", _codes("NoSuchHostedZone"),
                    _codes("HostedZoneAlreadyExists"))
 HEALTH_CHECK = Kind("route53", "health check", _codes("NoSuchHealthCheck"),
                     _codes("HealthCheckAlreadyExists"))
+#: One per hosted zone; no tags, found through the zone (ListQueryLoggingConfigs).
+QUERY_LOGGING_CONFIG = Kind("route53", "query logging configuration",
+                            _codes("NoSuchQueryLoggingConfig"),
+                            _codes("QueryLoggingConfigAlreadyExists"))
 #: S3 tagging is no TagApi (the pairs sit in ``Tagging={"TagSet": [...]}`` and a put
 #: replaces the whole set), and a bucket is found through ListBuckets: steps/s3.py does
 #: both.  BucketAlreadyExists: the name is another account's (names are global).

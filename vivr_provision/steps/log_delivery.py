@@ -42,6 +42,9 @@ from vivr_provision.steps.kinds import LOG_DELIVERY
 POLICY_STEP = "logs-delivery-policy"
 #: The service principal of vended log delivery (CloudWatch Logs User Guide).
 DELIVERY_SERVICE = "delivery.logs.amazonaws.com"
+#: The principal that writes DNS query logs (Route 53 Developer Guide, "Public DNS
+#: query logging": the resource policy names it).
+ROUTE53_SERVICE = "route53.amazonaws.com"
 #: Where each delivery source kind's resource ARN comes from: (step, output).
 SOURCE_OUTPUTS = {"cloudfront": (DISTRIBUTION_STEP, "arn"), "alb": (LB_STEP, "load_balancer_arn")}
 
@@ -138,17 +141,33 @@ class LogDeliveryPolicyStep(NamedStep):
     def document(self, ctx: StepContext) -> dict[str, Any]:
         """AWS's own policy for vended logs, scoped to our groups' streams."""
         account, region = ctx.account_id, self.region
-        streams = [f"arn:aws:logs:{region}:{account}:log-group:"
-                   f"{self.config.logs.group(k).name}:log-stream:*"
-                   for k in delivered_group_keys(self.config)]
-        return {"Version": "2012-10-17", "Statement": [{
-            "Sid": "AWSLogDeliveryWrite", "Effect": "Allow",
-            "Principal": {"Service": DELIVERY_SERVICE},
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": streams,
-            "Condition": {"StringEquals": {"aws:SourceAccount": account},
-                          "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account}:*"}},
-        }]}
+        statements: list[dict[str, Any]] = []
+        keys = delivered_group_keys(self.config)
+        if keys:
+            streams = [f"arn:aws:logs:{region}:{account}:log-group:"
+                       f"{self.config.logs.group(k).name}:log-stream:*" for k in keys]
+            statements.append({
+                "Sid": "AWSLogDeliveryWrite", "Effect": "Allow",
+                "Principal": {"Service": DELIVERY_SERVICE},
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": streams,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account},
+                              "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account}:*"}},
+            })
+        query_logs = self.config.route53.query_log_group
+        if query_logs is not None:
+            # Route 53 Developer Guide, "Public DNS query logging" (with its
+            # confused-deputy conditions): Route 53 of this account's zones only.
+            name = self.config.logs.group(query_logs).name
+            statements.append({
+                "Sid": "Route53QueryLogsWrite", "Effect": "Allow",
+                "Principal": {"Service": ROUTE53_SERVICE},
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [f"arn:aws:logs:{region}:{account}:log-group:{name}:*"],
+                "Condition": {"StringEquals": {"aws:SourceAccount": account},
+                              "ArnLike": {"aws:SourceArn": "arn:aws:route53:::hostedzone/*"}},
+            })
+        return {"Version": "2012-10-17", "Statement": statements}
 
     def lookup(self, ctx: StepContext) -> Resource | None:
         token: str | None = None
@@ -366,7 +385,7 @@ class LogDeliveryStep(Step):
 def log_delivery_steps(config: PlatformConfig) -> list[Step]:
     """The delivery policy (when anything is delivered) and one step per delivery."""
     steps: list[Step] = []
-    if delivered_group_keys(config):
+    if delivered_group_keys(config) or config.route53.query_log_group is not None:
         steps.append(LogDeliveryPolicyStep(config))
     steps += [LogDeliveryStep(config, key, d) for key, d in config.logs.deliveries.items()]
     return steps

@@ -230,6 +230,7 @@ def group_writers(config: PlatformConfig) -> dict[str, list[str]]:
     if config.network.flow_logs is not None:
         add(config.network.flow_logs.log_group, "VPC flow logs")
     add(config.waf.log_group, "WAF web ACL logs")
+    add(config.route53.query_log_group, "Route 53 DNS query logs")
     return writers
 
 

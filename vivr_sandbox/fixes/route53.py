@@ -1,4 +1,5 @@
-"""Sandbox fixes for Route 53: TestDNSAnswer, answered by failover rules.
+"""Sandbox fixes for Route 53: TestDNSAnswer, answered by failover rules; the query
+logging group's ARN as AWS documents it.
 
 Registered by :func:`vivr_sandbox.fixes.apply_moto_fixes` (see that module
 for the rules: applied in the sandbox server's own process, never in the
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from vivr_sandbox.fixes.patching import wrap
 
 
 def _fqdn(name: str) -> str:
@@ -95,4 +98,53 @@ def _fix_route53_test_dns_answer() -> None:
     urls.url_paths.setdefault(r"{0}/(?P<api_version>[\d_-]+)/testdnsanswer$", Route53.dispatch)
 
 
-FIXES: list[Callable[[], None]] = [_fix_route53_test_dns_answer]
+def _fix_route53_query_log_group_arn() -> None:
+    """Route 53: CreateQueryLoggingConfig takes the log group's ARN without ``:*``.
+
+    moto 5.2.5 finds the group only when the ARN ends in ``:*`` (it compares
+    with DescribeLogGroups' ``arn`` field) and answers
+    ``NoSuchCloudWatchLogsLogGroup`` otherwise.  AWS documents the parameter
+    as ``arn:aws:logs:region:account-id:log-group:log_group_name`` (Route 53
+    API reference, CreateQueryLoggingConfig), the form the tool sends.  The
+    fix lets moto's check see the ``:*`` form and keeps the ARN as sent.
+    """
+    from moto.route53.models import Route53Backend
+
+    @wrap(Route53Backend, "create_query_logging_config")
+    def create_query_logging_config(original: Any, self: Any, hosted_zone_id: str,
+                                    log_group_arn: str) -> Any:
+        checked = log_group_arn if log_group_arn.endswith(":*") else f"{log_group_arn}:*"
+        created = original(self, hosted_zone_id, checked)
+        created.cloud_watch_logs_log_group_arn = log_group_arn
+        return created
+
+
+def _fix_route53_list_query_logging_configs() -> None:
+    """Route 53: ListQueryLoggingConfigs(HostedZoneId=...) lists that zone's configuration.
+
+    moto 5.2.5 compares the parameter with ``/hostedzone/<id>``, so the plain
+    id every client sends (botocore strips the prefix) answers
+    ``NoSuchHostedZone``; and with a zone it still lists every zone's
+    configurations.  AWS takes the plain id and lists only that zone's (Route
+    53 API reference, ListQueryLoggingConfigs: "HostedZoneId ... returns only
+    the configuration for the specified hosted zone").
+    """
+    from moto.route53.exceptions import NoSuchHostedZone
+    from moto.route53.models import Route53Backend
+
+    @wrap(Route53Backend, "list_query_logging_configs")
+    def list_query_logging_configs(original: Any, self: Any, hosted_zone_id: str | None = None,
+                                   **page: Any) -> Any:
+        if not hosted_zone_id:
+            return original(self, **page)
+        plain = hosted_zone_id.split("/")[-1]
+        if not any(zone.resource_id == plain for zone in self.zones.values()):
+            raise NoSuchHostedZone(hosted_zone_id)
+        # A zone has at most one configuration: one page, no token.
+        return [c for c in self.query_logging_configs.values()
+                if c.hosted_zone_id == plain], None
+
+
+FIXES: list[Callable[[], None]] = [_fix_route53_test_dns_answer,
+                                   _fix_route53_query_log_group_arn,
+                                   _fix_route53_list_query_logging_configs]
