@@ -39,9 +39,9 @@ DR = "us-west-2"
 def test_default_groups_emptied_and_dr_flow_waf_and_dns_query_logs_on(aws: Aws) -> None:
     code, report = aws.cli_json("apply", *TARGETS)
     assert code == 0, report
-    # AWS made the groups with the VPCs: apply finds them and revokes their rules.
+    # AWS made the groups with the VPCs: apply takes them over, revoking their rules.
     actions = {s["step"]: s["action"] for s in report["steps"]}
-    assert (actions["default-sg"], actions["dr.default-sg"]) == ("updated", "updated")
+    assert (actions["default-sg"], actions["dr.default-sg"]) == ("created", "created")
     group_id, rules = _default_group_rules(aws, "us-east-1", "vivr-vpc")
     assert rules == []
     assert _default_group_rules(aws, DR, "vivr-dr-vpc")[1] == []

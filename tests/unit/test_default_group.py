@@ -98,16 +98,19 @@ def test_an_empty_group_is_unchanged_and_destroy_only_lets_go(config: PlatformCo
     with StubbedAws() as aws:
         _expect_find(aws, [])
         ctx = aws.context(config, OUTPUTS)
-        found = step.find(ctx, None)
+        found = step.find(ctx, "sg-0def")
         assert found is not None and step.diff(ctx, found) == []
         # No call at all: DeleteSecurityGroup refuses a default group.
         kept = step.delete(ctx, found)
     assert kept == ["default security group sg-0def kept (empty): AWS deletes it with its VPC"]
 
 
-def test_nothing_to_find_before_the_vpc_exists(config: PlatformConfig) -> None:
+def test_nothing_to_find_before_the_vpc_exists_or_state_records_the_group(
+        config: PlatformConfig) -> None:
     with StubbedAws() as aws:
-        assert _step(config).find(aws.context(config, {}), None) is None
+        assert _step(config).find(aws.context(config, {}), "sg-0def") is None
+        # Not taken over yet (no id in state): apply's "create" empties it.
+        assert _step(config).find(aws.context(config, OUTPUTS), None) is None
 
 
 def test_a_vpc_without_its_default_group_is_an_error_on_create(config: PlatformConfig) -> None:

@@ -9,7 +9,9 @@ by hand is drift that ``plan`` shows and ``apply`` removes.
 The group is AWS's, not ours: it is found through the VPC (``vpc-id`` and
 ``group-name=default`` filters), never created, tagged or deleted
 (DeleteSecurityGroup refuses a default group with ``CannotDelete``; it goes
-with its VPC).  ``destroy`` therefore only lets go of it and says so.
+with its VPC).  The step's "create" is taking it over (revoking its rules;
+state then records its id, the only way it is found again), and ``destroy``
+only lets go of it and says so.
 
 The default network ACL stays allow-all on purpose (README, "Default
 security group and network ACLs"): security groups are the platform's
@@ -82,7 +84,9 @@ class DefaultSecurityGroupStep(Ec2Step):
         return self._find(ctx)
 
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        return self._find(ctx)
+        """Nothing carries our tags: until state records the group, this step has not
+        taken it over, so apply "creates" (empties) it and destroy finds nothing."""
+        return None
 
     def refresh(self, ctx: StepContext, resource: Resource) -> Resource:
         return Resource(resource.id, {"GroupId": resource.id,
