@@ -64,33 +64,30 @@ from vivr_provision.steps.records.failover import FailoverRecordStep
 from vivr_provision.steps.records.health_check import HealthCheckStep
 
 
-def _health_check(config: PlatformConfig) -> Route53HealthCheckConfig | None:
-    """The one check of the primary ALB; every failover record must describe the same."""
+def _one_check(config: PlatformConfig, field: str,
+               watches: str) -> Route53HealthCheckConfig | None:
+    """The one ``field`` check every failover record describes (None: no records, or the
+    field unset); records that disagree are a config error, as one check watches ``watches``."""
     records = config.route53.failover_records
     if not records:
         return None
-    first = records[0].health_check
+    first: Route53HealthCheckConfig | None = getattr(records[0], field)
     for index, record in enumerate(records[1:], start=1):
-        if record.health_check != first:
+        if getattr(record, field) != first:
             raise ConfigError(
-                f"route53.failover_records[{index}].health_check differs from "
-                "failover_records[0].health_check: one health check watches the primary ALB")
+                f"route53.failover_records[{index}].{field} differs from "
+                f"failover_records[0].{field}: one health check watches {watches}")
     return first
+
+
+def _health_check(config: PlatformConfig) -> Route53HealthCheckConfig | None:
+    """The one check of the primary ALB; every failover record must describe the same."""
+    return _one_check(config, "health_check", "the primary ALB")
 
 
 def _standby_check(config: PlatformConfig) -> Route53HealthCheckConfig | None:
     """The one check of the standby ALB (``secondary_health_check``), or None: all must agree."""
-    records = config.route53.failover_records
-    if not records:
-        return None
-    first = records[0].secondary_health_check
-    for index, record in enumerate(records[1:], start=1):
-        if record.secondary_health_check != first:
-            raise ConfigError(
-                f"route53.failover_records[{index}].secondary_health_check differs from "
-                "failover_records[0].secondary_health_check: one health check watches the "
-                "standby ALB")
-    return first
+    return _one_check(config, "secondary_health_check", "the standby ALB")
 
 
 def record_steps(config: PlatformConfig) -> list[Step]:
