@@ -447,10 +447,19 @@ class Engine:
         with self._save_lock:
             if self._durable >= ticket:
                 return
-            with self._lock:
-                covered = self._changes
-                self.store.save(self.state)
-            self._durable = covered
+            covered: list[int] = []
+
+            @contextmanager
+            def snapshot() -> Iterator[None]:
+                # The engine lock is held while the store encodes, not while
+                # it writes: changes made during the write wait for the next
+                # save.  ``covered`` is what the encoded snapshot holds.
+                with self._lock:
+                    covered.append(self._changes)
+                    yield
+
+            self.store.save(self.state, guard=snapshot())
+            self._durable = covered[-1]
 
     def _note_written(self, name: str, entries: list[dict[str, str]]) -> None:
         """Journal what a step is about to write into another step's container (saved now)."""

@@ -419,3 +419,55 @@ def test_a_file_older_than_schema_3_reads_with_a_stable_lineage(tmp_path: Path) 
     assert saved["lineage"] == second.lineage and saved["schema_version"] == SCHEMA_VERSION
     fresh = LocalStateStore(tmp_path / "other.json").load("vivr", "production")
     assert fresh.lineage != first.lineage
+
+
+# ----------------------------------------------------- save outside the guard
+
+
+def test_save_holds_the_guard_to_encode_and_not_to_write(
+        store: LocalStateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine passes its lock as ``guard``: workers must not wait on fsyncs."""
+    import threading
+
+    import vivr_provision.state.store as store_module
+
+    state = _saved_state(store)
+    guard = threading.Lock()
+    seen: dict[str, bool] = {}
+    real_encode, real_fsync = store_module.encode, store_module._fsync_directory
+
+    def encode(value: State) -> bytes:
+        seen["encode"] = guard.locked()
+        return real_encode(value)
+
+    def fsync(directory: Path) -> None:
+        seen["fsync"] = guard.locked()
+        real_fsync(directory)
+
+    monkeypatch.setattr(store_module, "encode", encode)
+    monkeypatch.setattr(store_module, "_fsync_directory", fsync)
+    serial = state.serial
+    store.save(state, guard=guard)
+
+    assert seen == {"encode": True, "fsync": False}
+    assert store.load(PROJECT, ENV).serial == serial + 1
+
+
+def test_a_failed_write_restores_the_serial_and_releases_the_guard(
+        store: LocalStateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import vivr_provision.state.store as store_module
+
+    state = _saved_state(store)
+    serial, guard = state.serial, threading.Lock()
+
+    def full_disk(path: Path, data: bytes) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module, "_write_temp", full_disk)
+    with pytest.raises(OSError):
+        store.save(state, guard=guard)
+    assert state.serial == serial
+    assert not guard.locked()
+    assert store.load(PROJECT, ENV).serial == serial

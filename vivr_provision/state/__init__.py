@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from vivr_provision.state.model import (
     SCHEMA_VERSION,
@@ -32,7 +32,10 @@ class StateStore(Protocol):
 
     def load(self, project: str, environment: str) -> State: ...
 
-    def save(self, state: State) -> None: ...
+    def save(self, state: State,
+             guard: contextlib.AbstractContextManager[Any] | None = None) -> None:
+        """Bump the serial and encode under ``guard`` (the caller's lock over ``state``),
+        then write outside it."""
 
     def lock(self, operation: str) -> contextlib.AbstractContextManager[None]: ...
 

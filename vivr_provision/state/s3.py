@@ -105,19 +105,31 @@ class S3StateStore:
         self._etag = str(reply["ETag"])
         return state
 
-    def save(self, state: State) -> None:
-        """Compare-and-swap the object; on a conflict nothing is written and StateError says why."""
+    def save(self, state: State,
+             guard: contextlib.AbstractContextManager[Any] | None = None) -> None:
+        """Compare-and-swap the object; on a conflict nothing is written and StateError says why.
+
+        ``guard`` is held while the serial moves and the document is encoded,
+        not during the PUT (a network round trip): see LocalStateStore.save.
+        """
         if self._lock_lost.is_set():
             raise StateError(f"lost the lock on {self.path} (its lease was taken over); "
                              "this run stops without writing state")
-        previous = (state.serial, state.updated_at)
-        state.serial += 1
-        state.updated_at = utc_now()
+        with guard or contextlib.nullcontext():
+            previous = (state.serial, state.updated_at)
+            state.serial += 1
+            state.updated_at = utc_now()
+            try:
+                body = encode(state)
+            except BaseException:
+                state.serial, state.updated_at = previous
+                raise
         condition = {"IfMatch": self._etag} if self._etag else {"IfNoneMatch": "*"}
         try:
-            reply = self._call("put_object", Key=self.key, Body=encode(state),
+            reply = self._call("put_object", Key=self.key, Body=body,
                                ContentType="application/json", **condition)
         except BaseException as exc:
+            # Only saves move the serial and callers serialise them: no guard needed.
             state.serial, state.updated_at = previous
             if isinstance(exc, aws_errors.ClientError) and error_code(exc) in PRECONDITION_FAILED:
                 raise StateError(

@@ -109,12 +109,19 @@ class LocalStateStore:
 
     # ------------------------------------------------------------------ save
 
-    def save(self, state: State) -> None:
+    def save(self, state: State,
+             guard: contextlib.AbstractContextManager[Any] | None = None) -> None:
         """Write ``state`` atomically, bumping its serial and keeping the previous file as backup.
 
         On failure the state file is unchanged, no temp file is left behind and
         ``state.serial``/``updated_at`` are restored, so a retry writes the same
         serial it would have written the first time.
+
+        ``guard`` (the engine's lock over ``state``) is held only while the
+        serial moves and the document is encoded, not during the write and
+        fsyncs: other threads go on reading and changing the state while the
+        snapshot reaches the disk.  Callers serialise saves themselves (the
+        engine's save lock), so files still land in serial order.
 
         Why it is cheap enough to call on every step transition (a whole
         apply saves ~300 times): the file on disk is re-read and re-checked
@@ -122,11 +129,16 @@ class LocalStateStore:
         and mtime), and the backup is a second name for the previous file's
         inode, not a copy, so a save is one encode, one write and two fsyncs.
         """
-        previous = (state.serial, state.updated_at)
-        state.serial += 1
-        state.updated_at = utc_now()
+        with guard or contextlib.nullcontext():
+            previous = (state.serial, state.updated_at)
+            state.serial += 1
+            state.updated_at = utc_now()
+            try:
+                payload = encode(state)
+            except BaseException:
+                state.serial, state.updated_at = previous
+                raise
         try:
-            payload = encode(state)
             self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
             current = self._current_signature(state)
             temp_name = _write_temp(self.path, payload)
@@ -139,6 +151,7 @@ class LocalStateStore:
                     os.unlink(temp_name)
                 raise
         except BaseException:
+            # Only saves move the serial and callers serialise them: no guard needed.
             state.serial, state.updated_at = previous
             raise
         _fsync_directory(self.path.parent)
