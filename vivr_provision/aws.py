@@ -8,8 +8,10 @@ thread instead made every worker build its own ~25 clients, one at a time
 under the session lock: on a whole-platform apply the workers spent more
 time queued for that lock than calling AWS.
 Every client gets the same botocore retry policy (standard or adaptive mode
-with the configured attempts) and a per-service call-rate limit, so that a
-wide parallel apply slows down instead of tripping AWS throttling.
+with the configured attempts) and the call budgets of :mod:`vivr_provision.throttle`
+(AWS's documented token buckets per API category, halved while AWS
+throttles), so that a wide parallel apply slows down instead of tripping
+AWS throttling.
 
 boto3 and botocore are imported inside the methods that build sessions and
 clients, never at module level: commands that make no AWS call (``status``,
@@ -32,6 +34,7 @@ from urllib.parse import urlparse
 
 from vivr_provision import aws_errors, log
 from vivr_provision.errors import EndpointError
+from vivr_provision.throttle import CallBudgets
 
 if TYPE_CHECKING:
     import boto3
@@ -52,6 +55,9 @@ class AwsSettings:
     retry_mode: str = "standard"
     max_attempts: int = 10
     max_calls_per_second: float = 20.0
+    #: ``documented``: AWS's per-API budgets (:mod:`vivr_provision.api_budgets`),
+    #: each capped by ``max_calls_per_second``; ``flat``: that one limit per service.
+    api_budgets: str = "documented"
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
 
@@ -62,33 +68,6 @@ class AwsSettings:
             return False
         host = urlparse(self.endpoint_url).hostname or ""
         return host in ("127.0.0.1", "localhost", "::1")
-
-
-class RateLimiter:
-    """A token bucket: at most ``rate`` calls per second, bursts up to ``burst``."""
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, rate)
-        self._tokens = self.capacity
-        self._stamp = time.monotonic()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Take one token, sleeping if the bucket is empty; returns the seconds slept."""
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            self._tokens -= 1
-            delay = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-        if delay:
-            time.sleep(delay)
-        return delay
-
-    def before_send(self, **_: Any) -> None:
-        """botocore ``before-send`` handler: returning None lets the request go out."""
-        self.acquire()
 
 
 class RetryLog:
@@ -190,7 +169,9 @@ class ClientFactory:
         self._session_lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[str, str, bool], Any] = {}
-        self._limiters: dict[tuple[str, str], RateLimiter] = {}
+        self.budgets = CallBudgets(settings.max_calls_per_second,
+                                   documented=settings.api_budgets == "documented")
+        self._throttling: Any = None  # botocore's throttling detector, built with the first client
         self.retries = RetryLog()
         self._config: Any = None  # botocore's Config, built with the first client
 
@@ -237,17 +218,21 @@ class ClientFactory:
             self._session = session
         return self._session
 
-    def limiter(self, service: str, region: str) -> RateLimiter:
-        """The call-rate limit shared by every client of ``service`` in ``region``."""
-        with self._session_lock:
-            return self._limiter(service, region)
+    def _before_send(self, service: str, region: str, event_name: str = "", **_: Any) -> None:
+        """botocore ``before-send``: a token from each bucket the operation draws on
+        (``before-send.<service>.<Operation>``; retries pass here too)."""
+        self.budgets.acquire(service, region, event_name.rsplit(".", 1)[-1])
 
-    def _limiter(self, service: str, region: str) -> RateLimiter:
-        key = (service, region)
-        if key not in self._limiters:
-            rate = self.settings.max_calls_per_second
-            self._limiters[key] = RateLimiter(rate, burst=2 * rate)
-        return self._limiters[key]
+    def _after_attempt(self, service: str, region: str, **kwargs: Any) -> None:
+        """botocore ``needs-retry``: slow the operation's buckets when AWS throttled it
+        (botocore's own detector: its error codes, the model's throttling errors, 429)."""
+        operation = kwargs.get("operation")
+        if operation is None or kwargs.get("response") is None:
+            return
+        if self._throttling.is_throttling_error(**kwargs):
+            self.budgets.throttled(service, region, operation.name)
+            retry_log.info("aws.throttled", service=service, region=region,
+                           operation=operation.name)
 
     def client(self, service: str, region: str | None = None, *, quick: bool = False) -> Any:
         """A client for ``service`` in ``region`` (default: the primary region).
@@ -275,8 +260,15 @@ class ClientFactory:
             endpoint_url=self.settings.endpoint_url,
             config=self._client_config(quick),
         )
-        client.meta.events.register("before-send", self._limiter(service, region).before_send)
+        if self._throttling is None:
+            from botocore.retries.standard import RetryEventAdapter, ThrottlingErrorDetector
+
+            self._throttling = ThrottlingErrorDetector(RetryEventAdapter())
+        client.meta.events.register("before-send",
+                                    functools.partial(self._before_send, service, region))
         client.meta.events.register("needs-retry", self.retries.outcome)
+        client.meta.events.register("needs-retry",
+                                    functools.partial(self._after_attempt, service, region))
         client.meta.events.register("before-send",
                                     functools.partial(self.retries.attempt, service=service))
         calls = CallLog(service, region)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from vivr_provision import project
 from vivr_provision.aws import AwsSettings
+from vivr_provision.errors import ConfigError
 
 if TYPE_CHECKING:
     from vivr_provision.config import PlatformConfig
@@ -101,4 +102,13 @@ def aws_settings(options: CommandOptions, config: PlatformConfig) -> AwsSettings
         retry_mode=config.aws.retry_mode,
         max_attempts=config.aws.max_attempts,
         max_calls_per_second=config.aws.max_calls_per_second,
+        api_budgets=_api_budgets(config),
     )
+
+
+def _api_budgets(config: PlatformConfig) -> str:
+    """``VIVR_API_BUDGETS`` (to compare in a bench) or the config's ``aws.api_budgets``."""
+    chosen = os.environ.get("VIVR_API_BUDGETS") or config.aws.api_budgets
+    if chosen not in ("documented", "flat"):
+        raise ConfigError(f"VIVR_API_BUDGETS={chosen!r}: expected documented or flat")
+    return chosen

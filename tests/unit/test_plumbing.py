@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from vivr_provision import aws_errors, log
-from vivr_provision.aws import AwsSettings, RateLimiter, error_code, error_text
+from vivr_provision.aws import AwsSettings, error_code, error_text
 from vivr_provision.config import load_config
 from vivr_provision.errors import ConfigError
 from vivr_provision.retry import policy
@@ -62,15 +61,6 @@ def test_retry_policy_gives_up_after_its_attempts() -> None:
     with pytest.raises(ClientError):
         rule.call("delete sg", flaky)
     assert flaky.calls == 4
-
-
-def test_rate_limiter_spaces_calls_beyond_the_burst() -> None:
-    limiter = RateLimiter(rate=50, burst=5)
-    started = time.monotonic()
-    for _ in range(15):
-        limiter.acquire()
-    elapsed = time.monotonic() - started
-    assert 0.15 <= elapsed < 1.0  # 10 calls beyond the burst at 50/s ≈ 0.2 s
 
 
 def test_tokens_are_deterministic_and_fit_every_api() -> None:

@@ -62,6 +62,9 @@ class AwsConfig(StrictModel):
     retry_mode: Literal["standard", "adaptive"]
     max_attempts: Annotated[int, Field(ge=1, le=20)]
     max_calls_per_second: Annotated[float, Field(gt=0, le=1000)]
+    #: documented: AWS's per-API budgets (vivr_provision/api_budgets.py), each
+    #: capped by max_calls_per_second; flat: max_calls_per_second per service.
+    api_budgets: Literal["documented", "flat"] = "documented"
 
 
 class PlatformConfig(StrictModel):
