@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from vivr_provision import aws_errors
 from vivr_provision.aws import ClientFactory
+from vivr_provision.batch_reads import BatchReads
 from vivr_provision.catalog import Catalog
 from vivr_provision.config import PlatformConfig
 from vivr_provision.log import get_logger
@@ -126,6 +127,8 @@ class StepContext:
     forget_written: Callable[[str, list[dict[str, str]]], None] = lambda step, entries: None
     #: Every entry any step (present or already deleted) journalled for a container.
     written_into: Callable[[str], list[dict[str, str]]] = lambda container: []
+    #: First lookups answered by one list call per kind and region (batch_reads.py).
+    reads: BatchReads = field(default_factory=BatchReads)
 
     def client(self, service: str, region: str | None = None) -> Any:
         return self.clients.client(service, region)

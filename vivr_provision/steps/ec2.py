@@ -120,6 +120,10 @@ class Ec2Step(Step):
         return Resource(id=item[self.kind.id_field], data=item)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        batched = ctx.reads.take(("ec2", self.region, self.kind.describe), resource_id,
+                                 lambda: self._ours(ctx))
+        if batched is not None:
+            return self._resource(dict(batched))
         try:
             items = self._describe(ctx, **{self.kind.ids_param: [resource_id]})
         except aws_errors.ClientError as exc:
@@ -128,6 +132,15 @@ class Ec2Step(Step):
             raise
         live = self._live(items)
         return self._resource(live[0]) if live else None
+
+    def _ours(self, ctx: StepContext) -> dict[str, dict[str, Any]]:
+        """Every live resource of this kind in the region carrying this project's and
+        environment's ownership tags (one call for all the kind's steps: batch_reads)."""
+        tags = self.tags()
+        filters = [{"Name": f"tag:{k}", "Values": [tags[k]]}
+                   for k in ("Project", "Environment", "ManagedBy")]
+        return {str(item[self.kind.id_field]): item
+                for item in self._live(self._describe(ctx, Filters=filters))}
 
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
         live = self._live(self._describe(ctx, Filters=self.ownership_filters()))

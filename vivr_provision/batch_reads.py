@@ -1,0 +1,63 @@
+"""One list call answers the first lookup of many steps of the same kind.
+
+A no-op apply (and ``status --refresh``) spends most of its calls finding
+resources one by one: a ``DescribeSubnets`` per subnet, a
+``DescribeSecurityGroups`` per group.  Most describe APIs also take a
+filter, so one call per kind and region, filtered on the ownership tags
+every resource of ours carries, returns them all; each step then takes its
+own item from that answer instead of asking again.
+
+Why it is safe:
+
+* Each item is handed out **once** per run (taken, not copied): a step
+  that reads its resource again (after an update, on a retry) asks AWS.
+  The answer is at most as old as the run's first lookup of that kind, and
+  every step's first lookup happens before it changes anything.
+* An id the batch does not hold (a resource without our tags, one deleted
+  by hand, one made after the batch was read) is looked up as before, so a
+  missing item is never taken for a deleted resource.
+* A batch call AWS refuses (a filter the account's policy denies) leaves
+  the batch empty: every step then reads its own, as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from vivr_provision import aws_errors
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: dict[str, Mapping[str, Any]] | None = None
+
+
+class BatchReads:
+    """The batches of one run, keyed by (service, region, kind); thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._batches: dict[Hashable, _Batch] = {}
+        self.loads = 0
+        self.served = 0
+
+    def take(self, key: Hashable, ident: str,
+             load: Callable[[], Mapping[str, Mapping[str, Any]]]) -> Mapping[str, Any] | None:
+        """Item ``ident`` of batch ``key`` (read once with ``load``: id -> item), or None
+        when the batch does not hold it and the caller must read it itself."""
+        with self._lock:
+            batch = self._batches.setdefault(key, _Batch())
+        with batch.lock:
+            if batch.items is None:
+                try:
+                    batch.items = dict(load())
+                except (aws_errors.ClientError, aws_errors.BotoCoreError):
+                    batch.items = {}
+                self.loads += 1
+            item = batch.items.pop(ident, None)
+            if item is not None:
+                self.served += 1
+            return item
