@@ -65,20 +65,34 @@ def _read(pidfile: Path) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def _already_running(running: dict[str, object], host: str, port: int, pidfile: Path) -> None:
-    """Starting what already runs is fine (idempotent); asking for another address is not.
+def _already_running(running: dict[str, object], host: str, port: int, pidfile: Path,
+                     paced: list[str]) -> None:
+    """Starting what already runs is fine (idempotent); asking for another address or
+    another pace is not.
 
     A second ``start --port 4577`` used to say "already running" and exit 0,
     leaving the operator to point AWS_ENDPOINT_URL at a port nobody serves.
     """
     url, pid = str(running["url"]), running["pid"]
     where = urlsplit(url)
-    if (where.hostname, where.port) == (host, port):
-        click.echo(f"sandbox already running at {url} (PID {pid})")
+    wanted = _pace({"timing": paced[1], "time_scale": float(paced[3])} if paced else {})
+    if (where.hostname, where.port) == (host, port) and wanted == _pace(running):
+        click.echo(f"sandbox already running at {url} (PID {pid}){wanted}")
         return
+    if (where.hostname, where.port) == (host, port):
+        raise ConfigError(
+            f"the sandbox at {url} (PID {pid}) runs{_pace(running) or ' without timing'}, "
+            f"not{wanted or ' without timing'}; stop it first (vivr-provision sandbox stop)")
     raise ConfigError(
         f"a sandbox already runs at {url} (PID {pid}, {pidfile}), not at http://{host}:{port}; "
         f"use that URL, or stop it first (vivr-provision sandbox stop) or give another --pidfile")
+
+
+def _pace(running: dict[str, object]) -> str:
+    """`` with timing PROFILE x F`` for a timed sandbox, else nothing."""
+    if "timing" not in running:
+        return ""
+    return f" with timing {running['timing']} x {running.get('time_scale', 1.0):g}"
 
 
 @click.group()
@@ -86,19 +100,45 @@ def sandbox() -> None:
     """Local AWS emulator (moto) for first runs and demos; no AWS account needed."""
 
 
+def _timing_arguments(timing: Path | None, time_scale: float | None) -> list[str]:
+    """The server's ``--timing``/``--time-scale`` arguments, after checking the profile here.
+
+    A bad profile is reported by ``start`` in one line (exit 2) instead of as
+    a server that died with the reason in its log.
+    """
+    if timing is None:
+        if time_scale is not None:
+            raise ConfigError("--time-scale needs --timing PROFILE (e.g. profiles/aws.yaml)")
+        return []
+    from vivr_sandbox.timing.profile import ProfileError, load_profile
+
+    try:
+        load_profile(timing)
+    except ProfileError as exc:
+        raise ConfigError(str(exc)) from None
+    return ["--timing", str(timing.resolve()), "--time-scale", f"{time_scale or 1.0:g}"]
+
+
 @sandbox.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=4566, show_default=True)
+@click.option("--timing", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Timing profile (e.g. profiles/aws.yaml): resources stay creating, "
+                   "modifying, deleting ... for AWS's durations. Default: all instant.")
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Multiply the profile's durations (1 = AWS's pace, 0.01 = 15 min in 9 s).")
 @pidfile_option
-def start(host: str, port: int, pidfile: Path) -> None:
+def start(host: str, port: int, timing: Path | None, time_scale: float | None,
+          pidfile: Path) -> None:
     """Start the emulator in the background and print how to use it."""
     try:
         import moto  # noqa: F401
     except ImportError:
         raise ConfigError("the sandbox needs moto: pip install 'vivr-provision[sandbox]'") from None
+    paced = _timing_arguments(timing, time_scale)
     running = _read(pidfile)
     if running and _alive(int(str(running["pid"]))):
-        _already_running(running, host, port, pidfile)
+        _already_running(running, host, port, pidfile, paced)
         return
     if _answers(host, port):
         raise VivrError(f"port {port} on {host} is already in use; pick another --port")
@@ -106,7 +146,8 @@ def start(host: str, port: int, pidfile: Path) -> None:
     log_path = pidfile.with_suffix(".log")
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "vivr_sandbox.server", "--host", host, "--port", str(port)],
+            [sys.executable, "-m", "vivr_sandbox.server", "--host", host, "--port", str(port),
+             *paced],
             stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -117,8 +158,12 @@ def start(host: str, port: int, pidfile: Path) -> None:
             raise VivrError(f"the sandbox did not start; see {log_path}")
         time.sleep(0.1)
     url = f"http://{host}:{port}"
-    pidfile.write_text(json.dumps({"pid": process.pid, "url": url}))
-    click.echo(f"sandbox running at {url} (PID {process.pid}); use it with:\n"
+    running_info: dict[str, object] = {"pid": process.pid, "url": url}
+    if paced:
+        running_info.update(timing=paced[1], time_scale=float(paced[3]))
+    pidfile.write_text(json.dumps(running_info))
+    click.echo(f"sandbox running at {url} (PID {process.pid}){_pace(running_info)}; "
+               "use it with:\n"
                f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=sandbox000000000042 "
                "AWS_SECRET_ACCESS_KEY=sandbox")
 
@@ -149,6 +194,7 @@ def sandbox_status(pidfile: Path) -> None:
     """Tell whether the background emulator runs, and where."""
     running = _read(pidfile)
     if running and _alive(int(str(running["pid"]))):
-        click.echo(f"sandbox running at {running['url']} (PID {running['pid']})")
+        click.echo(f"sandbox running at {running['url']} (PID {running['pid']})"
+                   f"{_pace(running)}")
     else:
         click.echo("sandbox is not running")

@@ -14,6 +14,9 @@ Why our own wrapper instead of ``moto_server``:
   (:mod:`vivr_sandbox.idempotency`).
 * **Emulator settings** that must be set before moto is imported (ACM
   validation delay, AWS managed IAM policies).
+* **AWS's pace**, optionally: with a timing profile, slow resources report
+  their transitional states for the profile's scaled durations
+  (:mod:`vivr_sandbox.timing`); without one everything is ready at once.
 
 Nothing here is on the product's AWS code path: the CLI only ever sees an
 endpoint URL.
@@ -31,10 +34,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from vivr_sandbox.idempotency import TokenCache, tokened
+
+if TYPE_CHECKING:
+    from vivr_sandbox.timing import Timing
 
 #: Emulator settings, applied before moto is imported (moto reads them at import).
 MOTO_ENV = {
@@ -42,6 +49,8 @@ MOTO_ENV = {
     "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
 }
 DEFAULT_PORT = 4566
+#: The account moto serves a request without an account-routing access key.
+DEFAULT_ACCOUNT = "123456789012"
 JOURNAL_PATH = "/__vivr__/calls"
 READ_PREFIXES = ("Describe", "List", "Get", "Head", "Search", "Lookup", "Check", "Validate",
                  "Test", "Preview", "Query", "Scan", "Select")
@@ -110,8 +119,11 @@ def _operation(environ: Environ, body: bytes) -> tuple[str, bool]:
 class SandboxApp:
     """WSGI middleware around moto: account routing and the call journal."""
 
-    def __init__(self, app: Callable[[Environ, StartResponse], Iterable[bytes]]) -> None:
+    def __init__(self, app: Callable[[Environ, StartResponse], Iterable[bytes]],
+                 timing: Timing | None = None) -> None:
         self.app = app
+        #: AWS's pace (:mod:`vivr_sandbox.timing`); None: everything is ready at once.
+        self.timing = timing
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         #: One lock per account: moto's backends are not thread-safe (two
@@ -146,7 +158,7 @@ class SandboxApp:
                 repeat := self.tokens.repeat(key, request)) is not None:
             status, headers, payload = repeat
             with self._lock:
-                self.calls.append(Call(account or "123456789012", region, service, operation,
+                self.calls.append(Call(account or DEFAULT_ACCOUNT, region, service, operation,
                                        mutating, status))
             start_response(f"{status} {HTTPStatus(status).phrase}", headers)
             return [payload]
@@ -161,15 +173,29 @@ class SandboxApp:
         with self._lock:
             serving = self._account_locks.setdefault(account, threading.Lock())
         with serving:
-            result = self.app(environ, _start)
+            result = self._serve(environ, _start, account or DEFAULT_ACCOUNT)
             if request is not None and key is not None and status_holder:
                 result = [b"".join(result)]
                 self.tokens.remember(key, request, status_holder[0], header_holder[0],
                                      result[0])
         with self._lock:
-            self.calls.append(Call(account or "123456789012", region, service, operation,
+            self.calls.append(Call(account or DEFAULT_ACCOUNT, region, service, operation,
                                    mutating, status_holder[0] if status_holder else 0))
         return result
+
+    def _serve(self, environ: Environ, start_response: StartResponse,
+               account: str) -> Iterable[bytes]:
+        """moto's answer, under the timing profile if there is one (account lock held)."""
+        if self.timing is None:
+            return self.app(environ, start_response)
+        from vivr_sandbox.timing import ACTIVE
+
+        self.timing.release_due(account)
+        token = ACTIVE.set(self.timing)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            ACTIVE.reset(token)
 
     def _serve_journal(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
         if environ.get("REQUEST_METHOD") == "DELETE":
@@ -186,7 +212,8 @@ class SandboxApp:
 class SandboxServer:
     """moto behind :class:`SandboxApp`, served on a background thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0,
+                 timing: Timing | None = None) -> None:
         for key, value in MOTO_ENV.items():
             os.environ.setdefault(key, value)
         from moto.moto_server.werkzeug_app import (
@@ -199,8 +226,12 @@ class SandboxServer:
         from vivr_sandbox.fixes import apply_moto_fixes
 
         apply_moto_fixes()
+        if timing is not None:
+            from vivr_sandbox.timing import install_timing
+
+            install_timing()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self.app = SandboxApp(DomainDispatcherApplication(create_backend_app))
+        self.app = SandboxApp(DomainDispatcherApplication(create_backend_app), timing)
         self._server = make_server(host, port, self.app, threaded=True,
                                    request_handler=MotoRequestHandler)
         self._thread: threading.Thread | None = None
@@ -233,9 +264,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="vivr-provision local AWS sandbox (moto)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--timing", type=Path, default=None,
+                        help="timing profile (YAML, e.g. profiles/aws.yaml): AWS's durations")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="multiply the profile's durations (0.01: 15 min -> 9 s)")
     args = parser.parse_args(argv)
-    server = SandboxServer(args.host, args.port)
-    print(f"sandbox listening on {server.url}", flush=True)
+    timing = None
+    if args.timing is not None:
+        from vivr_sandbox.timing import ProfileError, Timing, load_profile
+
+        try:
+            timing = Timing(load_profile(args.timing), args.time_scale)
+        except (ProfileError, ValueError) as exc:
+            parser.error(str(exc))
+    server = SandboxServer(args.host, args.port, timing)
+    paced = (f" (timing {args.timing} x {args.time_scale:g})" if timing is not None else "")
+    print(f"sandbox listening on {server.url}{paced}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
 

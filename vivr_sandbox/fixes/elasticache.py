@@ -19,9 +19,15 @@ def _elasticache_error(code: str, message: str) -> Exception:
 
 def _forget_after_first_look(backend: Any, store: dict[str, Any], shown: list[Any],
                              key: str, status_attr: str) -> None:
-    """Drop resources in ``deleting`` once a describe has shown them that way."""
+    """Drop resources in ``deleting`` once a describe has shown them that way.
+
+    Except under a timing profile, which keeps a deleted resource listed for
+    AWS's delete duration (:func:`vivr_sandbox.timing.clock.hold_deleted`).
+    """
+    from vivr_sandbox.timing.clock import held
+
     for resource in shown:
-        if getattr(resource, status_attr, None) == "deleting":
+        if getattr(resource, status_attr, None) == "deleting" and not held(resource):
             store.pop(getattr(resource, key), None)
             backend.tagging_service.delete_all_tags_for_resource(resource.arn)
 
