@@ -61,3 +61,31 @@ def test_the_default_pidfile_belongs_to_the_project(tmp_path: Path,
     assert default_pidfile() == tmp_path / "state" / "sandbox.json"
     monkeypatch.chdir(tmp_path.parent)
     assert default_pidfile() == Path("state") / "sandbox.json"
+
+
+def test_a_time_scale_without_a_profile_is_refused(tmp_path: Path) -> None:
+    result = _start(tmp_path / "sandbox.json", "--time-scale", "0.01")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.strip() == (
+        "error: --time-scale needs --timing PROFILE (e.g. profiles/aws.yaml)")
+
+
+def test_a_wrong_profile_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    profile = tmp_path / "slow.yaml"
+    profile.write_text("description: x\nkinds:\n  nat_gateway:\n"
+                       "    create: {minutes: 2, source: VPC guide, typo: 1}\n")
+    result = _start(tmp_path / "sandbox.json", "--timing", str(profile))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.strip() == (
+        f"error: {profile}: kinds.nat_gateway.create.typo: Extra inputs are not permitted")
+    assert not (tmp_path / "sandbox.json").exists()
+
+
+def test_starting_with_another_pace_than_the_running_one_is_refused(tmp_path: Path) -> None:
+    profile = REPO / "profiles" / "aws.yaml"
+    result = _start(_running(tmp_path), "--port", "4566", "--timing", str(profile),
+                    "--time-scale", "0.5")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: the sandbox at http://127.0.0.1:4566 (PID {os.getpid()}) runs without "
+        f"timing, not with timing {profile} x 0.5; stop it first (vivr-provision sandbox stop)")

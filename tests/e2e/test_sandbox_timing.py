@@ -1,0 +1,91 @@
+"""The real CLI against a sandbox that takes AWS's time (profiles/aws.yaml at a tiny scale).
+
+The sandbox is started the way a user starts it, ``vivr-provision sandbox
+start --timing profiles/aws.yaml --time-scale 0.002``.  The Redis replication
+group is then ``creating`` for 12 minutes x 0.002 = 1.4 s after
+CreateReplicationGroup, so the cache step has to wait through its own poller
+(botocore's ``replication_group_available``).  On the plain sandbox it finds
+the group ready at once and makes no describe after the create.  The
+sandbox's journal shows the waiting: more than one describe after the
+create.  There is only one apply because of the suite's time budget; each
+kind's states, deletes included, are checked on boto3 clients in
+tests/unit/test_sandbox_timing.py.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from tests.conftest import REPO, Aws, new_account
+from vivr_sandbox.server import SandboxServer
+
+pytestmark = pytest.mark.e2e
+
+PROFILE = REPO / "profiles" / "aws.yaml"
+#: 12 min -> 1.4 s for the cache: well past the step's first poll, within its second.
+SCALE = "0.002"
+
+
+@dataclass(frozen=True)
+class Started:
+    """A sandbox ``sandbox start`` runs in the background (the :class:`Aws` helper needs
+    only its URL)."""
+
+    url: str
+
+
+def _sandbox(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIVR_", "AWS_"))}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "vivr_provision", "sandbox", *args,
+         "--pidfile", str(workdir / "sandbox.json")],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=90, check=False)
+
+
+@pytest.fixture(scope="module")
+def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
+    workdir = tmp_path_factory.mktemp("timed-sandbox")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    started = _sandbox(workdir, "start", "--port", str(port), "--timing", str(PROFILE),
+                       "--time-scale", SCALE)
+    assert started.returncode == 0, started.stderr
+    try:
+        pace = f"with timing {PROFILE} x {SCALE}"
+        assert started.stdout.startswith(f"sandbox running at {url} (PID ")
+        assert pace in started.stdout.splitlines()[0]
+        status = _sandbox(workdir, "status")
+        assert pace in status.stdout
+        yield Started(url)
+    finally:
+        stopped = _sandbox(workdir, "stop")
+    assert stopped.returncode == 0 and f"sandbox at {url} stopped" in stopped.stdout
+
+
+def _after(calls: list[dict[str, object]], mutation: str, read: str) -> int:
+    """How many ``read`` calls followed the first ``mutation`` call."""
+    names = [str(c["operation"]) for c in calls]
+    return names[names.index(mutation):].count(read)
+
+
+def test_the_cache_step_polls_until_the_group_is_available(timed: Started,
+                                                          tmp_path: Path) -> None:
+    aws = Aws(cast(SandboxServer, timed), new_account(), tmp_path)
+    code, report = aws.cli_json("apply", "--target", "cache")
+    assert code == 0, [(s["step"], s.get("error")) for s in report["steps"]]
+    assert _after(aws.calls(), "CreateReplicationGroup", "DescribeReplicationGroups") > 1
+    group = aws.client("elasticache").describe_replication_groups(
+        ReplicationGroupId="vivr-cache")["ReplicationGroups"][0]
+    assert group["Status"] == "available"
