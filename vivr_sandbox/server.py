@@ -152,6 +152,11 @@ class SandboxApp:
             account = suffix.group(1)
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
         operation, mutating = _operation(environ, body)
+        if self.timing is not None and not self.timing.admits(
+                account or DEFAULT_ACCOUNT, region, service, operation, mutating):
+            return self._throttle(environ, body, start_response,
+                                  Call(account or DEFAULT_ACCOUNT, region, service, operation,
+                                       mutating, 0))
         request = tokened(service, operation, _path(environ), _headers(environ), body)
         key = (account, region, operation, request.token) if request else None
         if request is not None and key is not None and (
@@ -182,6 +187,21 @@ class SandboxApp:
             self.calls.append(Call(account or DEFAULT_ACCOUNT, region, service, operation,
                                    mutating, status_holder[0] if status_holder else 0))
         return result
+
+    def _throttle(self, environ: Environ, body: bytes, start_response: StartResponse,
+                  call: Call) -> list[bytes]:
+        """Answer as AWS does when a request finds its token bucket empty (never reaches moto)."""
+        from vivr_sandbox.errors import THROTTLING, error_reply, protocol_of
+
+        protocol = protocol_of(_headers(environ), body, call.service)
+        code, status = THROTTLING[protocol]
+        status, headers, payload = error_reply(protocol, code, status, "Rate exceeded")
+        with self._lock:
+            self.calls.append(Call(call.account, call.region, call.service, call.operation,
+                                   call.mutating, status))
+        start_response(f"{status} {HTTPStatus(status).phrase}",
+                       [*headers, ("Content-Length", str(len(payload)))])
+        return [payload]
 
     def _serve(self, environ: Environ, start_response: StartResponse,
                account: str) -> Iterable[bytes]:

@@ -436,3 +436,74 @@ def test_without_a_profile_everything_is_ready_at_once(timed: SandboxServer,
     assert ec.describe_replication_groups()["ReplicationGroups"] == []
     rds.delete_db_instance(DBInstanceIdentifier="vivr-db", SkipFinalSnapshot=True)
     assert rds.describe_db_instances()["DBInstances"] == []
+
+
+# --------------------------------------------------------------------------- API throttling
+
+def _limits(per: str) -> Any:
+    return parse_profile(f"""
+description: throttled
+kinds: {{}}
+api:
+  throttling:
+    ec2:
+      source: EC2 API Reference, request throttling
+      per: {per}
+      buckets:
+        reads: {{capacity: 2, refill_per_second: 0.001, operations: read}}
+        nat: {{capacity: 1, refill_per_second: 0.001,
+               operations: [CreateNatGateway, DeleteNatGateway]}}
+""", "limits.yaml")
+
+
+def test_each_api_has_its_own_bucket_of_its_category(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vivr_sandbox.timing.throttling import TokenBuckets
+
+    buckets = TokenBuckets(_limits("operation").api)
+    draws = [buckets.take("1", "us-east-1", "ec2", "DescribeVpcs", False) for _ in range(3)]
+    assert draws == [True, True, False]
+    assert buckets.take("1", "us-east-1", "ec2", "DescribeSubnets", False)  # its own bucket
+    assert buckets.take("2", "us-east-1", "ec2", "DescribeVpcs", False)  # another account
+    assert buckets.take("1", "us-west-2", "ec2", "DescribeVpcs", False)  # another Region
+    assert [buckets.take("1", "us-east-1", "ec2", "CreateNatGateway", True)
+            for _ in range(2)] == [True, False]  # listed by name: its own, smaller bucket
+    assert all(buckets.take("1", "us-east-1", "ec2", "CreateVpc", True) for _ in range(9))
+    assert all(buckets.take("1", "us-east-1", "ecs", "DescribeServices", False)
+               for _ in range(9))  # no bucket: not throttled
+
+    shared = TokenBuckets(_limits("category").api)
+    assert [shared.take("1", "us-east-1", "ec2", op, False)
+            for op in ("DescribeVpcs", "DescribeSubnets", "DescribeRouteTables")] == [
+        True, True, False]
+
+
+def test_an_empty_bucket_answers_as_aws_throttles() -> None:
+    """RequestLimitExceeded (503) in EC2's shape, journaled, never reaching moto."""
+    server = SandboxServer("127.0.0.1", 0, Timing(_limits("operation"), 1.0)).start()
+    try:
+        aws = Account(server)
+        from botocore.config import Config
+
+        ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url,
+                           aws_access_key_id=f"sandbox{aws.id}", aws_secret_access_key="x",
+                           config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+        ec2.describe_vpcs()
+        ec2.describe_vpcs()
+        with pytest.raises(ClientError) as throttled:
+            ec2.describe_vpcs()
+        assert throttled.value.response["Error"]["Code"] == "RequestLimitExceeded"
+        assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert [c.status for c in server.app.journal(aws.id)] == [200, 200, 503]
+    finally:
+        server.stop()
+
+
+def test_a_wrong_bucket_is_refused_in_one_line() -> None:
+    with pytest.raises(ProfileError) as refused:
+        parse_profile("description: x\nkinds: {}\napi:\n  throttling:\n    ec2:\n"
+                      "      source: EC2 guide\n      per: operation\n      buckets:\n"
+                      "        reads: {capacity: 2, refill_per_second: 1, operations: writes}\n",
+                      "p.yaml")
+    assert str(refused.value).startswith(
+        "p.yaml: api.throttling.ec2.buckets.reads.operations: "
+        "Input should be 'read' or 'mutating'")

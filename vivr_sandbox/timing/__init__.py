@@ -15,8 +15,9 @@ ECS deployment IN_PROGRESS.
 The hooks go on top of the compatibility fixes (:mod:`vivr_sandbox.fixes`)
 and do nothing for a request of an untimed sandbox, so the plain sandbox
 (everything instant) is unchanged even in a process that also runs a timed
-one.  Not modelled yet: per-API latency and throttling (token buckets per API
-category), the next part of issue 13.
+one.  The profile's optional ``api`` block adds per-request latency and AWS's
+published token buckets (:mod:`~vivr_sandbox.timing.throttling`), applied by
+the sandbox app before a request reaches moto.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vivr_sandbox.timing.profile import Operation, Profile
+from vivr_sandbox.timing.throttling import TokenBuckets
 
 #: Attribute names under which phases and holds are kept on moto's objects.
 PHASE_ATTRIBUTE = "_vivr_phase"
@@ -57,10 +58,12 @@ class Hold:
 
 
 class Timing:
-    """A profile at a time scale, and the holds of the resources it is deleting.
+    """A profile at a time scale, the holds of the resources it is deleting, and the
+    API's pace (latency, token buckets) when the profile has one.
 
-    ``scale`` multiplies every figure: 1.0 is AWS's own pace, 0.0005 turns a
-    15-minute RDS create into 0.45 s (tests).
+    ``scale`` multiplies every resource figure: 1.0 is AWS's own pace, 0.0005
+    turns a 15-minute RDS create into 0.45 s (tests).  Latency and buckets are
+    not scaled (:mod:`vivr_sandbox.timing.throttling`).
     """
 
     def __init__(self, profile: Profile, scale: float = 1.0) -> None:
@@ -70,6 +73,19 @@ class Timing:
         self.scale = scale
         self._holds: list[Hold] = []
         self._lock = threading.Lock()
+        api = profile.api
+        #: Seconds added to every request (0: none).
+        self.latency_s = api.latency.milliseconds / 1000 if api and api.latency else 0.0
+        #: AWS's request rate limits (None: nothing is throttled).
+        self.buckets = TokenBuckets(api) if api and api.throttling else None
+
+    def admits(self, account: str, region: str | None, service: str | None, operation: str,
+               mutating: bool) -> bool:
+        """Wait the request's latency; False if AWS would throttle it (answer it so)."""
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        return self.buckets is None or self.buckets.take(account, region, service, operation,
+                                                         mutating)
 
     def seconds(self, kind: str, operation: Operation) -> float | None:
         """The scaled duration, or None when the profile does not time it."""

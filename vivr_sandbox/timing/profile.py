@@ -1,4 +1,5 @@
-"""The timing profile: how long AWS takes per resource kind and operation (``profiles/aws.yaml``).
+"""The timing profile: how long AWS takes per resource kind and operation (``profiles/aws.yaml``),
+and, optionally, how fast its APIs answer and how many requests they take.
 
 The figures are data kept in the repository with the source of each one; this
 module only says what a valid profile looks like.  A profile that names a kind
@@ -77,13 +78,72 @@ class KindTiming(BaseModel):
         return figure
 
 
+class Bucket(BaseModel):
+    """One of AWS's request token buckets: ``capacity`` tokens, refilled at a rate.
+
+    ``operations`` says which requests draw from it: ``read`` (Describe*,
+    List*, Get* ..., what the sandbox journals as not mutating),
+    ``mutating``, or a list of operation names (these win over the other two).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    capacity: Annotated[float, Field(ge=1)]
+    refill_per_second: Annotated[float, Field(gt=0)]
+    operations: Literal["read", "mutating"] | Annotated[list[str], Field(min_length=1)]
+
+
+class ServiceThrottling(BaseModel):
+    """A service's request rate limits, as its documentation publishes them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Annotated[str, Field(min_length=5)]
+    #: ``operation``: every API has its own bucket of its category's size (EC2);
+    #: ``category``: the operations of a category share one bucket.
+    per: Literal["operation", "category"]
+    buckets: dict[str, Bucket]
+
+    def bucket_for(self, operation: str, mutating: bool) -> tuple[str, Bucket] | None:
+        """(bucket name, bucket) ``operation`` draws from, or None (not throttled)."""
+        for name, bucket in self.buckets.items():
+            if isinstance(bucket.operations, list) and operation in bucket.operations:
+                return name, bucket
+        wanted = "mutating" if mutating else "read"
+        for name, bucket in self.buckets.items():
+            if bucket.operations == wanted:
+                return name, bucket
+        return None
+
+
+class Latency(BaseModel):
+    """Time added to every request before the sandbox answers it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    milliseconds: Annotated[float, Field(ge=0, le=10_000)]
+    source: Annotated[str, Field(min_length=5)]
+
+
+class Api(BaseModel):
+    """How AWS's APIs answer: latency and throttling (both optional, both real-time:
+    ``--time-scale`` compresses resource transitions, not the client's request pace)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency: Latency | None = None
+    #: Signing name (``ec2``, ``ecs`` ...) -> its documented rate limits.
+    throttling: dict[Annotated[str, Field(pattern=r"^[a-z0-9-]+$")], ServiceThrottling] = {}
+
+
 class Profile(BaseModel):
-    """A whole profile: a description and the timed kinds."""
+    """A whole profile: a description, the timed kinds and, optionally, the API's pace."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     description: Annotated[str, Field(min_length=1)]
     kinds: dict[Kind, KindTiming]
+    api: Api | None = None
 
     @model_validator(mode="after")
     def _operations_the_sandbox_can_time(self) -> Profile:
@@ -106,7 +166,9 @@ class Profile(BaseModel):
 def _one_line(error: ValidationError) -> str:
     """The first problem pydantic found, as ``where: what``."""
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"] if part != "[key]")
+    # pydantic names the arm of a union it tried ("literal['read','mutating']", "list[str]")
+    # and dict keys as "[key]": not part of where the problem is in the file.
+    where = ".".join(str(part) for part in first["loc"] if "[" not in str(part))
     message = str(first["msg"]).removeprefix("Value error, ")
     more = len(error.errors()) - 1
     return (f"{where}: {message}" if where else message) + (
@@ -138,5 +200,6 @@ def load_profile(path: Path) -> Profile:
     return parse_profile(text, str(path))
 
 
-__all__ = ["KIND_OPERATIONS", "Figure", "Kind", "KindTiming", "Operation", "Profile",
-           "ProfileError", "load_profile", "parse_profile"]
+__all__ = ["KIND_OPERATIONS", "Api", "Bucket", "Figure", "Kind", "KindTiming", "Latency",
+           "Operation", "Profile", "ProfileError", "ServiceThrottling", "load_profile",
+           "parse_profile"]

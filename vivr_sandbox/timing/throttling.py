@@ -1,0 +1,51 @@
+"""AWS's request rate limits in the sandbox: token buckets per account, Region and API.
+
+EC2 documents its limits as token buckets ("Request throttling for the Amazon
+EC2 API"): every API has a bucket of its category's capacity that refills at
+the category's rate, per account and Region; a request finding it empty is
+answered ``RequestLimitExceeded`` (503), which botocore's retry modes retry.
+The profile's ``api.throttling`` says, per service, which operations draw
+from which bucket (:class:`~vivr_sandbox.timing.profile.ServiceThrottling`);
+this module keeps the levels.  Buckets run in real time, whatever
+``--time-scale`` says: the scale compresses AWS's provisioning work, not the
+pace at which a client may call it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from vivr_sandbox.timing.profile import Api
+
+BucketKey = tuple[str, str | None, str, str]
+
+
+class TokenBuckets:
+    """The current level of every bucket a profile defines (thread-safe)."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self._levels: dict[BucketKey, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, account: str, region: str | None, service: str | None, operation: str,
+             mutating: bool) -> bool:
+        """Draw one token for this request; False when its bucket is empty (throttle it)."""
+        limits = self.api.throttling.get(service or "")
+        found = limits.bucket_for(operation, mutating) if limits is not None else None
+        if limits is None or found is None:
+            return True
+        name, bucket = found
+        key = (account, region, service or "",
+               operation if limits.per == "operation" else name)
+        with self._lock:
+            now = time.monotonic()
+            tokens, since = self._levels.get(key, (bucket.capacity, now))
+            tokens = min(bucket.capacity, tokens + (now - since) * bucket.refill_per_second)
+            allowed = tokens >= 1
+            self._levels[key] = (tokens - 1 if allowed else tokens, now)
+            return allowed
+
+
+__all__ = ["TokenBuckets"]
