@@ -1,8 +1,8 @@
 """The sandbox under a timing profile: AWS's transitional states, then the final ones.
 
 A timed :class:`SandboxServer` runs in this process beside the suite's plain
-one, with every operation profiles/aws.yaml times lasting 8 minutes at a
-scale of 0.0005 (0.24 s: long enough that the describe right after a create
+one, with every operation profiles/aws.yaml times lasting 12 minutes at a
+scale of 0.0005 (0.36 s: long enough that the describe right after a create
 always lands inside it, short enough for the suite's budget; the real
 figures are checked by the profile tests, and tests/e2e/test_sandbox_timing.py
 applies with the real profile).
@@ -24,6 +24,7 @@ from typing import Any, get_args
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import REPO
@@ -37,6 +38,7 @@ from vivr_sandbox.timing.profile import (
     ProfileError,
     parse_profile,
 )
+from vivr_sandbox.timing.throttling import TokenBuckets
 
 PROFILE = REPO / "profiles" / "aws.yaml"
 SCALE = 0.0005
@@ -59,7 +61,7 @@ Client = Callable[..., Any]
 @pytest.fixture(scope="module")
 def timed() -> Iterator[SandboxServer]:
     server = SandboxServer("127.0.0.1", 0,
-                           Timing(uniform(load_profile(PROFILE), 8), SCALE)).start()
+                           Timing(uniform(load_profile(PROFILE), 12), SCALE)).start()
     yield server
     server.stop()
 
@@ -242,24 +244,23 @@ def test_db_instances_and_replicas_are_creating_modifying_deleting(aws: Account)
     rds.create_db_instance_read_replica(DBInstanceIdentifier="vivr-db-read",
                                         SourceDBInstanceIdentifier="vivr-db",
                                         DeletionProtection=False)
+    assert (_status(rds, "vivr-db-read"), _status(rds, "vivr-db")) == ("creating", "available")
+    assert aws.wait("rds", "db_instance_available", "DescribeDBInstances",
+                    DBInstanceIdentifier="vivr-db-read") > 1
     west.create_db_instance_read_replica(DBInstanceIdentifier="vivr-db-dr",
                                          SourceDBInstanceIdentifier=primary_arn,
                                          SourceRegion="us-east-1", DeletionProtection=False)
-    assert (_status(rds, "vivr-db-read"), _status(west, "vivr-db-dr")) == (
-        "creating", "creating")
-    from moto.rds.models import rds_backends
-
-    assert [phase.kind for phase in (
-        phase_of(rds_backends[aws.id]["us-east-1"].databases[name])
-        for name in ("vivr-db", "vivr-db-read")) if phase is not None] + [
-        phase.kind for phase in [phase_of(
-            rds_backends[aws.id]["us-west-2"].databases["vivr-db-dr"])] if phase is not None
-    ] == ["rds_instance_multi_az", "rds_read_replica", "rds_cross_region_replica"]
-    assert _status(rds, "vivr-db") == "available"  # the replica did not copy its phase
-    assert aws.wait("rds", "db_instance_available", "DescribeDBInstances",
-                    DBInstanceIdentifier="vivr-db-read") > 1
+    assert _status(west, "vivr-db-dr") == "creating"
     assert aws.wait("rds", "db_instance_available", "DescribeDBInstances", "us-west-2",
                     DBInstanceIdentifier="vivr-db-dr") > 1
+    from moto.rds.models import rds_backends  # here: moto reads its settings at import
+
+    east, west_backend = rds_backends[aws.id]["us-east-1"], rds_backends[aws.id]["us-west-2"]
+    kinds = [phase_of(database) for database in (
+        east.databases["vivr-db"], east.databases["vivr-db-read"],
+        west_backend.databases["vivr-db-dr"])]
+    assert [phase.kind if phase else None for phase in kinds] == [
+        "rds_instance_multi_az", "rds_read_replica", "rds_cross_region_replica"]
 
     rds.modify_db_instance(DBInstanceIdentifier="vivr-db", BackupRetentionPeriod=14,
                            ApplyImmediately=True)
@@ -456,9 +457,7 @@ api:
 """, "limits.yaml")
 
 
-def test_each_api_has_its_own_bucket_of_its_category(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vivr_sandbox.timing.throttling import TokenBuckets
-
+def test_each_api_has_its_own_bucket_of_its_category() -> None:
     buckets = TokenBuckets(_limits("operation").api)
     draws = [buckets.take("1", "us-east-1", "ec2", "DescribeVpcs", False) for _ in range(3)]
     assert draws == [True, True, False]
@@ -482,8 +481,6 @@ def test_an_empty_bucket_answers_as_aws_throttles() -> None:
     server = SandboxServer("127.0.0.1", 0, Timing(_limits("operation"), 1.0)).start()
     try:
         aws = Account(server)
-        from botocore.config import Config
-
         ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=server.url,
                            aws_access_key_id=f"sandbox{aws.id}", aws_secret_access_key="x",
                            config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
