@@ -11,5 +11,7 @@ to an emulator.  Installed with the ``sandbox`` extra (moto).
 * :mod:`vivr_sandbox.catalog`: AWS's catalogs moto does not serve (engine
   versions, orderable classes, TLS policies).
 * :mod:`vivr_sandbox.dns`: the public DNS view that ACM validation needs.
+* :mod:`vivr_sandbox.timing`: AWS's pace, optionally (``--timing PROFILE``):
+  transitional states for real durations, AWS's request token buckets.
 * :mod:`vivr_sandbox.cli`: ``vivr-provision sandbox start|stop|status``.
 """
