@@ -454,6 +454,12 @@ api:
         reads: {{capacity: 2, refill_per_second: 0.001, operations: read}}
         nat: {{capacity: 1, refill_per_second: 0.001,
                operations: [CreateNatGateway, DeleteNatGateway]}}
+    elasticloadbalancing:
+      source: ELB guide, API request throttling
+      per: category
+      buckets:
+        account: {{capacity: 3, refill_per_second: 0.001, operations: all}}
+        reads: {{capacity: 2, refill_per_second: 0.001, operations: read}}
 """, "limits.yaml")
 
 
@@ -476,6 +482,16 @@ def test_each_api_has_its_own_bucket_of_its_category() -> None:
         True, True, False]
 
 
+def test_an_account_bucket_is_drawn_by_every_call_beside_its_category() -> None:
+    buckets = TokenBuckets(_limits("category").api)
+    elb = "elasticloadbalancing"
+    assert [buckets.take("1", "us-east-1", elb, op, False)
+            for op in ("DescribeLoadBalancers", "DescribeTargetGroups", "DescribeListeners")
+            ] == [True, True, False]  # the reads bucket (2) empties first
+    assert buckets.take("1", "us-east-1", elb, "CreateListener", True)  # account: 1 left
+    assert not buckets.take("1", "us-east-1", elb, "CreateRule", True)  # account empty
+
+
 def test_an_empty_bucket_answers_as_aws_throttles() -> None:
     """RequestLimitExceeded (503) in EC2's shape, journaled, never reaching moto."""
     server = SandboxServer("127.0.0.1", 0, Timing(_limits("operation"), 1.0)).start()
@@ -491,6 +507,8 @@ def test_an_empty_bucket_answers_as_aws_throttles() -> None:
         assert throttled.value.response["Error"]["Code"] == "RequestLimitExceeded"
         assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
         assert [c.status for c in server.app.journal(aws.id)] == [200, 200, 503]
+        assert server.app.timing is not None and server.app.timing.buckets is not None
+        assert server.app.timing.buckets.refused == {("ec2", "DescribeVpcs"): 1}
     finally:
         server.stop()
 
@@ -503,4 +521,4 @@ def test_a_wrong_bucket_is_refused_in_one_line() -> None:
                       "p.yaml")
     assert str(refused.value).startswith(
         "p.yaml: api.throttling.ec2.buckets.reads.operations: "
-        "Input should be 'read' or 'mutating'")
+        "Input should be 'read', 'mutating' or 'all'")

@@ -83,14 +83,17 @@ class Bucket(BaseModel):
 
     ``operations`` says which requests draw from it: ``read`` (Describe*,
     List*, Get* ..., what the sandbox journals as not mutating),
-    ``mutating``, or a list of operation names (these win over the other two).
+    ``mutating``, or a list of operation names (these win over the other two);
+    ``all``: every request of the service draws from it as well, one bucket
+    for the whole service (ELB's and Route 53's account-level buckets).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     capacity: Annotated[float, Field(ge=1)]
     refill_per_second: Annotated[float, Field(gt=0)]
-    operations: Literal["read", "mutating"] | Annotated[list[str], Field(min_length=1)]
+    operations: (Literal["read", "mutating", "all"]
+                 | Annotated[list[str], Field(min_length=1)])
 
 
 class ServiceThrottling(BaseModel):
@@ -105,7 +108,7 @@ class ServiceThrottling(BaseModel):
     buckets: dict[str, Bucket]
 
     def bucket_for(self, operation: str, mutating: bool) -> tuple[str, Bucket] | None:
-        """(bucket name, bucket) ``operation`` draws from, or None (not throttled)."""
+        """(bucket name, bucket) of ``operation``'s own category, or None (none applies)."""
         for name, bucket in self.buckets.items():
             if isinstance(bucket.operations, list) and operation in bucket.operations:
                 return name, bucket
@@ -114,6 +117,11 @@ class ServiceThrottling(BaseModel):
             if bucket.operations == wanted:
                 return name, bucket
         return None
+
+    def shared(self) -> list[tuple[str, Bucket]]:
+        """The buckets every request of the service draws from as well."""
+        return [(name, bucket) for name, bucket in self.buckets.items()
+                if bucket.operations == "all"]
 
 
 class Latency(BaseModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 
 from vivr_sandbox.timing.profile import Api
 
@@ -28,23 +29,34 @@ class TokenBuckets:
         self.api = api
         self._levels: dict[BucketKey, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        #: (service, operation) -> requests refused so far (for benches and tests).
+        self.refused: Counter[tuple[str, str]] = Counter()
 
     def take(self, account: str, region: str | None, service: str | None, operation: str,
              mutating: bool) -> bool:
-        """Draw one token for this request; False when its bucket is empty (throttle it)."""
+        """Draw one token from each bucket this request uses; False (nothing drawn) when
+        one of them is empty: AWS throttles the request."""
         limits = self.api.throttling.get(service or "")
-        found = limits.bucket_for(operation, mutating) if limits is not None else None
-        if limits is None or found is None:
+        if limits is None:
             return True
-        name, bucket = found
-        key = (account, region, service or "",
-               operation if limits.per == "operation" else name)
+        scope = (account, region, service or "")
+        used = [((*scope, name), bucket) for name, bucket in limits.shared()]
+        found = limits.bucket_for(operation, mutating)
+        if found is not None:
+            name, bucket = found
+            used.append(((*scope, operation if limits.per == "operation" else name), bucket))
         with self._lock:
             now = time.monotonic()
-            tokens, since = self._levels.get(key, (bucket.capacity, now))
-            tokens = min(bucket.capacity, tokens + (now - since) * bucket.refill_per_second)
-            allowed = tokens >= 1
-            self._levels[key] = (tokens - 1 if allowed else tokens, now)
+            levels = {}
+            for key, bucket in used:
+                tokens, since = self._levels.get(key, (bucket.capacity, now))
+                levels[key] = min(bucket.capacity,
+                                  tokens + (now - since) * bucket.refill_per_second)
+            allowed = all(tokens >= 1 for tokens in levels.values())
+            for key, tokens in levels.items():
+                self._levels[key] = (tokens - 1 if allowed else tokens, now)
+            if not allowed:
+                self.refused[service or "", operation] += 1
             return allowed
 
 
