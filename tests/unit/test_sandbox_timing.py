@@ -1,11 +1,14 @@
 """The sandbox under a timing profile: AWS's transitional states, then the final ones.
 
 A timed :class:`SandboxServer` runs in this process beside the suite's plain
-one, with every operation profiles/aws.yaml times lasting 12 minutes at a
-scale of 0.0005 (0.36 s: long enough that the describe right after a create
-always lands inside it, short enough for the suite's budget; the real
-figures are checked by the profile tests, and tests/e2e/test_sandbox_timing.py
-applies with the real profile).
+one.  Every operation profiles/aws.yaml times lasts the same 12 minutes here,
+scaled to one second of a *virtual* clock that advances a tenth of a second
+with each API call the test makes: each transitional state lasts ten calls,
+however loaded the machine is (a wall-clock window of a fraction of a second
+was missed under load).  The real figures are checked by the profile tests;
+the real clock by tests/e2e/test_sandbox_timing.py (an apply through the CLI)
+and the throttling tests.
+
 Each test creates, modifies and deletes one kind of resource with boto3 and
 checks what ``describe`` reports right after each call, then lets botocore's
 own waiter (the one the tool uses) poll until it passes.  The sandbox's
@@ -41,7 +44,9 @@ from vivr_sandbox.timing.profile import (
 from vivr_sandbox.timing.throttling import TokenBuckets
 
 PROFILE = REPO / "profiles" / "aws.yaml"
-SCALE = 0.0005
+#: 12 minutes -> 1 virtual second; each API call advances the clock by STEP.
+SCALE = 1 / 720
+STEP = 0.1
 
 
 def uniform(profile: Profile, minutes: float) -> Profile:
@@ -51,17 +56,34 @@ def uniform(profile: Profile, minutes: float) -> Profile:
                for op in ("create", "modify", "delete") if timing.figure(op) is not None}
         for kind, timing in profile.kinds.items()}})
 
-#: Waiters poll fast here; 400 attempts are far more than any figure needs.
-POLL = {"Delay": 0.05, "MaxAttempts": 400}
+#: Waiters poll without sleeping (the clock is virtual); a phase lasts 10 calls.
+POLL = {"Delay": 0, "MaxAttempts": 40}
 _numbers = itertools.count(1)
 
 Client = Callable[..., Any]
 
 
+class VirtualClock:
+    """Seconds that pass per API call rather than per wall-clock second."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self, **_: Any) -> None:
+        """botocore ``after-call`` handler: one call made, STEP seconds passed."""
+        self.now += STEP
+
+
+CLOCK = VirtualClock()
+
+
 @pytest.fixture(scope="module")
 def timed() -> Iterator[SandboxServer]:
-    server = SandboxServer("127.0.0.1", 0,
-                           Timing(uniform(load_profile(PROFILE), 12), SCALE)).start()
+    timing = Timing(uniform(load_profile(PROFILE), 12), SCALE, clock=CLOCK)
+    server = SandboxServer("127.0.0.1", 0, timing).start()
     yield server
     server.stop()
 
@@ -77,9 +99,11 @@ class Account:
 
     def __call__(self, service: str, region: str = "us-east-1") -> Any:
         if (service, region) not in self._clients:
-            self._clients[service, region] = boto3.client(
+            client = boto3.client(
                 service, region_name=region, endpoint_url=self.server.url,
                 aws_access_key_id=f"sandbox{self.id}", aws_secret_access_key="sandbox")
+            client.meta.events.register("after-call", CLOCK.tick)
+            self._clients[service, region] = client
         return self._clients[service, region]
 
     def calls(self, operation: str) -> int:

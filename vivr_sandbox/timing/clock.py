@@ -43,9 +43,11 @@ class Phase:
     until: float
     #: attribute name -> value (or ``f(obj, stored) -> value``) while the phase lasts.
     overrides: Mapping[str, Override] = field(default_factory=dict)
+    #: The clock ``until`` is read on (the timing's).
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
-    def active(self, now: float | None = None) -> bool:
-        return (time.monotonic() if now is None else now) < self.until
+    def active(self) -> bool:
+        return self.clock() < self.until
 
 
 @dataclass(frozen=True)
@@ -62,15 +64,20 @@ class Timing:
     API's pace (latency, token buckets) when the profile has one.
 
     ``scale`` multiplies every resource figure: 1.0 is AWS's own pace, 0.0005
-    turns a 15-minute RDS create into 0.45 s (tests).  Latency and buckets are
-    not scaled (:mod:`vivr_sandbox.timing.throttling`).
+    turns a 15-minute RDS create into 0.45 s.  Latency and buckets are not
+    scaled (:mod:`vivr_sandbox.timing.throttling`).  ``clock`` is what phases
+    and holds are measured on: the monotonic clock, or in tests a virtual one
+    that advances per request, so that what a test sees does not depend on
+    how loaded the machine is.
     """
 
-    def __init__(self, profile: Profile, scale: float = 1.0) -> None:
+    def __init__(self, profile: Profile, scale: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if not scale > 0:
             raise ValueError(f"the time scale must be positive, not {scale}")
         self.profile = profile
         self.scale = scale
+        self.clock = clock
         self._holds: list[Hold] = []
         self._lock = threading.Lock()
         api = profile.api
@@ -94,7 +101,7 @@ class Timing:
 
     def hold(self, account: str, seconds: float, release: Callable[[], None]) -> None:
         with self._lock:
-            self._holds.append(Hold(account, time.monotonic() + seconds, release))
+            self._holds.append(Hold(account, self.clock() + seconds, release))
 
     def release_due(self, account: str) -> None:
         """Remove the held resources of ``account`` whose delete has finished.
@@ -102,7 +109,7 @@ class Timing:
         Called by the sandbox app under the account's lock, before it serves
         the account's next request (moto's backends are not thread-safe).
         """
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             due = [h for h in self._holds if h.account == account and h.until <= now]
             self._holds = [h for h in self._holds if h not in due]
@@ -135,9 +142,9 @@ def begin(obj: object, kind: str, operation: Operation,
     """
     timing = ACTIVE.get()
     seconds = timing.seconds(kind, operation) if timing is not None else None
-    if seconds is None:
+    if timing is None or seconds is None:
         return None
-    phase = Phase(kind, operation, time.monotonic() + seconds, dict(overrides))
+    phase = Phase(kind, operation, timing.clock() + seconds, dict(overrides), timing.clock)
     vars(obj)[PHASE_ATTRIBUTE] = phase
     return phase
 
