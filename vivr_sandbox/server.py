@@ -32,7 +32,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,8 +197,7 @@ class SandboxApp:
         code, status = THROTTLING[protocol]
         status, headers, payload = error_reply(protocol, code, status, "Rate exceeded")
         with self._lock:
-            self.calls.append(Call(call.account, call.region, call.service, call.operation,
-                                   call.mutating, status))
+            self.calls.append(replace(call, status=status))
         start_response(f"{status} {HTTPStatus(status).phrase}",
                        [*headers, ("Content-Length", str(len(payload)))])
         return [payload]
