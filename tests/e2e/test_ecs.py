@@ -194,6 +194,9 @@ def _assert_fargate_tier_matches_the_spec(aws: Aws) -> None:
     assert logging_config["options"]["awslogs-group"] == "/vivr/production/app"
     assert logging_config["options"]["awslogs-region"] == "us-east-1"
     assert logging_config["options"]["awslogs-stream-prefix"]
+    # Issue 12: a stalled CloudWatch Logs never blocks the app's stdout.
+    assert (logging_config["options"]["mode"],
+            logging_config["options"]["max-buffer-size"]) == ("non-blocking", "10m")
     sm = aws.client("secretsmanager")
     expected = {}
     for env, (name, json_key) in SECRETS.items():

@@ -110,6 +110,7 @@ def test_the_task_definition_reads_the_dr_replica_and_the_secrets_replicas(
     options = container["logConfiguration"]["options"]
     assert (options["awslogs-group"], options["awslogs-region"]) == \
         ("/vivr/production/dr/app", DR)
+    assert (options["mode"], options["max-buffer-size"]) == ("non-blocking", "10m")
     [group] = standby.client("logs", DR).describe_log_groups(
         logGroupNamePrefix="/vivr/production/dr/app")["logGroups"]
     dr_key = standby.client("kms", DR).describe_key(KeyId="alias/vivr-production")

@@ -278,3 +278,35 @@ def test_a_bad_writable_path_is_refused_with_its_reason(paths: list[str], messag
     with pytest.raises(ConfigError) as refused:
         _production_with(writable_paths=paths)
     assert message in str(refused.value)
+
+
+def test_awslogs_delivers_non_blocking_with_its_buffer(config: PlatformConfig) -> None:
+    request = desired_task_definition(_context(config, _outputs(config)), config, "us-east-1")
+    options = _container(request)["logConfiguration"]["options"]
+    assert (options["mode"], options["max-buffer-size"]) == ("non-blocking", "10m")
+    blocking = _production_with(log_mode="blocking")
+    options = _container(desired_task_definition(
+        _context(blocking, _outputs(blocking)), blocking, "us-east-1"))["logConfiguration"]
+    # max-buffer-size means nothing in blocking mode (ECS API reference): not sent.
+    assert options["options"]["mode"] == "blocking"
+    assert "max-buffer-size" not in options["options"]
+
+
+def test_a_revision_still_in_blocking_mode_is_drift(config: PlatformConfig) -> None:
+    ctx = _context(config, _outputs(config))
+    step = TaskDefinitionStep(config)
+    current = copy.deepcopy(step.desired(ctx))
+    options = current["containerDefinitions"][0]["logConfiguration"]["options"]
+    del options["max-buffer-size"]
+    options["mode"] = "blocking"
+    changes = step.diff(ctx, Resource("arn:td:1", {**current, "tags": [
+        {"key": k, "value": v} for k, v in step.tags().items()]}))
+    assert {(c.field.rsplit(".", 1)[-1], c.current, c.desired) for c in changes} == {
+        ("mode", "blocking", "non-blocking"), ("max-buffer-size", None, "10m")}
+
+
+@pytest.mark.parametrize("size", ["10", "10 m", "0m", "10M", "1t"])
+def test_a_bad_buffer_size_is_refused(size: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        _production_with(log_max_buffer_size=size)
+    assert "a buffer size such as 10m" in str(refused.value)

@@ -141,7 +141,8 @@ def test_the_task_reads_the_dr_replica_and_the_secrets_us_west_2_replicas() -> N
     assert all(f":secretsmanager:{DR}:" in arn for arn in secrets.values())
     assert container["logConfiguration"]["options"] == {
         "awslogs-group": "/vivr/production/dr/app", "awslogs-region": DR,
-        "awslogs-stream-prefix": "vivr-app"}
+        "awslogs-stream-prefix": "vivr-app", "mode": "non-blocking",
+        "max-buffer-size": "10m"}
 
 
 def test_with_the_standby_redis_the_task_reads_its_endpoint() -> None:

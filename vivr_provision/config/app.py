@@ -406,6 +406,20 @@ class ContainerConfig(StrictModel):
     health_check: ContainerHealthCheckConfig
     log_group: str
     log_stream_prefix: Name
+    #: The awslogs delivery mode (issue 12; Prowler
+    #: ``ecs_task_definitions_logging_block_mode``).  ECS API reference,
+    #: LogConfiguration ``mode``: in ``blocking`` mode a stalled flow of logs
+    #: blocks the container's writes to stdout/stderr (the app hangs, health
+    #: checks fail); ``non-blocking`` buffers them in memory instead and drops
+    #: what does not fit.  ECS's own default since 2025-06-25 is
+    #: ``non-blocking`` unless the account setting ``defaultLogDriverMode``
+    #: says otherwise, so it is set explicitly.
+    log_mode: Literal["non-blocking", "blocking"] = "non-blocking"
+    #: ``max-buffer-size`` of ``non-blocking`` mode (same reference: "Default
+    #: value: 10m"; the buffer holding logs not yet sent, taken from the
+    #: container's memory; logs beyond it are lost).  Docker's size syntax.
+    log_max_buffer_size: Annotated[
+        str, matching(r"[1-9][0-9]*[kmg]", "a buffer size such as 10m (k, m or g)")] = "10m"
     #: ``readonlyRootFilesystem`` (issue 12; ECS.5 in AWS Security Hub): the image's
     #: files cannot be changed by a compromised process.
     read_only_root_filesystem: bool = True

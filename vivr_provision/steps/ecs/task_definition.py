@@ -7,7 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
-from vivr_provision.config.app import ContainerEndpointConfig, writable_volume_name
+from vivr_provision.config.app import (
+    ContainerConfig,
+    ContainerEndpointConfig,
+    writable_volume_name,
+)
 from vivr_provision.log import get_logger
 from vivr_provision.steps.base import (
     Change,
@@ -135,6 +139,14 @@ def volumes(definition: Mapping[str, Any]) -> Exact:
     return Exact({v["name"]: v for v in definition.get("volumes") or []})
 
 
+def log_mode_options(container: ContainerConfig) -> dict[str, str]:
+    """The awslogs delivery mode options (ECS API reference, LogConfiguration):
+    ``max-buffer-size`` applies to ``non-blocking`` only, so it is sent only then."""
+    if container.log_mode == "blocking":
+        return {"mode": "blocking"}
+    return {"mode": "non-blocking", "max-buffer-size": container.log_max_buffer_size}
+
+
 def desired_task_definition(ctx: StepContext, config: PlatformConfig, region: str,
                             tier: EcsTier | None = None) -> dict[str, Any]:
     """The ``RegisterTaskDefinition`` request the config describes (without tags).
@@ -181,7 +193,8 @@ def desired_task_definition(ctx: StepContext, config: PlatformConfig, region: st
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": str(ctx.output(tier.step(f"logs.{container.log_group}"), "name")),
             "awslogs-region": region,
-            "awslogs-stream-prefix": container.log_stream_prefix}},
+            "awslogs-stream-prefix": container.log_stream_prefix,
+            **log_mode_options(container)}},
     }
     if container.read_only_root_filesystem:
         definition["readonlyRootFilesystem"] = True
