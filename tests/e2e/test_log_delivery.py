@@ -25,6 +25,7 @@ EXPORT_GROUPS = {  # group -> region (RDS fixes the names: /aws/rds/instance/<id
     "/aws/rds/instance/vivr-db-dr/postgresql": "us-west-2",
 }
 CACHE_GROUP = "/vivr/production/cache"
+DR = "us-west-2"
 
 
 def _ordered_calls(aws: Aws) -> list[dict[str, Any]]:
@@ -42,13 +43,14 @@ def test_database_and_cache_logs_land_in_groups_with_the_spec_retention(aws: Aws
     code, report = aws.cli_json("apply", *targets)
     assert code == 0, [(s["step"], s.get("error")) for s in report["steps"] if s.get("error")]
 
-    key_arn = aws.client("kms").describe_key(KeyId="alias/vivr-production")["KeyMetadata"]["Arn"]
+    keys = {region: aws.client("kms", region).describe_key(
+        KeyId="alias/vivr-production")["KeyMetadata"]["Arn"] for region in ("us-east-1", DR)}
     for name, region in EXPORT_GROUPS.items():
         groups = aws.client("logs", region).describe_log_groups(
             logGroupNamePrefix=name)["logGroups"]
         assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(name, 7)]
-        # The DR group keeps CloudWatch Logs' own encryption (see the step's note).
-        assert groups[0].get("kmsKeyId") == (key_arn if region == "us-east-1" else None)
+        # Each under its region's key: the DR replica's with the DR key (issue 12).
+        assert groups[0].get("kmsKeyId") == keys[region]
     assert not aws.client("logs").describe_log_groups(
         logGroupNamePrefix="/vivr/production/database")["logGroups"]
 
@@ -78,15 +80,17 @@ def test_database_and_cache_logs_land_in_groups_with_the_spec_retention(aws: Aws
     assert f"log-group:{CACHE_GROUP}:log-stream:*" in " ".join(statement["Resource"])
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": aws.account}
 
-    # The platform key admits CloudWatch Logs for exactly the groups the tool encrypts.
-    policy = json.loads(aws.client("kms").get_key_policy(KeyId=key_arn, PolicyName="default")[
-        "Policy"])
-    logs_statement = next(s for s in policy["Statement"]
-                          if s["Sid"] == "CloudWatchLogsOfThisEnvironment")
-    admitted = logs_statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
-    assert f"arn:aws:logs:us-east-1:{aws.account}:log-group:/aws/rds/instance/vivr-db/postgresql" \
-        in admitted
-    assert all("*" not in arn for arn in admitted)
+    # Each key admits CloudWatch Logs of its region for exactly the groups it encrypts.
+    for region, instance in (("us-east-1", "vivr-db"), (DR, "vivr-db-dr")):
+        policy = json.loads(aws.client("kms", region).get_key_policy(
+            KeyId=keys[region], PolicyName="default")["Policy"])
+        logs_statement = next(s for s in policy["Statement"]
+                              if s["Sid"] == "CloudWatchLogsOfThisEnvironment")
+        assert logs_statement["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
+        admitted = logs_statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+        assert (f"arn:aws:logs:{region}:{aws.account}:log-group:/aws/rds/instance/{instance}/"
+                "postgresql") in admitted
+        assert all("*" not in arn for arn in admitted)
 
     # Engine log switched off behind the tool's back: reported, then converged.
     ec.modify_replication_group(ReplicationGroupId="vivr-cache", ApplyImmediately=True,

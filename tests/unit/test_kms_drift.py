@@ -191,16 +191,19 @@ def _replica(config: PlatformConfig | None = None) -> KmsReplicaKeyStep:
 
 
 def _without_standby_ecs(*, encrypt_topics: bool = True) -> PlatformConfig:
-    """No DR log group at all: neither the standby tier's nor the DR VPC's flow logs."""
+    """No DR log group at all: neither the standby tier's, the DR VPC's flow logs nor
+    the groups RDS exports the DR replica's logs into."""
     config = _config()
     dr = config.dr
     standby = dr.standby.model_copy(update={"ecs": False})
     assert dr.network is not None
     network = dr.network.model_copy(update={"flow_logs": None})
     monitoring = config.monitoring.model_copy(update={"encrypt_topics": encrypt_topics})
+    rds = config.rds.model_copy(update={"read_replicas": [
+        r for r in config.rds.read_replicas if r.region != dr.region]})
     return config.model_copy(update={"dr": dr.model_copy(update={"standby": standby,
                                                                   "network": network}),
-                                     "monitoring": monitoring})
+                                     "monitoring": monitoring, "rds": rds})
 
 
 def test_without_a_dr_log_group_or_encrypted_topic_the_replica_has_only_the_shared_rows(
@@ -236,10 +239,12 @@ def test_the_replica_policy_admits_cloudwatch_logs_of_its_region_for_the_standby
                                "PublishToEncryptedTopics"}
     logs = statements["CloudWatchLogsOfThisEnvironment"]
     assert logs["Principal"] == {"Service": "logs.us-west-2.amazonaws.com"}
-    # The standby tasks' group and the DR VPC's flow-log group (issue 12).
+    # The standby tasks' group, the DR VPC's flow-log group and the group RDS
+    # exports the DR replica's PostgreSQL log into (issue 12).
     assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": [
         f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/vivr/production/dr/app",
-        f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/vivr/production/dr/vpc-flow"]}}
+        f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/vivr/production/dr/vpc-flow",
+        f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/aws/rds/instance/vivr-db-dr/postgresql"]}}
 
 
 def test_a_narrowed_replica_policy_is_drift_put_back_in_the_replica_region() -> None:

@@ -15,12 +15,15 @@ import pytest
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.common import ForeignResourceError
-from vivr_provision.steps.logs import LogGroupStep, RdsExportLogGroupStep
+from vivr_provision.steps.logs import LogGroupStep, RdsExportLogGroupStep, rds_export_steps
+from vivr_provision.steps.rds import DbReplicaStep
 
 NAME = "/vivr/production/app"
 ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{NAME}"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 OUTPUTS = {"kms": {"key_arn": KEY_ARN}}
+DR_KEY_ARN = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+DR_GROUP_ARN = f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/aws/rds/instance/vivr-db-dr/postgresql"
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +109,38 @@ def test_a_missing_group_is_none(config: PlatformConfig) -> None:
         aws.expect("logs", "describe_log_groups", {"logGroups": [
             {"logGroupName": f"{NAME}-old", "arn": f"{ARN}-old:*"}]})
         assert step.lookup(aws.context(config, OUTPUTS)) is None
+
+
+def test_the_dr_replica_exports_into_a_group_encrypted_with_the_dr_key(
+        config: PlatformConfig) -> None:
+    """Issue 12 (cloudwatch_log_group_kms_encryption_enabled): RDS would create
+    ``/aws/rds/instance/vivr-db-dr/postgresql`` itself, unencrypted; the group is
+    made first, in us-west-2, under the DR key whose policy names it."""
+    steps = {s.name: s for s in rds_export_steps(config)}
+    dr = steps["dr.logs.vivr-db-dr.postgresql"]
+    assert (dr.region, dr.key_step, dr.depends_on()) == ("us-west-2", "dr.kms", ("dr.kms",))
+    assert dr.name in DbReplicaStep(config, config.rds.read_replicas[-1]).depends_on()
+    assert steps["logs.vivr-db.postgresql"].key_step == "kms"
+    with StubbedAws() as aws:
+        aws.expect("logs", "create_log_group", {}, {
+            "logGroupName": "/aws/rds/instance/vivr-db-dr/postgresql", "tags": dr.tags(),
+            "kmsKeyId": DR_KEY_ARN}, region="us-west-2")
+        aws.expect("logs", "put_retention_policy", {}, {
+            "logGroupName": "/aws/rds/instance/vivr-db-dr/postgresql",
+            "retentionInDays": config.logs.database.retention_days}, region="us-west-2")
+        aws.expect("logs", "describe_log_groups", {"logGroups": [{
+            "logGroupName": "/aws/rds/instance/vivr-db-dr/postgresql", "kmsKeyId": DR_KEY_ARN,
+            "arn": f"{DR_GROUP_ARN}:*", "retentionInDays": config.logs.database.retention_days}]},
+            {"logGroupNamePrefix": "/aws/rds/instance/vivr-db-dr/postgresql"}, region="us-west-2")
+        aws.expect("logs", "list_tags_for_resource", {"tags": dr.tags()},
+                   {"resourceArn": DR_GROUP_ARN}, region="us-west-2")
+        created = dr.create(aws.context(config, {"dr.kms": {"key_arn": DR_KEY_ARN}}), "t")
+    assert created.data["kmsKeyId"] == DR_KEY_ARN
+
+
+def test_without_a_multi_region_key_the_dr_replica_group_keeps_cloudwatch_encryption(
+        config: PlatformConfig) -> None:
+    single = config.model_copy(update={"kms": config.kms.model_copy(
+        update={"multi_region": False})})
+    dr = {s.name: s for s in rds_export_steps(single)}["dr.logs.vivr-db-dr.postgresql"]
+    assert dr.key_step is None and dr.depends_on() == ()

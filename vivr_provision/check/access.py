@@ -18,7 +18,7 @@ from vivr_provision.check.policy import NamedPolicy, Principal, Request, evaluat
 from vivr_provision.check.symbolic import ACCOUNT_ID, key_arn, role_arn, secret_arn
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.dr_secrets import replicated_secret_keys
-from vivr_provision.config.standby import standby_ecs_built
+from vivr_provision.config.standby import dr_rds_log_group_names, standby_ecs_built
 from vivr_provision.steps.iam import platform_regions, role_wanted
 from vivr_provision.steps.pgbouncer import SECRET_STEP as PGBOUNCER_SECRET_STEP
 from vivr_provision.steps.s3 import ELB_ACCOUNTS, ELB_LOG_DELIVERY
@@ -416,6 +416,20 @@ def _standby_needs(config: PlatformConfig) -> list[Need]:
     return needs
 
 
+def _dr_rds_log_needs(config: PlatformConfig) -> list[Need]:
+    """CloudWatch Logs of ``dr.region`` encrypts the DR replica's RDS log groups with the
+    DR key (issue 12): the replica key's own policy must admit it for those groups."""
+    if not config.kms.multi_region:
+        return []
+    region = config.dr.region
+    service = _service(f"logs.{region}.amazonaws.com", "CloudWatch Logs")
+    return [Need(service, ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"),
+                 key_arn(config, region), f"encrypts {name}", ("key", "dr.kms"),
+                 {**TLS, "kms:EncryptionContext:aws:logs:arn":
+                     f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}"})
+            for name in dr_rds_log_group_names(config)]
+
+
 def _topic_needs(config: PlatformConfig) -> list[Need]:
     """The services that publish to the encrypted topics (issue 12): SNS asks KMS for a
     data key on the topic's key for the publisher, so CloudWatch alarms and RDS events
@@ -438,7 +452,7 @@ def needs_of(config: PlatformConfig) -> list[Need]:
     return [*_trust_needs(config), *_ecs_needs(config), *_standby_needs(config),
             *_data_needs(config),
             *_replication_needs(config), *_edge_needs(config), *_autoscaling_needs(config),
-            *_flow_log_needs(config), *_topic_needs(config)]
+            *_flow_log_needs(config), *_dr_rds_log_needs(config), *_topic_needs(config)]
 
 
 def _resolve(documents: Documents, need: Need) -> tuple[NamedPolicy | None, bool]:

@@ -217,6 +217,11 @@ class RdsLogExportsConfig(StrictModel):
     ]
 
 
+def rds_export_group_name(identifier: str, log_type: str) -> str:
+    """The group RDS exports to (RDS User Guide, "Publishing database logs to CloudWatch Logs")."""
+    return f"/aws/rds/instance/{identifier}/{log_type}"
+
+
 #: Log types a delivery source of each kind takes (botocore logs model,
 #: PutDeliverySource.logType: "For CloudFront, the valid value is ACCESS_LOGS";
 #: "For Application Load Balancer, the valid values are ALB_ACCESS_LOGS,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vivr_provision.config.app import rds_export_group_name
+
 if TYPE_CHECKING:
     from vivr_provision.config.model import PlatformConfig
     from vivr_provision.config.ops import StandbyAlarmConfig
@@ -102,7 +104,18 @@ def standby_log_group_names(c: PlatformConfig) -> list[str]:
     if app is not None and standby_ecs_built(c):
         names.append(app.log_group.name)
     names += dr_flow_log_group_names(c)
+    names += dr_rds_log_group_names(c)
     return names
+
+
+def dr_rds_log_group_names(c: PlatformConfig) -> list[str]:
+    """The groups RDS exports the DR replica's logs into (issue 12: encrypted with the
+    DR key, as the primary's are with the platform key), in ``dr.region``."""
+    if not c.dr.enabled:
+        return []
+    return [rds_export_group_name(replica.identifier, log_type)
+            for replica in c.rds.read_replicas if replica.region == c.dr.region
+            for log_type in sorted(c.rds.log_exports)]
 
 
 def dr_flow_log_group_names(c: PlatformConfig) -> list[str]:
@@ -121,5 +134,5 @@ def standby_alarms(c: PlatformConfig) -> list[StandbyAlarmConfig]:
     return [alarm for alarm in app.alarms if app.desired_count > 0 or not alarm.needs_tasks]
 
 
-__all__ = ["STANDBY_SOURCES", "standby_alarms", "standby_app_problems", "standby_ecs_built",
-           "standby_log_group_names"]
+__all__ = ["STANDBY_SOURCES", "dr_rds_log_group_names", "standby_alarms",
+           "standby_app_problems", "standby_ecs_built", "standby_log_group_names"]

@@ -23,7 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
-from vivr_provision.config.app import LogGroupConfig
+from vivr_provision.config.app import LogGroupConfig, rds_export_group_name
+from vivr_provision.config.standby import dr_rds_log_group_names
 from vivr_provision.log import get_logger
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
@@ -170,14 +171,8 @@ class RdsExportLogGroupStep(LogGroupStep):
                  "one group into another"]
         if self.key_step is None:
             notes.append(f"{self.group.name} ({self.region}) uses CloudWatch Logs' own "
-                         "encryption, not the platform key: the DR replica key's policy does "
-                         "not admit CloudWatch Logs")
+                         "encryption: no key of ours in that region (kms.multi_region off)")
         return notes
-
-
-def rds_export_group_name(identifier: str, log_type: str) -> str:
-    """The group RDS exports to (RDS User Guide, "Publishing database logs to CloudWatch Logs")."""
-    return f"/aws/rds/instance/{identifier}/{log_type}"
 
 
 def rds_export_steps(config: PlatformConfig) -> list[RdsExportLogGroupStep]:
@@ -186,19 +181,25 @@ def rds_export_steps(config: PlatformConfig) -> list[RdsExportLogGroupStep]:
     Every replica exports the primary's ``rds.log_exports``
     (CreateDBInstanceReadReplica takes EnableCloudwatchLogsExports), into its
     own region.  Groups in the platform key's region use the key; the DR
-    region's use CloudWatch Logs' default encryption (its replica key has the
-    default key policy, which does not name CloudWatch Logs).
+    replica's use the DR key (``dr.kms``, whose own policy admits CloudWatch
+    Logs for exactly these groups: :func:`dr_rds_log_group_names`) when the
+    key is multi-Region, else CloudWatch Logs' default encryption (a DR
+    region without a key of ours).  The group exists before the replica (its
+    step depends on it), so RDS never creates it unencrypted.
     """
     rds = config.rds
     steps = [RdsExportLogGroupStep(config, rds.identifier, t, key_step="kms")
              for t in sorted(rds.log_exports)]
+    dr_keyed = set(dr_rds_log_group_names(config)) if config.kms.multi_region else set()
     for replica in rds.read_replicas:
         site = None
         if replica.region != config.aws.region:
             site = Site(prefix="dr.", region=replica.region)
-        steps += [RdsExportLogGroupStep(config, replica.identifier, t,
-                                        key_step=None if site else "kms", site=site)
-                  for t in sorted(rds.log_exports)]
+        for log_type in sorted(rds.log_exports):
+            name = rds_export_group_name(replica.identifier, log_type)
+            key_step = ("dr.kms" if name in dr_keyed else None) if site else "kms"
+            steps.append(RdsExportLogGroupStep(config, replica.identifier, log_type,
+                                               key_step=key_step, site=site))
     return steps
 
 
