@@ -182,6 +182,32 @@ def _fix_rds_promote_read_replica() -> None:
         return promoted
 
 
+def _fix_rds_enhanced_monitoring_arn() -> None:
+    """RDS: an instance with Enhanced Monitoring reports its EnhancedMonitoringResourceArn.
+
+    moto 5.2.5 keeps ``MonitoringInterval`` and ``MonitoringRoleArn`` but never
+    returns ``EnhancedMonitoringResourceArn``, which AWS sets once monitoring is
+    on: the CloudWatch Logs stream the OS metrics go to, named by the
+    instance's resource id in the ``RDSOSMetrics`` group (RDS User Guide,
+    "Viewing OS metrics using CloudWatch Logs"; DBInstance in the RDS API
+    reference).  Auditors read that field (Prowler
+    ``rds_instance_enhanced_monitoring_enabled``), so without it every
+    monitored instance looks unmonitored.  The fix derives it while the
+    interval is above 0, as AWS does.
+    """
+    from moto.rds.models import DBInstance
+
+    def enhanced_monitoring_resource_arn(self: Any) -> str | None:
+        if not self.monitoring_interval:
+            return None
+        partition = "aws-cn" if self.region.startswith("cn-") else "aws"
+        return (f"arn:{partition}:logs:{self.region}:{self.account_id}:log-group:"
+                f"RDSOSMetrics:log-stream:{self.dbi_resource_id}")
+
+    add_missing(DBInstance, "enhanced_monitoring_resource_arn",
+                property(enhanced_monitoring_resource_arn))
+
+
 #: The fixes of this module, in application order.
 FIXES: list[Callable[[], None]] = [
     _fix_rds_read_replica,
@@ -189,4 +215,5 @@ FIXES: list[Callable[[], None]] = [
     _fix_rds_performance_insights,
     _fix_rds_modify_db_subnet_group,
     _fix_rds_promote_read_replica,
+    _fix_rds_enhanced_monitoring_arn,
 ]
