@@ -349,14 +349,41 @@ def install_elasticache() -> None:
     _patch(ElastiCacheBackend, create_replication_group=create_replication_group)
 
 
-def install_elbv2() -> None:
-    """ELBv2: DescribeSslPolicies with an unknown name answers SSLPolicyNotFound.
+#: ELB's FIPS post-quantum security policies (September 2025), which moto 5.2.5's
+#: list lacks; each is its non-FIPS ``-PQ-`` sibling (which moto has) without
+#: ChaCha20-Poly1305, the one cipher of those lists that is not FIPS-approved (ELB
+#: User Guide, "Security policies for your Application Load Balancer": the FIPS
+#: policies offer AES-GCM only).  Name -> sibling.
+FIPS_PQ_POLICIES = {
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09": "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09":
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09":
+        "ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09":
+        "ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09": "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+}
 
-    moto 5.2.5 drops unknown names and answers with the known ones (or none).
+
+def install_elbv2() -> None:
+    """ELBv2: DescribeSslPolicies with an unknown name answers SSLPolicyNotFound, and
+    the FIPS post-quantum policies exist.
+
+    moto 5.2.5 drops unknown names and answers with the known ones (or none),
+    and knows no ``-FIPS-PQ-`` policy (:data:`FIPS_PQ_POLICIES`), so a listener
+    could not be validated with the policy AWS recommends for FIPS endpoints.
     """
     from moto.elbv2.exceptions import ELBClientError
     from moto.elbv2.responses import ELBV2Response
     from moto.elbv2.ssl_policies import SSL_POLICIES
+
+    for name, sibling in FIPS_PQ_POLICIES.items():
+        if name not in SSL_POLICIES and sibling in SSL_POLICIES:
+            base = SSL_POLICIES[sibling]
+            SSL_POLICIES[name] = {
+                **base, "name": name,
+                "ciphers": [c for c in base["ciphers"] if "CHACHA20" not in c]}
 
     original = ELBV2Response.describe_ssl_policies
 

@@ -56,7 +56,7 @@ def test_plan_shows_the_newest_creatable_16x_and_every_catalog_value(aws: Aws) -
                for n in _notes(report, "cache")), _notes(report, "cache")
     assert any(n.startswith("image ami-") and "al2023-ami-kernel-default-x86_64" in n
                for n in _notes(report, "pgbouncer"))
-    assert any("ELBSecurityPolicy-TLS13-1-2-2021-06" in n
+    assert any("ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09" in n
                for n in _notes(report, "dr.alb-listener.443"))
     # Asked of AWS, in every region that will hold an instance.
     regions = {r.get("EngineVersion") for r in aws.requests("DescribeDBEngineVersions")}

@@ -152,7 +152,8 @@ def test_apply_builds_the_standby_alb_in_the_dr_region(aws: Aws) -> None:
     https = listeners[443]
     assert https["Protocol"] == "HTTPS"
     assert [c["CertificateArn"] for c in https["Certificates"]] == [dr_arn]
-    assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-")
+    # Issue 12: FIPS and post-quantum, TLS 1.3 and 1.2 (spec "TLS 1.2+").
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09"
     # As the primary: 403 unless CloudFront's header carries the (primary-region) secret.
     assert [(a["Type"], a["FixedResponseConfig"]["StatusCode"])
             for a in https["DefaultActions"]] == [("fixed-response", "403")]

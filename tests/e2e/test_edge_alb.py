@@ -165,7 +165,8 @@ def test_apply_builds_the_load_balancer_as_the_spec_says(aws: Aws) -> None:
     https = listeners[443]
     assert https["Protocol"] == "HTTPS"
     assert [c["CertificateArn"] for c in https["Certificates"]] == [arns[0]]
-    assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-")
+    # Issue 12: FIPS and post-quantum, TLS 1.3 and 1.2 (spec "TLS 1.2+").
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09"
     # Forwarding only with CloudFront's header (test_https_serves_only_cloudfront below).
     assert [(a["Type"], a["FixedResponseConfig"]["StatusCode"])
             for a in https["DefaultActions"]] == [("fixed-response", "403")]

@@ -313,7 +313,7 @@ def _redirect(status: str) -> dict[str, Any]:
        [("redirect", "HTTPS", "443", "#{host}", "/#{path}", "#{query}", "HTTP_302")],
        [("redirect", "HTTPS", "443", "#{host}", "/#{path}", "#{query}", "HTTP_301")], False)]),
     (443, {"SslPolicy": "ELBSecurityPolicy-2016-08"},
-     [("SslPolicy", "ELBSecurityPolicy-2016-08", "ELBSecurityPolicy-TLS13-1-2-2021-06",
+     [("SslPolicy", "ELBSecurityPolicy-2016-08", "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
        False)]),
     (443, {"Certificates": [{"CertificateArn": "arn:old", "IsDefault": True},
                             {"CertificateArn": CERT_ARN, "IsDefault": False}]},
@@ -379,7 +379,7 @@ def test_https_settings_go_in_one_modify_listener_and_tags_apart(
         aws.expect("elbv2", "modify_listener", {}, {
             "ListenerArn": LISTENER_ARN, "Protocol": "HTTPS", "Port": 443,
             "DefaultActions": [{"Type": "forward", "TargetGroupArn": TG_ARN}],
-            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
             "Certificates": [{"CertificateArn": CERT_ARN}]})
         _expect_listener_read(aws, step, _listener_described(step))
         step.update(ctx, Resource(LISTENER_ARN, drifted), changes)
@@ -436,7 +436,7 @@ def test_rules_go_in_before_the_default_denies(config: PlatformConfig) -> None:
             "ListenerArn": LISTENER_ARN, "Protocol": "HTTPS", "Port": 443,
             "DefaultActions": [{"Type": "fixed-response",
                                 "FixedResponseConfig": {"StatusCode": "403"}}],
-            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
             "Certificates": [{"CertificateArn": CERT_ARN}]})
         _expect_listener_read(aws, step, _listener_described(step))
         step.update(ctx, Resource(LISTENER_ARN, open_forward), changes)
@@ -459,7 +459,7 @@ def test_rules_go_out_only_after_the_default_forwards_again(config: PlatformConf
         aws.expect("elbv2", "modify_listener", {}, {
             "ListenerArn": LISTENER_ARN, "Protocol": "HTTPS", "Port": 443,
             "DefaultActions": [{"Type": "forward", "TargetGroupArn": TG_ARN}],
-            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "SslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
             "Certificates": [{"CertificateArn": CERT_ARN}]})
         aws.expect("elbv2", "delete_rule", {}, {"RuleArn": f"{LISTENER_ARN}/rule/origin-verify"})
         _expect_listener_read(aws, step, _listener_described(step))

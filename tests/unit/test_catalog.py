@@ -103,9 +103,9 @@ def _stub_everything_after_rds_versions(clients: StubbedClients, primary: list[d
         return
     for region in ("us-east-1", "us-west-2"):
         clients.stub("elbv2", region, "describe_ssl_policies",
-                     {"SslPolicies": [{"Name": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                     {"SslPolicies": [{"Name": "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
                                        "SslProtocols": ["TLSv1.2", "TLSv1.3"]}]},
-                     {"Names": ["ELBSecurityPolicy-TLS13-1-2-2021-06"]})
+                     {"Names": ["ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09"]})
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ def test_an_unknown_tls_policy_is_refused_naming_the_listener(
         clients.stub("rds", region, "describe_db_engine_versions", _versions("16.15"))
     _stub_everything_after_rds_versions(clients, [_option()], version="16.15", tls_known=False)
     with pytest.raises(CatalogError, match=r"alb\.listeners\[0\]\.ssl_policy "
-                                           r"ELBSecurityPolicy-TLS13-1-2-2021-06: not an ELB"):
+                       r"ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09: not an ELB"):
         resolve(config, clients)  # type: ignore[arg-type]
 
 

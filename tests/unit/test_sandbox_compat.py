@@ -71,7 +71,7 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 44 and len(set(first)) == 44
+    assert len(first) == 45 and len(set(first)) == 45
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
                 "AWS Backup", "EventBridge Scheduler", "KMS", "EC2")
@@ -281,6 +281,31 @@ def test_performance_insights_settings_read_back(client: Client) -> None:
                            MasterUserPassword="not-a-real-pass", AllocatedStorage=20)
     plain = rds.describe_db_instances(DBInstanceIdentifier="plain")["DBInstances"][0]
     assert plain["PerformanceInsightsEnabled"] is False
+
+
+def test_enhanced_monitoring_reports_its_log_stream_while_it_is_on(client: Client) -> None:
+    """Issue 12: AWS names the RDSOSMetrics stream of a monitored instance (Prowler
+    reads it); moto kept the interval and role but never said where metrics go."""
+    rds = client("rds")
+    role = "arn:aws:iam::111122223333:role/vivr-rds-monitoring-role"
+    create_primary(rds, MonitoringInterval=60, MonitoringRoleArn=role)
+    replica = rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="vivr-db-r1", SourceDBInstanceIdentifier="vivr-db",
+        MonitoringInterval=60, MonitoringRoleArn=role)["DBInstance"]
+
+    def described(identifier: str) -> dict[str, Any]:
+        return dict(rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0])
+
+    for identifier in ("vivr-db", "vivr-db-r1"):
+        instance = described(identifier)
+        assert instance["EnhancedMonitoringResourceArn"] == (
+            f"arn:aws:logs:us-east-1:{instance['DBInstanceArn'].split(':')[4]}:log-group:"
+            f"RDSOSMetrics:log-stream:{instance['DbiResourceId']}")
+        assert (instance["MonitoringInterval"], instance["MonitoringRoleArn"]) == (60, role)
+    assert replica["EnhancedMonitoringResourceArn"]
+    rds.modify_db_instance(DBInstanceIdentifier="vivr-db-r1", MonitoringInterval=0,
+                           ApplyImmediately=True)
+    assert "EnhancedMonitoringResourceArn" not in described("vivr-db-r1")
 
 
 # --------------------------------------------------------------------------- ECS
@@ -578,3 +603,20 @@ def test_an_event_subscription_is_changed_in_place(client: Client) -> None:
     with pytest.raises(ClientError) as missing:
         rds.modify_event_subscription(SubscriptionName="nope", Enabled=True)
     assert error_of(missing)[0] == "SubscriptionNotFound"
+
+
+# --------------------------------------------------------------------------- ELBv2 TLS policies
+
+def test_the_fips_post_quantum_policies_are_served_tls_12_and_13_aes_gcm_only(
+        client: Client) -> None:
+    """Issue 12: the ALBs use ``ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09``, which
+    moto did not know (the plan-time catalog would refuse it)."""
+    [policy] = client("elbv2").describe_ssl_policies(
+        Names=["ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09"])["SslPolicies"]
+    assert sorted(policy["SslProtocols"]) == ["TLSv1.2", "TLSv1.3"]
+    ciphers = [c["Name"] for c in policy["Ciphers"]]
+    assert ciphers and all("GCM" in c for c in ciphers), ciphers
+    assert "TLS_CHACHA20_POLY1305_SHA256" not in ciphers  # not FIPS-approved
+    with pytest.raises(ClientError) as refused:
+        client("elbv2").describe_ssl_policies(Names=["ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2099"])
+    assert error_of(refused) == ("SSLPolicyNotFound", 400)
