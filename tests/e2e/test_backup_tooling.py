@@ -117,6 +117,7 @@ def _read_export(aws: Aws) -> None:
     document = json.loads(document) if isinstance(document, str) else document
     assert document["Statement"][0]["Action"] == ["states:StartExecution"]
     assert document["Statement"][0]["Resource"] == [machine["stateMachineArn"]]
+    _read_export_logs_and_key(aws, described, document)
 
     acl = aws.client("s3").get_bucket_acl(Bucket="vivr-backups")
     granted = sorted(g["Permission"] for g in acl["Grants"]
@@ -124,6 +125,50 @@ def _read_export(aws: Aws) -> None:
     assert granted == ["READ", "READ_ACP", "WRITE"]
     assert any(g["Permission"] == "FULL_CONTROL" and g["Grantee"].get("ID") == acl["Owner"]["ID"]
                for g in acl["Grants"]), "the owner keeps full control"
+
+
+def _read_export_logs_and_key(aws: Aws, machine: dict[str, Any],
+                              scheduler_policy: dict[str, Any]) -> None:
+    """Issue 12: the machine logs every transition (without its data) into a vended-logs
+    group encrypted with the platform key, and is itself encrypted with that key; both
+    roles may use the key for this machine only, and log delivery may write the group."""
+    assert EXPORT is not None
+    key_arn = aws.client("kms").describe_key(KeyId=PLATFORM.kms.alias)["KeyMetadata"]["Arn"]
+    group_name = "/aws/vendedlogs/states/vivr-production-redis-export"
+    [group] = aws.client("logs").describe_log_groups(logGroupNamePrefix=group_name)["logGroups"]
+    assert (group["logGroupName"], group["kmsKeyId"], group["retentionInDays"]) == \
+        (group_name, key_arn, 30)
+    assert machine["loggingConfiguration"] == {
+        "level": "ALL", "includeExecutionData": False,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group["arn"]}}]}
+    assert group["arn"].endswith(":*")
+    assert machine["encryptionConfiguration"] == {
+        "type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": key_arn,
+        "kmsDataKeyReusePeriodSeconds": 300}
+    this_machine = {"StringEquals": {
+        "kms:EncryptionContext:aws:states:stateMachineArn": machine["stateMachineArn"]}}
+    role = aws.client("iam").get_role_policy(RoleName=EXPORT.role, PolicyName="vivr-grants")
+    role_document = role["PolicyDocument"]
+    role_document = json.loads(role_document) if isinstance(role_document, str) \
+        else role_document
+    for document in (role_document, scheduler_policy):
+        [use] = [s for s in document["Statement"] if s["Resource"] == [key_arn]
+                 and s["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]]
+        assert use["Condition"] == this_machine
+    assert "logs:CreateLogDelivery" in next(
+        s for s in role_document["Statement"] if s["Sid"] == "SetUpLogDelivery")["Action"]
+    key_policy = json.loads(aws.client("kms").get_key_policy(
+        KeyId=key_arn, PolicyName="default")["Policy"])
+    statements = {s["Sid"]: s for s in key_policy["Statement"]}
+    assert statements["StepFunctionsLogDelivery"]["Principal"] == {
+        "Service": "delivery.logs.amazonaws.com"}
+    assert f"log-group:{group_name}" in " ".join(
+        statements["CloudWatchLogsOfThisEnvironment"]["Condition"]["ArnLike"][
+            "kms:EncryptionContext:aws:logs:arn"])
+    delivery = {p["policyName"]: json.loads(p["policyDocument"]) for p in aws.client(
+        "logs").describe_resource_policies()["resourcePolicies"]}["vivr-production-log-delivery"]
+    assert f"log-group:{group_name}:log-stream:*" in " ".join(
+        delivery["Statement"][0]["Resource"])
 
 
 def test_archive_and_redis_export_lifecycle(aws: Aws) -> None:

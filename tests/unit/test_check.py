@@ -306,3 +306,16 @@ def test_encrypted_topics_need_the_publishers_in_both_key_policies(
     assert any(line.startswith("permission RDS events (events.rds.amazonaws.com): "
                                "kms:GenerateDataKey, kms:Decrypt on arn:aws:kms:us-west-2:")
                for line in failures), failures
+
+
+def test_production_proves_the_issue_12_log_keys_through_the_key_policies() -> None:
+    """The DR replica's RDS log group under the DR key, and the Redis export's log
+    delivery decrypting the encrypted state machine's events with the platform key."""
+    report = run_check(PRODUCTION)
+    by_why = {a.why: a for a in report.access}
+    dr_group = by_why["encrypts /aws/rds/instance/vivr-db-dr/postgresql"]
+    assert dr_group.ok and "key policy (dr.kms)#CloudWatchLogsOfThisEnvironment" in \
+        dr_group.reason
+    delivery = by_why["delivers /aws/vendedlogs/states/vivr-production-redis-export "
+                      "(encrypted state machine)"]
+    assert delivery.ok and "key policy (kms)#StepFunctionsLogDelivery" in delivery.reason

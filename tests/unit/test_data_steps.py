@@ -90,7 +90,14 @@ def _context(config: PlatformConfig) -> StepContext:
 #: ElastiCache's API permissions reference: "specify the wildcard character (*) as the
 #: resource" for its Describe calls; CopySnapshot's S3 check lists all buckets.
 RESOURCELESS = frozenset({"logs:DescribeLogGroups", "elasticache:DescribeSnapshots",
-                          "s3:ListAllMyBuckets"})
+                          "s3:ListAllMyBuckets",
+                          # Step Functions developer guide, "Logging in CloudWatch
+                          # Logs": the log-delivery actions its role needs take no
+                          # resource (issue 12, the Redis export's logs).
+                          "logs:CreateLogDelivery", "logs:GetLogDelivery",
+                          "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                          "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+                          "logs:DescribeResourcePolicies"})
 
 
 def test_no_iam_statement_uses_a_wildcard_resource(config: PlatformConfig) -> None:

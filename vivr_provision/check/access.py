@@ -430,6 +430,23 @@ def _dr_rds_log_needs(config: PlatformConfig) -> list[Need]:
             for name in dr_rds_log_group_names(config)]
 
 
+def _export_log_needs(config: PlatformConfig) -> list[Need]:
+    """The Redis export's state machine is encrypted with the platform key and logs
+    (issue 12): CloudWatch Logs' log delivery decrypts its execution events to deliver
+    them, acting for this account (AWS CDK's StateMachine grants it ``kms:Decrypt``)."""
+    export = config.backup.redis_export
+    if (export is None or not config.redis.export_to_s3_daily or export.log_group is None
+            or not export.encrypt_with_platform_key):
+        return []
+    region = config.aws.region
+    return [Need(_service("delivery.logs.amazonaws.com", "CloudWatch Logs log delivery"),
+                 ("kms:Decrypt",), key_arn(config, region),
+                 f"delivers {config.logs.group(export.log_group).name} (encrypted state "
+                 "machine)", ("key", "kms"),
+                 {**TLS, "aws:SourceAccount": ACCOUNT_ID,
+                  "aws:SourceArn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:*"})]
+
+
 def _topic_needs(config: PlatformConfig) -> list[Need]:
     """The services that publish to the encrypted topics (issue 12): SNS asks KMS for a
     data key on the topic's key for the publisher, so CloudWatch alarms and RDS events
@@ -452,7 +469,8 @@ def needs_of(config: PlatformConfig) -> list[Need]:
     return [*_trust_needs(config), *_ecs_needs(config), *_standby_needs(config),
             *_data_needs(config),
             *_replication_needs(config), *_edge_needs(config), *_autoscaling_needs(config),
-            *_flow_log_needs(config), *_dr_rds_log_needs(config), *_topic_needs(config)]
+            *_flow_log_needs(config), *_dr_rds_log_needs(config), *_export_log_needs(config),
+            *_topic_needs(config)]
 
 
 def _resolve(documents: Documents, need: Need) -> tuple[NamedPolicy | None, bool]:

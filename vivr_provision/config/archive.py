@@ -17,7 +17,7 @@ Two mechanisms, each off when its block is absent:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
@@ -42,6 +42,8 @@ MachineName = Annotated[str, matching(r"[0-9a-zA-Z_-]{1,80}", "a state machine n
 #: ElastiCache snapshot names: a letter first, letters, digits and hyphens.
 SnapshotPrefix = Annotated[str, matching(r"[a-zA-Z][a-zA-Z0-9-]{0,100}", "a snapshot name prefix")]
 RoleName = Annotated[str, matching(r"[\w+=,.@-]{1,64}", "an IAM role name")]
+#: Where Step Functions' log groups go (developer guide, "Logging in CloudWatch Logs").
+VENDED_STATES_PREFIX = "/aws/vendedlogs/states/"
 
 
 class ArchiveConfig(StrictModel):
@@ -91,6 +93,28 @@ class RedisExportConfig(StrictModel):
     timeout_minutes: Annotated[int, Field(ge=10, le=1440)] = 360
     #: How many times the scheduler retries starting the state machine.
     retry_attempts: Annotated[int, Field(ge=0, le=185)] = 3
+    #: Issue 12 (Prowler ``stepfunctions_statemachine_logging_enabled``): the
+    #: execution history events go to this key of ``logs.groups``, a group named
+    #: under ``/aws/vendedlogs/states/`` (Step Functions developer guide,
+    #: "Logging in CloudWatch Logs": vended-log groups there do not grow the
+    #: account's resource policy).  None: no logging.
+    log_group: str | None = None
+    #: ``ALL``: every state transition of the one daily run (a few dozen events
+    #: at ``poll_seconds`` 60), so the log shows each export happened, not only
+    #: the ones that failed (``ERROR``).
+    log_level: Literal["ALL", "ERROR", "FATAL"] = "ALL"
+    #: ``includeExecutionData``: the states' inputs and outputs (snapshot names,
+    #: the group and bucket names: nothing secret) stay in the execution
+    #: history, where reading them takes the platform key; the log says what
+    #: happened and when.
+    log_execution_data: bool = False
+    #: Issue 12 (``stepfunctions_statemachine_encrypted_with_cmk``): definition and
+    #: execution history encrypted with the platform key (``kms``) rather than
+    #: an AWS-owned key.
+    encrypt_with_platform_key: bool = True
+    #: ``kmsDataKeyReusePeriodSeconds`` (Step Functions API: 60-900, default 300):
+    #: how long a data key is reused before Step Functions asks KMS for another.
+    data_key_reuse_seconds: Annotated[int, Field(ge=60, le=900)] = 300
 
 
 class BackupToolingConfig(StrictModel):
@@ -112,4 +136,10 @@ def backup_tooling_problems(config: PlatformConfig) -> list[str]:
                         "(the schedule and state machine that export)")
     if backup.redis_export is not None and not redis.export_to_s3_daily:
         problems.append("backup.redis_export is set but redis.export_to_s3_daily is false")
+    export = backup.redis_export
+    if (export is not None and export.log_group is not None
+            and export.log_group not in config.logs.groups):
+        # Its name's prefix (VENDED_STATES_PREFIX) is checked with the other groups'.
+        problems.append(f"backup.redis_export.log_group {export.log_group} is not a key "
+                        "of logs.groups")
     return problems

@@ -24,7 +24,11 @@ from vivr_provision.config.app import (
     IamConfig,
     LogsConfig,
 )
-from vivr_provision.config.archive import BackupToolingConfig, backup_tooling_problems
+from vivr_provision.config.archive import (
+    VENDED_STATES_PREFIX,
+    BackupToolingConfig,
+    backup_tooling_problems,
+)
 from vivr_provision.config.base import ConfigProblems, Region, StrictModel, az_in_region
 from vivr_provision.config.data import (
     KmsConfig,
@@ -561,10 +565,14 @@ def _endpoint_problems(c: PlatformConfig) -> list[str]:
 def _app_problems(c: PlatformConfig) -> list[str]:
     problems = _iam_problems(c) + _ecs_problems(c)
     prefix = f"/{c.project}/{c.environment}/"
+    export = c.backup.redis_export
     for key, group in c.logs.groups.items():
         # WAF's group cannot be under a path: its name is fixed to start aws-waf-logs-.
         wanted = f"{WAF_LOG_PREFIX}{c.project}-{c.environment}" if key == c.waf.log_group \
             else prefix
+        if export is not None and key == export.log_group:
+            # Step Functions' vended-logs path, then the environment (issue 12).
+            wanted = f"{VENDED_STATES_PREFIX}{c.project}-{c.environment}-"
         if not group.name.startswith(wanted):
             problems.append(
                 f"logs.groups.{key}.name {group.name} is not under {wanted} "

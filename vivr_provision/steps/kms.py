@@ -34,6 +34,7 @@ from vivr_provision.steps.common import (
 )
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import KMS_KEY
+from vivr_provision.steps.log_delivery import DELIVERY_SERVICE
 from vivr_provision.steps.logs import encrypted_log_groups
 from vivr_provision.steps.policy_documents import Labelled
 from vivr_provision.steps.service_linked_roles import (
@@ -99,6 +100,22 @@ def topic_publisher_statements(config: PlatformConfig, account: str) -> list[dic
              "Principal": {"Service": list(TOPIC_PUBLISHERS)},
              "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
              "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]
+
+
+def export_log_key_statements(config: PlatformConfig, account: str) -> list[dict[str, Any]]:
+    """Key-policy statements for an encrypted machine that logs: CloudWatch Logs' log
+    delivery decrypts the machine's data to deliver it (as AWS CDK's StateMachine
+    grants ``delivery.logs.amazonaws.com`` ``kms:Decrypt``), for this account only."""
+    export = config.backup.redis_export
+    if (export is None or not config.redis.export_to_s3_daily or export.log_group is None
+            or not export.encrypt_with_platform_key):
+        return []
+    return [{"Sid": "StepFunctionsLogDelivery", "Effect": "Allow",
+             "Principal": {"Service": DELIVERY_SERVICE}, "Action": ["kms:Decrypt"],
+             "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": account},
+                           "ArnLike": {"aws:SourceArn":
+                                       f"arn:aws:logs:{config.aws.region}:{account}:*"}}}]
 
 
 def kms_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -296,7 +313,8 @@ class KmsKeyStep(KmsKeyBase):
         document = logs_key_policy(ctx.account_id, self.region,
                                    encrypted_log_groups(self.config),
                                    [*self.autoscaling_statements(ctx),
-                                    *topic_publisher_statements(self.config, ctx.account_id)])
+                                    *topic_publisher_statements(self.config, ctx.account_id),
+                                    *export_log_key_statements(self.config, ctx.account_id)])
         return json.dumps(document, sort_keys=True)
 
     def autoscaling_statements(self, ctx: StepContext) -> list[dict[str, Any]]:

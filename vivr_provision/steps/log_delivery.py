@@ -116,6 +116,9 @@ def delivered_group_keys(config: PlatformConfig) -> list[str]:
     keys |= {d.group for d in config.logs.deliveries.values()}
     if config.waf.log_group is not None:  # WAF logs go through delivery.logs too
         keys.add(config.waf.log_group)
+    export = config.backup.redis_export
+    if export is not None and config.redis.export_to_s3_daily and export.log_group is not None:
+        keys.add(export.log_group)  # Step Functions' vended logs (issue 12)
     return sorted(keys)
 
 

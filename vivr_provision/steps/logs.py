@@ -232,6 +232,9 @@ def group_writers(config: PlatformConfig) -> dict[str, list[str]]:
         add(config.network.flow_logs.log_group, "VPC flow logs")
     add(config.waf.log_group, "WAF web ACL logs")
     add(config.route53.query_log_group, "Route 53 DNS query logs")
+    export = config.backup.redis_export
+    if export is not None and config.redis.export_to_s3_daily:
+        add(export.log_group, "the Redis export's Step Functions logs")
     return writers
 
 

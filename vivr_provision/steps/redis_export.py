@@ -17,6 +17,13 @@
 * ``redis-export-state-machine`` (:mod:`redis_export_machine`);
 * ``redis-export-schedule-group`` (tagged: schedules take no tags, so a
   schedule is ours by sitting in our group) and ``redis-export-schedule``.
+
+Issue 12: the machine logs its execution history into ``log_group`` (a
+vended-logs group the delivery policy ``logs-delivery-policy`` opens to
+``delivery.logs.amazonaws.com``) and is encrypted with the platform key;
+:func:`machine_statements` and :func:`scheduler_statements` give each role
+the key for this machine only, and the key policy admits log delivery
+(``kms``'s :func:`~vivr_provision.steps.kms.export_log_key_statements`).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from vivr_provision.steps.common import (
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.iam import IamRoleStep
 from vivr_provision.steps.kinds import BUCKET, SCHEDULE, SCHEDULE_GROUP, STATE_MACHINE
+from vivr_provision.steps.log_delivery import POLICY_STEP
 from vivr_provision.steps.policy_documents import parsed
 from vivr_provision.steps.redis_export_machine import definition
 
@@ -72,6 +80,27 @@ ASSUME_PROPAGATION = policy(
 )
 
 
+#: What the state machine's role needs to set up its log delivery (Step Functions
+#: developer guide, "Logging in CloudWatch Logs", IAM policy for logging: these
+#: CloudWatch Logs actions take no resource, hence ``*``).
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+)
+#: A role or key policy just changed may not be seen yet: Step Functions answers
+#: "The state machine IAM Role is not authorized to access the Log Destination"
+#: (InvalidLoggingConfiguration) or refuses the key (KmsAccessDeniedException).
+MACHINE_PROPAGATION = policy(
+    {"AccessDeniedException", "ValidationException", "InvalidLoggingConfiguration",
+     "KmsAccessDeniedException"},
+    "IAM and KMS are eventually consistent: a role or key policy just written may not "
+    "be seen by Step Functions yet",
+    deadline_s=240, max_attempts=25, initial_s=2.0, max_wait_s=20.0,
+    message=r"(?i)assume|role|not authorized|kms|key",
+)
+
+
 def export_config(config: PlatformConfig) -> RedisExportConfig:
     export = config.backup.redis_export
     assert export is not None, "export steps exist only with backup.redis_export"
@@ -82,6 +111,29 @@ def partition(region: str) -> str:
     if region.startswith("cn-"):
         return "aws-cn"
     return "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def machine_arn(config: PlatformConfig, account: str) -> str:
+    """The state machine's ARN, known before it exists (for conditions on it)."""
+    return (f"arn:aws:states:{config.aws.region}:{account}:stateMachine:"
+            f"{export_config(config).state_machine}")
+
+
+def log_group_step(config: PlatformConfig) -> str | None:
+    """The ``logs.<key>`` step the machine logs into, or None without logging."""
+    export = config.backup.redis_export
+    return None if export is None or export.log_group is None else f"logs.{export.log_group}"
+
+
+def key_statement(sid: str, config: PlatformConfig, ctx: StepContext) -> dict[str, Any]:
+    """The platform key for this state machine only: Step Functions encrypts and
+    decrypts its definition and execution data with the encryption context
+    ``aws:states:stateMachineArn`` (developer guide, "Data at rest encryption")."""
+    return {"Sid": sid, "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": [str(ctx.output("kms", "key_arn"))],
+            "Condition": {"StringEquals": {
+                "kms:EncryptionContext:aws:states:stateMachineArn":
+                    machine_arn(config, ctx.account_id)}}}
 
 
 def export_bucket(config: PlatformConfig) -> str:
@@ -137,13 +189,43 @@ def machine_statements(step: ExportRoleStep, ctx: StepContext) -> list[dict[str,
          "Action": ["s3:GetBucketLocation"], "Resource": [f"arn:aws:s3:::{bucket}"]},
         {"Sid": "ExportListsBuckets", "Effect": "Allow",
          "Action": ["s3:ListAllMyBuckets"], "Resource": ["*"]},
+        *machine_log_and_key_statements(config, ctx),
     ]
 
 
+def machine_log_and_key_statements(config: PlatformConfig,
+                                   ctx: StepContext) -> list[dict[str, Any]]:
+    """Issue 12: what logging and the platform key need of the machine's role."""
+    export = export_config(config)
+    statements: list[dict[str, Any]] = []
+    if export.log_group is not None:
+        statements.append({"Sid": "SetUpLogDelivery", "Effect": "Allow",
+                           "Action": list(LOG_DELIVERY_ACTIONS), "Resource": ["*"]})
+    if export.encrypt_with_platform_key:
+        statements.append(key_statement("UseThePlatformKeyForThisMachine", config, ctx))
+        if export.log_group is not None:
+            # The log delivery's data key, asked for as the role (AWS CDK's
+            # StateMachine: kms:GenerateDataKey with this encryption context).
+            statements.append({
+                "Sid": "EncryptedLogDelivery", "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey"],
+                "Resource": [str(ctx.output("kms", "key_arn"))],
+                "Condition": {"StringEquals": {"kms:EncryptionContext:SourceArn":
+                                               f"arn:aws:logs:{config.aws.region}:"
+                                               f"{ctx.account_id}:*"}}})
+    return statements
+
+
 def scheduler_statements(step: ExportRoleStep, ctx: StepContext) -> list[dict[str, Any]]:
-    """The schedule may start this one state machine, nothing else."""
-    return [{"Sid": "StartTheExport", "Effect": "Allow", "Action": ["states:StartExecution"],
-             "Resource": [str(ctx.output(MACHINE_STEP, "arn"))]}]
+    """The schedule may start this one state machine, nothing else; with the machine
+    encrypted, StartExecution encrypts the input with its key as the caller (the
+    call can fail with KmsAccessDeniedException), for this machine only."""
+    statements = [{"Sid": "StartTheExport", "Effect": "Allow",
+                   "Action": ["states:StartExecution"],
+                   "Resource": [str(ctx.output(MACHINE_STEP, "arn"))]}]
+    if export_config(step.config).encrypt_with_platform_key:
+        statements.append(key_statement("StartEncryptedExecutions", step.config, ctx))
+    return statements
 
 
 def role_steps(config: PlatformConfig) -> list[Step]:
@@ -165,9 +247,10 @@ def role_steps(config: PlatformConfig) -> list[Step]:
         trust_source_account=True,
         trust_source_arns=[f"arn:aws:scheduler:{region}:{{account}}:schedule-group/"
                            f"{export.schedule_group}"])
-    return [ExportRoleStep(config, "redis_export_role", machine, machine_statements, ()),
+    key = ("kms",) if export.encrypt_with_platform_key else ()
+    return [ExportRoleStep(config, "redis_export_role", machine, machine_statements, key),
             ExportRoleStep(config, "redis_export_scheduler_role", scheduler,
-                           scheduler_statements, (MACHINE_STEP,))]
+                           scheduler_statements, (MACHINE_STEP, *key))]
 
 
 # --------------------------------------------------------------------------- bucket grant
@@ -259,10 +342,34 @@ class ExportStateMachineStep(NamedStep, KindTaggedStep):
         return export_config(self.config).state_machine
 
     def depends_on(self) -> tuple[str, ...]:
-        return (ROLE_STEP, CACHE_STEP, ACL_STEP)
+        export = export_config(self.config)
+        group = log_group_step(self.config)
+        return (ROLE_STEP, CACHE_STEP, ACL_STEP,
+                *(("kms",) if export.encrypt_with_platform_key else ()),
+                *((group, POLICY_STEP) if group else ()))
 
     def sfn(self, ctx: StepContext) -> Any:
         return ctx.client("stepfunctions", self.region)
+
+    def desired_logging(self, ctx: StepContext) -> dict[str, Any]:
+        """``loggingConfiguration``: the group's ARN with ``:*`` (the form Step Functions
+        takes), or ``OFF`` without a group."""
+        export = export_config(self.config)
+        group = log_group_step(self.config)
+        if group is None:
+            return {"level": "OFF", "includeExecutionData": False}
+        return {"level": export.log_level, "includeExecutionData": export.log_execution_data,
+                "destinations": [{"cloudWatchLogsLogGroup": {
+                    "logGroupArn": f"{ctx.output(group, 'arn')}:*"}}]}
+
+    def desired_encryption(self, ctx: StepContext) -> dict[str, Any]:
+        """``encryptionConfiguration``: the platform key, or Step Functions' own key."""
+        export = export_config(self.config)
+        if not export.encrypt_with_platform_key:
+            return {"type": "AWS_OWNED_KEY"}
+        return {"type": "CUSTOMER_MANAGED_KMS_KEY",
+                "kmsKeyId": str(ctx.output("kms", "key_arn")),
+                "kmsDataKeyReusePeriodSeconds": export.data_key_reuse_seconds}
 
     def desired_definition(self) -> dict[str, Any]:
         return definition(export_config(self.config), self.config.redis.replication_group_id,
@@ -290,6 +397,11 @@ class ExportStateMachineStep(NamedStep, KindTaggedStep):
               lambda s, ctx: s.desired_definition(), apply="update_machine"),
         Field("role", lambda d: d.get("roleArn"),
               lambda s, ctx: str(ctx.output(ROLE_STEP, "role_arn")), apply="update_machine"),
+        Field("logging", lambda d: logging_view(d.get("loggingConfiguration")),
+              lambda s, ctx: logging_view(s.desired_logging(ctx)), apply="update_machine"),
+        Field("encryption", lambda d: encryption_view(d.get("encryptionConfiguration")),
+              lambda s, ctx: encryption_view(s.desired_encryption(ctx)),
+              apply="update_machine"),
     )
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
@@ -301,9 +413,12 @@ class ExportStateMachineStep(NamedStep, KindTaggedStep):
 
     def update_machine(self, ctx: StepContext, resource: Resource,
                        changes: list[Change]) -> None:
-        self.sfn(ctx).update_state_machine(
+        MACHINE_PROPAGATION.call(
+            "update state machine", self.sfn(ctx).update_state_machine,
             stateMachineArn=resource.id, definition=json.dumps(self.desired_definition()),
-            roleArn=str(ctx.output(ROLE_STEP, "role_arn")))
+            roleArn=str(ctx.output(ROLE_STEP, "role_arn")),
+            loggingConfiguration=self.desired_logging(ctx),
+            encryptionConfiguration=self.desired_encryption(ctx))
 
     def _found(self, ctx: StepContext) -> Resource:
         found = self.lookup(ctx)
@@ -311,10 +426,12 @@ class ExportStateMachineStep(NamedStep, KindTaggedStep):
         return found
 
     def create(self, ctx: StepContext, token: str) -> Resource:
-        ASSUME_PROPAGATION.call(
+        MACHINE_PROPAGATION.call(
             "create state machine", self.sfn(ctx).create_state_machine,
             name=self.resource_name(), definition=json.dumps(self.desired_definition()),
             roleArn=str(ctx.output(ROLE_STEP, "role_arn")), type="STANDARD",
+            loggingConfiguration=self.desired_logging(ctx),
+            encryptionConfiguration=self.desired_encryption(ctx),
             tags=aws_tags(self.tags(), "key", "value"))
         return self._found(ctx)
 
@@ -324,6 +441,25 @@ class ExportStateMachineStep(NamedStep, KindTaggedStep):
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {"id": resource.id, "arn": resource.id}
+
+
+def logging_view(logging: dict[str, Any] | None) -> dict[str, Any]:
+    """A logging configuration as compared: level, execution data and the group ARNs
+    (AWS reports ``OFF`` with no destinations when logging is off)."""
+    logging = logging or {}
+    return {"level": logging.get("level", "OFF"),
+            "includeExecutionData": bool(logging.get("includeExecutionData")),
+            "destinations": sorted(str((d.get("cloudWatchLogsLogGroup") or {}).get(
+                "logGroupArn")) for d in logging.get("destinations") or [])}
+
+
+def encryption_view(encryption: dict[str, Any] | None) -> dict[str, Any]:
+    """An encryption configuration as compared (no configuration is the AWS-owned key)."""
+    encryption = encryption or {"type": "AWS_OWNED_KEY"}
+    if encryption.get("type", "AWS_OWNED_KEY") == "AWS_OWNED_KEY":
+        return {"type": "AWS_OWNED_KEY"}
+    return {"type": encryption["type"], "kmsKeyId": encryption.get("kmsKeyId"),
+            "kmsDataKeyReusePeriodSeconds": encryption.get("kmsDataKeyReusePeriodSeconds", 300)}
 
 
 # --------------------------------------------------------------------------- schedule
