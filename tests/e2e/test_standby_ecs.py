@@ -140,7 +140,9 @@ def test_the_execution_role_may_read_the_replicas_and_decrypt_with_the_dr_key(
     assert logs["Principal"] == {"Service": f"logs.{DR}.amazonaws.com"}
     assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == [
         f"arn:aws:logs:{DR}:{standby.account}:log-group:/vivr/production/dr/app",
-        f"arn:aws:logs:{DR}:{standby.account}:log-group:/vivr/production/dr/vpc-flow"]
+        f"arn:aws:logs:{DR}:{standby.account}:log-group:/vivr/production/dr/vpc-flow",
+        # issue 12: the group RDS exports the DR replica's log into.
+        f"arn:aws:logs:{DR}:{standby.account}:log-group:/aws/rds/instance/vivr-db-dr/postgresql"]
 
 
 def test_the_private_subnets_route_through_the_dr_nat_gateway(standby: Aws) -> None:
