@@ -141,6 +141,12 @@ def test_apply_builds_the_database_tier_as_the_spec_says(aws: Aws) -> None:
     assert dr["DBInstanceArn"].split(":")[3] == "us-west-2"
     assert dr["ReadReplicaSourceDBInstanceIdentifier"] == primary["DBInstanceArn"]
     assert dr["DBSubnetGroup"]["DBSubnetGroupName"] == "vivr-dr-db-subnet-group"
+    # Spec "Enhanced monitoring: Enabled", on every instance (issue 12: Prowler reads
+    # the RDSOSMetrics stream AWS names; the sandbox derives it as AWS does).
+    for instance in (primary, replica, dr):
+        assert (instance["MonitoringInterval"], instance["MonitoringRoleArn"].rsplit("/")[-1],
+                instance["EnhancedMonitoringResourceArn"].split(":")[5:7]) == (
+            60, "vivr-rds-monitoring-role", ["log-group", "RDSOSMetrics"])
     sent = _one(aws.requests("CreateDBInstanceReadReplica"), DR_REPLICA)
     assert sent["SourceRegion"] == "us-east-1"
     assert sent["KmsKeyId"] == replica_key["Arn"]
