@@ -155,7 +155,9 @@ def test_cloudfront_and_alb_access_logs_are_delivered_into_their_groups(aws: Aws
     assert {s.split(":log-group:")[1] for s in streams} == {
         f"{g}:log-stream:*" for g in ("/vivr/production/alb", "/vivr/production/cache",
                                       "/vivr/production/cloudfront",
-                                      "aws-waf-logs-vivr-production")}  # waf-logging
+                                      "aws-waf-logs-vivr-production",  # waf-logging
+                                      # issue 12: the Redis export's Step Functions logs
+                                      "/aws/vendedlogs/states/vivr-production-redis-export")}
 
     mark = len(aws.calls())
     code, report = aws.cli_json("apply", *targets)
