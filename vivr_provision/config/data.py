@@ -209,6 +209,40 @@ class GeneratedSecretConfig(StrictModel):
     exclude_characters: str = ""
 
 
+class SecretRotationConfig(StrictModel):
+    """Automatic rotation of the origin-verify secret by a Lambda rotation function.
+
+    Only origin-verify rotates: both of its consumers, the ALB rules and
+    CloudFront's origin header, can hold two values while a new one
+    propagates (:mod:`vivr_provision.rotation.origin_verify`).  The other
+    generated secrets are read once at task or instance start.
+    """
+
+    #: ``RotationRules.AutomaticallyAfterDays`` (botocore's model: 1 to 1000).
+    days: Annotated[int, Field(ge=1, le=1000)]
+    #: The rotation function's name (Lambda: 1-64 of letters, digits, - and _).
+    function: Annotated[str, matching(r"[A-Za-z0-9_-]{1,64}", "a Lambda function name")]
+    description: str
+    #: Its execution role (IAM role name rules).
+    role: Annotated[str, matching(r"[\w+=,.@-]{1,64}", "an IAM role name")]
+    #: Runtimes botocore's lambda model lists (``Runtime``) that AWS still supports.
+    runtime: Literal["python3.12", "python3.13"]
+    #: Lambda's limits: 1-900 s, 128-10240 MB.
+    timeout_seconds: Annotated[int, Field(ge=1, le=900)]
+    memory_mb: Annotated[int, Field(ge=128, le=10240)]
+    #: Key of ``logs.groups``: the function's group, ``/aws/lambda/<function>``
+    #: (where Lambda writes without a LoggingConfig), created first with the
+    #: platform key and a retention, so Lambda never makes one without either.
+    log_group: Annotated[str, matching(r"[a-z][a-z0-9_]*", "a key of logs.groups")]
+
+
+class OriginVerifySecretConfig(GeneratedSecretConfig):
+    """The ``X-Origin-Verify`` value: a generated secret that may rotate."""
+
+    #: None: the value never changes after it is generated.
+    rotation: SecretRotationConfig | None = None
+
+
 class PlaceholderSecretConfig(StrictModel):
     """A third-party credential (Stripe, SendGrid ...): created empty, filled by operators."""
 
@@ -245,7 +279,7 @@ class SecretsConfig(StrictModel):
     recovery_window_days: Annotated[int, Field(ge=7, le=30)]
     database_credentials: GeneratedSecretConfig
     redis_auth_token: GeneratedSecretConfig
-    origin_verify: GeneratedSecretConfig
+    origin_verify: OriginVerifySecretConfig
     placeholders: dict[SecretKey, PlaceholderSecretConfig]
     #: None: no resource policy is managed on the secrets.
     resource_policy: SecretPolicyConfig | None = None

@@ -37,7 +37,13 @@ from vivr_provision.config.data import (
     RedisConfig,
     SecretsConfig,
 )
-from vivr_provision.config.edge import CloudFrontConfig, Route53Config, S3Config, WafConfig
+from vivr_provision.config.edge import (
+    CloudFrontConfig,
+    Route53Config,
+    S3Config,
+    S3OriginConfig,
+    WafConfig,
+)
 from vivr_provision.config.network import (
     FlowLogConfig,
     NetworkConfig,
@@ -573,6 +579,10 @@ def _app_problems(c: PlatformConfig) -> list[str]:
         if export is not None and key == export.log_group:
             # Step Functions' vended-logs path, then the environment (issue 12).
             wanted = f"{VENDED_STATES_PREFIX}{c.project}-{c.environment}-"
+        rotation = c.secrets.origin_verify.rotation
+        if rotation is not None and key == rotation.log_group:
+            # Lambda's group is named after the function (checked with the rotation).
+            continue
         if not group.name.startswith(wanted):
             problems.append(
                 f"logs.groups.{key}.name {group.name} is not under {wanted} "
@@ -940,11 +950,35 @@ def _failover_path_problems(c: PlatformConfig) -> list[str]:
     return problems
 
 
+def _rotation_problems(c: PlatformConfig) -> list[str]:
+    """``secrets.origin_verify.rotation``: its log group is the one Lambda writes to,
+    and there is something to rotate (an origin sending the header, a rule checking it)."""
+    rotation = c.secrets.origin_verify.rotation
+    if rotation is None:
+        return []
+    where = "secrets.origin_verify.rotation"
+    problems = _key_problems(f"{where}.log_group", rotation.log_group, c.logs.groups,
+                             "logs.groups")
+    group = c.logs.groups.get(rotation.log_group)
+    expected = f"/aws/lambda/{rotation.function}"
+    if group is not None and group.name != expected:
+        problems.append(f"{where}.log_group: logs.groups.{rotation.log_group}.name must be "
+                        f"{expected} (where Lambda writes the function's logs)")
+    sends = any(h.secret == "origin_verify" for o in c.cloudfront.origins
+                if not isinstance(o, S3OriginConfig) for h in o.custom_headers)
+    verify = c.alb.origin_verify
+    if not sends or verify is None or verify.secret != "origin_verify":
+        problems.append(f"{where}: the rotation needs a cloudfront origin sending the "
+                        "origin_verify secret and alb.origin_verify checking it")
+    return problems
+
+
 def _ops_problems(c: PlatformConfig) -> list[str]:
     problems: list[str] = (_dr_network_problems(c) + _dr_alb_problems(c)
                            + _dr_secret_problems(c) + _topic_key_problems(c)
                            + _dr_redis_problems(c)
                            + _origin_verify_problems(c) + _failover_path_problems(c)
+                           + _rotation_problems(c)
                            + standby_app_problems(c))
     dr = c.dr
     for index, alarm in enumerate(c.monitoring.alarms):

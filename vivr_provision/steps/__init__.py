@@ -34,6 +34,7 @@ from vivr_provision.steps.records import record_steps
 from vivr_provision.steps.redis_export import redis_export_steps
 from vivr_provision.steps.s3 import s3_steps
 from vivr_provision.steps.secret_policies import secret_policy_steps
+from vivr_provision.steps.secret_rotation import rotation_steps
 from vivr_provision.steps.secrets import secret_steps
 from vivr_provision.steps.security import security_steps
 from vivr_provision.steps.service_linked_roles import service_linked_role_steps
@@ -52,7 +53,7 @@ FACTORIES: tuple[StepFactory, ...] = (
     pgbouncer_steps, elasticache_steps, dr_cache_steps, log_steps, flow_log_steps, s3_steps,
     dns_steps, query_logging_steps, acm_steps, alb_steps, dr_standby_steps, ecs_steps,
     monitoring_steps, rds_event_steps, archive_steps, redis_export_steps,
-    waf_steps, waf_logging_steps, cloudfront_steps,
+    waf_steps, waf_logging_steps, cloudfront_steps, rotation_steps,
     record_steps,
 )
 

@@ -315,6 +315,13 @@ SCHEDULE_GROUP = Kind("scheduler", "schedule group", _codes("ResourceNotFoundExc
 #: Schedules take no tags: one is ours when it sits in our schedule group.
 SCHEDULE = Kind("scheduler", "schedule", _codes("ResourceNotFoundException"),
                 _codes("ConflictException"))
+#: ``GetFunction`` answers ``{"Configuration": ..., "Tags": {...}}``; the tags are read with
+#: ``ListTags`` (a plain map), which names the function by its ARN.
+LAMBDA_FUNCTION = Kind("lambda", "Lambda function", _codes("ResourceNotFoundException"),
+                       _codes("ResourceConflictException"),
+                       TagApi("tag_resource", "Resource", key=None, list_call="list_tags"),
+                       Read("get_function", "FunctionName", "Configuration", "FunctionArn",
+                            "FunctionArn", name_field="FunctionName", by_id="FunctionName"))
 
 #: EC2's model lists no error shapes: these codes are in the EC2 API reference,
 #: "Error codes for the Amazon EC2 API" (see UNMODELLED_CODES).

@@ -235,6 +235,9 @@ def group_writers(config: PlatformConfig) -> dict[str, list[str]]:
     export = config.backup.redis_export
     if export is not None and config.redis.export_to_s3_daily:
         add(export.log_group, "the Redis export's Step Functions logs")
+    rotation = config.secrets.origin_verify.rotation
+    if rotation is not None:
+        add(rotation.log_group, f"Lambda function {rotation.function}")
     return writers
 
 

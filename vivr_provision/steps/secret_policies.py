@@ -35,21 +35,28 @@ from vivr_provision.steps.iam import IamRoleStep, iam_steps
 from vivr_provision.steps.kinds import SECRET
 from vivr_provision.steps.policy_documents import Labelled, parsed
 from vivr_provision.steps.redis_export import redis_export_steps
+from vivr_provision.steps.secret_rotation import SECRET_KEY as ROTATED_SECRET
+from vivr_provision.steps.secret_rotation import role_steps as rotation_role_steps
 
 POLICY_FAMILY = "secret-policy"
 
 
 def tool_roles(config: PlatformConfig) -> list[IamRoleStep]:
-    """Every role this tool builds for the config (the redis export's included)."""
-    steps = [*iam_steps(config), *redis_export_steps(config)]
+    """Every role this tool builds for the config (the redis export's and the
+    origin-verify rotation function's included)."""
+    steps = [*iam_steps(config), *redis_export_steps(config), *rotation_role_steps(config)]
     return [step for step in steps if isinstance(step, IamRoleStep)]
 
 
 def reader_names(config: PlatformConfig, key: str) -> list[str]:
-    """The roles granted ``SecretsManagerReadSecret`` on secret ``key``."""
-    return sorted(step.role.name for step in tool_roles(config)
-                  if any(g.capability == "SecretsManagerReadSecret" and key in g.resources
-                         for g in step.role.grants))
+    """The roles granted ``SecretsManagerReadSecret`` on secret ``key``, and the
+    rotation function's role on the secret it rotates (its inline policy)."""
+    readers = {step.role.name for step in tool_roles(config)
+               if any(g.capability == "SecretsManagerReadSecret" and key in g.resources
+                      for g in step.role.grants)}
+    if key == ROTATED_SECRET:
+        readers.update(step.role.name for step in rotation_role_steps(config))
+    return sorted(readers)
 
 
 def secret_policy(config: PlatformConfig, rules: SecretPolicyConfig, key: str,
