@@ -427,6 +427,9 @@ def test_rules_go_in_before_the_default_denies(config: PlatformConfig) -> None:
                            {"Field": "http-request-method",
                             "HttpRequestMethodConfig": {"Values": ["GET", "HEAD"]}}],
             "Tags": aws_tags(step.rule_tags("open-paths"))})
+        # Writing the origin-verify rule: is a rotation under way (no AWSPENDING here)?
+        aws.expect("secretsmanager", "describe_secret",
+                   {"VersionIdsToStages": {"a" * 32: ["AWSCURRENT"]}}, {"SecretId": SECRET_ARN})
         aws.expect("elbv2", "create_rule", {}, {
             "ListenerArn": LISTENER_ARN, "Priority": 1, "Actions": forward,
             "Conditions": [{"Field": "http-header", "HttpHeaderConfig": {

@@ -21,10 +21,12 @@ import pytest
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.base import Change, Resource, Step
+from vivr_provision.steps.cloudfront.common import digest
 from vivr_provision.steps.cloudfront.distribution import DistributionStep
 from vivr_provision.steps.cloudfront.fields import KEPT_VALUE
 from vivr_provision.steps.cloudfront.oac import OriginAccessControlStep
 from vivr_provision.steps.cloudfront.policies import CachePolicyStep, OriginRequestPolicyStep
+from vivr_provision.steps.cloudfront.rotation import sent_digests
 
 DIST_ID = "E2EXAMPLE0DIST"
 ARN = f"arn:aws:cloudfront::{ACCOUNT}:distribution/{DIST_ID}"
@@ -160,18 +162,24 @@ def _read(step: DistributionStep, aws: StubbedAws, config: dict[str, Any],
     return found
 
 
-def _expect_secret(aws: StubbedAws) -> None:
-    """Building the desired config reads the header's value from Secrets Manager."""
+def _expect_secret(aws: StubbedAws, sent: dict[str, Any] | None = None) -> None:
+    """Building the desired config reads the header's value from Secrets Manager; when
+    the distribution ``sent`` (its config as CloudFront holds it) sends another value,
+    also whether that is a rotation's pending value (none here: no AWSPENDING)."""
     aws.expect("secretsmanager", "get_secret_value",
                {"ARN": SECRET_ARN, "Name": "vivr/production/origin-verify",
                 "SecretString": SECRET}, {"SecretId": SECRET_ARN})
+    if sent is not None and sent_digests(sent).get(("app", "x-origin-verify"),
+                                                   digest(SECRET)) != digest(SECRET):
+        aws.expect("secretsmanager", "describe_secret",
+                   {"VersionIdsToStages": {"c" * 32: ["AWSCURRENT"]}}, {"SecretId": SECRET_ARN})
 
 
 def _diff(step: DistributionStep, aws: StubbedAws, config: dict[str, Any],
           tags: dict[str, str]) -> tuple[Resource, list[Change]]:
     """Read ``config`` as the step does, then compare it with the config's wishes."""
     resource = _read(step, aws, config, tags)
-    _expect_secret(aws)
+    _expect_secret(aws, config)
     return resource, step.diff(aws.context(step.config, OUTPUTS), resource)
 
 
@@ -347,7 +355,7 @@ def test_drift_converges_in_one_update_distribution_with_the_etag_and_tags_apart
         aws.expect("cloudfront", "get_distribution_config",
                    {"ETag": "E2ETAG", "DistributionConfig": copy.deepcopy(drifted)},
                    {"Id": DIST_ID})
-        _expect_secret(aws)
+        _expect_secret(aws, drifted)
         # The whole desired config, the ETag just read, the console's error page kept.
         aws.expect("cloudfront", "update_distribution", {"ETag": "E3ETAG"}, {
             "Id": DIST_ID, "IfMatch": "E2ETAG",
@@ -507,7 +515,7 @@ def test_a_distribution_changed_between_read_and_write_is_read_again() -> None:
             aws.expect("cloudfront", "get_distribution_config",
                        {"ETag": etag, "DistributionConfig": copy.deepcopy(drifted)},
                        {"Id": DIST_ID})
-            _expect_secret(aws)
+            _expect_secret(aws, drifted)
             request = {"Id": DIST_ID, "IfMatch": etag, "DistributionConfig": wanted()}
             if answer:
                 aws.expect_error("cloudfront", "update_distribution", answer, params=request,

@@ -13,6 +13,19 @@ different; ``rule_tags.<key>``: only the ownership tags differ), not field
 table rows: the listener converges them around its own ``ModifyListener``
 (:meth:`put_rules` before, :meth:`drop_rules` after), which is the order
 that keeps the listener closed and CloudFront served.
+
+A rotating secret (``secrets.origin_verify.rotation``): the rotation
+function makes the origin-verify rule accept ``[AWSCURRENT, AWSPENDING]``
+before CloudFront sends the new value, and leaves the old one accepted
+(``AWSPREVIOUS``) until the next rotation replaces it.  So the rule is in
+sync when it accepts the current value and otherwise only values of the
+secret's other versions (:func:`~vivr_provision.steps.secret_versions.other_versions`,
+read only when the rule holds more than the current value); a rule apply
+writes accepts the pending value too while a rotation is under way.  Why
+not converge to the current value alone once no rotation runs: an edge
+location may still send the previous value for a while after the
+rotation's last step, and a plain re-apply after a rotation would then
+be a mutating call that can refuse CloudFront's requests.
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ from vivr_provision.steps.alb.common import TG_STEP, AlbPartStep
 from vivr_provision.steps.alb.rules import (
     RULE_TAG,
     TAG_BATCH,
+    VERIFY_RULE,
     RuleSpec,
     actions_key,
     check_header_value,
@@ -39,6 +53,7 @@ from vivr_provision.steps.alb.rules import (
 from vivr_provision.steps.base import Change, StepContext
 from vivr_provision.steps.common import aws_tags, gone_on, is_owned_by, tag_map
 from vivr_provision.steps.kinds import LISTENER_RULE
+from vivr_provision.steps.secret_versions import PENDING, other_versions
 from vivr_provision.steps.secrets import read_secret_string
 
 #: Prefixes of the changes the rules produce (``rule.<key>``, ``rule_tags.<key>``).
@@ -135,13 +150,63 @@ class OriginCheckRules(AlbPartStep):
             if current is None:
                 changes.append(Change(f"rule.{key}", None, want))
             elif (current["Priority"] != str(spec.priority)
-                  or conditions_key(current["Conditions"]) != conditions_key(conditions)
+                  or not self.conditions_in_sync(ctx, key, current["Conditions"], conditions)
                   or actions_key(current["Actions"]) != actions_key(list(spec.actions))):
                 changes.append(Change(f"rule.{key}", now, want))
             elif any(current["TagMap"].get(k) != v for k, v in self.rule_tags(key).items()):
                 changes.append(Change(f"rule_tags.{key}", "ownership tags differ",
                                       "ownership tags"))
         return changes
+
+    def _verify_header(self, conditions: list[dict[str, Any]]
+                       ) -> tuple[list[tuple[Any, ...]], set[str] | None]:
+        """(the other condition keys, the digests the verify header accepts or None)."""
+        assert self.verify is not None
+        header = self.verify.header.lower()
+        others, values = [], None
+        for key in conditions_key(conditions):
+            if key[0] == "http-header" and key[1] == header:
+                values = set(key[2])
+            else:
+                others.append(key)
+        return others, values
+
+    def conditions_in_sync(self, ctx: StepContext, key: str, have: list[dict[str, Any]],
+                           want: list[dict[str, Any]]) -> bool:
+        """Sanitised conditions equal, or the origin-verify rule's header accepting the
+        current value and otherwise only values of the secret's other versions (a
+        rotation under way or done: see the module's docstring)."""
+        if conditions_key(have) == conditions_key(want):
+            return True
+        if key != VERIFY_RULE or self.verify is None:
+            return False
+        have_others, have_values = self._verify_header(have)
+        want_others, want_values = self._verify_header(want)
+        if have_others != want_others or not have_values or not want_values \
+                or not want_values <= have_values:
+            return False
+        arn = str(ctx.output(self.secret_step, "arn"))
+        allowed = want_values | {digest(v) for v in other_versions(ctx, arn).values()}
+        return have_values <= allowed
+
+    def written_conditions(self, ctx: StepContext, spec: RuleSpec) -> list[dict[str, Any]]:
+        """The conditions to send: the origin-verify header also accepts ``AWSPENDING``
+        while a rotation is under way, so a repair never refuses CloudFront."""
+        conditions = [dict(c) for c in spec.conditions]
+        if spec.key != VERIFY_RULE or self.verify is None:
+            return conditions
+        pending = other_versions(ctx, str(ctx.output(self.secret_step, "arn")),
+                                 (PENDING,)).get(PENDING)
+        if pending is None:
+            return conditions
+        for index, condition in enumerate(conditions):
+            config = condition.get("HttpHeaderConfig") or {}
+            if condition.get("Field") == "http-header" and \
+                    str(config.get("HttpHeaderName", "")).lower() == self.verify.header.lower():
+                values = [*config.get("Values", []), pending]
+                conditions[index] = {**condition,
+                                     "HttpHeaderConfig": {**config, "Values": values}}
+        return conditions
 
     def put_rules(self, ctx: StepContext, listener_arn: str, wanted: dict[str, RuleSpec],
                   have: dict[str, dict[str, Any]]) -> None:
@@ -152,7 +217,7 @@ class OriginCheckRules(AlbPartStep):
             if current is None:
                 try:
                     elbv2.create_rule(ListenerArn=listener_arn, Priority=spec.priority,
-                                      Conditions=list(spec.conditions),
+                                      Conditions=self.written_conditions(ctx, spec),
                                       Actions=list(spec.actions),
                                       Tags=aws_tags(self.rule_tags(key)))
                 except aws_errors.ClientError as exc:
@@ -167,10 +232,11 @@ class OriginCheckRules(AlbPartStep):
                         f"taken by a rule vivr-provision did not create; move that rule or "
                         f"change origin_verify.priority") from exc
                 continue
-            if (conditions_key(current["Conditions"])
-                    != conditions_key(sanitized_conditions(spec.conditions))
+            if (not self.conditions_in_sync(ctx, key, current["Conditions"],
+                                            sanitized_conditions(spec.conditions))
                     or actions_key(current["Actions"]) != actions_key(list(spec.actions))):
-                elbv2.modify_rule(RuleArn=current["RuleArn"], Conditions=list(spec.conditions),
+                elbv2.modify_rule(RuleArn=current["RuleArn"],
+                                  Conditions=self.written_conditions(ctx, spec),
                                   Actions=list(spec.actions))
             if current["Priority"] != str(spec.priority):
                 elbv2.set_rule_priorities(RulePriorities=[

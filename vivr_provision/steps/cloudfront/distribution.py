@@ -43,6 +43,7 @@ from vivr_provision.steps.cloudfront.common import (
     sanitized,
 )
 from vivr_provision.steps.cloudfront.fields import Wanted, distribution_fields
+from vivr_provision.steps.cloudfront.rotation import Sending, header_value, sent_digests
 from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
@@ -54,7 +55,6 @@ from vivr_provision.steps.dr import dr_site
 from vivr_provision.steps.drift import converge, drift
 from vivr_provision.steps.kinds import DISTRIBUTION
 from vivr_provision.steps.records.common import FAILOVER_FAMILY
-from vivr_provision.steps.secrets import read_secret_string
 from vivr_provision.steps.waf import WAF_STEP
 
 events = get_logger("vivr.cloudfront")
@@ -155,11 +155,14 @@ class DistributionStep(Step):
         return str(ctx.output("alb", "dns_name"))
 
     # -- the desired DistributionConfig ----------------------------------------------
-    def _headers(self, ctx: StepContext,
-                 origin: AlbOriginConfig | CustomOriginConfig) -> dict[str, Any]:
+    def _headers(self, ctx: StepContext, origin: AlbOriginConfig | CustomOriginConfig,
+                 sending: Sending | None = None) -> dict[str, Any]:
+        """Each header's secret value; while that secret rotates, the value CloudFront
+        already sends if it is the pending one (:mod:`.rotation`)."""
         items = []
         for header in origin.custom_headers:
-            value = read_secret_string(ctx, str(ctx.output(f"secret.{header.secret}", "arn")))
+            value = header_value(ctx, str(ctx.output(f"secret.{header.secret}", "arn")),
+                                 (sending or {}).get((origin.id, header.name.lower())))
             items.append({"HeaderName": header.name, "HeaderValue": value})
         return quantity_of(items)
 
@@ -180,7 +183,8 @@ class DistributionStep(Step):
                 "OriginReadTimeout": read, "OriginKeepaliveTimeout": keepalive}
 
     def origin(self, ctx: StepContext,
-               origin: AlbOriginConfig | S3OriginConfig | CustomOriginConfig) -> dict[str, Any]:
+               origin: AlbOriginConfig | S3OriginConfig | CustomOriginConfig,
+               sending: Sending | None = None) -> dict[str, Any]:
         if isinstance(origin, S3OriginConfig):
             return {"Id": origin.id,
                     "DomainName": str(ctx.output(f"s3.{origin.bucket}", "regional_domain_name")),
@@ -194,7 +198,7 @@ class DistributionStep(Step):
                   else origin.domain_name)
         path = origin.origin_path if isinstance(origin, CustomOriginConfig) else ""
         return {"Id": origin.id, "DomainName": domain, "OriginPath": path,
-                "CustomHeaders": self._headers(ctx, origin),
+                "CustomHeaders": self._headers(ctx, origin, sending),
                 "CustomOriginConfig": self._custom_origin(origin),
                 "OriginShield": self._shield(origin.origin_shield_region)}
 
@@ -243,8 +247,10 @@ class DistributionStep(Step):
                 f"the acm step's certificate is in {region}")
         return str(ctx.output("acm", "certificate_arn"))
 
-    def desired_config(self, ctx: StepContext, caller_reference: str) -> dict[str, Any]:
-        """The complete DistributionConfig (contains secret header values: never log it)."""
+    def desired_config(self, ctx: StepContext, caller_reference: str,
+                       sending: Sending | None = None) -> dict[str, Any]:
+        """The complete DistributionConfig (contains secret header values: never log it);
+        ``sending``: what the distribution sends now (:func:`.rotation.sent_digests`)."""
         cf = self.cf
         logging = cf.logging
         geo = cf.geo_restriction
@@ -252,7 +258,7 @@ class DistributionStep(Step):
             "CallerReference": caller_reference,
             "Aliases": quantity_of(list(cf.aliases)),
             "DefaultRootObject": cf.default_root_object,
-            "Origins": quantity_of([self.origin(ctx, o) for o in cf.origins]),
+            "Origins": quantity_of([self.origin(ctx, o, sending) for o in cf.origins]),
             "DefaultCacheBehavior": self.behaviour(ctx, cf.default_behaviour),
             "CacheBehaviors": quantity_of([self.behaviour(ctx, b)
                                          for b in cf.ordered_behaviours]),
@@ -382,7 +388,8 @@ class DistributionStep(Step):
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         caller_reference = str(resource.data["Config"].get("CallerReference", ""))
-        wanted = Wanted(self.desired_config(ctx, caller_reference), self.tags())
+        wanted = Wanted(self.desired_config(ctx, caller_reference,
+                                            sent_digests(resource.data["Config"])), self.tags())
         return drift(wanted, ctx, resource.data, self.fields)
 
     def _write_config(self, ctx: StepContext, distribution_id: str,
@@ -413,7 +420,8 @@ class DistributionStep(Step):
         self._warn_unimplemented()
 
         def build(current: dict[str, Any]) -> dict[str, Any]:
-            config = self.desired_config(ctx, str(current["CallerReference"]))
+            config = self.desired_config(ctx, str(current["CallerReference"]),
+                                         sent_digests(current))
             for key, value in current.items():
                 if key not in MANAGED_KEYS:
                     config.setdefault(key, value)
