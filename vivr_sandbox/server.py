@@ -254,6 +254,10 @@ class SandboxServer:
         self._server = make_server(host, port, self.app, threaded=True,
                                    request_handler=MotoRequestHandler)
         self._thread: threading.Thread | None = None
+        # Lambda functions the sandbox runs call it back here (fixes/awslambda.py).
+        from vivr_sandbox.fixes.awslambda import serve_functions_at
+
+        serve_functions_at(self.url)
 
     @property
     def url(self) -> str:

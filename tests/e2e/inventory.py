@@ -69,6 +69,8 @@ def _region_inventory(client: Callable[[str], Any]) -> dict[str, list[str]]:
         a["AliasName"] for a in kms.list_aliases()["Aliases"]
         if not a["AliasName"].startswith("alias/aws/"))
     listing["secrets"] = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
+    listing["lambda_functions"] = sorted(
+        f["FunctionName"] for f in client("lambda").list_functions()["Functions"])
     elbv2, ecs, acm, logs = (client("elbv2"), client("ecs"), client("acm"), client("logs"))
     balancers = elbv2.describe_load_balancers()["LoadBalancers"]
     listing["load_balancers"] = sorted(b["LoadBalancerName"] for b in balancers)

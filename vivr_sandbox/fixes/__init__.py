@@ -30,6 +30,7 @@ from collections.abc import Callable
 from vivr_sandbox import catalog, dns
 from vivr_sandbox.fixes import (
     applicationautoscaling,
+    awslambda,
     backup,
     cloudfront,
     ec2_monitoring,
@@ -105,6 +106,7 @@ _FIXES: list[Callable[[], None]] = [
     *applicationautoscaling.FIXES,
     *backup.FIXES,
     *secretsmanager.FIXES,
+    *awslambda.FIXES,
     *scheduler.FIXES,
     dns.fix_acm_validation_needs_delegation,
 ]
