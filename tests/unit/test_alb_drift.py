@@ -16,6 +16,7 @@ import pytest
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.alb import ListenerStep, LoadBalancerStep, TargetGroupStep
+from vivr_provision.steps.alb.rules import digest
 from vivr_provision.steps.base import Change, Resource
 from vivr_provision.steps.common import aws_tags
 
@@ -467,3 +468,70 @@ def test_rules_go_out_only_after_the_default_forwards_again(config: PlatformConf
         aws.expect("elbv2", "delete_rule", {}, {"RuleArn": f"{LISTENER_ARN}/rule/origin-verify"})
         _expect_listener_read(aws, step, _listener_described(step))
         step.update(ctx, Resource(LISTENER_ARN, guarded), changes)
+
+
+# --------------------------------------------------------------------------- rotation
+CURRENT_ID, PENDING_ID, PREVIOUS_ID = "c" * 32, "p" * 32, "o" * 32
+PENDING_VALUE, PREVIOUS_VALUE = "n3w-header-value", "0ld-header-value"
+
+
+def _expect_versions(aws: StubbedAws, stages: dict[str, list[str]],
+                     values: dict[str, tuple[str, str]]) -> None:
+    """DescribeSecret's stages, then GetSecretValue of each other version read."""
+    aws.expect("secretsmanager", "describe_secret", {"VersionIdsToStages": stages},
+               {"SecretId": SECRET_ARN})
+    for stage, (version, value) in values.items():
+        aws.expect("secretsmanager", "get_secret_value", {"SecretString": value},
+                   {"SecretId": SECRET_ARN, "VersionId": version, "VersionStage": stage})
+
+
+@pytest.mark.parametrize(("accepted", "stages", "read", "drifted"), [
+    # No rotation ever: the current value alone, nothing more is read.
+    ([HEADER_VALUE], None, {}, False),
+    # After a rotation: the previous value stays accepted until the next one.
+    ([HEADER_VALUE, PREVIOUS_VALUE],
+     {CURRENT_ID: ["AWSCURRENT", "AWSPENDING"], PREVIOUS_ID: ["AWSPREVIOUS"]},
+     {"AWSPREVIOUS": (PREVIOUS_ID, PREVIOUS_VALUE)}, False),
+    # A rotation under way (setSecret done): current and pending.
+    ([HEADER_VALUE, PENDING_VALUE],
+     {CURRENT_ID: ["AWSCURRENT"], PENDING_ID: ["AWSPENDING"]},
+     {"AWSPENDING": (PENDING_ID, PENDING_VALUE)}, False),
+    # A value no version of the secret holds: drift.
+    ([HEADER_VALUE, "somebody-else"], {CURRENT_ID: ["AWSCURRENT"]}, {}, True),
+    # The current value missing: drift, whatever else is there.
+    ([PREVIOUS_VALUE], None, {}, True),
+])
+def test_the_origin_verify_rule_may_hold_the_values_of_a_rotation(
+        config: PlatformConfig, accepted: list[str], stages: dict[str, list[str]] | None,
+        read: dict[str, tuple[str, str]], drifted: bool) -> None:
+    step = _guarded(config)
+    header = [{"Field": "http-header", "HttpHeaderConfig": {
+        "HttpHeaderName": "X-Origin-Verify", "Values": [digest(v) for v in accepted]}}]
+    described = _listener_described(step, Rules={"origin-verify": {
+        **_rule("origin-verify", 1, header), "TagMap": step.rule_tags("origin-verify")}})
+    with StubbedAws() as aws:
+        aws.expect("secretsmanager", "get_secret_value", {"SecretString": HEADER_VALUE},
+                   {"SecretId": SECRET_ARN})
+        if stages is not None:
+            _expect_versions(aws, stages, read)
+        ctx = aws.context(config, {**OUTPUTS, "secret.origin_verify": {"arn": SECRET_ARN}})
+        changes = [c for c in step.diff(ctx, Resource(LISTENER_ARN, described))
+                   if c.field == "rule.origin-verify"]
+    assert bool(changes) is drifted
+    assert all(v not in c.describe() for c in changes for v in accepted)
+
+
+def test_a_rule_written_during_a_rotation_accepts_the_pending_value_too(
+        config: PlatformConfig) -> None:
+    """A repair while the rotation runs must not refuse what CloudFront may already send."""
+    step = _guarded(config)
+    with StubbedAws() as aws:
+        ctx = aws.context(config, {**OUTPUTS, "secret.origin_verify": {"arn": SECRET_ARN}})
+        aws.expect("secretsmanager", "get_secret_value", {"SecretString": HEADER_VALUE},
+                   {"SecretId": SECRET_ARN})
+        wanted, _ = step.wanted_rules(ctx)
+        _expect_versions(aws, {CURRENT_ID: ["AWSCURRENT"], PENDING_ID: ["AWSPENDING"]},
+                         {"AWSPENDING": (PENDING_ID, PENDING_VALUE)})
+        written = step.written_conditions(ctx, wanted["origin-verify"])
+    assert written == [{"Field": "http-header", "HttpHeaderConfig": {
+        "HttpHeaderName": "X-Origin-Verify", "Values": [HEADER_VALUE, PENDING_VALUE]}}]

@@ -525,3 +525,63 @@ def test_a_distribution_changed_between_read_and_write_is_read_again() -> None:
         aws.expect("cloudfront", "get_distribution", _get_distribution(wanted()))
         aws.expect("cloudfront", "list_tags_for_resource", _tag_list(TAGS))
         step.update(aws.context(step.config, OUTPUTS), resource, changes)
+
+
+# --------------------------------------------------------------------------- rotation
+PENDING = "Origin-Verify-Value-43"
+PENDING_ID, CURRENT_ID = "p" * 32, "c" * 32
+
+
+def _sends_pending(config: dict[str, Any]) -> None:
+    _app(config)["CustomHeaders"]["Items"][0]["HeaderValue"] = PENDING
+
+
+def _expect_pending(aws: StubbedAws, pending_stages: list[str]) -> None:
+    """A rotation's versions: the pending value is read only on its own version."""
+    stages = {CURRENT_ID: ["AWSCURRENT"], PENDING_ID: pending_stages}
+    aws.expect("secretsmanager", "describe_secret", {"VersionIdsToStages": stages},
+               {"SecretId": SECRET_ARN})
+    if pending_stages == ["AWSPENDING"]:
+        aws.expect("secretsmanager", "get_secret_value", {"SecretString": PENDING},
+                   {"SecretId": SECRET_ARN, "VersionId": PENDING_ID,
+                    "VersionStage": "AWSPENDING"})
+
+
+@pytest.mark.parametrize(("pending_stages", "drifted"), [
+    (["AWSPENDING"], False),   # setSecret switched CloudFront; finishSecret not yet run
+    (["AWSPREVIOUS"], True),   # no rotation under way: the header must be the current one
+])
+def test_the_header_a_rotation_switched_to_is_kept_until_it_is_current(
+        pending_stages: list[str], drifted: bool) -> None:
+    step = DistributionStep(production_config())
+    with StubbedAws() as aws:
+        resource = _read(step, aws, _aws_config(_sends_pending), TAGS)
+        _expect_secret(aws)
+        _expect_pending(aws, pending_stages)
+        changes = step.diff(aws.context(step.config, OUTPUTS), resource)
+    assert [c.field for c in changes] == (
+        ["Origins[app].CustomHeaders.X-Origin-Verify"] if drifted else [])
+
+
+def test_a_write_during_a_rotation_sends_the_pending_value_it_found() -> None:
+    """Another setting drifted mid-rotation: the one UpdateDistribution keeps AWSPENDING."""
+    step = DistributionStep(production_config())
+    drifted = _aws_config(_sends_pending)
+    _disable(drifted)
+    with StubbedAws() as aws:
+        resource = _read(step, aws, drifted, TAGS)
+        _expect_secret(aws)
+        _expect_pending(aws, ["AWSPENDING"])
+        changes = step.diff(aws.context(step.config, OUTPUTS), resource)
+        assert [c.field for c in changes] == ["Enabled"]
+        aws.expect("cloudfront", "get_distribution_config",
+                   {"ETag": "E2ETAG", "DistributionConfig": copy.deepcopy(drifted)},
+                   {"Id": DIST_ID})
+        _expect_secret(aws)
+        _expect_pending(aws, ["AWSPENDING"])
+        sent = _aws_config(_sends_pending)
+        aws.expect("cloudfront", "update_distribution", {"ETag": "E3ETAG"},
+                   {"Id": DIST_ID, "IfMatch": "E2ETAG", "DistributionConfig": sent})
+        aws.expect("cloudfront", "get_distribution", _get_distribution(sent), {"Id": DIST_ID})
+        aws.expect("cloudfront", "list_tags_for_resource", _tag_list(TAGS), {"Resource": ARN})
+        step.update(aws.context(step.config, OUTPUTS), resource, changes)

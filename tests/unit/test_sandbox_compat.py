@@ -71,10 +71,10 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    assert len(first) == 45 and len(set(first)) == 45
+    assert len(first) == 47 and len(set(first)) == 47
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
-                "AWS Backup", "EventBridge Scheduler", "KMS", "EC2")
+                "AWS Backup", "EventBridge Scheduler", "KMS", "EC2", "Lambda")
     assert all(line.split(":", 1)[0] in services for line in first)
 
 
@@ -620,3 +620,67 @@ def test_the_fips_post_quantum_policies_are_served_tls_12_and_13_aes_gcm_only(
     with pytest.raises(ClientError) as refused:
         client("elbv2").describe_ssl_policies(Names=["ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2099"])
     assert error_of(refused) == ("SSLPolicyNotFound", 400)
+
+
+# --------------------------------------------------------------------------- Lambda, rotation
+
+_HANDLER = b"""
+import os
+def handler(event, context):
+    return {"event": event, "region": os.environ["AWS_REGION"], "flag": os.environ["FLAG"],
+            "key": os.environ["AWS_ACCESS_KEY_ID"], "endpoint": os.environ["AWS_ENDPOINT_URL"]}
+"""
+
+
+def _function(client: Client, name: str, code: bytes) -> str:
+    import io
+    import json
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("fn.py", code)
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    role = client("iam").create_role(RoleName=f"{name}-role",
+                                     AssumeRolePolicyDocument=json.dumps(trust))
+    return str(client("lambda").create_function(
+        FunctionName=name, Runtime="python3.13", Role=role["Role"]["Arn"], Handler="fn.handler",
+        Code={"ZipFile": buffer.getvalue()}, Environment={"Variables": {"FLAG": "on"}},
+        Timeout=30)["FunctionArn"])
+
+
+def test_a_python_function_runs_from_its_zip_against_the_sandbox(
+        client: Client, server: SandboxServer) -> None:
+    """The handler ran with the function's environment, the account's sandbox key
+    and the sandbox as its endpoint (a synchronous Invoke must not call the same
+    account back: the sandbox serves an account's requests one at a time)."""
+    import json
+
+    _function(client, "echo", _HANDLER)
+    reply = client("lambda").invoke(FunctionName="echo", Payload=json.dumps({"a": 1}))
+    result = json.loads(reply["Payload"].read())
+    assert "FunctionError" not in reply
+    account = client("sts").get_caller_identity()["Account"]
+    assert result == {"event": {"a": 1}, "region": "us-east-1", "flag": "on",
+                      "key": f"sandbox{account}", "endpoint": server.url}
+
+
+def test_rotate_secret_answers_then_runs_the_steps_and_refuses_only_a_rotation_in_progress(
+        client: Client) -> None:
+    """A function that leaves its pending version unfinished: the next RotateSecret is
+    refused (AWS: "a previous rotation isn't complete"); a repeat of the same token is not."""
+    arn = _function(client, "stuck", b"def handler(event, context):\n    raise RuntimeError('x')\n")
+    sm = client("secretsmanager")
+    sm.create_secret(Name="rotating", SecretString="v1")
+    started = sm.rotate_secret(SecretId="rotating", RotationLambdaARN=arn,
+                               RotationRules={"AutomaticallyAfterDays": 30},
+                               ClientRequestToken="t" * 32)
+    assert started["VersionId"] == "t" * 32
+    again = sm.rotate_secret(SecretId="rotating", ClientRequestToken="t" * 32)
+    assert again["VersionId"] == "t" * 32
+    with pytest.raises(ClientError) as caught:
+        sm.rotate_secret(SecretId="rotating")
+    assert error_of(caught)[0] == "InvalidRequestException"
+    assert sm.get_secret_value(SecretId="rotating")["SecretString"] == "v1"

@@ -265,6 +265,8 @@ class RotationFunctionStep(KindStep):
     family = "rotation-function"
     service = "lambda"
     kind = LAMBDA_FUNCTION
+    #: A destroy of the DR side leaves the function: it stops naming the standby's rule.
+    detaches_other_sites = True
 
     def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config, SECRET_KEY)
@@ -334,6 +336,27 @@ class RotationFunctionStep(KindStep):
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         gone_on(LAMBDA_FUNCTION.not_found, self.lam(ctx).delete_function,
                 FunctionName=self.rotation.function)
+
+    @staticmethod
+    def _rules(resource: Resource) -> list[dict[str, str]]:
+        variables = (resource.data.get("Environment") or {}).get("Variables") or {}
+        return list(json.loads(variables.get(ENV_RULES, "[]")))
+
+    def detach_changes(self, ctx: StepContext, resource: Resource,
+                       gone: frozenset[str]) -> list[Change]:
+        """The rules of the listeners being destroyed (the standby's) leave the list the
+        function modifies, or every rotation would fail on a rule that no longer exists."""
+        regions = {region for step, region, _ in rule_steps(self.config) if step in gone}
+        rules = self._rules(resource)
+        kept = [rule for rule in rules if rule["region"] not in regions]
+        return [Change("environment.rules", rules, kept)] if kept != rules else []
+
+    def detach(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
+        variables = dict((resource.data.get("Environment") or {}).get("Variables") or {})
+        variables[ENV_RULES] = json.dumps(changes[-1].desired, sort_keys=True)
+        self.lam(ctx).update_function_configuration(FunctionName=self.rotation.function,
+                                                    Environment={"Variables": variables})
+        self._settled(ctx)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {"id": resource.id, "arn": resource.id, "name": self.rotation.function,

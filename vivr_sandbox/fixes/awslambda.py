@@ -94,8 +94,11 @@ def _fix_python_functions_run_without_docker() -> None:
     function's environment, the account's sandbox credentials and the
     sandbox as endpoint (:func:`run_python_function`); the function's
     output goes to its log group as moto does.  The role is not assumed:
-    the sandbox evaluates no IAM policy.  Other runtimes and image
-    functions keep moto's behaviour.
+    the sandbox evaluates no IAM policy.  A function invoked synchronously
+    (``Invoke``) must not call the same account back, since the sandbox
+    serves one account's requests one at a time; services that invoke
+    after answering (Secrets Manager rotation) may.  Other runtimes and
+    image functions keep moto's behaviour.
     """
     from moto.awslambda.models import LambdaFunction
 
@@ -105,6 +108,7 @@ def _fix_python_functions_run_without_docker() -> None:
                 and _endpoint):
             return original(self, event)  # type: ignore[no-any-return]
         payload, errored, logs = run_python_function(self, event or {})
+        self.logs_backend.ensure_log_group(self.logs_group_name)  # Lambda makes it if missing
         self.save_logs(logs + payload)
         return payload, errored, logs
 
