@@ -193,12 +193,26 @@ def _expect_deployed(aws: StubbedAws, status: str, sent: str) -> None:
         "DistributionConfig": _distribution_config(sent)}}, {"Id": DIST_ID})
 
 
-def test_test_waits_for_cloudfront_to_be_deployed_everywhere(aws: StubbedAws) -> None:
+def test_test_gives_up_while_cloudfront_deploys_when_the_invocation_has_no_time_left(
+        aws: StubbedAws) -> None:
     """InProgress: some edges still send the old value; Secrets Manager tries again."""
     _expect_described(aws)
     _expect_deployed(aws, "InProgress", PENDING)
     with pytest.raises(RotationNotReady, match="InProgress"):
-        rotate(_event("testSecret"), ENVIRON, _factory(aws, []))
+        rotate(_event("testSecret"), ENVIRON, _factory(aws, []), lambda: 25.0)
+
+
+def test_test_polls_until_cloudfront_is_deployed_while_time_is_left(aws: StubbedAws) -> None:
+    slept: list[float] = []
+    _expect_deployed(aws, "InProgress", PENDING)
+    _expect_deployed(aws, "Deployed", PENDING)
+    for arn, region in ((RULE_1, "us-east-1"), (RULE_2, "us-west-2")):
+        aws.expect("elbv2", "describe_rules", {"Rules": [_rule(arn, [CURRENT, PENDING])]},
+                   {"RuleArns": [arn]}, region=region)
+    origin_verify.check_deployed(json.loads(ENVIRON[ENV_RULES]),
+                                 json.loads(ENVIRON[ENV_DISTRIBUTION]), _factory(aws, []),
+                                 remaining_s=lambda: 600.0, sleep=slept.append)
+    assert slept == [origin_verify.POLL_S]
 
 
 @pytest.mark.parametrize(("second_rule", "passes"), [

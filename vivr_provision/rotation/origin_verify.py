@@ -24,9 +24,10 @@ values, then CloudFront's header) runs the same four steps:
     (``UpdateDistribution`` with the ETag just read).  In that order, every
     request CloudFront sends, with either value, is admitted.
 ``testSecret``
-    the distribution is ``Deployed`` (every edge sends the new value) and
-    every rule accepts the value CloudFront sends; otherwise it raises, so
-    Secrets Manager tries the rotation again later.  This step alone runs
+    the distribution is ``Deployed`` (every edge sends the new value; the
+    step polls for it while the invocation has time) and every rule accepts
+    the value CloudFront sends; otherwise it raises, so Secrets Manager
+    tries the rotation again later.  This step alone runs
     when rotation is first enabled without rotating (``RotateImmediately``
     false), so it checks what CloudFront sends, whichever version that is.
 ``finishSecret``
@@ -44,6 +45,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -59,6 +61,8 @@ CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 CLOUDFRONT_REGION = "us-east-1"
 #: The distribution status once every edge location has the config.
 DEPLOYED = "Deployed"
+#: testSecret polls the distribution this often, and stops while this much time is left.
+POLL_S, MARGIN_S = 20.0, 10.0
 
 #: Lambda's Python runtime sends the root logger's records to the function's log group.
 log = logging.getLogger()
@@ -193,13 +197,26 @@ def set_secret(sm: Any, secret_id: str, token: str, rules: list[dict[str, str]],
 
 
 def check_deployed(rules: list[dict[str, str]], distribution: Mapping[str, Any],
-                client: Callable[..., Any]) -> None:
-    """CloudFront is deployed everywhere, and every rule accepts what it sends."""
+                client: Callable[..., Any], *, remaining_s: Callable[[], float] = lambda: 0.0,
+                sleep: Callable[[float], None] = time.sleep) -> None:
+    """CloudFront is deployed everywhere, and every rule accepts what it sends.
+
+    A deployment takes minutes (typically 5 to 15): the step polls while the
+    invocation has time left (``remaining_s``), then gives up with
+    :class:`RotationNotReady` so Secrets Manager tries again later.
+    """
     cloudfront = client("cloudfront", region_name=CLOUDFRONT_REGION)
-    reply = cloudfront.get_distribution(Id=distribution["id"])["Distribution"]
-    if reply.get("Status") != DEPLOYED:
-        raise RotationNotReady(f"distribution {distribution['id']} is {reply.get('Status')}, "
-                               f"not {DEPLOYED}: the rotation is tried again later")
+    while True:
+        reply = cloudfront.get_distribution(Id=distribution["id"])["Distribution"]
+        if reply.get("Status") == DEPLOYED:
+            break
+        if remaining_s() < POLL_S + MARGIN_S:
+            raise RotationNotReady(f"distribution {distribution['id']} is "
+                                   f"{reply.get('Status')}, not {DEPLOYED}: the rotation is "
+                                   "tried again later")
+        log.info("testSecret: distribution %s is %s, polling", distribution["id"],
+                 reply.get("Status"))
+        sleep(POLL_S)
     sent = set(sent_values(reply["DistributionConfig"], distribution["headers"]))
     for entry in rules:
         elbv2 = client("elbv2", region_name=entry["region"])
@@ -229,9 +246,10 @@ def finish_secret(sm: Any, secret_id: str, token: str) -> None:
 # --------------------------------------------------------------------------- entry point
 
 
-def rotate(event: Mapping[str, Any], environ: Mapping[str, str],
-           client: Callable[..., Any]) -> None:
-    """One rotation step for ``event`` (``SecretId``, ``ClientRequestToken``, ``Step``)."""
+def rotate(event: Mapping[str, Any], environ: Mapping[str, str], client: Callable[..., Any],
+           remaining_s: Callable[[], float] = lambda: 0.0) -> None:
+    """One rotation step for ``event`` (``SecretId``, ``ClientRequestToken``, ``Step``);
+    ``remaining_s``: the seconds the invocation has left."""
     secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
     rules, distribution, password = _settings(environ)
     sm = client("secretsmanager")
@@ -252,7 +270,7 @@ def rotate(event: Mapping[str, Any], environ: Mapping[str, str],
     elif step == "setSecret":
         set_secret(sm, secret_id, token, rules, distribution, client=client)
     elif step == "testSecret":
-        check_deployed(rules, distribution, client)
+        check_deployed(rules, distribution, client, remaining_s=remaining_s)
     elif step == "finishSecret":
         finish_secret(sm, secret_id, token)
     else:
@@ -264,4 +282,5 @@ def handler(event: Mapping[str, Any], context: Any) -> None:
     import boto3  # on call: no vivr_provision module imports the SDK at import time
 
     log.setLevel(logging.INFO)
-    rotate(event, os.environ, boto3.client)
+    rotate(event, os.environ, boto3.client,
+           lambda: float(context.get_remaining_time_in_millis()) / 1000.0)

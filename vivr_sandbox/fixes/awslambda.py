@@ -24,16 +24,25 @@ from vivr_sandbox.fixes.patching import wrap
 #: (:meth:`vivr_sandbox.server.SandboxServer.__init__`) once it is bound.
 _endpoint: list[str] = []
 
-#: Runs in the child: reads the event on stdin, calls ``<module>.<function>``, writes
+#: Runs in the child: reads the event on stdin, calls ``<module>.<function>`` with a
+#: context that knows the time left, writes
 #: the result (or Lambda's error document) as the last line of stdout.  Logs go to
 #: stderr, as the function's log lines.
 BOOTSTRAP = """
-import importlib, json, logging, sys, traceback
+import importlib, json, logging, os, sys, time, traceback
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 module, function = sys.argv[1], sys.argv[2]
 event = json.loads(sys.stdin.read() or "{}")
+deadline = time.monotonic() + float(os.environ["AWS_LAMBDA_FUNCTION_TIMEOUT"])
+
+class Context:  # the part of Lambda's context object handlers use
+    function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((deadline - time.monotonic()) * 1000))
+
 try:
-    result = getattr(importlib.import_module(module), function)(event, None)
+    result = getattr(importlib.import_module(module), function)(event, Context())
 except Exception as error:
     traceback.print_exc()
     print(json.dumps({"errorMessage": str(error), "errorType": type(error).__name__}))
