@@ -62,9 +62,9 @@ ACCOUNT = "000000001212"
 #: Left out: services moto does not serve at all (accessanalyzer answers 500
 #: to ListAnalyzers, after botocore's retries; macie, inspector2,
 #: trustedadvisor...): they would only log errors (README "Security audit").
-SERVICES = ("acm", "autoscaling", "backup", "cloudfront", "cloudwatch", "ec2", "ecs",
-            "elasticache", "elbv2", "iam", "kms", "rds", "route53", "s3", "secretsmanager", "sns",
-            "ssm", "stepfunctions", "vpc", "wafv2",
+SERVICES = ("acm", "autoscaling", "awslambda", "backup", "cloudfront", "cloudwatch", "ec2",
+            "ecs", "elasticache", "elbv2", "iam", "kms", "rds", "route53", "s3",
+            "secretsmanager", "sns", "ssm", "stepfunctions", "vpc", "wafv2",
             # account-level: not ours, each FAIL justified in the README
             "account", "cloudtrail", "config", "guardduty", "securityhub")
 REGIONS = ("us-east-1", "us-west-2")

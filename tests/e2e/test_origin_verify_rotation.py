@@ -69,7 +69,7 @@ def _read_back(aws: Aws, secret_arn: str) -> None:
     env = function["Environment"]["Variables"]
     rules = json.loads(env["ORIGIN_VERIFY_RULES"])
     assert sorted(r["region"] for r in rules) == ["us-east-1", "us-west-2"]
-    assert json.loads(env["ORIGIN_VERIFY_PASSWORD_RULES"])["PasswordLength"] == SECRET.length
+    assert json.loads(env["ORIGIN_VERIFY_VALUE_RULES"])["length"] == SECRET.length
 
     trust = role["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust

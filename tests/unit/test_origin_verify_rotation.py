@@ -25,8 +25,8 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.rotation import origin_verify
 from vivr_provision.rotation.origin_verify import (
     ENV_DISTRIBUTION,
-    ENV_PASSWORD,
     ENV_RULES,
+    ENV_VALUE,
     RotationNotReady,
     RotationRefused,
     rotate,
@@ -41,8 +41,8 @@ from vivr_provision.steps.secret_rotation import (
     SecretRotationStep,
     code_sha256,
     package,
-    password_rules,
     role_statements,
+    value_rules,
 )
 
 SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:origin-verify-AbCdEf"
@@ -56,8 +56,7 @@ ENVIRON = {
                            {"arn": RULE_2, "region": "us-west-2", "header": "X-Origin-Verify"}]),
     ENV_DISTRIBUTION: json.dumps({"id": DIST_ID,
                                   "headers": [{"origin": "app", "header": "X-Origin-Verify"}]}),
-    ENV_PASSWORD: json.dumps({"PasswordLength": 48, "ExcludePunctuation": True,
-                              "IncludeSpace": False, "RequireEachIncludedType": True}),
+    ENV_VALUE: json.dumps({"length": 48, "exclude_punctuation": True}),
 }
 
 
@@ -128,7 +127,8 @@ def test_create_stores_a_generated_value_as_pending_under_the_token(aws: Stubbed
                      params={"SecretId": SECRET_ARN, "VersionId": TOKEN,
                              "VersionStage": "AWSPENDING"})
     aws.expect("secretsmanager", "get_random_password", {"RandomPassword": PENDING},
-               json.loads(ENVIRON[ENV_PASSWORD]))
+               {"PasswordLength": 48, "ExcludePunctuation": True, "IncludeSpace": False,
+                "RequireEachIncludedType": True})
     aws.expect("secretsmanager", "put_secret_value", {}, {
         "SecretId": SECRET_ARN, "ClientRequestToken": TOKEN, "SecretString": PENDING,
         "VersionStages": ["AWSPENDING"]})
@@ -298,11 +298,12 @@ def test_generated_values_keep_the_header_alphabet(config: PlatformConfig) -> No
     loose = config.model_copy(update={"secrets": secrets.model_copy(update={
         "origin_verify": secrets.origin_verify.model_copy(
             update={"exclude_punctuation": False})})})
-    excluded = password_rules(loose)["ExcludeCharacters"]
+    excluded = value_rules(loose)["exclude_characters"]
     assert {"*", "?", '"'} <= set(excluded)
     assert not set("-_.~") & set(excluded)
     assert set(excluded) | set("-_.~") == set(string.punctuation)
-    assert "ExcludeCharacters" not in password_rules(config)
+    assert "exclude_characters" not in value_rules(config)
+    assert origin_verify.random_value_request(value_rules(loose))["ExcludeCharacters"] == excluded
 
 
 # --------------------------------------------------------------------------- the steps

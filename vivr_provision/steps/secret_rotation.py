@@ -19,7 +19,7 @@ Steps, in the order apply builds them:
   uncompressed), so ``CodeSha256`` says whether the deployed code is this
   one.  No VPC: it calls only public AWS APIs, and a VPC would need NAT or
   four interface endpoints for them.  What it acts on (rule ARNs and
-  regions, distribution id, header names, the password rules) is in its
+  regions, distribution id, header names, the new value's rules) is in its
   environment, read from the steps that built them;
 * ``rotation-permission.origin_verify``: the function's resource policy
   statement that lets ``secretsmanager.amazonaws.com`` invoke it for this
@@ -48,7 +48,7 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import IamRoleConfig
 from vivr_provision.config.data import SecretRotationConfig
 from vivr_provision.config.edge import S3OriginConfig
-from vivr_provision.rotation.origin_verify import ENV_DISTRIBUTION, ENV_PASSWORD, ENV_RULES
+from vivr_provision.rotation.origin_verify import ENV_DISTRIBUTION, ENV_RULES, ENV_VALUE
 from vivr_provision.steps.alb.common import LISTENER_FAMILY
 from vivr_provision.steps.alb.rules import VERIFY_RULE
 from vivr_provision.steps.base import Change, NamedStep, Resource, Step, StepContext
@@ -136,8 +136,8 @@ def cloudfront_headers(config: PlatformConfig) -> list[dict[str, str]]:
             for header in origin.custom_headers if header.secret == SECRET_KEY]
 
 
-def password_rules(config: PlatformConfig) -> dict[str, Any]:
-    """GetRandomPassword's parameters for the config's length and alphabet.
+def value_rules(config: PlatformConfig) -> dict[str, Any]:
+    """The new value's length and alphabet, as the function's environment carries them.
 
     The alphabet is the one the tool generates the first value from
     (:data:`~vivr_provision.steps.secrets.ALLOWED_PUNCTUATION`): with
@@ -149,12 +149,11 @@ def password_rules(config: PlatformConfig) -> dict[str, Any]:
     if not rules.exclude_punctuation:
         allowed = ALLOWED_PUNCTUATION[SECRET_KEY]
         excluded += "".join(c for c in string.punctuation if c not in allowed)
-    params: dict[str, Any] = {"PasswordLength": rules.length,
-                              "ExcludePunctuation": rules.exclude_punctuation,
-                              "IncludeSpace": False, "RequireEachIncludedType": True}
+    value: dict[str, Any] = {"length": rules.length,
+                             "exclude_punctuation": rules.exclude_punctuation}
     if excluded:
-        params["ExcludeCharacters"] = "".join(sorted(set(excluded)))
-    return params
+        value["exclude_characters"] = "".join(sorted(set(excluded)))
+    return value
 
 
 def rule_targets(ctx: StepContext, config: PlatformConfig) -> list[dict[str, str]]:
@@ -169,7 +168,7 @@ def environment(ctx: StepContext, config: PlatformConfig) -> dict[str, str]:
                     "headers": cloudfront_headers(config)}
     return {ENV_RULES: json.dumps(rule_targets(ctx, config), sort_keys=True),
             ENV_DISTRIBUTION: json.dumps(distribution, sort_keys=True),
-            ENV_PASSWORD: json.dumps(password_rules(config), sort_keys=True)}
+            ENV_VALUE: json.dumps(value_rules(config), sort_keys=True)}
 
 
 # --------------------------------------------------------------------------- role
@@ -216,6 +215,12 @@ def role_statements(config: PlatformConfig, ctx: StepContext) -> list[dict[str, 
          "Condition": {"StringEquals": {
              "kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}},
     ]
+    # Lambda decrypts the function's environment with the execution role's
+    # permissions (Lambda developer guide, "Securing environment variables").
+    statements.append({
+        "Sid": "DecryptItsEnvironment", "Effect": "Allow", "Action": ["kms:Decrypt"],
+        "Resource": [str(ctx.output("kms", "key_arn"))],
+        "Condition": {"StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com"}}})
     dr_region = replica_region(config, SECRET_KEY)
     if dr_region is not None:
         # The new version is copied to the replica under the caller's identity, as
@@ -276,7 +281,7 @@ class RotationFunctionStep(KindStep):
         return self.rotation.function
 
     def depends_on(self) -> tuple[str, ...]:
-        deps = {ROLE_STEP, DISTRIBUTION_STEP, f"logs.{self.rotation.log_group}"}
+        deps = {ROLE_STEP, DISTRIBUTION_STEP, "kms", f"logs.{self.rotation.log_group}"}
         deps.update(step for step, _, _ in rule_steps(self.config))
         return tuple(sorted(deps))
 
@@ -290,7 +295,10 @@ class RotationFunctionStep(KindStep):
                 "Role": str(ctx.output(ROLE_STEP, "role_arn")), "Handler": HANDLER,
                 "Description": rotation.description, "Timeout": rotation.timeout_seconds,
                 "MemorySize": rotation.memory_mb,
-                "Environment": {"Variables": environment(ctx, self.config)}}
+                "Environment": {"Variables": environment(ctx, self.config)},
+                # The environment names ARNs, not values; still, the platform key
+                # encrypts it rather than Lambda's AWS managed key.
+                "KMSKeyArn": str(ctx.output("kms", "key_arn"))}
 
     FIELDS = (
         TAGS,
@@ -299,7 +307,7 @@ class RotationFunctionStep(KindStep):
                 apply="update_configuration")
           for name, key in (("runtime", "Runtime"), ("role", "Role"), ("handler", "Handler"),
                             ("description", "Description"), ("timeout", "Timeout"),
-                            ("memory", "MemorySize"))),
+                            ("memory", "MemorySize"), ("environment_key", "KMSKeyArn"))),
         Field("environment", lambda d: (d.get("Environment") or {}).get("Variables") or {},
               lambda s, ctx: s.settings(ctx)["Environment"]["Variables"],
               compare="document", apply="update_configuration"),
