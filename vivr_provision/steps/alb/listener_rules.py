@@ -20,7 +20,7 @@ before CloudFront sends the new value, and leaves the old one accepted
 (``AWSPREVIOUS``) until the next rotation replaces it.  So the rule is in
 sync when it accepts the current value and otherwise only values of the
 secret's other versions (:func:`~vivr_provision.steps.secret_versions.other_versions`,
-read only when the rule holds more than the current value); a rule apply
+read only when the rule holds more than the current value); a rule that apply
 writes accepts the pending value too while a rotation is under way.  Why
 not converge to the current value alone once no rotation runs: an edge
 location may still send the previous value for a while after the
