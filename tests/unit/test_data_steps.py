@@ -78,6 +78,22 @@ def _context(config: PlatformConfig) -> StepContext:
         "redis-export-state-machine": {
             "arn": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:vivr-redis-export"},
     }
+    # The origin-verify rotation function's role reads its log group, the
+    # distribution and the listeners' origin-verify rules (issue 12).
+    from vivr_provision.steps.alb.rules import VERIFY_RULE
+    from vivr_provision.steps.secret_rotation import DISTRIBUTION_STEP, rule_steps
+
+    rotation = config.secrets.origin_verify.rotation
+    if rotation is not None:
+        group = config.logs.groups[rotation.log_group].name
+        outputs[f"logs.{rotation.log_group}"] = {
+            "arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}"}
+        outputs[DISTRIBUTION_STEP] = {
+            "arn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/E1", "distribution_id": "E1"}
+        for step, region, _ in rule_steps(config):
+            outputs[step] = {"rule_arns": {VERIFY_RULE: (
+                f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:listener-rule/app/"
+                f"{step}/1/2/3")}}
     for key in config.secrets.names():
         outputs[f"secret.{key}"] = {
             "arn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{key}-AbCdEf",
@@ -97,7 +113,11 @@ RESOURCELESS = frozenset({"logs:DescribeLogGroups", "elasticache:DescribeSnapsho
                           "logs:CreateLogDelivery", "logs:GetLogDelivery",
                           "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
                           "logs:ListLogDeliveries", "logs:PutResourcePolicy",
-                          "logs:DescribeResourcePolicies"})
+                          "logs:DescribeResourcePolicies",
+                          # Service Authorization Reference: neither names a resource
+                          # type (the origin-verify rotation function, issue 12).
+                          "secretsmanager:GetRandomPassword",
+                          "elasticloadbalancing:DescribeRules"})
 
 
 def test_no_iam_statement_uses_a_wildcard_resource(config: PlatformConfig) -> None:
