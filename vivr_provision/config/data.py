@@ -250,6 +250,20 @@ class PlaceholderSecretConfig(StrictModel):
     description: str
 
 
+class KeyPairSecretConfig(StrictModel):
+    """An RSA key pair generated at apply time whose private key (PEM) is the secret.
+
+    The public half is derived from the secret whenever it is needed (CloudFront
+    field-level encryption's public key), so the two halves cannot disagree.
+    CloudFront's field-level encryption takes RSA 2048 keys only (API reference,
+    PublicKey: "Field-level encryption is only compatible with RSA 2048").
+    """
+
+    name: SecretName
+    description: str
+    algorithm: Literal["RSA-2048"] = "RSA-2048"
+
+
 # RDS refuses these in a master password; ElastiCache AUTH tokens allow only !&#$^<>-.
 _RDS_FORBIDDEN_PASSWORD_CHARS = '/@" '
 
@@ -281,6 +295,8 @@ class SecretsConfig(StrictModel):
     redis_auth_token: GeneratedSecretConfig
     origin_verify: OriginVerifySecretConfig
     placeholders: dict[SecretKey, PlaceholderSecretConfig]
+    #: Generated key pairs (issue 12, field-level encryption): the private key is the value.
+    key_pairs: dict[SecretKey, KeyPairSecretConfig] = {}
     #: None: no resource policy is managed on the secrets.
     resource_policy: SecretPolicyConfig | None = None
 
@@ -293,6 +309,7 @@ class SecretsConfig(StrictModel):
     def names(self) -> dict[str, str]:
         """Every secret key mapped to its Secrets Manager name."""
         generated = {key: getattr(self, key).name for key in self.GENERATED_KEYS}
+        generated |= {key: entry.name for key, entry in self.key_pairs.items()}
         return generated | {key: entry.name for key, entry in self.placeholders.items()}
 
     def name_of(self, key: str) -> str:
@@ -304,7 +321,11 @@ class SecretsConfig(StrictModel):
         problems: list[str] = []
         for key in sorted(set(self.placeholders) & set(self.GENERATED_KEYS)):
             problems.append(f"placeholders.{key}: the key is taken by a generated secret")
+        taken = set(self.placeholders) | set(self.GENERATED_KEYS)
+        for key in sorted(set(self.key_pairs) & taken):
+            problems.append(f"key_pairs.{key}: the key is taken by another secret")
         names = [getattr(self, key).name for key in self.GENERATED_KEYS]
+        names += [entry.name for entry in self.key_pairs.values()]
         names += [entry.name for entry in self.placeholders.values()]
         for dup in sorted({n for n in names if names.count(n) > 1}):
             problems.append(f"placeholders: secret name {dup!r} is used twice")

@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from vivr_provision.config.app import DomainName
 from vivr_provision.config.base import Name, NonNegativeInt, PositiveInt, Region, StrictModel
-from vivr_provision.config.data import SecretKey, SecretName, ServicePort, matching, one_of
+from vivr_provision.config.data import SecretKey, ServicePort, matching, one_of
 
 # --------------------------------------------------------------------------- CloudFront
 
@@ -190,13 +190,36 @@ class ViewerSettingsConfig(StrictModel):
 
 
 class FieldLevelEncryptionConfig(StrictModel):
-    """Field-level encryption of form fields; steps create the RSA key pair at apply
-    time and keep the private key in Secrets Manager under ``private_key_secret_name``."""
+    """Field-level encryption of form fields (issue 12).
+
+    The RSA key pair is generated at apply time; its private key is the secret
+    ``private_key_secret`` (a key of ``secrets.key_pairs``), its public half goes
+    to CloudFront.  The profile encrypts ``field_patterns`` for ``provider_id``
+    (the application passes the same id to its decryption library), the config
+    applies the profile to ``content_type`` bodies, and every cache behaviour
+    that forwards POST to a custom origin carries the config.
+    """
 
     enabled: bool
     content_type: Literal["application/x-www-form-urlencoded"]
-    field_patterns: list[Annotated[str, matching(r"[A-Za-z0-9_.*-]{1,128}", "a field pattern")]]
-    private_key_secret_name: SecretName
+    # CloudFront API reference, FieldPatterns: full names or a prefix followed by *.
+    field_patterns: Annotated[
+        list[Annotated[str, matching(r"[A-Za-z0-9_.-]{1,127}\*?", "a field pattern")]],
+        Field(min_length=1, max_length=10)]
+    provider_id: Annotated[str, matching(r"[A-Za-z0-9_-]{1,128}", "a provider id")]
+    private_key_secret: SecretKey
+
+    @model_validator(mode="after")
+    def _check(self) -> FieldLevelEncryptionConfig:
+        # AWS: "You can't overlap field patterns. For example, you can't have both
+        # ABC* and AB*" (FieldPatterns); a pattern is case-sensitive.
+        for one in self.field_patterns:
+            for other in self.field_patterns:
+                if one != other and one.endswith("*") and other.startswith(one[:-1]):
+                    raise ValueError(f"field patterns {one!r} and {other!r} overlap")
+        if len(set(self.field_patterns)) != len(self.field_patterns):
+            raise ValueError("field_patterns has duplicates")
+        return self
 
 
 class CloudFrontSecurityConfig(StrictModel):
@@ -263,6 +286,16 @@ class CloudFrontConfig(StrictModel):
     def ordered_behaviours(self) -> list[BehaviourConfig]:
         """The non-default behaviours, in config order (CloudFront's precedence)."""
         return [b for b in self.behaviours if b.path_pattern != "*"]
+
+    def fle_behaviours(self) -> list[BehaviourConfig]:
+        """The behaviours that carry field-level encryption when it is enabled: those
+        that forward POST to a custom origin (the application).  Static behaviours
+        (S3, GET/HEAD only) never see a form body, so they carry none."""
+        if not self.security.field_level_encryption.enabled:
+            return []
+        kinds = {o.id: o.kind for o in self.origins}
+        return [b for b in self.behaviours
+                if "POST" in b.allowed_methods and kinds.get(b.target_origin) != "s3"]
 
     def problems(self) -> list[str]:
         """Checks across origins, policies and behaviours (paths relative to cloudfront)."""

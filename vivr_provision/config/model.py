@@ -646,6 +646,7 @@ def _edge_problems(c: PlatformConfig) -> list[str]:
                 problems += _key_problems(
                     f"{where}.custom_headers[{h_index}].secret", header.secret, secrets, "secrets"
                 )
+    problems += _fle_problems(c)
     for index, alias in enumerate(cf.aliases):
         if not c.acm.covers(alias):
             problems.append(f"cloudfront.aliases[{index}] {alias} is not covered by acm")
@@ -700,6 +701,39 @@ def _edge_problems(c: PlatformConfig) -> list[str]:
             problems.append(
                 f"{where}.health_check: no alb listener serves {check.type} {check.port}"
             )
+    return problems
+
+
+def _fle_problems(c: PlatformConfig) -> list[str]:
+    """Field-level encryption: the key pair it names, and behaviours that can carry it.
+
+    CloudFront encrypts fields at the edge and sends them on only over HTTPS:
+    a behaviour with field-level encryption needs a viewer protocol policy of
+    https-only or redirect-to-https and an origin that CloudFront reaches with
+    https-only (CloudFront Developer Guide, "Use field-level encryption to help
+    protect sensitive data"; UpdateDistribution refuses the others with
+    IllegalFieldLevelEncryptionConfigAssociationWithCacheBehavior).
+    """
+    fle = c.cloudfront.security.field_level_encryption
+    where = "cloudfront.security.field_level_encryption"
+    if not fle.enabled:
+        return []
+    problems = _key_problems(f"{where}.private_key_secret", fle.private_key_secret,
+                             c.secrets.key_pairs, "secrets.key_pairs")
+    carrying = c.cloudfront.fle_behaviours()
+    if not carrying:
+        problems.append(f"{where}: no cache behaviour forwards POST to a custom origin, so "
+                        "none would carry it")
+    origins = {o.id: o for o in c.cloudfront.origins}
+    for behaviour in carrying:
+        origin = origins.get(behaviour.target_origin)
+        if behaviour.viewer_protocol_policy == "allow-all":
+            problems.append(f"cloudfront.behaviours {behaviour.path_pattern}: field-level "
+                            "encryption needs viewer_protocol_policy https-only or "
+                            "redirect-to-https")
+        if origin is not None and getattr(origin, "protocol_policy", None) != "https-only":
+            problems.append(f"cloudfront.origins {origin.id}: field-level encryption on "
+                            f"{behaviour.path_pattern} needs protocol_policy https-only")
     return problems
 
 

@@ -289,7 +289,7 @@ def _dns(out: Lines) -> None:
 def _security(out: Lines) -> None:
     c = out.config
     region = c.aws.region
-    generated = len(c.secrets.GENERATED_KEYS)
+    generated = len(c.secrets.GENERATED_KEYS) + len(c.secrets.key_pairs)
     placeholders = len(c.secrets.placeholders)
     out.add(("Other", "Secrets Manager", "generated + placeholders"),
             f"{generated} generated + {placeholders} placeholders", generated + placeholders,

@@ -290,6 +290,16 @@ ORIGIN_REQUEST_POLICY = Kind("cloudfront", "origin request policy",
 ORIGIN_ACCESS_CONTROL = Kind("cloudfront", "origin access control",
                              _codes("NoSuchOriginAccessControl"),
                              _codes("OriginAccessControlAlreadyExists"))
+#: Field-level encryption (issue 12): untaggable, found by name (key, profile)
+#: or by the ownership note in their comment (the config has no name).
+PUBLIC_KEY = Kind("cloudfront", "public key", _codes("NoSuchPublicKey"),
+                  _codes("PublicKeyAlreadyExists"))
+FLE_PROFILE = Kind("cloudfront", "field-level encryption profile",
+                   _codes("NoSuchFieldLevelEncryptionProfile"),
+                   _codes("FieldLevelEncryptionProfileAlreadyExists"))
+FLE_CONFIG = Kind("cloudfront", "field-level encryption config",
+                  _codes("NoSuchFieldLevelEncryptionConfig"),
+                  _codes("FieldLevelEncryptionConfigAlreadyExists"))
 
 #: AWS Backup.  Tags are a plain map on every backup resource (``TagResource`` /
 #: ``ListTags`` by ARN).  Plans and selections have ids AWS assigns; the steps

@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 from vivr_provision import aws_errors, log
 from vivr_provision.config import PlatformConfig
-from vivr_provision.config.data import GeneratedSecretConfig
+from vivr_provision.config.data import GeneratedSecretConfig, KeyPairSecretConfig
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.common import (
     KindStep,
@@ -51,6 +51,7 @@ from vivr_provision.steps.common import (
     tag_map,
 )
 from vivr_provision.steps.drift import NAME, Field, drift, tags_row
+from vivr_provision.steps.key_pairs import generate_private_key_pem
 from vivr_provision.steps.kinds import SECRET
 from vivr_provision.steps.secret_replicas import (
     DR_KEY_STEP,
@@ -374,11 +375,33 @@ class GeneratedSecretStep(SecretStep):
         return value
 
 
+class KeyPairSecretStep(SecretStep):
+    """An RSA key pair whose private key (PEM) is the value (field-level encryption).
+
+    Generated once, at create; apply never rewrites it.  The public half is
+    derived from this value by whoever needs it
+    (:class:`~vivr_provision.steps.cloudfront.fle.PublicKeyStep`), so a value
+    replaced by an operator, or a secret deleted by hand and generated again,
+    moves the public key with it on the next apply.
+    """
+
+    generated = True
+
+    def __init__(self, config: PlatformConfig, key: str, rules: KeyPairSecretConfig) -> None:
+        super().__init__(config, key, rules.name, rules.description)
+        self.rules = rules
+
+    def initial_value(self, ctx: StepContext) -> str:
+        return generate_private_key_pem()  # registered for redaction on the way out
+
+
 def secret_steps(config: PlatformConfig) -> list[Step]:
-    """Generated secrets first, then the placeholders for third-party credentials."""
+    """Generated secrets first, then key pairs, then the placeholders for
+    third-party credentials."""
     cfg = config.secrets
     steps: list[Step] = [GeneratedSecretStep(config, key, getattr(cfg, key))
                          for key in cfg.GENERATED_KEYS]
+    steps += [KeyPairSecretStep(config, key, rules) for key, rules in cfg.key_pairs.items()]
     steps += [SecretStep(config, key, entry.name, entry.description)
               for key, entry in cfg.placeholders.items()]
     return steps

@@ -45,13 +45,12 @@ deletes with the new ETag, retrying ``DistributionNotDisabled`` for a while.
 The WAF ACL, certificate, policies and OAC it references are deleted after
 it by the reversed graph.
 
-Not implemented: **field-level encryption** (spec "Enabled for sensitive
-data").  It needs an RSA key pair, a public key, an FLE profile and an FLE
-config, the private key kept in Secrets Manager, and the application to
-decrypt the fields; the local emulator implements none of the FLE APIs.
-The config section is validated but not applied; create and update log a
-warning (``cloudfront.field_level_encryption.not_implemented``) when it is
-enabled.  Viewer TTL bounds (``viewer_settings``) are enforced on the custom
+Field-level encryption (spec "Enabled for sensitive data", issue 12):
+:mod:`~vivr_provision.steps.cloudfront.fle` builds the public key (the public
+half of the RSA 2048 key pair whose private key is a generated secret), the
+profile and the config; the distribution puts the config's id on the
+behaviours that forward POST to the application and "" on the static ones.
+Viewer TTL bounds (``viewer_settings``) are enforced on the custom
 cache policies by config validation; behaviours carry cache policies, so no
 legacy per-behaviour TTLs are sent.
 """
@@ -62,17 +61,20 @@ from vivr_provision.config import PlatformConfig
 from vivr_provision.config.edge import S3OriginConfig
 from vivr_provision.steps.base import Step
 from vivr_provision.steps.cloudfront.distribution import DistributionStep
+from vivr_provision.steps.cloudfront.fle import fle_steps
 from vivr_provision.steps.cloudfront.oac import OriginAccessControlStep
 from vivr_provision.steps.cloudfront.policies import CachePolicyStep, OriginRequestPolicyStep
 
 
 def cloudfront_steps(config: PlatformConfig) -> list[Step]:
-    """Custom policies, the origin access control (if an S3 origin), the distribution."""
+    """Custom policies, the origin access control (if an S3 origin), field-level
+    encryption (if enabled), the distribution."""
     cf = config.cloudfront
     steps: list[Step] = [CachePolicyStep(config, p) for p in cf.cache_policies]
     steps += [OriginRequestPolicyStep(config, p) for p in cf.origin_request_policies]
     if any(isinstance(o, S3OriginConfig) for o in cf.origins):
         steps.append(OriginAccessControlStep(config))
+    steps += fle_steps(config)
     steps.append(DistributionStep(config))
     return steps
 

@@ -24,6 +24,10 @@ CLOUDFRONT_REGION = "us-east-1"
 CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
 DISTRIBUTION_STEP = "cloudfront"
 OAC_STEP = "cloudfront-oac"
+#: Field-level encryption (issue 12): the public key, the profile, the config.
+FLE_PUBLIC_KEY_STEP = "cloudfront-fle-public-key"
+FLE_PROFILE_STEP = "cloudfront-fle-profile"
+FLE_CONFIG_STEP = "cloudfront-fle-config"
 CACHE_POLICY_FAMILY = "cloudfront-cache-policy"
 ORIGIN_REQUEST_POLICY_FAMILY = "cloudfront-origin-request-policy"
 
@@ -63,9 +67,11 @@ STALE_ETAG = policy({"PreconditionFailed"},
 NOT_YET_DISABLED = policy({"DistributionNotDisabled"},
                           "the disabled distribution has not finished deploying everywhere",
                           deadline_s=900, max_attempts=40, initial_s=5.0, max_wait_s=60.0)
-#: A deleted distribution releases its policies and origin access control with a delay.
+#: A deleted distribution releases its policies and origin access control with a delay
+#: (and its field-level encryption config, which releases its profile and key).
 STILL_IN_USE = policy({"CachePolicyInUse", "OriginRequestPolicyInUse",
-                       "OriginAccessControlInUse"},
+                       "OriginAccessControlInUse", "FieldLevelEncryptionConfigInUse",
+                       "FieldLevelEncryptionProfileInUse", "PublicKeyInUse"},
                       "a distribution being deleted still references it",
                       deadline_s=900, max_attempts=40, initial_s=5.0, max_wait_s=60.0)
 #: A certificate issued seconds ago may not be visible to CloudFront yet.

@@ -29,6 +29,7 @@ from vivr_provision.steps.cloudfront.common import (
     CLOUDFRONT_HOSTED_ZONE_ID,
     CLOUDFRONT_REGION,
     DISTRIBUTION_STEP,
+    FLE_CONFIG_STEP,
     MANAGED_CACHE_POLICY_IDS,
     MANAGED_KEYS,
     MANAGED_ORIGIN_REQUEST_POLICY_IDS,
@@ -82,6 +83,8 @@ class DistributionStep(Step):
         self.cf = config.cloudfront
         self.fields = distribution_fields([o.id for o in self.cf.origins],
                                           [b.path_pattern for b in self.cf.ordered_behaviours])
+        #: Behaviours that carry field-level encryption (empty when it is off).
+        self.fle_paths = frozenset(b.path_pattern for b in self.cf.fle_behaviours())
 
     def resource_name(self) -> str:
         return self.cf.name
@@ -114,6 +117,8 @@ class DistributionStep(Step):
             elif isinstance(origin, S3OriginConfig):
                 deps.update({f"s3.{origin.bucket}", OAC_STEP})
         deps.update(f"secret.{key}" for key in self._header_secrets())
+        if self.fle_paths:
+            deps.add(FLE_CONFIG_STEP)
         if self.cf.logging.enabled:
             deps.add(f"s3.{self.cf.logging.bucket}")
         for behaviour in self.cf.behaviours:
@@ -217,7 +222,7 @@ class DistributionStep(Step):
             "Compress": behaviour.compress,
             "LambdaFunctionAssociations": {"Quantity": 0},
             "FunctionAssociations": {"Quantity": 0},
-            "FieldLevelEncryptionId": "",
+            "FieldLevelEncryptionId": self.field_level_encryption_id(ctx, behaviour),
             "CachePolicyId": self.cache_policy_id(ctx, behaviour.cache_policy),
         })
         if behaviour.origin_request_policy is not None:
@@ -228,6 +233,13 @@ class DistributionStep(Step):
             shape["ResponseHeadersPolicyId"] = MANAGED_RESPONSE_HEADERS_POLICY_IDS[
                 behaviour.response_headers_policy]
         return shape
+
+    def field_level_encryption_id(self, ctx: StepContext, behaviour: BehaviourConfig) -> str:
+        """The FLE config on behaviours that forward POST to the application; "" on
+        the others (CloudFront's "none"; static behaviours never see a form body)."""
+        if behaviour.path_pattern not in self.fle_paths:
+            return ""
+        return str(ctx.output(FLE_CONFIG_STEP, "field_level_encryption_id"))
 
     @staticmethod
     def cache_policy_id(ctx: StepContext, name: str) -> str:
@@ -283,12 +295,6 @@ class DistributionStep(Step):
             "HttpVersion": cf.security.http_version,
             "IsIPV6Enabled": cf.ipv6,
         }
-
-    def _warn_unimplemented(self) -> None:
-        if self.cf.security.field_level_encryption.enabled:
-            events.warning("cloudfront.field_level_encryption.not_implemented", step=self.name,
-                           note="cloudfront.security.field_level_encryption is enabled in the "
-                                "config but not applied by this tool")
 
     # -- finding -------------------------------------------------------------------
     def _from(self, distribution: Mapping[str, Any], etag: str | None,
@@ -349,7 +355,6 @@ class DistributionStep(Step):
     # -- lifecycle -----------------------------------------------------------------
     def create(self, ctx: StepContext, token: str) -> Resource:
         """Create with tags in one call; the engine's token is the CallerReference."""
-        self._warn_unimplemented()
         config = self.desired_config(ctx, caller_reference=token)
         try:
             reply = CERTIFICATE_SETTLING.call(
@@ -417,7 +422,6 @@ class DistributionStep(Step):
     def write_config(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         """The whole desired config in one UpdateDistribution; settings this tool
         does not manage (origin groups, error pages ...) are passed through."""
-        self._warn_unimplemented()
 
         def build(current: dict[str, Any]) -> dict[str, Any]:
             config = self.desired_config(ctx, str(current["CallerReference"]),
