@@ -19,6 +19,8 @@ import json
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import Aws
 from tests.e2e.inventory import tags_of
@@ -172,6 +174,47 @@ def _check_origins(aws: Aws, config: dict[str, Any]) -> str:
     return control_id
 
 
+def _fle_private_key(aws: Aws) -> str:
+    return str(aws.client("secretsmanager").get_secret_value(
+        SecretId="vivr/production/cloudfront/fle-private-key")["SecretString"])
+
+
+def _check_field_level_encryption(aws: Aws, config: dict[str, Any]) -> None:
+    """Issue 12 (spec "Field-level encryption: Enabled for sensitive data"): the
+    config, its profile, the public key, the behaviours that carry it, and the
+    secret whose private key is the other half of that public key."""
+    cloudfront = aws.client("cloudfront")
+    [summary] = _items(cloudfront.list_field_level_encryption_configs()[
+        "FieldLevelEncryptionList"])
+    fle_id = summary["Id"]
+    fle = cloudfront.get_field_level_encryption_config(Id=fle_id)["FieldLevelEncryptionConfig"]
+    content = fle["ContentTypeProfileConfig"]
+    assert content["ForwardWhenContentTypeIsUnknown"] is True, "JSON API posts still pass"
+    [mapping] = _items(content["ContentTypeProfiles"])
+    assert (mapping["ContentType"], mapping["Format"]) == \
+        ("application/x-www-form-urlencoded", "URLEncoded")
+    profile = cloudfront.get_field_level_encryption_profile(Id=mapping["ProfileId"])[
+        "FieldLevelEncryptionProfile"]["FieldLevelEncryptionProfileConfig"]
+    assert profile["Name"] == "vivr-cdn-fle"
+    [entity] = _items(profile["EncryptionEntities"])
+    assert sorted(_items(entity["FieldPatterns"])) == ["card_number", "cvc", "password"]
+    assert entity["ProviderId"] == "vivr-production-app"
+    key = cloudfront.get_public_key(Id=entity["PublicKeyId"])["PublicKey"]["PublicKeyConfig"]
+
+    private = serialization.load_pem_private_key(_fle_private_key(aws).encode(), None)
+    assert isinstance(private, rsa.RSAPrivateKey) and private.key_size == 2048
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    assert public.strip() == str(key["EncodedKey"]).strip(), \
+        "CloudFront's public key is the public half of the secret's private key"
+
+    # POST behaviours to the application carry it; static ones do not.
+    carried = {b["PathPattern"]: b.get("FieldLevelEncryptionId") or ""
+               for b in _items(config["CacheBehaviors"])}
+    carried["*"] = config["DefaultCacheBehavior"].get("FieldLevelEncryptionId") or ""
+    assert carried == {"/api/*": fle_id, "*": fle_id, "/_next/static/*": "", "/images/*": ""}
+
+
 def _check_web_acl(aws: Aws) -> str:
     """Spec "Web ACL: AWS WAF rules": managed rule groups plus a per-IP rate limit."""
     acl = _web_acl(aws)
@@ -210,6 +253,8 @@ def test_apply_builds_the_distribution_as_the_spec_says(aws: Aws) -> None:
     report = json.loads(result.stdout)
     steps = {s["step"]: s["action"] for s in report["steps"]}
     assert steps["cloudfront"] == steps["waf"] == steps["cloudfront-oac"] == "created"
+    assert steps["cloudfront-fle-public-key"] == steps["cloudfront-fle-profile"] == \
+        steps["cloudfront-fle-config"] == steps["secret.fle_private_key"] == "created"
 
     distribution, config = _distribution(aws)
     assert distribution["Status"] == "Deployed"
@@ -222,6 +267,7 @@ def test_apply_builds_the_distribution_as_the_spec_says(aws: Aws) -> None:
 
     control_id = _check_origins(aws, config)
     _check_behaviours(aws, config)
+    _check_field_level_encryption(aws, config)
 
     # Security: the ACM certificate over SNI with TLS 1.2 (2021 policy), the WAF ACL.
     certificates = aws.client("acm").list_certificates()["CertificateSummaryList"]
@@ -254,6 +300,9 @@ def test_apply_builds_the_distribution_as_the_spec_says(aws: Aws) -> None:
     assert not leaked, "the X-Origin-Verify value leaked into the CLI output"
     leaked = secret in aws.state_path.read_text()
     assert not leaked, "the X-Origin-Verify value is in the state file"
+    body = "".join(_fle_private_key(aws).splitlines()[1:-1])[:64]  # its first base64 line
+    leaked = body in result.stdout + result.stderr + aws.state_path.read_text()
+    assert not leaked, "the field-level encryption private key leaked into output or state"
     outputs = state["steps"]["cloudfront"]["outputs"]
     assert outputs["hosted_zone_id"] == "Z2FDTNDATAQYW2"
     assert outputs["domain_name"] == distribution["DomainName"]
@@ -315,6 +364,17 @@ def test_a_crashed_create_is_adopted_and_destroy_disables_before_deleting(aws: A
     assert _items(cloudfront.list_cache_policies(Type="custom")["CachePolicyList"]) == []
     assert _items(cloudfront.list_origin_request_policies(
         Type="custom")["OriginRequestPolicyList"]) == []
+    # Field-level encryption: the distribution dropped the config (it is gone),
+    # then the config, the profile and the key, in that order.
+    fle_deletes = [operations.index(name) for name in (
+        "DeleteFieldLevelEncryptionConfig", "DeleteFieldLevelEncryptionProfile",
+        "DeletePublicKey")]
+    assert [deleted, *fle_deletes] == sorted([deleted, *fle_deletes])
+    assert _items(cloudfront.list_field_level_encryption_configs()[
+        "FieldLevelEncryptionList"]) == []
+    assert _items(cloudfront.list_field_level_encryption_profiles()[
+        "FieldLevelEncryptionProfileList"]) == []
+    assert _items(cloudfront.list_public_keys()["PublicKeyList"]) == []
 
     mark = len(aws.calls())
     code, report = aws.cli_json("destroy", "--yes", "--target", "waf")
