@@ -49,6 +49,7 @@ OUTPUTS = {
     "acm": {"region": "us-east-1", "certificate_arn": CERT_ARN},
     "waf": {"web_acl_arn": ACL_ARN},
     "secret.origin_verify": {"arn": SECRET_ARN},
+    "cloudfront-fle-config": {"field_level_encryption_id": "C3FLEEXAMPLE"},
 }
 #: The distribution's tags: the config's common tags, ownership, its name and step.
 TAGS = {"Owner": "platform-team", "CostCenter": "vivr-ecommerce", "Project": "vivr",
@@ -67,7 +68,8 @@ def _listed(items: list[Any]) -> dict[str, Any]:
 
 
 def _behaviour(target: str, methods: list[str], cache_policy: str, *, path: str | None = None,
-               request: str | None = None, response: str | None = None) -> dict[str, Any]:
+               request: str | None = None, response: str | None = None,
+               fle: str = "") -> dict[str, Any]:
     behaviour: dict[str, Any] = {} if path is None else {"PathPattern": path}
     behaviour.update({
         "TargetOriginId": target, "ViewerProtocolPolicy": "https-only",
@@ -76,7 +78,7 @@ def _behaviour(target: str, methods: list[str], cache_policy: str, *, path: str 
         "AllowedMethods": {**_listed(methods), "CachedMethods": _listed(["GET", "HEAD"])},
         "SmoothStreaming": False, "Compress": True,
         "LambdaFunctionAssociations": {"Quantity": 0}, "FunctionAssociations": {"Quantity": 0},
-        "FieldLevelEncryptionId": "", "CachePolicyId": cache_policy})
+        "FieldLevelEncryptionId": fle, "CachePolicyId": cache_policy})
     if request is not None:
         behaviour["OriginRequestPolicyId"] = request
     if response is not None:
@@ -111,11 +113,14 @@ def wanted() -> dict[str, Any]:
              "OriginAccessControlId": "E1OACEXAMPLE", "OriginShield": {"Enabled": False}},
             _custom("cloudinary", "res.cloudinary.com", "/vivr/image/upload"),
         ]),
+        # Field-level encryption on the POST behaviours to the app (issue 12).
         "DefaultCacheBehavior": _behaviour("app", ALL_METHODS, CACHING_DISABLED,
-                                           request=ALL_VIEWER, response=CORS_SECURITY),
+                                           request=ALL_VIEWER, response=CORS_SECURITY,
+                                           fle="C3FLEEXAMPLE"),
         "CacheBehaviors": _listed([
             _behaviour("app", ALL_METHODS, CACHING_DISABLED, path="/api/*",
-                       request=ALL_VIEWER, response=CORS_PREFLIGHT_SECURITY),
+                       request=ALL_VIEWER, response=CORS_PREFLIGHT_SECURITY,
+                       fle="C3FLEEXAMPLE"),
             _behaviour("assets", ["GET", "HEAD"], "static-1y-id", path="/_next/static/*",
                        request="s3-simple-id"),
             _behaviour("cloudinary", ["GET", "HEAD"], "images-30d-id", path="/images/*"),
@@ -203,7 +208,7 @@ def _as_aws_spells_it(config: dict[str, Any]) -> None:
     config["Aliases"]["Items"] = ["WWW.vivr.example.com", "vivr.example.com"]
     config["Origins"]["Items"].reverse()
     config["DefaultCacheBehavior"]["AllowedMethods"]["Items"].reverse()
-    config["DefaultCacheBehavior"].pop("FieldLevelEncryptionId")
+    config["CacheBehaviors"]["Items"][2].pop("FieldLevelEncryptionId")  # /images/*: none
     config["DefaultCacheBehavior"]["LambdaFunctionAssociations"]["Items"] = []
     config["Origins"]["Items"][0]["CustomOriginConfig"].pop("OriginReadTimeout")
 

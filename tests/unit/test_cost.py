@@ -65,7 +65,8 @@ def test_the_computed_table_has_every_line_the_spec_leaves_out() -> None:
     assert left_out["WAF rules"].quantity == 4  # 3 managed rule groups + the rate rule
     assert left_out["KMS replica key (DR)"].region == "us-west-2"
     secrets = left_out["Secrets Manager replicas (DR)"]
-    assert (secrets.region, secrets.quantity) == ("us-west-2", 7)  # 6 ECS + origin-verify
+    # 6 ECS + origin-verify + the field-level encryption key (issue 12)
+    assert (secrets.region, secrets.quantity) == ("us-west-2", 8)
     assert left_out["Elastic IP"].quantity == HOURS
     assert left_out["Standby ALB (DR)"].region == "us-west-2"
     assert "RDS standby storage" in left_out
@@ -77,7 +78,8 @@ def test_the_computed_table_has_every_line_the_spec_leaves_out() -> None:
     assert "vivr-dr-cache" in standby.detail
     computed = {line.service: line for line in result.computed}
     # 3 generated (database, redis, origin-verify) + 5 placeholders, not the spec's 5
-    assert computed["Secrets Manager"].quantity == 8
+    # + the field-level encryption key pair (issue 12)
+    assert computed["Secrets Manager"].quantity == 9
     # 12 rows of one alarm (the 5xx one over 3 metrics, the unhealthy-targets one over
     # 2; two of them on the standby Redis) and the replica-lag row: one alarm per read
     # replica (2)
@@ -96,7 +98,7 @@ def test_the_difference_is_explained_to_the_cent() -> None:
     elasticache = next(r for r in result.repriced if r.spec_line == "ElastiCache")
     assert elasticache.reason == "0.017 -> 0.034/node-hour"  # the spec prices the micro
     secrets = next(r for r in result.repriced if r.spec_line == "Secrets Manager")
-    assert secrets.reason.startswith("5 -> 8")
+    assert secrets.reason.startswith("5 -> 9")
 
 
 def test_a_larger_database_class_raises_the_total_by_the_price_difference() -> None:

@@ -76,7 +76,7 @@ OUTPUTS: dict[str, dict[str, Any]] = {
     "ecs-asg": {"asg_arn": ASG_ARN},
 }
 for _key in ("database_credentials", "redis_auth_token", "stripe", "sendgrid", "cloudinary",
-             "sentry", "origin_verify"):
+             "sentry", "origin_verify", "fle_private_key"):
     OUTPUTS[f"secret.{_key}"] = {
         "arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{_key}-AbCdEf",
         "has_value": True}

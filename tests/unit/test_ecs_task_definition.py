@@ -125,7 +125,8 @@ def test_secrets_without_a_value_are_left_out_and_named_in_the_notes(
     ctx = _context(config, _outputs(config, empty))
     container = _container(desired_task_definition(ctx, config, "us-east-1"))
     assert {s["name"] for s in container["secrets"]} == {
-        "DATABASE_USERNAME", "DATABASE_PASSWORD", "REDIS_AUTH_TOKEN"}
+        "DATABASE_USERNAME", "DATABASE_PASSWORD", "REDIS_AUTH_TOKEN",
+        "CLOUDFRONT_FLE_PRIVATE_KEY"}
     [note] = TaskDefinitionStep(config).notes(ctx, None)
     for env, name in (("STRIPE_SECRET_KEY", "vivr/production/stripe"),
                       ("SENTRY_DSN", "vivr/production/sentry")):

@@ -53,9 +53,11 @@ def test_the_standby_reads_the_container_secrets_and_the_origin_verify_secret(
         config: PlatformConfig) -> None:
     assert standby_secret_keys(config) == {
         "database_credentials", "redis_auth_token", "stripe", "sendgrid", "cloudinary",
-        "sentry", "origin_verify"}
+        "sentry", "origin_verify", "fle_private_key"}
     replicated = {s.name: s.depends_on() for s in secret_steps(config)}
     assert replicated["secret.stripe"] == ("kms", "dr.kms")
+    # issue 12: the standby decrypts field-level encrypted fields after a failover
+    assert replicated["secret.fle_private_key"] == ("kms", "dr.kms")
     assert replicated["secret.datadog"] == ("kms",), "PgBouncer's key: no standby reads it"
     staging = load_config(REPO / "config" / "staging.yaml", "staging")
     assert {s.depends_on() for s in secret_steps(staging)} == {("kms",)}

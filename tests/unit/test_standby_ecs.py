@@ -306,7 +306,8 @@ def test_check_proves_the_standby_tasks_may_start_in_the_dr_region() -> None:
             and a.principal.startswith(("ECS execution role", "CloudWatch Logs"))]
     replicas = {a.resource.split(":secret:")[1] for a in rows
                 if a.actions == ("secretsmanager:GetSecretValue",)}
-    assert "vivr/production/database/master-AbCdEf" in replicas and len(replicas) == 6
+    # 6 container secrets of the spec + the field-level encryption key (issue 12)
+    assert "vivr/production/database/master-AbCdEf" in replicas and len(replicas) == 7
     decrypt = next(a for a in rows if a.actions == ("kms:Decrypt",))
     assert decrypt.ok and "KMSDecrypt" in decrypt.reason
     logs = next(a for a in rows if a.principal.startswith("CloudWatch Logs"))
