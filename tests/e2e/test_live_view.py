@@ -71,8 +71,9 @@ def test_apply_shows_a_truthful_live_view_that_fits_and_no_log_lines(aws: Aws) -
         "with one slot, more steps queue than 40 lines can show"
     assert any("queued" in v[0] and _counts(v[0])["queued"] > 30 for v in views)
     logged = [m.group(1, 2) for m in LOG_LINE.finditer(run.text)]
-    assert logged == [("warning", "cloudfront.field_level_encryption.not_implemented")], \
-        "by default no per-step line; a warning still shows"
+    # (issue 12: field-level encryption is built now, so its warning is gone;
+    # tests/unit/test_log_levels.py shows that a warning still passes.)
+    assert logged == [], "by default no per-step line"
     assert "step.created" not in run.text
     final = [row for row in run.screen() if row]
     assert final[-1] == summary.group(0), "the view is gone; the report's summary is last"

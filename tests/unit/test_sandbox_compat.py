@@ -17,6 +17,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from vivr_provision.steps.key_pairs import generate_private_key_pem, public_key_pem
 from vivr_sandbox.fixes import apply_moto_fixes
 from vivr_sandbox.server import SandboxServer
 
@@ -478,6 +479,78 @@ def test_cloudfront_policies_origin_access_control_and_teardown_order(client: Cl
         cf.delete_origin_access_control(Id=control, IfMatch="x")
     assert error_of(unknown) == ("NoSuchOriginAccessControl", 404)
     assert cf.list_origin_request_policies()["OriginRequestPolicyList"]["Quantity"] == 0
+
+
+def test_cloudfront_field_level_encryption_in_use_order_and_etags(client: Client) -> None:
+    """Key -> profile -> config -> behaviour: each refuses to go while the next
+    uses it; names and ETags are checked as AWS does; the behaviour keeps its id."""
+    cf = client("cloudfront")
+    public = public_key_pem(generate_private_key_pem())
+    key = cf.create_public_key(PublicKeyConfig={"CallerReference": "k", "Name": "fle-key",
+                                                "EncodedKey": public, "Comment": "ours"})
+    key_id = key["PublicKey"]["Id"]
+    assert cf.get_public_key(Id=key_id)["PublicKey"]["PublicKeyConfig"]["Comment"] == "ours"
+    with pytest.raises(ClientError) as taken:
+        cf.create_public_key(PublicKeyConfig={"CallerReference": "k2", "Name": "fle-key",
+                                              "EncodedKey": public})
+    assert error_of(taken) == ("PublicKeyAlreadyExists", 409)
+    entities = {"Quantity": 1, "Items": [{"PublicKeyId": key_id, "ProviderId": "app",
+                                          "FieldPatterns": {"Quantity": 1,
+                                                            "Items": ["password"]}}]}
+    profile = cf.create_field_level_encryption_profile(FieldLevelEncryptionProfileConfig={
+        "Name": "fle", "CallerReference": "p", "EncryptionEntities": entities})
+    profile_id = profile["FieldLevelEncryptionProfile"]["Id"]
+    content = {"ForwardWhenContentTypeIsUnknown": True, "ContentTypeProfiles": {
+        "Quantity": 1, "Items": [{"Format": "URLEncoded", "ProfileId": profile_id,
+                                  "ContentType": "application/x-www-form-urlencoded"}]}}
+    fle = cf.create_field_level_encryption_config(FieldLevelEncryptionConfig={
+        "CallerReference": "c", "Comment": "ours", "ContentTypeProfileConfig": content})
+    fle_id = fle["FieldLevelEncryption"]["Id"]
+    assert cf.get_field_level_encryption_config(Id=fle_id)["FieldLevelEncryptionConfig"][
+        "ContentTypeProfileConfig"]["ContentTypeProfiles"]["Items"][0]["ProfileId"] == profile_id
+    [listed] = cf.list_field_level_encryption_configs()["FieldLevelEncryptionList"]["Items"]
+    assert (listed["Id"], listed["Comment"]) == (fle_id, "ours")
+
+    behaviour = {"TargetOriginId": "app", "ViewerProtocolPolicy": "https-only",
+                 "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+                 "FieldLevelEncryptionId": fle_id}
+    distribution = cf.create_distribution(DistributionConfig={
+        "CallerReference": "d", "Comment": "x", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "app", "DomainName": "app.example.com",
+                                              "CustomOriginConfig": {
+                                                  "HTTPPort": 80, "HTTPSPort": 443,
+                                                  "OriginProtocolPolicy": "https-only"}}]},
+        "DefaultCacheBehavior": behaviour})["Distribution"]
+    assert distribution["DistributionConfig"]["DefaultCacheBehavior"][
+        "FieldLevelEncryptionId"] == fle_id
+
+    def refused(call: Callable[[], Any]) -> tuple[str, int]:
+        with pytest.raises(ClientError) as caught:
+            call()
+        return error_of(caught)
+
+    assert refused(lambda: cf.delete_public_key(
+        Id=key_id, IfMatch=cf.get_public_key(Id=key_id)["ETag"])) == ("PublicKeyInUse", 409)
+    assert refused(lambda: cf.delete_field_level_encryption_profile(
+        Id=profile_id, IfMatch=profile["ETag"])) == ("FieldLevelEncryptionProfileInUse", 409)
+    assert refused(lambda: cf.delete_field_level_encryption_config(
+        Id=fle_id, IfMatch=fle["ETag"])) == ("FieldLevelEncryptionConfigInUse", 409)
+    assert refused(lambda: cf.delete_field_level_encryption_config(
+        Id=fle_id, IfMatch="stale")) == ("PreconditionFailed", 412)
+    assert refused(lambda: cf.get_field_level_encryption_profile(Id="nope")) == \
+        ("NoSuchFieldLevelEncryptionProfile", 404)
+    assert refused(lambda: cf.get_public_key(Id="nope")) == ("NoSuchPublicKey", 404)
+
+    reply = cf.get_distribution_config(Id=distribution["Id"])
+    cf.update_distribution(Id=distribution["Id"], IfMatch=reply["ETag"], DistributionConfig={
+        **reply["DistributionConfig"],
+        "DefaultCacheBehavior": {**behaviour, "FieldLevelEncryptionId": ""}})
+    cf.delete_field_level_encryption_config(Id=fle_id, IfMatch=fle["ETag"])
+    cf.delete_field_level_encryption_profile(Id=profile_id, IfMatch=profile["ETag"])
+    cf.delete_public_key(Id=key_id, IfMatch=cf.get_public_key(Id=key_id)["ETag"])
+    assert cf.list_field_level_encryption_profiles()["FieldLevelEncryptionProfileList"][
+        "Quantity"] == 0
+    assert not cf.list_public_keys()["PublicKeyList"].get("Items")
 
 
 # --------------------------------------------------------------------------- Secrets Manager
