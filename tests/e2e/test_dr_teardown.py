@@ -42,7 +42,8 @@ def test_the_dr_side_is_destroyed_alone_and_comes_back(aws: Aws) -> None:
     assert {n for n, a in actions.items() if a == "update"} == {
         "s3.backups", "backup-plan", "dns-failover.origin.vivr.example.com",
         *(f"secret.{k}" for k in ("database_credentials", "redis_auth_token", "origin_verify",
-                                  "stripe", "sendgrid", "cloudinary", "sentry"))}
+                                  "stripe", "sendgrid", "cloudinary", "sentry",
+                                  "fle_private_key"))}
 
     gone = aws.cli("destroy", *DR_SIDE, "--yes", "--disable-deletion-protection")
     assert gone.returncode == 0, gone.stderr

@@ -40,6 +40,8 @@ SECRETS = {
     "DATABASE_USERNAME": ("vivr/production/database/master", "username"),
     "DATABASE_PASSWORD": ("vivr/production/database/master", "password"),
     "REDIS_AUTH_TOKEN": ("vivr/production/redis/auth-token", None),
+    # issue 12: the field-level encryption private key (generated, PEM)
+    "CLOUDFRONT_FLE_PRIVATE_KEY": ("vivr/production/cloudfront/fle-private-key", None),
 }
 #: env var -> secret name: placeholders an operator fills (created without a value).
 PLACEHOLDERS = {

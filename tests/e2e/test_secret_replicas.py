@@ -24,7 +24,8 @@ DR = "us-west-2"
 STANDBY_SECRETS = {
     "vivr/production/database/master", "vivr/production/redis/auth-token",
     "vivr/production/cloudfront/origin-verify", "vivr/production/stripe",
-    "vivr/production/sendgrid", "vivr/production/cloudinary", "vivr/production/sentry"}
+    "vivr/production/sendgrid", "vivr/production/cloudinary", "vivr/production/sentry",
+    "vivr/production/cloudfront/fle-private-key"}  # issue 12: the standby decrypts FLE fields
 NOT_REPLICATED = "vivr/production/datadog"   # PgBouncer's key; nothing in us-west-2 reads it
 SECRETS = ("--target", "secret.*", "--target", "dr.kms")
 
