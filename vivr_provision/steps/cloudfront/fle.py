@@ -232,8 +232,12 @@ class PublicKeyStep(_FleStep):
             # Deterministic per key: a retried upload meets the first one by name.
             reference = hashlib.sha256(f"{self.name}/{key_fingerprint}".encode()).hexdigest()
             uploaded = self.upload(ctx, public, key_fingerprint, reference[:32])
-            events.info("cloudfront.fle.public_key_rotated", step=self.name,
-                        old=resource.data["Fingerprint"], new=key_fingerprint)
+            # The app reads the private key when a task starts (ECS injects it):
+            # tasks started before keep the old one until they are replaced.
+            events.warning("cloudfront.fle.public_key_rotated", step=self.name,
+                           old=resource.data["Fingerprint"], new=key_fingerprint,
+                           note="running app tasks hold the previous private key until they "
+                                "restart: force a new deployment of the app's ECS service(s)")
             return uploaded
 
         def attempt() -> None:
