@@ -23,6 +23,7 @@ from tests.unit.stubbed import ACCOUNT, REPO, StubbedAws, production_config
 from vivr_provision import log
 from vivr_provision.config import load_config
 from vivr_provision.errors import ConfigError
+from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import Resource
 from vivr_provision.steps.cloudfront.distribution import DistributionStep
 from vivr_provision.steps.cloudfront.fle import ConfigStep, ProfileStep, PublicKeyStep
@@ -103,6 +104,18 @@ def test_a_secret_that_is_no_rsa_2048_key_is_one_clear_error_without_the_value(
                        "private key (PEM); put one in it, or delete the secret so that apply "
                        "generates a new key pair")
     assert caught.value.__cause__ is None
+
+
+def test_the_key_secret_gets_what_every_secret_gets_and_the_app_reads_it() -> None:
+    """Resource policy step, both ECS roles' read grant, the container's variable."""
+    config = production_config()
+    names = {step.name for step in build_steps(config)}
+    assert {"secret.fle_private_key", "secret-policy.fle_private_key"} <= names
+    for role in (config.iam.task_role, config.iam.task_execution_role):
+        [grant] = [g for g in role.grants if g.capability == "SecretsManagerReadSecret"]
+        assert "fle_private_key" in grant.resources, role.name
+    assert ("CLOUDFRONT_FLE_PRIVATE_KEY", "fle_private_key") in {
+        (s.env, s.secret) for s in config.ecs.task_definition.container.secrets}
 
 
 def test_the_private_key_is_a_generated_secret_redacted_even_with_escaped_newlines() -> None:
