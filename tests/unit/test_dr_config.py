@@ -58,11 +58,28 @@ INVALID: list[tuple[str, Mutation, str]] = [
      "dr.alb.security_groups[0] 'vivr-alb-sg' is not a group of dr.security_groups"),
     ("listener port closed", lambda d: d["dr"]["security_groups"][0]["ingress"].pop(1),
      "dr.alb.listeners[0].port 443: no ingress rule of vivr-dr-alb-sg allows tcp 443"),
-    ("logs to a bucket of another region",
-     lambda d: d["dr"]["alb"]["access_logs"].update(enabled=True, bucket="logs"),
+    ("logs with no DR log bucket", lambda d: d["dr"].pop("logs_bucket"),
+     "dr.alb.access_logs: an ALB writes access logs only to a bucket in its own region "
+     "(us-west-2) and s3.buckets are in us-east-1: set bucket to dr.logs_bucket.settings_of"),
+    ("logs to a primary bucket", lambda d: d["dr"]["alb"]["access_logs"].update(bucket="temp"),
      "dr.alb.access_logs: an ALB writes access logs only to a bucket in its own region"),
-    ("logs with no bucket", lambda d: d["dr"]["alb"]["access_logs"].update(enabled=True),
+    ("logs with no bucket", lambda d: d["dr"]["alb"]["access_logs"].pop("bucket"),
      "enabled access logs need a bucket"),
+    ("DR log bucket like an unknown bucket",
+     lambda d: d["dr"]["logs_bucket"].update(settings_of="audit"),
+     "dr.logs_bucket.settings_of 'audit' is not a key of s3.buckets"),
+    ("DR log bucket like a KMS bucket", lambda d: d["dr"]["logs_bucket"].update(
+        settings_of="backups"),
+     "dr.logs_bucket.settings_of 'backups': ALB and S3 access logs need SSE-S3 (AES256)"),
+    ("DR log bucket like a replicated bucket", lambda d: d["dr"]["logs_bucket"].update(
+        settings_of="backups"),
+     "a replicated bucket's DR copy is already dr.s3.backups"),
+    ("DR log bucket like a bucket ELB may not write",
+     lambda d: d["dr"]["logs_bucket"].update(settings_of="temp"),
+     "s3.buckets.temp.policy must be alb-log-delivery"),
+    ("DR log bucket named as another", lambda d: d["dr"]["logs_bucket"].update(
+        name="vivr-backups-dr"),
+     "dr.logs_bucket.name: bucket name 'vivr-backups-dr' is used twice"),
     ("internet-facing with no route out", _drop_dr_public_route,
      "dr.alb.subnets[0] 'dr-public-2a' has no route table to dr.network's internet gateway"),
     ("alb without a dr network", lambda d: d["dr"].pop("network"),
@@ -96,9 +113,12 @@ def test_the_standby_steps_live_on_the_dr_site(production: dict[str, Any]) -> No
                "dr.alb-listener.80"}
     assert standby <= set(steps)
     assert {steps[name].region for name in standby} == {"us-west-2"}
+    # Its access logs go to the DR site's log bucket: an ALB logs only within its region.
     assert set(steps["dr.alb"].depends_on()) == {
         "dr.subnet.dr-public-2a", "dr.subnet.dr-public-2b", "dr.sg.vivr-dr-alb-sg",
-        "dr.alb-target-group", "dr.rtb.vivr-dr-public-rt", "dr.sg-rules.vivr-dr-alb-sg"}
+        "dr.alb-target-group", "dr.rtb.vivr-dr-public-rt", "dr.sg-rules.vivr-dr-alb-sg",
+        "dr.s3.logs"}
+    assert steps["dr.s3.logs"].region == "us-west-2"
     assert steps["dr.alb-target-group"].depends_on() == ("dr.vpc",)
     # The origin-check header's value is a secret of the primary region.
     assert set(steps["dr.alb-listener.443"].depends_on()) == {
@@ -124,3 +144,14 @@ def test_no_standby_steps_without_the_standby(production: dict[str, Any]) -> Non
     names = {s.name for s in build_steps(parse_config(data, "production.yaml"))}
     assert not {n for n in names if n.startswith(("dr.alb", "dr.acm", "dr.ecs-", "dr.logs.app"))}
     assert "dr.vpc" in names, "the DR network stays for the replica"
+
+
+def test_the_dr_log_bucket_is_built_only_with_dr_on() -> None:
+    """Staging declares it (dr.logs_bucket) with DR off: nothing in us-west-2 to log."""
+    staging = yaml.safe_load((REPO / "config" / "staging.yaml").read_text())
+    config = parse_config(staging, "staging.yaml")
+    assert config.dr.logs_bucket is not None and not config.dr.enabled
+    assert config.dr_log_bucket_name() is None
+    assert not {s.name for s in build_steps(config) if s.name.startswith("dr.")}
+    enabled = config.model_copy(update={"dr": config.dr.model_copy(update={"enabled": True})})
+    assert enabled.dr_log_bucket_name() == "vivr-logs-dr-staging", "s3.name_suffix too"

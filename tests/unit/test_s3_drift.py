@@ -29,7 +29,7 @@ DR_KEY_ARN = f"arn:aws:kms:us-west-2:{ACCOUNT}:key/{KEY_ID}"
 BACKUP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/vivr-backup-role"
 REPLICATION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/vivr-s3-replication-role"
 OUTPUTS = {"kms": {"key_arn": KEY_ARN, "key_id": KEY_ID},
-           "dr.kms": {"key_arn": DR_KEY_ARN},
+           "dr.kms": {"key_arn": DR_KEY_ARN, "key_id": KEY_ID},
            "iam.backup_role": {"role_arn": BACKUP_ROLE},
            "iam.s3_replication_role": {"role_arn": REPLICATION_ROLE},
            "dr.s3.backups": {"bucket": "vivr-backups-dr"}}
@@ -344,18 +344,88 @@ def test_the_logs_bucket_admits_s3_log_delivery_per_source_bucket_and_account(
     assert {"AlbAccessLogDelivery", "DenyInsecureTransport"} <= set(statements)
 
 
-def test_sources_follow_the_logs_bucket_and_the_dr_replica_does_not_log(
-        config: PlatformConfig) -> None:
+def test_sources_follow_their_site_s_log_bucket(config: PlatformConfig) -> None:
+    """S3 delivers server access logs only within a region: the primary's buckets log
+    into vivr-logs, the DR replica into the DR site's own log bucket (issue 12)."""
     steps = {s.name: s for s in build_steps(config) if isinstance(s, BucketStep)}
     assert {n for n, s in steps.items() if "s3.logs" in s.depends_on()} == \
         {"s3.assets", "s3.backups", "s3.temp"}
+    assert {n for n, s in steps.items() if "dr.s3.logs" in s.depends_on()} == {"dr.s3.backups"}
     assert "s3.logs" not in steps["s3.logs"].depends_on()
+    assert steps["dr.s3.logs"].depends_on() == ()
     replica = steps["dr.s3.backups"]
-    assert replica.desired_logging() is None
+    assert replica.desired_logging() == {"TargetBucket": "vivr-logs-dr",
+                                         "TargetPrefix": "s3/vivr-backups-dr/"}
+    assert steps["dr.s3.logs"].desired_logging() is None, "a log bucket logs nowhere"
     with StubbedAws() as aws:
         policy = replica.desired_policy(aws.context(config, OUTPUTS))
     assert policy is not None and [s["Sid"] for s in policy["Statement"]] == \
         ["DenyInsecureTransport"]
+
+
+def test_the_dr_log_bucket_has_the_logs_bucket_s_settings_in_the_dr_region(
+        config: PlatformConfig) -> None:
+    steps = {s.name: s for s in build_steps(config) if isinstance(s, BucketStep)}
+    primary, dr = steps["s3.logs"], steps["dr.s3.logs"]
+    assert (dr.bucket_name, dr.region, dr.arn) == \
+        ("vivr-logs-dr", "us-west-2", "arn:aws:s3:::vivr-logs-dr")
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        assert dr.desired_encryption(ctx) == primary.desired_encryption(ctx) == {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        policy = dr.desired_policy(ctx)
+    assert dr.versioned and dr.desired_replication(ctx) is None
+    assert dr.desired_public_access_block() == dict.fromkeys(ALL_BLOCKED, True)
+    assert dr.bucket.object_ownership == "BucketOwnerPreferred"
+    assert dr.desired_lifecycle() == primary.desired_lifecycle()
+    assert policy is not None
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert set(statements) == {"AlbAccessLogDelivery", "S3ServerAccessLogsBackups",
+                               "DenyInsecureTransport"}
+    # The standby ALB's prefix; the service principal only, no ELB account (no grant
+    # to another AWS account).
+    assert statements["AlbAccessLogDelivery"] == {
+        "Sid": "AlbAccessLogDelivery", "Effect": "Allow",
+        "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::vivr-logs-dr/alb/AWSLogs/{ACCOUNT}/*"}
+    assert statements["S3ServerAccessLogsBackups"] == {
+        "Sid": "S3ServerAccessLogsBackups", "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::vivr-logs-dr/s3/vivr-backups-dr/*",
+        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::vivr-backups-dr"},
+                      "StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+    assert statements["DenyInsecureTransport"]["Resource"] == [
+        "arn:aws:s3:::vivr-logs-dr", "arn:aws:s3:::vivr-logs-dr/*"]
+
+
+def test_no_alb_log_policy_grants_another_account(config: PlatformConfig) -> None:
+    """ELB User Guide, "Enable access logs", step 2: the service principal in every
+    region; the per-region ELB account (127311923021 in us-east-1) is the legacy form."""
+    steps = [s for s in build_steps(config) if isinstance(s, BucketStep)]
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        principals = [st["Principal"] for step in steps
+                      for st in (step.desired_policy(ctx) or {}).get("Statement", [])]
+    assert principals and not [p for p in principals if isinstance(p, dict) and "AWS" in p
+                               and "vivr-backup-role" not in str(p["AWS"])]
+
+
+def test_the_dr_replica_s_logging_turned_off_by_hand_is_turned_on_again(
+        config: PlatformConfig) -> None:
+    replica = next(s for s in build_steps(config)
+                   if isinstance(s, BucketStep) and s.name == "dr.s3.backups")
+    resource = Resource(replica.bucket_name, {"Region": "us-west-2", "Tags": replica.tags()})
+    with StubbedAws(region="us-west-2") as aws:
+        ctx = aws.context(config, OUTPUTS)
+        _announce_reads(aws, replica, {**_converged(replica, aws), "access_logging": {}})
+        changes = replica.diff(ctx, resource)
+        assert _shown(changes) == [
+            ("access_logging", None, ["vivr-logs-dr", "s3/vivr-backups-dr/"])]
+        aws.expect("s3", "put_bucket_logging", {}, {
+            "Bucket": "vivr-backups-dr", "BucketLoggingStatus": {"LoggingEnabled": {
+                "TargetBucket": "vivr-logs-dr", "TargetPrefix": "s3/vivr-backups-dr/"}}})
+        replica.update(ctx, resource, changes)
 
 
 def test_an_access_log_target_encrypted_with_kms_is_refused() -> None:

@@ -19,9 +19,10 @@ from vivr_provision.check.symbolic import ACCOUNT_ID, key_arn, role_arn, secret_
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.dr_secrets import replicated_secret_keys
 from vivr_provision.config.standby import dr_rds_log_group_names, standby_ecs_built
+from vivr_provision.steps.dr import standby_alb_built
 from vivr_provision.steps.iam import platform_regions, role_wanted
 from vivr_provision.steps.pgbouncer import SECRET_STEP as PGBOUNCER_SECRET_STEP
-from vivr_provision.steps.s3 import ELB_ACCOUNTS, ELB_LOG_DELIVERY
+from vivr_provision.steps.s3 import ELB_LOG_DELIVERY, S3_LOG_DELIVERY, BucketStep, s3_steps
 from vivr_provision.steps.secrets import replica_arn
 
 #: The service that assumes each role (ECS Developer Guide "task execution IAM role" and
@@ -340,20 +341,7 @@ def _edge_needs(config: PlatformConfig) -> list[Need]:
             needs.append(Need(cloudfront, ("kms:Decrypt",), key_arn(config, region),
                               f"origin {origin.id}: {origin.bucket} is SSE-KMS",
                               ("key", "kms"), context))
-    logs = config.alb.access_logs
-    if logs.enabled and logs.bucket is not None:
-        name = config.s3.bucket_name(logs.bucket)
-        prefix = f"{logs.prefix}/" if logs.prefix else ""
-        obj = (f"arn:aws:s3:::{name}/{prefix}AWSLogs/{ACCOUNT_ID}/elasticloadbalancing/"
-               f"{region}/example.log.gz")
-        # Regions opened before August 2022 deliver from ELB's own account, newer ones
-        # from the service principal (ELB User Guide, "Enable access logs").
-        legacy = ELB_ACCOUNTS.get(region)
-        who = (Principal(f"ALB log delivery (ELB account {legacy})",
-                         arn=f"arn:aws:iam::{legacy}:root", account=legacy) if legacy
-               else _service(ELB_LOG_DELIVERY, "ALB log delivery"))
-        needs.append(Need(who, ("s3:PutObject",), obj, "ALB access logs",
-                          ("bucket", f"s3.{logs.bucket}"), TLS))
+    needs += _access_log_needs(config)
     service = f"logs.{region}.amazonaws.com"
     for group in config.logs.groups.values():
         arn = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group.name}"
@@ -363,6 +351,45 @@ def _edge_needs(config: PlatformConfig) -> list[Need]:
                           ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"),
                           key_arn(config, region), f"encrypts {group.name}", ("key", "kms"),
                           {**TLS, "kms:EncryptionContext:aws:logs:arn": arn}))
+    return needs
+
+
+def _access_log_needs(config: PlatformConfig) -> list[Need]:
+    """Each site's ALB writes its access logs, and S3 each bucket's server access logs,
+    into a bucket of the same region, admitted by that bucket's policy.
+
+    ALB: the service principal in every region (ELB User Guide, "Enable access
+    logs", step 2; the legacy per-region ELB accounts are not granted).  S3:
+    ``logging.s3.amazonaws.com`` with the source bucket and account as
+    ``aws:SourceArn`` / ``aws:SourceAccount`` (S3 User Guide, "Enabling Amazon
+    S3 server access logging").
+    """
+    needs = []
+    sites = [("", config.aws.region, config.alb, config.s3.bucket_name)]
+    dr_alb = config.dr.alb
+    if standby_alb_built(config) and dr_alb is not None and config.dr_log_bucket_name():
+        sites.append(("dr.", config.dr.region, dr_alb,
+                      lambda key: str(config.dr_log_bucket_name())))
+    for site, region, alb, bucket_name in sites:
+        logs = alb.access_logs
+        if not logs.enabled or logs.bucket is None:
+            continue
+        prefix = f"{logs.prefix}/" if logs.prefix else ""
+        obj = (f"arn:aws:s3:::{bucket_name(logs.bucket)}/{prefix}AWSLogs/{ACCOUNT_ID}/"
+               f"elasticloadbalancing/{region}/example.log.gz")
+        needs.append(Need(_service(ELB_LOG_DELIVERY, "ALB log delivery"), ("s3:PutObject",),
+                          obj, f"{alb.name} access logs", ("bucket", f"{site}s3.{logs.bucket}"),
+                          TLS))
+    for step in s3_steps(config):
+        assert isinstance(step, BucketStep)
+        destination, logging = step.access_log_destination, step.desired_logging()
+        if destination is None or logging is None:
+            continue
+        needs.append(Need(
+            _service(S3_LOG_DELIVERY, "S3 server access logging"), ("s3:PutObject",),
+            f"arn:aws:s3:::{destination[1]}/{logging['TargetPrefix']}example",
+            f"server access logs of {step.bucket_name}", ("bucket", destination[0]),
+            {**TLS, "aws:SourceArn": step.arn, "aws:SourceAccount": ACCOUNT_ID}))
     return needs
 
 

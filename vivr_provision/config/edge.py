@@ -391,6 +391,9 @@ StorageClass = Literal[
 ]
 BucketPolicy = Literal["cloudfront-oai", "backup-role-only", "alb-log-delivery", "none"]
 _BUCKET_NAME = r"(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+BucketName = Annotated[str, matching(_BUCKET_NAME, "a bucket name")]
+#: A key of ``s3.buckets`` (``assets``, ``logs`` ...), the name steps and references use.
+BucketKey = Annotated[str, matching(r"[a-z][a-z0-9_]*", "a bucket key")]
 
 
 class LifecycleTransitionConfig(StrictModel):
@@ -515,8 +518,12 @@ class S3Config(StrictModel):
 
     def access_log_prefix(self, key: str) -> str:
         """Where bucket ``key``'s access logs land in the target: ``s3/<bucket name>/``."""
+        return self.log_prefix_for(self.bucket_name(key))
+
+    def log_prefix_for(self, name: str) -> str:
+        """Where the access logs of the bucket named ``name`` land in its target."""
         assert self.server_access_logs is not None
-        return f"{self.server_access_logs.prefix}{self.bucket_name(key)}/"
+        return f"{self.server_access_logs.prefix}{name}/"
 
     def bucket_name(self, key: str) -> str:
         """The real (global) name of bucket ``key``."""

@@ -110,6 +110,14 @@ class PlatformConfig(StrictModel):
     # backup tooling that runs in AWS (archive.py); absent blocks build nothing
     backup: BackupToolingConfig = Field(default_factory=BackupToolingConfig)
 
+    def dr_log_bucket_name(self) -> str | None:
+        """The DR site's log bucket (``dr.logs_bucket``, with ``s3.name_suffix``), when
+        the graph builds it: DR on and the section present."""
+        logs = self.dr.logs_bucket
+        if not self.dr.enabled or logs is None:
+            return None
+        return logs.name + self.s3.name_suffix
+
     def security_group(self, name: str) -> SecurityGroupConfig:
         for group in self.security_groups:
             if group.name == name:
@@ -843,10 +851,49 @@ def _dr_alb_problems(c: PlatformConfig) -> list[str]:
     for index, listener in enumerate(alb.listeners):
         problems += _open_port_problems(dr.security_groups, f"dr.alb.listeners[{index}].port",
                                         listener.port, alb.security_groups)
-    if alb.access_logs.enabled:
+    logs, key = dr.logs_bucket, alb.access_logs.bucket
+    if alb.access_logs.enabled and (logs is None or key != logs.settings_of):
         problems.append(
             f"dr.alb.access_logs: an ALB writes access logs only to a bucket in its own region "
-            f"({dr.region}) and s3.buckets are in {c.aws.region}; set enabled: false")
+            f"({dr.region}) and s3.buckets are in {c.aws.region}: set bucket to "
+            "dr.logs_bucket.settings_of (the DR site's log bucket, dr.logs_bucket), or "
+            "enabled: false")
+    return problems
+
+
+def _dr_logs_bucket_problems(c: PlatformConfig) -> list[str]:
+    """The DR site's log bucket: the settings it copies fit a log bucket, its name is free.
+
+    ALB access logs and S3 server access logs both need SSE-S3 in the
+    target (ELB User Guide, "Enable access logs": "The only server-side
+    encryption option that's supported is ... SSE-S3"; S3 User Guide,
+    "Enabling Amazon S3 server access logging"), and the ALB's delivery
+    needs the ``alb-log-delivery`` policy.  A replicated bucket's DR copy is
+    already ``dr.s3.<key>``, so its settings cannot name this one too.
+    """
+    logs = c.dr.logs_bucket
+    if logs is None:
+        return []
+    where = "dr.logs_bucket.settings_of"
+    source = c.s3.buckets.get(logs.settings_of)
+    if source is None:
+        return [f"{where} {logs.settings_of!r} is not a key of s3.buckets"]
+    problems = []
+    if source.encryption != "AES256":
+        problems.append(f"{where} {logs.settings_of!r}: ALB and S3 access logs need SSE-S3 "
+                        f"(AES256) in their bucket, s3.buckets.{logs.settings_of} uses "
+                        f"{source.encryption}")
+    if source.policy != "alb-log-delivery":
+        problems.append(f"{where} {logs.settings_of!r}: s3.buckets.{logs.settings_of}.policy "
+                        "must be alb-log-delivery (the standby ALB writes here)")
+    if source.replication is not None:
+        problems.append(f"{where} {logs.settings_of!r}: a replicated bucket's DR copy is "
+                        f"already dr.s3.{logs.settings_of}")
+    name = logs.name + c.s3.name_suffix
+    taken = [c.s3.bucket_name(k) for k in c.s3.buckets] + [
+        n for k in c.s3.buckets if (n := c.s3.replica_bucket_name(k)) is not None]
+    if name in taken:
+        problems.append(f"dr.logs_bucket.name: bucket name {name!r} is used twice")
     return problems
 
 
@@ -1010,7 +1057,7 @@ def _rotation_problems(c: PlatformConfig) -> list[str]:
 def _ops_problems(c: PlatformConfig) -> list[str]:
     problems: list[str] = (_dr_network_problems(c) + _dr_alb_problems(c)
                            + _dr_secret_problems(c) + _topic_key_problems(c)
-                           + _dr_redis_problems(c)
+                           + _dr_redis_problems(c) + _dr_logs_bucket_problems(c)
                            + _origin_verify_problems(c) + _failover_path_problems(c)
                            + _rotation_problems(c)
                            + standby_app_problems(c))

@@ -20,6 +20,7 @@ from vivr_provision.config.app import (
 )
 from vivr_provision.config.base import Name, NonNegativeInt, PositiveInt, Region, StrictModel
 from vivr_provision.config.data import CacheNodeType, SubnetGroupConfig, matching
+from vivr_provision.config.edge import BucketKey, BucketName
 from vivr_provision.config.network import NetworkConfig, SecurityGroupConfig
 
 # --------------------------------------------------------------------------- monitoring
@@ -371,6 +372,24 @@ class DrRedisConfig(StrictModel):
         return self
 
 
+class DrLogsBucketConfig(StrictModel):
+    """The DR site's log bucket in ``region`` (issue 12), step ``dr.s3.<settings_of>``.
+
+    An ALB writes access logs only into a bucket of its own region, and S3
+    delivers server access logs only within a region (ELB User Guide,
+    "Enable access logs"; S3 User Guide, "Enabling Amazon S3 server access
+    logging"), so the primary's log bucket cannot take the standby ALB's or
+    the DR buckets' logs.  This bucket has the settings of
+    ``s3.buckets.<settings_of>`` (versioning, encryption, public access
+    block, ownership, TLS-only, lifecycle, the policy kind) under its own
+    ``name`` (plus ``s3.name_suffix``); it logs nowhere itself, as the
+    primary's does not.
+    """
+
+    name: BucketName
+    settings_of: BucketKey
+
+
 class DrConfig(StrictModel):
     """Failover to ``region``; off for staging (no cross-region copies or standbys).
 
@@ -395,6 +414,7 @@ class DrConfig(StrictModel):
     database: DrDatabaseConfig | None = None
     alb: AlbConfig | None = None
     redis: DrRedisConfig | None = None
+    logs_bucket: DrLogsBucketConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> DrConfig:

@@ -35,11 +35,23 @@ Policies (every bucket gets the TLS-only deny when ``deny_insecure_transport``):
   the backup role.  It grants, it does not exclude: principals of this
   account with their own IAM S3 permissions can still write.
 * ``alb-log-delivery``: ``s3:PutObject`` under
-  ``<alb.access_logs.prefix>/AWSLogs/<account>/`` for the ELB log delivery
-  service principal and, in regions opened before August 2022, the region's
-  legacy ELB account.  CloudFront standard logging needs no policy: with
+  ``<access_logs.prefix>/AWSLogs/<account>/`` (the site's ALB's prefix) for
+  the ELB log delivery service principal
+  ``logdelivery.elasticloadbalancing.amazonaws.com``, in every region.  AWS
+  first documented it for regions opened after August 2022 and a per-region
+  ELB account (``arn:aws:iam::127311923021:root`` in us-east-1) for older
+  ones; the ELB User Guide ("Enable access logs", step 2) now gives the
+  service principal for all regions and calls the account form a legacy
+  policy that is still supported.  The account form is not used: it is a
+  grant to another AWS account (Prowler ``s3_bucket_cross_account_access``),
+  and the path ``AWSLogs/<account>/`` already limits what ELB writes to this
+  account's balancers.  CloudFront standard logging needs no policy: with
   ACLs enabled (``BucketOwnerPreferred``) CloudFront itself grants the
   ``awslogsdelivery`` account on the bucket ACL when logging is turned on.
+
+The DR site has its own log bucket (``dr.logs_bucket``, step
+``dr.s3.<settings_of>``, :class:`DrLogBucketStep`): the standby ALB's access
+logs and the DR buckets' server access logs cannot cross regions.
 * ``none``: the TLS-only deny, if any.
 """
 
@@ -60,6 +72,7 @@ from vivr_provision.log import get_logger
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import absent_on, aws_tags, require_owned, tag_map
+from vivr_provision.steps.dr import dr_site
 from vivr_provision.steps.drift import UNREPORTED, Field, converge, drift, tags_row
 from vivr_provision.steps.kinds import BUCKET
 from vivr_provision.steps.s3_forms import (
@@ -77,21 +90,9 @@ events = get_logger("vivr.s3")
 
 #: The one region where CreateBucket must not carry a LocationConstraint (S3 rule).
 LEGACY_DEFAULT_REGION = "us-east-1"
-#: ELB's own account per region, which writes access logs in regions opened
-#: before August 2022 (AWS docs "Enable access logs for your Application Load
-#: Balancer"); newer regions only know the service principal.  AWS data, not
-#: config: it is the same for every customer.
-ELB_ACCOUNTS = {
-    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
-    "us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
-    "ap-southeast-3": "589379963580", "ap-south-1": "718504428378",
-    "ap-northeast-3": "383597477331", "ap-northeast-2": "600734575887",
-    "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
-    "ap-northeast-1": "582318560864", "ca-central-1": "985666609251",
-    "eu-central-1": "054676820928", "eu-west-1": "156460612806", "eu-west-2": "652711504416",
-    "eu-south-1": "635631232127", "eu-west-3": "009996457667", "eu-north-1": "897822967062",
-    "me-south-1": "076674570225", "sa-east-1": "507241528517",
-}  # fmt: skip
+#: The principal that writes ALB access logs, in every region (ELB User Guide,
+#: "Enable access logs for your Application Load Balancer", step 2; the
+#: per-region ELB accounts of its "legacy" policy are not used, see above).
 ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
 #: The principal that writes S3 server access logs (S3 User Guide, "Permissions for
 #: log delivery"); moto also accepts a PutBucketLogging only once it is admitted.
@@ -229,10 +230,28 @@ class BucketStep(NamedStep):
         return self.replication is not None and self.replication.replicate_kms_encrypted
 
     @property
-    def access_log_target(self) -> str | None:
-        """The key of the bucket this one's server access logs go to (``s3.server_access_logs``)."""
+    def access_log_destination(self) -> tuple[str, str] | None:
+        """``(step, bucket name)`` this bucket's server access logs go to
+        (``s3.server_access_logs``), or None."""
         assert self.key is not None
-        return self.config.s3.access_log_target(self.key)
+        target = self.config.s3.access_log_target(self.key)
+        if target is None:
+            return None
+        return f"s3.{target}", self.config.s3.bucket_name(target)
+
+    @property
+    def alb_log_prefix(self) -> str:
+        """The prefix the site's ALB writes its access logs under (``alb.access_logs``)."""
+        return self.config.alb.access_logs.prefix
+
+    def access_log_sources(self) -> list[tuple[str, str]]:
+        """``(key, bucket name)`` of each bucket whose server access logs come here."""
+        logs = self.config.s3.server_access_logs
+        if logs is None or self.key != logs.bucket or self.site.prefix:
+            return []
+        s3 = self.config.s3
+        return [(key, s3.bucket_name(key)) for key in s3.buckets
+                if s3.access_log_target(key) == logs.bucket]
 
     def depends_on(self) -> tuple[str, ...]:
         deps: set[str] = set()
@@ -244,9 +263,9 @@ class BucketStep(NamedStep):
             deps.update({f"dr.{self.name}", "iam.s3_replication_role"})
             if self.replicates_kms:
                 deps.add("dr.kms")
-        if self.access_log_target is not None:
+        if self.access_log_destination is not None:
             # Logging is enabled once the target exists and its policy admits us.
-            deps.add(f"s3.{self.access_log_target}")
+            deps.add(self.access_log_destination[0])
         return tuple(sorted(deps))
 
     def kind_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
@@ -264,19 +283,11 @@ class BucketStep(NamedStep):
                      "Principal": {"AWS": str(ctx.output("iam.backup_role", "role_arn"))},
                      "Action": ["s3:GetObject", "s3:PutObject"], "Resource": objects}]
         if kind == "alb-log-delivery":
-            prefix = self.config.alb.access_logs.prefix
+            prefix = self.alb_log_prefix
             logs = f"{self.arn}/{prefix + '/' if prefix else ''}AWSLogs/{account}/*"
-            statements: list[dict[str, Any]] = [
-                {"Sid": "AlbAccessLogDelivery", "Effect": "Allow",
-                 "Principal": {"Service": ELB_LOG_DELIVERY}, "Action": "s3:PutObject",
-                 "Resource": logs}]
-            elb_account = ELB_ACCOUNTS.get(self.config.aws.region)
-            if elb_account is not None:
-                statements.append(
-                    {"Sid": "AlbAccessLogDeliveryLegacyAccount", "Effect": "Allow",
-                     "Principal": {"AWS": f"arn:aws:iam::{elb_account}:root"},
-                     "Action": "s3:PutObject", "Resource": logs})
-            return statements
+            return [{"Sid": "AlbAccessLogDelivery", "Effect": "Allow",
+                     "Principal": {"Service": ELB_LOG_DELIVERY}, "Action": "s3:PutObject",
+                     "Resource": logs}]
         return []
 
     def access_log_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
@@ -288,16 +299,13 @@ class BucketStep(NamedStep):
         (``aws:SourceAccount``) only, so no other bucket can log into ours.
         """
         s3 = self.config.s3
-        logs = s3.server_access_logs
-        if logs is None or self.key != logs.bucket or self.site.prefix:
-            return []
         return [{"Sid": f"S3ServerAccessLogs{''.join(p.title() for p in key.split('_'))}",
                  "Effect": "Allow", "Principal": {"Service": S3_LOG_DELIVERY},
                  "Action": "s3:PutObject",
-                 "Resource": f"{self.arn}/{s3.access_log_prefix(key)}*",
-                 "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{s3.bucket_name(key)}"},
+                 "Resource": f"{self.arn}/{s3.log_prefix_for(name)}*",
+                 "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{name}"},
                                "StringEquals": {"aws:SourceAccount": ctx.account_id}}}
-                for key in s3.buckets if s3.access_log_target(key) == logs.bucket]
+                for key, name in self.access_log_sources()]
 
     # -- desired settings, in the shapes the Put calls take ------------------------
     def desired_encryption(self, ctx: StepContext) -> dict[str, Any]:
@@ -365,12 +373,11 @@ class BucketStep(NamedStep):
 
     def desired_logging(self) -> dict[str, str] | None:
         """``LoggingEnabled`` of PutBucketLogging: the target's name and this bucket's prefix."""
-        target = self.access_log_target
-        if target is None:
+        destination = self.access_log_destination
+        if destination is None:
             return None
-        assert self.key is not None
-        return {"TargetBucket": self.config.s3.bucket_name(target),
-                "TargetPrefix": self.config.s3.access_log_prefix(self.key)}
+        return {"TargetBucket": destination[1],
+                "TargetPrefix": self.config.s3.log_prefix_for(self.bucket_name)}
 
     # -- reading -------------------------------------------------------------------
     def s3(self, ctx: StepContext, region: str | None = None) -> Any:
@@ -673,27 +680,88 @@ class ReplicaBucketStep(BucketStep):
         return None
 
     @property
-    def access_log_target(self) -> str | None:
-        """None: S3 delivers access logs only within a region, and the log bucket is
-        in the primary one (README, "What the emulator cannot verify" lists why)."""
-        return None
+    def access_log_destination(self) -> tuple[str, str] | None:
+        """The DR site's log bucket (``dr.logs_bucket``) when there is one: S3 delivers
+        server access logs only within a region, so never the primary's."""
+        name = self.config.dr_log_bucket_name()
+        if name is None or self.config.s3.server_access_logs is None:
+            return None
+        logs = self.config.dr.logs_bucket
+        assert logs is not None
+        return self.site.step(f"s3.{logs.settings_of}"), name
 
     def depends_on(self) -> tuple[str, ...]:
-        return (self.site.step("kms"),) if self.kms_encrypted else ()
+        deps = [self.site.step("kms")] if self.kms_encrypted else []
+        if self.access_log_destination is not None:
+            deps.append(self.access_log_destination[0])
+        return tuple(deps)
 
     def kind_statements(self, ctx: StepContext) -> list[dict[str, Any]]:
         return []
 
 
+class DrLogBucketStep(BucketStep):
+    """The DR site's log bucket (``dr.s3.<settings_of>``: ``vivr-logs-dr``), issue 12.
+
+    ``s3.buckets.<settings_of>``'s settings in the DR region under
+    ``dr.logs_bucket.name``: the standby ALB writes its access logs here
+    under its own prefix (the ``alb-log-delivery`` statement), and each
+    replica bucket of the DR site its server access logs (one
+    ``logging.s3.amazonaws.com`` statement per source, as on the primary's).
+    It logs nowhere itself, and replicates nowhere.  Destroy follows the
+    primary's rule: an empty bucket is deleted, one holding logs is refused
+    with the count (emptying it is the operator's decision).
+    """
+
+    def __init__(self, config: PlatformConfig, *, site: Site) -> None:
+        logs = config.dr.logs_bucket
+        assert logs is not None, "built only with a dr.logs_bucket section"
+        super().__init__(config, logs.settings_of, site=site)
+
+    @property
+    def bucket_name(self) -> str:
+        name = self.config.dr_log_bucket_name()
+        assert name is not None
+        return name
+
+    @property
+    def replication(self) -> ReplicationConfig | None:
+        return None
+
+    @property
+    def access_log_destination(self) -> tuple[str, str] | None:
+        return None
+
+    @property
+    def alb_log_prefix(self) -> str:
+        """The standby ALB's prefix (the primary's when there is no standby ALB)."""
+        alb = self.config.dr.alb
+        return alb.access_logs.prefix if alb is not None else super().alb_log_prefix
+
+    def access_log_sources(self) -> list[tuple[str, str]]:
+        """Every replica bucket of the DR site (each logs here, see ReplicaBucketStep)."""
+        s3 = self.config.s3
+        if s3.server_access_logs is None:
+            return []
+        return [(key, name) for key in s3.buckets
+                if (name := s3.replica_bucket_name(key)) is not None]
+
+    def depends_on(self) -> tuple[str, ...]:
+        return (self.site.step("kms"),) if self.kms_encrypted else ()
+
+
 def s3_steps(config: PlatformConfig) -> list[Step]:
-    """One step per bucket, and one per replication destination in the DR region."""
+    """One step per bucket, one per replication destination in the DR region, and the
+    DR site's log bucket when DR is on and has one."""
     steps: list[Step] = []
-    dr_site = Site(prefix="dr.", region=config.dr.region)
+    site = dr_site(config)
     for key, bucket in config.s3.buckets.items():
         steps.append(BucketStep(config, key))
         if bucket.replication is not None:
-            steps.append(ReplicaBucketStep(config, key, site=dr_site))
+            steps.append(ReplicaBucketStep(config, key, site=site))
+    if config.dr_log_bucket_name() is not None:
+        steps.append(DrLogBucketStep(config, site=site))
     return steps
 
 
-__all__ = ["BucketStep", "ReplicaBucketStep", "s3_steps"]
+__all__ = ["BucketStep", "DrLogBucketStep", "ReplicaBucketStep", "s3_steps"]

@@ -86,9 +86,19 @@ class LoadBalancerStep(AlbPartStep, KindStep):
 
     @property
     def logs_step(self) -> str | None:
-        """The log bucket's step; buckets are primary-region steps (``s3.<key>``)."""
+        """The log bucket's step, of the balancer's own site: ``s3.<key>`` for the
+        primary, ``dr.s3.<key>`` (the DR site's log bucket) for the standby."""
         logs = self.alb.access_logs
-        return f"s3.{logs.bucket}" if logs.enabled and logs.bucket else None
+        return self.site.step(f"s3.{logs.bucket}") if logs.enabled and logs.bucket else None
+
+    def log_bucket_name(self, key: str) -> str:
+        """An ALB writes only into a bucket of its own region (ELB User Guide, "Enable
+        access logs"): the standby's is the DR site's log bucket (``dr.logs_bucket``)."""
+        if not self.site.prefix:
+            return self.config.s3.bucket_name(key)
+        name = self.config.dr_log_bucket_name()
+        assert name is not None, "config validation requires dr.logs_bucket"
+        return name
 
     def depends_on(self) -> tuple[str, ...]:
         alb, site = self.alb, self.site
@@ -127,7 +137,7 @@ class LoadBalancerStep(AlbPartStep, KindStep):
             "access_logs.s3.enabled": str(alb.access_logs.enabled).lower(),
         }
         if alb.access_logs.enabled and alb.access_logs.bucket:
-            wanted["access_logs.s3.bucket"] = self.config.s3.bucket_name(alb.access_logs.bucket)
+            wanted["access_logs.s3.bucket"] = self.log_bucket_name(alb.access_logs.bucket)
             wanted["access_logs.s3.prefix"] = alb.access_logs.prefix
         return wanted
 
