@@ -26,7 +26,7 @@ LISTENERS = ("--target", "dr.alb-listener.443", "--target", "dr.alb-listener.80"
 DR_STEPS = {"dr.vpc", "dr.igw", "dr.subnet.dr-public-2a", "dr.subnet.dr-public-2b",
             "dr.rtb.vivr-dr-public-rt", "dr.sg.vivr-dr-alb-sg", "dr.sg-rules.vivr-dr-alb-sg",
             "dr.acm", "dr.alb-target-group", "dr.alb", "dr.alb-listener.443",
-            "dr.alb-listener.80"}
+            "dr.alb-listener.80", "dr.s3.logs"}
 DOMAIN = "vivr.example.com"
 ZONE = f"{DOMAIN}."
 OWNERSHIP = {"Project": "vivr", "Environment": "production", "ManagedBy": "vivr-provision"}
@@ -119,7 +119,19 @@ def test_apply_builds_the_standby_alb_in_the_dr_region(aws: Aws) -> None:
     attributes = {a["Key"]: a["Value"] for a in elbv2.describe_load_balancer_attributes(
         LoadBalancerArn=alb["LoadBalancerArn"])["Attributes"]}
     assert attributes["deletion_protection.enabled"] == "true"
-    assert attributes["access_logs.s3.enabled"] == "false", "no log bucket in us-west-2"
+    # Access logs (issue 12) into the DR site's log bucket, in us-west-2 as an ALB
+    # requires, under alb/ as the primary's; its policy admits ELB's delivery there.
+    assert {k: attributes[k] for k in ("access_logs.s3.enabled", "access_logs.s3.bucket",
+                                       "access_logs.s3.prefix")} == {
+        "access_logs.s3.enabled": "true", "access_logs.s3.bucket": "vivr-logs-dr",
+        "access_logs.s3.prefix": "alb"}
+    west = aws.client("s3", DR)
+    assert west.get_bucket_location(Bucket="vivr-logs-dr")["LocationConstraint"] == DR
+    delivery = [s for s in json.loads(west.get_bucket_policy(Bucket="vivr-logs-dr")["Policy"])[
+        "Statement"] if s["Principal"] == {
+            "Service": "logdelivery.elasticloadbalancing.amazonaws.com"}]
+    assert [(s["Effect"], s["Action"], s["Resource"]) for s in delivery] == [
+        ("Allow", "s3:PutObject", f"arn:aws:s3:::vivr-logs-dr/alb/AWSLogs/{aws.account}/*")]
 
     # A standby: its target group is empty until the standby tier is activated.
     [target_group] = elbv2.describe_target_groups(Names=["vivr-dr-app-tg"])["TargetGroups"]
@@ -218,8 +230,10 @@ def test_destroy_keeps_shared_validation_records_then_gives_back_everything(aws:
 
     # Deletion protection holds until the operator lifts it: the balancer,
     # and everything it stands on, stay. (kms: the origin-check secret the
-    # standby's HTTPS listener reads is encrypted with it.)
-    targets = ("--target", "dr.vpc", "--target", "route53-zone", "--target", "kms")
+    # standby's HTTPS listener reads is encrypted with it; dr.s3.logs: the balancer's
+    # access-log bucket, which it only writes into.)
+    targets = ("--target", "dr.vpc", "--target", "route53-zone", "--target", "kms",
+               "--target", "dr.s3.logs")
     # destroy plans first and refuses before any delete (it would stop halfway).
     mark = len(aws.calls())
     protected = aws.cli("destroy", "--yes", *targets, "--output", "json")

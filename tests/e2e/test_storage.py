@@ -24,8 +24,10 @@ pytestmark = pytest.mark.e2e
 
 BUCKETS = ("vivr-assets", "vivr-backups", "vivr-logs", "vivr-temp")
 REPLICA, DR_REGION = "vivr-backups-dr", "us-west-2"
+#: The DR site's log bucket (issue 12): the replica's server access logs stay in us-west-2.
+DR_LOGS = "vivr-logs-dr"
 S3_STEPS = ("s3.assets", "s3.backups", "s3.logs", "s3.temp")
-ALL_S3_STEPS = {*S3_STEPS, "dr.s3.backups"}
+ALL_S3_STEPS = {*S3_STEPS, "dr.s3.backups", "dr.s3.logs"}
 TARGETS = [arg for step in S3_STEPS for arg in ("--target", step)]
 PUBLIC_ACCESS_BLOCKED = {"BlockPublicAcls": True, "IgnorePublicAcls": True,
                          "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
@@ -39,8 +41,7 @@ SPEC_LIFECYCLE = {
     "vivr-logs": ([(30, "GLACIER")], 90, 7, None),
     "vivr-temp": ([], 30, None, 7),                     # multipart 7 d, all objects 30 d
 }
-#: The legacy ELB log-delivery account of us-east-1 (AWS docs, ALB access logs).
-ELB_ACCOUNT_US_EAST_1 = "arn:aws:iam::127311923021:root"
+ELB_LOG_DELIVERY = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
 
 
 def _error(call: Any, **params: Any) -> str:
@@ -51,8 +52,8 @@ def _error(call: Any, **params: Any) -> str:
     return "no error"
 
 
-def _policy(aws: Aws, bucket: str) -> dict[str, Any]:
-    return dict(json.loads(aws.client("s3").get_bucket_policy(Bucket=bucket)["Policy"]))
+def _policy(aws: Aws, bucket: str, region: str = "us-east-1") -> dict[str, Any]:
+    return dict(json.loads(aws.client("s3", region).get_bucket_policy(Bucket=bucket)["Policy"]))
 
 
 def _statements(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -154,16 +155,14 @@ def test_apply_builds_the_buckets_as_the_spec_says(aws: Aws) -> None:
     assert _as_list(grant["Resource"]) == ["arn:aws:s3:::vivr-backups/*"]
     assert len(backup_policy) == 2, "nothing but the role grant and the TLS deny"
 
-    # Logs: ALB access-log delivery may write under AWSLogs/<account>/; CloudFront
-    # standard logging writes through ACLs, so ACLs must not be disabled.
-    logs = _statements(_policy(aws, "vivr-logs"))
-    for principal in ('{"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}',
-                      f'{{"AWS": "{ELB_ACCOUNT_US_EAST_1}"}}'):
-        statement = logs[f"Allow:{principal}"]
-        assert _as_list(statement["Action"]) == ["s3:PutObject"]
-        (resource,) = _as_list(statement["Resource"])
-        assert resource.startswith("arn:aws:s3:::vivr-logs/")
-        assert resource.endswith(f"/AWSLogs/{account}/*")
+    # Logs: ALB access-log delivery (ELB's service principal, no other account: the
+    # per-region ELB account is AWS's legacy form) may write under alb/AWSLogs/<account>/;
+    # CloudFront standard logging writes through ACLs, so ACLs must not be disabled.
+    logs = _policy(aws, "vivr-logs")
+    [alb_delivery] = [s for s in logs["Statement"] if s["Principal"] == ELB_LOG_DELIVERY]
+    assert _as_list(alb_delivery["Action"]) == ["s3:PutObject"]
+    assert _as_list(alb_delivery["Resource"]) == [f"arn:aws:s3:::vivr-logs/alb/AWSLogs/{account}/*"]
+    assert not [s for s in logs["Statement"] if "AWS" in s["Principal"]]
     ownership = s3.get_bucket_ownership_controls(Bucket="vivr-logs")["OwnershipControls"]
     assert ownership["Rules"][0]["ObjectOwnership"] != "BucketOwnerEnforced"
 
@@ -176,8 +175,12 @@ def test_apply_builds_the_buckets_as_the_spec_says(aws: Aws) -> None:
         assert s3.get_bucket_logging(Bucket=bucket)["LoggingEnabled"] == {
             "TargetBucket": "vivr-logs", "TargetPrefix": f"s3/{bucket}/"}, bucket
     assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="vivr-logs")
-    assert "LoggingEnabled" not in aws.client("s3", DR_REGION).get_bucket_logging(
-        Bucket=REPLICA), "S3 delivers access logs within a region only"
+    # S3 delivers access logs within a region only: the replica logs into the DR
+    # site's log bucket, which logs nowhere itself.
+    west = aws.client("s3", DR_REGION)
+    assert west.get_bucket_logging(Bucket=REPLICA)["LoggingEnabled"] == {
+        "TargetBucket": DR_LOGS, "TargetPrefix": f"s3/{REPLICA}/"}
+    assert "LoggingEnabled" not in west.get_bucket_logging(Bucket=DR_LOGS)
     delivery = {s["Resource"]: s["Condition"] for s in _policy(aws, "vivr-logs")["Statement"]
                 if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}}
     assert delivery == {f"arn:aws:s3:::vivr-logs/s3/{b}/*": {
@@ -185,9 +188,31 @@ def test_apply_builds_the_buckets_as_the_spec_says(aws: Aws) -> None:
         "StringEquals": {"aws:SourceAccount": account}}
         for b in ("vivr-assets", "vivr-backups", "vivr-temp")}
 
+    # The DR site's log bucket: vivr-logs' settings in us-west-2, and a policy that
+    # admits the standby ALB (its prefix alb/) and the replica's S3 log delivery.
+    assert west.get_bucket_location(Bucket=DR_LOGS)["LocationConstraint"] == DR_REGION
+    assert west.get_bucket_versioning(Bucket=DR_LOGS)["Status"] == "Enabled"
+    assert _encryption(aws, DR_LOGS, DR_REGION)["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "AES256"}, "ALB access logs support SSE-S3 only"
+    assert west.get_public_access_block(Bucket=DR_LOGS)["PublicAccessBlockConfiguration"] \
+        == PUBLIC_ACCESS_BLOCKED
+    assert west.get_bucket_ownership_controls(Bucket=DR_LOGS)["OwnershipControls"][
+        "Rules"] == [{"ObjectOwnership": "BucketOwnerPreferred"}]
+    assert _lifecycle(aws, DR_LOGS, DR_REGION) == SPEC_LIFECYCLE["vivr-logs"]
+    dr_tags = {t["Key"]: t["Value"] for t in west.get_bucket_tagging(Bucket=DR_LOGS)["TagSet"]}
+    assert (dr_tags["ManagedBy"], dr_tags["Name"]) == ("vivr-provision", DR_LOGS)
+    dr_logs = _policy(aws, DR_LOGS, DR_REGION)
+    _assert_tls_only(dr_logs, DR_LOGS)
+    assert {json.dumps(s["Principal"], sort_keys=True): (s["Resource"], s.get("Condition"))
+            for s in dr_logs["Statement"] if s["Effect"] == "Allow"} == {
+        json.dumps(ELB_LOG_DELIVERY): (f"arn:aws:s3:::{DR_LOGS}/alb/AWSLogs/{account}/*", None),
+        '{"Service": "logging.s3.amazonaws.com"}': (
+            f"arn:aws:s3:::{DR_LOGS}/s3/{REPLICA}/*",
+            {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{REPLICA}"},
+             "StringEquals": {"aws:SourceAccount": account}})}
+
     # Backups replicate to us-west-2: the destination exists there, versioned,
     # encrypted with the DR replica of the platform key.
-    west = aws.client("s3", DR_REGION)
     assert west.get_bucket_location(Bucket=REPLICA)["LocationConstraint"] == DR_REGION
     assert west.get_bucket_versioning(Bucket=REPLICA)["Status"] == "Enabled"
     dr_key = aws.client("kms", DR_REGION).describe_key(KeyId=key["KeyId"])["KeyMetadata"]
@@ -212,10 +237,11 @@ def test_apply_builds_the_buckets_as_the_spec_says(aws: Aws) -> None:
     # How the buckets were created: us-east-1 without a LocationConstraint, the
     # replica with one, and the ownership tags on the create call itself.
     created = {r["Bucket"]: r for r in aws.requests("CreateBucket")}
-    assert set(created) == set(BUCKETS) | {REPLICA}
+    assert set(created) == set(BUCKETS) | {REPLICA, DR_LOGS}
     for bucket in BUCKETS:
         assert "LocationConstraint" not in created[bucket]["CreateBucketConfiguration"]
-    assert created[REPLICA]["CreateBucketConfiguration"]["LocationConstraint"] == DR_REGION
+    for bucket in (REPLICA, DR_LOGS):
+        assert created[bucket]["CreateBucketConfiguration"]["LocationConstraint"] == DR_REGION
     assert {"Key": "ManagedBy", "Value": "vivr-provision"} in \
         created["vivr-temp"]["CreateBucketConfiguration"]["Tags"]
 
@@ -228,12 +254,13 @@ def test_apply_builds_the_buckets_as_the_spec_says(aws: Aws) -> None:
 
 def test_destroy_removes_empty_buckets_in_both_regions(aws: Aws) -> None:
     assert aws.cli("apply", *TARGETS).returncode == 0
-    code, report = aws.cli_json("destroy", "--yes", *TARGETS, "--target", "dr.s3.backups")
+    code, report = aws.cli_json("destroy", "--yes", *TARGETS, "--target", "dr.s3.*")
     assert code == 0, report
     actions = {s["step"]: s["action"] for s in report["steps"]}
     assert {actions[s] for s in ALL_S3_STEPS} == {"deleted"}
-    assert not _bucket_names(aws) & (set(BUCKETS) | {REPLICA})
-    assert _error(aws.client("s3", DR_REGION).head_bucket, Bucket=REPLICA) == "404"
+    assert not _bucket_names(aws) & (set(BUCKETS) | {REPLICA, DR_LOGS})
+    for bucket in (REPLICA, DR_LOGS):
+        assert _error(aws.client("s3", DR_REGION).head_bucket, Bucket=bucket) == "404"
 
     code, report = aws.cli_json("plan", *TARGETS)
     assert {s["action"] for s in report["steps"] if s["step"] in ALL_S3_STEPS} == {"create"}

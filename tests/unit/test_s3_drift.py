@@ -21,7 +21,7 @@ from vivr_provision.config import PlatformConfig, parse_config
 from vivr_provision.errors import ConfigError
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import Change, Resource
-from vivr_provision.steps.s3 import READINGS, BucketStep
+from vivr_provision.steps.s3 import READINGS, BucketNotEmpty, BucketStep
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}"
@@ -433,3 +433,18 @@ def test_an_access_log_target_encrypted_with_kms_is_refused() -> None:
     data["s3"]["server_access_logs"]["bucket"] = "backups"
     with pytest.raises(ConfigError, match="only into a bucket encrypted with SSE-S3"):
         parse_config(data, "production.yaml")
+
+
+def test_destroy_keeps_a_dr_log_bucket_holding_logs_as_the_primary_s(
+        config: PlatformConfig) -> None:
+    """The primary's rule: an empty bucket is deleted, one holding logs (on AWS at least
+    the ALB's ELBAccessLogTestFile) is refused with its name and count, in its region."""
+    dr = next(s for s in build_steps(config) if s.name == "dr.s3.logs")
+    resource = Resource("vivr-logs-dr", {"Region": "us-west-2", "Tags": dr.tags()})
+    listing = {"Versions": [{"Key": "alb/AWSLogs/123456789012/ELBAccessLogTestFile",
+                             "VersionId": "v1"}], "IsTruncated": False}
+    with StubbedAws(region="us-west-2") as aws:
+        aws.expect("s3", "list_object_versions", listing,
+                   {"Bucket": "vivr-logs-dr", "MaxKeys": 1000})
+        with pytest.raises(BucketNotEmpty, match=r"bucket vivr-logs-dr is not empty \(1 "):
+            dr.delete(aws.context(config, OUTPUTS), resource)

@@ -9,6 +9,7 @@ account (an access key ending in 12 digits), so tests never see each other.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -72,8 +73,8 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     patched = (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__)
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
-    # main's 47 + the two CloudFront field-level encryption fixes (issue 12)
-    assert len(first) == 49 and len(set(first)) == 49
+    # 47 + the two CloudFront field-level encryption fixes + the ALB access-log bucket check
+    assert len(first) == 50 and len(set(first)) == 50
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
                 "AWS Backup", "EventBridge Scheduler", "KMS", "EC2", "Lambda")
@@ -758,3 +759,44 @@ def test_rotate_secret_answers_then_runs_the_steps_and_refuses_only_a_rotation_i
         sm.rotate_secret(SecretId="rotating")
     assert error_of(caught)[0] == "InvalidRequestException"
     assert sm.get_secret_value(SecretId="rotating")["SecretString"] == "v1"
+
+
+def test_alb_access_logs_need_a_bucket_of_its_region_that_admits_elb(client: Client) -> None:
+    """AWS tests the bucket when access logs are switched on; moto stored any name."""
+    region = "us-west-2"
+    ec2, elbv2 = client("ec2", region), client("elbv2", region)
+    subnets = [s["SubnetId"] for s in default_subnets(client, region)[:2]]
+    arn = elbv2.create_load_balancer(Name="logs-alb", Subnets=subnets)[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+    account = ec2.describe_security_groups()["SecurityGroups"][0]["OwnerId"]
+    client("s3").create_bucket(Bucket="east-logs")
+    client("s3", region).create_bucket(
+        Bucket="west-logs", CreateBucketConfiguration={"LocationConstraint": region})
+
+    def switch_on(bucket: str) -> tuple[str, str]:
+        with pytest.raises(ClientError) as caught:
+            elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
+                {"Key": "access_logs.s3.enabled", "Value": "true"},
+                {"Key": "access_logs.s3.bucket", "Value": bucket},
+                {"Key": "access_logs.s3.prefix", "Value": "alb"}])
+        return error_of(caught)[0], caught.value.response["Error"]["Message"]
+
+    assert switch_on("nowhere")[0] == "InvalidConfigurationRequest"
+    assert "not in the load balancer's region us-west-2" in switch_on("east-logs")[1]
+    assert switch_on("west-logs") == (
+        "InvalidConfigurationRequest",
+        "Access Denied for bucket: west-logs. Please check S3bucket permission")
+    client("s3", region).put_bucket_policy(Bucket="west-logs", Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "s3:PutObject",
+            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+            "Resource": f"arn:aws:s3:::west-logs/alb/AWSLogs/{account}/*"}]}))
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
+        {"Key": "access_logs.s3.enabled", "Value": "true"},
+        {"Key": "access_logs.s3.bucket", "Value": "west-logs"},
+        {"Key": "access_logs.s3.prefix", "Value": "alb"}])
+    attributes = {a["Key"]: a["Value"] for a in elbv2.describe_load_balancer_attributes(
+        LoadBalancerArn=arn)["Attributes"]}
+    assert (attributes["access_logs.s3.enabled"], attributes["access_logs.s3.bucket"]) == \
+        ("true", "west-logs")
+    assert client("s3", region).list_objects_v2(Bucket="west-logs")["KeyCount"] == 0
