@@ -188,7 +188,7 @@ def test_apply_builds_the_buckets_as_the_spec_says(aws: Aws) -> None:
         "StringEquals": {"aws:SourceAccount": account}}
         for b in ("vivr-assets", "vivr-backups", "vivr-temp")}
 
-    # The DR site's log bucket: vivr-logs' settings in us-west-2, and a policy that
+    # The DR site's log bucket: vivr-logs' settings in us-west-2 (ACLs off), and a policy that
     # admits the standby ALB (its prefix alb/) and the replica's S3 log delivery.
     assert west.get_bucket_location(Bucket=DR_LOGS)["LocationConstraint"] == DR_REGION
     assert west.get_bucket_versioning(Bucket=DR_LOGS)["Status"] == "Enabled"
@@ -196,8 +196,9 @@ def test_apply_builds_the_buckets_as_the_spec_says(aws: Aws) -> None:
         "SSEAlgorithm": "AES256"}, "ALB access logs support SSE-S3 only"
     assert west.get_public_access_block(Bucket=DR_LOGS)["PublicAccessBlockConfiguration"] \
         == PUBLIC_ACCESS_BLOCKED
+    # ACLs disabled: no CloudFront logs here, ALB and S3 delivery go by the policy.
     assert west.get_bucket_ownership_controls(Bucket=DR_LOGS)["OwnershipControls"][
-        "Rules"] == [{"ObjectOwnership": "BucketOwnerPreferred"}]
+        "Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     assert _lifecycle(aws, DR_LOGS, DR_REGION) == SPEC_LIFECYCLE["vivr-logs"]
     dr_tags = {t["Key"]: t["Value"] for t in west.get_bucket_tagging(Bucket=DR_LOGS)["TagSet"]}
     assert (dr_tags["ManagedBy"], dr_tags["Name"]) == ("vivr-provision", DR_LOGS)

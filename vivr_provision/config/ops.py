@@ -383,11 +383,16 @@ class DrLogsBucketConfig(StrictModel):
     ``s3.buckets.<settings_of>`` (versioning, encryption, public access
     block, ownership, TLS-only, lifecycle, the policy kind) under its own
     ``name`` (plus ``s3.name_suffix``); it logs nowhere itself, as the
-    primary's does not.
+    primary's does not.  ``object_ownership`` overrides the source's: the
+    primary's log bucket keeps ACLs for CloudFront's standard logging, which
+    never writes here, and ALB and S3 log delivery need none (bucket policy),
+    so the DR one can disable them.
     """
 
     name: BucketName
     settings_of: BucketKey
+    object_ownership: Literal["BucketOwnerEnforced", "BucketOwnerPreferred",
+                              "ObjectWriter"] | None = None
 
 
 class DrConfig(StrictModel):

@@ -704,10 +704,11 @@ class DrLogBucketStep(BucketStep):
     """The DR site's log bucket (``dr.s3.<settings_of>``: ``vivr-logs-dr``), issue 12.
 
     ``s3.buckets.<settings_of>``'s settings in the DR region under
-    ``dr.logs_bucket.name``: the standby ALB writes its access logs here
-    under its own prefix (the ``alb-log-delivery`` statement), and each
-    replica bucket of the DR site its server access logs (one
-    ``logging.s3.amazonaws.com`` statement per source, as on the primary's).
+    ``dr.logs_bucket.name`` (its ``object_ownership`` may differ): the
+    standby ALB writes its access logs here under its own prefix (the
+    ``alb-log-delivery`` statement), and each replica bucket of the DR site
+    its server access logs (one ``logging.s3.amazonaws.com`` statement per
+    source, as on the primary's).
     It logs nowhere itself, and replicates nowhere.  Destroy follows the
     primary's rule: an empty bucket is deleted, one holding logs is refused
     with the count (emptying it is the operator's decision).
@@ -717,6 +718,9 @@ class DrLogBucketStep(BucketStep):
         logs = config.dr.logs_bucket
         assert logs is not None, "built only with a dr.logs_bucket section"
         super().__init__(config, logs.settings_of, site=site)
+        if logs.object_ownership is not None:
+            self.bucket = self.bucket.model_copy(
+                update={"object_ownership": logs.object_ownership})
 
     @property
     def bucket_name(self) -> str:
