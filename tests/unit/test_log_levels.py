@@ -68,9 +68,10 @@ def test_waiter_polls_are_logged_at_vv_only() -> None:
     log.configure(2, json_logs=True, stream=stream)
     poll()
     polls = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [(p["event"], p["what"], p["attempt"]) for p in polls] == [
-        ("aws.poll", "rds waiter db_instance_available", 1),
-        ("aws.poll", "rds waiter db_instance_available", 2)]
+    assert [(p["event"], p["what"], p["attempt"], p["ready"]) for p in polls] == [
+        ("aws.poll", "rds waiter db_instance_available", 1, False),
+        ("aws.poll", "rds waiter db_instance_available", 2, False),
+        ("aws.poll", "rds waiter db_instance_available", 3, True)]
 
 
 def test_log_format_is_chosen_by_flag_then_by_output_then_by_the_terminal() -> None:

@@ -163,6 +163,7 @@ class CertificateStep(KindTaggedStep):
     service = "acm"
     kind = CERTIFICATE
     expected_seconds = 300.0
+    timing_kind = "acm_certificate"
     #: DESIGN: ACM >= 45 minutes (botocore's waiter gives up after 5).
     wait_budget_s = 3600.0
     #: Poll fast at first (validation through a zone we own often passes in

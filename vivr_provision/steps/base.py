@@ -24,7 +24,9 @@ from vivr_provision.batch_reads import BatchReads
 from vivr_provision.catalog import Catalog
 from vivr_provision.config import PlatformConfig
 from vivr_provision.log import get_logger
+from vivr_provision.steps.durations import Operation, aws_seconds
 from vivr_provision.steps.kinds import Kind
+from vivr_provision.wait_schedule import WaitSchedule, scale_from_environment
 
 polls = get_logger("vivr.wait")
 
@@ -129,6 +131,10 @@ class StepContext:
     written_into: Callable[[str], list[dict[str, str]]] = lambda container: []
     #: First lookups answered by one list call per kind and region (batch_reads.py).
     reads: BatchReads = field(default_factory=BatchReads)
+    #: Multiplies every wait's durations: ``$VIVR_TIME_SCALE`` for a time-scaled sandbox.
+    time_scale: float = field(default_factory=scale_from_environment)
+    #: The clock waits measure with (a fake one in unit tests).
+    clock: Callable[[], float] = time.monotonic
 
     def client(self, service: str, region: str | None = None) -> Any:
         return self.clients.client(service, region)
@@ -149,6 +155,7 @@ class StepContext:
         *,
         budget_s: float,
         delay_s: float | None = None,
+        expected_s: float = 0.0,
         region: str | None = None,
         **params: Any,
     ) -> None:
@@ -158,7 +165,8 @@ class StepContext:
         10 min, ACM 5 min), and its sleep cannot be interrupted, so the waiter
         is driven one attempt at a time with our own budget and a cancellable
         sleep.  A throttled poll is retried by botocore's retry mode, never
-        treated as success.
+        treated as success.  ``expected_s`` is how long AWS typically takes
+        (:mod:`vivr_provision.steps.durations`): the polls gather near its end.
         """
         waiter = self.client(service, region).get_waiter(waiter_name)
 
@@ -172,32 +180,46 @@ class StepContext:
             return True
 
         self.poll(f"{service} waiter {waiter_name}", succeeded, budget_s=budget_s,
-                  delay_s=delay_s if delay_s is not None else float(waiter.config.delay))
+                  delay_s=delay_s if delay_s is not None else float(waiter.config.delay),
+                  expected_s=expected_s, subject=_subject(params))
 
     def poll(self, what: str, done: Callable[[], bool], *, budget_s: float,
-             delay_s: float) -> None:
+             delay_s: float, expected_s: float = 0.0, subject: str = "") -> None:
         """Call ``done`` until it is true, the budget is spent or Ctrl-C.
 
         The one poller: botocore waiters go through it (:meth:`wait`), and so
         do transitions no waiter covers (an Auto Scaling group or a capacity
         provider being deleted).  While it sleeps the step gives its
         concurrency slot back (waiting is not working).  Each unsuccessful
-        poll is logged at ``-vv`` (``aws.poll``).
+        poll is logged at ``-vv`` (``aws.poll``, with ``subject``: the resource).
+
+        Polls follow :class:`~vivr_provision.wait_schedule.WaitSchedule`: at
+        once, then at most ``delay_s`` apart, densest near ``expected_s``.
+        Every duration is multiplied by :attr:`time_scale`.
         """
-        started = time.monotonic()
-        deadline = started + budget_s
+        schedule = WaitSchedule.scaled(expected_s, delay_s, self.time_scale)
+        budget = budget_s * self.time_scale
+        started = self.clock()
         with self.idle():
             for attempt in itertools.count(1):
-                if done():
+                ready = done()
+                waited = self.clock() - started
+                polls.debug("aws.poll", what=what, subject=subject, attempt=attempt,
+                            ready=ready, waited_s=round(waited, 3))
+                if ready:
                     return
-                polls.debug("aws.poll", what=what, attempt=attempt,
-                            waited_s=round(time.monotonic() - started, 1))
-                if time.monotonic() + delay_s > deadline:
+                sleep = schedule.sleep_after(waited)
+                if waited + sleep > budget:
                     raise StepTimeout(
                         f"{what} did not succeed within {budget_s:.0f}s; the resource may "
                         "still be in progress: rerun apply to keep waiting")
-                if self.cancel.wait(delay_s):
+                if self.cancel.wait(sleep):
                     raise StepInterrupted(f"interrupted while waiting on {what}")
+
+
+def _subject(params: Mapping[str, Any]) -> str:
+    """The resource a waiter polls, for the ``aws.poll`` log line (ids and names only)."""
+    return " ".join(f"{key}={value}" for key, value in sorted(params.items()))
 
 
 @dataclass(frozen=True)
@@ -227,6 +249,9 @@ class Step(ABC):
     expected_seconds: ClassVar[float] = 5.0
     #: Budget for the create/update waiter and for the delete waiter.
     wait_budget_s: ClassVar[float] = 600.0
+    #: The kind of :mod:`~vivr_provision.steps.durations` (and of the sandbox's timing
+    #: profile) whose AWS durations this step waits out; None: AWS answers at once.
+    timing_kind: ClassVar[str | None] = None
     #: The resource kinds whose codes settle a call retried after a lost answer
     #: (:meth:`exists_codes`, :meth:`gone_codes`), for steps without one ``kind``.
     kinds: ClassVar[tuple[Kind, ...]] = ()
@@ -258,6 +283,15 @@ class Step(ABC):
     def depends_on(self) -> tuple[str, ...]:
         """Names of the steps whose outputs this step reads."""
         return ()
+
+    def aws_kind(self) -> str | None:
+        """:attr:`timing_kind`, or the one the config selects (Multi-AZ or not ...)."""
+        return self.timing_kind
+
+    def aws_seconds(self, operation: Operation) -> float:
+        """How long AWS typically takes to ``operation`` this step's resource: where
+        its waits poll densely (:mod:`vivr_provision.wait_schedule`)."""
+        return aws_seconds(self.aws_kind(), operation)
 
     @abstractmethod
     def resource_name(self) -> str:

@@ -309,6 +309,7 @@ class NatGatewayStep(NetworkStep):
 
     family = "nat"
     expected_seconds = 120.0
+    timing_kind = "nat_gateway"
     wait_budget_s = 1200.0
     kind = Ec2Kind("describe_nat_gateways", "NatGateways", "NatGatewayId", "NatGatewayIds",
                    "natgateway", "NatGatewayNotFound", state_field="State",
@@ -341,7 +342,8 @@ class NatGatewayStep(NetworkStep):
         if self.is_ready(resource):
             return resource
         ctx.wait("ec2", "nat_gateway_available", budget_s=self.wait_budget_s, delay_s=10,
-                 region=self.region, NatGatewayIds=[resource.id])
+                 expected_s=self.aws_seconds("create"), region=self.region,
+                 NatGatewayIds=[resource.id])
         return self.refresh(ctx, resource)
 
     FIELDS = (
@@ -359,7 +361,8 @@ class NatGatewayStep(NetworkStep):
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         self.ec2(ctx).delete_nat_gateway(NatGatewayId=resource.id)
         ctx.wait("ec2", "nat_gateway_deleted", budget_s=self.wait_budget_s, delay_s=10,
-                 region=self.region, NatGatewayIds=[resource.id])
+                 expected_s=self.aws_seconds("delete"), region=self.region,
+                 NatGatewayIds=[resource.id])
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         return {"id": resource.id, "nat_gateway_id": resource.id}

@@ -229,8 +229,11 @@ class DbInstanceBase(KindStep):
     def wait(self, ctx: StepContext, resource: Resource) -> Resource:
         if self.is_ready(resource):
             return resource
+        creating = resource.data.get("DBInstanceStatus") == "creating"
         ctx.wait("rds", "db_instance_available", budget_s=self.wait_budget_s, delay_s=30,
-                 region=self.region, DBInstanceIdentifier=self.identifier)
+                 expected_s=self.aws_seconds("create" if creating else "modify"),
+                 region=self.region,
+                 DBInstanceIdentifier=self.identifier)
         return self.reread(ctx)
 
     # -- the settings every instance of ours carries ------------------------
@@ -353,7 +356,8 @@ class DbInstanceBase(KindStep):
                            self.rds(ctx).delete_db_instance,
                            DBInstanceIdentifier=self.identifier, **params)
         ctx.wait("rds", "db_instance_deleted", budget_s=self.wait_budget_s, delay_s=30,
-                 region=self.region, DBInstanceIdentifier=self.identifier)
+                 expected_s=self.aws_seconds("delete"), region=self.region,
+                 DBInstanceIdentifier=self.identifier)
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         endpoint = resource.data.get("Endpoint") or {}
@@ -369,6 +373,9 @@ class DbPrimaryStep(DbInstanceBase):
 
     def __init__(self, config: PlatformConfig) -> None:
         super().__init__(config, config.rds.identifier)
+
+    def aws_kind(self) -> str:
+        return "rds_instance_multi_az" if self.config.rds.multi_az else "rds_instance"
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
         """The base's, plus ``role``: what ``output`` tells the writer from the replicas by."""
@@ -525,6 +532,9 @@ class DbReplicaStep(DbInstanceBase):
     @property
     def cross_region(self) -> bool:
         return self.replica.region != self.config.aws.region
+
+    def aws_kind(self) -> str:
+        return "rds_cross_region_replica" if self.cross_region else "rds_read_replica"
 
     @property
     def security_group_names(self) -> list[str]:

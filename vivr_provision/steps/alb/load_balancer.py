@@ -49,6 +49,7 @@ class LoadBalancerStep(AlbPartStep, KindStep):
     family = LB_STEP
     kind = LOAD_BALANCER
     expected_seconds = 180.0
+    timing_kind = "load_balancer"
     #: Above botocore's 10 minutes: provisioning in a busy region can take longer.
     wait_budget_s = 1200.0
 
@@ -184,7 +185,8 @@ class LoadBalancerStep(AlbPartStep, KindStep):
         if self.is_ready(resource):
             return resource
         ctx.wait("elbv2", "load_balancer_available", budget_s=self.wait_budget_s, delay_s=15,
-                 region=self.region, LoadBalancerArns=[resource.id])
+                 expected_s=self.aws_seconds("create"), region=self.region,
+                 LoadBalancerArns=[resource.id])
         return self.reread(ctx)
 
     def set_ip_address_type(self, ctx: StepContext, resource: Resource,

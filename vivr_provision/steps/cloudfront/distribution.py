@@ -54,6 +54,7 @@ from vivr_provision.steps.common import (
 )
 from vivr_provision.steps.dr import dr_site
 from vivr_provision.steps.drift import converge, drift
+from vivr_provision.steps.durations import Operation
 from vivr_provision.steps.kinds import DISTRIBUTION
 from vivr_provision.steps.records.common import FAILOVER_FAMILY
 from vivr_provision.steps.waf import WAF_STEP
@@ -74,6 +75,7 @@ class DistributionStep(Step):
     kind = DISTRIBUTION
     #: A distribution deploys to every edge location: typically 5-15 minutes.
     expected_seconds = 900.0
+    timing_kind = "cloudfront_distribution"
     #: DESIGN: CloudFront >= 40 minutes (botocore's waiter gives up after 35).
     wait_budget_s = 2700.0
     poll_s = 30.0
@@ -379,9 +381,11 @@ class DistributionStep(Step):
     def is_ready(self, resource: Resource) -> bool:
         return resource.data.get("Status") == "Deployed"
 
-    def _wait_deployed(self, ctx: StepContext, distribution_id: str) -> None:
+    def _wait_deployed(self, ctx: StepContext, distribution_id: str,
+                       operation: Operation = "create") -> None:
         ctx.wait("cloudfront", "distribution_deployed", budget_s=self.wait_budget_s,
-                 delay_s=self.poll_s, region=CLOUDFRONT_REGION, Id=distribution_id)
+                 delay_s=self.poll_s, expected_s=self.aws_seconds(operation),
+                 region=CLOUDFRONT_REGION, Id=distribution_id)
 
     def wait(self, ctx: StepContext, resource: Resource) -> Resource:
         if self.is_ready(resource):
@@ -456,7 +460,7 @@ class DistributionStep(Step):
 
             etag = self._write_config(ctx, resource.id, disabled)
         # AWS deletes a distribution only once the disabled config is deployed.
-        self._wait_deployed(ctx, resource.id)
+        self._wait_deployed(ctx, resource.id, "delete")
 
         def attempt() -> None:
             nonlocal etag

@@ -19,6 +19,7 @@ from vivr_provision.steps.common import (
     tag_map,
 )
 from vivr_provision.steps.drift import UNREPORTED, Field, converge, drift, tags_row
+from vivr_provision.steps.durations import Operation
 from vivr_provision.steps.ecs.common import (
     CAPACITY_PROVIDER_STEP,
     CLUSTER_STEP,
@@ -54,6 +55,7 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
     family = SERVICE_STEP
     kind = ECS_SERVICE
     expected_seconds = 180.0
+    timing_kind = "ecs_service"
     #: Rolling deployments with health checks and draining take a while on AWS.
     wait_budget_s = 1800.0
     poll_delay_s = 15.0
@@ -186,10 +188,11 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
         return (len(data.get("deployments", [])) == 1
                 and data.get("runningCount") == data.get("desiredCount"))
 
-    def _wait_stable(self, ctx: StepContext) -> None:
+    def _wait_stable(self, ctx: StepContext, operation: Operation = "create") -> None:
         try:
             ctx.wait("ecs", "services_stable", budget_s=self.wait_budget_s,
-                     delay_s=self.poll_delay_s, region=self.region,
+                     delay_s=self.poll_delay_s, expected_s=self.aws_seconds(operation),
+                     region=self.region,
                      cluster=self.cluster_name, services=[self.service_name])
         except aws_errors.WaiterError as exc:
             raise RuntimeError(f"{self.name}: service {self.service_name} did not become "
@@ -198,7 +201,8 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
     def _wait_inactive(self, ctx: StepContext) -> None:
         try:
             ctx.wait("ecs", "services_inactive", budget_s=self.wait_budget_s,
-                     delay_s=self.poll_delay_s, region=self.region,
+                     delay_s=self.poll_delay_s, expected_s=self.aws_seconds("delete"),
+                     region=self.region,
                      cluster=self.cluster_name, services=[self.service_name])
         except aws_errors.WaiterError:
             # The waiter fails on MISSING: a service already purged is gone too.

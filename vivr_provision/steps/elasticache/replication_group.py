@@ -26,6 +26,7 @@ from vivr_provision.steps.common import (
     timestamp,
 )
 from vivr_provision.steps.drift import NAME_KEY, converge, drift
+from vivr_provision.steps.durations import Operation
 from vivr_provision.steps.elasticache.base import ElastiCacheStep
 from vivr_provision.steps.elasticache.group_drift import Modification, replication_group_fields
 from vivr_provision.steps.kinds import CACHE_CLUSTER, REPLICATION_GROUP, Kind
@@ -69,6 +70,7 @@ class CacheStep(ElastiCacheStep):
     kind = REPLICATION_GROUP
     #: Creating a Multi-AZ group takes 10-20 minutes on AWS: schedule it early.
     expected_seconds = 900.0
+    timing_kind = "elasticache_replication_group"
     #: Above botocore's 10 minutes: creates, node type changes and deletes can take longer.
     wait_budget_s = 3600.0
     #: ElastiCache operations take minutes; a 5 s poll is at most 720 describes per budget.
@@ -156,9 +158,11 @@ class CacheStep(ElastiCacheStep):
             raise RuntimeError(f"replication group {group_id} disappeared")
         return found
 
-    def await_available(self, ctx: StepContext, group_id: str) -> None:
+    def await_available(self, ctx: StepContext, group_id: str,
+                        operation: Operation = "modify") -> None:
         ctx.wait("elasticache", "replication_group_available", budget_s=self.wait_budget_s,
-                 delay_s=self.poll_s, region=self.region, ReplicationGroupId=group_id)
+                 delay_s=self.poll_s, expected_s=self.aws_seconds(operation),
+                 region=self.region, ReplicationGroupId=group_id)
 
     # -- creating -----------------------------------------------------------
     def create(self, ctx: StepContext, token: str) -> Resource:
@@ -230,7 +234,8 @@ class CacheStep(ElastiCacheStep):
     def wait(self, ctx: StepContext, resource: Resource) -> Resource:
         if self.is_ready(resource):
             return resource
-        self.await_available(ctx, resource.id)
+        self.await_available(ctx, resource.id, "create" if resource.data.get("Status") ==
+                             "creating" else "modify")
         return self.refresh(ctx, resource.id)
 
     # -- drift ----------------------------------------------------------------
@@ -292,7 +297,8 @@ class CacheStep(ElastiCacheStep):
                             "(kept until deleted: `aws elasticache delete-snapshot "
                             f"--snapshot-name {snapshot}`)")
         ctx.wait("elasticache", "replication_group_deleted", budget_s=self.wait_budget_s,
-                 delay_s=self.poll_s, region=self.region, ReplicationGroupId=group_id)
+                 delay_s=self.poll_s, expected_s=self.aws_seconds("delete"),
+                 region=self.region, ReplicationGroupId=group_id)
         return kept
 
     def outputs(self, resource: Resource) -> dict[str, Any]:
