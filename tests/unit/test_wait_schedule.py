@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.unit.stubbed import production_config
+from vivr_provision import aws_errors
 from vivr_provision.aws import AwsSettings, ClientFactory
 from vivr_provision.errors import ConfigError
 from vivr_provision.steps import build_steps
@@ -207,3 +208,35 @@ def test_rds_waits_expect_the_create_or_the_modification() -> None:
     assert [w["expected_s"] for w in ctx.waits] == [
         aws_seconds("rds_instance_multi_az", "create"), aws_seconds("rds_instance_multi_az",
                                                                      "modify")] == [900, 300]
+
+
+class FakeWaiter:
+    """A botocore waiter whose one attempt fails until the fake clock reaches ``ready_at``."""
+
+    def __init__(self, time: FakeTime, ready_at: float) -> None:
+        self.time, self.ready_at = time, ready_at
+        self.attempts: list[tuple[float, dict[str, Any]]] = []
+
+    def wait(self, **kwargs: Any) -> None:
+        self.attempts.append((self.time.now, kwargs))
+        if self.time.now < self.ready_at:
+            raise aws_errors.WaiterError(name="db_instance_available",
+                                         reason="Max attempts exceeded", last_response={})
+
+
+def test_a_botocore_waiter_is_driven_one_attempt_at_a_time_on_the_schedule() -> None:
+    time = FakeTime()
+    waiter = FakeWaiter(time, ready_at=20)
+
+    class Clients:
+        def client(self, service: str, region: str | None = None) -> Any:
+            assert (service, region) == ("rds", "us-west-2")
+            return type("Rds", (), {"get_waiter": lambda _, name: waiter})()
+
+    ctx = _context(time)
+    ctx.clients = Clients()  # type: ignore[assignment]
+    ctx.wait("rds", "db_instance_available", budget_s=60, delay_s=4, expected_s=10,
+             region="us-west-2", DBInstanceIdentifier="vivr-db-dr")
+    assert [at for at, _ in waiter.attempts] == [0, 4, 7, 9, 11, 13, 16, 20]
+    assert waiter.attempts[0][1] == {"WaiterConfig": {"Delay": 0, "MaxAttempts": 1},
+                                     "DBInstanceIdentifier": "vivr-db-dr"}
