@@ -73,8 +73,10 @@ class CacheStep(ElastiCacheStep):
     timing_kind = "elasticache_replication_group"
     #: Above botocore's 10 minutes: creates, node type changes and deletes can take longer.
     wait_budget_s = 3600.0
-    #: ElastiCache operations take minutes; a 5 s poll is at most 720 describes per budget.
-    poll_s = 5.0
+    #: The longest sleep between polls: ElastiCache operations take minutes and the wait
+    #: polls densely near their expected end (wait_schedule.py), so early polls can be
+    #: 30 s apart, as RDS's (at most ~130 describes per budget; a fixed 5 s made 720).
+    poll_s = 30.0
 
     def __init__(self, config: PlatformConfig, redis: RedisConfig | None = None, *,
                  site: Site | None = None, after: tuple[str, ...] = ()) -> None:
