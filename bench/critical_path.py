@@ -119,8 +119,9 @@ def _polls(log_file: Path, ids: dict[str, str]) -> dict[str, int]:
             continue
         subject = str(event.get("subject", ""))
         values = {v.strip("[]'\" ") for part in subject.split() for v in part.split("=")[1:]}
-        step = next((name for rid, name in ids.items()
-                     if rid in values or any(rid.endswith("/" + v) for v in values if v)),
+        # The longest value first: an ECS service's name, not its cluster's, names the step.
+        step = next((name for value in sorted(values - {""}, key=len, reverse=True)
+                     for rid, name in ids.items() if rid == value or rid.endswith("/" + value)),
                     None)
         counts[step or f"{event.get('what')} {subject}".strip()] += 1
     return dict(sorted(counts.items(), key=lambda item: -item[1]))

@@ -4,8 +4,10 @@ The sandbox is started the way a user starts it, ``vivr-provision sandbox
 start --timing profiles/aws.yaml --time-scale 0.005``.  The Redis replication
 group is then ``creating`` for 12 minutes x 0.005 = 3.6 s after
 CreateReplicationGroup: the cache step's first poll comes well within that
-even on a loaded machine, its second 5 s later.  So the step has to wait
-through its own poller (botocore's ``replication_group_available``).  On the
+even on a loaded machine.  So the step has to wait through its own poller
+(botocore's ``replication_group_available``), on the wait schedule compressed
+by the same factor (``VIVR_TIME_SCALE=0.005``: polls at most 30 s x 0.005
+apart, densest near the expected 3.6 s).  On the
 plain sandbox it finds the group ready at once and makes no describe after
 the create.  The sandbox's journal shows the waiting: more than one describe
 after the create.  There is only one apply because of the suite's time
@@ -32,7 +34,7 @@ from vivr_sandbox.server import SandboxServer
 pytestmark = pytest.mark.e2e
 
 PROFILE = REPO / "profiles" / "aws.yaml"
-#: 12 min -> 3.6 s for the cache: past the step's first poll, before its second (5 s).
+#: 12 min -> 3.6 s for the cache: past the step's first poll.
 SCALE = "0.005"
 
 
@@ -84,7 +86,8 @@ def _after(calls: list[dict[str, object]], mutation: str, read: str) -> int:
 def test_the_cache_step_polls_until_the_group_is_available(timed: Started,
                                                           tmp_path: Path) -> None:
     aws = Aws(cast(SandboxServer, timed), new_account(), tmp_path)
-    code, report = aws.cli_json("apply", "--target", "cache")
+    code, report = aws.cli_json("apply", "--target", "cache",
+                                env={"VIVR_TIME_SCALE": SCALE})
     assert code == 0, [(s["step"], s.get("error")) for s in report["steps"]]
     assert _after(aws.calls(), "CreateReplicationGroup", "DescribeReplicationGroups") > 1
     group = aws.client("elasticache").describe_replication_groups(
