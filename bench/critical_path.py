@@ -119,10 +119,11 @@ def _polls(log_file: Path, ids: dict[str, str]) -> dict[str, int]:
             continue
         subject = str(event.get("subject", ""))
         values = {v.strip("[]'\" ") for part in subject.split() for v in part.split("=")[1:]}
-        # The longest value first: an ECS service's name, not its cluster's, names the step.
-        step = next((name for value in sorted(values - {""}, key=len, reverse=True)
-                     for rid, name in ids.items() if rid == value or rid.endswith("/" + value)),
-                    None)
+        # The step whose id holds most of the values: an ECS service's ARN names its
+        # cluster and itself, the cluster's only the cluster.
+        score, step = max(((sum(v in rid.split("/") or v == rid for v in values if v), name)
+                           for rid, name in ids.items()), default=(0, None))
+        step = step if score else None
         counts[step or f"{event.get('what')} {subject}".strip()] += 1
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
