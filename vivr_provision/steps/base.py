@@ -190,8 +190,9 @@ class StepContext:
         The one poller: botocore waiters go through it (:meth:`wait`), and so
         do transitions no waiter covers (an Auto Scaling group or a capacity
         provider being deleted).  While it sleeps the step gives its
-        concurrency slot back (waiting is not working).  Each unsuccessful
-        poll is logged at ``-vv`` (``aws.poll``, with ``subject``: the resource).
+        concurrency slot back (waiting is not working).  Each poll is logged
+        at ``-vv`` (``aws.poll``: ``subject`` names the resource, ``ready`` its
+        answer), so a bench can count polls per step.
 
         Polls follow :class:`~vivr_provision.wait_schedule.WaitSchedule`: at
         once, then at most ``delay_s`` apart, densest near ``expected_s``.
