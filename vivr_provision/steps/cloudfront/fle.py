@@ -55,8 +55,9 @@ from vivr_provision.steps.cloudfront.common import (
     require_note,
     with_note,
 )
+from vivr_provision.steps.cloudfront.etag_config import ConfigApi, EtagConfigStep
 from vivr_provision.steps.common import absent_on, gone_on
-from vivr_provision.steps.drift import Field, converge, drift
+from vivr_provision.steps.drift import Field, drift
 from vivr_provision.steps.key_pairs import fingerprint, public_key_pem, register_private_key
 from vivr_provision.steps.kinds import FLE_CONFIG, FLE_PROFILE, PUBLIC_KEY
 from vivr_provision.steps.secrets import read_secret_string
@@ -303,11 +304,14 @@ def _entities(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(e) for e in items_of(config.get("EncryptionEntities"))]
 
 
-class ProfileStep(_FleStep):
+class ProfileStep(_FleStep, EtagConfigStep):
     """Which fields are encrypted, with which public key, for which provider."""
 
     family = FLE_PROFILE_STEP
     kinds = (FLE_PROFILE,)
+    api = ConfigApi(FLE_PROFILE, "get_field_level_encryption_profile",
+                    "create_field_level_encryption_profile", "FieldLevelEncryptionProfile",
+                    "FieldLevelEncryptionProfileConfig")
 
     def depends_on(self) -> tuple[str, ...]:
         return (FLE_PUBLIC_KEY_STEP,)
@@ -333,52 +337,17 @@ class ProfileStep(_FleStep):
             str(p) for e in _entities(c) for p in items_of(e.get("FieldPatterns")))),
     )
 
-    def _read(self, ctx: StepContext, profile_id: str) -> Resource | None:
-        reply = absent_on(FLE_PROFILE.not_found,
-                          cloudfront_client(ctx).get_field_level_encryption_profile,
-                          Id=profile_id)
-        if reply is None:
-            return None
-        body = reply["FieldLevelEncryptionProfile"]
-        return Resource(body["Id"], {"Config": dict(body["FieldLevelEncryptionProfileConfig"]),
-                                     "ETag": reply.get("ETag")})
-
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._read(ctx, resource_id)
-
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
         for summary in _pages(ctx, "list_field_level_encryption_profiles",
                               "FieldLevelEncryptionProfileList"):
             if summary.get("Name") == self.resource_name():
                 require_note(self, f"field-level encryption profile {self.resource_name()}",
                              summary.get("Comment"))
-                return self._read(ctx, summary["Id"])
+                return self.read(ctx, summary["Id"])
         return None
 
-    def create(self, ctx: StepContext, token: str) -> Resource:
-        try:
-            reply = cloudfront_client(ctx).create_field_level_encryption_profile(
-                FieldLevelEncryptionProfileConfig=self.desired_config(ctx, token))
-        except aws_errors.ClientError as exc:
-            if error_code(exc) not in FLE_PROFILE.already_exists:
-                raise
-            adopted = self.find_by_tags(ctx)
-            if adopted is None:
-                raise
-            changes = self.diff(ctx, adopted)
-            return self.update(ctx, adopted, changes) if changes else adopted
-        body = reply["FieldLevelEncryptionProfile"]
-        return Resource(body["Id"], {"Config": dict(body["FieldLevelEncryptionProfileConfig"]),
-                                     "ETag": reply.get("ETag")})
-
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
-        found = self._read(ctx, resource.id)
-        assert found is not None, "a profile just updated is readable"
-        return found
+    def creation_config(self, ctx: StepContext, token: str) -> dict[str, Any]:
+        return self.desired_config(ctx, token)
 
     def write_config(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         """The whole config in one update (fresh ETag); then the public key it
@@ -403,7 +372,7 @@ class ProfileStep(_FleStep):
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         self._delete_with_etag(f"field-level encryption profile {resource.id}",
-                               lambda: self._read(ctx, resource.id),
+                               lambda: self.read(ctx, resource.id),
                                cloudfront_client(ctx).delete_field_level_encryption_profile,
                                FLE_PROFILE.not_found, resource.id)
 
@@ -413,11 +382,14 @@ class ProfileStep(_FleStep):
 
 # --------------------------------------------------------------------------- config
 
-class ConfigStep(_FleStep):
+class ConfigStep(_FleStep, EtagConfigStep):
     """The profile applied to form posts; the id the cache behaviours carry."""
 
     family = FLE_CONFIG_STEP
     kinds = (FLE_CONFIG,)
+    api = ConfigApi(FLE_CONFIG, "get_field_level_encryption",
+                    "create_field_level_encryption_config", "FieldLevelEncryption",
+                    "FieldLevelEncryptionConfig")
 
     def depends_on(self) -> tuple[str, ...]:
         return (FLE_PROFILE_STEP,)
@@ -458,50 +430,16 @@ class ConfigStep(_FleStep):
             for p in items_of((c.get("QueryArgProfileConfig") or {}).get("QueryArgProfiles")))),
     )
 
-    def _read(self, ctx: StepContext, config_id: str) -> Resource | None:
-        reply = absent_on(FLE_CONFIG.not_found,
-                          cloudfront_client(ctx).get_field_level_encryption, Id=config_id)
-        if reply is None:
-            return None
-        body = reply["FieldLevelEncryption"]
-        return Resource(body["Id"], {"Config": dict(body["FieldLevelEncryptionConfig"]),
-                                     "ETag": reply.get("ETag")})
-
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._read(ctx, resource_id)
-
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
         """By its comment: a config has no name, and the comment carries our note."""
         for summary in _pages(ctx, "list_field_level_encryption_configs",
                               "FieldLevelEncryptionList"):
             if summary.get("Comment") == self.comment("config"):
-                return self._read(ctx, summary["Id"])
+                return self.read(ctx, summary["Id"])
         return None
 
-    def create(self, ctx: StepContext, token: str) -> Resource:
-        try:
-            reply = cloudfront_client(ctx).create_field_level_encryption_config(
-                FieldLevelEncryptionConfig=self.desired_config(ctx, token))
-        except aws_errors.ClientError as exc:
-            if error_code(exc) not in FLE_CONFIG.already_exists:
-                raise
-            adopted = self.find_by_tags(ctx)
-            if adopted is None:
-                raise
-            changes = self.diff(ctx, adopted)
-            return self.update(ctx, adopted, changes) if changes else adopted
-        body = reply["FieldLevelEncryption"]
-        return Resource(body["Id"], {"Config": dict(body["FieldLevelEncryptionConfig"]),
-                                     "ETag": reply.get("ETag")})
-
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, self.FIELDS)
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
-        found = self._read(ctx, resource.id)
-        assert found is not None, "a field-level encryption config just updated is readable"
-        return found
+    def creation_config(self, ctx: StepContext, token: str) -> dict[str, Any]:
+        return self.desired_config(ctx, token)
 
     def write_config(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         def attempt() -> None:
@@ -516,7 +454,7 @@ class ConfigStep(_FleStep):
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         self._delete_with_etag(f"field-level encryption config {resource.id}",
-                               lambda: self._read(ctx, resource.id),
+                               lambda: self.read(ctx, resource.id),
                                cloudfront_client(ctx).delete_field_level_encryption_config,
                                FLE_CONFIG.not_found, resource.id)
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vivr_provision import aws_errors
-from vivr_provision.aws import error_code
 from vivr_provision.log import get_logger
-from vivr_provision.steps.base import Change, Resource, Step, StepContext
+from vivr_provision.steps.base import Change, Resource, StepContext
 from vivr_provision.steps.cloudfront.common import (
     CLOUDFRONT_REGION,
     OAC_STEP,
@@ -23,11 +21,11 @@ from vivr_provision.steps.cloudfront.common import (
     require_note,
     with_note,
 )
+from vivr_provision.steps.cloudfront.etag_config import ConfigApi, EtagConfigStep
 from vivr_provision.steps.common import (
-    absent_on,
     gone_on,
 )
-from vivr_provision.steps.drift import Field, converge, drift
+from vivr_provision.steps.drift import Field
 from vivr_provision.steps.kinds import ORIGIN_ACCESS_CONTROL
 
 events = get_logger("vivr.cloudfront")
@@ -47,12 +45,16 @@ OAC_FIELDS = tuple(_setting(key) for key in ("Name", "Description", "SigningProt
                                              "SigningBehavior", "OriginAccessControlOriginType"))
 
 
-class OriginAccessControlStep(Step):
+class OriginAccessControlStep(EtagConfigStep):
     """How the distribution signs its requests to the assets bucket (SigV4, always)."""
 
     family = OAC_STEP
     kinds = (ORIGIN_ACCESS_CONTROL,)
     service = "cloudfront"
+    api = ConfigApi(ORIGIN_ACCESS_CONTROL, "get_origin_access_control",
+                    "create_origin_access_control", "OriginAccessControl",
+                    "OriginAccessControlConfig")
+    FIELDS = OAC_FIELDS
 
     def resource_name(self) -> str:
         return f"{self.config.cloudfront.name}-s3"
@@ -71,18 +73,6 @@ class OriginAccessControlStep(Step):
             "OriginAccessControlOriginType": "s3",
         }
 
-    def _get(self, ctx: StepContext, control_id: str) -> Resource | None:
-        reply = absent_on(ORIGIN_ACCESS_CONTROL.not_found,
-                          cloudfront_client(ctx).get_origin_access_control, Id=control_id)
-        if reply is None:
-            return None
-        body = reply["OriginAccessControl"]
-        return Resource(body["Id"], {"Config": dict(body["OriginAccessControlConfig"]),
-                                     "ETag": reply.get("ETag")})
-
-    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
-        return self._get(ctx, resource_id)
-
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
         params: dict[str, Any] = {}
         while True:
@@ -92,41 +82,19 @@ class OriginAccessControlStep(Step):
                 if summary.get("Name") == self.resource_name():
                     require_note(self, f"origin access control {self.resource_name()}",
                                  summary.get("Description"))
-                    return self._get(ctx, summary["Id"])
+                    return self.read(ctx, summary["Id"])
             marker = listing.get("NextMarker")
             if not marker:
                 return None
             params["Marker"] = marker
 
-    def create(self, ctx: StepContext, token: str) -> Resource:
-        try:
-            reply = cloudfront_client(ctx).create_origin_access_control(
-                OriginAccessControlConfig=self.desired_config())
-        except aws_errors.ClientError as exc:
-            if error_code(exc) not in ORIGIN_ACCESS_CONTROL.already_exists:
-                raise
-            adopted = self.find_by_tags(ctx)
-            if adopted is None:
-                raise
-            changes = self.diff(ctx, adopted)
-            return self.update(ctx, adopted, changes) if changes else adopted
-        body = reply["OriginAccessControl"]
-        return Resource(body["Id"], {"Config": dict(body["OriginAccessControlConfig"]),
-                                     "ETag": reply.get("ETag")})
-
-    def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
-        return drift(self, ctx, resource.data, OAC_FIELDS)
-
-    def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, OAC_FIELDS)
-        found = self._get(ctx, resource.id)
-        assert found is not None, "an origin access control just updated is readable"
-        return found
+    def creation_config(self, ctx: StepContext, token: str) -> dict[str, Any]:
+        return self.desired_config()
 
     def write_config(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
         """The whole config in one update, with the ETag of a fresh read."""
         def attempt() -> None:
-            current = self._get(ctx, resource.id)
+            current = self.read(ctx, resource.id)
             if current is None:
                 raise RuntimeError(f"{self.name}: {self.resource_name()} disappeared")
             cloudfront_client(ctx).update_origin_access_control(
@@ -137,7 +105,7 @@ class OriginAccessControlStep(Step):
 
     def delete(self, ctx: StepContext, resource: Resource) -> None:
         def attempt() -> None:
-            current = self._get(ctx, resource.id)
+            current = self.read(ctx, resource.id)
             if current is not None:
                 gone_on(ORIGIN_ACCESS_CONTROL.not_found,
                         cloudfront_client(ctx).delete_origin_access_control, Id=resource.id,
