@@ -429,12 +429,13 @@ def test_save_holds_the_guard_to_encode_and_not_to_write(
     """The engine passes its lock as ``guard``: workers must not wait on fsyncs."""
     import threading
 
+    import vivr_provision.state.codec as codec_module
     import vivr_provision.state.store as store_module
 
     state = _saved_state(store)
     guard = threading.Lock()
     seen: dict[str, bool] = {}
-    real_encode, real_fsync = store_module.encode, store_module._fsync_directory
+    real_encode, real_fsync = codec_module.encode, store_module._fsync_directory
 
     def encode(value: State) -> bytes:
         seen["encode"] = guard.locked()
@@ -444,7 +445,7 @@ def test_save_holds_the_guard_to_encode_and_not_to_write(
         seen["fsync"] = guard.locked()
         real_fsync(directory)
 
-    monkeypatch.setattr(store_module, "encode", encode)
+    monkeypatch.setattr(codec_module, "encode", encode)
     monkeypatch.setattr(store_module, "_fsync_directory", fsync)
     serial = state.serial
     store.save(state, guard=guard)

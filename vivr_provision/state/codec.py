@@ -9,11 +9,13 @@ sorted JSON so the file diffs well and two saves of one state are identical.
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from pydantic import ValidationError
 
 from vivr_provision.errors import StateCorruptError, StateError
-from vivr_provision.state.model import SCHEMA_VERSION, State
+from vivr_provision.state.model import SCHEMA_VERSION, State, utc_now
 
 _MAX_REPORTED_ERRORS = 3
 
@@ -23,6 +25,29 @@ def encode(state: State) -> bytes:
     document = state.model_dump(mode="json")
     document["schema_version"] = SCHEMA_VERSION  # an older file is written back in this format
     return (json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def encode_next(state: State,
+                guard: AbstractContextManager[Any] | None = None) -> tuple[bytes, tuple[int, str]]:
+    """Move ``state`` to its next serial and encode it, holding ``guard`` (the caller's lock
+    over ``state``) for exactly that; returns the document and the (serial, updated_at)
+    to put back with :func:`restore` if the write then fails.  Nothing moves if the
+    encode fails."""
+    with guard or nullcontext():
+        previous = (state.serial, state.updated_at)
+        state.serial += 1
+        state.updated_at = utc_now()
+        try:
+            return encode(state), previous
+        except BaseException:
+            restore(state, previous)
+            raise
+
+
+def restore(state: State, previous: tuple[int, str]) -> None:
+    """Undo :func:`encode_next` after a failed write (only saves move the serial, and
+    callers serialise saves: no lock needed)."""
+    state.serial, state.updated_at = previous
 
 
 def decode(raw: bytes, where: str, remedy: str) -> State:

@@ -35,7 +35,7 @@ from urllib.parse import urlparse
 from vivr_provision import aws_errors
 from vivr_provision.aws import error_code, error_text
 from vivr_provision.errors import ConfigError, StateError, StateLockedError
-from vivr_provision.state.codec import check_identity, decode, encode
+from vivr_provision.state.codec import check_identity, decode, encode, encode_next, restore
 from vivr_provision.state.model import State, utc_now
 
 PRECONDITION_FAILED = ("PreconditionFailed", "ConditionalRequestConflict")
@@ -115,22 +115,13 @@ class S3StateStore:
         if self._lock_lost.is_set():
             raise StateError(f"lost the lock on {self.path} (its lease was taken over); "
                              "this run stops without writing state")
-        with guard or contextlib.nullcontext():
-            previous = (state.serial, state.updated_at)
-            state.serial += 1
-            state.updated_at = utc_now()
-            try:
-                body = encode(state)
-            except BaseException:
-                state.serial, state.updated_at = previous
-                raise
+        body, previous = encode_next(state, guard)
         condition = {"IfMatch": self._etag} if self._etag else {"IfNoneMatch": "*"}
         try:
             reply = self._call("put_object", Key=self.key, Body=body,
                                ContentType="application/json", **condition)
         except BaseException as exc:
-            # Only saves move the serial and callers serialise them: no guard needed.
-            state.serial, state.updated_at = previous
+            restore(state, previous)
             if isinstance(exc, aws_errors.ClientError) and error_code(exc) in PRECONDITION_FAILED:
                 raise StateError(
                     f"state {self.path} was changed by someone else since this run read it; "

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from vivr_provision.errors import StateError, StateLockedError
-from vivr_provision.state.codec import check_identity, decode, encode
+from vivr_provision.state.codec import check_identity, decode, encode, encode_next, restore
 from vivr_provision.state.model import State, utc_now
 
 _FILE_MODE = 0o600
@@ -129,15 +129,7 @@ class LocalStateStore:
         and mtime), and the backup is a second name for the previous file's
         inode, not a copy, so a save is one encode, one write and two fsyncs.
         """
-        with guard or contextlib.nullcontext():
-            previous = (state.serial, state.updated_at)
-            state.serial += 1
-            state.updated_at = utc_now()
-            try:
-                payload = encode(state)
-            except BaseException:
-                state.serial, state.updated_at = previous
-                raise
+        payload, previous = encode_next(state, guard)
         try:
             self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
             current = self._current_signature(state)
@@ -151,8 +143,7 @@ class LocalStateStore:
                     os.unlink(temp_name)
                 raise
         except BaseException:
-            # Only saves move the serial and callers serialise them: no guard needed.
-            state.serial, state.updated_at = previous
+            restore(state, previous)
             raise
         _fsync_directory(self.path.parent)
         self._written = (_signature(self.path), state.project, state.environment)
