@@ -9,10 +9,12 @@ own item from that answer instead of asking again.
 
 Why it is safe:
 
-* Each item is handed out **once** per run (taken, not copied): a step
-  that reads its resource again (after an update, on a retry) asks AWS.
-  The answer is at most as old as the run's first lookup of that kind, and
-  every step's first lookup happens before it changes anything.
+* Each item is handed to each step **once** per run: a step that reads its
+  resource again (after an update, on a retry) asks AWS.  The answer is at
+  most as old as the run's first lookup of that kind, and every step's
+  first lookup happens before it changes anything.  Two steps may read the
+  same item (the primary and DR certificates share their validation
+  records): each gets it once.
 * An id the batch does not hold (a resource without our tags, one deleted
   by hand, one made after the batch was read) is looked up as before, so a
   missing item is never taken for a deleted resource.
@@ -33,6 +35,8 @@ class _Batch:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.items: dict[str, Mapping[str, Any]] | None = None
+        #: (reader, id) pairs already handed out.
+        self.served: set[tuple[str, str]] = set()
 
 
 class BatchReads:
@@ -45,9 +49,11 @@ class BatchReads:
         self.served = 0
 
     def take(self, key: Hashable, ident: str,
-             load: Callable[[], Mapping[str, Mapping[str, Any]]]) -> Mapping[str, Any] | None:
-        """Item ``ident`` of batch ``key`` (read once with ``load``: id -> item), or None
-        when the batch does not hold it and the caller must read it itself."""
+             load: Callable[[], Mapping[str, Mapping[str, Any]]],
+             reader: str = "") -> Mapping[str, Any] | None:
+        """Item ``ident`` of batch ``key`` (read once with ``load``: id -> item) for
+        ``reader`` (a step's name), or None when the batch does not hold it or already
+        gave it to that reader: the caller then reads it itself."""
         with self._lock:
             batch = self._batches.setdefault(key, _Batch())
         with batch.lock:
@@ -57,7 +63,10 @@ class BatchReads:
                 except (aws_errors.ClientError, aws_errors.BotoCoreError):
                     batch.items = {}
                 self.loads += 1
-            item = batch.items.pop(ident, None)
+            if (reader, ident) in batch.served:
+                return None
+            item = batch.items.get(ident)
             if item is not None:
+                batch.served.add((reader, ident))
                 self.served += 1
             return item

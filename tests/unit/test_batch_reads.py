@@ -16,15 +16,18 @@ def loader(items: dict[str, Any], calls: list[int]) -> Any:
     return load
 
 
-def test_one_load_serves_every_id_once() -> None:
+def test_one_load_serves_every_id_once_to_each_reader() -> None:
     reads, calls = BatchReads(), []
     load = loader({"subnet-1": {"SubnetId": "subnet-1"}, "subnet-2": {"SubnetId": "subnet-2"}},
                   calls)
-    assert reads.take(("ec2", "us-east-1", "subnets"), "subnet-1", load) == {"SubnetId": "subnet-1"}
-    assert reads.take(("ec2", "us-east-1", "subnets"), "subnet-2", load) == {"SubnetId": "subnet-2"}
-    # A second read of the same id (after an update, a retry) goes to AWS, never the batch.
-    assert reads.take(("ec2", "us-east-1", "subnets"), "subnet-1", load) is None
-    assert len(calls) == 1 and (reads.loads, reads.served) == (1, 2)
+    key = ("ec2", "us-east-1", "subnets")
+    assert reads.take(key, "subnet-1", load, "subnet.a") == {"SubnetId": "subnet-1"}
+    assert reads.take(key, "subnet-2", load, "subnet.b") == {"SubnetId": "subnet-2"}
+    # A second read of the same id by the same step (after an update, a retry)
+    # goes to AWS, never the batch; another step's first read of it is served.
+    assert reads.take(key, "subnet-1", load, "subnet.a") is None
+    assert reads.take(key, "subnet-1", load, "rtb.private") == {"SubnetId": "subnet-1"}
+    assert len(calls) == 1 and (reads.loads, reads.served) == (1, 3)
 
 
 def test_an_id_the_batch_lacks_is_read_by_the_step_itself() -> None:

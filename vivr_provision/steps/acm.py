@@ -79,6 +79,7 @@ from vivr_provision.steps.dns import (
     ZONE_STEP,
     change_records,
     entry_of,
+    first_record,
     fqdn,
     get_record,
     written_record,
@@ -381,7 +382,8 @@ class CertificateStep(KindTaggedStep):
                          records: list[dict[str, str]]) -> list[dict[str, str]]:
         zone = self._zone_id(ctx)
         return [r for r in records
-                if not self._present(get_record(ctx, zone, r["Name"], r["Type"]), r)]
+                if not self._present(first_record(ctx, zone, r["Name"], r["Type"],
+                                                      reader=self.name), r)]
 
     def _upsert(self, ctx: StepContext, records: list[dict[str, str]]) -> None:
         # Journalled first: if the certificate is deleted and the run stops before

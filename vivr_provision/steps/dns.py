@@ -108,6 +108,29 @@ def get_record(ctx: StepContext, zone_id: str, name: str, record_type: str,
     return None
 
 
+def first_record(ctx: StepContext, zone_id: str, name: str, record_type: str,
+                 set_identifier: str | None = None, *, reader: str) -> dict[str, Any] | None:
+    """:func:`get_record` for step ``reader``'s first look: one listing of the zone
+    answers every records step of the run (:mod:`vivr_provision.batch_reads`); a
+    record the listing lacks, or a second look, is read on its own."""
+    zone = bare_zone_id(zone_id)
+
+    def listing() -> dict[str, dict[str, Any]]:
+        return {_record_key(_unescape(r["Name"]), r["Type"], r.get("SetIdentifier")): r
+                for r in list_records(ctx, zone)}
+
+    batched = ctx.reads.take(("route53", zone, "records"),
+                             _record_key(fqdn(name), record_type, set_identifier), listing,
+                             reader)
+    if batched is not None:
+        return dict(batched)
+    return get_record(ctx, zone, name, record_type, set_identifier)
+
+
+def _record_key(name: str, record_type: str, set_identifier: str | None) -> str:
+    return f"{name}|{record_type}|{set_identifier or ''}"
+
+
 def list_records(ctx: StepContext, zone_id: str) -> list[dict[str, Any]]:
     """Every record set of a zone (paginated)."""
     pages = ctx.client("route53").get_paginator("list_resource_record_sets").paginate(

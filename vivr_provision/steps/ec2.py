@@ -121,7 +121,7 @@ class Ec2Step(Step):
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
         batched = ctx.reads.take(("ec2", self.region, self.kind.describe), resource_id,
-                                 lambda: self._ours(ctx))
+                                 lambda: self._ours(ctx), self.name)
         if batched is not None:
             return self._resource(dict(batched))
         try:

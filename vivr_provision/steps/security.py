@@ -199,7 +199,7 @@ class SecurityGroupRulesStep(Ec2Step):
             return None
         group_id = self._group_id(ctx)
         batched = ctx.reads.take(("ec2", self.region, self.family), group_id,
-                                 lambda: self._site_rules(ctx))
+                                 lambda: self._site_rules(ctx), self.name)
         try:
             rules = (list(batched["rules"]) if batched is not None
                      else self._current(ctx, group_id))

@@ -26,8 +26,8 @@ from vivr_provision.steps.dns import (
     ZONE_STEP,
     bare_zone_id,
     change_records,
+    first_record,
     fqdn,
-    get_record,
 )
 from vivr_provision.steps.kinds import HOSTED_ZONE
 
@@ -154,8 +154,9 @@ class RecordStep(Step):
     def _read(self, ctx: StepContext, zone_id: str) -> Resource | None:
         records: dict[str, dict[str, Any] | None] = {}
         for slot, record_type, set_identifier in self.slots():
-            records[slot] = absent_on(HOSTED_ZONE.not_found, get_record, ctx, zone_id,
-                                      self.record_name, record_type, set_identifier)
+            records[slot] = absent_on(HOSTED_ZONE.not_found, first_record, ctx, zone_id,
+                                      self.record_name, record_type, set_identifier,
+                                      reader=self.name)
         if not any(records.values()):
             return None
         zone = bare_zone_id(zone_id)
