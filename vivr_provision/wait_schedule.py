@@ -7,7 +7,12 @@ not AWS, made a production apply 20x its critical path).  The schedule here
 reads the step's expected duration (AWS's typical figure,
 :mod:`vivr_provision.steps.durations`), never the emulator's:
 
-* the first poll is at once (a resource already ready costs one call);
+* the first poll is at once (a resource already ready costs one call), the
+  second after ``floor_s``: many operations settle in seconds whatever their
+  typical figure (deleting what is already going, a small modification,
+  every resource of the sandbox without a timing profile), and one early
+  look costs one call where waiting for the sparse schedule would cost up to
+  a whole delay;
 * before the expected end it sleeps ``share`` of the time left, at least
   ``floor_s`` and at most the step's delay, so polls are the delay apart
   early on and close together as the end approaches;
@@ -59,6 +64,8 @@ class WaitSchedule:
 
     def sleep_after(self, elapsed_s: float) -> float:
         """How long to sleep after an unsuccessful poll ``elapsed_s`` into the wait."""
+        if elapsed_s < self.floor_s:
+            return self.floor_s  # the quick second look
         left = self.expected_s - elapsed_s
         wanted = self.share * left if left > 0 else -left
         return min(self.delay_s, max(self.floor_s, wanted))
@@ -66,13 +73,14 @@ class WaitSchedule:
     def max_polls(self, budget_s: float) -> int:
         """An upper bound on the polls of a wait that never succeeds within ``budget_s``.
 
-        At most one poll per delay, plus the halving approach to the expected end
-        (``log2(delay / floor)`` polls) and the doubling back-off after it (as many).
+        At most one poll per delay, plus the quick second look, the halving approach
+        to the expected end (``log2(delay / floor)`` polls) and the doubling back-off
+        after it (as many).
         """
         if self.delay_s <= 0:
             return 1
         steps = math.ceil(math.log2(max(self.delay_s / self.floor_s, 1.0))) if self.floor_s else 0
-        return math.ceil(budget_s / self.delay_s) + 2 * steps + 3
+        return math.ceil(budget_s / self.delay_s) + 2 * steps + 4
 
 
 def scale_from_environment() -> float:

@@ -58,6 +58,10 @@ def _context(time: FakeTime, scale: float = 1.0, **kwargs: Any) -> StepContext:
                        lambda _: None, time, time_scale=scale, clock=time.clock, **kwargs)
 
 
+#: The polls of a wait expecting 10 s, 4 s apart at most, for a resource ready at 20 s.
+SCHEDULE = [0, 2, 6, 8, 10, 12, 14, 18, 22]
+
+
 def _polls(ready_at: float, *, expected_s: float, delay_s: float, budget_s: float = 3600,
            scale: float = 1.0) -> list[float]:
     """The times at which a resource that becomes ready at ``ready_at`` is polled."""
@@ -74,9 +78,10 @@ def _polls(ready_at: float, *, expected_s: float, delay_s: float, budget_s: floa
 
 
 def test_polls_are_the_delay_apart_early_dense_before_the_expected_end_then_back_off() -> None:
-    # expected 10 s, delay 4 s, floor 2 s: half the time left (capped at 4, then 3),
-    # the floor (2, 2) around the end, then as long as it is late (2, 3), capped at 4.
-    assert _polls(20, expected_s=10, delay_s=4) == [0, 4, 7, 9, 11, 13, 16, 20]
+    # expected 10 s, delay 4 s, floor 2 s: a quick second look at the floor (2), half
+    # the time left (4), the floor around the end (2, 2, 2), then as long as it is
+    # late (2, 4), capped at 4.
+    assert _polls(20, expected_s=10, delay_s=4) == SCHEDULE
 
 
 def test_an_rds_create_is_seen_within_the_floor_of_its_expected_end() -> None:
@@ -129,12 +134,12 @@ def test_ctrl_c_interrupts_a_sleep_and_no_poll_follows() -> None:
     with pytest.raises(StepInterrupted, match="interrupted while waiting on rds waiter"):
         _context(time).poll("rds waiter db_instance_available", never, budget_s=3600,
                             delay_s=30, expected_s=900)
-    assert time.now == 100 and count == 4  # at 0, 30, 60, 90
+    assert time.now == 100 and count == 5  # at 0, 2, 32, 62, 92
 
 
 def test_the_time_scale_compresses_the_whole_schedule() -> None:
     scaled = _polls(20 * 0.002, expected_s=10, delay_s=4, scale=0.002)
-    assert scaled == [round(t * 0.002, 6) for t in [0, 4, 7, 9, 11, 13, 16, 20]]
+    assert scaled == [round(t * 0.002, 6) for t in SCHEDULE]
 
 
 def test_the_slot_is_given_back_for_the_whole_wait() -> None:
@@ -237,6 +242,6 @@ def test_a_botocore_waiter_is_driven_one_attempt_at_a_time_on_the_schedule() -> 
     ctx.clients = Clients()  # type: ignore[assignment]
     ctx.wait("rds", "db_instance_available", budget_s=60, delay_s=4, expected_s=10,
              region="us-west-2", DBInstanceIdentifier="vivr-db-dr")
-    assert [at for at, _ in waiter.attempts] == [0, 4, 7, 9, 11, 13, 16, 20]
+    assert [at for at, _ in waiter.attempts] == SCHEDULE
     assert waiter.attempts[0][1] == {"WaiterConfig": {"Delay": 0, "MaxAttempts": 1},
                                      "DBInstanceIdentifier": "vivr-db-dr"}
