@@ -137,38 +137,75 @@ def _install_policy_backend(kind: _PolicyKind) -> None:
         add_missing(CloudFrontBackend, name, function)
 
 
-def _install_policy_responses(kind: _PolicyKind) -> None:
-    """Response methods (parameters in, botocore shapes out) and URL routes for one kind."""
+@dataclass(frozen=True)
+class EtagRoutes:
+    """What the response side of one ETag-guarded CloudFront type needs: the backend
+    methods it calls (``backend_prefix`` + verb + ``_`` + ``method``), its reply keys,
+    its URL path and the response method names botocore's operations map to."""
+
+    backend_prefix: str
+    method: str
+    body: str
+    config: str
+    path: str
+    get: str
+    get_config: str
+    list_name: str
+
+
+def install_etag_responses(routes: EtagRoutes, r_list: Callable[[Any], Any]) -> None:
+    """Response methods (parameters in, botocore shapes out) and URL routes for the
+    create / get / get-config / update / delete of one type, plus its ``r_list``."""
     from moto.cloudfront import urls
     from moto.cloudfront.responses import CloudFrontResponse
     from moto.core.responses import ActionResult, EmptyResult
 
     def backend_call(response: Any, verb: str) -> Any:
-        return getattr(response.backend, f"{verb}_{kind.method}")
+        return getattr(response.backend, f"{routes.backend_prefix}{verb}_{routes.method}")
+
+    def body(found: Any) -> dict[str, Any]:
+        return {"Id": found.id, "LastModifiedTime": found.last_modified_time,
+                routes.config: found.config}
 
     def r_create(self: Any) -> Any:
-        found = backend_call(self, "create")(self._get_param(kind.config_key, {}))
-        location = f"https://cloudfront.amazonaws.com/2020-05-31/{kind.path}/{found.id}"
-        return ActionResult({kind.noun: found.body(kind), "ETag": found.etag,
+        found = backend_call(self, "create")(self._get_param(routes.config, {}))
+        location = f"https://cloudfront.amazonaws.com/2020-05-31/{routes.path}/{found.id}"
+        return ActionResult({routes.body: body(found), "ETag": found.etag,
                              "Location": location})
 
     def r_get(self: Any) -> Any:
         found = backend_call(self, "get")(self._get_param("Id"))
-        return ActionResult({kind.noun: found.body(kind), "ETag": found.etag})
+        return ActionResult({routes.body: body(found), "ETag": found.etag})
 
     def r_get_config(self: Any) -> Any:
         found = backend_call(self, "get")(self._get_param("Id"))
-        return ActionResult({kind.config_key: found.config, "ETag": found.etag})
+        return ActionResult({routes.config: found.config, "ETag": found.etag})
 
     def r_update(self: Any) -> Any:
         found = backend_call(self, "update")(self._get_param("Id"),
-                                             self._get_param(kind.config_key, {}),
+                                             self._get_param(routes.config, {}),
                                              self._get_param("IfMatch"))
-        return ActionResult({kind.noun: found.body(kind), "ETag": found.etag})
+        return ActionResult({routes.body: body(found), "ETag": found.etag})
 
     def r_delete(self: Any) -> Any:
         backend_call(self, "delete")(self._get_param("Id"), self._get_param("IfMatch"))
         return EmptyResult()
+
+    for name, function in [(f"create_{routes.method}", r_create), (routes.get, r_get),
+                           (routes.get_config, r_get_config),
+                           (f"update_{routes.method}", r_update),
+                           (f"delete_{routes.method}", r_delete),
+                           (routes.list_name, r_list)]:
+        add_missing(CloudFrontResponse, name, function)
+    # Server-mode routes; the operation is then matched by botocore's own URI model.
+    for suffix in ("", "/(?P<Id>[^/]+)", "/(?P<Id>[^/]+)/config"):
+        urls.url_paths.setdefault(f"{{0}}/2020-05-31/{routes.path}{suffix}$",
+                                  CloudFrontResponse.dispatch)
+
+
+def _install_policy_responses(kind: _PolicyKind) -> None:
+    """The policy kinds' responses; their list takes ``Type`` (custom or managed)."""
+    from moto.core.responses import ActionResult
 
     def r_list(self: Any) -> Any:
         found = getattr(self.backend, f"list_{kind.plural}")(self._get_param("Type"))
@@ -177,16 +214,9 @@ def _install_policy_responses(kind: _PolicyKind) -> None:
             "MaxItems": self._get_int_param("MaxItems") or 100, "Quantity": len(items),
             "Items": items or None}})
 
-    for name, function in [(f"create_{kind.method}", r_create), (f"get_{kind.method}", r_get),
-                           (f"get_{kind.method}_config", r_get_config),
-                           (f"update_{kind.method}", r_update),
-                           (f"delete_{kind.method}", r_delete),
-                           (f"list_{kind.plural}", r_list)]:
-        add_missing(CloudFrontResponse, name, function)
-    # Server-mode routes; the operation is then matched by botocore's own URI model.
-    for suffix in ("", "/(?P<Id>[^/]+)", "/(?P<Id>[^/]+)/config"):
-        urls.url_paths.setdefault(f"{{0}}/2020-05-31/{kind.path}{suffix}$",
-                                  CloudFrontResponse.dispatch)
+    install_etag_responses(EtagRoutes(
+        "", kind.method, kind.noun, kind.config_key, kind.path, f"get_{kind.method}",
+        f"get_{kind.method}_config", f"list_{kind.plural}"), r_list)
 
 
 def _fix_cloudfront_policies() -> None:

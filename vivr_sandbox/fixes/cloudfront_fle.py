@@ -7,7 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vivr_sandbox.fixes.cloudfront import _behaviours_of, _cloudfront_error
+from vivr_sandbox.fixes.cloudfront import (
+    EtagRoutes,
+    _behaviours_of,
+    _cloudfront_error,
+    install_etag_responses,
+)
 from vivr_sandbox.fixes.patching import add_missing, wrap
 
 
@@ -44,10 +49,6 @@ class _FleResource:
     config: dict[str, Any]
     last_modified_time: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def body(self, kind: _FleKind) -> dict[str, Any]:
-        return {"Id": self.id, "LastModifiedTime": self.last_modified_time,
-                kind.config: self.config}
 
     def summary(self, kind: _FleKind) -> dict[str, Any]:
         """The list item: the config's members but CallerReference (botocore summaries)."""
@@ -170,36 +171,8 @@ def _install_backend(kind: _FleKind) -> None:
 
 
 def _install_responses(kind: _FleKind) -> None:
-    from moto.cloudfront import urls
-    from moto.cloudfront.responses import CloudFrontResponse
-    from moto.core.responses import ActionResult, EmptyResult
-
-    def backend_call(response: Any, verb: str) -> Any:
-        return getattr(response.backend, f"vivr_{verb}_{kind.method}")
-
-    def r_create(self: Any) -> Any:
-        found = backend_call(self, "create")(self._get_param(kind.config, {}))
-        location = f"https://cloudfront.amazonaws.com/2020-05-31/{kind.path}/{found.id}"
-        return ActionResult({kind.body: found.body(kind), "ETag": found.etag,
-                             "Location": location})
-
-    def r_get(self: Any) -> Any:
-        found = backend_call(self, "get")(self._get_param("Id"))
-        return ActionResult({kind.body: found.body(kind), "ETag": found.etag})
-
-    def r_get_config(self: Any) -> Any:
-        found = backend_call(self, "get")(self._get_param("Id"))
-        return ActionResult({kind.config: found.config, "ETag": found.etag})
-
-    def r_update(self: Any) -> Any:
-        found = backend_call(self, "update")(self._get_param("Id"),
-                                             self._get_param(kind.config, {}),
-                                             self._get_param("IfMatch"))
-        return ActionResult({kind.body: found.body(kind), "ETag": found.etag})
-
-    def r_delete(self: Any) -> Any:
-        backend_call(self, "delete")(self._get_param("Id"), self._get_param("IfMatch"))
-        return EmptyResult()
+    """The FLE kinds' responses (cloudfront.py's shared ETag plumbing), and their list."""
+    from moto.core.responses import ActionResult
 
     def r_list(self: Any) -> Any:
         found = getattr(self.backend, f"vivr_list_{kind.plural}")()
@@ -211,15 +184,9 @@ def _install_responses(kind: _FleKind) -> None:
     # Operation names as botocore spells them (GetFieldLevelEncryption returns the
     # body of a config, GetFieldLevelEncryptionConfig its config).
     get_config_name = f"get_{kind.method}_config" if kind is _PROFILE else f"get_{kind.method}"
-    for name, function in [(f"create_{kind.method}", r_create), (f"get_{kind.get}", r_get),
-                           (get_config_name, r_get_config),
-                           (f"update_{kind.method}", r_update),
-                           (f"delete_{kind.method}", r_delete),
-                           (f"list_{kind.plural}", r_list)]:
-        add_missing(CloudFrontResponse, name, function)
-    for suffix in ("", "/(?P<Id>[^/]+)", "/(?P<Id>[^/]+)/config"):
-        urls.url_paths.setdefault(f"{{0}}/2020-05-31/{kind.path}{suffix}$",
-                                  CloudFrontResponse.dispatch)
+    install_etag_responses(EtagRoutes(
+        "vivr_", kind.method, kind.body, kind.config, kind.path, f"get_{kind.get}",
+        get_config_name, f"list_{kind.plural}"), r_list)
 
 
 def _fix_cloudfront_field_level_encryption() -> None:
