@@ -20,6 +20,12 @@ Why it is safe:
   missing item is never taken for a deleted resource.
 * A batch call AWS refuses (a filter the account's policy denies) leaves
   the batch empty: every step then reads its own, as before.
+* Drift seen on a batch answer is confirmed before anything is written:
+  the engine finds the step's resource again (now read directly, since the
+  batch serves each reader once) and compares again
+  (:meth:`BatchReads.served_to`).  So a batch may come from an eventually
+  consistent API (the tagging API, IAM): a stale answer costs one read,
+  never a write.
 """
 
 from __future__ import annotations
@@ -47,6 +53,14 @@ class BatchReads:
         self._batches: dict[Hashable, _Batch] = {}
         self.loads = 0
         self.served = 0
+        #: Items handed out, per reader.
+        self._served_to: dict[str, int] = {}
+
+    def served_to(self, reader: str) -> int:
+        """How many items ``reader`` has been handed so far (a count the engine compares
+        before and after a step's find and diff, to know whether they read a batch)."""
+        with self._lock:
+            return self._served_to.get(reader, 0)
 
     def take(self, key: Hashable, ident: str,
              load: Callable[[], Mapping[str, Mapping[str, Any]]],
@@ -68,5 +82,7 @@ class BatchReads:
             item = batch.items.get(ident)
             if item is not None:
                 batch.served.add((reader, ident))
-                self.served += 1
+                with self._lock:
+                    self.served += 1
+                    self._served_to[reader] = self._served_to.get(reader, 0) + 1
             return item

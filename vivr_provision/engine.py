@@ -623,7 +623,7 @@ class Engine:
 
     def _apply_step(self, step: Step, priority: float) -> StepResult:
         record = self._record(step.name)
-        resource = step.find(self.ctx, record.resource_id)
+        resource, diff = self._find_and_diff(step, record.resource_id)
         changes: list[Change] = []
         if resource is None:
             self._check_approved(step, "create", [])
@@ -635,7 +635,6 @@ class Engine:
                 resource, changes = self._converge(step, priority, resource,
                                                    step.diff(self.ctx, resource))
         else:
-            diff = step.diff(self.ctx, resource)
             replace = [c for c in diff if c.replace]
             self._check_approved(step, "replace" if replace else "update" if diff else "no-op",
                                  diff)
@@ -946,14 +945,37 @@ class Engine:
                     return False
         return True
 
-    def _observe(self, step: Step) -> tuple[Resource | None, list[Change]]:
-        record = self.state.steps.get(step.name)
-        resource = step.find(self.ctx, record.resource_id if record else None)
+    def _find_and_diff(self, step: Step, resource_id: str | None
+                       ) -> tuple[Resource | None, list[Change]]:
+        """The step's resource and its drift; drift seen through a batch answer is
+        confirmed by a direct read before anyone acts on it.
+
+        A first lookup may be answered from a batch (batch_reads.py), and some
+        batches come from eventually consistent APIs (the tagging API, IAM's
+        account listing).  Finding the resource again reads it directly (the
+        batch serves each reader once), so a stale batch answer costs one read,
+        never a write; one that shows no drift is taken as it is.
+        """
+        served = self.ctx.reads.served_to(step.name)
+        resource = step.find(self.ctx, resource_id)
         if resource is None:
             return None, []
-        with self._lock:
-            self._outputs[step.name] = step.outputs(resource)
-        return resource, step.diff(self.ctx, resource)
+        diff = step.diff(self.ctx, resource)
+        if diff and self.ctx.reads.served_to(step.name) > served:
+            again = step.find(self.ctx, resource_id)
+            if again is None:
+                return None, []
+            resource, diff = again, step.diff(self.ctx, again)
+            log.info("step.drift_confirmed", step=step.name, remaining=len(diff))
+        return resource, diff
+
+    def _observe(self, step: Step) -> tuple[Resource | None, list[Change]]:
+        record = self.state.steps.get(step.name)
+        resource, diff = self._find_and_diff(step, record.resource_id if record else None)
+        if resource is not None:
+            with self._lock:
+                self._outputs[step.name] = step.outputs(resource)
+        return resource, diff
 
     def _missing_dependency(self, step: Step) -> bool:
         return any(self._outputs_of(dep) is None for dep in step.depends_on())

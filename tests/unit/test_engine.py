@@ -469,3 +469,63 @@ def test_an_update_answered_already_done_is_judged_by_a_fresh_description(
     assert report.ok is ok
     assert cloud.resources["fake.a"]["size"] == 3
     assert cloud.calls.count(("update", "fake.a")) == 1
+
+
+class BatchedStep(FakeStep):
+    """Finds its resource in a batch listing first (a stale copy the test chooses),
+    and reads it directly once the batch has served it (batch_reads.py)."""
+
+    def __init__(self, config: PlatformConfig, key: str, cloud: Cloud,
+                 listing: dict[str, dict[str, Any]]) -> None:
+        super().__init__(config, key, cloud)
+        self.listing = listing
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        item = ctx.reads.take(("fake", "listing"), self.name, lambda: self.listing, self.name)
+        if item is not None:
+            return Resource(item["id"], dict(item))
+        self.cloud.calls.append(("describe", self.name))
+        return super().describe_by_id(ctx, resource_id)
+
+
+@pytest.mark.parametrize("run", ["apply", "plan", "refresh"])
+def test_drift_seen_in_a_stale_batch_is_confirmed_by_a_direct_read_before_any_write(
+        config: PlatformConfig, tmp_path: Path, run: str) -> None:
+    cloud = Cloud()
+    engine, _ = make_engine(config, [FakeStep(config, "a", cloud)], tmp_path)
+    engine.apply()
+    # The batch (an eventually consistent listing) still shows an older size.
+    stale = {"fake.a": {"id": "id-fake.a", "size": 7}}
+    engine, _ = make_engine(config, [BatchedStep(config, "a", cloud, stale)], tmp_path)
+    cloud.calls.clear()
+    report = getattr(engine, run)()
+    action = {r.step: r for r in report.results}["fake.a"]
+    assert action.action in ("unchanged", "no-op", "ok")
+    assert not action.changes
+    assert cloud.calls == [("describe", "fake.a")]
+
+
+def test_drift_confirmed_by_the_direct_read_is_converged(config: PlatformConfig,
+                                                         tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, _ = make_engine(config, [FakeStep(config, "a", cloud)], tmp_path)
+    engine.apply()
+    cloud.resources["fake.a"]["size"] = 7
+    listing = {"fake.a": {"id": "id-fake.a", "size": 7}}
+    engine, _ = make_engine(config, [BatchedStep(config, "a", cloud, listing)], tmp_path)
+    cloud.calls.clear()
+    report = engine.apply()
+    assert {r.step: r.action for r in report.results}["fake.a"] == "updated"
+    assert cloud.calls == [("describe", "fake.a"), ("update", "fake.a")]
+
+
+def test_a_batch_answer_without_drift_is_taken_as_it_is(config: PlatformConfig,
+                                                        tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, _ = make_engine(config, [FakeStep(config, "a", cloud)], tmp_path)
+    engine.apply()
+    listing = {"fake.a": {"id": "id-fake.a", "size": 1}}
+    engine, _ = make_engine(config, [BatchedStep(config, "a", cloud, listing)], tmp_path)
+    cloud.calls.clear()
+    engine.apply()
+    assert cloud.calls == []
