@@ -12,6 +12,9 @@ Why it is shaped this way:
   the count per state, then the running steps come in the order that
   matters (calling, waiting longest first, reading, queued), and the view
   never grows past the terminal: what does not fit is counted in one line.
+* Beside the elapsed time it shows how long the run still has to go, from
+  AWS's typical durations along the longest remaining path
+  (:mod:`vivr_provision.eta`), when the command gives one.
 * The model (:class:`Board`) is kept apart from the drawing
   (:class:`ProgressView`) and takes a clock, so both are tested without a
   terminal or real time.
@@ -30,11 +33,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from vivr_provision.eta import RemainingPath
 
 #: Running states in the order their rows are shown (and counted in the header).
 RUNNING = ("calling", "waiting", "reading", "queued")
@@ -70,11 +76,16 @@ class Row:
 class Board:
     """Where each step is, from the engine's notifications (thread-safe)."""
 
-    def __init__(self, total: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, total: int, clock: Callable[[], float] = time.monotonic,
+                 eta: RemainingPath | None = None) -> None:
         self.total = total
         self.clock = clock
         self.started = clock()
+        self.eta = eta
         self._rows: dict[str, Row] = {}
+        #: Steps that called AWS: (verb, when they first did), and those that are over.
+        self._began: dict[str, tuple[str, float]] = {}
+        self._over: set[str] = set()
         self.done = 0
         self.failed = 0
         self.stopped = 0
@@ -88,6 +99,8 @@ class Board:
             state = PHASES.get(phase)
             if state is None:  # a result action: the step is over
                 self._rows.pop(step, None)
+                self._began.pop(step, None)
+                self._over.add(step)
                 if phase in FAILED:
                     self.failed += 1
                 elif phase in STOPPED:
@@ -97,6 +110,9 @@ class Board:
                 return
             row = self._rows.get(step)
             verb = VERBS.get(phase, row.verb if row else "")
+            if state in ("calling", "waiting"):
+                began = self._began.get(step)
+                self._began[step] = (verb, began[1] if began else now)
             if row is None or row.state != state:
                 self._rows[step] = Row(step, state, now, verb)
                 self._widest = max(self._widest, len(step))
@@ -114,21 +130,38 @@ class Board:
         rows = self.running()
         return {state: sum(1 for r in rows if r.state == state) for state in RUNNING}
 
+    def left(self) -> float | None:
+        """Seconds the run still has to go on AWS's typical durations; None without an
+        estimate, or once every step still running is later than AWS usually is."""
+        if self.eta is None:
+            return None
+        now = self.clock()
+        with self._lock:
+            over = set(self._over)
+            began = {step: (verb, now - since) for step, (verb, since) in self._began.items()}
+        seconds = self.eta.remaining(over, began)
+        return seconds if seconds >= 1 else None
+
     def header(self, title: str, width: int) -> str:
-        """``apply 1m12s · done 40/107 · calling 3 · waiting 2 · reading 0 · queued 5 · failed 0``.
+        """``apply 1m12s ~14m left  done 40/107 · calling 3 · waiting 2 · reading 0 · ...``.
 
         When that is wider than the terminal, running states at zero are left
-        out first, then ``failed 0``.
+        out first, then ``failed 0``, then the estimate.
         """
-        lead = " ".join(p for p in (title, duration(self.clock() - self.started)) if p)
+        left = self.left()
+        lead = " ".join(p for p in (title, duration(self.clock() - self.started),
+                                    f"~{duration(left)} left" if left else "") if p)
         running = [(f"{state} {n}", n) for state, n in self.counts().items()]
         ended = [(f"failed {self.failed}", self.failed)]
         if self.stopped:
             ended.append((f"interrupted {self.stopped}", self.stopped))
         done = [(f"done {self.done}/{self.total}", 1)]
-        for parts in (done + running + ended, done + [p for p in running if p[1]] + ended,
-                      done + [p for p in running + ended if p[1]]):
-            line = "  ".join([lead, " · ".join(text for text, _ in parts)])
+        short = " ".join(p for p in (title, duration(self.clock() - self.started)) if p)
+        for head, parts in ((lead, done + running + ended),
+                            (lead, done + [p for p in running if p[1]] + ended),
+                            (lead, done + [p for p in running + ended if p[1]]),
+                            (short, done + [p for p in running + ended if p[1]])):
+            line = "  ".join([head, " · ".join(text for text, _ in parts)])
             if len(line) <= width:
                 break
         return line
@@ -193,8 +226,9 @@ class ProgressView:
     """
 
     def __init__(self, total: int, console: Console, title: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.board = Board(total, clock)
+                 clock: Callable[[], float] = time.monotonic,
+                 eta: RemainingPath | None = None) -> None:
+        self.board = Board(total, clock, eta)
         #: What is drawn: the board sized to the console at each refresh.
         self.renderable = _Drawing(self.board, title)
         self._console = console

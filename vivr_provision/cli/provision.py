@@ -117,7 +117,9 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
             _review(run, reviewed, backup_notice(run, reviewed, targets))
         # dr.backups.before_apply: a snapshot first when the database changes (cli/backup.py).
         backup_before_apply(run, state, reviewed, targets, prune=yes)
-        with run.progress(len(run.graph.select(targets, upward=True))) as view:
+        selected = run.graph.select(targets, upward=True)
+        with run.progress(len(selected),
+                          eta=run.remaining_path(state, selected, "apply")) as view:
             engine = run.engine(state, parallelism, view)
             if reviewed is not None:
                 engine.bind_plan(approved(reviewed))
@@ -152,7 +154,8 @@ def _apply_saved(options: CommandOptions, path: Path, parallelism: int, show_all
             run.resolve_catalog(state)
             backup_before_apply(run, state, saved, saved.targets, prune=True)  # reviewed
         selected = run.graph.select(saved.targets, upward=saved.kind == "apply")
-        with run.progress(len(selected)) as view:
+        with run.progress(len(selected), eta=run.remaining_path(
+                state, selected, "apply" if saved.kind == "apply" else "destroy")) as view:
             engine = run.engine(state, parallelism, view, choices)
             engine.bind_plan(approved(saved))
             report = (engine.apply(saved.targets) if saved.kind == "apply"
@@ -273,7 +276,8 @@ def destroy(options: CommandOptions, targets: tuple[str, ...], parallelism: int,
                 "still leave a final snapshot unless --skip-final-snapshot)")
         if not yes:
             _confirm_destroy(run, reviewed, choices)
-        with run.progress(len(selected)) as view:
+        with run.progress(len(selected),
+                          eta=run.remaining_path(state, selected, "destroy")) as view:
             engine = run.engine(state, parallelism, view, choices)
             engine.bind_plan(approved(reviewed))
             report = engine.destroy(targets)

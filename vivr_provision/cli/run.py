@@ -23,6 +23,7 @@ from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import DestroyOptions
 
 if TYPE_CHECKING:  # plan models and rich load where they are used (`graph` needs neither)
+    from vivr_provision.eta import RemainingPath
     from vivr_provision.plan import Kind, Plan
     from vivr_provision.progress import ProgressView
 
@@ -82,8 +83,23 @@ class Run:
         engine.ctx.catalog = self.catalog
         return engine
 
+    def remaining_path(self, state: State, selected: set[str],
+                       direction: Literal["apply", "destroy"]) -> RemainingPath:
+        """What the live view estimates the time left from (:mod:`vivr_provision.eta`)."""
+        from vivr_provision.eta import RemainingPath
+        from vivr_provision.wait_schedule import scale_from_environment
+
+        graph = self.graph
+        made = {name for name, record in state.steps.items()
+                if record.status == "ready" and record.resource_id}
+        return RemainingPath.of({n: graph.steps[n] for n in selected},
+                                graph.deps if direction == "apply" else graph.dependents,
+                                graph.order, direction, made=made,
+                                scale=scale_from_environment())
+
     @contextmanager
-    def progress(self, total: int, command: str = "") -> Iterator[ProgressView | None]:
+    def progress(self, total: int, command: str = "",
+                 eta: RemainingPath | None = None) -> Iterator[ProgressView | None]:
         """The live view of ``total`` selected steps, on a terminal; None elsewhere.
 
         ``total`` is what the run selected (``len(run.graph.select(targets, ...))``),
@@ -99,7 +115,8 @@ class Run:
                 and self.options.json_logs is not True):
             context = click.get_current_context(silent=True)
             title = command or (context.info_name if context else None) or ""
-            with ProgressView(total, Console(stderr=True, emoji=False), title) as view:
+            with ProgressView(total, Console(stderr=True, emoji=False), title,
+                              eta=eta) as view:
                 yield view
         else:
             with nullcontext():
