@@ -188,3 +188,18 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 @pytest.fixture
 def aws(sandbox: SandboxServer, tmp_path: Path) -> Aws:
     return Aws(sandbox, new_account(), tmp_path)
+
+
+@pytest.fixture(scope="session")
+def applied_production(sandbox: SandboxServer,
+                       tmp_path_factory: pytest.TempPathFactory) -> Aws:
+    """An account holding a whole production apply, made once per test process.
+
+    A whole apply is the suite's most expensive step, so tests that only
+    read it (a reference inventory, a no-op apply's call count) share one.
+    Tests must leave it as they found it: read it, or apply with no change.
+    """
+    applied = Aws(sandbox, new_account(), tmp_path_factory.mktemp("applied-production"))
+    result = applied.cli("apply", "--yes")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return applied

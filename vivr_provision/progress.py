@@ -65,6 +65,15 @@ def duration(seconds: float) -> str:
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
+def estimate(seconds: float) -> str:
+    """``~40s``, ``~24m``, ``~1h05m``: an estimate to the minute, since it is no finer."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"~{whole}s"
+    minutes = round(seconds / 60)
+    return f"~{minutes}m" if minutes < 60 else f"~{minutes // 60}h{minutes % 60:02d}m"
+
+
 @dataclass
 class Row:
     step: str
@@ -143,14 +152,14 @@ class Board:
         return seconds if seconds >= 1 else None
 
     def header(self, title: str, width: int) -> str:
-        """``apply 1m12s ~14m left  done 40/107 · calling 3 · waiting 2 · reading 0 · ...``.
+        """``apply 1m12s eta ~14m  done 40/107 · calling 3 · waiting 2 · reading 0 · ...``.
 
         When that is wider than the terminal, running states at zero are left
         out first, then ``failed 0``, then the estimate.
         """
         left = self.left()
         lead = " ".join(p for p in (title, duration(self.clock() - self.started),
-                                    f"~{duration(left)} left" if left else "") if p)
+                                    f"eta {estimate(left)}" if left else "") if p)
         running = [(f"{state} {n}", n) for state, n in self.counts().items()]
         ended = [(f"failed {self.failed}", self.failed)]
         if self.stopped:

@@ -12,12 +12,11 @@ create that takes no idempotency token), and a destroy must leave nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Aws, new_account
+from tests.conftest import Aws
 from vivr_sandbox.faults import FaultPlan, FaultProxy, FaultRates
 
 pytestmark = pytest.mark.e2e
@@ -59,14 +58,12 @@ def _counts(listing: dict[str, Any]) -> dict[str, int]:
 
 
 def test_every_call_of_a_whole_apply_and_destroy_losing_its_first_answer(
-        aws: Aws, lossy: Lossy, tmp_path: Path) -> None:
+        aws: Aws, lossy: Lossy, applied_production: Aws) -> None:
     """Each operation of a production apply, then of a destroy, has its first answer
     lost after the sandbox applied it: the runs succeed, the account holds what a clean
     apply builds (no twin of a create without idempotency token), and nothing is left."""
     before = aws.inventory()
-    (tmp_path / "reference").mkdir()
-    reference = Aws(aws.sandbox, new_account(), tmp_path / "reference")
-    assert reference.cli("apply").returncode == 0
+    reference = applied_production  # a clean apply of the same config
     proxy = lossy()
     applied = _run(aws, proxy, "apply")
     assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]
@@ -87,13 +84,11 @@ def test_every_call_of_a_whole_apply_and_destroy_losing_its_first_answer(
 
 
 def test_a_whole_apply_and_destroy_on_a_throttling_failing_lossy_network(
-        aws: Aws, tmp_path: Path) -> None:
+        aws: Aws, applied_production: Aws) -> None:
     """One seed of bench/faulted_runs.py in the suite: 10 % throttling, 2 % 5xx, 1 %
     requests dropped, 1 % answers lost, on every request of apply and of destroy."""
     before = aws.inventory()
-    (tmp_path / "reference").mkdir()
-    reference = Aws(aws.sandbox, new_account(), tmp_path / "reference")
-    assert reference.cli("apply").returncode == 0
+    reference = applied_production  # a clean apply of the same config
     rates = FaultRates.parse("throttle=0.1,error=0.02,drop=0.01,lose=0.01")
     proxy = FaultProxy(aws.sandbox.url, FaultPlan(rates, seed=3)).start()
     try:

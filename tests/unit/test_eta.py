@@ -11,7 +11,7 @@ from tests.unit.test_progress import Clock
 from vivr_provision.config import PlatformConfig, load_config
 from vivr_provision.engine import StepGraph
 from vivr_provision.eta import OWN_CALLS_S, RemainingPath
-from vivr_provision.progress import Board
+from vivr_provision.progress import Board, estimate
 from vivr_provision.steps import build_steps
 
 
@@ -77,6 +77,11 @@ def test_a_time_scaled_sandbox_scales_aws_durations_but_not_the_calls(
     assert path.remaining(before, {}) == pytest.approx(12 * 60 * 0.01 + OWN_CALLS_S)
 
 
+def test_estimates_read_to_the_minute() -> None:
+    assert [estimate(s) for s in (0.4, 40, 89, 1450, 3900)] == \
+        ["~0s", "~40s", "~1m", "~24m", "~1h05m"]
+
+
 def test_the_header_shows_the_time_left_and_drops_it_last_when_narrow(
         graph: StepGraph, tmp_path: Path) -> None:
     clock = Clock()
@@ -87,10 +92,10 @@ def test_the_header_shows_the_time_left_and_drops_it_last_when_narrow(
     board.update("cache", "calling")
     board.update("cache", "waiting")
     clock.now += 300
-    assert board.header("apply", 80).startswith("apply 5m00s ~7m01s left  done ")
+    assert board.header("apply", 80).startswith("apply 5m00s eta ~7m  done ")
     clock.now += 600
-    assert "left" not in board.header("apply", 80), "late: no estimate"
-    assert "left" not in Board(total=1, clock=clock).header("apply", 80)
+    assert "eta" not in board.header("apply", 80), "late: no estimate"
+    assert "eta" not in Board(total=1, clock=clock).header("apply", 80)
     fresh = Board(total=2, clock=clock, eta=_path(graph, ["cache"]))
-    assert "left  done 0/2" in fresh.header("apply", 80)
-    assert fresh.header("apply", 30) == "apply 0s  done 0/2"
+    assert fresh.header("apply", 80).startswith("apply 0s eta ~12m  done 0/2")
+    assert fresh.header("apply", 26) == "apply 0s  done 0/2"
