@@ -497,13 +497,11 @@ def test_a_container_we_did_not_define_is_drift() -> None:
 
 
 def _expect_latest(aws: StubbedAws, described: dict[str, Any]) -> None:
-    arn = described["taskDefinitionArn"]
-    aws.expect("ecs", "list_task_definitions", {"taskDefinitionArns": [REVISION_1, arn]},
-               {"familyPrefix": "vivr-app", "status": "ACTIVE"})
+    # The family alone: AWS answers its latest ACTIVE revision, in one call.
     definition = {k: v for k, v in described.items() if k != "tags"}
     aws.expect("ecs", "describe_task_definition",
                {"taskDefinition": definition, "tags": described["tags"]},
-               {"taskDefinition": arn, "include": ["TAGS"]})
+               {"taskDefinition": "vivr-app", "include": ["TAGS"]})
 
 
 def test_a_changed_setting_registers_a_new_revision() -> None:
@@ -561,10 +559,9 @@ def test_tags_alone_are_changed_on_the_current_revision() -> None:
         aws.expect("ecs", "tag_resource", {}, {"resourceArn": REVISION_1,
                                                "tags": ecs_tags(step.tags())})
         described = _registered(step, ctx)
-        aws.expect("ecs", "list_task_definitions", {"taskDefinitionArns": [REVISION_1]})
         aws.expect("ecs", "describe_task_definition",
                    {"taskDefinition": {k: v for k, v in described.items() if k != "tags"},
-                    "tags": described["tags"]})
+                    "tags": described["tags"]}, {"taskDefinition": "vivr-app", "include": ["TAGS"]})
         assert step.update(ctx, Resource(REVISION_1, current), changes).id == REVISION_1
 
 

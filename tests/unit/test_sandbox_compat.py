@@ -74,7 +74,8 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     assert apply_moto_fixes() == first
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
     # 47 + the two CloudFront field-level encryption fixes + the ALB access-log bucket check
-    assert len(first) == 50 and len(set(first)) == 50
+    # + ECS's family-only describe (latest ACTIVE revision)
+    assert len(first) == 51 and len(set(first)) == 51
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
                 "AWS Backup", "EventBridge Scheduler", "KMS", "EC2", "Lambda")
@@ -312,6 +313,24 @@ def test_enhanced_monitoring_reports_its_log_stream_while_it_is_on(client: Clien
 
 
 # --------------------------------------------------------------------------- ECS
+
+def test_ecs_describe_by_family_answers_the_latest_active_revision(client: Client) -> None:
+    ecs = client("ecs")
+    for image in ("nginx:1", "nginx:2"):
+        ecs.register_task_definition(family="vivr-family", containerDefinitions=[
+            {"name": "api", "image": image, "memory": 512}])
+    latest = ecs.describe_task_definition(taskDefinition="vivr-family")["taskDefinition"]
+    assert latest["revision"] == 2
+    ecs.deregister_task_definition(taskDefinition="vivr-family:2")
+    assert ecs.describe_task_definition(
+        taskDefinition="vivr-family")["taskDefinition"]["revision"] == 1
+    assert ecs.describe_task_definition(
+        taskDefinition="vivr-family:2")["taskDefinition"]["status"] == "INACTIVE"
+    ecs.deregister_task_definition(taskDefinition="vivr-family:1")
+    with pytest.raises(ClientError) as raised:
+        ecs.describe_task_definition(taskDefinition="vivr-family")
+    assert raised.value.response["Error"]["Code"] == "ClientException"
+
 
 def test_ecs_service_settles_and_keeps_its_settings(client: Client) -> None:
     ecs, ec2 = client("ecs"), client("ec2")

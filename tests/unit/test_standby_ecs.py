@@ -210,7 +210,12 @@ def test_a_hand_changed_standby_count_is_put_back_no_auto_scaling_owns_it(runnin
     with StubbedAws() as aws:
         ctx = aws.context(config, _outputs(config))
         current = Resource("arn:svc", _running(step, ctx, running))
-        aws.expect("ecs", "describe_task_definition", {"taskDefinition": {}}, region=DR)
+        # The family's latest ACTIVE revision is the one it runs: one read.
+        running_arn = ctx.output("dr.ecs-task-definition", "task_definition_arn")
+        aws.expect("ecs", "describe_task_definition",
+                   {"taskDefinition": {"taskDefinitionArn": running_arn}},
+                   {"taskDefinition": step.ecs_config.task_definition.family,
+                    "include": ["TAGS"]}, region=DR)
         changes = step.diff(ctx, current)
         assert [c.describe() for c in changes if c.field != "task_definition"] == [
             f"desired_count: {running} -> 1 (update)"]

@@ -1,4 +1,5 @@
-"""ECS fixes: service settings AWS reports, tasks that reach RUNNING.
+"""ECS fixes: service settings AWS reports, tasks that reach RUNNING, a family's latest
+ACTIVE revision.
 """
 
 from __future__ import annotations
@@ -99,8 +100,35 @@ def _fix_ecs_running_count() -> None:
         return service
 
 
+def _fix_ecs_describe_family() -> None:
+    """ECS: describe_task_definition by family alone answers the latest ACTIVE revision.
+
+    AWS's DescribeTaskDefinition takes "the family for the latest ACTIVE
+    revision" (API reference, ``taskDefinition``); with no ACTIVE revision
+    it answers ``ClientException``.  moto 5.2.5 answers the highest revision
+    whatever its status, so after the newest revision is deregistered a
+    family-only describe returns an INACTIVE one where AWS returns the
+    newest still ACTIVE.  A family or ``family:revision`` with a revision is
+    left to moto.
+    """
+    from moto.ecs.exceptions import TaskDefinitionNotFoundException
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    @wrap(EC2ContainerServiceBackend, "describe_task_definition")
+    def describe_task_definition(original: Any, self: Any, task_definition_str: str) -> Any:
+        name = task_definition_str.split("/")[-1]
+        if ":" in name:
+            return original(self, task_definition_str)
+        active = [revision for revision, definition in self.task_definitions.get(name, {}).items()
+                  if definition.status == "ACTIVE"]
+        if not active:
+            raise TaskDefinitionNotFoundException()
+        return self.task_definitions[name][max(active)]
+
+
 #: The fixes of this module, in application order.
 FIXES: list[Callable[[], None]] = [
     _fix_ecs_service_settings,
     _fix_ecs_running_count,
+    _fix_ecs_describe_family,
 ]

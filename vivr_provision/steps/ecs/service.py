@@ -37,7 +37,11 @@ from vivr_provision.steps.ecs.common import (
     tier_group_steps,
     tier_subnet_steps,
 )
-from vivr_provision.steps.ecs.task_definition import revision_drift, secret_steps_of
+from vivr_provision.steps.ecs.task_definition import (
+    latest_revision,
+    revision_drift,
+    secret_steps_of,
+)
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 from vivr_provision.steps.kinds import ECS_SERVICE, TASK_DEFINITION
 
@@ -327,14 +331,16 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
         wanted = self._output(ctx, TASK_DEFINITION_STEP, "task_definition_arn")
         if running != wanted:
             return wanted
-        reply = absent_on(TASK_DEFINITION.not_found, self.ecs(ctx).describe_task_definition,
-                          taskDefinition=running)
+        family = self.ecs_config.task_definition.family
+        reply = latest_revision(ctx, self.region, family, self.name)
+        if reply is None or reply["taskDefinition"].get("taskDefinitionArn") != running:
+            reply = absent_on(TASK_DEFINITION.not_found, self.ecs(ctx).describe_task_definition,
+                              taskDefinition=running)
         found = revision_drift(ctx, self.config, reply["taskDefinition"] if reply else {},
                                self.tier)
         if not found:
             return wanted
         paths = ", ".join(c.field for c in found[:3]) + (", ..." if len(found) > 3 else "")
-        family = self.ecs_config.task_definition.family
         return f"a new revision of {family} ({paths})"
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:

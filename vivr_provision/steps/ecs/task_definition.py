@@ -106,6 +106,22 @@ def endpoint_environment(ctx: StepContext, tier: EcsTier) -> dict[str, str]:
     return values
 
 
+def latest_revision(ctx: StepContext, region: str, family: str,
+                    reader: str) -> Mapping[str, Any] | None:
+    """The ``DescribeTaskDefinition`` answer for ``family``'s latest ACTIVE revision (tags
+    included), read once per run and handed once to each reader: the task definition
+    step's first lookup and the service's comparison of the revision it runs.  None:
+    the family has no ACTIVE revision, or ``reader`` already had it (read directly)."""
+    client = ctx.client("ecs", region)
+
+    def load() -> dict[str, Mapping[str, Any]]:
+        reply = absent_on(TASK_DEFINITION.not_found, client.describe_task_definition,
+                          taskDefinition=family, include=["TAGS"])
+        return {family: reply} if reply else {}
+
+    return ctx.reads.take(("ecs", region, "task-definition", family), family, load, reader)
+
+
 def secrets_without_value(ctx: StepContext, tier: EcsTier) -> dict[str, str]:
     """Container variables whose secret has no current value: env var -> secret key."""
     return {entry.env: entry.secret for entry in tier.ecs.task_definition.container.secrets
@@ -297,15 +313,24 @@ class TaskDefinitionStep(EcsStep, NamedStep, KindTaggedStep):
         return Resource(definition["taskDefinitionArn"], definition)
 
     def _latest(self, ctx: StepContext) -> Resource | None:
-        """The latest ACTIVE revision; the family, not one revision, is the resource."""
-        arns = self._active_arns(ctx)
-        if not arns:
+        """The latest ACTIVE revision; the family, not one revision, is the resource.
+
+        ``DescribeTaskDefinition`` given the family alone answers exactly that
+        (API reference, ``taskDefinition``), in one call where listing the
+        family's revisions first took two.  The first read of a run is shared
+        with the service that runs the revision (:func:`latest_revision`).
+        """
+        reply = latest_revision(ctx, self.region, self.task_family, self.name)
+        if reply is None:
+            reply = absent_on(TASK_DEFINITION.not_found, self.ecs(ctx).describe_task_definition,
+                              taskDefinition=self.task_family, include=["TAGS"])
+        if reply is None or reply["taskDefinition"].get("status") != "ACTIVE":
             return None
-        latest = self._describe(ctx, arns[-1])
-        if latest is not None:
-            require_owned(self, f"task definition {arns[-1]}",
-                          tag_map(latest.data.get("tags"), "key", "value"))
-        return latest
+        definition = dict(reply["taskDefinition"])
+        definition["tags"] = reply.get("tags", [])
+        require_owned(self, f"task definition {definition['taskDefinitionArn']}",
+                      tag_map(definition["tags"], "key", "value"))
+        return Resource(definition["taskDefinitionArn"], definition)
 
     def lookup(self, ctx: StepContext) -> Resource | None:
         # A recorded revision may have been superseded (by us or a deploy
