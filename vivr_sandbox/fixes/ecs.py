@@ -116,7 +116,7 @@ def _fix_ecs_describe_family() -> None:
 
     @wrap(EC2ContainerServiceBackend, "describe_task_definition")
     def describe_task_definition(original: Any, self: Any, task_definition_str: str) -> Any:
-        name = task_definition_str.split("/")[-1]
+        name = task_definition_str.rsplit("/", maxsplit=1)[-1]
         if ":" in name:
             return original(self, task_definition_str)
         active = [revision for revision, definition in self.task_definitions.get(name, {}).items()
