@@ -163,12 +163,20 @@ class KindStep(NamedStep, KindTaggedStep):
         """Add what the describe call does not carry (attributes read by another call)."""
         return resource
 
+    def batched_item(self, ctx: StepContext, request: dict[str, Any]) -> Mapping[str, Any] | None:
+        """The item ``request`` reads, from one list call shared by the kind's steps
+        (:mod:`vivr_provision.batch_reads`), or None: read it directly.  A step whose
+        kind can be listed by a server-side filter overrides this."""
+        return None
+
     def _read_kind(self, ctx: StepContext, request: dict[str, Any]) -> Resource | None:
         read = self.kind.read
         assert read is not None
         client = ctx.client(self.kind.service, self.region)
-        reply = absent_on(self.kind.not_found, getattr(client, read.operation), **request)
-        item = jmespath.search(read.item, reply) if reply else None
+        item = self.batched_item(ctx, request)
+        if item is None:
+            reply = absent_on(self.kind.not_found, getattr(client, read.operation), **request)
+            item = jmespath.search(read.item, reply) if reply else None
         if not item or not self.is_live(item):
             return None
         data = dict(item)

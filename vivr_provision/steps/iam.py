@@ -13,6 +13,7 @@ EC2 or RDS for a while.  Consumers retry on that (see ``ROLE_PROPAGATION``).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from vivr_provision.config import PlatformConfig
@@ -23,6 +24,7 @@ from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 from vivr_provision.steps.common import KindStep, absent_on, aws_tags, gone_on
 from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift
+from vivr_provision.steps.iam_reads import ATTACHED, INLINE, PROFILE_ROLES, our_roles
 from vivr_provision.steps.kinds import IAM_ROLE
 from vivr_provision.steps.policy_documents import Labelled, parsed
 from vivr_provision.steps.secret_replicas import DR_KEY_STEP
@@ -363,24 +365,36 @@ class IamRoleStep(KindStep):
         # AWS omits an empty description.
         Field("description", lambda d: d.get("Description"), lambda s, ctx: s.role.description,
               compare="defaulted", default="", apply="update_description"),
-        Field("managed_policies", lambda d: sorted(d["AttachedPolicyArns"]),
+        Field("managed_policies", lambda d: sorted(d[ATTACHED]),
               lambda s, ctx: sorted({managed_policy_arn(n) for n in s.role.managed_policies}),
               compare="unordered", apply="attach_policies"),
-        Field("inline_policy", lambda d: Labelled(d["InlinePolicy"], "differs"),
+        Field("inline_policy", lambda d: Labelled(d[INLINE], "differs"),
               lambda s, ctx: Labelled(s.inline_policy(ctx), "the configured grants"),
               apply="put_inline_policy"),
-        Field("instance_profile", lambda d: d.get("InstanceProfileRoles", UNREPORTED),
+        Field("instance_profile", lambda d: d.get(PROFILE_ROLES, UNREPORTED),
               lambda s, ctx: [s.role.name], apply="ensure_instance_profile"),
     )
 
+    def batched_item(self, ctx: StepContext, request: dict[str, Any]) -> Mapping[str, Any] | None:
+        """The role from the account-wide listings (:mod:`~vivr_provision.steps.iam_reads`),
+        carrying what :meth:`observed` would read, for the first lookup of the run."""
+        return ctx.reads.take(("iam", "roles"), str(request["RoleName"]),
+                              lambda: our_roles(self.iam(ctx), self.tags(), INLINE_POLICY),
+                              self.name)
+
     def observed(self, ctx: StepContext, resource: Resource) -> dict[str, Any]:
-        """The role's description plus the settings only other IAM calls read."""
-        data = {**resource.data, "AttachedPolicyArns": self._attached(ctx),
-                "InlinePolicy": self._inline(ctx)}
-        if self.needs_instance_profile:
+        """The role's description plus the settings only other IAM calls read (a role
+        found in the batch already carries them: :func:`~.iam_reads.role_item`)."""
+        data = dict(resource.data)
+        if ATTACHED not in data:
+            data[ATTACHED] = self._attached(ctx)
+        if INLINE not in data:
+            data[INLINE] = self._inline(ctx)
+        if not self.needs_instance_profile:
+            data.pop(PROFILE_ROLES, None)
+        elif PROFILE_ROLES not in data:
             profile = self._instance_profile(ctx)
-            data["InstanceProfileRoles"] = [r["RoleName"]
-                                            for r in (profile or {}).get("Roles", [])]
+            data[PROFILE_ROLES] = [r["RoleName"] for r in (profile or {}).get("Roles", [])]
         return data
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:

@@ -24,13 +24,14 @@ from typing import Any
 
 from vivr_provision.config import PlatformConfig
 from vivr_provision.config.app import LogGroupConfig, rds_export_group_name
-from vivr_provision.config.standby import dr_rds_log_group_names
+from vivr_provision.config.standby import dr_rds_log_group_names, standby_ecs_built
 from vivr_provision.log import get_logger
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
 from vivr_provision.steps.common import KindTaggedStep, gone_on, read_tags, require_owned
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import LOG_GROUP
+from vivr_provision.steps.list_reads import log_groups_by_name
 from vivr_provision.steps.log_delivery import log_delivery_steps
 
 events = get_logger("vivr.logs")
@@ -66,21 +67,31 @@ class LogGroupStep(KindTaggedStep, NamedStep):
 
     def lookup(self, ctx: StepContext) -> Resource | None:
         """By name through a prefix listing: DescribeLogGroups has no exact-name filter
-        (``logGroupNamePrefix`` also matches longer names), so no :class:`Read` fits."""
+        (``logGroupNamePrefix`` also matches longer names), so no :class:`Read` fits.
+        The run's first lookup takes the group from one call per site that names
+        every group of the site (:func:`site_log_group_names`)."""
+        names = site_log_group_names(self.config, self.site.prefix)
+        batched = ctx.reads.take(("logs", self.region, "groups"), self.group.name,
+                                 lambda: log_groups_by_name(self.logs(ctx), names), self.name)
+        if batched is not None:
+            return self._found(ctx, dict(batched))
         pages = self.logs(ctx).get_paginator("describe_log_groups").paginate(
             logGroupNamePrefix=self.group.name)
         for page in pages:
             for group in page.get("logGroups", []):
                 if group["logGroupName"] == self.group.name:
-                    arn = str(group["arn"]).removesuffix(":*")
-                    tags = read_tags(self.logs(ctx), LOG_GROUP, arn)
-                    if self.adopt_untagged and "ManagedBy" not in tags:
-                        events.info("logs.adopting_untagged_group", step=self.name,
-                                    group=self.group.name)
-                    else:
-                        require_owned(self, f"{LOG_GROUP.noun} {self.group.name}", tags)
-                    return Resource(arn, {**group, "TagMap": tags})
+                    return self._found(ctx, group)
         return None
+
+    def _found(self, ctx: StepContext, group: dict[str, Any]) -> Resource:
+        """The group with its tags, once its ownership is checked."""
+        arn = str(group["arn"]).removesuffix(":*")
+        tags = read_tags(self.logs(ctx), LOG_GROUP, arn)
+        if self.adopt_untagged and "ManagedBy" not in tags:
+            events.info("logs.adopting_untagged_group", step=self.name, group=self.group.name)
+        else:
+            require_owned(self, f"{LOG_GROUP.noun} {self.group.name}", tags)
+        return Resource(arn, {**group, "TagMap": tags})
 
     def key_arn(self, ctx: StepContext) -> str | None:
         return str(ctx.output(self.key_step, "key_arn")) if self.key_step else None
@@ -206,6 +217,22 @@ def rds_export_steps(config: PlatformConfig) -> list[RdsExportLogGroupStep]:
 def rds_export_step_names(config: PlatformConfig, identifier: str) -> tuple[str, ...]:
     """The group steps an instance's step must follow (it exports into them)."""
     return tuple(s.name for s in rds_export_steps(config) if s.identifier == identifier)
+
+
+def site_log_group_names(config: PlatformConfig, site_prefix: str) -> list[str]:
+    """The log groups this config's steps manage on one site (``""`` the primary,
+    ``"dr."`` the DR one): what one batched ``DescribeLogGroups`` of its region names.
+    A group left out here is still found, by its own step's read."""
+    names = [g.name for g in config.logs.groups.values()] if not site_prefix else []
+    names += [s.group.name for s in rds_export_steps(config) if s.site.prefix == site_prefix]
+    if site_prefix and config.dr.enabled:
+        flow = config.dr.network.flow_logs if config.dr.network is not None else None
+        if flow is not None and flow.dr_group_name:
+            names.append(flow.dr_group_name)
+        app = config.dr.standby.app
+        if app is not None and standby_ecs_built(config):
+            names.append(app.log_group.name)
+    return sorted(set(names))
 
 
 def encrypted_log_groups(config: PlatformConfig) -> list[str]:

@@ -95,6 +95,7 @@ from vivr_provision.steps.ecs.common import (
     SERVICE_STEP,
 )
 from vivr_provision.steps.kinds import ALARM, DASHBOARD, REPLICATION_GROUP, SCALING_POLICY, TOPIC
+from vivr_provision.steps.list_reads import alarms_by_prefix, common_prefix
 from vivr_provision.steps.rds_events import rds_event_topic_sites
 
 log = get_logger("vivr.monitoring")
@@ -712,6 +713,17 @@ class AlarmStep(KindStep):
                 "ComparisonOperator": self.alarm.comparison,
                 "TreatMissingData": self.alarm.treat_missing_data,
                 **metric_part(self.alarm, sets)}
+
+    def batched_item(self, ctx: StepContext, request: dict[str, Any]) -> Mapping[str, Any] | None:
+        """From one ``DescribeAlarms`` per site with the prefix all its alarms' names share
+        (none when they share none: a region-wide listing is not cheap)."""
+        prefix = common_prefix(p.name for p in alarm_placements(self.config)
+                               if p.site.prefix == self.site.prefix)
+        if not prefix:
+            return None
+        [name] = request["AlarmNames"]
+        return ctx.reads.take(("cloudwatch", self.region, "alarms", prefix), name,
+                              lambda: alarms_by_prefix(self.cloudwatch(ctx), prefix), self.name)
 
     def _reread(self, ctx: StepContext) -> Resource:
         """DescribeAlarms may lag a PutMetricAlarm for a moment: retried, not asserted."""
