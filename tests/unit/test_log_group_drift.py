@@ -15,7 +15,12 @@ import pytest
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.common import ForeignResourceError
-from vivr_provision.steps.logs import LogGroupStep, RdsExportLogGroupStep, rds_export_steps
+from vivr_provision.steps.logs import (
+    LogGroupStep,
+    RdsExportLogGroupStep,
+    rds_export_steps,
+    site_log_group_names,
+)
 from vivr_provision.steps.rds import DbReplicaStep
 
 NAME = "/vivr/production/app"
@@ -105,9 +110,12 @@ def test_rds_own_untagged_export_group_is_adopted(config: PlatformConfig) -> Non
 
 def test_a_missing_group_is_none(config: PlatformConfig) -> None:
     step = _step(config)
-    with StubbedAws() as aws:  # only longer names share the prefix
+    with StubbedAws() as aws:  # the run's batch lacks it; only longer names share the prefix
+        aws.expect("logs", "describe_log_groups", {"logGroups": []},
+                   {"logGroupIdentifiers": site_log_group_names(config, "")})
         aws.expect("logs", "describe_log_groups", {"logGroups": [
-            {"logGroupName": f"{NAME}-old", "arn": f"{ARN}-old:*"}]})
+            {"logGroupName": f"{NAME}-old", "arn": f"{ARN}-old:*"}]},
+            {"logGroupNamePrefix": NAME})
         assert step.lookup(aws.context(config, OUTPUTS)) is None
 
 
