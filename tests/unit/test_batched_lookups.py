@@ -1,4 +1,4 @@
-"""First lookups of IAM roles, alarms and log groups from one list call per region.
+"""First lookups of IAM roles, alarms, log groups and DB instances from one call per region.
 
 For each kind: N steps' lookups make the list call once, and each step then
 sees exactly what its own direct read gives (the data its diff compares),
@@ -26,6 +26,7 @@ from vivr_provision.steps.iam import INLINE_POLICY, IamRoleStep, managed_policy_
 from vivr_provision.steps.list_reads import common_prefix, log_groups_by_name
 from vivr_provision.steps.logs import LogGroupStep, site_log_group_names
 from vivr_provision.steps.monitoring import AlarmStep, alarm_placements
+from vivr_provision.steps.rds import DbInstanceBase, DbPrimaryStep, rds_steps
 
 
 class Unbatched(BatchReads):
@@ -275,3 +276,41 @@ def test_more_than_fifty_names_take_one_call_per_fifty() -> None:
                    {"logGroupIdentifiers": names[50:]})
         found = log_groups_by_name(aws.client("logs"), reversed(names))
     assert sorted(found) == [names[0], names[50]]
+
+
+# --------------------------------------------------------------------------- DB instances
+
+def _instance(step: DbInstanceBase, status: str = "available") -> dict[str, Any]:
+    return {"DBInstanceIdentifier": step.identifier, "DBInstanceStatus": status,
+            "DBInstanceArn": f"arn:aws:rds:{step.region}:{ACCOUNT}:db:{step.identifier}",
+            "Engine": "postgres", "EngineVersion": "16.4", "DBInstanceClass": "db.t3.small",
+            "TagList": aws_tags(step.tags())}
+
+
+def test_db_instances_of_a_site_come_from_one_filtered_call(config: PlatformConfig) -> None:
+    steps = [s for s in rds_steps(config) if isinstance(s, DbInstanceBase) and not s.site.prefix]
+    assert [s.identifier for s in steps] == ["vivr-db", "vivr-db-replica-1"]
+    with StubbedAws() as aws:
+        for step in steps:
+            aws.expect("rds", "describe_db_instances", {"DBInstances": [_instance(step)]},
+                       {"DBInstanceIdentifier": step.identifier})
+        ctx = _context(aws, config, batched=False)
+        direct = [step.describe_by_id(ctx, step.identifier) for step in steps]
+    with StubbedAws() as aws:
+        aws.expect("rds", "describe_db_instances",
+                   {"DBInstances": [_instance(s) for s in steps]},
+                   {"Filters": [{"Name": "db-instance-id", "Values": ["vivr-db",
+                                                                      "vivr-db-replica-1"]}],
+                    "MaxRecords": 100})
+        ctx = _context(aws, config, batched=True)
+        batched = [step.describe_by_id(ctx, step.identifier) for step in steps]
+    assert batched == direct and all(isinstance(r, Resource) for r in batched)
+    assert ctx.reads.loads == 1
+
+
+def test_an_instance_being_deleted_is_gone_from_the_batch_too(config: PlatformConfig) -> None:
+    [primary] = [s for s in rds_steps(config) if isinstance(s, DbPrimaryStep)]
+    with StubbedAws() as aws:
+        aws.expect("rds", "describe_db_instances",
+                   {"DBInstances": [_instance(primary, "deleting")]})
+        assert primary.describe_by_id(_context(aws, config, batched=True), "vivr-db") is None

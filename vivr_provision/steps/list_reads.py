@@ -59,3 +59,19 @@ def log_groups_by_name(logs: Any, names: Iterable[str]) -> dict[str, dict[str, A
             found.update({str(g["logGroupName"]): g for g in page.get("logGroups", [])
                           if g["logGroupName"] in chunk})
     return found
+
+
+#: DescribeDBInstances' ``MaxRecords``: 20..100 (botocore model documentation).
+DB_INSTANCE_PAGE = 100
+
+
+def db_instances_by_id(rds: Any, identifiers: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Identifier -> ``DescribeDBInstances`` item for each of ``identifiers`` that exists,
+    in one call: the ``db-instance-id`` filter takes identifiers (or ARNs) and, unlike
+    ``DBInstanceIdentifier``, answers an empty list rather than ``DBInstanceNotFound``
+    for one that is missing."""
+    pages = rds.get_paginator("describe_db_instances").paginate(
+        Filters=[{"Name": "db-instance-id", "Values": sorted(set(identifiers))}],
+        PaginationConfig={"PageSize": DB_INSTANCE_PAGE})
+    return {str(db["DBInstanceIdentifier"]): db for page in pages
+            for db in page.get("DBInstances", [])}

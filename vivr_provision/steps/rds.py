@@ -32,6 +32,7 @@ from vivr_provision.steps.common import KindStep, aws_tags, gone_on, timestamp
 from vivr_provision.steps.drift import MAINTENANCE_WINDOW, NAME, TAGS, Field, converge, drift
 from vivr_provision.steps.iam import ROLE_PROPAGATION
 from vivr_provision.steps.kinds import DB_INSTANCE, DB_PARAMETER_GROUP, DB_SUBNET_GROUP
+from vivr_provision.steps.list_reads import db_instances_by_id
 from vivr_provision.steps.logs import rds_export_step_names
 from vivr_provision.steps.rds_settings import MODIFY, PRIMARY_FIXED, SETTINGS, replica_source
 from vivr_provision.steps.secrets import read_secret_string
@@ -222,6 +223,14 @@ class DbInstanceBase(KindStep):
 
     def is_live(self, item: Mapping[str, Any]) -> bool:
         return item.get("DBInstanceStatus") != "deleting"
+
+    def batched_item(self, ctx: StepContext, request: dict[str, Any]) -> Mapping[str, Any] | None:
+        """From one ``DescribeDBInstances`` per site filtered on its instances' identifiers."""
+        identifiers = [s.identifier for s in rds_steps(self.config)
+                       if isinstance(s, DbInstanceBase) and s.site.prefix == self.site.prefix]
+        return ctx.reads.take(("rds", self.region, "instances"),
+                              str(request["DBInstanceIdentifier"]),
+                              lambda: db_instances_by_id(self.rds(ctx), identifiers), self.name)
 
     def is_ready(self, resource: Resource) -> bool:
         return resource.data.get("DBInstanceStatus") == "available"
