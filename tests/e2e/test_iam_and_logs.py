@@ -8,6 +8,7 @@ created is walked for wildcard resources.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -142,6 +143,9 @@ def test_roles_carry_the_spec_trust_and_least_privilege_policies(aws: Aws) -> No
     code, report = aws.cli_json("apply", *targets)
     assert {s["action"] for s in report["steps"]} == {"unchanged"}
     assert aws.mutating_calls(since=mark) == []
+    # Every role, its policies and instance profile from one account-wide listing.
+    iam_reads = Counter(c["operation"] for c in aws.calls()[mark:] if c["service"] == "iam")
+    assert iam_reads == {"GetAccountAuthorizationDetails": 1, "ListRoles": 1}, iam_reads
 
     # Someone drops the conditions by hand: status names it, apply puts them back.
     iam.update_assume_role_policy(RoleName="vivr-ecs-task-role", PolicyDocument=json.dumps(
@@ -179,7 +183,10 @@ def test_log_groups_have_the_spec_retention_and_the_platform_key(aws: Aws) -> No
     assert {g.get("kmsKeyId") for g in groups.values()} == {key_arn}
 
     logs.put_retention_policy(logGroupName="/vivr/production/app", retentionInDays=1)
+    mark = len(aws.calls())
     code, report = aws.cli_json("status", "--refresh")
+    described = [c for c in aws.calls()[mark:] if c["operation"] == "DescribeLogGroups"]
+    assert len(described) == 1  # the four groups in one call
     by_step = {s["step"]: s for s in report["steps"]}
     assert by_step["logs.app"]["action"] == "drifted"
     assert by_step["logs.app"]["changes"] == ["retention_days: 1 -> 30 (update)"]
