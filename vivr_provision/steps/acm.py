@@ -73,6 +73,7 @@ from vivr_provision.steps.common import (
     gone_on,
     is_owned_by,
     read_tags,
+    step_tags,
 )
 from vivr_provision.steps.delegation import Delegation, check_delegation
 from vivr_provision.steps.dns import (
@@ -213,7 +214,7 @@ class CertificateStep(KindTaggedStep):
         if reply is None:
             return None
         data = dict(reply["Certificate"])
-        data["TagMap"] = read_tags(self.acm(ctx), CERTIFICATE, arn)
+        data["TagMap"] = step_tags(ctx, self, self.acm(ctx), CERTIFICATE, arn)
         return Resource(arn, data)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:

@@ -32,8 +32,8 @@ from vivr_provision.steps.common import (
     KindTaggedStep,
     absent_on,
     gone_on,
-    read_tags,
     require_owned,
+    step_tags,
 )
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import BACKUP_PLAN, BACKUP_SELECTION, BACKUP_VAULT
@@ -150,7 +150,8 @@ class BackupPlanStep(NamedStep, KindTaggedStep):
                 if reply is None or reply.get("DeletionDate"):
                     continue
                 data = dict(reply)
-                data["TagMap"] = read_tags(backup, BACKUP_PLAN, data["BackupPlanArn"])
+                data["TagMap"] = step_tags(ctx, self, backup, BACKUP_PLAN,
+                                           data["BackupPlanArn"])
                 require_owned(self, f"backup plan {self.resource_name()}", data["TagMap"])
                 return Resource(str(data["BackupPlanId"]), data)
         return None

@@ -27,6 +27,7 @@ from vivr_provision.steps.base import (
 )
 from vivr_provision.steps.drift import NAME_KEY, Field, converge, drift, wrong_tags
 from vivr_provision.steps.kinds import Kind
+from vivr_provision.tag_batch import batched_tags
 
 T = TypeVar("T")
 
@@ -118,6 +119,17 @@ def read_tags(client: Any, kind: Kind, target: str) -> dict[str, str]:
     return tag_map(listed, api.key, api.value)
 
 
+def step_tags(ctx: StepContext, step: Step, client: Any, kind: Kind, target: str, *,
+              arn: str | None = None) -> dict[str, str]:
+    """:func:`read_tags` for ``step``'s resource, which its own describe just found:
+    on the step's first read of an ARN the region's tag batch answers
+    (:mod:`vivr_provision.tag_batch`, one ``GetResources`` for all steps); an ARN
+    the batch lacks, or a second read, asks the service.  ``arn``: the resource's
+    ARN when the tag call takes something else (a KMS key's id)."""
+    batched = batched_tags(ctx, step.name, arn or target, step.tags())
+    return batched if batched is not None else read_tags(client, kind, target)
+
+
 class KindStep(NamedStep, KindTaggedStep):
     """A step whose resource is read by name as its kind declares (:attr:`Kind.read`).
 
@@ -182,7 +194,7 @@ class KindStep(NamedStep, KindTaggedStep):
         data = dict(item)
         target = str(jmespath.search(read.tag_target, data))
         data["TagMap"] = (tag_map(jmespath.search(read.tags, data)) if read.tags
-                          else read_tags(client, self.kind, target))
+                          else step_tags(ctx, self, client, self.kind, target))
         data[NAME_KEY] = str(jmespath.search(read.name_field or read.id_field, data))
         require_owned(self, f"{self.kind.noun} {data[NAME_KEY]}", data["TagMap"])
         return self.with_details(ctx, Resource(str(jmespath.search(read.id_field, data)), data))

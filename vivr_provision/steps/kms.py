@@ -28,8 +28,8 @@ from vivr_provision.steps.common import (
     aws_tags,
     gone_on,
     is_owned_by,
-    read_tags,
     require_owned,
+    step_tags,
     tag_drift,
 )
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
@@ -178,12 +178,14 @@ class KmsKeyBase(KindTaggedStep):
         meta = reply["KeyMetadata"]
         if meta.get("KeyState") in DEAD_STATES:
             return None
-        return Resource(meta["KeyId"], {**meta, "TagMap": self._tags(ctx, meta["KeyId"])})
+        return Resource(meta["KeyId"], {**meta, "TagMap": self._tags(ctx, meta["KeyId"],
+                                                                      meta.get("Arn"))})
 
-    def _tags(self, ctx: StepContext, key_id: str) -> dict[str, str]:
-        # One ListResourceTags call holds them all: a key carries at most 50 tags
-        # and the call returns up to 50 (KMS developer guide "Tagging keys").
-        return read_tags(self.kms(ctx), KMS_KEY, key_id)
+    def _tags(self, ctx: StepContext, key_id: str, arn: str | None = None) -> dict[str, str]:
+        # The tag batch knows the key by its ARN (``arn``, from DescribeKey).  One
+        # ListResourceTags call holds them all: a key carries at most 50 tags and
+        # the call returns up to 50 (KMS developer guide "Tagging keys").
+        return step_tags(ctx, self, self.kms(ctx), KMS_KEY, key_id, arn=arn)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
         return self._describe(ctx, resource_id)

@@ -28,7 +28,7 @@ from vivr_provision.config.standby import dr_rds_log_group_names, standby_ecs_bu
 from vivr_provision.log import get_logger
 from vivr_provision.retry import policy, until_found
 from vivr_provision.steps.base import Change, NamedStep, Resource, Site, Step, StepContext
-from vivr_provision.steps.common import KindTaggedStep, gone_on, read_tags, require_owned
+from vivr_provision.steps.common import KindTaggedStep, gone_on, require_owned, step_tags
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import LOG_GROUP
 from vivr_provision.steps.list_reads import log_groups_by_name
@@ -86,7 +86,7 @@ class LogGroupStep(KindTaggedStep, NamedStep):
     def _found(self, ctx: StepContext, group: dict[str, Any]) -> Resource:
         """The group with its tags, once its ownership is checked."""
         arn = str(group["arn"]).removesuffix(":*")
-        tags = read_tags(self.logs(ctx), LOG_GROUP, arn)
+        tags = step_tags(ctx, self, self.logs(ctx), LOG_GROUP, arn)
         if self.adopt_untagged and "ManagedBy" not in tags:
             events.info("logs.adopting_untagged_group", step=self.name, group=self.group.name)
         else:

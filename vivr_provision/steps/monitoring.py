@@ -83,8 +83,8 @@ from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
     gone_on,
-    read_tags,
     require_owned,
+    step_tags,
 )
 from vivr_provision.steps.drift import TAGS, UNREPORTED, Field, converge, drift
 from vivr_provision.steps.ecs.autoscaling import EcsAutoscalingStep
@@ -429,7 +429,7 @@ class TopicStep(KindTaggedStep):
         reply = absent_on(TOPIC.not_found, sns.get_topic_attributes, TopicArn=arn)
         if reply is None:
             return None
-        tags = read_tags(sns, TOPIC, arn)
+        tags = step_tags(ctx, self, sns, TOPIC, arn)
         require_owned(self, f"{TOPIC.noun} {self.topic.name}", tags)
         pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
         subscriptions = [s for page in pages for s in page.get("Subscriptions", [])]

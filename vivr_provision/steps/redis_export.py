@@ -42,8 +42,8 @@ from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
     gone_on,
-    read_tags,
     require_owned,
+    step_tags,
 )
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.iam import IamRoleStep
@@ -386,7 +386,8 @@ class ExportStateMachineStep(NamedStep, KindTaggedStep):
                 if reply is None or reply.get("status") == "DELETING":
                     return None
                 data = dict(reply)
-                data["TagMap"] = read_tags(sfn, STATE_MACHINE, data["stateMachineArn"])
+                data["TagMap"] = step_tags(ctx, self, sfn, STATE_MACHINE,
+                                           data["stateMachineArn"])
                 require_owned(self, f"state machine {self.resource_name()}", data["TagMap"])
                 return Resource(str(data["stateMachineArn"]), data)
         return None

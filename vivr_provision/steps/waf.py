@@ -50,8 +50,8 @@ from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
     gone_on,
-    read_tags,
     require_owned,
+    step_tags,
 )
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import WEB_ACL
@@ -246,7 +246,7 @@ class WebAclStep(KindTaggedStep):
             return None
         data = dict(reply["WebACL"])
         data["LockToken"] = reply.get("LockToken")
-        data["TagMap"] = read_tags(self.wafv2(ctx), WEB_ACL, data["ARN"])
+        data["TagMap"] = step_tags(ctx, self, self.wafv2(ctx), WEB_ACL, data["ARN"])
         return Resource(data["ARN"], data)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:

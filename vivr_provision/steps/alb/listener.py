@@ -30,8 +30,8 @@ from vivr_provision.steps.common import (
     absent_on,
     aws_tags,
     gone_on,
-    read_tags,
     require_owned,
+    step_tags,
 )
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import LISTENER, LOAD_BALANCER
@@ -115,7 +115,7 @@ class ListenerStep(OriginCheckRules, KindTaggedStep):
     def _from(self, ctx: StepContext, listener: dict[str, Any]) -> Resource:
         arn = listener["ListenerArn"]
         data = dict(listener)
-        data["TagMap"] = read_tags(self.elbv2(ctx), LISTENER, arn)
+        data["TagMap"] = step_tags(ctx, self, self.elbv2(ctx), LISTENER, arn)
         require_owned(self, f"listener {self.alb.name}:{self.listener.port}", data["TagMap"])
         data["Rules"], data["ForeignRules"] = self.read_rules(ctx, arn)
         return Resource(arn, data)

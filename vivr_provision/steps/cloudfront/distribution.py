@@ -58,6 +58,7 @@ from vivr_provision.steps.durations import Operation
 from vivr_provision.steps.kinds import DISTRIBUTION
 from vivr_provision.steps.records.common import FAILOVER_FAMILY
 from vivr_provision.steps.waf import WAF_STEP
+from vivr_provision.tag_batch import batched_tags
 
 events = get_logger("vivr.cloudfront")
 
@@ -318,8 +319,12 @@ class DistributionStep(Step):
         if reply is None:
             return None
         distribution = reply["Distribution"]
+        arn = distribution["ARN"]
+        # The distribution exists (GetDistribution said so): its tags may come from
+        # us-east-1's tag batch, where GetResources lists global resources.
+        tags = batched_tags(ctx, self.name, arn, self.tags())
         return self._from(distribution, reply.get("ETag"),
-                          self._tags(ctx, distribution["ARN"]))
+                          tags if tags is not None else self._tags(ctx, arn))
 
     def _summaries(self, ctx: StepContext) -> list[dict[str, Any]]:
         pages = cloudfront_client(ctx).get_paginator("list_distributions").paginate()

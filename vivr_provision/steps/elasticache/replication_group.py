@@ -32,6 +32,7 @@ from vivr_provision.steps.elasticache.group_drift import Modification, replicati
 from vivr_provision.steps.kinds import CACHE_CLUSTER, REPLICATION_GROUP, Kind
 from vivr_provision.steps.log_delivery import cache_log_deliveries, cache_log_dependencies
 from vivr_provision.steps.secrets import read_secret_string
+from vivr_provision.tag_batch import batched_tags
 
 events = get_logger("vivr.elasticache")
 
@@ -102,7 +103,11 @@ class CacheStep(ElastiCacheStep):
     # -- reading ------------------------------------------------------------
     # Not KindStep.lookup: tags cannot be listed while the group is not available.
     def _tags(self, ctx: StepContext, arn: str) -> dict[str, str] | None:
-        """Its tags, or None while AWS refuses to list them (InvalidReplicationGroupState)."""
+        """Its tags (from the tag batch on the first read), or None while AWS refuses
+        to list them (InvalidReplicationGroupState)."""
+        batched = batched_tags(ctx, self.name, arn, self.tags())
+        if batched is not None:
+            return batched
         return absent_on(NOT_AVAILABLE, read_tags, self.ec(ctx), self.kind, arn)
 
     def _member(self, ctx: StepContext, data: Mapping[str, Any]) -> dict[str, Any] | None:
