@@ -1,0 +1,169 @@
+"""The tag batch: one GetResources per region answers many steps' tag reads, on stubbed clients.
+
+Each step still describes its own resource (the batch never says a resource
+exists); its tags then come from the region's one GetResources answer, equal
+to what the step's own list-tags call returns; anything the answer lacks,
+or a batch AWS refuses, is read the old way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
+from vivr_provision.steps.base import Resource, StepContext
+from vivr_provision.steps.common import aws_tags
+from vivr_provision.steps.kms import KmsKeyStep
+from vivr_provision.steps.monitoring import AlarmStep
+from vivr_provision.tag_batch import (
+    PAGE_SIZE,
+    SERVICES,
+    answers_for,
+    bucket_tags,
+    region_of,
+    request,
+)
+
+CONFIG = production_config()
+ALARMS = [AlarmStep(CONFIG, alarm) for alarm in CONFIG.monitoring.alarms[:3]]
+
+
+def _arn(step: AlarmStep) -> str:
+    return f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{step.resource_name()}"
+
+
+def _described(step: AlarmStep) -> dict[str, Any]:
+    return {"MetricAlarms": [{"AlarmName": step.resource_name(), "AlarmArn": _arn(step)}]}
+
+
+def _mapping(arn: str, tags: dict[str, str]) -> dict[str, Any]:
+    return {"ResourceARN": arn, "Tags": aws_tags(tags)}
+
+
+def _expect_describe(aws: StubbedAws, step: AlarmStep) -> None:
+    aws.expect("cloudwatch", "describe_alarms", _described(step),
+               {"AlarmNames": [step.resource_name()]})
+
+
+def _read(aws: StubbedAws, steps: list[AlarmStep]) -> list[Resource | None]:
+    ctx = aws.context(CONFIG)
+    return [step.lookup(ctx) for step in steps]
+
+
+def test_the_request_filters_on_the_ownership_tags_and_the_services_it_answers() -> None:
+    tags = ALARMS[0].tags()
+    assert request(tags) == {
+        "TagFilters": [{"Key": "ManagedBy", "Values": ["vivr-provision"]},
+                       {"Key": "Project", "Values": [CONFIG.project]},
+                       {"Key": "Environment", "Values": [CONFIG.environment]}],
+        "ResourceTypeFilters": sorted(SERVICES), "ResourcesPerPage": PAGE_SIZE}
+    # The model's limits: 50 tag keys, 100 resource types, 1..100 per page.
+    assert len(SERVICES) <= 100 and 1 <= PAGE_SIZE <= 100
+
+
+def test_one_call_answers_every_step_and_each_gets_what_its_own_read_gives() -> None:
+    with StubbedAws() as aws:  # today's reads: describe + ListTagsForResource per alarm
+        for step in ALARMS:
+            _expect_describe(aws, step)
+            aws.expect("cloudwatch", "list_tags_for_resource",
+                       {"Tags": aws_tags(step.tags())}, {"ResourceARN": _arn(step)})
+        direct = _read(aws, ALARMS)
+    with StubbedAws() as aws:  # batched: one GetResources (two pages) for the three
+        ours = [_mapping(_arn(step), step.tags()) for step in ALARMS]
+        aws.expect("resourcegroupstaggingapi", "get_resources",
+                   {"ResourceTagMappingList": ours[:2], "PaginationToken": "p2"},
+                   request(ALARMS[0].tags()))
+        aws.expect("resourcegroupstaggingapi", "get_resources",
+                   {"ResourceTagMappingList": ours[2:], "PaginationToken": ""},
+                   {**request(ALARMS[0].tags()), "PaginationToken": "p2"})
+        for step in ALARMS:
+            _expect_describe(aws, step)
+        batched = _read(aws, ALARMS)
+    assert batched == direct
+    assert all(found is not None and found.data["TagMap"] == step.tags()
+               for found, step in zip(batched, ALARMS, strict=True))
+
+
+def test_what_the_batch_lacks_and_a_second_read_go_to_the_service() -> None:
+    first, second = ALARMS[:2]
+    with StubbedAws() as aws:
+        aws.expect("resourcegroupstaggingapi", "get_resources", {
+            "ResourceTagMappingList": [_mapping(_arn(first), first.tags())]})
+        _expect_describe(aws, first)
+        # Not in the answer (created a moment ago; GetResources is eventually consistent).
+        _expect_describe(aws, second)
+        aws.expect("cloudwatch", "list_tags_for_resource", {"Tags": aws_tags(second.tags())},
+                   {"ResourceARN": _arn(second)})
+        # The same step reading again (after an update): its own call, never the batch.
+        _expect_describe(aws, first)
+        now = {**first.tags(), "CostCenter": "edited"}
+        aws.expect("cloudwatch", "list_tags_for_resource", {"Tags": aws_tags(now)},
+                   {"ResourceARN": _arn(first)})
+        ctx = aws.context(CONFIG)
+        found = [first.lookup(ctx), second.lookup(ctx)]
+        again = first.describe_by_id(ctx, _arn(first))
+    assert [f.data["TagMap"] if f else None for f in found] == [first.tags(), second.tags()]
+    assert again is not None and again.data["TagMap"] == now
+
+
+def test_a_resource_its_describe_does_not_find_is_gone_whatever_the_batch_says() -> None:
+    """GetResources lists resources deleted a moment ago: it is not even asked."""
+    step = ALARMS[0]
+    with StubbedAws() as aws:
+        aws.expect("cloudwatch", "describe_alarms", {"MetricAlarms": []})
+        assert step.lookup(aws.context(CONFIG)) is None
+
+
+def test_a_refused_batch_leaves_every_step_to_its_own_read() -> None:
+    with StubbedAws() as aws:
+        aws.expect_error("resourcegroupstaggingapi", "get_resources", "AccessDeniedException",
+                         "not authorized to perform: tag:GetResources")
+        for step in ALARMS[:2]:
+            _expect_describe(aws, step)
+            aws.expect("cloudwatch", "list_tags_for_resource",
+                       {"Tags": aws_tags(step.tags())}, {"ResourceARN": _arn(step)})
+        found = _read(aws, ALARMS[:2])
+    assert [f.data["TagMap"] if f else None for f in found] == [s.tags() for s in ALARMS[:2]]
+
+
+def test_a_kms_key_is_found_in_the_batch_by_its_arn_and_read_by_its_id_otherwise() -> None:
+    step = KmsKeyStep(CONFIG)
+    key_id = "mrk-1234abcd"
+    meta = {"KeyId": key_id, "Arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}",
+            "KeyState": "Enabled"}
+    with StubbedAws() as aws:
+        aws.expect("kms", "describe_key", {"KeyMetadata": meta}, {"KeyId": key_id})
+        aws.expect("resourcegroupstaggingapi", "get_resources", {
+            "ResourceTagMappingList": [_mapping(meta["Arn"], step.tags())]})
+        aws.expect("kms", "describe_key", {"KeyMetadata": meta}, {"KeyId": key_id})
+        aws.expect("kms", "list_resource_tags", {"Tags": []}, {"KeyId": key_id})
+        ctx: StepContext = aws.context(CONFIG)
+        batched = step.describe_by_id(ctx, key_id)
+        direct = step.describe_by_id(ctx, key_id)
+    assert batched is not None and batched.data["TagMap"] == step.tags()
+    assert direct is not None and direct.data["TagMap"] == {}
+
+
+def test_which_arns_it_answers_and_where_it_asks() -> None:
+    assert answers_for(f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/vivr/app")
+    assert answers_for(f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/x/1")
+    # IAM roles are not listed by GetResources; Route 53 tag calls take ids.
+    assert not answers_for(f"arn:aws:iam::{ACCOUNT}:role/vivr")
+    assert not answers_for("arn:aws:route53:::hostedzone/Z1")
+    assert not answers_for("vivr-db-subnet-group")
+    # Global resources are listed in us-east-1; others where their ARN says.
+    assert region_of(f"arn:aws:cloudfront::{ACCOUNT}:distribution/E1") == "us-east-1"
+    assert region_of(f"arn:aws:sns:us-west-2:{ACCOUNT}:alerts") == "us-west-2"
+
+
+def test_a_bucket_is_looked_up_in_the_region_it_lives_in() -> None:
+    step = ALARMS[0]
+    with StubbedAws() as aws:
+        aws.expect("resourcegroupstaggingapi", "get_resources", {"ResourceTagMappingList": [
+            _mapping("arn:aws:s3:::vivr-logs-dr", {**step.tags(), "Name": "dr"})]},
+            region="us-west-2")
+        ctx = aws.context(CONFIG)
+        tags = bucket_tags(ctx, "bucket.logs_dr", "vivr-logs-dr", "us-west-2", step.tags())
+        missing = bucket_tags(ctx, "bucket.logs_dr", "vivr-temp", "us-west-2", step.tags())
+    assert tags == {**step.tags(), "Name": "dr"}
+    assert missing is None
