@@ -75,10 +75,12 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
     # 47 + the two CloudFront field-level encryption fixes + the ALB access-log bucket check
     # + ECS's family-only describe (latest ACTIVE revision)
-    assert len(first) == 51 and len(set(first)) == 51
+    # + GetResources listing every type the tag batch reads
+    assert len(first) == 52 and len(set(first)) == 52
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
-                "AWS Backup", "EventBridge Scheduler", "KMS", "EC2", "Lambda")
+                "AWS Backup", "EventBridge Scheduler", "KMS", "EC2", "Lambda",
+                "Resource Groups Tagging")
     assert all(line.split(":", 1)[0] in services for line in first)
 
 
@@ -403,6 +405,39 @@ def test_modified_db_subnet_group_is_still_there(client: Client) -> None:
     assert group["DBSubnetGroupDescription"] == "d2"
     assert {s["SubnetIdentifier"] for s in group["Subnets"]} == {
         subnets[0]["SubnetId"], subnets[2]["SubnetId"]}
+
+
+def test_get_resources_lists_the_types_aws_lists_with_all_their_tags(client: Client) -> None:
+    """RDS subnet and parameter groups, ElastiCache parameter groups and backup plans
+    come back from GetResources as AWS lists them (the tool's tag batch reads them)."""
+    tags = [{"Key": "ManagedBy", "Value": "vivr-provision"}, {"Key": "Name", "Value": "g"}]
+    subnets = default_subnets(client)
+    rds = client("rds")
+    group = rds.create_db_subnet_group(
+        DBSubnetGroupName="g", DBSubnetGroupDescription="d", Tags=tags,
+        SubnetIds=[subnets[0]["SubnetId"], subnets[1]["SubnetId"]])["DBSubnetGroup"]
+    params = rds.create_db_parameter_group(
+        DBParameterGroupName="p", DBParameterGroupFamily="postgres16", Description="d",
+        Tags=tags)["DBParameterGroup"]
+    cache = client("elasticache").create_cache_parameter_group(
+        CacheParameterGroupName="c", CacheParameterGroupFamily="redis7", Description="d",
+        Tags=tags)["CacheParameterGroup"]
+    plan = client("backup").create_backup_plan(
+        BackupPlan={"BackupPlanName": "b", "Rules": [{"RuleName": "r",
+                                                       "TargetBackupVaultName": "Default"}]},
+        BackupPlanTags={"ManagedBy": "vivr-provision", "Name": "g"})
+    rds.create_db_subnet_group(  # not ours: filtered out
+        DBSubnetGroupName="other", DBSubnetGroupDescription="d",
+        SubnetIds=[subnets[0]["SubnetId"], subnets[1]["SubnetId"]],
+        Tags=[{"Key": "ManagedBy", "Value": "someone"}])
+    listed = client("resourcegroupstaggingapi").get_resources(
+        TagFilters=[{"Key": "ManagedBy", "Values": ["vivr-provision"]}],
+        ResourceTypeFilters=["rds", "elasticache", "backup"])["ResourceTagMappingList"]
+    found = {item["ResourceARN"]: {t["Key"]: t["Value"] for t in item["Tags"]}
+             for item in listed}
+    assert found == {arn: {"ManagedBy": "vivr-provision", "Name": "g"} for arn in (
+        group["DBSubnetGroupArn"], params["DBParameterGroupArn"], cache["ARN"],
+        plan["BackupPlanArn"])}
 
 
 # --------------------------------------------------------------------------- CloudFront

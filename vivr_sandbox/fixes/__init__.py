@@ -47,6 +47,7 @@ from vivr_sandbox.fixes import (
     s3,
     scheduler,
     secretsmanager,
+    tagging,
     wafv2,
 )
 
@@ -110,5 +111,6 @@ _FIXES: list[Callable[[], None]] = [
     *secretsmanager.FIXES,
     *awslambda.FIXES,
     *scheduler.FIXES,
+    *tagging.FIXES,
     dns.fix_acm_validation_needs_delegation,
 ]
