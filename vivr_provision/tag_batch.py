@@ -17,13 +17,15 @@ What AWS documents, and why the use here is safe:
   operations support all resource types", except IAM users and roles (and
   Auto Scaling groups, which answer empty) (Resource Groups Tagging API
   reference, "Services that support the Resource Groups Tagging API").
-  IAM roles are read with ``GetRole``, which carries their tags; Route 53
-  tags take an id, not an ARN, and stay on their own reads.
+  IAM roles are read with ``GetRole``, which carries their tags.  Route 53
+  tag calls take an id; the batch knows a zone or health check by its ARN
+  (:func:`route53_arn`).
 * Regions.  It lists the resources of the region it is called in; global
   resources (a CloudFront distribution, ``arn:aws:cloudfront::acct:...``,
-  no region in its ARN) are listed only in us-east-1 (cloud-custodian PR
-  #2729, measured with ``get_resources(ResourceTypeFilters=
-  ['cloudfront:distribution'])`` in both regions).  The batch is keyed by
+  a Route 53 hosted zone, no region in their ARNs) are listed only in
+  us-east-1 (cloud-custodian PR #2729, measured with ``get_resources(
+  ResourceTypeFilters=['cloudfront:distribution'])`` in both regions, and
+  the same seen for hosted zones).  The batch is keyed by
   the region in the ARN, us-east-1 when it has none.  S3 bucket ARNs carry
   no region either, yet a bucket is listed in its own region: callers name
   it (:func:`bucket_tags`).
@@ -70,7 +72,7 @@ OWNERSHIP_KEYS = ("ManagedBy", "Project", "Environment")
 #: the per-resource call it saves.  Also the request's ``ResourceTypeFilters``
 #: (the namespace as the ARN spells it: ``elasticloadbalancing``, ``states``), so
 #: the answer leaves out the EC2 resources and secrets whose descriptions carry
-#: their tags.  Route 53 is left out on purpose: its tag calls take ids, not ARNs.
+#: their tags.
 SERVICES: Mapping[str, str] = {
     "acm": "ListTagsForCertificate",
     "backup": "ListTags (vaults, plans)",
@@ -83,6 +85,7 @@ SERVICES: Mapping[str, str] = {
     "lambda": "ListTags",
     "logs": "ListTagsForResource (log groups)",
     "rds": "ListTagsForResource (subnet and parameter groups, event subscriptions)",
+    "route53": "ListTagsForResource (hosted zone, health checks; global: us-east-1)",
     "s3": "GetBucketTagging",
     "scheduler": "ListTagsForResource (schedule groups)",
     "sns": "ListTagsForResource (topics)",
@@ -102,6 +105,13 @@ def answers_for(arn: str) -> bool:
     in :data:`SERVICES`); anything else is read directly."""
     parts = arn.split(":", 5)
     return len(parts) == 6 and parts[0] == "arn" and parts[1] == "aws" and parts[2] in SERVICES
+
+
+def route53_arn(resource_type: str, resource_id: str) -> str:
+    """A Route 53 zone's or health check's ARN (``hostedzone``/``healthcheck``, the
+    ``ResourceType`` its tag calls take; Service Authorization Reference, Route 53
+    resource types): ``arn:aws:route53:::hostedzone/Z1...``."""
+    return f"arn:aws:route53:::{resource_type}/{resource_id.rsplit('/', 1)[-1]}"
 
 
 def region_of(arn: str) -> str:
@@ -153,4 +163,5 @@ def bucket_tags(ctx: StepContext, reader: str, bucket: str, region: str,
 
 
 __all__ = ["GLOBAL_REGION", "PAGE_SIZE", "SERVICES", "TAGGING", "answers_for",
-           "batched_tags", "bucket_tags", "load", "normalized", "region_of", "request"]
+           "batched_tags", "bucket_tags", "load", "normalized", "region_of", "request",
+           "route53_arn"]

@@ -75,8 +75,8 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     assert (ElastiCacheBackend.describe_replication_groups, DBInstance.__init__) == patched
     # 47 + the two CloudFront field-level encryption fixes + the ALB access-log bucket check
     # + ECS's family-only describe (latest ACTIVE revision)
-    # + GetResources listing every type the tag batch reads
-    assert len(first) == 52 and len(set(first)) == 52
+    # + GetResources listing every type the tag batch reads (two fixes)
+    assert len(first) == 53 and len(set(first)) == 53
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
                 "AWS Backup", "EventBridge Scheduler", "KMS", "EC2", "Lambda",
@@ -408,8 +408,9 @@ def test_modified_db_subnet_group_is_still_there(client: Client) -> None:
 
 
 def test_get_resources_lists_the_types_aws_lists_with_all_their_tags(client: Client) -> None:
-    """RDS subnet and parameter groups, ElastiCache parameter groups and backup plans
-    come back from GetResources as AWS lists them (the tool's tag batch reads them)."""
+    """RDS subnet and parameter groups, ElastiCache parameter groups, backup plans, a
+    CloudFront-scoped web ACL, a schedule group and a hosted zone come back from
+    us-east-1's GetResources as AWS lists them (the tool's tag batch reads them)."""
     tags = [{"Key": "ManagedBy", "Value": "vivr-provision"}, {"Key": "Name", "Value": "g"}]
     subnets = default_subnets(client)
     rds = client("rds")
@@ -426,18 +427,30 @@ def test_get_resources_lists_the_types_aws_lists_with_all_their_tags(client: Cli
         BackupPlan={"BackupPlanName": "b", "Rules": [{"RuleName": "r",
                                                        "TargetBackupVaultName": "Default"}]},
         BackupPlanTags={"ManagedBy": "vivr-provision", "Name": "g"})
+    acl = client("wafv2").create_web_acl(
+        Name="w", Scope="CLOUDFRONT", DefaultAction={"Allow": {}}, Tags=tags,
+        VisibilityConfig={"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False,
+                          "MetricName": "w"})["Summary"]
+    schedules = client("scheduler").create_schedule_group(Name="s", Tags=tags)
+    route53 = client("route53")
+    zone = route53.create_hosted_zone(Name="tagged.example", CallerReference="t")["HostedZone"]
+    zone_id = zone["Id"].rsplit("/", 1)[-1]
+    route53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id,
+                                     AddTags=tags)
     rds.create_db_subnet_group(  # not ours: filtered out
         DBSubnetGroupName="other", DBSubnetGroupDescription="d",
         SubnetIds=[subnets[0]["SubnetId"], subnets[1]["SubnetId"]],
         Tags=[{"Key": "ManagedBy", "Value": "someone"}])
     listed = client("resourcegroupstaggingapi").get_resources(
         TagFilters=[{"Key": "ManagedBy", "Values": ["vivr-provision"]}],
-        ResourceTypeFilters=["rds", "elasticache", "backup"])["ResourceTagMappingList"]
+        ResourceTypeFilters=["rds", "elasticache", "backup", "wafv2", "scheduler", "route53"],
+    )["ResourceTagMappingList"]
     found = {item["ResourceARN"]: {t["Key"]: t["Value"] for t in item["Tags"]}
              for item in listed}
     assert found == {arn: {"ManagedBy": "vivr-provision", "Name": "g"} for arn in (
         group["DBSubnetGroupArn"], params["DBParameterGroupArn"], cache["ARN"],
-        plan["BackupPlanArn"])}
+        plan["BackupPlanArn"], acl["ARN"], schedules["ScheduleGroupArn"],
+        f"arn:aws:route53:::hostedzone/{zone_id}")}
 
 
 # --------------------------------------------------------------------------- CloudFront

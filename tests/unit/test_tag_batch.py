@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
+from vivr_provision.steps.alb import ListenerStep
 from vivr_provision.steps.base import Resource, StepContext
 from vivr_provision.steps.common import aws_tags
 from vivr_provision.steps.kms import KmsKeyStep
@@ -22,6 +23,7 @@ from vivr_provision.tag_batch import (
     bucket_tags,
     region_of,
     request,
+    route53_arn,
 )
 
 CONFIG = production_config()
@@ -147,9 +149,12 @@ def test_a_kms_key_is_found_in_the_batch_by_its_arn_and_read_by_its_id_otherwise
 def test_which_arns_it_answers_and_where_it_asks() -> None:
     assert answers_for(f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/vivr/app")
     assert answers_for(f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/app/x/1")
-    # IAM roles are not listed by GetResources; Route 53 tag calls take ids.
+    # IAM roles are not listed by GetResources (GetRole carries their tags).
     assert not answers_for(f"arn:aws:iam::{ACCOUNT}:role/vivr")
-    assert not answers_for("arn:aws:route53:::hostedzone/Z1")
+    # Route 53's tag calls take ids: the batch knows them by ARN, in us-east-1.
+    zone = route53_arn("hostedzone", "/hostedzone/Z1")
+    assert zone == "arn:aws:route53:::hostedzone/Z1" and answers_for(zone)
+    assert region_of(zone) == "us-east-1"
     assert not answers_for("vivr-db-subnet-group")
     # Global resources are listed in us-east-1; others where their ARN says.
     assert region_of(f"arn:aws:cloudfront::{ACCOUNT}:distribution/E1") == "us-east-1"
@@ -167,3 +172,24 @@ def test_a_bucket_is_looked_up_in_the_region_it_lives_in() -> None:
         missing = bucket_tags(ctx, "bucket.logs_dr", "vivr-temp", "us-west-2", step.tags())
     assert tags == {**step.tags(), "Name": "dr"}
     assert missing is None
+
+
+def test_listener_rules_in_the_batch_need_no_describe_tags_and_the_rest_are_read() -> None:
+    [listener] = [li for li in CONFIG.alb.listeners if li.port == 443]
+    step = ListenerStep(CONFIG, CONFIG.alb, listener)
+    listener_arn = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:listener/app/vivr-alb/1/2"
+    ours, theirs = (listener_arn.replace(":listener/", ":listener-rule/") + f"/{n}"
+                    for n in ("r1", "r2"))
+    rule_tags = step.rule_tags("origin-verify")
+    with StubbedAws() as aws:
+        aws.expect("elbv2", "describe_rules", {"Rules": [
+            {"RuleArn": ours, "Priority": "1"}, {"RuleArn": theirs, "Priority": "2"}]},
+            {"ListenerArn": listener_arn})
+        aws.expect("resourcegroupstaggingapi", "get_resources",
+                   {"ResourceTagMappingList": [_mapping(ours, rule_tags)]})
+        aws.expect("elbv2", "describe_tags", {"TagDescriptions": [
+            {"ResourceArn": theirs, "Tags": [{"Key": "team", "Value": "theirs"}]}]},
+            {"ResourceArns": [theirs]})
+        mine, others = step.read_rules(aws.context(CONFIG), listener_arn)
+    assert mine["origin-verify"]["TagMap"] == rule_tags
+    assert [rule["RuleArn"] for rule in others] == [theirs]

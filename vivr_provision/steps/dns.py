@@ -43,6 +43,7 @@ from vivr_provision.steps.common import (
 )
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.kinds import HOSTED_ZONE
+from vivr_provision.tag_batch import batched_tags, route53_arn
 
 ZONE_STEP = "route53-zone"
 events = get_logger("vivr.route53")
@@ -214,6 +215,11 @@ class HostedZoneStep(Step):
         return ctx.client("route53")
 
     def _tags(self, ctx: StepContext, zone_id: str) -> dict[str, str]:
+        """Its tags: us-east-1's tag batch on the first read (call it for a zone
+        GetHostedZone found), else ListTagsForResource."""
+        batched = batched_tags(ctx, self.name, route53_arn("hostedzone", zone_id), self.tags())
+        if batched is not None:
+            return batched
         reply = self.route53(ctx).list_tags_for_resource(ResourceType="hostedzone",
                                                           ResourceId=bare_zone_id(zone_id))
         return tag_map(reply["ResourceTagSet"].get("Tags"))

@@ -55,6 +55,7 @@ from vivr_provision.steps.common import aws_tags, gone_on, is_owned_by, tag_map
 from vivr_provision.steps.kinds import LISTENER_RULE
 from vivr_provision.steps.secret_versions import PENDING, other_versions
 from vivr_provision.steps.secrets import read_secret_string
+from vivr_provision.tag_batch import batched_tags
 
 #: Prefixes of the changes the rules produce (``rule.<key>``, ``rule_tags.<key>``).
 RULE_CHANGES = ("rule.", "rule_tags.")
@@ -92,8 +93,13 @@ class OriginCheckRules(AlbPartStep):
         pages = elbv2.get_paginator("describe_rules").paginate(ListenerArn=arn)
         rules = [r for page in pages for r in page["Rules"] if not r.get("IsDefault")]
         tags: dict[str, dict[str, str]] = {}
-        for start in range(0, len(rules), TAG_BATCH):
-            batch = [r["RuleArn"] for r in rules[start:start + TAG_BATCH]]
+        for rule in rules:  # the rules DescribeRules just listed: the tag batch may know them
+            batched = batched_tags(ctx, self.name, rule["RuleArn"], self.tags())
+            if batched is not None:
+                tags[rule["RuleArn"]] = batched
+        unknown = [r for r in rules if r["RuleArn"] not in tags]
+        for start in range(0, len(unknown), TAG_BATCH):
+            batch = [r["RuleArn"] for r in unknown[start:start + TAG_BATCH]]
             for entry in elbv2.describe_tags(ResourceArns=batch).get("TagDescriptions", []):
                 tags[entry["ResourceArn"]] = tag_map(entry.get("Tags"))
         ours: dict[str, dict[str, Any]] = {}

@@ -42,6 +42,7 @@ from vivr_provision.steps.records.common import (
     HEALTH_CHECK_KEY,
     events,
 )
+from vivr_provision.tag_batch import batched_tags, route53_arn
 
 #: Another writer updated the check between our read and our update.
 VERSION_MOVED = policy({"HealthCheckVersionMismatch"},
@@ -146,6 +147,12 @@ class HealthCheckStep(Step):
             str(check.get("CallerReference", "")))
 
     def _tags(self, ctx: StepContext, check_id: str) -> dict[str, str]:
+        """Its tags: us-east-1's tag batch on the first read (call it for a check
+        GetHealthCheck found), else ListTagsForResource."""
+        batched = batched_tags(ctx, self.name, route53_arn("healthcheck", check_id),
+                               self.tags())
+        if batched is not None:
+            return batched
         reply = self.route53(ctx).list_tags_for_resource(ResourceType="healthcheck",
                                                          ResourceId=check_id)
         return tag_map(reply["ResourceTagSet"].get("Tags"))
