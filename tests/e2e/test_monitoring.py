@@ -320,6 +320,10 @@ def test_alarms_follow_the_spec_reapply_is_silent_drift_is_repaired_destroy_is_e
     assert code == 0, _failed(report)
     assert set(_actions(report).values()) == {"unchanged"}
     assert aws.mutating_calls(since=mark) == []
+    # Their tags came from one GetResources per region (tag_batch), not a call each.
+    reads = [f"{c['service']}.{c['operation']}" for c in aws.calls()[mark:]]
+    assert "tagging.GetResources" in reads  # the signing name
+    assert [r for r in reads if r.endswith("ListTagsForResource")] == []
 
     # A threshold changed by hand is drift; apply puts the spec's value back.
     _hand_set_threshold(aws, CONNECTIONS, 190)
