@@ -27,8 +27,10 @@ What AWS documents, and why the use here is safe:
   ResourceTypeFilters=['cloudfront:distribution'])`` in both regions, and
   the same seen for hosted zones).  The batch is keyed by
   the region in the ARN, us-east-1 when it has none.  S3 bucket ARNs carry
-  no region either, yet a bucket is listed in its own region: callers name
-  it (:func:`bucket_tags`).
+  no region either, yet a bucket lives in one (its tags are read there):
+  :func:`bucket_tags` asks the bucket's region.  Which region's answer
+  lists a bucket is not documented; were it another, the bucket would be
+  missing from the answer and read with ``GetBucketTagging``, as before.
 * "Tagged or previously tagged" resources (GetResources, API reference):
   a resource deleted a moment ago may still be listed (AWS re:Post, "Only
   get existing resources with ResourceGroupTaggingAPI get-resources": deleted
@@ -40,15 +42,16 @@ What AWS documents, and why the use here is safe:
   itself.  Old tags: the step's diff shows a tag change, and the engine
   confirms every change found from a batch answer with a direct read before
   it writes anything (``ctx.reads``), so a stale answer costs a read, never
-  a write.
+  a write.  Old tags that still look right hide a tag edited by hand within
+  the propagation delay until the next run.
 * Limits (botocore model, ``GetResources``): ``TagFilters`` at most 50
   keys of 20 values each (3 keys of 1 value here); ``ResourceTypeFilters``
   at most 100 entries (the services of :data:`SERVICES`; a bare service
   name matches all its types); ``ResourcesPerPage`` 1 to 100, the
   paginator's ``limit_key``; pages follow ``PaginationToken``.
 * Permission: ``tag:GetResources`` (the Resource Groups user guide, "Set up
-  permissions").  A caller without it gets ``AccessDenied``: the batch is
-  then empty and every step reads its own tags, as before.
+  permissions").  A caller without it is refused: the batch is then empty
+  and every step reads its own tags, as before.
 """
 
 from __future__ import annotations
@@ -157,8 +160,8 @@ def batched_tags(ctx: StepContext, reader: str, arn: str, tags: Mapping[str, str
 def bucket_tags(ctx: StepContext, reader: str, bucket: str, region: str,
                 tags: Mapping[str, str]) -> dict[str, str] | None:
     """A bucket's tags from the batch of its ``region`` (``arn:aws:s3:::bucket``; the
-    ARN names no region, GetResources lists a bucket where it lives), or None:
-    read them with ``GetBucketTagging``."""
+    ARN names no region), or None: read them with ``GetBucketTagging``.  Call it
+    only for a bucket the step's own lookup found."""
     return batched_tags(ctx, reader, f"arn:aws:s3:::{bucket}", tags, region)
 
 
