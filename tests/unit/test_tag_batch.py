@@ -3,7 +3,8 @@
 Each step still describes its own resource (the batch never says a resource
 exists); its tags then come from the region's one GetResources answer, equal
 to what the step's own list-tags call returns; anything the answer lacks,
-or a batch AWS refuses, is read the old way.
+or a batch AWS refuses, is read the old way.  The steps are DB subnet
+groups: a KindStep whose describe no other batch answers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from vivr_provision.steps.alb import ListenerStep
 from vivr_provision.steps.base import Resource, StepContext
 from vivr_provision.steps.common import aws_tags
 from vivr_provision.steps.kms import KmsKeyStep
-from vivr_provision.steps.monitoring import AlarmStep
+from vivr_provision.steps.rds import DbSubnetGroupStep
 from vivr_provision.tag_batch import (
     PAGE_SIZE,
     SERVICES,
@@ -27,33 +28,36 @@ from vivr_provision.tag_batch import (
 )
 
 CONFIG = production_config()
-ALARMS = [AlarmStep(CONFIG, alarm) for alarm in CONFIG.monitoring.alarms[:3]]
+GROUPS = [DbSubnetGroupStep(CONFIG, CONFIG.rds.subnet_group.model_copy(
+    update={"name": f"vivr-db-subnets-{n}"})) for n in range(3)]
 
 
-def _arn(step: AlarmStep) -> str:
-    return f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{step.resource_name()}"
-
-
-def _described(step: AlarmStep) -> dict[str, Any]:
-    return {"MetricAlarms": [{"AlarmName": step.resource_name(), "AlarmArn": _arn(step)}]}
+def _arn(step: DbSubnetGroupStep) -> str:
+    return f"arn:aws:rds:us-east-1:{ACCOUNT}:subgrp:{step.resource_name()}"
 
 
 def _mapping(arn: str, tags: dict[str, str]) -> dict[str, Any]:
     return {"ResourceARN": arn, "Tags": aws_tags(tags)}
 
 
-def _expect_describe(aws: StubbedAws, step: AlarmStep) -> None:
-    aws.expect("cloudwatch", "describe_alarms", _described(step),
-               {"AlarmNames": [step.resource_name()]})
+def _expect_describe(aws: StubbedAws, step: DbSubnetGroupStep) -> None:
+    aws.expect("rds", "describe_db_subnet_groups", {"DBSubnetGroups": [
+        {"DBSubnetGroupName": step.resource_name(), "DBSubnetGroupArn": _arn(step)}]},
+        {"DBSubnetGroupName": step.resource_name()})
 
 
-def _read(aws: StubbedAws, steps: list[AlarmStep]) -> list[Resource | None]:
+def _expect_listed(aws: StubbedAws, step: DbSubnetGroupStep, tags: dict[str, str]) -> None:
+    aws.expect("rds", "list_tags_for_resource", {"TagList": aws_tags(tags)},
+               {"ResourceName": _arn(step)})
+
+
+def _read(aws: StubbedAws, steps: list[DbSubnetGroupStep]) -> list[Resource | None]:
     ctx = aws.context(CONFIG)
     return [step.lookup(ctx) for step in steps]
 
 
 def test_the_request_filters_on_the_ownership_tags_and_the_services_it_answers() -> None:
-    tags = ALARMS[0].tags()
+    tags = GROUPS[0].tags()
     assert request(tags) == {
         "TagFilters": [{"Key": "ManagedBy", "Values": ["vivr-provision"]},
                        {"Key": "Project", "Values": [CONFIG.project]},
@@ -64,55 +68,53 @@ def test_the_request_filters_on_the_ownership_tags_and_the_services_it_answers()
 
 
 def test_one_call_answers_every_step_and_each_gets_what_its_own_read_gives() -> None:
-    with StubbedAws() as aws:  # today's reads: describe + ListTagsForResource per alarm
-        for step in ALARMS:
+    with StubbedAws() as aws:  # the reads before: describe + ListTagsForResource each
+        for step in GROUPS:
             _expect_describe(aws, step)
-            aws.expect("cloudwatch", "list_tags_for_resource",
-                       {"Tags": aws_tags(step.tags())}, {"ResourceARN": _arn(step)})
-        direct = _read(aws, ALARMS)
+            _expect_listed(aws, step, step.tags())
+        direct = _read(aws, GROUPS)
     with StubbedAws() as aws:  # batched: one GetResources (two pages) for the three
-        ours = [_mapping(_arn(step), step.tags()) for step in ALARMS]
+        ours = [_mapping(_arn(step), step.tags()) for step in GROUPS]
         aws.expect("resourcegroupstaggingapi", "get_resources",
                    {"ResourceTagMappingList": ours[:2], "PaginationToken": "p2"},
-                   request(ALARMS[0].tags()))
+                   request(GROUPS[0].tags()))
         aws.expect("resourcegroupstaggingapi", "get_resources",
                    {"ResourceTagMappingList": ours[2:], "PaginationToken": ""},
-                   {**request(ALARMS[0].tags()), "PaginationToken": "p2"})
-        for step in ALARMS:
+                   {**request(GROUPS[0].tags()), "PaginationToken": "p2"})
+        for step in GROUPS:
             _expect_describe(aws, step)
-        batched = _read(aws, ALARMS)
+        batched = _read(aws, GROUPS)
     assert batched == direct
     assert all(found is not None and found.data["TagMap"] == step.tags()
-               for found, step in zip(batched, ALARMS, strict=True))
+               for found, step in zip(batched, GROUPS, strict=True))
 
 
 def test_what_the_batch_lacks_and_a_second_read_go_to_the_service() -> None:
-    first, second = ALARMS[:2]
+    first, second = GROUPS[:2]
     with StubbedAws() as aws:
         aws.expect("resourcegroupstaggingapi", "get_resources", {
             "ResourceTagMappingList": [_mapping(_arn(first), first.tags())]})
         _expect_describe(aws, first)
         # Not in the answer (created a moment ago; GetResources is eventually consistent).
         _expect_describe(aws, second)
-        aws.expect("cloudwatch", "list_tags_for_resource", {"Tags": aws_tags(second.tags())},
-                   {"ResourceARN": _arn(second)})
+        _expect_listed(aws, second, second.tags())
         # The same step reading again (after an update): its own call, never the batch.
         _expect_describe(aws, first)
         now = {**first.tags(), "CostCenter": "edited"}
-        aws.expect("cloudwatch", "list_tags_for_resource", {"Tags": aws_tags(now)},
-                   {"ResourceARN": _arn(first)})
+        _expect_listed(aws, first, now)
         ctx = aws.context(CONFIG)
         found = [first.lookup(ctx), second.lookup(ctx)]
-        again = first.describe_by_id(ctx, _arn(first))
+        again = first.describe_by_id(ctx, first.resource_name())
     assert [f.data["TagMap"] if f else None for f in found] == [first.tags(), second.tags()]
     assert again is not None and again.data["TagMap"] == now
 
 
 def test_a_resource_its_describe_does_not_find_is_gone_whatever_the_batch_says() -> None:
     """GetResources lists resources deleted a moment ago: it is not even asked."""
-    step = ALARMS[0]
+    step = GROUPS[0]
     with StubbedAws() as aws:
-        aws.expect("cloudwatch", "describe_alarms", {"MetricAlarms": []})
+        aws.expect_error("rds", "describe_db_subnet_groups", "DBSubnetGroupNotFoundFault",
+                         status=404)
         assert step.lookup(aws.context(CONFIG)) is None
 
 
@@ -120,12 +122,11 @@ def test_a_refused_batch_leaves_every_step_to_its_own_read() -> None:
     with StubbedAws() as aws:
         aws.expect_error("resourcegroupstaggingapi", "get_resources", "AccessDeniedException",
                          "not authorized to perform: tag:GetResources")
-        for step in ALARMS[:2]:
+        for step in GROUPS[:2]:
             _expect_describe(aws, step)
-            aws.expect("cloudwatch", "list_tags_for_resource",
-                       {"Tags": aws_tags(step.tags())}, {"ResourceARN": _arn(step)})
-        found = _read(aws, ALARMS[:2])
-    assert [f.data["TagMap"] if f else None for f in found] == [s.tags() for s in ALARMS[:2]]
+            _expect_listed(aws, step, step.tags())
+        found = _read(aws, GROUPS[:2])
+    assert [f.data["TagMap"] if f else None for f in found] == [s.tags() for s in GROUPS[:2]]
 
 
 def test_a_kms_key_is_found_in_the_batch_by_its_arn_and_read_by_its_id_otherwise() -> None:
@@ -162,7 +163,7 @@ def test_which_arns_it_answers_and_where_it_asks() -> None:
 
 
 def test_a_bucket_is_looked_up_in_the_region_it_lives_in() -> None:
-    step = ALARMS[0]
+    step = GROUPS[0]
     with StubbedAws() as aws:
         aws.expect("resourcegroupstaggingapi", "get_resources", {"ResourceTagMappingList": [
             _mapping("arn:aws:s3:::vivr-logs-dr", {**step.tags(), "Name": "dr"})]},
