@@ -19,7 +19,7 @@ import pytest
 from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
 from vivr_provision.batch_reads import BatchReads
 from vivr_provision.config import PlatformConfig
-from vivr_provision.steps import build_steps, common, logs
+from vivr_provision.steps import build_steps, common
 from vivr_provision.steps.base import Resource, StepContext
 from vivr_provision.steps.common import aws_tags
 from vivr_provision.steps.iam import INLINE_POLICY, IamRoleStep, managed_policy_arn
@@ -52,11 +52,12 @@ def _context(aws: StubbedAws, config: PlatformConfig, *, batched: bool) -> StepC
 
 @pytest.fixture
 def own_tags(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``read_tags`` answers each resource with the reading step's ownership tags."""
+    """``read_tags`` answers each resource with the reading step's ownership tags
+    (and the tag batch, tag_batch.py, is out of these tests' way)."""
     def fake(client: Any, kind: Any, target: str) -> dict[str, str]:
         return dict(TAGS_OF[target])
     monkeypatch.setattr(common, "read_tags", fake)
-    monkeypatch.setattr(logs, "read_tags", fake)
+    monkeypatch.setattr(common, "batched_tags", lambda *args, **kwargs: None)
 
 
 #: Tag target (an ARN) -> the tags the test says it carries.
