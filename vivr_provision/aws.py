@@ -212,9 +212,10 @@ class ClientFactory:
             kwargs: dict[str, Any] = {"region_name": self.settings.region}
             if self.settings.profile:
                 kwargs["profile_name"] = self.settings.profile
-            session = boto3.session.Session(**kwargs)
+            session = boto3.session.Session(**kwargs, botocore_session=_lean_session())
             if self.settings.is_local_endpoint and session.get_credentials() is None:
-                session = boto3.session.Session(**kwargs, **SANDBOX_CREDENTIALS)
+                session = boto3.session.Session(**kwargs, **SANDBOX_CREDENTIALS,
+                                                botocore_session=_lean_session())
             self._session = session
         return self._session
 
@@ -294,6 +295,18 @@ class ClientFactory:
         except aws_errors.BotoCoreError as exc:
             raise EndpointError(f"cannot talk to the AWS endpoint {where}: {exc}") from None
         return str(identity["Account"])
+
+
+def _lean_session() -> Any:
+    """A botocore session whose service models are decoded lean (:mod:`vivr_provision.aws_models`:
+    the models of a whole-platform apply were a third of its memory)."""
+    import botocore.session
+
+    from vivr_provision import aws_models
+
+    session = botocore.session.Session()
+    aws_models.install(session)
+    return session
 
 
 def _from_botocore(exc: BaseException) -> bool:
