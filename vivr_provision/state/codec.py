@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vivr_provision.errors import StateCorruptError, StateError
+from vivr_provision.state import indented_json
 from vivr_provision.state.model import SCHEMA_VERSION, State, utc_now
 
 _MAX_REPORTED_ERRORS = 3
@@ -24,7 +25,9 @@ def encode(state: State) -> bytes:
     """Stable, diff-friendly JSON; fails before any write if a value is not plain JSON."""
     document = state.model_dump(mode="json")
     document["schema_version"] = SCHEMA_VERSION  # an older file is written back in this format
-    return (json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+    # indented_json.dumps is json.dumps(indent=2, sort_keys=True, allow_nan=False),
+    # re-encoding only the records that changed since the last save (why: its docstring).
+    return (indented_json.dumps(document) + "\n").encode()
 
 
 def encode_next(state: State,
