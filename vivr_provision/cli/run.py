@@ -77,6 +77,9 @@ class Run:
     def engine(self, state: State, parallelism: int = 10,
                observer: Callable[[str, str, str], None] | None = None,
                destroy_options: DestroyOptions | None = None) -> Engine:
+        from vivr_provision.malloc_arenas import limit_malloc_arenas
+
+        limit_malloc_arenas()  # before the engine's workers exist: see the module
         engine = Engine(self.config, self.steps, self.clients, self.store, state,
                         parallelism=parallelism, observer=observer,
                         destroy_options=destroy_options)
