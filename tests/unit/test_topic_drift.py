@@ -102,3 +102,56 @@ def test_a_topic_is_created_encrypted_with_its_sites_key(config: PlatformConfig)
                 region="us-west-2")
         created = step.create(ctx, "token")
     assert created.data["Attributes"]["KmsMasterKeyId"] == DR_KEY_ARN
+
+
+def _tagged(*pairs: tuple[TopicStep, str]) -> dict[str, Any]:
+    """A tag batch (GetResources) answer holding each step's topic with its tags."""
+    return {"ResourceTagMappingList": [
+        {"ResourceARN": arn, "Tags": [{"Key": k, "Value": v} for k, v in step.tags().items()]}
+        for step, arn in pairs]}
+
+
+def test_one_subscription_listing_answers_every_topic_of_the_region(
+        config: PlatformConfig) -> None:
+    team = TopicStep(config, "team", config.monitoring.topics["team"])
+    other_key = next(k for k in config.monitoring.topics if k != "team")
+    other = TopicStep(config, other_key, config.monitoring.topics[other_key])
+    other_arn = f"arn:aws:sns:us-east-1:{ACCOUNT}:{other.topic.name}"
+    theirs = {"Protocol": "sqs", "Endpoint": "arn:aws:sqs:us-east-1:1:q",
+              "SubscriptionArn": f"{other_arn}:9f", "TopicArn": other_arn}
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        aws.expect("sns", "get_topic_attributes", {"Attributes": {"DisplayName": "x"}},
+                   {"TopicArn": ARN})
+        aws.expect("resourcegroupstaggingapi", "get_resources",
+                   _tagged((team, ARN), (other, other_arn)))
+        aws.expect("sns", "list_subscriptions", {"Subscriptions": [
+            {**SUBSCRIBED[0], "TopicArn": ARN}, theirs]}, {})
+        assert team.describe_by_id(ctx, ARN).data["Subscriptions"] == [  # type: ignore[union-attr]
+            {**SUBSCRIBED[0], "TopicArn": ARN}]
+        aws.expect("sns", "get_topic_attributes", {"Attributes": {"DisplayName": "x"}},
+                   {"TopicArn": other_arn})
+        found = other.describe_by_id(ctx, other_arn)
+    assert found is not None and found.data["Subscriptions"] == [theirs]
+
+
+def test_a_region_with_more_subscriptions_than_the_batch_lists_each_topics_own(
+        config: PlatformConfig) -> None:
+    step = TopicStep(config, "team", config.monitoring.topics["team"])
+    with StubbedAws() as aws:
+        ctx = aws.context(config, OUTPUTS)
+        aws.expect("sns", "get_topic_attributes", {"Attributes": {"DisplayName": "x"}},
+                   {"TopicArn": ARN})
+        aws.expect("resourcegroupstaggingapi", "get_resources", _tagged((step, ARN)))
+        aws.expect("sns", "list_subscriptions", {"Subscriptions": [
+            {"Protocol": "sqs", "Endpoint": f"e{i}", "SubscriptionArn": f"s{i}",
+             "TopicArn": "arn:aws:sns:us-east-1:1:elsewhere"} for i in range(100)],
+            "NextToken": "more"}, {})
+        aws.expect("sns", "list_subscriptions", {"Subscriptions": [
+            {"Protocol": "sqs", "Endpoint": f"e{i}", "SubscriptionArn": f"t{i}",
+             "TopicArn": "arn:aws:sns:us-east-1:1:elsewhere"} for i in range(100)],
+            "NextToken": "still-more"}, {"NextToken": "more"})
+        aws.expect("sns", "list_subscriptions_by_topic", {"Subscriptions": SUBSCRIBED},
+                   {"TopicArn": ARN})
+        found = step.describe_by_id(ctx, ARN)
+    assert found is not None and found.data["Subscriptions"] == SUBSCRIBED

@@ -390,6 +390,29 @@ def missing_subscriptions(topic: TopicConfig,
             if _subscription_key(s.protocol, s.endpoint) not in present]
 
 
+#: Subscriptions one region-wide ``ListSubscriptions`` batch may read.  It takes no
+#: filter (SNS API reference: every subscription of the region, 100 a page), so past
+#: two pages the region holds more than our few topics would save calls on, and each
+#: topic lists its own (``ListSubscriptionsByTopic``) as before.
+SUBSCRIPTIONS_BATCH_LIMIT = 200
+
+
+def subscriptions_by_topic(sns: Any) -> dict[str, dict[str, Any]]:
+    """Topic ARN -> ``{"Subscriptions": [...]}`` for every topic of the region with a
+    subscription, from one ``ListSubscriptions`` listing (the same ``Subscription``
+    shape ``ListSubscriptionsByTopic`` answers); empty when the region has more than
+    :data:`SUBSCRIPTIONS_BATCH_LIMIT`.  A topic with none is absent: it reads its own."""
+    listing = sns.get_paginator("list_subscriptions").paginate(
+        PaginationConfig={"MaxItems": SUBSCRIPTIONS_BATCH_LIMIT}).build_full_result()
+    if listing.get("NextToken"):
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    for subscription in listing.get("Subscriptions", []):
+        topic = found.setdefault(str(subscription["TopicArn"]), {"Subscriptions": []})
+        topic["Subscriptions"].append(subscription)
+    return found
+
+
 class TopicStep(KindTaggedStep):
     """One SNS topic of ``monitoring.topics`` with its subscriptions."""
 
@@ -431,8 +454,13 @@ class TopicStep(KindTaggedStep):
             return None
         tags = step_tags(ctx, self, sns, TOPIC, arn)
         require_owned(self, f"{TOPIC.noun} {self.topic.name}", tags)
-        pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
-        subscriptions = [s for page in pages for s in page.get("Subscriptions", [])]
+        listed = ctx.reads.take(("sns", self.region, "subscriptions"), arn,
+                                lambda: subscriptions_by_topic(sns), self.name)
+        if listed is not None:
+            subscriptions = list(listed["Subscriptions"])
+        else:
+            pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
+            subscriptions = [s for page in pages for s in page.get("Subscriptions", [])]
         return Resource(arn, {"Attributes": reply.get("Attributes", {}), "TagMap": tags,
                               "Subscriptions": subscriptions})
 
