@@ -76,7 +76,8 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     # 47 + the two CloudFront field-level encryption fixes + the ALB access-log bucket check
     # + ECS's family-only describe (latest ACTIVE revision)
     # + GetResources listing every type the tag batch reads (two fixes)
-    assert len(first) == 53 and len(set(first)) == 53
+    # + ListBuckets' regions and pages
+    assert len(first) == 54 and len(set(first)) == 54
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
                 "AWS Backup", "EventBridge Scheduler", "KMS", "EC2", "Lambda",
@@ -681,6 +682,28 @@ def test_test_dns_answer_follows_the_failover_rule_and_the_checks_flags(
     missing = route53.test_dns_answer(HostedZoneId=zone, RecordName="nope.dns.example.com",
                                       RecordType="CNAME")
     assert (missing["ResponseCode"], missing["RecordData"]) == ("NXDOMAIN", [])
+
+
+# --------------------------------------------------------------------------- S3
+
+def test_list_buckets_gives_each_region_and_pages_on(client: Client) -> None:
+    east, west = client("s3"), client("s3", "us-west-2")
+    for name in ("lb-c", "lb-a", "other-x"):
+        east.create_bucket(Bucket=name)
+    west.create_bucket(Bucket="lb-b",
+                       CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    # Without parameters AWS answers without BucketRegion (and so does the sandbox).
+    assert [b.get("BucketRegion") for b in east.list_buckets()["Buckets"]] == [None] * 4
+    first = east.list_buckets(Prefix="lb-", MaxBuckets=2)
+    assert [(b["Name"], b["BucketRegion"]) for b in first["Buckets"]] == [
+        ("lb-a", "us-east-1"), ("lb-b", "us-west-2")]
+    assert first["Prefix"] == "lb-"
+    rest = east.list_buckets(Prefix="lb-", MaxBuckets=2,
+                             ContinuationToken=first["ContinuationToken"])
+    assert [b["Name"] for b in rest["Buckets"]] == ["lb-c"] and "ContinuationToken" not in rest
+    pages = east.get_paginator("list_buckets").paginate(PaginationConfig={"PageSize": 1})
+    assert [b["Name"] for page in pages for b in page["Buckets"]] == [
+        "lb-a", "lb-b", "lb-c", "other-x"]
 
 
 # --------------------------------------------------------------------------- KMS

@@ -58,6 +58,7 @@ logs and the DR buckets' server access logs cannot cross regions.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, NamedTuple
@@ -98,6 +99,8 @@ ELB_LOG_DELIVERY = "logdelivery.elasticloadbalancing.amazonaws.com"
 #: log delivery"); moto also accepts a PutBucketLogging only once it is admitted.
 S3_LOG_DELIVERY = "logging.s3.amazonaws.com"
 CLOUDFRONT = "cloudfront.amazonaws.com"
+#: ListBuckets' page size: the largest the API takes (botocore model, MaxBuckets 1-10,000).
+LIST_PAGE = 10_000
 
 BUCKET_GONE = tuple(BUCKET.not_found)
 #: Of BUCKET.already_exists, the code saying the name is not ours (BucketAlreadyOwnedByYou is).
@@ -390,31 +393,65 @@ class BucketStep(NamedStep):
         return SETTLING.call(f"{operation} {self.bucket_name}", absent_on, missing, call,
                              Bucket=self.bucket_name)
 
-    def _owned_listing(self, ctx: StepContext) -> bool:
-        """Whether the bucket exists *in this account*: ListBuckets shows only the caller's."""
-        pages = self.s3(ctx).get_paginator("list_buckets").paginate(Prefix=self.bucket_name)
-        return any(b["Name"] == self.bucket_name for page in pages for b in page["Buckets"])
+    def _listing(self, ctx: StepContext, prefix: str) -> dict[str, Mapping[str, Any]]:
+        """The caller's buckets whose names start with ``prefix``, by name (ListBuckets).
 
-    def lookup(self, ctx: StepContext) -> Resource | None:
-        if not self._owned_listing(ctx):
-            return None
+        Every page is read: pages hold at most ``MaxBuckets`` buckets (1-10,000,
+        botocore's model) and the rest follows a ``ContinuationToken``.  Sending
+        any parameter (here always ``MaxBuckets``) is also what makes S3 include
+        each bucket's ``BucketRegion`` (S3 API Reference, ListBuckets).
+        """
+        pages = self.s3(ctx, self.config.aws.region).get_paginator("list_buckets").paginate(
+            **({"Prefix": prefix} if prefix else {}), PaginationConfig={"PageSize": LIST_PAGE})
+        return {str(b["Name"]): b for page in pages for b in page.get("Buckets", [])}
+
+    def _listed(self, ctx: StepContext) -> Mapping[str, Any] | None:
+        """This bucket's ListBuckets entry, or None when it is not *in this account*:
+        ListBuckets shows only the caller's own buckets (the ownership test).
+
+        One listing, under the prefix all our bucket names share, answers the
+        first lookup of every bucket step (``ctx.reads``); a bucket it lacks
+        (made since, or a second lookup) is listed on its own, by its full name.
+        """
+        batched = ctx.reads.take(("s3", "buckets"), self.bucket_name,
+                                 lambda: self._listing(ctx, shared_prefix(self.config)),
+                                 reader=self.name)
+        if batched is not None:
+            return batched
+        return self._listing(ctx, self.bucket_name).get(self.bucket_name)
+
+    def _region(self, ctx: StepContext, listed: Mapping[str, Any]) -> str | None:
+        """The bucket's region: ListBuckets' ``BucketRegion``, else GetBucketLocation
+        (None: the bucket is gone)."""
+        region = listed.get("BucketRegion")
+        if region:
+            return str(region)
         reply = absent_on(BUCKET_GONE, self.s3(ctx).get_bucket_location, Bucket=self.bucket_name)
         if reply is None:
             return None
         # S3 reports us-east-1 as no constraint and eu-west-1 by its old name.
         region = reply.get("LocationConstraint") or LEGACY_DEFAULT_REGION
-        region = "eu-west-1" if region == "EU" else region
+        return "eu-west-1" if region == "EU" else str(region)
+
+    def _tags(self, ctx: StepContext, region: str) -> dict[str, str] | None:
+        """The bucket's tags (its only tag read); None when it was deleted while we looked."""
         try:
             tagging = absent_on(NO_TAGS, self.s3(ctx, region).get_bucket_tagging,
                                 Bucket=self.bucket_name)
         except aws_errors.ClientError as exc:
             if error_code(exc) in BUCKET_GONE:
-                return None  # deleted while we looked
+                return None
             raise
-        tags = tag_map((tagging or {}).get("TagSet"))
+        return tag_map((tagging or {}).get("TagSet"))
+
+    def lookup(self, ctx: StepContext) -> Resource | None:
+        listed = self._listed(ctx)
+        region = None if listed is None else self._region(ctx, listed)
+        tags = None if region is None else self._tags(ctx, region)
+        if region is None or tags is None:
+            return None
         require_owned(self, f"{BUCKET.noun} {self.bucket_name}", tags)
         return Resource(self.bucket_name, {"Region": region, "Tags": tags})
-
 
     def observe(self, ctx: StepContext, region: str) -> dict[str, Any]:
         """Every setting of :data:`READINGS` as S3 reports it (None: not configured)."""
@@ -754,6 +791,15 @@ class DrLogBucketStep(BucketStep):
         return (self.site.step("kms"),) if self.kms_encrypted else ()
 
 
+def shared_prefix(config: PlatformConfig) -> str:
+    """The start every bucket name of ``config`` shares (``vivr-``), so one ListBuckets
+    filtered on it (``Prefix``) finds all of ours without listing the whole account;
+    empty when the names share none."""
+    names = [step.bucket_name for step in s3_steps(config) if isinstance(step, BucketStep)]
+    # Character by character, on purpose: a name prefix, not a path.
+    return os.path.commonprefix(names) if names else ""  # noqa: RUF071
+
+
 def s3_steps(config: PlatformConfig) -> list[Step]:
     """One step per bucket, one per replication destination in the DR region, and the
     DR site's log bucket when DR is on and has one."""
@@ -768,4 +814,4 @@ def s3_steps(config: PlatformConfig) -> list[Step]:
     return steps
 
 
-__all__ = ["BucketStep", "DrLogBucketStep", "ReplicaBucketStep", "s3_steps"]
+__all__ = ["BucketStep", "DrLogBucketStep", "ReplicaBucketStep", "s3_steps", "shared_prefix"]

@@ -1,5 +1,5 @@
 """S3 fixes: per-account bucket namespaces, replication round trip, tags at creation,
-access-log delivery left to "later".
+access-log delivery left to "later", ListBuckets' regions and pages.
 """
 
 from __future__ import annotations
@@ -139,10 +139,60 @@ def _fix_s3_access_log_delivery_timing() -> None:
         return None
 
 
+def _fix_s3_list_buckets_region_and_pages() -> None:
+    """S3: ListBuckets reports each bucket's BucketRegion and pages with ContinuationToken.
+
+    moto 5.2.5 answers only Name and CreationDate, and cuts the list at
+    ``max-buckets`` without a ``ContinuationToken``, so the rest is silently
+    lost.  AWS (S3 API Reference, ListBuckets) lists the caller's buckets in
+    name order, includes ``BucketRegion`` when the request carries any of
+    ``prefix``, ``bucket-region``, ``max-buckets``, ``continuation-token``,
+    pages with a default size of 10,000 when one of them is sent, and
+    returns a ``ContinuationToken`` while more buckets follow.  A tool that
+    takes the region from the listing instead of GetBucketLocation needs
+    both.  The fix answers from the account's own buckets (see the
+    namespace fix); the token is the last listed name, encoded.
+    """
+    import base64
+
+    from moto.core.responses import ActionResult
+    from moto.s3.responses import S3Response
+
+    @wrap(S3Response, "all_buckets")
+    def all_buckets(original: Any, self: Any) -> Any:
+        names = ("prefix", "bucket-region", "max-buckets", "continuation-token")
+        if not any(self._get_param(name) is not None for name in names):
+            return original(self)  # no parameter: AWS answers without BucketRegion too
+        self.data["Action"] = "ListAllMyBuckets"
+        self._authenticate_and_authorize_s3_action()
+        prefix = self._get_param("prefix")
+        listed = sorted(self.backend.list_buckets(
+            prefix=prefix, bucket_region=self._get_param("bucket-region"), max_buckets=None),
+            key=lambda bucket: bucket.name)
+        token = self._get_param("continuation-token")
+        if token:
+            after = base64.urlsafe_b64decode(token.encode()).decode()
+            listed = [bucket for bucket in listed if bucket.name > after]
+        size = int(self._get_param("max-buckets") or 10_000)
+        page, rest = listed[:size], listed[size:]
+        result: dict[str, Any] = {
+            "Owner": {"ID": "bcaf1ffd86f41161ca5fb16fd081034f", "DisplayName": "webfile"},
+            "Buckets": [{"Name": b.name, "CreationDate": b.creation_date_ISO8601,
+                         "BucketRegion": b.region_name} for b in page]}
+        if rest:
+            result["ContinuationToken"] = base64.urlsafe_b64encode(
+                page[-1].name.encode()).decode()
+        if prefix is not None:
+            result["Prefix"] = prefix
+        self.data["Action"] = "ListBuckets"
+        return self.serialized(ActionResult(result))
+
+
 #: The fixes of this module, in application order.
 FIXES: list[Callable[[], None]] = [
     _fix_s3_account_namespaces,
     _fix_s3_replication_round_trip,
     _fix_s3_create_bucket_tags,
     _fix_s3_access_log_delivery_timing,
+    _fix_s3_list_buckets_region_and_pages,
 ]
