@@ -10,7 +10,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from vivr_provision.catalog import Catalog, CatalogError, Resolved, resolve, version_key
+from vivr_provision.catalog import Catalog, CatalogError, Resolved, version_key
+from vivr_provision.catalog_requests import lazy, resolve
 from vivr_provision.config import PlatformConfig, load_config
 from vivr_provision.steps.base import StepContext
 from vivr_provision.steps.rds import DbPrimaryStep
@@ -282,3 +283,67 @@ def test_an_image_the_instance_type_cannot_boot_is_refused(
     with pytest.raises(CatalogError, match=r"pgbouncer\.ami_parameter .* is a arm64 image "
                                            r"\(ami-12345678\); t3\.small runs x86_64"):
         resolve(config, clients)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- asked lazily
+
+
+def test_nothing_is_asked_until_a_step_about_to_change_demands_it(
+        config: PlatformConfig, clients: StubbedClients) -> None:
+    found = lazy(config, clients)  # type: ignore[arg-type]
+    assert found.asked() == [] and found.notes_for("rds.vivr-db") == []
+    # The primary about to be created: its version (in every region that will hold an
+    # instance) and its own class; not the replicas' classes, the caches, AMIs or TLS.
+    for region in ("us-east-1", "us-west-2"):
+        clients.stub("rds", region, "describe_db_engine_versions", _versions("16.15"))
+    clients.stub("rds", "us-east-1", "describe_orderable_db_instance_options",
+                 {"OrderableDBInstanceOptions": [_option()]},
+                 {"Engine": "postgres", "EngineVersion": "16.15",
+                  "DBInstanceClass": "db.t3.small", "Vpc": True})
+    found.demand(["rds.vivr-db", "vpc"])
+    found.demand(["rds.vivr-db"])  # once per run
+    clients.verify()
+    assert found.asked() == ["rds.engine_version", "rds.instance_class@us-east-1"]
+    assert found.value("rds.engine_version", "16") == "16.15"
+    # A create asks for the value it sends: only that site's cache request.
+    clients.stub("elasticache", "us-west-2", "describe_cache_engine_versions",
+                 {"CacheEngineVersions": [{"Engine": "redis", "EngineVersion": v,
+                                           "CacheParameterGroupFamily": "redis7"}
+                                          for v in ("7.0", "7.1")]})
+    clients.stub("elasticache", "us-west-2", "describe_reserved_cache_nodes_offerings",
+                 {"ReservedCacheNodesOfferings": []})
+    assert found.value("dr.redis.engine_version", "7") == "7.0"
+    clients.verify()
+    assert "dr.redis.engine_version" in found.asked() and "redis.engine_version" not in \
+        found.asked()
+
+
+def test_a_refused_request_is_asked_once_and_refuses_every_demand(
+        config: PlatformConfig, clients: StubbedClients) -> None:
+    found = lazy(_with(config, engine_version="16.1"), clients)  # type: ignore[arg-type]
+    for region in ("us-east-1", "us-west-2"):
+        clients.stub("rds", region, "describe_db_engine_versions", _versions("16.15"))
+    for _ in range(2):
+        with pytest.raises(CatalogError, match=r"the newest valid 16\.x is 16\.15"):
+            found.demand(["dr.rds.vivr-db-dr"])
+    clients.verify()
+
+
+def test_a_value_not_asked_this_run_keeps_its_record_while_the_config_asks_it(
+        config: PlatformConfig) -> None:
+    from vivr_provision.state import CatalogRecord, State, utc_now
+
+    old = CatalogRecord(requested="16", value="16.9", regions=["us-east-1"], source="test",
+                        resolved_at="2026-11-01T00:00:00Z")
+    gone = old.model_copy(update={"requested": "db.t2.micro"})
+    state = State(project="vivr", environment="production", created_at=utc_now(),
+                  updated_at=utc_now(),
+                  catalog={"rds.engine_version": old, "rds.read_replicas[9].instance_class": gone})
+    found = lazy(config, StubbedClients(), state.catalog)  # type: ignore[arg-type]
+    assert found.merge_into(state)  # only the record the config no longer asks is dropped
+    assert state.catalog == {"rds.engine_version": old}
+    # A running database behind the recorded newest minor still gets its note.
+    step = DbPrimaryStep(config)
+    from vivr_provision.steps.base import Resource
+    (note,) = step.notes(_ctx(config, found), Resource("vivr-db", {"EngineVersion": "16.2"}))
+    assert "runs postgres 16.2; RDS created 16.9 when last asked (2026-11-01)" in note

@@ -124,6 +124,7 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
             if reviewed is not None:
                 engine.bind_plan(approved(reviewed))
             report = engine.apply(targets)
+        run.record_catalog(state)  # what the steps resolved as they changed
     return finish(report, run, title(run, "apply", account), show_all=show_all)
 
 
@@ -160,6 +161,8 @@ def _apply_saved(options: CommandOptions, path: Path, parallelism: int, show_all
             engine.bind_plan(approved(saved))
             report = (engine.apply(saved.targets) if saved.kind == "apply"
                       else engine.destroy(saved.targets))
+        if saved.kind == "apply":
+            run.record_catalog(state)
     return finish(report, run, title(run, f"{saved.kind} {path}", account), show_all=show_all)
 
 
@@ -224,7 +227,7 @@ def plan(options: CommandOptions, targets: tuple[str, ...], *, for_destroy: bool
                     upward=not for_destroy)
     account = run.bind_account(state)
     if not for_destroy:
-        run.resolve_catalog()
+        run.resolve_catalog(state, record=False)
     choices = DestroyOptions(skip_final_snapshot=skip_final_snapshot,
                              disable_deletion_protection=disable_deletion_protection)
     made = run.plan(state, account, "destroy" if for_destroy else "apply", targets, choices)

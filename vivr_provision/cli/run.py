@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING, Literal
 import click
 
 from vivr_provision.aws import ClientFactory
-from vivr_provision.catalog import Catalog, resolve
+from vivr_provision.catalog import Catalog
+from vivr_provision.catalog_requests import lazy
 from vivr_provision.cli.state_access import store_at
 from vivr_provision.config import PlatformConfig
 from vivr_provision.engine import Approved, Engine, RunReport, StepGraph, StepResult
 from vivr_provision.errors import Interrupted, ProvisionError, StateError
 from vivr_provision.log import redact
 from vivr_provision.settings import CommandOptions, aws_settings, load_effective_config
-from vivr_provision.state import State, StateStore, utc_now
+from vivr_provision.state import State, StateStore, StepRecord, utc_now
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import DestroyOptions
 
@@ -63,16 +64,27 @@ class Run:
         state.account_id, state.region = account, region
         return account
 
-    def resolve_catalog(self, state: State | None = None) -> Catalog:
-        """Check versions, classes, AMIs and TLS policies against AWS's catalogs (plan, apply).
+    def resolve_catalog(self, state: State, *, record: bool = True) -> Catalog:
+        """Check versions, classes, AMIs and TLS policies against AWS's catalogs (plan, apply)
+        for every step state does not record as built: a create refused by the catalog
+        fails here, before any step runs (CatalogError, exit 2).
 
-        Raises CatalogError (exit 2) before any step runs; with ``state``
-        (apply, under the lock) changed values are recorded and saved.
+        What the built steps send is asked only if one of them is about to change
+        (after plan's walk, :meth:`plan`; or by the step itself, ``Catalog.demand``),
+        so a no-op asks nothing.  With ``record`` (apply, under the lock) changed values
+        are recorded in state and saved.
         """
-        self.catalog = resolve(self.config, self.clients)
-        if state is not None and self.catalog.merge_into(state):
-            self.store.save(state)  # a re-apply with nothing to change still records them
+        self.catalog = lazy(self.config, self.clients, state.catalog)
+        self.catalog.demand(name for name in self.graph.steps
+                            if not _built(state.steps.get(name)))
+        if record:
+            self.record_catalog(state)
         return self.catalog
+
+    def record_catalog(self, state: State) -> None:
+        """Save what the catalog resolved so far, when it differs from state's record."""
+        if self.catalog.merge_into(state):
+            self.store.save(state)  # a re-apply with nothing to change still records them
 
     def engine(self, state: State, parallelism: int = 10,
                observer: Callable[[str, str, str], None] | None = None,
@@ -126,6 +138,11 @@ class Run:
                 yield None
 
 
+    def _notes(self, result: StepResult) -> list[str]:
+        """A plan result's notes, with the catalog values resolved after its walk."""
+        late = [redact(n) for n in self.catalog.notes_for(result.step)]
+        return [n for n in late if n not in result.notes] + list(result.notes)
+
     def plan(self, state: State, account: str, kind: Kind, targets: Iterable[str],
              destroy_options: DestroyOptions | None = None) -> Plan:
         """The reviewed form of what apply or destroy would do (reads only, no save).
@@ -142,6 +159,9 @@ class Run:
             report = engine.plan(targets, destroy=kind == "destroy")
         if report.interrupted or report.failed:
             finish(report, self, title(self, "plan", account))
+        if kind == "apply":
+            # What the steps about to change send is validated now (exit 2 if refused).
+            self.catalog.demand(r.step for r in report.results if r.action in _CHANGING)
         self.settled = None
         if kind == "apply" and engine.settled(report):
             self.settled = RunReport("apply", [
@@ -150,7 +170,7 @@ class Run:
         steps = [PlannedStep(
             step=r.step, action=_PLAN_ACTIONS[r.action], resource_id=r.resource_id,
             settings=[PlannedChange(**c) for c in r.settings],
-            changes=[redact(c) for c in r.changes if r.settings], notes=list(r.notes),
+            changes=[redact(c) for c in r.changes if r.settings], notes=self._notes(r),
             blockers=list(r.blockers), unapplied=list(r.unapplied),
             after_dependencies=r.action == "create" and "after its dependencies" in r.changes,
         ) for r in report.results]
@@ -159,6 +179,16 @@ class Run:
                     account_id=account, created_at=utc_now(), state_serial=state.serial,
                     state_lineage=state.lineage, config_digest=config_digest(self.config),
                     targets=list(targets), destroy_options=asdict(choices), steps=steps)
+
+
+#: Plan actions that create or change a resource: what they send is validated first.
+_CHANGING = frozenset({"create", "update", "replace"})
+
+
+def _built(record: StepRecord | None) -> bool:
+    """Whether state records the step's resource as built (its catalog values were
+    validated when it was made)."""
+    return record is not None and record.status == "ready" and bool(record.resource_id)
 
 
 #: Engine plan results as plan actions.

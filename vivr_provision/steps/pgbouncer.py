@@ -189,6 +189,7 @@ class PgBouncerStep(Ec2Step):
 
     # -- lifecycle -------------------------------------------------------------
     def create(self, ctx: StepContext, token: str) -> Resource:
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         params: dict[str, Any] = {
             "ImageId": self._image_id(ctx),
             "InstanceType": self.pgb.instance_type,
@@ -300,6 +301,7 @@ class PgBouncerStep(Ec2Step):
                 *drift(self, ctx, data, self.IN_PLACE)]
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         converge(self, ctx, resource, changes, (*self.REPLACED, *self.IN_PLACE))
         return self.refresh(ctx, resource)
 

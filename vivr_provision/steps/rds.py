@@ -304,6 +304,7 @@ class DbInstanceBase(KindStep):
         return drift(self, ctx, resource.data, self.fields(ctx, resource.data))
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         converge(self, ctx, resource, changes, self.fields(ctx, resource.data))
         return self.reread(ctx)
 
@@ -421,6 +422,7 @@ class DbPrimaryStep(DbInstanceBase):
         return settings
 
     def create(self, ctx: StepContext, token: str) -> Resource:
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         rds = self.config.rds
         credentials = json.loads(read_secret_string(
             ctx, str(ctx.output("secret.database_credentials", "arn"))))
@@ -489,17 +491,22 @@ class DbPrimaryStep(DbInstanceBase):
             return [f"{self.identifier} runs {rds.engine} {have}, newer than the pinned "
                     f"{rds.engine_version}; RDS cannot downgrade: pin {have!r} or name the "
                     f"major ({major_of(have)!r})"]
-        newest = ctx.catalog.values.get("rds.engine_version")
-        if newest is None or not is_major(rds.engine_version) or major_of(have) != major_of(
-                newest.value) or version_key(have) >= version_key(newest.value):
+        # Resolved this run, else as state recorded it: a no-op does not ask AWS again.
+        known = ctx.catalog.known("rds.engine_version")
+        if known is None:
+            return []
+        newest, when = known
+        if not is_major(rds.engine_version) or major_of(have) != major_of(newest) or \
+                version_key(have) >= version_key(newest):
             return []
         if rds.auto_minor_version_upgrade:
             how = (f"auto minor version upgrade moves it to the target AWS designates, in the "
                    f"maintenance window {rds.maintenance_window}")
         else:
-            how = (f"auto minor version upgrade is off: pin engine_version {newest.value!r} to "
+            how = (f"auto minor version upgrade is off: pin engine_version {newest!r} to "
                    f"queue the upgrade for the maintenance window {rds.maintenance_window}")
-        return [f"{self.identifier} runs {rds.engine} {have}; RDS creates {newest.value} now. "
+        creates = "creates" if when == "now" else "created"
+        return [f"{self.identifier} runs {rds.engine} {have}; RDS {creates} {newest} {when}. "
                 f"Apply does not upgrade a running database for a newer minor; {how}"]
 
     def fixed_fields(self, data: Mapping[str, Any]) -> tuple[Field, ...]:
@@ -578,6 +585,7 @@ class DbReplicaStep(DbInstanceBase):
         return settings
 
     def create(self, ctx: StepContext, token: str) -> Resource:
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         settings = self.desired(ctx)
         settings["EnableCloudwatchLogsExports"] = settings.pop("CloudwatchLogsExports")
         params: dict[str, Any] = {

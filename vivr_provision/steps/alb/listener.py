@@ -174,6 +174,7 @@ class ListenerStep(OriginCheckRules, KindTaggedStep):
         the moment before its rules exist; a crash in between leaves rules
         missing, which the next apply's diff reports and creates.
         """
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         wanted, _ = self.wanted_rules(ctx)
         reply = CERTIFICATE_SETTLING.call(
             f"create listener {self.listener.port}", self.elbv2(ctx).create_listener,
@@ -190,6 +191,8 @@ class ListenerStep(OriginCheckRules, KindTaggedStep):
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         """Rules first, then the listener's own rows, then the rules the config dropped."""
         rules_drifted = any(c.field.startswith(RULE_CHANGES) for c in changes)
+        if any(c.field == "SslPolicy" for c in changes):
+            ctx.catalog.demand((self.name,))  # the new policy, checked against AWS's catalog
         have = resource.data.get("Rules", {})
         wanted, _ = self.wanted_rules(ctx) if rules_drifted else ({}, "")
         if rules_drifted:

@@ -202,6 +202,7 @@ class EcsLaunchTemplateStep(NamedStep):
                          "LaunchTemplateData": latest.get("LaunchTemplateData", {})})
 
     def create(self, ctx: StepContext, token: str) -> Resource:
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         tags = {**self.tags(), AMI_PARAMETER_TAG: self.config.ecs.ec2.ami_parameter}
         try:
             self.ec2(ctx).create_launch_template(
@@ -232,6 +233,7 @@ class EcsLaunchTemplateStep(NamedStep):
         return drift(self, ctx, resource.data, self.FIELDS)
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         converge(self, ctx, resource, changes, self.FIELDS)
         found = self.lookup(ctx)
         assert found is not None

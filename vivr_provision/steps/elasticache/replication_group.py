@@ -179,6 +179,7 @@ class CacheStep(ElastiCacheStep):
         (valid for cluster mode disabled), so the replica count has a single
         meaning for create, diff and IncreaseReplicaCount.
         """
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         cfg = self.redis
         params: dict[str, Any] = {
             "ReplicationGroupId": cfg.replication_group_id,
@@ -255,6 +256,7 @@ class CacheStep(ElastiCacheStep):
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
         """Converge in-place drift with ApplyImmediately (see :class:`Modification`)."""
+        ctx.catalog.demand((self.name,))  # what it sends, checked against AWS's catalog
         modification = Modification(self, ctx)
         converge(modification, ctx, resource, changes, replication_group_fields(self, ctx))
         modification.run(resource)
