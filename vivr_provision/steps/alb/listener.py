@@ -64,6 +64,20 @@ _TAIL = (
 )
 
 
+def balancer_listeners(elbv2: Any, lb_arn: str) -> dict[str, dict[str, Any]]:
+    """Every listener of a balancer, by ARN, as DescribeListeners reports it.
+
+    One DescribeListeners by ``LoadBalancerArn`` lists all of a balancer's
+    listeners (pages of up to 400, ``PageSize``; a balancer holds at most 50
+    listeners).  Their tags come from the tag batch (``step_tags``) and their
+    rules from DescribeRules, one per listener (it takes a listener, not a
+    balancer), as for a listener read on its own.
+    """
+    pages = elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=lb_arn)
+    return {str(listener["ListenerArn"]): listener
+            for page in pages for listener in page["Listeners"]}
+
+
 class ListenerStep(OriginCheckRules, KindTaggedStep):
     """One listener of vivr-alb and its rules: HTTPS 443 forwarding, or HTTP 80 redirecting.
 
@@ -121,8 +135,20 @@ class ListenerStep(OriginCheckRules, KindTaggedStep):
         return Resource(arn, data)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        if ctx.has_outputs(self.lb_step):
+            # The first read of every listener of our balancer: one batch (ctx.reads).
+            lb_arn = str(ctx.output(self.lb_step, "load_balancer_arn"))
+            batched = ctx.reads.take(("elbv2", self.region, lb_arn, "listeners"), resource_id,
+                                     lambda: balancer_listeners(self.elbv2(ctx), lb_arn),
+                                     reader=self.name)
+            if batched is not None:
+                return self._from(ctx, dict(batched))
+        return self._direct(ctx, resource_id)
+
+    def _direct(self, ctx: StepContext, arn: str) -> Resource | None:
+        """The listener read on its own (a listener the batch lacks, a re-read)."""
         reply = absent_on(LISTENER.not_found | LOAD_BALANCER.not_found,
-                          self.elbv2(ctx).describe_listeners, ListenerArns=[resource_id])
+                          self.elbv2(ctx).describe_listeners, ListenerArns=[arn])
         listeners = reply["Listeners"] if reply else []
         return self._from(ctx, listeners[0]) if listeners else None
 
@@ -137,7 +163,7 @@ class ListenerStep(OriginCheckRules, KindTaggedStep):
         return None
 
     def _reread(self, ctx: StepContext, arn: str) -> Resource:
-        found = self.describe_by_id(ctx, arn)
+        found = self._direct(ctx, arn)  # after a write: never the run's first batch
         assert found is not None, "a listener just written is describable"
         return found
 
