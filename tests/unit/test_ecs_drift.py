@@ -350,6 +350,20 @@ def test_a_missing_cluster_means_no_service() -> None:
         assert step.lookup(aws.context(step.config, OUTPUTS)) is None
 
 
+def test_a_steady_service_is_checked_as_read_without_asking_again() -> None:
+    """A no-op's fresh read that is steady (one deployment, every task running) is the
+    answer: no DescribeServices again; a steady rollback to the old revision still fails."""
+    step = EcsServiceStep(_config())
+    steady = {"deployments": [{"status": "PRIMARY", "rolloutState": "COMPLETED"}]}
+    with StubbedAws() as aws:  # no call announced: any call fails the test
+        ctx = aws.context(step.config, OUTPUTS)
+        resource = Resource(SERVICE_ARN, _service(step, ctx, **steady))
+        assert step.wait(ctx, resource) is resource
+        rolled_back = {**OUTPUTS, "ecs-task-definition": {"task_definition_arn": REVISION_2}}
+        with pytest.raises(RuntimeError, match=r"service runs .*:1, not .*:2"):
+            step.wait(aws.context(step.config, rolled_back), resource)
+
+
 # --------------------------------------------------------------------------- cluster
 
 def _cluster(step: EcsClusterStep, **edits: Any) -> dict[str, Any]:

@@ -219,11 +219,13 @@ class EcsServiceStep(EcsStep, NamedStep, KindTaggedStep):
 
         With the circuit breaker on, a failing deployment rolls back and the
         service becomes stable again on the *old* revision: that is a failed
-        apply, not a success.
+        apply, not a success.  A description that is steady already (one
+        deployment, every task running) is checked as it is.
         """
-        if not self.is_ready(resource):
+        found: Resource | None = resource
+        if not self.is_ready(resource):  # steady already (a no-op's fresh read): no re-read
             self._wait_stable(ctx)
-        found = self._live(self._describe(ctx))
+            found = self._live(self._describe(ctx))
         if found is None:
             raise RuntimeError(f"{self.name}: service {self.service_name} disappeared")
         wanted = self._output(ctx, TASK_DEFINITION_STEP, "task_definition_arn")
