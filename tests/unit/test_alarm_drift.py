@@ -91,3 +91,19 @@ def test_a_cache_alarm_reads_its_members_once_per_plan(config: PlatformConfig) -
         aws.expect("elasticache", "describe_replication_groups", members,
                    {"ReplicationGroupId": "vivr-cache"})
         assert step.diff(ctx, Resource(ARN, described)) == []
+
+
+def test_a_cache_alarm_takes_the_members_the_cache_step_read_this_run(
+        config: PlatformConfig) -> None:
+    """With the cache step's ``member_clusters`` output, no DescribeReplicationGroups."""
+    [template] = [a for a in config.monitoring.alarms if a.name == NAME]
+    alarm = template.model_copy(update={"name": "vivr-production-cache-cpu",
+                                        "resource": "redis", "namespace": "AWS/ElastiCache"})
+    step = AlarmStep(config, alarm)
+    outputs = {**_outputs(step), "cache": {
+        "replication_group_id": "vivr-cache",
+        "member_clusters": ["vivr-cache-002", "vivr-cache-001"]}}
+    with StubbedAws() as aws:  # no call announced: any call fails the test
+        ctx = aws.context(config, outputs)
+        assert [d[0]["Value"] for d in step.dimension_sets(ctx)] == [
+            "vivr-cache-001", "vivr-cache-002"]

@@ -205,14 +205,28 @@ def _dims(**pairs: str) -> Dimensions:
     return [{"Name": name, "Value": str(value)} for name, value in sorted(pairs.items())]
 
 
+def _members(ctx: StepContext, cache: str, group_id: str, region: str) -> list[str]:
+    """The group's member clusters: as the cache step read them this run (its
+    ``member_clusters`` output), else from DescribeReplicationGroups (a state
+    recorded before that output existed)."""
+    recorded = (ctx.outputs_of(cache) or {}).get("member_clusters")
+    if recorded:
+        return [str(member) for member in recorded]
+    reply = absent_on(REPLICATION_GROUP.not_found, ctx.client("elasticache", region)
+                      .describe_replication_groups, ReplicationGroupId=group_id)
+    groups = reply["ReplicationGroups"] if reply else []
+    return list(groups[0].get("MemberClusters") or []) if groups else []
+
+
 def dimension_sets(ctx: StepContext, config: PlatformConfig, resource: AlarmResource,
                    region: str, site: Site | None = None) -> list[Dimensions]:
     """The CloudWatch dimensions of ``resource``: one set, or one per cache member cluster.
 
     ElastiCache (cluster mode disabled or not) publishes its metrics per
     member cluster (``CacheClusterId``), not per replication group, so a
-    cache yields one set per member, read from AWS: a replica added later
-    shows as drift of the alarm instead of going unwatched.
+    cache yields one set per member, as the cache step read them from AWS
+    this run: a replica added later shows as drift of the alarm instead of
+    going unwatched.
     """
     at = (site or Site()).step  # the standby's alarms read the DR site's steps
     if resource == "ecs_service":
@@ -227,11 +241,9 @@ def dimension_sets(ctx: StepContext, config: PlatformConfig, resource: AlarmReso
         return [_dims(DBInstanceIdentifier=ctx.output(f"rds.{config.rds.identifier}",
                                                       "identifier"))]
     if resource in ("redis", DR_REDIS_RESOURCE):
-        group_id = str(ctx.output(dimension_steps(config, resource)[0], "replication_group_id"))
-        reply = absent_on(REPLICATION_GROUP.not_found, ctx.client("elasticache", region)
-                          .describe_replication_groups, ReplicationGroupId=group_id)
-        groups = reply["ReplicationGroups"] if reply else []
-        members = sorted(groups[0].get("MemberClusters") or []) if groups else []
+        cache = dimension_steps(config, resource)[0]
+        group_id = str(ctx.output(cache, "replication_group_id"))
+        members = sorted(_members(ctx, cache, group_id, region))
         if not members:
             raise DependencyMissing(f"replication group {group_id} has no member clusters yet")
         return [_dims(CacheClusterId=member) for member in members]

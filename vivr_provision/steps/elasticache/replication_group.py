@@ -327,6 +327,9 @@ class CacheStep(ElastiCacheStep):
         }
         if reader.get("Address"):
             outputs["reader_endpoint"] = reader["Address"]
+        # What the cache alarms watch (ElastiCache's metrics are per member cluster), as
+        # this run read them: the alarms need not describe the group again.
+        outputs["member_clusters"] = sorted(data.get("MemberClusters") or [])
         return outputs
 
 
