@@ -107,8 +107,9 @@ class Request:
     name: str
     #: The steps it validates: asked when one of them is about to create or change.
     steps: tuple[str, ...]
-    #: The :class:`Resolved` keys it adds (a step's ``value(key)`` asks it).
-    keys: tuple[str, ...]
+    #: The :class:`Resolved` keys it adds (a step's ``value(key)`` asks it), each with
+    #: what the config requests there (its record's ``requested``).
+    keys: Mapping[str, str]
     #: Reads AWS and adds to the catalog, or raises CatalogError.
     ask: Callable[[Catalog], None]
     #: Requests whose values it uses, asked first.
@@ -166,6 +167,14 @@ class Catalog:
         for request in list(self.requests.values()):
             if wanted.intersection(request.steps):
                 self.ask(request.name)
+
+    def changed(self) -> list[str]:
+        """Requests whose config value is not what state recorded as validated (the
+        config changed since, or nothing was recorded): asked before the walk, so a
+        value AWS refuses stops the run before anything is touched."""
+        return [r.name for r in self.requests.values()
+                if any((record := self.recorded.get(key)) is None or record.requested != wanted
+                       for key, wanted in r.keys.items())]
 
     def demand_all(self) -> None:
         for name in list(self.requests):

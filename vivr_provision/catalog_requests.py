@@ -185,11 +185,11 @@ def _rds_orderable(config: PlatformConfig, clients: ClientFactory, *, step: str,
 
 def _rds_requests(config: PlatformConfig, clients: ClientFactory) -> list[Request]:
     instances = _db_instances(config)
-    requests = [Request(RDS_VERSION, tuple(step for step, *_ in instances), (RDS_VERSION,),
-                        _rds_version(config, clients))]
+    requests = [Request(RDS_VERSION, tuple(step for step, *_ in instances),
+                        {RDS_VERSION: config.rds.engine_version}, _rds_version(config, clients))]
     for step, what, instance_class, region, need in instances:
         key = f"{what}@{region}"
-        requests.append(Request(key, (step,), (key,), _rds_orderable(
+        requests.append(Request(key, (step,), {key: instance_class}, _rds_orderable(
             config, clients, step=step, what=what, instance_class=instance_class,
             region=region, need=need), after=(RDS_VERSION,)))
     return requests
@@ -238,8 +238,8 @@ def _site_redis(prefix: str, region: str, redis: RedisConfig, clients: ClientFac
 
 def _redis_requests(config: PlatformConfig, clients: ClientFactory) -> list[Request]:
     return [Request(f"{prefix}redis.engine_version", (f"{prefix}cache",),
-                    (f"{prefix}redis.engine_version",), _site_redis(prefix, region, redis,
-                                                                     clients))
+                    {f"{prefix}redis.engine_version": redis.engine_version},
+                    _site_redis(prefix, region, redis, clients))
             for prefix, region, redis in _redis_sites(config)]
 
 
@@ -283,8 +283,8 @@ def _image_requests(config: PlatformConfig, clients: ClientFactory) -> list[Requ
     if config.ecs.launch_type == "ec2":
         wanted.append(("ecs-launch-template", "ecs.ec2.ami_parameter",
                        config.ecs.ec2.ami_parameter, config.ecs.ec2.instance_type))
-    return [Request(what, (step,), (what,), _image(config, clients, step=step, what=what,
-                                                   name=name, instance_type=kind))
+    return [Request(what, (step,), {what: name}, _image(config, clients, step=step, what=what,
+                                                        name=name, instance_type=kind))
             for step, what, name, kind in wanted]
 
 
@@ -331,7 +331,8 @@ def _tls_requests(config: PlatformConfig, clients: ClientFactory) -> list[Reques
             requests.append(Request(
                 f"{prefix}alb.ssl_policies",
                 tuple(f"{prefix}alb-listener.{listener.port}" for _, listener in listeners),
-                tuple(f"{prefix}alb.listeners[{i}].ssl_policy" for i, _ in listeners),
+                {f"{prefix}alb.listeners[{i}].ssl_policy": str(listener.ssl_policy)
+                 for i, listener in listeners},
                 _site_tls(prefix, region, listeners, clients)))
     return requests
 

@@ -347,3 +347,19 @@ def test_a_value_not_asked_this_run_keeps_its_record_while_the_config_asks_it(
     from vivr_provision.steps.base import Resource
     (note,) = step.notes(_ctx(config, found), Resource("vivr-db", {"EngineVersion": "16.2"}))
     assert "runs postgres 16.2; RDS created 16.9 when last asked (2026-11-01)" in note
+
+
+def test_before_the_walk_only_values_changed_since_state_recorded_them_are_asked(
+        config: PlatformConfig) -> None:
+    from vivr_provision.state import CatalogRecord
+
+    every = lazy(config, StubbedClients())  # type: ignore[arg-type]
+    assert every.changed() == list(every.requests)  # nothing recorded: all of them
+    recorded = {key: CatalogRecord(requested=wanted, value=wanted, regions=[], source="test",
+                                   resolved_at="2026-12-01T00:00:00Z")
+                for request in every.requests.values() for key, wanted in request.keys.items()}
+    assert lazy(config, StubbedClients(), recorded).changed() == []  # type: ignore[arg-type]
+    moved = config.model_copy(update={"pgbouncer": config.pgbouncer.model_copy(
+        update={"ami_parameter": "/aws/service/ami-amazon-linux-latest/other"})})
+    assert lazy(moved, StubbedClients(), recorded).changed() == [  # type: ignore[arg-type]
+        "pgbouncer.ami_parameter"]

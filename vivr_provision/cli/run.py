@@ -66,8 +66,9 @@ class Run:
 
     def resolve_catalog(self, state: State, *, record: bool = True) -> Catalog:
         """Check versions, classes, AMIs and TLS policies against AWS's catalogs (plan, apply)
-        for every step state does not record as built: a create refused by the catalog
-        fails here, before any step runs (CatalogError, exit 2).
+        for every step state does not record as built, and every value the config
+        changed since state recorded it validated: a value the catalog refuses fails
+        here, before any step runs (CatalogError, exit 2).
 
         What the built steps send is asked only if one of them is about to change
         (after plan's walk, :meth:`plan`; or by the step itself, ``Catalog.demand``),
@@ -77,6 +78,8 @@ class Run:
         self.catalog = lazy(self.config, self.clients, state.catalog)
         self.catalog.demand(name for name in self.graph.steps
                             if not _built(state.steps.get(name)))
+        for name in self.catalog.changed():
+            self.catalog.ask(name)
         if record:
             self.record_catalog(state)
         return self.catalog
