@@ -76,8 +76,8 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     # 47 + the two CloudFront field-level encryption fixes + the ALB access-log bucket check
     # + ECS's family-only describe (latest ACTIVE revision)
     # + GetResources listing every type the tag batch reads (two fixes)
-    # + ListBuckets' regions and pages
-    assert len(first) == 54 and len(set(first)) == 54
+    # + ListBuckets' regions and pages + GetResources paged by the limit sent
+    assert len(first) == 55 and len(set(first)) == 55
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
                 "AWS Backup", "EventBridge Scheduler", "KMS", "EC2", "Lambda",
@@ -406,6 +406,20 @@ def test_modified_db_subnet_group_is_still_there(client: Client) -> None:
     assert group["DBSubnetGroupDescription"] == "d2"
     assert {s["SubnetIdentifier"] for s in group["Subnets"]} == {
         subnets[0]["SubnetId"], subnets[2]["SubnetId"]}
+
+
+def test_get_resources_pages_by_the_limit_the_request_sends(client: Client) -> None:
+    sns, tagging = client("sns"), client("resourcegroupstaggingapi")
+    tags = [{"Key": f"k{i}", "Value": "v"} for i in range(7)] + [
+        {"Key": "Paging", "Value": "by-limit"}]
+    for number in range(20):
+        sns.create_topic(Name=f"paged-{number}", Tags=tags)
+    ours = [{"Key": "Paging", "Values": ["by-limit"]}]
+    by_resources = tagging.get_resources(TagFilters=ours, ResourcesPerPage=100)
+    assert len(by_resources["ResourceTagMappingList"]) == 20
+    assert not by_resources.get("PaginationToken")
+    by_tags = tagging.get_resources(TagFilters=ours, TagsPerPage=100)
+    assert len(by_tags["ResourceTagMappingList"]) < 20 and by_tags["PaginationToken"]
 
 
 def test_get_resources_lists_the_types_aws_lists_with_all_their_tags(client: Client) -> None:

@@ -86,6 +86,7 @@ from vivr_provision.steps.s3_forms import (
     policy_sids,
     replication_summary,
 )
+from vivr_provision.tag_batch import bucket_tags
 
 events = get_logger("vivr.s3")
 
@@ -434,7 +435,13 @@ class BucketStep(NamedStep):
         return "eu-west-1" if region == "EU" else str(region)
 
     def _tags(self, ctx: StepContext, region: str) -> dict[str, str] | None:
-        """The bucket's tags (its only tag read); None when it was deleted while we looked."""
+        """The bucket's tags (its only tag read); None when it was deleted while we looked.
+
+        The first read of a run comes from the region's tag batch when it holds the
+        bucket (:mod:`vivr_provision.tag_batch`; the bucket's own listing found it)."""
+        batched = bucket_tags(ctx, self.name, self.bucket_name, region, self.tags())
+        if batched is not None:
+            return batched
         try:
             tagging = absent_on(NO_TAGS, self.s3(ctx, region).get_bucket_tagging,
                                 Bucket=self.bucket_name)

@@ -134,5 +134,42 @@ def _fix_get_resources_lists_web_acls_and_schedule_groups() -> None:
                 yield resource
 
 
+def _fix_get_resources_pages_by_the_limit_sent() -> None:
+    """Resource Groups Tagging: GetResources pages by ``ResourcesPerPage`` alone when only
+    that limit is sent.
+
+    moto 5.2.5 applies a ``TagsPerPage`` of 100 whenever the request does not
+    send one, so a request for 100 resources a page comes back about 14 of
+    our resources (7 tags each) a page.  AWS's API reference offers the two
+    as alternatives ("AWS recommends using ResourcesPerPage instead of this
+    parameter") and documents no default tag limit; the sandbox therefore
+    splits pages by the limit the request names.  Whether AWS also splits by
+    tags when only ``ResourcesPerPage`` is sent is not documented (README,
+    "What the emulator cannot verify").
+    """
+    import threading
+
+    from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
+    from moto.resourcegroupstaggingapi.responses import ResourceGroupsTaggingAPIResponse
+
+    resources_only = threading.local()
+
+    @wrap(ResourceGroupsTaggingAPIResponse, "get_resources")
+    def get_resources(original: Any, self: Any) -> Any:
+        resources_only.on = (self._get_param("TagsPerPage") is None
+                             and self._get_param("ResourcesPerPage") is not None)
+        try:
+            return original(self)
+        finally:
+            resources_only.on = False
+
+    @wrap(ResourceGroupsTaggingAPIBackend, "get_resources")
+    def backend_get_resources(original: Any, self: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(resources_only, "on", False):
+            kwargs["tags_per_page"] = 10**9
+        return original(self, *args, **kwargs)
+
+
 FIXES = [_fix_get_resources_lists_every_type_we_tag,
-         _fix_get_resources_lists_web_acls_and_schedule_groups]
+         _fix_get_resources_lists_web_acls_and_schedule_groups,
+         _fix_get_resources_pages_by_the_limit_sent]
