@@ -56,6 +56,23 @@ class BatchReads:
         #: Items handed out, per reader.
         self._served_to: dict[str, int] = {}
 
+    def once(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        """``load()``'s answer, read once per run for every caller of ``key``.
+
+        Only for what no step of the run changes once the steps that read it
+        have started: a generated secret's current value, read by the steps
+        that depend on the secret's (the ALB rules of both sites and the
+        CloudFront origin read the same origin-verify value).  Nothing is
+        kept when ``load`` fails.
+        """
+        with self._lock:
+            batch = self._batches.setdefault(("once", key), _Batch())
+        with batch.lock:
+            if batch.items is None:
+                batch.items = {"value": load()}
+                self.loads += 1
+            return batch.items["value"]
+
     def served_to(self, reader: str) -> int:
         """How many items ``reader`` has been handed so far (a count the engine compares
         before and after a step's find and diff, to know whether they read a batch)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from vivr_provision.batch_reads import BatchReads
@@ -48,3 +49,26 @@ def test_a_refused_batch_leaves_every_step_to_its_own_read() -> None:
     assert reads.take(("ec2", "us-east-1", "subnets"), "subnet-1", denied) is None
     assert reads.take(("ec2", "us-east-1", "subnets"), "subnet-2", denied) is None
     assert reads.loads == 1
+
+
+def test_a_value_read_once_per_run_is_loaded_once_for_every_caller() -> None:
+    reads, calls = BatchReads(), []
+
+    def load() -> str:
+        calls.append("read")
+        return "value"
+
+    assert [reads.once(("secret", "arn"), load) for _ in range(3)] == ["value"] * 3
+    assert reads.once(("secret", "other"), load) == "value"
+    assert calls == ["read", "read"]
+
+
+def test_a_failed_once_read_is_not_kept() -> None:
+    reads = BatchReads()
+
+    def refused() -> str:
+        raise RuntimeError("AccessDenied")
+
+    with pytest.raises(RuntimeError):
+        reads.once("key", refused)
+    assert reads.once("key", lambda: "later") == "later"

@@ -167,13 +167,16 @@ def _read(step: DistributionStep, aws: StubbedAws, config: dict[str, Any],
     return found
 
 
-def _expect_secret(aws: StubbedAws, sent: dict[str, Any] | None = None) -> None:
-    """Building the desired config reads the header's value from Secrets Manager; when
-    the distribution ``sent`` (its config as CloudFront holds it) sends another value,
-    also whether that is a rotation's pending value (none here: no AWSPENDING)."""
-    aws.expect("secretsmanager", "get_secret_value",
-               {"ARN": SECRET_ARN, "Name": "vivr/production/origin-verify",
-                "SecretString": SECRET}, {"SecretId": SECRET_ARN})
+def _expect_secret(aws: StubbedAws, sent: dict[str, Any] | None = None, *,
+                   value: bool = True) -> None:
+    """Building the desired config reads the header's value from Secrets Manager (once a
+    run: ``value=False`` for a later build in the same run); when the distribution
+    ``sent`` (its config as CloudFront holds it) sends another value, also whether that
+    is a rotation's pending value (none here: no AWSPENDING)."""
+    if value:
+        aws.expect("secretsmanager", "get_secret_value",
+                   {"ARN": SECRET_ARN, "Name": "vivr/production/origin-verify",
+                    "SecretString": SECRET}, {"SecretId": SECRET_ARN})
     if sent is not None and sent_digests(sent).get(("app", "x-origin-verify"),
                                                    digest(SECRET)) != digest(SECRET):
         aws.expect("secretsmanager", "describe_secret",
@@ -520,7 +523,7 @@ def test_a_distribution_changed_between_read_and_write_is_read_again() -> None:
             aws.expect("cloudfront", "get_distribution_config",
                        {"ETag": etag, "DistributionConfig": copy.deepcopy(drifted)},
                        {"Id": DIST_ID})
-            _expect_secret(aws, drifted)
+            _expect_secret(aws, drifted, value=etag == "E2ETAG")
             request = {"Id": DIST_ID, "IfMatch": etag, "DistributionConfig": wanted()}
             if answer:
                 aws.expect_error("cloudfront", "update_distribution", answer, params=request,

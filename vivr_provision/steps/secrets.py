@@ -107,7 +107,11 @@ def read_secret_string(ctx: StepContext, secret_arn: str, region: str | None = N
     returned.
     """
     client = ctx.client("secretsmanager", region)
-    value = str(client.get_secret_value(SecretId=secret_arn)["SecretString"])
+    # Read once per run: the steps that read a generated value all depend on the
+    # secret's own step, and none of them changes it (batch_reads.BatchReads.once).
+    value = str(ctx.reads.once(
+        ("secretsmanager", client.meta.region_name, "value", secret_arn),
+        lambda: client.get_secret_value(SecretId=secret_arn)["SecretString"]))
     log.register_secret(value)
     try:
         document = json.loads(value)
