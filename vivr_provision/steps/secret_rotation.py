@@ -40,6 +40,7 @@ import io
 import json
 import string
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,11 @@ from vivr_provision.steps.dr import dr_site, standby_alb_built
 from vivr_provision.steps.drift import TAGS, Field, converge, drift
 from vivr_provision.steps.iam import ROLE_PROPAGATION, IamRoleStep
 from vivr_provision.steps.kinds import LAMBDA_FUNCTION, SECRET
+from vivr_provision.steps.secret_reads import ROTATED_SECRET_KEY, shared_description
 from vivr_provision.steps.secret_replicas import DR_KEY_STEP, replica_region
 from vivr_provision.steps.secrets import ALLOWED_PUNCTUATION
 
-SECRET_KEY = "origin_verify"
+SECRET_KEY = ROTATED_SECRET_KEY
 SECRET_STEP = f"secret.{SECRET_KEY}"
 ROLE_FIELD = "origin_verify_rotation_role"
 ROLE_STEP = f"iam.{ROLE_FIELD}"
@@ -491,11 +493,25 @@ class SecretRotationStep(NamedStep):
         return ctx.client("secretsmanager", self.region)
 
     def lookup(self, ctx: StepContext) -> Resource | None:
-        """The secret while rotation is on; None when it is off (or the secret gone)."""
+        """The secret while rotation is on; None when it is off (or the secret gone).
+
+        The first lookup of a run takes the ``DescribeSecret`` answer the secret's
+        own step read (:mod:`~vivr_provision.steps.secret_reads`, where its
+        stale-safety is argued); one that shows rotation off or the secret
+        deleted is read again directly, so the shared answer never hides it."""
+        shared = shared_description(ctx, self.region, self.resource_name(), self.name)
+        if shared is not None and self._rotating(shared):
+            return self._resource(shared)
         reply = absent_on(SECRET.not_found, self.sm(ctx).describe_secret,
                           SecretId=self.resource_name())
-        if reply is None or reply.get("DeletedDate") or not reply.get("RotationEnabled"):
-            return None
+        return self._resource(reply) if reply is not None and self._rotating(reply) else None
+
+    @staticmethod
+    def _rotating(reply: Mapping[str, Any]) -> bool:
+        return not reply.get("DeletedDate") and bool(reply.get("RotationEnabled"))
+
+    @staticmethod
+    def _resource(reply: Mapping[str, Any]) -> Resource:
         return Resource(str(reply["ARN"]), {
             "RotationLambdaARN": reply.get("RotationLambdaARN"),
             "Days": (reply.get("RotationRules") or {}).get("AutomaticallyAfterDays")})

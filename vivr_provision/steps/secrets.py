@@ -53,6 +53,7 @@ from vivr_provision.steps.common import (
 from vivr_provision.steps.drift import NAME, Field, drift, tags_row
 from vivr_provision.steps.key_pairs import generate_private_key_pem
 from vivr_provision.steps.kinds import SECRET
+from vivr_provision.steps.secret_reads import rotation_reads, shared_description
 from vivr_provision.steps.secret_replicas import (
     DR_KEY_STEP,
     add_replica_regions,
@@ -178,6 +179,26 @@ class SecretStep(KindStep):
     def is_live(self, item: Mapping[str, Any]) -> bool:
         """A secret scheduled for deletion is gone until restored (:meth:`create`)."""
         return not item.get("DeletedDate")
+
+    def batched_item(self, ctx: StepContext, request: dict[str, Any]) -> Mapping[str, Any] | None:
+        """The first ``DescribeSecret`` of a secret whose rotation step reads it too is
+        made through :func:`~vivr_provision.steps.secret_reads.shared_description`, so
+        the rotation step is handed the same answer instead of asking again.  When
+        that describe is not shared (the secret is absent, or the recorded ARN now
+        has another name) its reply is still this read's: ``{}`` says "not found"
+        rather than asking twice."""
+        if not rotation_reads(self.config, self.key):
+            return None
+        own: list[Mapping[str, Any] | None] = []
+
+        def describe() -> Mapping[str, Any] | None:
+            own.append(absent_on(SECRET.not_found, self.sm(ctx).describe_secret, **request))
+            return own[0]
+
+        shared = shared_description(ctx, self.region, self.secret_name, self.name, describe)
+        if shared is None and own:
+            return own[0] or {}
+        return shared
 
     def initial_value(self, ctx: StepContext) -> str | None:
         """The value to create the secret with; None leaves it empty."""

@@ -4,6 +4,13 @@ Drift is a table per kind of policy (:data:`CACHE_POLICY_FIELDS`,
 :data:`ORIGIN_REQUEST_POLICY_FIELDS`): each row reads one setting the same
 way from the config AWS returns and the one we send, and every difference
 converges in one ``Update*Policy`` carrying the whole config (``IfMatch``).
+
+A policy's first read in a run may come from one ``List*Policies(Type=custom)``
+shared by the steps of its kind (:func:`custom_policies`): the listing
+carries each policy's whole config, as ``Get*Policy`` does, but no ETag.  Only
+writes use the ETag, and each reads its own first (:meth:`PolicyStep.write_config`,
+:meth:`PolicyStep.delete`), so a listed policy's ``ETag`` is None and its diff
+is the same.
 """
 
 from __future__ import annotations
@@ -67,6 +74,37 @@ ORIGIN_REQUEST_POLICY_API = PolicyApi(ORIGIN_REQUEST_POLICY, "OriginRequestPolic
 POLICY_COMMENT_LIMIT = 128
 
 
+def policy_resource(api: PolicyApi, body: Mapping[str, Any], etag: str | None) -> Resource:
+    """A policy as its steps keep it, from a ``Get``/``Create``/``Update`` reply's body
+    or a listing's item: its config, and the ETag (None from a listing, which has none)."""
+    return Resource(str(body["Id"]), {"Config": dict(body[api.config_key]), "ETag": etag})
+
+
+def custom_policies(client: Any, api: PolicyApi) -> dict[str, Mapping[str, Any]]:
+    """Id -> ``{Id, LastModifiedTime, <Noun>Config}`` of every custom policy of the kind.
+
+    ``Type=custom`` is the API's only filter (no name or id filter), but an
+    account's custom policies are few: at most 20 cache policies, a quota AWS
+    does not raise (AWS General Reference, "Amazon CloudFront endpoints and
+    quotas", "Cache policies per AWS account"); origin request policies have a
+    per-account quota of their own.
+    Pages follow ``NextMarker`` (botocore has no paginator for these calls);
+    ``MaxItems`` is not sent: the model gives it no range, and whatever page size
+    AWS defaults to, the markers reach every policy.
+    """
+    found: dict[str, Mapping[str, Any]] = {}
+    params: dict[str, Any] = {"Type": "custom"}
+    while True:
+        listing = getattr(client, f"list_{api.plural}")(**params)[f"{api.noun}List"]
+        for item in items_of(listing):
+            body = item[api.noun]
+            found[str(body["Id"])] = body
+        marker = listing.get("NextMarker")
+        if not marker:
+            return found
+        params["Marker"] = marker
+
+
 class PolicyStep(Step):
     """A custom cache or origin request policy, found by name (policies take no tags)."""
 
@@ -87,38 +125,41 @@ class PolicyStep(Step):
 
     def call(self, ctx: StepContext, verb: str, **params: Any) -> Any:
         """``cloudfront.<verb>_<kind>(...)``, e.g. ``get`` -> ``get_cache_policy``."""
-        name = f"{verb}_{self.api.plural if verb == 'list' else self.api.method}"
-        return getattr(cloudfront_client(ctx), name)(**params)
+        return getattr(cloudfront_client(ctx), f"{verb}_{self.api.method}")(**params)
 
     def desired_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def configured(self) -> int:
+        """How many policies of this kind the config declares."""
         raise NotImplementedError
 
     def _get(self, ctx: StepContext, policy_id: str) -> Resource | None:
         reply = absent_on(self.api.kind.not_found, self.call, ctx, "get", Id=policy_id)
         if reply is None:
             return None
-        body = reply[self.api.noun]
-        return Resource(body["Id"], {"Config": dict(body[self.api.config_key]),
-                                     "ETag": reply.get("ETag")})
+        return policy_resource(self.api, reply[self.api.noun], reply.get("ETag"))
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        """The recorded policy: from the run's one listing of the kind's custom
+        policies when the config declares several (one call instead of a ``Get`` each;
+        with one policy a listing would save nothing), else, or when the listing
+        lacks it, by ``Get``."""
+        if self.configured() > 1:
+            listed = ctx.reads.take(
+                ("cloudfront", self.region, self.api.plural, "custom"), resource_id,
+                lambda: custom_policies(cloudfront_client(ctx), self.api), reader=self.name)
+            if listed is not None:
+                return policy_resource(self.api, listed, None)
         return self._get(ctx, resource_id)
 
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
-        params: dict[str, Any] = {"Type": "custom"}
-        while True:
-            listing = self.call(ctx, "list", **params)[f"{self.api.noun}List"]
-            for item in items_of(listing):
-                body = item[self.api.noun]
-                config = body[self.api.config_key]
-                if config.get("Name") == self.policy_name:
-                    require_note(self, f"{self.api.noun} {self.policy_name}",
-                                 config.get("Comment"))
-                    return self._get(ctx, body["Id"])
-            marker = listing.get("NextMarker")
-            if not marker:
-                return None
-            params["Marker"] = marker
+        for body in custom_policies(cloudfront_client(ctx), self.api).values():
+            config = body[self.api.config_key]
+            if config.get("Name") == self.policy_name:
+                require_note(self, f"{self.api.noun} {self.policy_name}", config.get("Comment"))
+                return self._get(ctx, str(body["Id"]))
+        return None
 
     def create(self, ctx: StepContext, token: str) -> Resource:
         try:
@@ -131,9 +172,7 @@ class PolicyStep(Step):
                 raise
             changes = self.diff(ctx, adopted)
             return self.update(ctx, adopted, changes) if changes else adopted
-        body = reply[self.api.noun]
-        return Resource(body["Id"], {"Config": dict(body[self.api.config_key]),
-                                     "ETag": reply.get("ETag")})
+        return policy_resource(self.api, reply[self.api.noun], reply.get("ETag"))
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         return drift(self, ctx, resource.data, self.FIELDS)
@@ -145,7 +184,8 @@ class PolicyStep(Step):
         return found
 
     def write_config(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> None:
-        """The whole config in one update, with the ETag of a fresh read."""
+        """The whole config in one update, with the ETag of a fresh read (never the
+        ``resource``'s: one read from the listing has none)."""
         def attempt() -> None:
             current = self._get(ctx, resource.id)
             if current is None:
@@ -230,6 +270,9 @@ class CachePolicyStep(PolicyStep):
         super().__init__(config, settings.name)
         self.settings = settings
 
+    def configured(self) -> int:
+        return len(self.config.cloudfront.cache_policies)
+
     def desired_config(self) -> dict[str, Any]:
         s = self.settings
         headers = _names_config("whitelist" if s.headers else "none", s.headers,
@@ -262,6 +305,9 @@ class OriginRequestPolicyStep(PolicyStep):
     def __init__(self, config: PlatformConfig, settings: OriginRequestPolicyConfig) -> None:
         super().__init__(config, settings.name)
         self.settings = settings
+
+    def configured(self) -> int:
+        return len(self.config.cloudfront.origin_request_policies)
 
     def desired_config(self) -> dict[str, Any]:
         s = self.settings
