@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import jmespath
 import pytest
 import yaml
 
@@ -77,8 +78,15 @@ def _converged(step: BucketStep, aws: StubbedAws) -> dict[str, Any]:
 
 
 def _announce_reads(aws: StubbedAws, step: BucketStep, replies: Mapping[str, Any]) -> None:
+    """The ``GetBucket*`` calls the step makes: not GetBucketReplication on a bucket
+    whose versioning is not enabled (S3 holds no replication there)."""
+    seen: dict[str, Any] = {}
     for reading in READINGS:
+        if reading.requires is not None and seen.get(reading.requires[0]) != reading.requires[1]:
+            continue
         reply, params = replies[reading.setting], {"Bucket": step.bucket_name}
+        seen[reading.setting] = None if isinstance(reply, str) else \
+            jmespath.search(reading.path, reply)
         if isinstance(reply, str):
             aws.expect_error("s3", reading.operation, reply, params=params, status=404)
         else:
@@ -221,7 +229,7 @@ CASES = {
                 "SourceSelectionCriteria": {
                     "SseKmsEncryptedObjects": {"Status": "Enabled"}}}]}})]),
     "replication the config no longer has is deleted": Case(
-        "temp", {}, {"replication": {"ReplicationConfiguration": {
+        "assets", {}, {"replication": {"ReplicationConfiguration": {
             "Role": REPLICATION_ROLE, "Rules": [{
                 "ID": "copy", "Status": "Enabled", "Prefix": "",
                 "Destination": {"Bucket": "arn:aws:s3:::elsewhere"}}]}}},
@@ -313,6 +321,47 @@ def test_tags_are_put_back_with_the_ones_others_added(config: PlatformConfig) ->
             "TagSet": [{"Key": k, "Value": v} for k, v in sorted(merged.items())]}})
         updated = step.update(ctx, resource, changes)
     assert updated.data == {"Region": "us-east-1", "Tags": merged}
+
+
+@pytest.mark.parametrize("versioning", [{}, {"Status": "Suspended"}],
+                         ids=["never versioned", "versioning suspended"])
+def test_replication_is_not_asked_of_a_bucket_without_versioning_enabled(
+        config: PlatformConfig, versioning: dict[str, str]) -> None:
+    """S3 keeps replication only on a versioning-enabled bucket: elsewhere no
+    GetBucketReplication is made (the stubs hold none) and replication reads as None,
+    what that call gives a bucket without replication."""
+    step = _step(config, "temp")
+    with StubbedAws() as aws:
+        replies = {**_converged(step, aws), "versioning": versioning}
+        for reading in READINGS:
+            reply = replies[reading.setting]
+            if reading.operation == "get_bucket_replication":
+                continue
+            if isinstance(reply, str):
+                aws.expect_error("s3", reading.operation, reply,
+                                 params={"Bucket": "vivr-temp"}, status=404)
+            else:
+                aws.expect("s3", reading.operation, reply, {"Bucket": "vivr-temp"})
+        skipped = step.observe(aws.context(config, OUTPUTS), "us-east-1")
+    with StubbedAws() as aws:  # the same bucket versioned: every setting is asked
+        _announce_reads(aws, step, {**replies, "versioning": {"Status": "Enabled"}})
+        asked = step.observe(aws.context(config, OUTPUTS), "us-east-1")
+    assert skipped["replication"] is None and asked["replication"] is None
+    assert {**skipped, "versioning": "Enabled"} == asked
+
+
+def test_replication_is_asked_of_a_versioned_bucket(config: PlatformConfig) -> None:
+    """A bucket that should not replicate is still read: replication made by hand shows."""
+    step = _step(config, "assets")
+    made = {"Role": REPLICATION_ROLE, "Rules": [
+        {"ID": "copy", "Status": "Enabled", "Priority": 1, "Filter": {"Prefix": ""},
+         "DeleteMarkerReplication": {"Status": "Disabled"},
+         "Destination": {"Bucket": "arn:aws:s3:::elsewhere"}}]}
+    with StubbedAws() as aws:
+        replies = {**_converged(step, aws), "replication": {"ReplicationConfiguration": made}}
+        _announce_reads(aws, step, replies)
+        seen = step.observe(aws.context(config, OUTPUTS), "us-east-1")
+    assert seen["versioning"] == "Enabled" and seen["replication"] == made
 
 
 def test_a_bucket_in_another_region_is_a_replacement_and_is_not_read(

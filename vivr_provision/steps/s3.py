@@ -151,6 +151,9 @@ class Reading(NamedTuple):
     missing: tuple[str, ...]
     #: JMESPath to the setting in the reply.
     path: str
+    #: ``(setting, value)``: the setting read before this one must read as ``value``
+    #: for this one to exist at all; otherwise it reads as None without a call.
+    requires: tuple[str, str] | None = None
 
 
 #: Every setting the table compares, in the order S3 is asked (botocore model, S3 Get* outputs).
@@ -164,7 +167,21 @@ READINGS = (
             "OwnershipControls.Rules[0].ObjectOwnership"),
     Reading("lifecycle", "get_bucket_lifecycle_configuration", NO_LIFECYCLE, "Rules"),
     Reading("policy", "get_bucket_policy", NO_POLICY, "Policy"),
-    Reading("replication", "get_bucket_replication", NO_REPLICATION, "ReplicationConfiguration"),
+    # Only a versioning-enabled bucket can hold a replication configuration, so on
+    # any other bucket replication reads as None without GetBucketReplication (as
+    # it would answer ReplicationConfigurationNotFoundError): S3 User Guide,
+    # "Requirements and considerations for replication" ("Both source and
+    # destination buckets must have versioning enabled"); PutBucketReplication on
+    # a bucket that is not answers InvalidRequest "Versioning must be 'Enabled'
+    # on the bucket to apply a replication configuration" (moto 5.2.5 too); and
+    # versioning cannot be suspended while replication is configured ("A
+    # replication configuration is present on this bucket, so you cannot change
+    # the versioning state", hashicorp/terraform#22491), nor turned off once on.
+    # A versioning read lagging a change made minutes ago (S3 propagates versioning
+    # changes within 15 minutes) can only delay what this run sees of replication
+    # until the next run, which reads both again.
+    Reading("replication", "get_bucket_replication", NO_REPLICATION, "ReplicationConfiguration",
+            requires=("versioning", "Enabled")),
     # GetBucketLogging answers {} (no error) for a bucket that does not log.
     Reading("access_logging", "get_bucket_logging", (), "LoggingEnabled"),
 )
@@ -464,6 +481,10 @@ class BucketStep(NamedStep):
         """Every setting of :data:`READINGS` as S3 reports it (None: not configured)."""
         seen: dict[str, Any] = {}
         for reading in READINGS:
+            if reading.requires is not None and \
+                    seen.get(reading.requires[0]) != reading.requires[1]:
+                seen[reading.setting] = None
+                continue
             reply = self._read(ctx, region, reading.operation, reading.missing)
             seen[reading.setting] = jmespath.search(reading.path, reply) if reply else None
         return seen
