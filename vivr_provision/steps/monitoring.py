@@ -94,6 +94,7 @@ from vivr_provision.steps.ecs.common import (
     SCALING_PROPAGATION,
     SERVICE_STEP,
 )
+from vivr_provision.steps.ecs.scaling_reads import shared_target_policies
 from vivr_provision.steps.kinds import ALARM, DASHBOARD, REPLICATION_GROUP, SCALING_POLICY, TOPIC
 from vivr_provision.steps.list_reads import alarms_by_prefix, common_prefix
 from vivr_provision.steps.rds_events import rds_event_topic_sites
@@ -639,12 +640,21 @@ class ScaleOutPolicyStep(NamedStep):
         return EcsAutoscalingStep(self.config).resource_id
 
     def lookup(self, ctx: StepContext) -> Resource | None:
+        """The policy by name on the service's target; the first lookup finds it in the
+        target's one listing (``ecs-autoscaling`` reads it too: scaling_reads), a
+        policy the listing lacks (or a later lookup) is read directly."""
         resource_id = self.scalable_resource_id
-        policies = self.scaling(ctx).describe_scaling_policies(
-            ServiceNamespace="ecs", ResourceId=resource_id, ScalableDimension=SCALABLE_DIMENSION,
-            PolicyNames=[self.policy_name]).get("ScalingPolicies", [])
-        mine = [p for p in policies if p.get("PolicyName") == self.policy_name
-                and p.get("ResourceId") == resource_id]
+        policies = shared_target_policies(ctx, self.name, self.region, namespace="ecs",
+                                          resource_id=resource_id,
+                                          dimension=SCALABLE_DIMENSION) or []
+        mine = [p for p in policies if p.get("PolicyName") == self.policy_name]
+        if not mine:
+            policies = self.scaling(ctx).describe_scaling_policies(
+                ServiceNamespace="ecs", ResourceId=resource_id,
+                ScalableDimension=SCALABLE_DIMENSION,
+                PolicyNames=[self.policy_name]).get("ScalingPolicies", [])
+            mine = [p for p in policies if p.get("PolicyName") == self.policy_name
+                    and p.get("ResourceId") == resource_id]
         return Resource(mine[0]["PolicyARN"], dict(mine[0])) if mine else None
 
 

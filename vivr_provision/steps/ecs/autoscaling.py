@@ -24,6 +24,7 @@ from vivr_provision.steps.ecs.common import (
     SCALING_PROPAGATION,
     SERVICE_STEP,
 )
+from vivr_provision.steps.ecs.scaling_reads import shared_target_policies, target_policies
 from vivr_provision.steps.kinds import SCALABLE_TARGET, SCALING_POLICY
 
 log = get_logger("vivr.ecs")
@@ -115,11 +116,13 @@ class EcsAutoscalingStep(NamedStep):
             ScalableDimension=SCALABLE_DIMENSION).get("ScalableTargets", [])
         if not targets:
             return None
-        pages = client.get_paginator("describe_scaling_policies").paginate(
-            ServiceNamespace="ecs", ResourceId=self.resource_id,
-            ScalableDimension=SCALABLE_DIMENSION)
-        policies = {p["PolicyName"]: p for page in pages for p in page.get("ScalingPolicies", [])
-                    if p.get("ResourceId") == self.resource_id}
+        # The first lookup shares its listing with the scale-out policy's (scaling_reads).
+        listed = shared_target_policies(ctx, self.name, self.region, namespace="ecs",
+                                        resource_id=self.resource_id,
+                                        dimension=SCALABLE_DIMENSION)
+        if listed is None:
+            listed = target_policies(client, "ecs", self.resource_id, SCALABLE_DIMENSION)
+        policies = {p["PolicyName"]: p for p in listed}
         return Resource(self.resource_id, {"target": targets[0], "policies": policies})
 
     def _register(self, ctx: StepContext) -> None:
