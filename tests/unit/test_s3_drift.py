@@ -263,6 +263,15 @@ CASES = {
              "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}],
              "Expiration": {"Days": 90},
              "NoncurrentVersionExpiration": {"NoncurrentDays": 7}}]}})]),
+    # Both dropped from the config: S3 refuses to suspend versioning while replication
+    # is configured, so apply deletes the replication first.
+    "versioning and replication dropped: replication goes first": Case(
+        "backups", {"versioning": False, "replication": None}, {},
+        [("versioning", "Enabled", "Suspended"),
+         ("replication", ["replicate-to-us-west-2 -> arn:aws:s3:::vivr-backups-dr "
+                          "(delete markers Enabled, SSE-KMS objects Enabled)"], None)],
+        [("delete_bucket_replication", {}),
+         ("put_bucket_versioning", {"VersioningConfiguration": {"Status": "Suspended"}})]),
     # Plan order is the table's; apply converges versioning before replication,
     # which S3 refuses on an unversioned bucket.
     "several settings at once, versioning before replication": Case(

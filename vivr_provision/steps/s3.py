@@ -559,7 +559,15 @@ class BucketStep(NamedStep):
         return {**resource.data.get("Tags", {}), **self.tags()}
 
     def update(self, ctx: StepContext, resource: Resource, changes: list[Change]) -> Resource:
-        converge(self, ctx, resource, changes, self.FIELDS)
+        """The table's order, except that a replication change goes first when versioning
+        is to be suspended: S3 refuses to suspend versioning on a bucket that still has a
+        replication configuration (and, the table's reason, a replication rule on an
+        unversioned bucket)."""
+        suspends = any(c.field == "versioning" and c.desired != "Enabled" for c in changes)
+        first = [c for c in changes if suspends and c.field == "replication"]
+        if first:
+            converge(self, ctx, resource, first, self.FIELDS)
+        converge(self, ctx, resource, [c for c in changes if c not in first], self.FIELDS)
         return Resource(self.bucket_name, {"Region": self.region,
                                            "Tags": self._merged_tags(resource)})
 
