@@ -331,3 +331,29 @@ def test_unencrypted_topics_grant_the_publishers_nothing() -> None:
     with StubbedAws() as aws:
         policy = json.loads(KmsKeyStep(plain).key_policy(aws.context(plain)))
     assert "PublishToEncryptedTopics" not in {s["Sid"] for s in policy["Statement"]}
+
+
+def test_a_recorded_key_behind_its_alias_costs_one_describe_and_no_alias_listing() -> None:
+    step = KmsKeyStep(_config())
+    with StubbedAws() as aws:
+        ctx = aws.context(step.config)
+        _expect_describe(aws, step, ALIAS)
+        found = step.find(ctx, KEY_ID)
+        assert found is not None
+        assert KmsKeyBase.observed(step, ctx, found)["Alias"] == ALIAS
+
+
+def test_a_recorded_key_the_alias_no_longer_names_is_read_by_id_and_shows_the_alias() -> None:
+    step = KmsKeyStep(_config())
+    other = "mrk-0ther"
+    with StubbedAws() as aws:
+        ctx = aws.context(step.config)
+        aws.expect("kms", "describe_key", {"KeyMetadata": _metadata(step, KeyId=other)},
+                   {"KeyId": ALIAS})
+        aws.expect("kms", "list_resource_tags", {"Tags": kms_tags(step.tags())},
+                   {"KeyId": other})
+        _expect_describe(aws, step, KEY_ID)
+        found = step.find(ctx, KEY_ID)
+        assert found is not None and found.id == KEY_ID
+        _expect_aliases(aws, [])
+        assert KmsKeyBase.observed(step, ctx, found)["Alias"] is None

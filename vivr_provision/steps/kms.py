@@ -125,6 +125,10 @@ def kms_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return aws_tags(tags, api.key, api.value)
 
 
+#: Marks a key found through the configured alias (``describe_by_id``): the alias names it.
+ALIAS_NAMES_IT = "AliasNamesIt"
+
+
 @dataclass(frozen=True, eq=False)
 class Rotation:
     """Automatic rotation as ``GetKeyRotationStatus`` reports it, shown as ``(enabled, period)``.
@@ -188,6 +192,13 @@ class KmsKeyBase(KindTaggedStep):
         return step_tags(ctx, self, self.kms(ctx), KMS_KEY, key_id, arn=arn)
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        """Through the configured alias first: ``DescribeKey`` takes an alias and answers
+        the key it names, so one call finds the key and shows that the alias names it
+        (:meth:`observed` then needs no ``ListAliases``).  An alias that is missing or
+        names another key costs the direct read by id, and the alias row shows it."""
+        by_alias = self._describe(ctx, self.config.kms.alias)
+        if by_alias is not None and by_alias.id == resource_id:
+            return replace(by_alias, data={**by_alias.data, ALIAS_NAMES_IT: True})
         return self._describe(ctx, resource_id)
 
     def find_by_tags(self, ctx: StepContext) -> Resource | None:
@@ -260,8 +271,8 @@ class KmsKeyBase(KindTaggedStep):
         alias when it names this key (``ListAliases`` by key lists the aliases whose
         target it is), else None."""
         alias = self.config.kms.alias
-        return {**resource.data,
-                "Alias": alias if alias in self._aliases(ctx, resource.id) else None}
+        names_it = resource.data.get(ALIAS_NAMES_IT) or alias in self._aliases(ctx, resource.id)
+        return {**resource.data, "Alias": alias if names_it else None}
 
     def diff(self, ctx: StepContext, resource: Resource) -> list[Change]:
         return drift(self, ctx, self.observed(ctx, resource), self.FIELDS)
