@@ -187,3 +187,15 @@ def test_a_wrong_logging_or_key_setting_is_refused(edit: Any, message: str) -> N
     with pytest.raises(ConfigError) as refused:
         parse_config(raw, "production.yaml")
     assert message in str(refused.value)
+
+
+def test_a_recorded_machine_is_described_by_its_arn_without_listing() -> None:
+    step = ExportStateMachineStep(production_config())
+    with StubbedAws() as aws:
+        aws.expect("stepfunctions", "describe_state_machine", _described(step),
+                   {"stateMachineArn": MACHINE_ARN})
+        aws.expect("stepfunctions", "list_tags_for_resource", {"tags": [
+            {"key": k, "value": v} for k, v in step.tags().items()]},
+            {"resourceArn": MACHINE_ARN})
+        found = step.find(aws.context(step.config), MACHINE_ARN)
+    assert found is not None and found.id == MACHINE_ARN

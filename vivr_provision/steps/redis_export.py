@@ -376,21 +376,30 @@ class ExportStateMachineStep(NamedStep, KindTaggedStep):
                           export_bucket(self.config))
 
     def lookup(self, ctx: StepContext) -> Resource | None:
-        sfn = self.sfn(ctx)
-        for page in sfn.get_paginator("list_state_machines").paginate():
+        for page in self.sfn(ctx).get_paginator("list_state_machines").paginate():
             for listed in page["stateMachines"]:
-                if listed["name"] != self.resource_name():
-                    continue
-                reply = absent_on(STATE_MACHINE.not_found, sfn.describe_state_machine,
-                                  stateMachineArn=listed["stateMachineArn"])
-                if reply is None or reply.get("status") == "DELETING":
-                    return None
-                data = dict(reply)
-                data["TagMap"] = step_tags(ctx, self, sfn, STATE_MACHINE,
-                                           data["stateMachineArn"])
-                require_owned(self, f"state machine {self.resource_name()}", data["TagMap"])
-                return Resource(str(data["stateMachineArn"]), data)
+                if listed["name"] == self.resource_name():
+                    return self._describe(ctx, str(listed["stateMachineArn"]))
         return None
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        """The recorded ARN, read directly: a state machine's ARN ends in its name, so
+        one with the configured name is the one recorded (or gone).  A name changed in
+        the config is looked up by name."""
+        if resource_id.rsplit(":", 1)[-1] != self.resource_name():
+            return self.lookup(ctx)
+        return self._describe(ctx, resource_id)
+
+    def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
+        sfn = self.sfn(ctx)
+        reply = absent_on(STATE_MACHINE.not_found, sfn.describe_state_machine,
+                          stateMachineArn=arn)
+        if reply is None or reply.get("status") == "DELETING":
+            return None
+        data = dict(reply)
+        data["TagMap"] = step_tags(ctx, self, sfn, STATE_MACHINE, data["stateMachineArn"])
+        require_owned(self, f"state machine {self.resource_name()}", data["TagMap"])
+        return Resource(str(data["stateMachineArn"]), data)
 
     FIELDS = (
         TAGS,
