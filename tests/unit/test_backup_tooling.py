@@ -164,6 +164,38 @@ def test_the_selection_names_the_primary_with_the_backup_role(config: PlatformCo
     assert step.replace_automatically, "a selection holds no data: replaced without asking"
 
 
+def test_recorded_plan_and_selection_are_read_by_id_without_listing(
+        config: PlatformConfig) -> None:
+    plan, selection = BackupPlanStep(config), BackupSelectionStep(config)
+    with StubbedAws() as aws:
+        ctx = aws.context(config, {**OUTPUTS, "backup-plan": {"plan_id": "plan-1"}})
+        aws.expect("backup", "get_backup_plan", {
+            "BackupPlanId": "plan-1", "BackupPlanArn": PLAN_ARN,
+            "BackupPlan": {"BackupPlanName": "vivr-compliance-archive", "Rules": []}},
+            {"BackupPlanId": "plan-1"})
+        aws.expect("backup", "list_tags", {"Tags": plan.tags()}, {"ResourceArn": PLAN_ARN})
+        found = plan.find(ctx, "plan-1")
+        aws.expect("backup", "get_backup_selection", {
+            "SelectionId": "sel-1", "BackupPlanId": "plan-1",
+            "BackupSelection": {"SelectionName": "vivr-primary-database",
+                                "IamRoleArn": ROLE_ARN, "Resources": [DB_ARN]}},
+            {"BackupPlanId": "plan-1", "SelectionId": "sel-1"})
+        chosen = selection.find(ctx, "sel-1")
+    assert found is not None and found.id == "plan-1"
+    assert chosen is not None and chosen.id == "sel-1" and selection.diff(ctx, chosen) == []
+
+
+def test_a_recorded_plan_that_was_renamed_is_found_by_name(config: PlatformConfig) -> None:
+    plan = BackupPlanStep(config)
+    with StubbedAws() as aws:
+        aws.expect("backup", "get_backup_plan", {
+            "BackupPlanId": "plan-0", "BackupPlanArn": PLAN_ARN,
+            "BackupPlan": {"BackupPlanName": "someone-elses-name", "Rules": []}},
+            {"BackupPlanId": "plan-0"})
+        aws.expect("backup", "list_backup_plans", {"BackupPlansList": []}, {})
+        assert plan.find(aws.context(config, OUTPUTS), "plan-0") is None
+
+
 # --------------------------------------------------------------------------- bucket grant
 
 

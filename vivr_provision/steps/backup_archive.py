@@ -145,16 +145,27 @@ class BackupPlanStep(NamedStep, KindTaggedStep):
                 if listed.get("BackupPlanName") != self.resource_name() \
                         or listed.get("DeletionDate"):
                     continue
-                reply = absent_on(BACKUP_PLAN.not_found, backup.get_backup_plan,
-                                  BackupPlanId=listed["BackupPlanId"])
-                if reply is None or reply.get("DeletionDate"):
-                    continue
-                data = dict(reply)
-                data["TagMap"] = step_tags(ctx, self, backup, BACKUP_PLAN,
-                                           data["BackupPlanArn"])
-                require_owned(self, f"backup plan {self.resource_name()}", data["TagMap"])
-                return Resource(str(data["BackupPlanId"]), data)
+                found = self._plan(ctx, str(listed["BackupPlanId"]))
+                if found is not None:
+                    return found
         return None
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        """The recorded plan, read by its id (one ``GetBackupPlan``, no listing) while it
+        still has the configured name; otherwise None, and ``find`` looks it up by name."""
+        return self._plan(ctx, resource_id)
+
+    def _plan(self, ctx: StepContext, plan_id: str) -> Resource | None:
+        """Plan ``plan_id`` when it is live and has the configured name (ours)."""
+        backup = self.backup(ctx)
+        reply = absent_on(BACKUP_PLAN.not_found, backup.get_backup_plan, BackupPlanId=plan_id)
+        if reply is None or reply.get("DeletionDate") or \
+                (reply.get("BackupPlan") or {}).get("BackupPlanName") != self.resource_name():
+            return None
+        data = dict(reply)
+        data["TagMap"] = step_tags(ctx, self, backup, BACKUP_PLAN, data["BackupPlanArn"])
+        require_owned(self, f"backup plan {self.resource_name()}", data["TagMap"])
+        return Resource(str(data["BackupPlanId"]), data)
 
     def tag_target(self, resource: Resource) -> str:
         return str(resource.data["BackupPlanArn"])
@@ -263,13 +274,28 @@ class BackupSelectionStep(NamedStep):
             for listed in page["BackupSelectionsList"]:
                 if listed.get("SelectionName") != self.resource_name():
                     continue
-                reply = absent_on(BACKUP_SELECTION.not_found, backup.get_backup_selection,
-                                  BackupPlanId=plan_id, SelectionId=listed["SelectionId"])
-                if reply is not None:
-                    data = {**reply["BackupSelection"], "SelectionId": reply["SelectionId"],
-                            "BackupPlanId": plan_id}
-                    return Resource(str(reply["SelectionId"]), data)
+                found = self._selection(ctx, plan_id, str(listed["SelectionId"]))
+                if found is not None:
+                    return found
         return None
+
+    def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
+        """The recorded selection, read by its id in the plan's (one
+        ``GetBackupSelection``, no listing) while it has the configured name; otherwise
+        None, and ``find`` looks it up by name (a plan made anew holds none of the old
+        plan's selections)."""
+        if not ctx.has_outputs(PLAN_STEP):
+            return None
+        return self._selection(ctx, str(ctx.output(PLAN_STEP, "plan_id")), resource_id)
+
+    def _selection(self, ctx: StepContext, plan_id: str, selection_id: str) -> Resource | None:
+        reply = absent_on(BACKUP_SELECTION.not_found, self.backup(ctx).get_backup_selection,
+                          BackupPlanId=plan_id, SelectionId=selection_id)
+        if reply is None or reply["BackupSelection"].get("SelectionName") != self.resource_name():
+            return None
+        data = {**reply["BackupSelection"], "SelectionId": reply["SelectionId"],
+                "BackupPlanId": plan_id}
+        return Resource(str(reply["SelectionId"]), data)
 
     FIELDS = (
         Field("iam_role", lambda d: d.get("IamRoleArn"),

@@ -384,10 +384,10 @@ class ExportStateMachineStep(NamedStep, KindTaggedStep):
 
     def describe_by_id(self, ctx: StepContext, resource_id: str) -> Resource | None:
         """The recorded ARN, read directly: a state machine's ARN ends in its name, so
-        one with the configured name is the one recorded (or gone).  A name changed in
-        the config is looked up by name."""
+        one with the configured name is the one recorded (or gone).  After a name change
+        in the config: None, and ``find`` looks the configured name up."""
         if resource_id.rsplit(":", 1)[-1] != self.resource_name():
-            return self.lookup(ctx)
+            return None
         return self._describe(ctx, resource_id)
 
     def _describe(self, ctx: StepContext, arn: str) -> Resource | None:
