@@ -14,6 +14,7 @@ from tests.unit.stubbed import StubbedAws, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.default_group import DefaultSecurityGroupStep
+from vivr_provision.steps.security import SecurityGroupRulesStep
 
 OUTPUTS = {"vpc": {"vpc_id": "vpc-0abc"}, "dr.vpc": {"vpc_id": "vpc-0dr"}}
 FILTERS = [{"Name": "vpc-id", "Values": ["vpc-0abc"]},
@@ -119,3 +120,57 @@ def test_a_vpc_without_its_default_group_is_an_error_on_create(config: PlatformC
         with pytest.raises(RuntimeError, match="default-sg: the VPC has no default security"):
             _step(config).create(aws.context(config, OUTPUTS), "t")
 
+
+
+def _site_outputs(config: PlatformConfig) -> dict[str, dict[str, Any]]:
+    """A re-apply's recorded outputs: the VPC, the site's groups, the default group."""
+    groups = {f"sg.{g.name}": {"group_id": f"sg-{g.name}"} for g in config.security_groups}
+    return {**OUTPUTS, **groups, "default-sg": {"group_id": "sg-0def"}}
+
+
+def test_a_recorded_group_reads_its_rules_with_the_site_rule_sets(
+        config: PlatformConfig) -> None:
+    """One DescribeSecurityGroupRules for the default group and every rule-set step of the
+    site, whichever looks first; the default group's data is what its own read gives."""
+    step = _step(config)
+    rule_steps = [s for s in build_steps(config)
+                  if isinstance(s, SecurityGroupRulesStep) and s.site.prefix == ""]
+    ids = [f"sg-{g.name}" for g in config.security_groups] + ["sg-0def"]
+    app_rule = {"SecurityGroupRuleId": "sgr-app", "GroupId": f"sg-{rule_steps[0].group.name}",
+                "IsEgress": True, "IpProtocol": "-1", "FromPort": -1, "ToPort": -1,
+                "CidrIpv4": "0.0.0.0/0"}
+    with StubbedAws() as aws:
+        aws.expect("ec2", "describe_security_groups",
+                   {"SecurityGroups": [{"GroupId": "sg-0def", "GroupName": "default"}]},
+                   {"Filters": FILTERS})
+        aws.expect("ec2", "describe_security_group_rules",
+                   {"SecurityGroupRules": [*_aws_defaults(), app_rule]},
+                   {"Filters": [{"Name": "group-id", "Values": ids}]})
+        ctx = aws.context(config, _site_outputs(config))
+        batched = step.find(ctx, "sg-0def")
+        for rule_step in rule_steps:  # served from the same listing: no further call
+            rule_step.find(ctx, None)
+    with StubbedAws() as aws:
+        _expect_find(aws, _aws_defaults())
+        direct = step.find(aws.context(config, OUTPUTS), "sg-0def")
+    assert batched is not None and direct is not None
+    assert (batched.id, batched.data) == (direct.id, direct.data)
+    assert ctx.reads.loads == 1 and ctx.reads.served_to("default-sg") == 1
+
+
+def test_a_second_find_reads_the_rules_directly(config: PlatformConfig) -> None:
+    """Drift seen on the listing is confirmed by a second find (the engine's rule): that
+    one reads the group's rules itself, not the listing again."""
+    step = _step(config)
+    outputs = {**OUTPUTS, "default-sg": {"group_id": "sg-0def"}}
+    with StubbedAws() as aws:
+        aws.expect("ec2", "describe_security_groups",
+                   {"SecurityGroups": [{"GroupId": "sg-0def", "GroupName": "default"}]},
+                   {"Filters": FILTERS})
+        aws.expect("ec2", "describe_security_group_rules",
+                   {"SecurityGroupRules": _aws_defaults()}, {"Filters": RULES_FILTER})
+        _expect_find(aws, [])
+        ctx = aws.context(config, outputs)
+        first, second = step.find(ctx, "sg-0def"), step.find(ctx, "sg-0def")
+    assert first is not None and len(first.data["rules"]) == 2
+    assert second is not None and second.data["rules"] == []

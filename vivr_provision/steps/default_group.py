@@ -30,9 +30,14 @@ from vivr_provision.steps.base import Change, Resource, Site, Step, StepContext
 from vivr_provision.steps.dr import dr_site
 from vivr_provision.steps.drift import Field
 from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step
-from vivr_provision.steps.security import _aws_rule_key
+from vivr_provision.steps.security import (
+    DEFAULT_GROUP_STEP,
+    _aws_rule_key,
+    rules_batch,
+    site_rule_steps,
+    site_rules,
+)
 
-DEFAULT_GROUP_STEP = "default-sg"
 #: AWS's fixed name for every VPC's default group (VPC User Guide, "Default security groups").
 DEFAULT_GROUP_NAME = "default"
 
@@ -52,9 +57,12 @@ class DefaultSecurityGroupStep(Ec2Step):
                                               "InvalidSecurityGroupRuleId.NotFound"}))
 
     def __init__(self, config: PlatformConfig, network: NetworkConfig, *,
-                 site: Site | None = None) -> None:
+                 site: Site | None = None, site_groups: tuple[str, ...] = ()) -> None:
         super().__init__(config, site=site)
         self.network = network
+        #: The site's own groups: their rules and this group's are read with one call
+        #: (security.site_rules), whichever step looks first.
+        self.site_groups = site_groups
 
     def resource_name(self) -> str:
         return f"{self.network.vpc.name}-default-sg"
@@ -73,7 +81,15 @@ class DefaultSecurityGroupStep(Ec2Step):
         if not groups:
             return None
         group_id = str(groups[0]["GroupId"])
-        return Resource(group_id, {"GroupId": group_id, "rules": self._current(ctx, group_id)})
+        # The existence check above stays this step's own: the group carries none of our
+        # tags, which the security-group batch filters on.  Its rules come with the site's
+        # rule sets when state recorded its id (a no-op apply); else they are read here.
+        batched = ctx.reads.take(
+            rules_batch(self.region), group_id,
+            lambda: site_rules(ctx, self.region, site_rule_steps(self.site, self.site_groups)),
+            self.name)
+        rules = list(batched["rules"]) if batched is not None else self._current(ctx, group_id)
+        return Resource(group_id, {"GroupId": group_id, "rules": rules})
 
     def _current(self, ctx: StepContext, group_id: str) -> list[dict[str, Any]]:
         pages = self.ec2(ctx).get_paginator("describe_security_group_rules").paginate(
@@ -128,11 +144,13 @@ class DefaultSecurityGroupStep(Ec2Step):
 def default_group_steps(config: PlatformConfig) -> list[Step]:
     """``default-sg`` and, with a DR network, ``dr.default-sg``; none where the
     config keeps AWS's rules (``empty_default_security_group: false``)."""
-    sites: list[tuple[NetworkConfig, Site | None]] = [(config.network, None)]
+    sites: list[tuple[NetworkConfig, Site | None, tuple[str, ...]]] = [
+        (config.network, None, tuple(g.name for g in config.security_groups))]
     if config.dr.enabled and config.dr.network is not None:
-        sites.append((config.dr.network, dr_site(config)))
-    return [DefaultSecurityGroupStep(config, network, site=site) for network, site in sites
-            if network.empty_default_security_group]
+        sites.append((config.dr.network, dr_site(config),
+                      tuple(g.name for g in config.dr.security_groups)))
+    return [DefaultSecurityGroupStep(config, network, site=site, site_groups=groups)
+            for network, site, groups in sites if network.empty_default_security_group]
 
 
 __all__ = ["DEFAULT_GROUP_STEP", "DefaultSecurityGroupStep", "default_group_steps"]

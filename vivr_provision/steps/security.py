@@ -25,6 +25,42 @@ from vivr_provision.steps.drift import Field
 from vivr_provision.steps.ec2 import Ec2Kind, Ec2Step, tag_dict, tag_list
 
 PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1"}
+#: The step keeping a VPC's default group empty (steps/default_group.py); named here
+#: because its rules are read with the site's rule sets (:func:`site_rules`).
+DEFAULT_GROUP_STEP = "default-sg"
+
+
+def rules_batch(region: str) -> tuple[str, str, str]:
+    """The batch key (batch_reads.py) of every rule of a site's groups, by group id."""
+    return ("ec2", region, "sg-rules")
+
+
+def site_rule_steps(site: Site, groups: Iterable[str]) -> list[str]:
+    """The steps whose recorded ``group_id`` the site's rule listing reads: its groups
+    and the VPC's default group (whichever of the rule-set steps and the default-group
+    step looks first loads the listing for all of them, so both name the same set)."""
+    return [*(site.step(f"sg.{g}") for g in groups), site.step(DEFAULT_GROUP_STEP)]
+
+
+def site_rules(ctx: StepContext, region: str,
+               steps: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Every rule of the groups ``steps`` recorded, by group id: one call for the site's
+    rule-set steps and its default-group step (untagged rules included: each set is
+    compared whole).  A group not recorded yet is not asked for; its step reads its own.
+
+    ``group-id`` takes a list of values (DescribeSecurityGroupRules, botocore's model:
+    ``Filters``); a site names about ten groups.  The paginator follows ``NextToken``
+    (MaxResults 5-1000 a page).
+    """
+    ids = list(dict.fromkeys(str(outputs["group_id"]) for step in steps
+                             if (outputs := ctx.outputs_of(step)) and "group_id" in outputs))
+    by_group: dict[str, dict[str, Any]] = {i: {"rules": []} for i in ids}
+    if ids:
+        pages = ctx.client("ec2", region).get_paginator("describe_security_group_rules")
+        for page in pages.paginate(Filters=[{"Name": "group-id", "Values": ids}]):
+            for rule in page.get("SecurityGroupRules", []):
+                by_group[str(rule["GroupId"])]["rules"].append(rule)
+    return by_group
 
 
 class SecurityGroupStep(Ec2Step):
@@ -176,15 +212,7 @@ class SecurityGroupRulesStep(Ec2Step):
         return self._describe(ctx, Filters=[{"Name": "group-id", "Values": [group_id]}])
 
     def _site_rules(self, ctx: StepContext) -> dict[str, dict[str, Any]]:
-        """Every rule of the site's groups that exist, by group: one call for all the
-        rule-set steps of the site (untagged rules included: the set is compared whole)."""
-        ids = [str(outputs["group_id"]) for g in self.site_groups
-               if (outputs := ctx.outputs_of(self.site.step(f"sg.{g}")))]
-        by_group: dict[str, dict[str, Any]] = {i: {"rules": []} for i in ids}
-        if ids:
-            for rule in self._describe(ctx, Filters=[{"Name": "group-id", "Values": ids}]):
-                by_group[str(rule["GroupId"])]["rules"].append(rule)
-        return by_group
+        return site_rules(ctx, self.region, site_rule_steps(self.site, self.site_groups))
 
     def _is_ours(self, rule: dict[str, Any]) -> bool:
         return tag_dict(rule.get("Tags")).get(STEP_TAG) == self.name
@@ -198,7 +226,7 @@ class SecurityGroupRulesStep(Ec2Step):
         if not ctx.has_outputs(self.site.step(f"sg.{self.group.name}")):
             return None
         group_id = self._group_id(ctx)
-        batched = ctx.reads.take(("ec2", self.region, self.family), group_id,
+        batched = ctx.reads.take(rules_batch(self.region), group_id,
                                  lambda: self._site_rules(ctx), self.name)
         try:
             rules = (list(batched["rules"]) if batched is not None
