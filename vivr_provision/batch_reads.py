@@ -45,16 +45,52 @@ class _Batch:
         self.served: set[tuple[str, str]] = set()
 
 
+class _Shared:
+    """What every view of one run's batches shares (:meth:`BatchReads.scoped`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.batches: dict[Hashable, _Batch] = {}
+        self.loads = 0
+        self.served = 0
+        #: Items handed out, per reader.
+        self.served_to: dict[str, int] = {}
+
+
 class BatchReads:
     """The batches of one run, keyed by (service, region, kind); thread-safe."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._batches: dict[Hashable, _Batch] = {}
-        self.loads = 0
-        self.served = 0
-        #: Items handed out, per reader.
-        self._served_to: dict[str, int] = {}
+        self._shared = _Shared()
+        self._lock = self._shared.lock
+        self._batches = self._shared.batches
+        #: Prefix of this view's reader names (:meth:`scoped`).
+        self._scope = ""
+
+    @property
+    def loads(self) -> int:
+        """Batches loaded so far (every view of the run counted)."""
+        return self._shared.loads
+
+    @property
+    def served(self) -> int:
+        """Items handed out so far (every view of the run counted)."""
+        return self._shared.served
+
+    def scoped(self, scope: str) -> BatchReads:
+        """A view of the same batches whose readers are named apart (``scope:reader``).
+
+        For a check made before the walk with the steps' own code: the
+        pre-apply backup's diff of the primary database (cli/backup.py) loads
+        the batch its step then takes its item from, and the step is still
+        handed it once, as in any run.  The check's read and the step's are
+        moments apart, and drift either sees on a batch item is confirmed by
+        a direct read before anything is written.
+        """
+        view = BatchReads()
+        view._shared, view._lock, view._batches = self._shared, self._lock, self._batches
+        view._scope = f"{self._scope}{scope}:"
+        return view
 
     def once(self, key: Hashable, load: Callable[[], Any]) -> Any:
         """``load()``'s answer, read once per run for every caller of ``key``.
@@ -70,14 +106,15 @@ class BatchReads:
         with batch.lock:
             if batch.items is None:
                 batch.items = {"value": load()}
-                self.loads += 1
+                with self._lock:
+                    self._shared.loads += 1
             return batch.items["value"]
 
     def served_to(self, reader: str) -> int:
         """How many items ``reader`` has been handed so far (a count the engine compares
         before and after a step's find and diff, to know whether they read a batch)."""
         with self._lock:
-            return self._served_to.get(reader, 0)
+            return self._shared.served_to.get(self._scope + reader, 0)
 
     def take(self, key: Hashable, ident: str,
              load: Callable[[], Mapping[str, Mapping[str, Any]]],
@@ -85,6 +122,7 @@ class BatchReads:
         """Item ``ident`` of batch ``key`` (read once with ``load``: id -> item) for
         ``reader`` (a step's name), or None when the batch does not hold it or already
         gave it to that reader: the caller then reads it itself."""
+        reader = self._scope + reader
         with self._lock:
             batch = self._batches.setdefault(key, _Batch())
         with batch.lock:
@@ -93,13 +131,14 @@ class BatchReads:
                     batch.items = dict(load())
                 except (aws_errors.ClientError, aws_errors.BotoCoreError):
                     batch.items = {}
-                self.loads += 1
+                with self._lock:
+                    self._shared.loads += 1
             if (reader, ident) in batch.served:
                 return None
             item = batch.items.get(ident)
             if item is not None:
                 batch.served.add((reader, ident))
                 with self._lock:
-                    self.served += 1
-                    self._served_to[reader] = self._served_to.get(reader, 0) + 1
+                    self._shared.served += 1
+                    self._shared.served_to[reader] = self._shared.served_to.get(reader, 0) + 1
             return item

@@ -315,3 +315,40 @@ def test_an_instance_being_deleted_is_gone_from_the_batch_too(config: PlatformCo
         aws.expect("rds", "describe_db_instances",
                    {"DBInstances": [_instance(primary, "deleting")]})
         assert primary.describe_by_id(_context(aws, config, batched=True), "vivr-db") is None
+
+
+def test_the_pre_apply_backup_check_and_the_walk_share_one_read(
+        config: PlatformConfig) -> None:
+    """``apply --yes`` diffs the primary before its walk (is a backup wanted?): through the
+    walk's batches, as a reader of its own, so the site's one DescribeDBInstances answers
+    the check and then the primary's step, which is still handed its item once."""
+    from types import SimpleNamespace
+
+    from vivr_provision.catalog import Catalog
+    from vivr_provision.cli.backup import wanted_before_apply
+    from vivr_provision.engine import StepGraph
+    from vivr_provision.state.model import State, StepRecord
+
+    steps = [s for s in rds_steps(config) if isinstance(s, DbInstanceBase) and not s.site.prefix]
+    [primary] = [s for s in steps if isinstance(s, DbPrimaryStep)]
+    state = State(project="vivr", environment="production", created_at="t", updated_at="t",
+                  steps={primary.name: StepRecord(status="ready",
+                                                  resource_id=primary.identifier)})
+    with StubbedAws() as aws:
+        aws.expect("rds", "describe_db_instances",
+                   {"DBInstances": [_instance(s) for s in steps]})
+        run = SimpleNamespace(config=config, graph=StepGraph(build_steps(config)),
+                              clients=aws, catalog=Catalog())
+        reads = BatchReads()
+        # Dependencies not recorded here: the check cannot diff, so it wants a backup.
+        assert wanted_before_apply(run, state, None, (), reads)  # type: ignore[arg-type]
+        walk = aws.context(config)
+        walk.reads = reads
+        found = primary.describe_by_id(walk, primary.identifier)
+        # A second find (the engine confirming drift) reads directly.
+        aws.expect("rds", "describe_db_instances", {"DBInstances": [_instance(primary)]},
+                   {"DBInstanceIdentifier": primary.identifier})
+        again = primary.describe_by_id(walk, primary.identifier)
+    assert found is not None and found.data["DBInstanceIdentifier"] == primary.identifier
+    assert again == found
+    assert reads.loads == 1 and reads.served_to(primary.name) == 1

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # imported when the command runs, so that --help stays fast
     from datetime import datetime
 
     from vivr_provision.backup import Snapshot
+    from vivr_provision.batch_reads import BatchReads
     from vivr_provision.cli.run import Run
     from vivr_provision.plan import Plan
     from vivr_provision.state import State
@@ -163,7 +164,7 @@ def backup(options: CommandOptions, *, yes: bool) -> int:
 
 
 def wanted_before_apply(run: Run, state: State, plan: Plan | None,
-                        targets: Iterable[str]) -> bool:
+                        targets: Iterable[str], reads: BatchReads | None = None) -> bool:
     """Whether this apply changes the primary database, so a backup goes first.
 
     With a reviewed plan, its action for ``rds.<identifier>``.  Under
@@ -172,6 +173,11 @@ def wanted_before_apply(run: Run, state: State, plan: Plan | None,
     describe call): a database that does not exist yet has nothing to back
     up, and one whose diff cannot be computed (a dependency not recorded)
     is backed up to be safe.
+
+    With ``reads``, the batches the apply's walk then uses: the primary is
+    read through them (as the check's own reader, :meth:`BatchReads.scoped`),
+    so the one ``DescribeDBInstances`` of its site answers the check and
+    then its step.
     """
     from vivr_provision.backup import changes_database
     from vivr_provision.steps.base import DependencyMissing
@@ -184,6 +190,8 @@ def wanted_before_apply(run: Run, state: State, plan: Plan | None,
     name = f"rds.{config.rds.identifier}"
     step = run.graph.steps[name]
     ctx = _context(run, state)
+    if reads is not None:
+        ctx.reads = reads.scoped("pre-apply-backup")
     record = state.steps.get(name)
     resource = step.find(ctx, record.resource_id if record else None)
     if resource is None:
@@ -214,7 +222,7 @@ def backup_notice(run: Run, plan: Plan, targets: Iterable[str]) -> str:
 
 
 def backup_before_apply(run: Run, state: State, plan: Plan | None, targets: Iterable[str],
-                        *, prune: bool) -> None:
+                        *, prune: bool, reads: BatchReads | None = None) -> None:
     """Take the pre-apply backup when this apply changes the database; print what it did
     on stderr (stdout holds the apply's report).  A failed backup stops the apply."""
     from datetime import UTC, datetime
@@ -222,7 +230,7 @@ def backup_before_apply(run: Run, state: State, plan: Plan | None, targets: Iter
     from vivr_provision import log
 
     try:
-        wanted = wanted_before_apply(run, state, plan, targets)
+        wanted = wanted_before_apply(run, state, plan, targets, reads)
     except aws_errors.ClientError as exc:
         raise ProvisionError(f"cannot tell whether this apply changes "
                              f"{run.config.rds.identifier} (for its pre-apply backup): {exc}; "

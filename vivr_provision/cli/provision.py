@@ -92,6 +92,7 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
     Shows the plan and asks first at a terminal; off a terminal, replacements
     need --yes.  With PLAN_FILE (from `plan --out`), applies exactly that plan.
     """
+    from vivr_provision.batch_reads import BatchReads
     from vivr_provision.check import preflight
     from vivr_provision.cli.backup import backup_before_apply, backup_notice
     from vivr_provision.cli.run import Run, approved, finish, title
@@ -115,12 +116,14 @@ def apply(options: CommandOptions, plan_file: Path | None, targets: tuple[str, .
                 return finish(run.settled, run, title(run, "apply", account),
                               show_all=show_all)
             _review(run, reviewed, backup_notice(run, reviewed, targets))
-        # dr.backups.before_apply: a snapshot first when the database changes (cli/backup.py).
-        backup_before_apply(run, state, reviewed, targets, prune=yes)
+        # dr.backups.before_apply: a snapshot first when the database changes (cli/backup.py);
+        # what its check reads, the walk's first lookups take (batch_reads.py).
+        reads = BatchReads()
+        backup_before_apply(run, state, reviewed, targets, prune=yes, reads=reads)
         selected = run.graph.select(targets, upward=True)
         with run.progress(len(selected),
                           eta=run.remaining_path(state, selected, "apply")) as view:
-            engine = run.engine(state, parallelism, view)
+            engine = run.engine(state, parallelism, view, reads=reads)
             if reviewed is not None:
                 engine.bind_plan(approved(reviewed))
             report = engine.apply(targets)

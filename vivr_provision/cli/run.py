@@ -24,6 +24,7 @@ from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import DestroyOptions
 
 if TYPE_CHECKING:  # plan models and rich load where they are used (`graph` needs neither)
+    from vivr_provision.batch_reads import BatchReads
     from vivr_provision.eta import RemainingPath
     from vivr_provision.plan import Kind, Plan
     from vivr_provision.progress import ProgressView
@@ -91,7 +92,8 @@ class Run:
 
     def engine(self, state: State, parallelism: int = 10,
                observer: Callable[[str, str, str], None] | None = None,
-               destroy_options: DestroyOptions | None = None) -> Engine:
+               destroy_options: DestroyOptions | None = None,
+               reads: BatchReads | None = None) -> Engine:
         from vivr_provision.malloc_arenas import limit_malloc_arenas
 
         limit_malloc_arenas()  # before the engine's workers exist: see the module
@@ -99,6 +101,8 @@ class Run:
                         parallelism=parallelism, observer=observer,
                         destroy_options=destroy_options)
         engine.ctx.catalog = self.catalog
+        if reads is not None:  # the batches a check before the walk loaded (cli/backup.py)
+            engine.ctx.reads = reads
         return engine
 
     def remaining_path(self, state: State, selected: set[str],
