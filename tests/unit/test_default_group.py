@@ -174,3 +174,17 @@ def test_a_second_find_reads_the_rules_directly(config: PlatformConfig) -> None:
         first, second = step.find(ctx, "sg-0def"), step.find(ctx, "sg-0def")
     assert first is not None and len(first.data["rules"]) == 2
     assert second is not None and second.data["rules"] == []
+
+
+def test_before_its_id_is_recorded_the_site_listing_is_left_to_the_rule_sets(
+        config: PlatformConfig) -> None:
+    """Plan and refresh record outputs as they observe steps: the default group, found
+    early, reads its own rules rather than loading the site listing before the site's
+    groups are known (which would send their rule sets to direct reads)."""
+    outputs = {**_site_outputs(config)}
+    del outputs["default-sg"]
+    with StubbedAws() as aws:
+        _expect_find(aws, [])
+        ctx = aws.context(config, outputs)
+        assert _step(config).find(ctx, "sg-0def") is not None
+    assert ctx.reads.loads == 0
