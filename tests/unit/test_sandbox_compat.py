@@ -77,7 +77,8 @@ def test_fixes_are_listed_once_and_applying_twice_changes_nothing(
     # + ECS's family-only describe (latest ACTIVE revision)
     # + GetResources listing every type the tag batch reads (two fixes)
     # + ListBuckets' regions and pages + GetResources paged by the limit sent
-    assert len(first) == 55 and len(set(first)) == 55
+    # + ElastiCache member clusters described by id
+    assert len(first) == 56 and len(set(first)) == 56
     services = ("ElastiCache", "RDS", "ECS", "S3", "CloudFront", "ELBv2", "Logs", "ACM",
                 "WAFv2", "IAM", "Application Auto Scaling", "Secrets Manager", "Route 53",
                 "AWS Backup", "EventBridge Scheduler", "KMS", "EC2", "Lambda",
@@ -184,6 +185,53 @@ def test_cache_cluster_delete_completes(client: Client) -> None:
     ec.get_waiter("cache_cluster_deleted").wait(CacheClusterId="vivr-memcached",
                                                 WaiterConfig=FAST)
     assert ec.describe_cache_clusters()["CacheClusters"] == []
+
+
+def test_member_clusters_are_described_by_id_and_follow_the_group(client: Client) -> None:
+    """AWS reports a replication group's cluster-level settings on its member clusters,
+    each describable by id; ModifyReplicationGroup changes what they report."""
+    ec = client("elasticache")
+    subnets = default_subnets(client)
+    default_vpc = subnets[0]["VpcId"]
+    sg = client("ec2").describe_security_groups()["SecurityGroups"][0]["GroupId"]
+    ec.create_cache_subnet_group(
+        CacheSubnetGroupName="vivr-members", CacheSubnetGroupDescription="x",
+        SubnetIds=[s["SubnetId"] for s in subnets[:2]])
+    ec.create_cache_parameter_group(CacheParameterGroupName="vivr-members-7",
+                                    CacheParameterGroupFamily="redis7", Description="x")
+    members = ec.create_replication_group(
+        ReplicationGroupId="vivr-members", ReplicationGroupDescription="x", Engine="redis",
+        EngineVersion="7.1", CacheNodeType="cache.t4g.micro", NumNodeGroups=1,
+        ReplicasPerNodeGroup=1, CacheSubnetGroupName="vivr-members",
+        CacheParameterGroupName="vivr-members-7", SecurityGroupIds=[sg],
+        PreferredMaintenanceWindow="sun:05:00-sun:06:00")["ReplicationGroup"]["MemberClusters"]
+    assert len(members) == 2
+
+    for member in members:
+        [cluster] = ec.describe_cache_clusters(CacheClusterId=member)["CacheClusters"]
+        assert (cluster["CacheClusterId"], cluster["ReplicationGroupId"]) == (
+            member, "vivr-members")
+        assert cluster["SecurityGroups"] == [{"SecurityGroupId": sg, "Status": "active"}]
+        assert cluster["CacheParameterGroup"]["CacheParameterGroupName"] == "vivr-members-7"
+        assert (cluster["EngineVersion"], cluster["CacheSubnetGroupName"],
+                cluster["PreferredMaintenanceWindow"]) == (
+            "7.1", "vivr-members", "sun:05:00-sun:06:00")
+        assert cluster["ARN"].endswith(f":cluster:{member}") and "CacheNodes" not in cluster
+    [shown] = ec.describe_cache_clusters(CacheClusterId=members[0],
+                                         ShowCacheNodeInfo=True)["CacheClusters"]
+    assert shown["CacheNodes"][0]["Endpoint"]["Address"].startswith(members[0])
+
+    other = client("ec2").create_security_group(
+        GroupName="vivr-members-other", Description="x", VpcId=default_vpc)["GroupId"]
+    ec.modify_replication_group(ReplicationGroupId="vivr-members", SecurityGroupIds=[other],
+                                PreferredMaintenanceWindow="mon:01:00-mon:02:00",
+                                ApplyImmediately=True)
+    [modified] = ec.describe_cache_clusters(CacheClusterId=members[1])["CacheClusters"]
+    assert (modified["SecurityGroups"], modified["PreferredMaintenanceWindow"]) == (
+        [{"SecurityGroupId": other, "Status": "active"}], "mon:01:00-mon:02:00")
+    with pytest.raises(ClientError) as unknown:
+        ec.describe_cache_clusters(CacheClusterId="vivr-members-009")
+    assert error_of(unknown) == ("CacheClusterNotFound", 404)
 
 
 # --------------------------------------------------------------------------- RDS

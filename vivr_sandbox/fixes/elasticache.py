@@ -342,6 +342,110 @@ def _fix_elasticache_reader_endpoint() -> None:
                                                  "port": node_group.get("port", self.port)}
 
 
+def _member_of(backend: Any, cluster_id: str) -> Any:
+    """The replication group ``cluster_id`` is a member of, or None."""
+    for group in backend.replication_groups.values():
+        if cluster_id in group.member_clusters:
+            return group
+    return None
+
+
+def member_cluster(group: Any, cluster_id: str, *, node_info: bool) -> dict[str, Any]:
+    """How AWS describes one member cache cluster of ``group`` (botocore shape
+    ``CacheCluster``): the group's cluster-level settings, as they are now."""
+    node: dict[str, Any] = next((m for g in group.node_groups
+                                 for m in g["node_group_members"]
+                                 if m["cache_cluster_id"] == cluster_id), {})
+    parameter_group = {"CacheParameterGroupName": group.cache_parameter_group_name,
+                       "ParameterApplyStatus": "in-sync", "CacheNodeIdsToReboot": []}
+    cluster: dict[str, Any] = {
+        "CacheClusterId": cluster_id, "ReplicationGroupId": group.replication_group_id,
+        "CacheNodeType": group.cache_node_type, "Engine": group.engine,
+        "EngineVersion": group.engine_version, "CacheClusterStatus": group.status,
+        "NumCacheNodes": 1, "PreferredAvailabilityZone": node.get("preferred_availability_zone"),
+        "CacheClusterCreateTime": group.replication_group_create_time,
+        "PreferredMaintenanceWindow": group.preferred_maintenance_window,
+        "CacheSecurityGroups": [], "CacheParameterGroup": parameter_group,
+        "CacheSubnetGroupName": group.cache_subnet_group_name,
+        "AutoMinorVersionUpgrade": group.auto_minor_version_upgrade,
+        "SecurityGroups": [{"SecurityGroupId": i, "Status": "active"}
+                           for i in group.security_group_ids or []],
+        "SnapshotRetentionLimit": group.snapshot_retention_limit,
+        "SnapshotWindow": group.snapshot_window,
+        "AuthTokenEnabled": group.auth_token_enabled,
+        "TransitEncryptionEnabled": group.transit_encryption_enabled,
+        "AtRestEncryptionEnabled": group.at_rest_encryption_enabled,
+        "ARN": group.arn.replace(f":replicationgroup:{group.replication_group_id}",
+                                 f":cluster:{cluster_id}"),
+        "ReplicationGroupLogDeliveryEnabled": bool(group.log_delivery_configurations),
+        "LogDeliveryConfigurations": group.log_delivery_configurations or [],
+        "NetworkType": group.network_type, "IpDiscovery": group.ip_discovery,
+    }
+    if node_info:  # ShowCacheNodeInfo: the node and its endpoint
+        endpoint = node.get("read_endpoint") or {}
+        cluster["CacheNodes"] = [{
+            "CacheNodeId": "0001", "CacheNodeStatus": group.status,
+            "CacheNodeCreateTime": group.replication_group_create_time,
+            "Endpoint": {"Address": endpoint.get("address"),
+                         "Port": endpoint.get("port", group.port)},
+            "ParameterGroupStatus": "in-sync",
+            "CustomerAvailabilityZone": node.get("preferred_availability_zone")}]
+    return cluster
+
+
+#: ModifyReplicationGroup parameters AWS applies to the group's member clusters
+#: (botocore model), and the group attribute the member description reads.
+MEMBER_SETTINGS = {"SecurityGroupIds": "security_group_ids",
+                   "CacheParameterGroupName": "cache_parameter_group_name",
+                   "PreferredMaintenanceWindow": "preferred_maintenance_window",
+                   "EngineVersion": "engine_version"}
+
+
+def _fix_elasticache_member_clusters() -> None:
+    """ElastiCache: DescribeCacheClusters describes a replication group's member clusters
+    (CacheClusterId of a member, ShowCacheNodeInfo honoured), and ModifyReplicationGroup
+    changes the settings they report.
+
+    moto 5.2.5 keeps the members' ids in the group's ``MemberClusters`` but
+    makes no cache cluster for them, so describing one answers
+    CacheClusterNotFound (404).  AWS makes each member a cache cluster named
+    in ``MemberClusters`` and describes it by id (ElastiCache API reference,
+    DescribeCacheClusters: "individual cache clusters ... including those in
+    replication groups"); the cluster-level settings (security groups,
+    parameter group, engine version, maintenance window, subnet group) are
+    reported there only.  The fix describes a member from its group as the
+    group is now (status, settings; ``CacheNodes`` with ShowCacheNodeInfo).
+    moto's ModifyReplicationGroup also drops SecurityGroupIds,
+    CacheParameterGroupName, PreferredMaintenanceWindow and EngineVersion,
+    which AWS applies to every member; the fix applies them to the group.
+    Listing every cluster (no CacheClusterId) is left as moto does it.
+    """
+    from moto.core.responses import PaginatedResult
+    from moto.elasticache.responses import ElastiCacheResponse
+
+    @wrap(ElastiCacheResponse, "describe_cache_clusters")
+    def describe_cache_clusters(original: Any, self: Any) -> Any:
+        cluster_id = self._get_param("CacheClusterId")
+        backend = self.elasticache_backend
+        group = None if not cluster_id or cluster_id in backend.cache_clusters \
+            else _member_of(backend, cluster_id)
+        if group is None:
+            return original(self)
+        node_info = str(self._get_param("ShowCacheNodeInfo", False)).lower() == "true"
+        return PaginatedResult({"CacheClusters": [
+            member_cluster(group, cluster_id, node_info=node_info)]})
+
+    @wrap(ElastiCacheResponse, "modify_replication_group")
+    def modify_replication_group(original: Any, self: Any) -> Any:
+        result = original(self)
+        group = result.result["ReplicationGroup"]
+        sent = self._get_params()
+        for param, attribute in MEMBER_SETTINGS.items():
+            if sent.get(param) is not None:
+                setattr(group, attribute, sent[param])
+        return result
+
+
 #: The fixes of this module, in application order.
 FIXES: list[Callable[[], None]] = [
     _fix_elasticache_parameter_groups,
@@ -349,4 +453,5 @@ FIXES: list[Callable[[], None]] = [
     _fix_elasticache_cache_cluster_delete,
     _fix_elasticache_delete_cache_subnet_group,
     _fix_elasticache_reader_endpoint,
+    _fix_elasticache_member_clusters,
 ]
