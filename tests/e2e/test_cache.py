@@ -7,11 +7,12 @@ policy, subnet group and security group names) are copied from
 here; values the spec leaves open (windows, parameter group name, KMS alias)
 come from the config.
 
-moto keeps some settings without returning them (security groups, parameter
-group, engine version, maintenance window, port: AWS reports them on member
-cache clusters, which moto does not list) and never returns the AUTH token
-(AWS does not either).  For those, the test checks the request the CLI sent
-(``VIVR_RECORD_CALLS``): that is what real AWS would receive.  How drift in
+Some settings are not in the group's description (security groups, parameter
+group, engine version, maintenance window: AWS reports them on member cache
+clusters, which the sandbox describes from the group, vivr_sandbox/fixes) and
+the AUTH token is never returned (AWS does not either).  For those, the test
+checks the request the CLI sent (``VIVR_RECORD_CALLS``): that is what real AWS
+would receive.  How drift in
 those settings is classified and converged is unit-tested on stubbed clients
 (tests/unit/test_cache_drift.py).
 """

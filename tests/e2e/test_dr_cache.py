@@ -9,9 +9,9 @@ value, allkeys-lru) encrypted with the DR key, one node without Multi-AZ
 a wrong config fails.  One apply serves every assertion; then a re-apply
 that changes nothing and a destroy.
 
-What moto keeps without returning (the group's security groups, parameter
-group, engine version: AWS reports them on member clusters, which moto does
-not list) is checked in the ``CreateReplicationGroup`` request the CLI sent.
+What the group's description leaves out (its security groups, parameter
+group, engine version: AWS reports them on member clusters) is checked in the
+``CreateReplicationGroup`` request the CLI sent.
 """
 
 from __future__ import annotations
