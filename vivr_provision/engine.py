@@ -358,6 +358,8 @@ class Engine:
         self._save_lock = threading.Lock()
         self._changes = 0
         self._durable = 0
+        #: Step records changed since the last durable point (what the next one writes).
+        self._dirty: set[str] = set()
         self._outputs: dict[str, Mapping[str, Any]] = {
             name: dict(rec.outputs) for name, rec in state.steps.items()
             if rec.status == "ready" and rec.outputs
@@ -432,33 +434,44 @@ class Engine:
             record.updated_at = utc_now()
             record.observed = None  # what a refresh found is superseded
             self._changes += 1
+            self._dirty.add(name)
             ticket = self._changes
         self._make_durable(ticket)
 
     def _make_durable(self, ticket: int) -> None:
-        """Save the state unless a save made after change ``ticket`` already covers it.
+        """Make the records changed up to change ``ticket`` durable, unless a durable point
+        made after it already covers them.
 
-        Why coalesced: every step transition must be on disk before the step
-        goes on (the intent before a create), but a save is a full encode,
-        write and fsync.  Transitions that arrive while one save is writing
-        wait for the next one, which covers them all: on a wide apply many
-        threads share one save instead of queueing for one each.
+        Why coalesced: every step transition must be durable before the step
+        goes on (the intent before a create).  Transitions that arrive while
+        one durable point is being written wait for the next one, which
+        covers them all: on a wide apply many threads share one write.  The
+        store is told only which records changed (a journal line of those,
+        not the whole state: ``StateStore.save_records``).
         """
         with self._save_lock:
             if self._durable >= ticket:
                 return
             covered: list[int] = []
+            taken: set[str] = set()
 
             @contextmanager
-            def snapshot() -> Iterator[None]:
+            def changed() -> Iterator[set[str]]:
                 # The engine lock is held while the store encodes, not while
                 # it writes: changes made during the write wait for the next
-                # save.  ``covered`` is what the encoded snapshot holds.
+                # durable point.  ``covered`` is what the encoded records hold.
                 with self._lock:
                     covered.append(self._changes)
-                    yield
+                    taken.update(self._dirty)
+                    self._dirty = set()
+                    yield taken
 
-            self.store.save(self.state, guard=snapshot())
+            try:
+                self.store.save_records(self.state, changed())
+            except BaseException:
+                with self._lock:  # not durable: the next durable point writes them
+                    self._dirty |= taken
+                raise
             self._durable = covered[-1]
 
     def _note_written(self, name: str, entries: list[dict[str, str]]) -> None:

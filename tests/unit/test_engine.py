@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from vivr_provision.config import PlatformConfig, load_config
 from vivr_provision.engine import Engine, StepGraph
 from vivr_provision.errors import ConfigError
 from vivr_provision.state import LocalStateStore, State
+from vivr_provision.state.codec import encode
 from vivr_provision.steps.base import Change, Resource, Step, StepContext
 
 REPO = Path(__file__).resolve().parents[2]
@@ -529,3 +533,35 @@ def test_a_batch_answer_without_drift_is_taken_as_it_is(config: PlatformConfig,
     cloud.calls.clear()
     engine.apply()
     assert cloud.calls == []
+
+
+def test_each_durable_point_appends_one_journal_line_of_only_the_changed_records(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, store = make_engine(config, diamond(config, cloud), tmp_path, parallelism=1)
+    committed: list[list[str]] = []
+    real = store.save_records
+
+    def counted(state: State, guard: Any) -> None:
+        @contextmanager
+        def seen() -> Iterator[Any]:
+            with guard as names:
+                committed.append(sorted(names))
+                yield names
+        real(state, seen())
+
+    store.save_records = counted  # type: ignore[method-assign]
+    assert engine.apply().ok
+
+    written = [json.loads(line) for line in store.journal_path.read_bytes().splitlines()]
+    # The first durable point has no file under it: a full save; every later one is one
+    # line of exactly the records the engine handed over (coalesced across workers).
+    assert [sorted(line["steps"]) for line in written] == committed[1:]
+    assert [line["serial"] for line in written] == list(range(2, len(committed) + 1))
+    durable = json.loads(store.path.read_bytes())["steps"]
+    for line in written:  # only changed records: each differs from its durable version
+        for name, record in line["steps"].items():
+            assert durable.get(name) != record
+            durable[name] = record
+    assert not store.backup_path.exists()  # the file was written once
+    assert encode(reload(store, config)) == encode(engine.state)

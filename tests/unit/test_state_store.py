@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -435,9 +436,9 @@ def test_save_holds_the_guard_to_encode_and_not_to_write(
     state = _saved_state(store)
     guard = threading.Lock()
     seen: dict[str, bool] = {}
-    real_encode, real_fsync = codec_module.encode, store_module._fsync_directory
+    real_encode, real_fsync = codec_module.encode_document, store_module._fsync_directory
 
-    def encode(value: State) -> bytes:
+    def encode(value: dict[str, Any]) -> bytes:
         seen["encode"] = guard.locked()
         return real_encode(value)
 
@@ -445,7 +446,7 @@ def test_save_holds_the_guard_to_encode_and_not_to_write(
         seen["fsync"] = guard.locked()
         real_fsync(directory)
 
-    monkeypatch.setattr(codec_module, "encode", encode)
+    monkeypatch.setattr(codec_module, "encode_document", encode)
     monkeypatch.setattr(store_module, "_fsync_directory", fsync)
     serial = state.serial
     store.save(state, guard=guard)

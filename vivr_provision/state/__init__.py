@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +37,11 @@ class StateStore(Protocol):
              guard: contextlib.AbstractContextManager[Any] | None = None) -> None:
         """Bump the serial and encode under ``guard`` (the caller's lock over ``state``),
         then write outside it."""
+
+    def save_records(self, state: State,
+                     guard: contextlib.AbstractContextManager[Collection[str]]) -> None:
+        """Make durable the step records ``guard`` yields (names, under the caller's lock
+        over ``state``): a journal line where the store keeps one, else a full save."""
 
     def lock(self, operation: str) -> contextlib.AbstractContextManager[None]: ...
 

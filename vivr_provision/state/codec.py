@@ -9,6 +9,7 @@ sorted JSON so the file diffs well and two saves of one state are identical.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -21,13 +22,24 @@ from vivr_provision.state.model import SCHEMA_VERSION, State, utc_now
 _MAX_REPORTED_ERRORS = 3
 
 
-def encode(state: State) -> bytes:
-    """Stable, diff-friendly JSON; fails before any write if a value is not plain JSON."""
-    document = state.model_dump(mode="json")
+def document(state: State, exclude: Collection[str] = ()) -> dict[str, Any]:
+    """``state`` as the JSON document a snapshot holds (in this version's schema),
+    without the top-level keys in ``exclude``."""
+    document = state.model_dump(mode="json", exclude=set(exclude) or None)
     document["schema_version"] = SCHEMA_VERSION  # an older file is written back in this format
+    return document
+
+
+def encode_document(document: dict[str, Any]) -> bytes:
+    """Stable, diff-friendly JSON; fails before any write if a value is not plain JSON."""
     # indented_json.dumps is json.dumps(indent=2, sort_keys=True, allow_nan=False),
     # re-encoding only the records that changed since the last save (why: its docstring).
     return (indented_json.dumps(document) + "\n").encode()
+
+
+def encode(state: State) -> bytes:
+    """Stable, diff-friendly JSON; fails before any write if a value is not plain JSON."""
+    return encode_document(document(state))
 
 
 def encode_next(state: State,
@@ -36,12 +48,21 @@ def encode_next(state: State,
     over ``state``) for exactly that; returns the document and the (serial, updated_at)
     to put back with :func:`restore` if the write then fails.  Nothing moves if the
     encode fails."""
+    _, payload, previous = snapshot_next(state, guard)
+    return payload, previous
+
+
+def snapshot_next(state: State, guard: AbstractContextManager[Any] | None = None
+                  ) -> tuple[dict[str, Any], bytes, tuple[int, str]]:
+    """:func:`encode_next`, also returning the document encoded (what the store then
+    knows to be on disk, for its journal)."""
     with guard or nullcontext():
         previous = (state.serial, state.updated_at)
         state.serial += 1
         state.updated_at = utc_now()
         try:
-            return encode(state), previous
+            snapshot = document(state)
+            return snapshot, encode_document(snapshot), previous
         except BaseException:
             restore(state, previous)
             raise
@@ -55,21 +76,29 @@ def restore(state: State, previous: tuple[int, str]) -> None:
 
 def decode(raw: bytes, where: str, remedy: str) -> State:
     """Parse file bytes; problems become a one-line StateCorruptError naming ``where``."""
+    return validate(parse(raw, where, remedy), where, remedy)
 
-    def corrupt(what: str) -> StateCorruptError:
-        return StateCorruptError(
-            f"state file {where} is corrupt ({what}); it was left untouched: {remedy}")
 
+def corrupt(where: str, what: str, remedy: str) -> StateCorruptError:
+    """The one-line error for a state (or its journal) that cannot be read."""
+    return StateCorruptError(
+        f"state file {where} is corrupt ({what}); it was left untouched: {remedy}")
+
+
+def parse(raw: bytes, where: str, remedy: str) -> dict[str, Any]:
+    """File bytes as a document in this version's shape, not yet validated (a journal
+    may still be replayed onto it: :mod:`vivr_provision.state.journal`)."""
     if not raw.strip():
-        raise corrupt("the file is empty")
+        raise corrupt(where, "the file is empty", remedy)
     try:
         document = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise corrupt(f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
+        raise corrupt(where, f"invalid JSON at line {exc.lineno} column {exc.colno}",
+                      remedy) from None
     except UnicodeDecodeError:
-        raise corrupt("not UTF-8 text") from None
+        raise corrupt(where, "not UTF-8 text", remedy) from None
     if not isinstance(document, dict):
-        raise corrupt(f"expected a JSON object, found {_json_type(document)}")
+        raise corrupt(where, f"expected a JSON object, found {_json_type(document)}", remedy)
     version = document.get("schema_version")
     if isinstance(version, int) and not isinstance(version, bool):
         if version > SCHEMA_VERSION:
@@ -79,13 +108,18 @@ def decode(raw: bytes, where: str, remedy: str) -> State:
                 "upgrade vivr-provision, the file was left untouched"
             )
         if version < 1:
-            raise corrupt(f"schema_version {version} is not a valid schema")
+            raise corrupt(where, f"schema_version {version} is not a valid schema", remedy)
     from vivr_provision.state.migrate import upgrade
 
+    return upgrade(document)
+
+
+def validate(document: dict[str, Any], where: str, remedy: str) -> State:
+    """A parsed document as a :class:`State`, or a one-line StateCorruptError."""
     try:
-        return State.model_validate(upgrade(document))
+        return State.model_validate(document)
     except ValidationError as exc:
-        raise corrupt(_summarize(exc)) from None
+        raise corrupt(where, _summarize(exc), remedy) from None
 
 
 def check_identity(state: State, where: str, project: str, environment: str) -> None:

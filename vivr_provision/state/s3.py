@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -129,6 +129,12 @@ class S3StateStore:
                 ) from None
             raise
         self._etag = str(reply["ETag"])
+
+    def save_records(self, state: State,
+                     guard: contextlib.AbstractContextManager[Collection[str]]) -> None:
+        """A full compare-and-swap save for now (S3 has no append; a journal of one small
+        object per durable point is the README's open item)."""
+        self.save(state, guard)
 
     def write_copy(self, state: State, *, overwrite: bool) -> None:
         """Write ``state`` exactly as it is, serial included (``state migrate``).

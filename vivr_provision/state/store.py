@@ -12,7 +12,12 @@ billed) resources. Hence:
 * a file that cannot be read is reported and left exactly as it is, for both
   ``load`` and ``save``;
 * one run at a time holds an exclusive ``flock`` on ``<path>.lock``, which the
-  kernel drops when the holder dies, so a crashed run never wedges the state.
+  kernel drops when the holder dies, so a crashed run never wedges the state;
+* a step transition appends only the changed records to ``<path>.journal``
+  (one fsync'd line, :mod:`vivr_provision.state.journal`) instead of
+  rewriting the file; the journal is folded into the file (compaction) when
+  the lock is released, and by the next locked load after a crash.  Every
+  reader sees the file plus the journal.
 """
 
 from __future__ import annotations
@@ -24,12 +29,24 @@ import os
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-from vivr_provision.errors import StateError, StateLockedError
-from vivr_provision.state.codec import check_identity, decode, encode, encode_next, restore
+from vivr_provision.errors import StateCorruptError, StateError, StateLockedError
+from vivr_provision.log import get_logger
+from vivr_provision.state import journal
+from vivr_provision.state.codec import (
+    check_identity,
+    decode,
+    document,
+    encode,
+    encode_document,
+    parse,
+    restore,
+    snapshot_next,
+    validate,
+)
 from vivr_provision.state.model import State, utc_now
 
 _FILE_MODE = 0o600
@@ -49,6 +66,15 @@ class LocalStateStore:
         #: The file this store wrote last, as (inode, size, mtime) and the (project,
         #: environment) it holds: a save of the same state does not read it again.
         self._written: tuple[tuple[int, int, int] | None, str, str] | None = None
+        #: The durable document (the file plus this store's journal) as this store last
+        #: read or wrote it: what a journal line is a change of, and what compaction writes.
+        self._document: dict[str, Any] | None = None
+        #: Bytes in the journal this store appends to; None: it has none.
+        self._journal_size: int | None = None
+        #: An append failed: the next durable point is a full save (the journal may end torn).
+        self._journal_broken = False
+        #: This store holds the lock: a load may compact, the release compacts.
+        self._holding = False
 
     @property
     def lock_path(self) -> Path:
@@ -65,6 +91,11 @@ class LocalStateStore:
         """The version before the last save, for recovering from a bad save by hand."""
         return self.path.with_name(self.path.name + ".backup")
 
+    @property
+    def journal_path(self) -> Path:
+        """The changes made durable since the file was last written (see the module)."""
+        return self.path.with_name(self.path.name + ".journal")
+
     def exists(self) -> bool:
         """True when a state file is present (whether or not it is readable)."""
         return self.path.exists()
@@ -72,19 +103,51 @@ class LocalStateStore:
     # ------------------------------------------------------------------ load
 
     def load(self, project: str, environment: str) -> State:
-        """Read the state, or start a fresh one (not written) when there is no file yet.
+        """Read the state (the file plus its journal), or start a fresh one (not written)
+        when there is no file yet.
 
-        Raises StateCorruptError when the file is unreadable as a state and
-        StateError when it belongs to another project/environment; the file is
-        never modified either way.
+        Raises StateCorruptError when the file or the journal is unreadable as
+        a state and StateError when it belongs to another project/environment;
+        nothing is modified either way.  Under the lock a journal left by a
+        crashed run is then folded into the file.
         """
+        # The journal first: a compaction between the two reads then leaves a newer file,
+        # whose serial makes the journal's lines skipped, never a file older than the
+        # journal's first line (which would read as a gap).
+        journal_raw = self._read_optional(self.journal_path)
+        signature = _signature(self.path)
         raw = self._read_raw()
         if raw is None:
+            if journal_raw is not None:
+                raise StateCorruptError(
+                    f"state journal {self.journal_path} has no state file {self.path} to "
+                    f"apply to; it was left untouched: {self._remedy()}, or move the "
+                    "journal away")
             now = utc_now()
             return State(project=project, environment=environment, created_at=now, updated_at=now)
-        state = self._parse(raw)
+        snapshot = parse(raw, str(self.path), self._remedy())
+        if journal_raw is not None:
+            journal.replay(snapshot, journal_raw, str(self.journal_path), self._journal_remedy())
+        state = validate(snapshot, str(self.path), self._remedy())
         self._check_identity(state, project, environment)
+        if self._journal_size is None:  # what is durable is what was just read
+            self._document = document(state)
+            self._written = (signature, project, environment)
+            if journal_raw is not None and self._holding:
+                self._compact()  # a crashed run's journal: fold it in now
         return state
+
+    def _journal_remedy(self) -> str:
+        return f"{self._remedy()} and move {self.journal_path.name} away"
+
+    def _read_optional(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise StateError(f"cannot read {path} ({reason})") from exc
 
     def _read_raw(self) -> bytes | None:
         """File contents, or None when there is no file; other OS errors become StateError."""
@@ -123,30 +186,149 @@ class LocalStateStore:
         snapshot reaches the disk.  Callers serialise saves themselves (the
         engine's save lock), so files still land in serial order.
 
-        Why it is cheap enough to call on every step transition (a whole
-        apply saves ~300 times): the file on disk is re-read and re-checked
-        only when it is not the one this store wrote last (same inode, size
-        and mtime), and the backup is a second name for the previous file's
-        inode, not a copy, so a save is one encode, one write and two fsyncs.
+        The file on disk is re-read and re-checked only when it is not the
+        one this store wrote last (same inode, size and mtime), and the backup
+        is a second name for the previous file's inode, not a copy.  The
+        journal is removed once the new file (whose serial is above every
+        line) is durable; one this store did not write must be older than
+        ``state`` (StateError otherwise, nothing written).  The engine's step
+        transitions use :meth:`save_records` instead.
         """
-        payload, previous = encode_next(state, guard)
+        self._check_journal_superseded(state)
+        snapshot, payload, previous = snapshot_next(state, guard)
         try:
-            self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-            current = self._current_signature(state)
-            temp_name = _write_temp(self.path, payload)
-            try:
-                if current is not None:
-                    self._keep_as_backup()
-                os.replace(temp_name, self.path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp_name)
-                raise
+            self._write_snapshot(payload, state.project, state.environment)
         except BaseException:
             restore(state, previous)
             raise
+        self._document = snapshot
+        self._drop_journal()  # after the file: until then its lines are the newest record
+
+    def save_records(self, state: State,
+                     guard: contextlib.AbstractContextManager[Collection[str]]) -> None:
+        """Make ``state`` durable by appending the records named by ``guard`` (which yields
+        them, holding the caller's lock over ``state``) to the journal, or by a full
+        :meth:`save` when this store cannot vouch for the file under the journal.
+
+        Same contract as :meth:`save`: the serial moves by one, the encode
+        happens under ``guard`` and the write (one ``write`` and ``fdatasync``
+        of a line) outside it; on failure ``state.serial``/``updated_at`` are
+        restored and the next call is a full save, which supersedes whatever
+        the failed append left.
+        """
+        if not self._can_journal(state):
+            self.save(state, guard)
+            return
+        assert self._document is not None
+        with guard as names:
+            previous = (state.serial, state.updated_at)
+            state.serial += 1
+            state.updated_at = utc_now()
+            try:
+                steps = {name: (record.model_dump(mode="json")
+                                if (record := state.steps.get(name)) is not None else None)
+                         for name in sorted(names)}
+                head = journal.head_changes(self._document,
+                                            document(state, exclude=journal.NOT_HEAD))
+                line = journal.line(state.serial, state.updated_at, steps, head)
+            except BaseException:
+                restore(state, previous)
+                raise
+        try:
+            self._append(line)
+        except BaseException:
+            restore(state, previous)
+            raise
+        journal.apply(self._document, {"serial": state.serial, "updated_at": state.updated_at,
+                                       "steps": steps, "head": head})
+
+    def compact(self) -> None:
+        """Fold this store's journal into the file (the file then reads exactly as the file
+        plus the journal did, serial included) and remove the journal."""
+        if self._journal_size is not None:
+            self._compact()
+
+    def _compact(self) -> None:
+        assert self._document is not None
+        payload = encode_document(self._document)
+        self._write_snapshot(payload, str(self._document["project"]),
+                             str(self._document["environment"]))
+        self._drop_journal()
+
+    def _can_journal(self, state: State) -> bool:
+        """Whether a line appended now lands on the durable state this store knows: the
+        file is the one it read or wrote last and no other journal is in the way."""
+        if self._journal_broken or self._document is None or self._written is None \
+                or self._document.get("serial") != state.serial:
+            return False
+        if self._written != (_signature(self.path), state.project, state.environment):
+            return False
+        return self._journal_size is not None or not self.journal_path.exists()
+
+    def _append(self, line: bytes) -> None:
+        """Append one line durably; the first one creates the journal atomically."""
+        if self._journal_size is None:
+            self._journal_size = 0  # ours from here on, even if the creation fails halfway
+            try:
+                _replace_atomically(self.journal_path, line)
+                _fsync_directory(self.path.parent)  # the new name is durable too
+            except BaseException:
+                self._journal_broken = True
+                raise
+            self._journal_size = len(line)
+            return
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND)
+        try:
+            _write_all(fd, line)
+            # fdatasync: the data and the size that reaches it, not the timestamps.
+            getattr(os, "fdatasync", os.fsync)(fd)
+        except BaseException:
+            self._journal_broken = True
+            with contextlib.suppress(OSError):  # best effort: a torn last line is ignored anyway
+                os.ftruncate(fd, self._journal_size)
+            raise
+        finally:
+            os.close(fd)
+        self._journal_size += len(line)
+
+    def _drop_journal(self) -> None:
+        """Remove the journal once a file that holds all of it is durable.  No directory
+        fsync: a removal lost to a power cut brings back lines the file's serial skips."""
+        with contextlib.suppress(FileNotFoundError):
+            self.journal_path.unlink()
+        self._journal_size = None
+        self._journal_broken = False
+
+    def _check_journal_superseded(self, state: State) -> None:
+        """Refuse a full save that a journal this store did not write would outlive: its
+        lines newer than the saved serial would be replayed over the new file."""
+        if self._journal_size is not None:
+            return  # ours: every line is at or below state.serial
+        raw = self._read_optional(self.journal_path)
+        if raw is None:
+            return
+        last = journal.last_serial(raw, str(self.journal_path), self._journal_remedy())
+        if last is not None and last > state.serial:
+            raise StateError(
+                f"state journal {self.journal_path} holds changes up to serial {last}, newer "
+                f"than this state (serial {state.serial}); nothing was written: load the "
+                "state again")
+
+    def _write_snapshot(self, payload: bytes, project: str, environment: str) -> None:
+        """The atomic path: temp file, fsync, backup link, rename, directory fsync."""
+        self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        current = self._current_signature(project, environment)
+        temp_name = _write_temp(self.path, payload)
+        try:
+            if current is not None:
+                self._keep_as_backup()
+            os.replace(temp_name, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_name)
+            raise
         _fsync_directory(self.path.parent)
-        self._written = (_signature(self.path), state.project, state.environment)
+        self._written = (_signature(self.path), project, environment)
 
     def write_copy(self, state: State, *, overwrite: bool) -> None:
         """Write ``state`` exactly as it is, serial included: ``state migrate`` copies a state
@@ -159,12 +341,31 @@ class LocalStateStore:
         if raw is not None and not overwrite:
             raise StateError(f"{self.path} already exists; nothing was written")
         self.path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        if self.journal_path.exists():
+            # Folded first (the replaced state, whole, becomes the backup), so no line of
+            # it can ever be replayed over the copy.
+            raw = self._fold_journal(raw)
         if raw is not None:
             _replace_atomically(self.backup_path, raw)
         _replace_atomically(self.path, encode(state))
         _fsync_directory(self.path.parent)
+        self._written = self._document = None
 
-    def _current_signature(self, state: State) -> tuple[int, int, int] | None:
+    def _fold_journal(self, raw: bytes | None) -> bytes | None:
+        """Write the file plus the journal as the file, remove the journal; the new bytes."""
+        if raw is not None:
+            snapshot = parse(raw, str(self.path), self._remedy())
+            journal_raw = self._read_optional(self.journal_path) or b""
+            journal.replay(snapshot, journal_raw, str(self.journal_path), self._journal_remedy())
+            state = validate(snapshot, str(self.path), self._remedy())
+            raw = encode(state)
+            _replace_atomically(self.path, raw)
+            _fsync_directory(self.path.parent)
+        self._drop_journal()
+        return raw
+
+    def _current_signature(self, project: str, environment: str
+                           ) -> tuple[int, int, int] | None:
         """The file now on disk (None: there is none), checked to be a readable state of ours.
 
         A file we cannot read may be the operator's only copy of something
@@ -172,12 +373,12 @@ class LocalStateStore:
         store wrote last is not read again.
         """
         current = _signature(self.path)
-        if current is None or self._written == (current, state.project, state.environment):
+        if current is None or self._written == (current, project, environment):
             return current
         raw = self._read_raw()
         if raw is None:
             return None
-        self._check_identity(self._parse(raw), state.project, state.environment)
+        self._check_identity(self._parse(raw), project, environment)
         return current
 
     def _keep_as_backup(self) -> None:
@@ -228,14 +429,34 @@ class LocalStateStore:
             raise StateError(f"cannot lock state file {self.lock_path} ({reason})") from exc
         try:
             self._write_lock_info(operation)
+            self._holding = True
             yield
         finally:
+            self._holding = False
             try:
-                # Before releasing: afterwards the file may already be the next holder's.
-                with contextlib.suppress(FileNotFoundError):
-                    self.lock_info_path.unlink()
+                self._compact_on_release()
             finally:
-                file_lock.release()
+                self._release(file_lock)
+
+    def _compact_on_release(self) -> None:
+        """Fold the run's journal into the file before another run can take the lock.  A
+        failure changes nothing durable (the file plus the journal still read as the
+        state, and the next locked load folds them): it is logged, not raised over
+        what the command itself reported."""
+        try:
+            self.compact()
+        except (OSError, StateError) as exc:
+            get_logger("vivr.state").warning(
+                "state.compaction_failed", journal=str(self.journal_path),
+                reason=getattr(exc, "strerror", None) or str(exc))
+
+    def _release(self, file_lock: Any) -> None:
+        try:
+            # Before releasing: afterwards the file may already be the next holder's.
+            with contextlib.suppress(FileNotFoundError):
+                self.lock_info_path.unlink()
+        finally:
+            file_lock.release()
 
     def _write_lock_info(self, operation: str) -> None:
         """Record who holds the lock in a sidecar file (filelock may truncate the lock file)."""
@@ -310,6 +531,13 @@ def _write_temp(path: Path, data: bytes) -> str:
             os.unlink(temp_name)
         raise
     return temp_name
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written (a write may be short)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
