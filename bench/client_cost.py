@@ -6,9 +6,10 @@ child process for: a whole production apply, a no-op re-apply, a destroy,
 and a network-only apply (``--target 'rtb.*'`` pulls the
 VPC, subnets, gateways and route tables) and its destroy.  For each it
 prints wall time, client CPU (user + system of the child), peak RSS, state
-saves and bytes written (counted by a shim that wraps the state store's
-``save`` in the child), and the AWS calls the sandbox journalled: in total,
-per step, mutating, and the ten most frequent.  It asserts nothing.
+file writes and journal appends with their bytes (counted by a shim that
+wraps the local state store's two writers in the child), and the AWS calls
+the sandbox journalled: in total, per step, mutating, and the ten most
+frequent.  It asserts nothing.
 
 Usage: ``.venv/bin/python bench/client_cost.py [--runs 3]`` (medians over runs;
 JSON into ``bench/results/client_cost-<UTC>.json``).
@@ -37,15 +38,18 @@ CONFIG = REPO / "config" / "production.yaml"
 #: Runs in the child: count the store's saves and the bytes they wrote, then run the CLI.
 SHIM = """
 import atexit, json, os, resource, sys
-from vivr_provision.state import codec
-counts = {"saves": 0, "bytes": 0}
-real_encode = codec.encode
-def encode(state):
-    payload = real_encode(state)
+from vivr_provision.state.store import LocalStateStore
+counts = {"saves": 0, "bytes": 0, "appends": 0, "append_bytes": 0}
+real_snapshot, real_append = LocalStateStore._write_snapshot, LocalStateStore._append
+def write_snapshot(self, payload, *args):
+    real_snapshot(self, payload, *args)
     counts["saves"] += 1
     counts["bytes"] += len(payload)
-    return payload
-codec.encode = encode
+def append(self, line):
+    real_append(self, line)
+    counts["appends"] += 1
+    counts["append_bytes"] += len(line)
+LocalStateStore._write_snapshot, LocalStateStore._append = write_snapshot, append
 def _write():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child forked
@@ -96,6 +100,8 @@ def run(url: str, account: str, workdir: Path, *args: str) -> dict[str, Any]:
         "steps": steps,
         "state_saves": counts["saves"],
         "state_bytes": counts["bytes"],
+        "journal_appends": counts["appends"],
+        "journal_bytes": counts["append_bytes"],
         "calls": len(calls),
         "calls_per_step": round(len(calls) / steps, 2) if steps else None,
         "mutating_calls": sum(1 for c in calls if c["mutating"]),
@@ -146,10 +152,11 @@ def main() -> None:
     print(f"client cost, median of {args.runs} (sandbox, no timing profile, "
           f"{os.cpu_count()} cores)")
     print(f"{'phase':<16}{'wall s':>8}{'cpu s':>7}{'rss MB':>8}{'saves':>7}{'KB saved':>10}"
-          f"{'calls':>7}{'/step':>7}{'mut':>5}")
+          f"{'appends':>8}{'KB appended':>12}{'calls':>7}{'/step':>7}{'mut':>5}")
     for phase, r in summary.items():
         print(f"{phase:<16}{r['wall_s']:>8}{r['cpu_s']:>7}{r['peak_rss_mb']:>8}"
-              f"{r['state_saves']:>7}{r['state_bytes'] // 1024:>10}{r['calls']:>7}"
+              f"{r['state_saves']:>7}{r['state_bytes'] // 1024:>10}"
+              f"{r['journal_appends']:>8}{r['journal_bytes'] // 1024:>12}{r['calls']:>7}"
               f"{r['calls_per_step'] or 0:>7}{r['mutating_calls']:>5}")
     print("no-op apply, most frequent calls:",
           ", ".join(f"{name} {n}" for name, n in summary["noop_apply"]["top_calls"]))

@@ -3,6 +3,7 @@ saves, and `state migrate` keeping serial and lineage."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -13,7 +14,8 @@ import pytest
 
 from tests.conftest import Aws
 from vivr_provision.aws import AwsSettings, ClientFactory
-from vivr_provision.errors import StateError, StateLockedError
+from vivr_provision.errors import StateCorruptError, StateError, StateLockedError
+from vivr_provision.state.codec import encode
 from vivr_provision.state.s3 import S3StateStore
 
 pytestmark = pytest.mark.e2e
@@ -154,3 +156,81 @@ def test_local_state_moves_to_s3_and_back_unchanged(aws: Aws, s3: Any) -> None:
     result = aws.cli("state", "migrate", "--to", str(back), state=URL)
     assert result.returncode == 0, result.stderr
     assert back.read_bytes() == _object(s3)
+
+
+def _changed(*names: str) -> Any:
+    """The engine's ``guard``: yields the changed records' names."""
+
+    @contextlib.contextmanager
+    def guard() -> Iterator[set[str]]:
+        yield set(names)
+
+    return guard()
+
+
+def _ready(state: Any, name: str, resource_id: str) -> None:
+    record = state.record(name)
+    record.status, record.resource_id = "ready", resource_id
+
+
+def _keys(s3: Any) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def test_a_transition_is_one_small_object_and_releasing_the_lock_compacts(
+        s3: Any, store_for: Any) -> None:
+    store = store_for()
+    with store.lock("apply"):
+        state = store.load("vivr", "production")
+        _ready(state, "vpc", "vpc-1")
+        store.save(state)  # nothing to hang a line on yet: a full save
+        before = s3.get_object(Bucket=BUCKET, Key="vivr/production.json")
+        for name in ("subnet", "bucket"):
+            _ready(state, name, f"{name}-1")
+            store.save_records(state, _changed(name))
+        folder = "vivr/production.json.journal/" + before["ETag"].strip('"') + "/"
+        assert [k for k in _keys(s3) if ".journal/" in k] == [
+            f"{folder}000000000002.json", f"{folder}000000000003.json"]
+        line = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{folder}000000000003.json")
+                          ["Body"].read())
+        assert list(line["steps"]) == ["bucket"]
+        assert s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["ETag"] == \
+            before["ETag"]  # the object is not rewritten
+        assert encode(store_for().load("vivr", "production")) == encode(state)  # `status`
+    assert _keys(s3) == ["vivr/production.json"]
+    assert s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["Body"].read() == \
+        encode(state)
+
+
+def test_a_crashed_runs_lines_are_folded_in_and_lines_of_a_replaced_object_are_dead(
+        s3: Any, store_for: Any) -> None:
+    crashed = store_for()  # appends and never releases: as if killed
+    state = crashed.load("vivr", "production")
+    crashed.save(state)
+    _ready(state, "vpc", "vpc-1")
+    crashed.save_records(state, _changed("vpc"))
+    dead = "vivr/production.json.journal/0123456789abcdef/000000000003.json"
+    s3.put_object(Bucket=BUCKET, Key=dead, Body=b'{"serial": 3, "updated_at": "x", '
+                  b'"steps": {"vpc": null}}')
+
+    assert encode(store_for().load("vivr", "production")) == encode(state)  # `status`
+    after = store_for()
+    with after.lock("apply"):
+        assert encode(after.load("vivr", "production")) == encode(state)
+    assert _keys(s3) == ["vivr/production.json"]
+    assert s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["Body"].read() == \
+        encode(state)
+
+
+def test_an_unreadable_journal_object_is_refused_in_one_line(s3: Any, store_for: Any) -> None:
+    store = store_for()
+    state = store.load("vivr", "production")
+    store.save(state)
+    etag = s3.head_object(Bucket=BUCKET, Key="vivr/production.json")["ETag"].strip('"')
+    s3.put_object(Bucket=BUCKET, Key=f"vivr/production.json.journal/{etag}/000000000002.json",
+                  Body=b"garbage")
+
+    with pytest.raises(StateCorruptError) as caught:
+        store_for().load("vivr", "production")
+    assert "000000000002.json is corrupt (unreadable)" in str(caught.value)
+    assert "\n" not in str(caught.value)

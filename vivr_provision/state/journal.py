@@ -74,7 +74,7 @@ def entries(raw: bytes, where: str, remedy: str) -> list[dict[str, Any]]:
         chunks.pop()  # the last line was complete: nothing after its newline
     found = []
     for number, chunk in enumerate(chunks, 1):
-        entry = _entry(chunk)
+        entry = parse_entry(chunk)
         if entry is None:
             if number == len(chunks):
                 break  # torn: its append never returned, so nothing acted on it
@@ -91,11 +91,17 @@ def replay(document: dict[str, Any], raw: bytes, where: str, remedy: str) -> int
     A missing serial (a gap) or lines out of order raise StateCorruptError:
     replaying past a hole would invent a state that never was.
     """
+    return replay_entries(document, entries(raw, where, remedy), where, remedy)
+
+
+def replay_entries(document: dict[str, Any], found: list[dict[str, Any]], where: str,
+                   remedy: str) -> int:
+    """:func:`replay` of entries already parsed (the S3 store's: one object each)."""
     serial = document.get("serial")
     if not isinstance(serial, int):
         return 0  # not a state: validation reports it
     applied = 0
-    for entry in entries(raw, where, remedy):
+    for entry in found:
         if entry["serial"] <= serial and not applied:
             continue  # already in the snapshot (written before the journal was removed)
         if entry["serial"] != serial + 1:
@@ -114,7 +120,7 @@ def last_serial(raw: bytes, where: str, remedy: str) -> int | None:
     return found[-1]["serial"] if found else None
 
 
-def _entry(chunk: bytes) -> dict[str, Any] | None:
+def parse_entry(chunk: bytes) -> dict[str, Any] | None:
     """A line as a parsed entry, or None when it is not one (torn, garbled)."""
     try:
         entry = json.loads(chunk)

@@ -16,6 +16,15 @@ conditional writes doing what ``flock`` and ``rename`` do locally:
   nobody ever needs a ``force-unlock`` (Terraform's stuck-lock complaints).
 * **Release only deletes our own lock** (``DeleteObject`` with ``IfMatch``),
   closing the read-then-delete race of Terraform's S3 lock file.
+* **A step transition is one small object**, not the whole state (S3 has no
+  append): ``<key>.journal/<ETag>/<serial>.json`` holds one journal line
+  (:mod:`vivr_provision.state.journal`), created with ``IfNoneMatch: *``.
+  The ETag in its name is the state object's it applies to, so a line can
+  only ever be replayed onto that object: once a save or a compaction
+  replaces the object, its old lines are dead by name, whether or not their
+  deletion happened.  Releasing the lock compacts (PUT the object with
+  ``IfMatch``, then ``DeleteObjects`` of the lines); the next locked load
+  does it after a crash.
 """
 
 from __future__ import annotations
@@ -34,13 +43,33 @@ from urllib.parse import urlparse
 
 from vivr_provision import aws_errors
 from vivr_provision.aws import error_code, error_text
-from vivr_provision.errors import ConfigError, StateError, StateLockedError
-from vivr_provision.state.codec import check_identity, decode, encode, encode_next, restore
+from vivr_provision.errors import ConfigError, StateCorruptError, StateError, StateLockedError
+from vivr_provision.log import get_logger
+from vivr_provision.state import journal
+from vivr_provision.state.codec import (
+    check_identity,
+    document,
+    encode,
+    encode_document,
+    parse,
+    restore,
+    snapshot_next,
+    validate,
+)
 from vivr_provision.state.model import State, utc_now
 
 PRECONDITION_FAILED = ("PreconditionFailed", "ConditionalRequestConflict")
 NOT_FOUND = ("NoSuchKey", "404", "NotFound")
 DEFAULT_LEASE_S = 120.0
+#: A load that finds a line deleted under it (a compaction between the reads) starts over.
+LOAD_ATTEMPTS = 3
+#: DeleteObjects takes at most 1,000 keys a request (S3 API reference, DeleteObjects).
+DELETE_BATCH = 1000
+_REMEDY = "restore an earlier version of the object (bucket versioning) or move it away"
+
+
+class _JournalMoved(Exception):
+    """A journal line listed a moment ago is gone: the state was compacted meanwhile."""
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -64,10 +93,26 @@ class S3StateStore:
         self.lease_s = lease_s
         self._etag: str | None = None
         self._lock_lost = threading.Event()
+        #: The durable document (the object plus its journal) as this store last read or
+        #: wrote it: what a line is a change of, and what compaction writes.
+        self._document: dict[str, Any] | None = None
+        #: The journal lines on the current object (read or written by this store).
+        self._journal_keys: list[str] = []
+        #: A line's PUT failed: the next durable point is a full save.
+        self._journal_broken = False
+        self._holding = False
 
     @property
     def lock_key(self) -> str:
         return self.key + ".lock"
+
+    @property
+    def journal_prefix(self) -> str:
+        return self.key + ".journal/"
+
+    def _journal_folder(self, etag: str) -> str:
+        """Where the lines applying to the object with ``etag`` live."""
+        return f"{self.journal_prefix}{etag.strip(chr(34))}/"
 
     def _call(self, operation: str, **params: Any) -> Any:
         """One S3 call; anything but the expected conditions becomes a StateError."""
@@ -88,22 +133,71 @@ class S3StateStore:
     # ------------------------------------------------------------------ load / save
 
     def load(self, project: str, environment: str) -> State:
-        """Read the state (remembering its ETag for the next save), or start a fresh one."""
+        """Read the state (the object plus its journal; remembering its ETag for the next
+        save), or start a fresh one.  Under the lock, a crashed run's journal is then
+        folded into the object."""
+        for _ in range(LOAD_ATTEMPTS):
+            try:
+                return self._load(project, environment)
+            except _JournalMoved:
+                continue
+        raise StateError(f"state {self.path} kept changing while it was read; try again")
+
+    def _load(self, project: str, environment: str) -> State:
         try:
             reply = self._call("get_object", Key=self.key)
         except aws_errors.ClientError as exc:
             if error_code(exc) not in NOT_FOUND:
                 raise
-            self._etag = None
+            self._etag, self._document, self._journal_keys = None, None, []
             now = utc_now()
             return State(project=project, environment=environment, created_at=now,
                          updated_at=now)
         raw = reply["Body"].read()
-        state = decode(raw, self.path, "restore an earlier version of the object "
-                                       "(bucket versioning) or move it away")
+        etag = str(reply["ETag"])
+        snapshot = parse(raw, self.path, _REMEDY)
+        folder = self._journal_folder(etag)
+        keys = self._list(folder)
+        replayed = journal.replay_entries(snapshot, [self._line(key) for key in keys],
+                                          f"s3://{self.bucket}/{folder}", _REMEDY)
+        state = validate(snapshot, self.path, _REMEDY)
         check_identity(state, self.path, project, environment)
-        self._etag = str(reply["ETag"])
+        self._etag, self._document, self._journal_keys = etag, document(state), keys
+        if self._holding:
+            self._fold_after_crash(replayed)
         return state
+
+    def _line(self, key: str) -> dict[str, Any]:
+        try:
+            body = self._call("get_object", Key=key)["Body"].read()
+        except aws_errors.ClientError as exc:
+            if error_code(exc) in NOT_FOUND:
+                raise _JournalMoved from None
+            raise
+        entry = journal.parse_entry(body)
+        if entry is None:  # a PUT is all or nothing: an unreadable line was damaged
+            raise StateCorruptError(
+                f"state journal object s3://{self.bucket}/{key} is corrupt (unreadable); it "
+                f"was left untouched: {_REMEDY}")
+        return entry
+
+    def _list(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, in key order (serials are zero-padded: their order)."""
+        keys: list[str] = []
+        params: dict[str, Any] = {"Prefix": prefix}
+        while True:
+            reply = self._call("list_objects_v2", **params)
+            keys.extend(str(item["Key"]) for item in reply.get("Contents", []))
+            if not reply.get("IsTruncated"):
+                return keys
+            params["ContinuationToken"] = reply["NextContinuationToken"]
+
+    def _fold_after_crash(self, replayed: int) -> None:
+        """Under the lock: fold a crashed run's lines into the object, drop dead lines."""
+        stray = self._list(self.journal_prefix)
+        if replayed:
+            self._compact()
+        self._delete(stray)
 
     def save(self, state: State,
              guard: contextlib.AbstractContextManager[Any] | None = None) -> None:
@@ -115,14 +209,23 @@ class S3StateStore:
         if self._lock_lost.is_set():
             raise StateError(f"lost the lock on {self.path} (its lease was taken over); "
                              "this run stops without writing state")
-        body, previous = encode_next(state, guard)
+        snapshot, body, previous = snapshot_next(state, guard)
+        try:
+            self._put_state(body)
+        except BaseException:
+            restore(state, previous)
+            raise
+        self._document = snapshot
+        self._drop_journal()  # dead already: their folder names the replaced object
+
+    def _put_state(self, body: bytes) -> None:
+        """Compare-and-swap the state object with ``body``."""
         condition = {"IfMatch": self._etag} if self._etag else {"IfNoneMatch": "*"}
         try:
             reply = self._call("put_object", Key=self.key, Body=body,
                                ContentType="application/json", **condition)
-        except BaseException as exc:
-            restore(state, previous)
-            if isinstance(exc, aws_errors.ClientError) and error_code(exc) in PRECONDITION_FAILED:
+        except aws_errors.ClientError as exc:
+            if error_code(exc) in PRECONDITION_FAILED:
                 raise StateError(
                     f"state {self.path} was changed by someone else since this run read it; "
                     "nothing was written (is another run holding the state without the lock?)"
@@ -132,9 +235,68 @@ class S3StateStore:
 
     def save_records(self, state: State,
                      guard: contextlib.AbstractContextManager[Collection[str]]) -> None:
-        """A full compare-and-swap save for now (S3 has no append; a journal of one small
-        object per durable point is the README's open item)."""
-        self.save(state, guard)
+        """Make the records ``guard`` yields durable as one journal object (see the module),
+        or by a full :meth:`save` when there is no object to hang it on or the last line
+        failed.  Same contract as :meth:`save`."""
+        if self._journal_broken or self._lock_lost.is_set() or self._etag is None \
+                or self._document is None or self._document.get("serial") != state.serial:
+            self.save(state, guard)
+            return
+        document_now = self._document
+        with guard as names:
+            previous = (state.serial, state.updated_at)
+            state.serial += 1
+            state.updated_at = utc_now()
+            try:
+                steps = {name: (record.model_dump(mode="json")
+                                if (record := state.steps.get(name)) is not None else None)
+                         for name in sorted(names)}
+                head = journal.head_changes(document_now,
+                                            document(state, exclude=journal.NOT_HEAD))
+                line = journal.line(state.serial, state.updated_at, steps, head)
+            except BaseException:
+                restore(state, previous)
+                raise
+        key = f"{self._journal_folder(self._etag)}{state.serial:012d}.json"
+        try:
+            # IfNoneMatch: a second writer on the same object and serial gets 412.
+            self._call("put_object", Key=key, Body=line, ContentType="application/json",
+                       IfNoneMatch="*")
+        except BaseException as exc:
+            restore(state, previous)
+            self._journal_broken = True
+            if isinstance(exc, aws_errors.ClientError) and error_code(exc) in PRECONDITION_FAILED:
+                raise StateError(
+                    f"state {self.path} was changed by someone else since this run read it; "
+                    "nothing was written (is another run holding the state without the lock?)"
+                ) from None
+            raise
+        self._journal_keys.append(key)
+        journal.apply(document_now, {"serial": state.serial, "updated_at": state.updated_at,
+                                     "steps": steps, "head": head})
+
+    def compact(self) -> None:
+        """Write the object plus its journal as the object (same serial) and delete the
+        lines."""
+        if self._journal_keys and self._document is not None:
+            self._compact()
+
+    def _compact(self) -> None:
+        assert self._document is not None
+        self._put_state(encode_document(self._document))
+        self._drop_journal()
+
+    def _drop_journal(self) -> None:
+        """Delete lines the object no longer needs; a failure leaves only dead lines."""
+        keys, self._journal_keys, self._journal_broken = self._journal_keys, [], False
+        with contextlib.suppress(aws_errors.ClientError, StateError):
+            self._delete(keys)
+
+    def _delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), DELETE_BATCH):
+            self._call("delete_objects", Delete={
+                "Objects": [{"Key": key} for key in keys[start:start + DELETE_BATCH]],
+                "Quiet": True})
 
     def write_copy(self, state: State, *, overwrite: bool) -> None:
         """Write ``state`` exactly as it is, serial included (``state migrate``).
@@ -151,7 +313,8 @@ class S3StateStore:
             if error_code(exc) in PRECONDITION_FAILED:
                 raise StateError(f"{self.path} already exists; nothing was written") from None
             raise
-        self._etag = str(reply["ETag"])
+        self._etag = str(reply["ETag"])  # any journal there named the replaced object: dead
+        self._document, self._journal_keys = None, []
 
     # ------------------------------------------------------------------ lock
 
@@ -219,12 +382,26 @@ class S3StateStore:
         renewer = threading.Thread(target=renew, name="state-lock-lease", daemon=True)
         renewer.start()
         try:
+            self._holding = True
             yield
         finally:
+            self._holding = False
+            self._compact_on_release()
             stop.set()
             renewer.join(timeout=5)
             with contextlib.suppress(aws_errors.ClientError, StateError):
                 self._call("delete_object", Key=self.lock_key, IfMatch=state["etag"])
+
+    def _compact_on_release(self) -> None:
+        """Fold this run's journal in while the lock is still ours; a failure changes nothing
+        durable (the next locked load folds it), so it is logged, not raised."""
+        if self._lock_lost.is_set():
+            return
+        try:
+            self.compact()
+        except (aws_errors.ClientError, StateError) as exc:
+            get_logger("vivr.state").warning("state.compaction_failed", state=self.path,
+                                             reason=str(exc))
 
 
 def _lock_info(raw: bytes) -> dict[str, Any] | None:
