@@ -565,3 +565,47 @@ def test_each_durable_point_appends_one_journal_line_of_only_the_changed_records
             durable[name] = record
     assert not store.backup_path.exists()  # the file was written once
     assert encode(reload(store, config)) == encode(engine.state)
+
+
+def _failing_once(store: LocalStateStore, failing_call: int) -> list[list[str]]:
+    """Make ``store.save_records`` fail (disk full) on call ``failing_call``; returns the
+    names each call was handed."""
+    handed: list[list[str]] = []
+    real = store.save_records
+
+    def disk_full_once(state: State, guard: Any) -> None:
+        with guard as names:
+            handed.append(sorted(names))
+        if len(handed) == failing_call:
+            raise OSError(28, "No space left on device")
+
+        @contextmanager
+        def again() -> Iterator[Any]:
+            yield names
+        real(state, again())
+
+    store.save_records = disk_full_once  # type: ignore[method-assign]
+    return handed
+
+
+def test_a_create_waits_for_its_intent_to_be_durable(config: PlatformConfig,
+                                                     tmp_path: Path) -> None:
+    cloud = Cloud()
+    engine, store = make_engine(config, [FakeStep(config, "a", cloud)], tmp_path)
+    _failing_once(store, 1)  # the intent (creating + token) cannot be written
+
+    assert [r.action for r in engine.apply().results] == ["failed"]
+    assert cloud.calls == []
+    assert reload(store, config).steps["fake.a"].status == "failed"
+
+
+def test_records_of_a_failed_durable_point_are_written_by_the_next_one(
+        config: PlatformConfig, tmp_path: Path) -> None:
+    engine, store = make_engine(config, [], tmp_path)
+    handed = _failing_once(store, 1)
+    with pytest.raises(OSError):
+        engine._commit("fake.x", status="creating")
+    engine._commit("fake.y", status="creating")
+
+    assert handed == [["fake.x"], ["fake.x", "fake.y"]]
+    assert sorted(reload(store, config).steps) == ["fake.x", "fake.y"]
