@@ -316,3 +316,28 @@ def test_a_copy_over_a_crashed_journal_folds_it_into_the_backup(
     assert not store.journal_path.exists()
     assert encode(store.load(PROJECT, ENV)) == encode(copy)
     assert "bucket.1" in json.loads(store.backup_path.read_bytes())["steps"]
+
+
+def test_a_failed_compaction_on_release_loses_nothing(
+        store: LocalStateStore, state_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base(store)
+    with store.lock("apply"):
+        state = store.load(PROJECT, ENV)
+        change(state, "vpc", "vpc-2")
+        store.save_records(state, names("vpc"))
+
+        def disk_full(*args: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(store, "_write_snapshot", disk_full)
+    monkeypatch.undo()
+
+    assert store.journal_path.exists()  # the command's outcome stands; the journal holds it
+    assert encode(LocalStateStore(state_path).load(PROJECT, ENV)) == encode(state)
+    with LocalStateStore(state_path).lock("apply"):
+        pass  # a lock alone folds nothing: a load does
+    later = LocalStateStore(state_path)
+    with later.lock("apply"):
+        assert encode(later.load(PROJECT, ENV)) == encode(state)
+    assert not store.journal_path.exists()
+    assert state_path.read_bytes() == encode(state)

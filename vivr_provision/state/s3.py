@@ -196,8 +196,10 @@ class S3StateStore:
         """Under the lock: fold a crashed run's lines into the object, drop dead lines."""
         stray = self._list(self.journal_prefix)
         if replayed:
-            self._compact()
-        self._delete(stray)
+            self._compact_quietly()
+        live = set(self._journal_keys)  # still needed if the compaction failed
+        with contextlib.suppress(aws_errors.ClientError, StateError):
+            self._delete([key for key in stray if key not in live])
 
     def save(self, state: State,
              guard: contextlib.AbstractContextManager[Any] | None = None) -> None:
@@ -386,20 +388,22 @@ class S3StateStore:
             yield
         finally:
             self._holding = False
-            self._compact_on_release()
+            self._compact_quietly()
             stop.set()
             renewer.join(timeout=5)
             with contextlib.suppress(aws_errors.ClientError, StateError):
                 self._call("delete_object", Key=self.lock_key, IfMatch=state["etag"])
 
-    def _compact_on_release(self) -> None:
-        """Fold this run's journal in while the lock is still ours; a failure changes nothing
-        durable (the next locked load folds it), so it is logged, not raised."""
+    def _compact_quietly(self) -> None:
+        """Fold the journal in while the lock is ours (on release: before it is deleted); a
+        failure changes nothing durable (the next locked load folds it), so it is logged,
+        not raised, and the next durable point is a full compare-and-swap save."""
         if self._lock_lost.is_set():
             return
         try:
             self.compact()
         except (aws_errors.ClientError, StateError) as exc:
+            self._journal_broken = True
             get_logger("vivr.state").warning("state.compaction_failed", state=self.path,
                                              reason=str(exc))
 

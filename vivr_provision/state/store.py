@@ -134,7 +134,8 @@ class LocalStateStore:
             self._document = document(state)
             self._written = (signature, project, environment)
             if journal_raw is not None and self._holding:
-                self._compact()  # a crashed run's journal: fold it in now
+                self._journal_size = 0  # a crashed run's journal, ours to fold in now
+                self._compact_quietly()
         return state
 
     def _journal_remedy(self) -> str:
@@ -434,18 +435,19 @@ class LocalStateStore:
         finally:
             self._holding = False
             try:
-                self._compact_on_release()
+                self._compact_quietly()
             finally:
                 self._release(file_lock)
 
-    def _compact_on_release(self) -> None:
-        """Fold the run's journal into the file before another run can take the lock.  A
-        failure changes nothing durable (the file plus the journal still read as the
-        state, and the next locked load folds them): it is logged, not raised over
-        what the command itself reported."""
+    def _compact_quietly(self) -> None:
+        """Fold the journal into the file (on release: before another run can take the
+        lock).  A failure changes nothing durable (the file plus the journal still read
+        as the state; the next durable point is then a full save, and the next locked
+        load folds them): it is logged, not raised over what the command reports."""
         try:
             self.compact()
         except (OSError, StateError) as exc:
+            self._journal_broken = True
             get_logger("vivr.state").warning(
                 "state.compaction_failed", journal=str(self.journal_path),
                 reason=getattr(exc, "strerror", None) or str(exc))
