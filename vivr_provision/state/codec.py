@@ -42,20 +42,13 @@ def encode(state: State) -> bytes:
     return encode_document(document(state))
 
 
-def encode_next(state: State,
-                guard: AbstractContextManager[Any] | None = None) -> tuple[bytes, tuple[int, str]]:
-    """Move ``state`` to its next serial and encode it, holding ``guard`` (the caller's lock
-    over ``state``) for exactly that; returns the document and the (serial, updated_at)
-    to put back with :func:`restore` if the write then fails.  Nothing moves if the
-    encode fails."""
-    _, payload, previous = snapshot_next(state, guard)
-    return payload, previous
-
-
 def snapshot_next(state: State, guard: AbstractContextManager[Any] | None = None
                   ) -> tuple[dict[str, Any], bytes, tuple[int, str]]:
-    """:func:`encode_next`, also returning the document encoded (what the store then
-    knows to be on disk, for its journal)."""
+    """Move ``state`` to its next serial and encode it, holding ``guard`` (the caller's lock
+    over ``state``) for exactly that; returns the document (what the store then knows
+    to be durable, for its journal), its bytes and the (serial, updated_at) to put
+    back with :func:`restore` if the write then fails.  Nothing moves if the encode
+    fails."""
     with guard or nullcontext():
         previous = (state.serial, state.updated_at)
         state.serial += 1
@@ -69,7 +62,7 @@ def snapshot_next(state: State, guard: AbstractContextManager[Any] | None = None
 
 
 def restore(state: State, previous: tuple[int, str]) -> None:
-    """Undo :func:`encode_next` after a failed write (only saves move the serial, and
+    """Undo :func:`snapshot_next` after a failed write (only saves move the serial, and
     callers serialise saves: no lock needed)."""
     state.serial, state.updated_at = previous
 
