@@ -134,11 +134,12 @@ def test_a_kms_key_is_found_in_the_batch_by_its_arn_and_read_by_its_id_otherwise
     key_id = "mrk-1234abcd"
     meta = {"KeyId": key_id, "Arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/{key_id}",
             "KeyState": "Enabled"}
+    alias = CONFIG.kms.alias  # a recorded key is read through its alias (kms.py)
     with StubbedAws() as aws:
-        aws.expect("kms", "describe_key", {"KeyMetadata": meta}, {"KeyId": key_id})
+        aws.expect("kms", "describe_key", {"KeyMetadata": meta}, {"KeyId": alias})
         aws.expect("resourcegroupstaggingapi", "get_resources", {
             "ResourceTagMappingList": [_mapping(meta["Arn"], step.tags())]})
-        aws.expect("kms", "describe_key", {"KeyMetadata": meta}, {"KeyId": key_id})
+        aws.expect("kms", "describe_key", {"KeyMetadata": meta}, {"KeyId": alias})
         aws.expect("kms", "list_resource_tags", {"Tags": []}, {"KeyId": key_id})
         ctx: StepContext = aws.context(CONFIG)
         batched = step.describe_by_id(ctx, key_id)
