@@ -178,9 +178,8 @@ def test_a_second_find_reads_the_rules_directly(config: PlatformConfig) -> None:
 
 def test_before_its_id_is_recorded_the_site_listing_is_left_to_the_rule_sets(
         config: PlatformConfig) -> None:
-    """Plan and refresh record outputs as they observe steps: the default group, found
-    early, reads its own rules rather than loading the site listing before the site's
-    groups are known (which would send their rule sets to direct reads)."""
+    """Neither the run nor state knows the default group's id yet (its first apply): it
+    reads its own rules and loads no listing."""
     outputs = {**_site_outputs(config)}
     del outputs["default-sg"]
     with StubbedAws() as aws:
@@ -188,3 +187,23 @@ def test_before_its_id_is_recorded_the_site_listing_is_left_to_the_rule_sets(
         ctx = aws.context(config, outputs)
         assert _step(config).find(ctx, "sg-0def") is not None
     assert ctx.reads.loads == 0
+
+
+def test_plan_and_refresh_ask_the_listing_for_every_recorded_group(
+        config: PlatformConfig) -> None:
+    """Plan and refresh fill the run's outputs as they observe steps, so the default
+    group, found early, would know none of the site's groups yet: the listing asks for
+    the ids state recorded (``recorded_outputs``) and serves every step all the same."""
+    step = _step(config)
+    ids = [f"sg-{g.name}" for g in config.security_groups] + ["sg-0def"]
+    recorded = _site_outputs(config)
+    with StubbedAws() as aws:
+        aws.expect("ec2", "describe_security_groups",
+                   {"SecurityGroups": [{"GroupId": "sg-0def", "GroupName": "default"}]},
+                   {"Filters": FILTERS})
+        aws.expect("ec2", "describe_security_group_rules", {"SecurityGroupRules": []},
+                   {"Filters": [{"Name": "group-id", "Values": ids}]})
+        ctx = aws.context(config, OUTPUTS)  # the VPC alone observed so far
+        ctx.recorded_outputs = recorded.get
+        assert step.find(ctx, "sg-0def") is not None
+    assert ctx.reads.loads == 1 and ctx.reads.served_to("default-sg") == 1

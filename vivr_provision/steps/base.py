@@ -131,6 +131,11 @@ class StepContext:
     written_into: Callable[[str], list[dict[str, str]]] = lambda container: []
     #: First lookups answered by one list call per kind and region (batch_reads.py).
     reads: BatchReads = field(default_factory=BatchReads)
+    #: The outputs state recorded for a step when the run began (None: none).  Only a
+    #: hint for what a batch asks for (which ids): plan and refresh clear the run's
+    #: outputs and fill them as steps run, so a batch loaded early would miss the
+    #: steps still to come.  Never a fact a step acts on: that is :meth:`output`.
+    recorded_outputs: Callable[[str], Mapping[str, Any] | None] = lambda step: None
     #: Multiplies every wait's durations: ``$VIVR_TIME_SCALE`` for a time-scaled sandbox.
     time_scale: float = field(default_factory=scale_from_environment)
     #: The clock waits measure with (a fake one in unit tests).

@@ -83,11 +83,10 @@ class DefaultSecurityGroupStep(Ec2Step):
         group_id = str(groups[0]["GroupId"])
         # The existence check above stays this step's own: the group carries none of our
         # tags, which the security-group batch filters on.  Its rules come with the site's
-        # rule sets when its id is recorded before it runs: in apply's walk (the state's
-        # outputs).  Plan and refresh walks record each step's outputs as they observe it,
-        # so there the id is not known yet, and loading the listing this early would leave
-        # out the site's groups not observed yet: the rules are read here instead.
-        recorded = ctx.outputs_of(self.name) or {}
+        # rule sets when state recorded its id (and the site's groups': the listing asks
+        # for the recorded ids, ``StepContext.recorded_outputs``, so it serves every step
+        # whichever runs first, in apply, plan and refresh alike).
+        recorded = ctx.outputs_of(self.name) or ctx.recorded_outputs(self.name) or {}
         batched = None if recorded.get("group_id") != group_id else ctx.reads.take(
             rules_batch(self.region), group_id,
             lambda: site_rules(ctx, self.region, site_rule_steps(self.site, self.site_groups)),

@@ -52,8 +52,13 @@ def site_rules(ctx: StepContext, region: str,
     ``Filters``); a site names about ten groups.  The paginator follows ``NextToken``
     (MaxResults 5-1000 a page).
     """
-    ids = list(dict.fromkeys(str(outputs["group_id"]) for step in steps
-                             if (outputs := ctx.outputs_of(step)) and "group_id" in outputs))
+    # A group this run has not reached yet (plan and refresh fill outputs as they go) is
+    # asked for by the id state recorded: the listing then serves every step, whatever
+    # order they run in; a recorded id that changed is simply missing (read directly).
+    ids = list(dict.fromkeys(
+        str(outputs["group_id"]) for step in steps
+        if (outputs := ctx.outputs_of(step) or ctx.recorded_outputs(step))
+        and "group_id" in outputs))
     by_group: dict[str, dict[str, Any]] = {i: {"rules": []} for i in ids}
     if ids:
         pages = ctx.client("ec2", region).get_paginator("describe_security_group_rules")
