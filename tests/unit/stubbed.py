@@ -16,7 +16,7 @@ milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
+from vivr_provision.batch_reads import BatchReads
 from vivr_provision.config import PlatformConfig, load_config
 from vivr_provision.steps.base import StepContext
 
@@ -35,6 +36,15 @@ def production_config() -> PlatformConfig:
     """The repository's production config, as the CLI loads it."""
     return load_config(REPO / "config" / "production.yaml", "production")
 
+
+
+class Unbatched(BatchReads):
+    """A run whose batches hold nothing: every lookup reads directly."""
+
+    def take(self, key: Hashable, ident: str,
+             load: Callable[[], Mapping[str, Mapping[str, Any]]],
+             reader: str = "") -> Mapping[str, Any] | None:
+        return None
 
 class StubbedAws:
     """One stubbed client per (service, region), made on first use, checked on exit."""

@@ -10,13 +10,12 @@ these batches replace), so the tests answer it with the step's own tags.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
+from tests.unit.stubbed import ACCOUNT, StubbedAws, Unbatched, production_config
 from vivr_provision.batch_reads import BatchReads
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps import build_steps, common
@@ -27,15 +26,6 @@ from vivr_provision.steps.list_reads import common_prefix, log_groups_by_name
 from vivr_provision.steps.logs import LogGroupStep, site_log_group_names
 from vivr_provision.steps.monitoring import AlarmStep, alarm_placements
 from vivr_provision.steps.rds import DbInstanceBase, DbPrimaryStep, rds_steps
-
-
-class Unbatched(BatchReads):
-    """A run whose batches hold nothing: every lookup reads directly."""
-
-    def take(self, key: Hashable, ident: str,
-             load: Callable[[], Mapping[str, Mapping[str, Any]]],
-             reader: str = "") -> Mapping[str, Any] | None:
-        return None
 
 
 @pytest.fixture(scope="module")

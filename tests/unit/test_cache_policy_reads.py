@@ -10,29 +10,18 @@ a kind configured once (the origin request policy) is read by ``Get`` alone.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from tests.unit.stubbed import StubbedAws, production_config
-from vivr_provision.batch_reads import BatchReads
+from tests.unit.stubbed import StubbedAws, Unbatched, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import Resource
 from vivr_provision.steps.cloudfront.policies import CachePolicyStep, OriginRequestPolicyStep
 
 MODIFIED = datetime(2026, 12, 1, tzinfo=UTC)
-
-
-class Unbatched(BatchReads):
-    """A run whose batches hold nothing: every read is direct."""
-
-    def take(self, key: Hashable, ident: str,
-             load: Callable[[], Mapping[str, Mapping[str, Any]]],
-             reader: str = "") -> Mapping[str, Any] | None:
-        return None
 
 
 @pytest.fixture(scope="module")

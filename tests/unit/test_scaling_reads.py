@@ -8,13 +8,11 @@ listing lacks, and any later lookup, is read directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import pytest
 
-from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
-from vivr_provision.batch_reads import BatchReads
+from tests.unit.stubbed import ACCOUNT, StubbedAws, Unbatched, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps.base import Resource, StepContext
 from vivr_provision.steps.ecs.autoscaling import EcsAutoscalingStep
@@ -22,15 +20,6 @@ from vivr_provision.steps.monitoring import ScaleOutPolicyStep
 
 SERVICE = "application-autoscaling"
 DIMENSION = "ecs:service:DesiredCount"
-
-
-class Unbatched(BatchReads):
-    """A run whose batches hold nothing: every lookup reads directly."""
-
-    def take(self, key: Hashable, ident: str,
-             load: Callable[[], Mapping[str, Mapping[str, Any]]],
-             reader: str = "") -> Mapping[str, Any] | None:
-        return None
 
 
 @pytest.fixture(scope="module")

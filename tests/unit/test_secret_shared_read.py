@@ -9,13 +9,11 @@ asked once, not twice; other secrets are read as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import pytest
 
-from tests.unit.stubbed import ACCOUNT, StubbedAws, production_config
-from vivr_provision.batch_reads import BatchReads
+from tests.unit.stubbed import ACCOUNT, StubbedAws, Unbatched, production_config
 from vivr_provision.config import PlatformConfig
 from vivr_provision.steps import build_steps
 from vivr_provision.steps.base import StepContext
@@ -25,15 +23,6 @@ from vivr_provision.steps.secrets import SecretStep
 ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:origin-verify-AbCdEf"
 FUNCTION_ARN = (f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
                 "vivr-production-origin-verify-rotation")
-
-
-class Unbatched(BatchReads):
-    """A run whose batches hold nothing: every read is direct."""
-
-    def take(self, key: Hashable, ident: str,
-             load: Callable[[], Mapping[str, Mapping[str, Any]]],
-             reader: str = "") -> Mapping[str, Any] | None:
-        return None
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vivr_provision.errors import StateCorruptError, StateError
-from vivr_provision.state import indented_json
+from vivr_provision.state import indented_json, journal
 from vivr_provision.state.model import SCHEMA_VERSION, State, utc_now
 
 _MAX_REPORTED_ERRORS = 3
@@ -59,6 +59,32 @@ def snapshot_next(state: State, guard: AbstractContextManager[Any] | None = None
         except BaseException:
             restore(state, previous)
             raise
+
+
+def line_next(state: State, guard: AbstractContextManager[Collection[str]],
+              durable: dict[str, Any]) -> tuple[bytes, tuple[int, str], dict[str, Any]]:
+    """Move ``state`` to its next serial and encode the journal line of the step records
+    ``guard`` yields (holding it, the caller's lock over ``state``, for exactly that),
+    with the top-level values that differ from ``durable`` (the document the store
+    knows to be durable).  Returns the line, the (serial, updated_at) to put back with
+    :func:`restore` if the write then fails, and the entry to apply to ``durable``
+    once it succeeded.  Nothing moves if the encode fails."""
+    with guard as names:
+        previous = (state.serial, state.updated_at)
+        state.serial += 1
+        state.updated_at = utc_now()
+        try:
+            steps = {name: (record.model_dump(mode="json")
+                            if (record := state.steps.get(name)) is not None else None)
+                     for name in sorted(names)}
+            head = journal.head_changes(durable, document(state, exclude=journal.NOT_HEAD))
+            line = journal.line(state.serial, state.updated_at, steps, head)
+        except BaseException:
+            restore(state, previous)
+            raise
+    entry = {"serial": state.serial, "updated_at": state.updated_at, "steps": steps,
+             "head": head}
+    return line, previous, entry
 
 
 def restore(state: State, previous: tuple[int, str]) -> None:

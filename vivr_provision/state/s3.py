@@ -51,6 +51,7 @@ from vivr_provision.state.codec import (
     document,
     encode,
     encode_document,
+    line_next,
     parse,
     restore,
     snapshot_next,
@@ -245,20 +246,7 @@ class S3StateStore:
             self.save(state, guard)
             return
         document_now = self._document
-        with guard as names:
-            previous = (state.serial, state.updated_at)
-            state.serial += 1
-            state.updated_at = utc_now()
-            try:
-                steps = {name: (record.model_dump(mode="json")
-                                if (record := state.steps.get(name)) is not None else None)
-                         for name in sorted(names)}
-                head = journal.head_changes(document_now,
-                                            document(state, exclude=journal.NOT_HEAD))
-                line = journal.line(state.serial, state.updated_at, steps, head)
-            except BaseException:
-                restore(state, previous)
-                raise
+        line, previous, entry = line_next(state, guard, document_now)
         key = f"{self._journal_folder(self._etag)}{state.serial:012d}.json"
         try:
             # IfNoneMatch: a second writer on the same object and serial gets 412.
@@ -274,8 +262,7 @@ class S3StateStore:
                 ) from None
             raise
         self._journal_keys.append(key)
-        journal.apply(document_now, {"serial": state.serial, "updated_at": state.updated_at,
-                                     "steps": steps, "head": head})
+        journal.apply(document_now, entry)
 
     def compact(self) -> None:
         """Write the object plus its journal as the object (same serial) and delete the

@@ -42,6 +42,7 @@ from vivr_provision.state.codec import (
     document,
     encode,
     encode_document,
+    line_next,
     parse,
     restore,
     snapshot_next,
@@ -221,27 +222,13 @@ class LocalStateStore:
             self.save(state, guard)
             return
         assert self._document is not None
-        with guard as names:
-            previous = (state.serial, state.updated_at)
-            state.serial += 1
-            state.updated_at = utc_now()
-            try:
-                steps = {name: (record.model_dump(mode="json")
-                                if (record := state.steps.get(name)) is not None else None)
-                         for name in sorted(names)}
-                head = journal.head_changes(self._document,
-                                            document(state, exclude=journal.NOT_HEAD))
-                line = journal.line(state.serial, state.updated_at, steps, head)
-            except BaseException:
-                restore(state, previous)
-                raise
+        line, previous, entry = line_next(state, guard, self._document)
         try:
             self._append(line)
         except BaseException:
             restore(state, previous)
             raise
-        journal.apply(self._document, {"serial": state.serial, "updated_at": state.updated_at,
-                                       "steps": steps, "head": head})
+        journal.apply(self._document, entry)
 
     def compact(self) -> None:
         """Fold this store's journal into the file (the file then reads exactly as the file
