@@ -12,8 +12,11 @@ from tests.pty_cli import PtyCli
 
 pytestmark = pytest.mark.e2e
 
-#: The live view's first line: ``apply 12s  done 40/128 · calling 1 · ... · failed 0``.
-HEADER = re.compile(r"^apply (?:\d+s|\d+m\d\ds)  done (\d+)/(\d+)(?: · [a-z]+ \d+)*$")
+#: The live view's first line: ``apply 12s eta ~24m  done 40/128 · calling 1 · ... · failed 0``
+#: (the time left is left out on a narrow line, or once every running step is late).
+HEADER = re.compile(
+    r"^apply (?:\d+s|\d+m\d\ds)(?: eta ~(?:\d+s|\d+m|\d+h\d\dm))?  done (\d+)/(\d+)"
+    r"(?: · [a-z]+ \d+)*$")
 #: A structlog line as the console renderer writes it (time, level, event); in the
 #: transcript it may follow the view's last row, which rich erases before printing it.
 LOG_LINE = re.compile(r"\d\d:\d\d:\d\d \[(debug|info|warning|error) *\] (\S+)")
@@ -44,6 +47,8 @@ def test_apply_shows_a_truthful_live_view_that_fits_and_no_log_lines(aws: Aws) -
     assert code == 0, run.text[-3000:]
     views = _views(run.frames)
     assert len(views) >= 5, "the view is drawn while the run goes"
+    # AWS's typical durations (no VIVR_TIME_SCALE): the database alone is minutes away.
+    assert any(" eta ~" in view[0] for view in views), "the time left is shown"
     summary = re.search(r"^Apply complete: (\d+) added, 0 changed in [\d.]+s\.$", run.text,
                         re.MULTILINE)
     assert summary, run.text[-2000:]
