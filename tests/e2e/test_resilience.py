@@ -111,11 +111,15 @@ def test_a_signal_saves_state_exits_128_plus_it_and_rerun_finishes(
         aws: Aws, signum: int, exit_code: int) -> None:
     """Ctrl-C and SIGTERM (a cancelled CI job) both finish calls in flight and save."""
     process = aws.popen("apply", "--parallelism", "2", env={"VIVR_FAULT_DELAY_S": "0.15"})
+    # A step transition is a line of the state's journal until the run folds it in.
+    journal = aws.state_path.with_name(aws.state_path.name + ".journal")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if aws.state_path.exists() and '"ready"' in aws.state_path.read_text():
+        if any(path.exists() and '"ready"' in path.read_text()
+               for path in (aws.state_path, journal)):
             break
         time.sleep(0.05)
+    assert time.monotonic() < deadline, "a step became ready within a minute"
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == exit_code, stderr[-2000:]
