@@ -60,12 +60,10 @@ class _Shared:
 class BatchReads:
     """The batches of one run, keyed by (service, region, kind); thread-safe."""
 
-    def __init__(self) -> None:
-        self._shared = _Shared()
-        self._lock = self._shared.lock
-        self._batches = self._shared.batches
+    def __init__(self, shared: _Shared | None = None, scope: str = "") -> None:
+        self._shared = shared or _Shared()
         #: Prefix of this view's reader names (:meth:`scoped`).
-        self._scope = ""
+        self._scope = scope
 
     @property
     def loads(self) -> int:
@@ -87,10 +85,11 @@ class BatchReads:
         moments apart, and drift either sees on a batch item is confirmed by
         a direct read before anything is written.
         """
-        view = BatchReads()
-        view._shared, view._lock, view._batches = self._shared, self._lock, self._batches
-        view._scope = f"{self._scope}{scope}:"
-        return view
+        return BatchReads(self._shared, f"{self._scope}{scope}:")
+
+    def _batch(self, key: Hashable) -> _Batch:
+        with self._shared.lock:
+            return self._shared.batches.setdefault(key, _Batch())
 
     def once(self, key: Hashable, load: Callable[[], Any]) -> Any:
         """``load()``'s answer, read once per run for every caller of ``key``.
@@ -101,19 +100,18 @@ class BatchReads:
         CloudFront origin read the same origin-verify value).  Nothing is
         kept when ``load`` fails.
         """
-        with self._lock:
-            batch = self._batches.setdefault(("once", key), _Batch())
+        batch = self._batch(("once", key))
         with batch.lock:
             if batch.items is None:
                 batch.items = {"value": load()}
-                with self._lock:
+                with self._shared.lock:
                     self._shared.loads += 1
             return batch.items["value"]
 
     def served_to(self, reader: str) -> int:
         """How many items ``reader`` has been handed so far (a count the engine compares
         before and after a step's find and diff, to know whether they read a batch)."""
-        with self._lock:
+        with self._shared.lock:
             return self._shared.served_to.get(self._scope + reader, 0)
 
     def take(self, key: Hashable, ident: str,
@@ -123,22 +121,21 @@ class BatchReads:
         ``reader`` (a step's name), or None when the batch does not hold it or already
         gave it to that reader: the caller then reads it itself."""
         reader = self._scope + reader
-        with self._lock:
-            batch = self._batches.setdefault(key, _Batch())
+        batch = self._batch(key)
         with batch.lock:
             if batch.items is None:
                 try:
                     batch.items = dict(load())
                 except (aws_errors.ClientError, aws_errors.BotoCoreError):
                     batch.items = {}
-                with self._lock:
+                with self._shared.lock:
                     self._shared.loads += 1
             if (reader, ident) in batch.served:
                 return None
             item = batch.items.get(ident)
             if item is not None:
                 batch.served.add((reader, ident))
-                with self._lock:
+                with self._shared.lock:
                     self._shared.served += 1
                     self._shared.served_to[reader] = self._shared.served_to.get(reader, 0) + 1
             return item
