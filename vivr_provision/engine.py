@@ -370,9 +370,9 @@ class Engine:
                                idle=self.gate.released, note_written=self._note_written,
                                forget_written=self._forget_written,
                                written_into=self._written_into)
-        recorded = {name: dict(rec.outputs) for name, rec in state.steps.items()
-                    if rec.status == "ready" and rec.outputs}
-        self.ctx.recorded_outputs = recorded.get
+        # What state recorded, kept apart from the run's outputs, which plan and refresh
+        # clear (steps' outputs are replaced whole, never changed in place).
+        self.ctx.recorded_outputs = dict(self._outputs).get
         self._observer = observer
         #: What a reviewed plan allows each step to do (None: no plan bound).
         self._approved: dict[str, Approved] | None = None
