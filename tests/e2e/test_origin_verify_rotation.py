@@ -94,7 +94,16 @@ def _read_back(aws: Aws, secret_arn: str) -> None:
         logGroupNamePrefix=f"/aws/lambda/{ROTATION.function}")["logGroups"][0]
     assert group["retentionInDays"] == 30 and group.get("kmsKeyId")
 
-    described = aws.client("secretsmanager").describe_secret(SecretId=secret_arn)
+    # RotateImmediately false: Secrets Manager tests the function asynchronously with an
+    # AWSPENDING version it then removes (AWS: "the test creates an AWSPENDING version
+    # of the secret and then removes it"); wait for that test run to end (the sandbox
+    # runs it after the answer, as AWS does: under load it ends after apply returns).
+    sm, deadline = aws.client("secretsmanager"), time.monotonic() + 60
+    described = sm.describe_secret(SecretId=secret_arn)
+    while any("AWSPENDING" in stages for stages in described["VersionIdsToStages"].values()) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+        described = sm.describe_secret(SecretId=secret_arn)
     assert described["RotationEnabled"] is True
     assert described["RotationLambdaARN"] == function["FunctionArn"]
     assert described["RotationRules"]["AutomaticallyAfterDays"] == ROTATION.days
