@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from vivr_provision import aws_errors, log
+from vivr_provision import aws_errors, gc_policy, log
 from vivr_provision.errors import EndpointError
 from vivr_provision.throttle import CallBudgets
 
@@ -276,6 +276,7 @@ class ClientFactory:
         client.meta.events.register("before-call", calls.before)
         client.meta.events.register("after-call", calls.after)
         client.meta.events.register("after-call-error", calls.failed)
+        gc_policy.long_lived_made()  # the client and botocore's cached service model
         return client
 
     def whoami(self) -> str:

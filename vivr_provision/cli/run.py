@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
+from vivr_provision import gc_policy
 from vivr_provision.aws import ClientFactory
 from vivr_provision.catalog import Catalog
 from vivr_provision.catalog_requests import lazy
@@ -44,6 +45,7 @@ class Run:
         self.catalog = Catalog()  # resolved by plan/apply only: status calls no AWS
         #: The last apply plan's report as an apply's, when apply has nothing to do.
         self.settled: RunReport | None = None
+        gc_policy.keep_long_lived_out_of_gc()  # imports, config, steps: see the module
 
     def load_state(self) -> State:
         return self.store.load(self.config.project, self.config.environment)
@@ -97,6 +99,7 @@ class Run:
         from vivr_provision.malloc_arenas import limit_malloc_arenas
 
         limit_malloc_arenas()  # before the engine's workers exist: see the module
+        gc_policy.long_lived_made()  # the state, steps and catalog the run keeps
         engine = Engine(self.config, self.steps, self.clients, self.store, state,
                         parallelism=parallelism, observer=observer,
                         destroy_options=destroy_options)
