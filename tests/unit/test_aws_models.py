@@ -8,7 +8,11 @@ the factory builds use it.
 from __future__ import annotations
 
 import copy
+import gzip
+import json
+import marshal
 import os
+from pathlib import Path
 from typing import Any
 
 import botocore.loaders
@@ -112,3 +116,63 @@ def test_the_factory_builds_clients_on_lean_models(monkeypatch: pytest.MonkeyPat
     assert model.shape_for("Vpc").members["VpcId"].documentation == ""
     assert ec2.meta.region_name == "us-west-2"
     assert factory.client("s3").meta.service_model.client_context_parameters
+
+
+@pytest.fixture
+def data_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``service-2`` data file of our own (gzipped, as botocore ships them), and an
+    empty cache directory."""
+    monkeypatch.setenv("VIVR_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "data" / "svc" / "2020-01-01"
+    folder.mkdir(parents=True)
+    _write_model(folder / "service-2.json.gz", "first")
+    return folder / "service-2"
+
+
+def _write_model(path: Path, version: str) -> None:
+    path.write_bytes(gzip.compress(json.dumps({
+        "metadata": {"apiVersion": version}, "documentation": "prose",
+        "shapes": {"S": {"type": "string", "documentation": "prose"}}}).encode()))
+
+
+def _no_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("decoded the JSON again")
+    monkeypatch.setattr(aws_models.json, "loads", refuse)
+
+
+def test_a_decoded_file_is_read_back_from_the_cache(data_file: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    first = aws_models.LeanJSONFileLoader().load_file(str(data_file))
+    assert first == {"metadata": {"apiVersion": "first"}, "shapes": {"S": {"type": "string"}}}
+    assert len(list((data_file.parents[3] / "cache").glob("botocore-*.marshal"))) == 1
+    _no_json(monkeypatch)
+    assert aws_models.LeanJSONFileLoader().load_file(str(data_file)) == first
+
+
+def test_a_changed_file_is_never_answered_from_an_older_entry(data_file: Path) -> None:
+    aws_models.LeanJSONFileLoader().load_file(str(data_file))
+    gz = data_file.with_name("service-2.json.gz")
+    _write_model(gz, "second-and-longer")
+    os.utime(gz, ns=(gz.stat().st_atime_ns, gz.stat().st_mtime_ns + 1_000_000))
+    again = aws_models.LeanJSONFileLoader().load_file(str(data_file))
+    assert again["metadata"] == {"apiVersion": "second-and-longer"}
+
+
+def test_a_damaged_entry_or_no_cache_only_costs_time(data_file: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = aws_models.LeanJSONFileLoader().load_file(str(data_file))
+    [entry] = (tmp_path / "cache").glob("botocore-*.marshal")
+    entry.write_bytes(b"\x00damaged")
+    assert aws_models.LeanJSONFileLoader().load_file(str(data_file)) == expected
+    entry.write_bytes(marshal.dumps("a string is not a data file"))
+    assert aws_models.LeanJSONFileLoader().load_file(str(data_file)) == expected
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("VIVR_CACHE_DIR", str(blocked / "cache"))
+    assert aws_models.LeanJSONFileLoader().load_file(str(data_file)) == expected
+
+
+def test_an_uncached_loader_writes_nothing(data_file: Path, tmp_path: Path) -> None:
+    aws_models.LeanJSONFileLoader(cached=False).load_file(str(data_file))
+    assert not (tmp_path / "cache").exists()
