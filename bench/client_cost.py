@@ -11,6 +11,11 @@ wraps the local state store's two writers in the child), and the AWS calls
 the sandbox journalled: in total, per step, mutating, and the ten most
 frequent.  It asserts nothing.
 
+The package is compiled to bytecode first (``compileall``, as ``pip install``
+leaves an installed tool): a checkout run with ``PYTHONDONTWRITEBYTECODE=1``
+(this machine sets it) would otherwise compile every module it edited on
+each run, 0.15-0.2 s of the child's CPU that no installed copy pays.
+
 Usage: ``.venv/bin/python bench/client_cost.py [--runs 3]`` (medians over runs;
 JSON into ``bench/results/client_cost-<UTC>.json``).
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import compileall
 import json
 import os
 import statistics
@@ -70,6 +76,26 @@ def journal(url: str, account: str) -> list[dict[str, Any]]:
         return list(json.load(reply))
 
 
+#: A fixed pure-Python loop, timed in a child just before each phase: this machine's
+#: speed drifts (the same loop took 0.37 to 0.76 s of CPU within minutes, host
+#: contention), so a CPU figure is read beside the loop's time at that moment.
+REFERENCE = """
+import resource
+s = 0
+for i in range(6_000_000):
+    s += i * i
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(usage.ru_utime + usage.ru_stime)
+"""
+
+
+def reference_cpu() -> float:
+    """CPU seconds the :data:`REFERENCE` loop (and its interpreter's start) took now."""
+    done = subprocess.run([sys.executable, "-S", "-c", REFERENCE], capture_output=True,
+                          text=True, check=True)
+    return round(float(done.stdout), 2)
+
+
 def run(url: str, account: str, workdir: Path, *args: str) -> dict[str, Any]:
     """One CLI command in a child process; what it cost and what it called."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIVR_"))}
@@ -79,6 +105,7 @@ def run(url: str, account: str, workdir: Path, *args: str) -> dict[str, Any]:
                AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"), PYTHONPATH=str(REPO),
                VIVR_BENCH_COUNTS=str(counts_path))
     before = len(journal(url, account))
+    reference = reference_cpu()
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-c", SHIM, *args, "--config", str(CONFIG),
@@ -96,6 +123,7 @@ def run(url: str, account: str, workdir: Path, *args: str) -> dict[str, Any]:
         "wall_s": round(wall, 2),
         # Measured by the child itself at exit (user + system CPU, its own peak RSS).
         "cpu_s": round(counts["cpu_s"], 2),
+        "reference_cpu_s": reference,
         "peak_rss_mb": round(counts["rss_kb"] / 1024),
         "steps": steps,
         "state_saves": counts["saves"],
@@ -140,6 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    compileall.compile_dir(REPO / "vivr_provision", quiet=1)  # see the module docstring
     from vivr_sandbox.server import SandboxServer
 
     server = SandboxServer()
@@ -151,10 +180,12 @@ def main() -> None:
     summary = median(rounds)
     print(f"client cost, median of {args.runs} (sandbox, no timing profile, "
           f"{os.cpu_count()} cores)")
-    print(f"{'phase':<16}{'wall s':>8}{'cpu s':>7}{'rss MB':>8}{'saves':>7}{'KB saved':>10}"
+    print(f"{'phase':<16}{'wall s':>8}{'cpu s':>7}{'ref s':>6}{'rss MB':>8}{'saves':>7}"
+          f"{'KB saved':>10}"
           f"{'appends':>8}{'KB appended':>12}{'calls':>7}{'/step':>7}{'mut':>5}")
     for phase, r in summary.items():
-        print(f"{phase:<16}{r['wall_s']:>8}{r['cpu_s']:>7}{r['peak_rss_mb']:>8}"
+        print(f"{phase:<16}{r['wall_s']:>8}{r['cpu_s']:>7}{r['reference_cpu_s']:>6}"
+              f"{r['peak_rss_mb']:>8}"
               f"{r['state_saves']:>7}{r['state_bytes'] // 1024:>10}"
               f"{r['journal_appends']:>8}{r['journal_bytes'] // 1024:>12}{r['calls']:>7}"
               f"{r['calls_per_step'] or 0:>7}{r['mutating_calls']:>5}")
