@@ -188,11 +188,18 @@ def test_a_private_table_gets_its_nat_route_and_associations_back(
         aws.expect("ec2", "create_route", {"Return": True},
                    {"RouteTableId": "rtb-1", "DestinationCidrBlock": "0.0.0.0/0",
                     "NatGatewayId": "nat-1"})
-        for subnet in ("subnet-b", "subnet-c"):  # not in another table: associated
-            aws.expect("ec2", "describe_route_tables", {"RouteTables": []},
-                       {"Filters": [{"Name": "association.subnet-id", "Values": [subnet]}]})
-            aws.expect("ec2", "associate_route_table", {"AssociationId": f"rtbassoc-{subnet}"},
-                       {"RouteTableId": "rtb-1", "SubnetId": subnet})
+        # One look for both: subnet-c is in another table (moved), subnet-b in none.
+        elsewhere = {"RouteTableId": "rtb-9", "Associations": [
+            {"SubnetId": "subnet-c", "RouteTableAssociationId": "rtbassoc-9c", "Main": False},
+            {"SubnetId": "subnet-z", "RouteTableAssociationId": "rtbassoc-9z", "Main": False}]}
+        aws.expect("ec2", "describe_route_tables", {"RouteTables": [elsewhere]},
+                   {"Filters": [{"Name": "association.subnet-id",
+                                 "Values": ["subnet-b", "subnet-c"]}]})
+        aws.expect("ec2", "associate_route_table", {"AssociationId": "rtbassoc-subnet-b"},
+                   {"RouteTableId": "rtb-1", "SubnetId": "subnet-b"})
+        aws.expect("ec2", "replace_route_table_association",
+                   {"NewAssociationId": "rtbassoc-new"},
+                   {"AssociationId": "rtbassoc-9c", "RouteTableId": "rtb-1"})
         aws.expect("ec2", "disassociate_route_table", {},
                    {"AssociationId": "rtbassoc-subnet-pa"})
         _refresh(aws, "describe_route_tables", "RouteTables", resource.data)

@@ -17,6 +17,7 @@ PublicKey).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from cryptography.hazmat.primitives import serialization
@@ -52,12 +53,15 @@ def register_private_key(private_pem: str) -> None:
             log.register_secret(line)
 
 
+@functools.lru_cache(maxsize=4)
 def public_key_pem(private_pem: str) -> str:
     """The SubjectPublicKeyInfo PEM of a private key PEM.
 
     Raises ``ValueError`` for anything that is not an RSA 2048 private key
     (an operator who replaced the secret's value by hand): CloudFront would
-    refuse the public half anyway.
+    refuse the public half anyway.  Remembered per key (in memory only): loading
+    a private key checks its RSA consistency, ~27 ms of CPU, and a run derives
+    the same key's public half for its find, diff and create.
     """
     wrong = f"does not hold an RSA {RSA_BITS} private key (PEM)"
     try:

@@ -446,24 +446,31 @@ class RouteTableStep(NetworkStep):
                               changes: list[Change]) -> None:
         have = self._associations(resource)
         wanted = set(changes[-1].desired)
-        for subnet_id in sorted(wanted - set(have)):
-            self._associate(ctx, resource.id, subnet_id)
+        missing = sorted(wanted - set(have))
+        elsewhere = self._explicit_associations(ctx, missing) if missing else {}
+        for subnet_id in missing:
+            self._associate(ctx, resource.id, subnet_id, elsewhere.get(subnet_id))
         for subnet_id in sorted(set(have) - wanted):
             self.ec2(ctx).disassociate_route_table(AssociationId=have[subnet_id])
 
-    def _associate(self, ctx: StepContext, table_id: str, subnet_id: str) -> None:
+    def _explicit_associations(self, ctx: StepContext, subnet_ids: list[str]) -> dict[str, str]:
+        """Subnet id -> its explicit association with another table, for those of
+        ``subnet_ids`` that have one: one call for all (a filter's values are ORed)."""
+        tables = self.ec2(ctx).describe_route_tables(
+            Filters=[{"Name": "association.subnet-id", "Values": subnet_ids}])["RouteTables"]
+        return {str(a["SubnetId"]): str(a["RouteTableAssociationId"])
+                for table in tables for a in table.get("Associations", [])
+                if a.get("SubnetId") in subnet_ids and not a.get("Main")}
+
+    def _associate(self, ctx: StepContext, table_id: str, subnet_id: str,
+                   association_id: str | None) -> None:
+        """Associate ``subnet_id``; a subnet can be explicitly associated with one table
+        only, so one in another table (``association_id``) is moved."""
         ec2 = self.ec2(ctx)
-        # A subnet can be explicitly associated with one table only: move it.
-        current = ec2.describe_route_tables(
-            Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
-        )["RouteTables"]
-        for table in current:
-            for assoc in table.get("Associations", []):
-                if assoc.get("SubnetId") == subnet_id and not assoc.get("Main"):
-                    ec2.replace_route_table_association(
-                        AssociationId=assoc["RouteTableAssociationId"], RouteTableId=table_id
-                    )
-                    return
+        if association_id is not None:
+            ec2.replace_route_table_association(AssociationId=association_id,
+                                                RouteTableId=table_id)
+            return
         READ_AFTER_CREATE.call("associate route table", ec2.associate_route_table,
                                RouteTableId=table_id, SubnetId=subnet_id)
 
