@@ -180,8 +180,11 @@ class SlotGate:
     def __init__(self, slots: int, cancel: threading.Event,
                  on_phase: Callable[[str], None] = lambda phase: None) -> None:
         self._free = slots
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[tuple[float, int]] = []
+        #: Each waiter's own condition (on the one lock): a free slot wakes the next
+        #: in line only, not every waiter (on a wide apply, dozens queue at once).
+        self._turns: dict[tuple[float, int], threading.Condition] = {}
         self._seq = itertools.count()
         self._cancel = cancel
         self._held = threading.local()
@@ -189,27 +192,35 @@ class SlotGate:
 
     def _acquire(self, priority: float) -> None:
         entry = (-priority, next(self._seq))
-        with self._cond:
+        with self._lock:
             if not (self._free > 0 and not self._queue):
                 self._on_phase("queued")
             heapq.heappush(self._queue, entry)
+            turn = self._turns[entry] = threading.Condition(self._lock)
             try:
                 while not (self._free > 0 and self._queue[0] == entry):
                     if self._cancel.is_set():
                         raise StepInterrupted("interrupted while waiting for a slot")
-                    self._cond.wait(0.2)
+                    turn.wait(0.2)
+                self._free -= 1
             finally:
                 self._queue.remove(entry)
                 heapq.heapify(self._queue)
-            self._free -= 1
+                del self._turns[entry]
+                self._wake_next()  # a slot may still be free for the next in line
         self._held.priority = priority
         self._on_phase("calling")
 
     def _release(self) -> None:
         self._held.priority = None
-        with self._cond:
+        with self._lock:
             self._free += 1
-            self._cond.notify_all()
+            self._wake_next()
+
+    def _wake_next(self) -> None:
+        """Wake the first in line when a slot is free (call it holding the lock)."""
+        if self._free > 0 and self._queue:
+            self._turns[self._queue[0]].notify()
 
     @contextmanager
     def slot(self, priority: float) -> Iterator[None]:
