@@ -17,7 +17,6 @@ PublicKey).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 
 from cryptography.hazmat.primitives import serialization
@@ -37,6 +36,7 @@ def generate_private_key_pem() -> str:
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
     register_private_key(pem)
+    _PUBLIC_HALVES[pem] = _public_pem(key)  # a key made here needs no consistency check
     return pem
 
 
@@ -53,7 +53,11 @@ def register_private_key(private_pem: str) -> None:
             log.register_secret(line)
 
 
-@functools.lru_cache(maxsize=4)
+#: Private key PEM -> its public half, for the keys this process made or checked
+#: (in memory only; a run holds one or two).
+_PUBLIC_HALVES: dict[str, str] = {}
+
+
 def public_key_pem(private_pem: str) -> str:
     """The SubjectPublicKeyInfo PEM of a private key PEM.
 
@@ -63,6 +67,8 @@ def public_key_pem(private_pem: str) -> str:
     a private key checks its RSA consistency, ~27 ms of CPU, and a run derives
     the same key's public half for its find, diff and create.
     """
+    if (known := _PUBLIC_HALVES.get(private_pem)) is not None:
+        return known
     wrong = f"does not hold an RSA {RSA_BITS} private key (PEM)"
     try:
         key = serialization.load_pem_private_key(private_pem.encode(), password=None)
@@ -70,6 +76,11 @@ def public_key_pem(private_pem: str) -> str:
         raise ValueError(wrong) from None  # never chain: the message may quote the value
     if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != RSA_BITS:
         raise ValueError(wrong)
+    public = _PUBLIC_HALVES[private_pem] = _public_pem(key)
+    return public
+
+
+def _public_pem(key: rsa.RSAPrivateKey) -> str:
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
