@@ -12,6 +12,10 @@ milliseconds.
                {"Filters": [...]})
     with aws:
         changes = step.diff(aws.context(config, outputs), resource)
+
+A context reads directly unless the test asks for the run's batches
+(``batched=True``, :class:`StrictBatches`): then each batch call must be
+announced too, as every other call.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from types import TracebackType
 from typing import Any
 
 import boto3
-from botocore.stub import Stubber
+from botocore.stub import Stubber, StubResponseError
 
 from vivr_provision.batch_reads import BatchReads
 from vivr_provision.config import PlatformConfig, load_config
@@ -45,6 +49,24 @@ class Unbatched(BatchReads):
              load: Callable[[], Mapping[str, Mapping[str, Any]]],
              reader: str = "") -> Mapping[str, Any] | None:
         return None
+
+class StrictBatches(BatchReads):
+    """A run's batches, except that a batch call the test did not announce (or announced
+    otherwise) fails the test.  :class:`BatchReads` takes any botocore error as a
+    refused batch and lets each step read its own, and Stubber's errors are botocore
+    errors: a missing stub would pass unseen.  A stubbed AWS error (a ``ClientError``)
+    is still a refused batch."""
+
+    def take(self, key: Hashable, ident: str,
+             load: Callable[[], Mapping[str, Mapping[str, Any]]],
+             reader: str = "") -> Mapping[str, Any] | None:
+        def strict() -> Mapping[str, Mapping[str, Any]]:
+            try:
+                return load()
+            except StubResponseError as exc:
+                raise AssertionError(f"batch call not as announced: {exc}") from None
+        return super().take(key, ident, strict, reader)
+
 
 class StubbedAws:
     """One stubbed client per (service, region), made on first use, checked on exit."""
@@ -81,12 +103,28 @@ class StubbedAws:
             operation, service_error_code=code, service_message=message or code,
             http_status_code=status, expected_params=None if params is None else dict(params))
 
+    def expect_tag_batch(self, tags: Mapping[str, str], *, region: str | None = None,
+                         listed: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """Announce the tag batch of ``region`` for resources owned as ``tags`` say (one
+        ``GetResources``, :mod:`vivr_provision.tag_batch`), answering ``listed``
+        (ARN -> tags; nothing by default, so each step reads its own tags)."""
+        from vivr_provision import tag_batch  # after the steps: it imports them
+
+        self.expect("resourcegroupstaggingapi", "get_resources", {"ResourceTagMappingList": [
+            {"ResourceARN": arn, "Tags": [{"Key": k, "Value": v} for k, v in found.items()]}
+            for arn, found in (listed or {}).items()]}, tag_batch.request(tags), region=region)
+
     def context(self, config: PlatformConfig,
-                outputs: Mapping[str, Mapping[str, Any]] | None = None) -> StepContext:
-        """A StepContext over these clients; ``outputs`` are the dependencies' outputs."""
+                outputs: Mapping[str, Mapping[str, Any]] | None = None, *,
+                batched: bool = False) -> StepContext:
+        """A StepContext over these clients; ``outputs`` are the dependencies' outputs.
+        ``batched``: first lookups go through the run's batches (:class:`StrictBatches`);
+        otherwise every lookup reads directly (:class:`Unbatched`)."""
         recorded = dict(outputs or {})
-        return StepContext(config, self, recorded.get,  # type: ignore[arg-type]
-                           account_id=ACCOUNT)
+        ctx = StepContext(config, self, recorded.get,  # type: ignore[arg-type]
+                          account_id=ACCOUNT)
+        ctx.reads = StrictBatches() if batched else Unbatched()
+        return ctx
 
     def verify(self) -> None:
         """Every announced call was made."""

@@ -49,7 +49,7 @@ def _tags(steps: dict[int, ListenerStep], arns: list[str]) -> dict[str, Any]:
 
 def _expect_tags_and_rules(aws: StubbedAws, steps: dict[int, ListenerStep], port: int) -> None:
     """What each step reads after the listener itself: its tags, rules, the rules' tags
-    (the tag batch has nothing here: GetResources is not announced)."""
+    (the tag batch, announced once per test, lists nothing here)."""
     aws.expect("elbv2", "describe_tags", _tags(steps, [LISTENERS[port]]),
                {"ResourceArns": [LISTENERS[port]]})
     aws.expect("elbv2", "describe_rules", _rules(port), {"ListenerArn": LISTENERS[port]})
@@ -62,6 +62,7 @@ def test_one_listing_per_balancer_gives_each_listener_what_its_own_read_gives(
         config: PlatformConfig) -> None:
     steps = _steps(config)
     aws = StubbedAws()
+    aws.expect_tag_batch(steps[80].tags())
     aws.expect("elbv2", "describe_listeners", {"Listeners": [_listener(80), _listener(443)]},
                {"LoadBalancerArn": LB_ARN})
     for port in (80, 443):
@@ -72,7 +73,7 @@ def test_one_listing_per_balancer_gives_each_listener_what_its_own_read_gives(
                    {"ListenerArns": [LISTENERS[port]]})
         _expect_tags_and_rules(aws, steps, port)
     with aws:
-        ctx = aws.context(config, OUTPUTS)
+        ctx = aws.context(config, OUTPUTS, batched=True)
         batched = {p: steps[p].describe_by_id(ctx, LISTENERS[p]) for p in (80, 443)}
         direct = {p: steps[p].describe_by_id(ctx, LISTENERS[p]) for p in (80, 443)}
     assert batched == direct
@@ -88,4 +89,4 @@ def test_a_listener_of_another_balancer_is_read_on_its_own(config: PlatformConfi
     aws.expect("elbv2", "describe_listeners", {"Listeners": []}, {"LoadBalancerArn": LB_ARN})
     aws.expect("elbv2", "describe_listeners", {"Listeners": []}, {"ListenerArns": [other]})
     with aws:
-        assert step.describe_by_id(aws.context(config, OUTPUTS), other) is None
+        assert step.describe_by_id(aws.context(config, OUTPUTS, batched=True), other) is None

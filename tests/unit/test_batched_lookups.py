@@ -34,7 +34,7 @@ def config() -> PlatformConfig:
 
 
 def _context(aws: StubbedAws, config: PlatformConfig, *, batched: bool) -> StepContext:
-    ctx = aws.context(config)
+    ctx = aws.context(config, batched=True)
     if not batched:
         ctx.reads = Unbatched()
     return ctx
@@ -332,7 +332,7 @@ def test_the_pre_apply_backup_check_and_the_walk_share_one_read(
         reads = BatchReads()
         # Dependencies not recorded here: the check cannot diff, so it wants a backup.
         assert wanted_before_apply(run, state, None, (), reads)  # type: ignore[arg-type]
-        walk = aws.context(config)
+        walk = aws.context(config, batched=True)
         walk.reads = reads
         found = primary.describe_by_id(walk, primary.identifier)
         # A second find (the engine confirming drift) reads directly.

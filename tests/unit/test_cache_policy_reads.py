@@ -65,7 +65,7 @@ def test_one_listing_answers_every_cache_policy_with_the_direct_reads_data(
     bodies = [_body(step, f"id-{i}") for i, step in enumerate(steps)]
     drifted = _body(steps[0], "id-0", MaxTTL=60)
     with StubbedAws() as aws:
-        direct = aws.context(config)
+        direct = aws.context(config, batched=True)
         direct.reads = Unbatched()
         for body in (drifted, *bodies[1:]):
             _expect_get(aws, body, "E1")
@@ -76,7 +76,7 @@ def test_one_listing_answers_every_cache_policy_with_the_direct_reads_data(
                    _listing([drifted], marker="page-2"), {"Type": "custom"})
         aws.expect("cloudfront", "list_cache_policies", _listing(bodies[1:]),
                    {"Type": "custom", "Marker": "page-2"})
-        ctx = aws.context(config)
+        ctx = aws.context(config, batched=True)
         listed = [step.find(ctx, body["Id"]) for step, body in zip(steps, bodies, strict=True)]
     assert ctx.reads.loads == 1
     for step, got, want in zip(steps, listed, expected, strict=True):
@@ -92,7 +92,7 @@ def test_a_policy_the_listing_lacks_and_a_second_read_are_read_by_get(
     steps = _cache_steps(config)
     first, second = _body(steps[0], "id-0"), _body(steps[1], "id-1")
     with StubbedAws() as aws:
-        ctx = aws.context(config)
+        ctx = aws.context(config, batched=True)
         aws.expect("cloudfront", "list_cache_policies", _listing([first]), {"Type": "custom"})
         assert steps[0].find(ctx, "id-0") is not None
         _expect_get(aws, second, "E7")  # made after the listing: not in it
@@ -115,7 +115,7 @@ def test_a_write_after_a_listed_read_sends_the_etag_of_a_fresh_get(
     desired = _body(step, "id-0")
     drifted = _body(step, "id-0", MaxTTL=60)
     with StubbedAws() as aws:
-        ctx = aws.context(config)
+        ctx = aws.context(config, batched=True)
         aws.expect("cloudfront", "list_cache_policies",
                    _listing([drifted, _body(steps[1], "id-1")]), {"Type": "custom"})
         listed = step.find(ctx, "id-0")
@@ -135,7 +135,7 @@ def test_a_kind_configured_once_is_read_by_get_alone(config: PlatformConfig) -> 
     body = {"Id": "orp-1", "LastModifiedTime": MODIFIED,
             "OriginRequestPolicyConfig": step.desired_config()}
     with StubbedAws() as aws:
-        ctx = aws.context(config)
+        ctx = aws.context(config, batched=True)
         aws.expect("cloudfront", "get_origin_request_policy",
                    {"OriginRequestPolicy": body, "ETag": "E1"}, {"Id": "orp-1"})
         found = step.find(ctx, "orp-1")

@@ -77,7 +77,7 @@ def test_create_revokes_aws_defaults_by_rule_id(config: PlatformConfig) -> None:
                    {"GroupId": "sg-0def", "SecurityGroupRuleIds": ["sgr-out"]})
         aws.expect("ec2", "describe_security_group_rules", {"SecurityGroupRules": []},
                    {"Filters": RULES_FILTER})
-        created = step.create(aws.context(config, OUTPUTS), "token-unused")
+        created = step.create(aws.context(config, OUTPUTS, batched=True), "token-unused")
     assert step.outputs(created) == {"id": "sg-0def", "group_id": "sg-0def", "rule_count": 0}
 
 
@@ -87,7 +87,7 @@ def test_a_rule_added_by_hand_is_drift_plan_names(config: PlatformConfig) -> Non
               "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIpv4": "0.0.0.0/0"}]
     with StubbedAws() as aws:
         _expect_find(aws, added)
-        ctx = aws.context(config, OUTPUTS)
+        ctx = aws.context(config, OUTPUTS, batched=True)
         found = step.find(ctx, "sg-0def")
         assert found is not None
         [change] = step.diff(ctx, found)
@@ -98,7 +98,7 @@ def test_an_empty_group_is_unchanged_and_destroy_only_lets_go(config: PlatformCo
     step = _step(config)
     with StubbedAws() as aws:
         _expect_find(aws, [])
-        ctx = aws.context(config, OUTPUTS)
+        ctx = aws.context(config, OUTPUTS, batched=True)
         found = step.find(ctx, "sg-0def")
         assert found is not None and step.diff(ctx, found) == []
         # No call at all: DeleteSecurityGroup refuses a default group.
@@ -109,16 +109,16 @@ def test_an_empty_group_is_unchanged_and_destroy_only_lets_go(config: PlatformCo
 def test_nothing_to_find_before_the_vpc_exists_or_state_records_the_group(
         config: PlatformConfig) -> None:
     with StubbedAws() as aws:
-        assert _step(config).find(aws.context(config, {}), "sg-0def") is None
+        assert _step(config).find(aws.context(config, {}, batched=True), "sg-0def") is None
         # Not taken over yet (no id in state): apply's "create" empties it.
-        assert _step(config).find(aws.context(config, OUTPUTS), None) is None
+        assert _step(config).find(aws.context(config, OUTPUTS, batched=True), None) is None
 
 
 def test_a_vpc_without_its_default_group_is_an_error_on_create(config: PlatformConfig) -> None:
     with StubbedAws() as aws:
         aws.expect("ec2", "describe_security_groups", {"SecurityGroups": []}, {"Filters": FILTERS})
         with pytest.raises(RuntimeError, match="default-sg: the VPC has no default security"):
-            _step(config).create(aws.context(config, OUTPUTS), "t")
+            _step(config).create(aws.context(config, OUTPUTS, batched=True), "t")
 
 
 
@@ -146,13 +146,13 @@ def test_a_recorded_group_reads_its_rules_with_the_site_rule_sets(
         aws.expect("ec2", "describe_security_group_rules",
                    {"SecurityGroupRules": [*_aws_defaults(), app_rule]},
                    {"Filters": [{"Name": "group-id", "Values": ids}]})
-        ctx = aws.context(config, _site_outputs(config))
+        ctx = aws.context(config, _site_outputs(config), batched=True)
         batched = step.find(ctx, "sg-0def")
         for rule_step in rule_steps:  # served from the same listing: no further call
             rule_step.find(ctx, None)
     with StubbedAws() as aws:
         _expect_find(aws, _aws_defaults())
-        direct = step.find(aws.context(config, OUTPUTS), "sg-0def")
+        direct = step.find(aws.context(config, OUTPUTS, batched=True), "sg-0def")
     assert batched is not None and direct is not None
     assert (batched.id, batched.data) == (direct.id, direct.data)
     assert ctx.reads.loads == 1 and ctx.reads.served_to("default-sg") == 1
@@ -170,7 +170,7 @@ def test_a_second_find_reads_the_rules_directly(config: PlatformConfig) -> None:
         aws.expect("ec2", "describe_security_group_rules",
                    {"SecurityGroupRules": _aws_defaults()}, {"Filters": RULES_FILTER})
         _expect_find(aws, [])
-        ctx = aws.context(config, outputs)
+        ctx = aws.context(config, outputs, batched=True)
         first, second = step.find(ctx, "sg-0def"), step.find(ctx, "sg-0def")
     assert first is not None and len(first.data["rules"]) == 2
     assert second is not None and second.data["rules"] == []
@@ -184,7 +184,7 @@ def test_before_its_id_is_recorded_the_site_listing_is_left_to_the_rule_sets(
     del outputs["default-sg"]
     with StubbedAws() as aws:
         _expect_find(aws, [])
-        ctx = aws.context(config, outputs)
+        ctx = aws.context(config, outputs, batched=True)
         assert _step(config).find(ctx, "sg-0def") is not None
     assert ctx.reads.loads == 0
 
@@ -203,7 +203,7 @@ def test_plan_and_refresh_ask_the_listing_for_every_recorded_group(
                    {"Filters": FILTERS})
         aws.expect("ec2", "describe_security_group_rules", {"SecurityGroupRules": []},
                    {"Filters": [{"Name": "group-id", "Values": ids}]})
-        ctx = aws.context(config, OUTPUTS)  # the VPC alone observed so far
+        ctx = aws.context(config, OUTPUTS, batched=True)  # the VPC alone observed so far
         ctx.recorded_outputs = recorded.get
         assert step.find(ctx, "sg-0def") is not None
     assert ctx.reads.loads == 1 and ctx.reads.served_to("default-sg") == 1

@@ -116,7 +116,7 @@ def test_a_missing_group_is_none(config: PlatformConfig) -> None:
         aws.expect("logs", "describe_log_groups", {"logGroups": [
             {"logGroupName": f"{NAME}-old", "arn": f"{ARN}-old:*"}]},
             {"logGroupNamePrefix": NAME})
-        assert step.lookup(aws.context(config, OUTPUTS)) is None
+        assert step.lookup(aws.context(config, OUTPUTS, batched=True)) is None
 
 
 def test_the_dr_replica_exports_into_a_group_encrypted_with_the_dr_key(

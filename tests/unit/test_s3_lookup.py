@@ -39,9 +39,16 @@ def _expect_tags(aws: StubbedAws, step: BucketStep) -> None:
         {"Bucket": step.bucket_name}, region=step.region)
 
 
+def _expect_tag_batches(aws: StubbedAws, steps: list[BucketStep]) -> None:
+    """The tag batch of each region the buckets live in, listing none of them (each
+    bucket's tags are then read with GetBucketTagging, as these tests announce)."""
+    for region in sorted({s.region for s in steps}):
+        aws.expect_tag_batch(steps[0].tags(), region=region)
+
+
 def _lookups(config: PlatformConfig, aws: StubbedAws,
              steps: list[BucketStep]) -> dict[str, Resource | None]:
-    ctx: StepContext = aws.context(config)
+    ctx: StepContext = aws.context(config, batched=True)
     return {step.name: step.lookup(ctx) for step in steps}
 
 
@@ -50,6 +57,7 @@ def test_one_listing_under_the_shared_prefix_finds_every_bucket_and_its_region(
     steps = _buckets(config)
     assert len(steps) == 6 and {s.region for s in steps} == {"us-east-1", "us-west-2"}
     aws = StubbedAws()
+    _expect_tag_batches(aws, steps)
     aws.expect("s3", "list_buckets", {"Buckets": [_entry(s) for s in steps]},
                {"Prefix": "vivr-", "MaxBuckets": LIST_PAGE})
     for step in steps:
@@ -64,6 +72,7 @@ def test_a_bucket_read_on_its_own_gives_the_same_resource_as_from_the_listing(
         config: PlatformConfig) -> None:
     step = next(s for s in _buckets(config) if s.name == "dr.s3.backups")
     aws = StubbedAws()
+    _expect_tag_batches(aws, [step])
     aws.expect("s3", "list_buckets", {"Buckets": [_entry(step)]},
                {"Prefix": "vivr-", "MaxBuckets": LIST_PAGE})
     _expect_tags(aws, step)
@@ -72,7 +81,7 @@ def test_a_bucket_read_on_its_own_gives_the_same_resource_as_from_the_listing(
                {"Prefix": "vivr-backups-dr", "MaxBuckets": LIST_PAGE})
     _expect_tags(aws, step)
     with aws:
-        ctx = aws.context(config)
+        ctx = aws.context(config, batched=True)
         batched, direct = step.lookup(ctx), step.lookup(ctx)
     assert batched == direct == Resource("vivr-backups-dr",
                                          {"Region": "us-west-2", "Tags": step.tags()})
@@ -83,6 +92,7 @@ def test_every_page_is_read_and_a_missing_region_is_asked_of_get_bucket_location
     assets, temp = (next(s for s in _buckets(config) if s.name == n)
                     for n in ("s3.assets", "s3.temp"))
     aws = StubbedAws()
+    _expect_tag_batches(aws, [assets, temp])
     aws.expect("s3", "list_buckets", {"Buckets": [_entry(assets, region=False)],
                                       "ContinuationToken": "page-2"},
                {"Prefix": "vivr-", "MaxBuckets": LIST_PAGE})
@@ -107,4 +117,4 @@ def test_a_bucket_in_no_listing_is_absent_and_nothing_else_is_read(
     aws.expect("s3", "list_buckets", {"Buckets": []},
                {"Prefix": step.bucket_name, "MaxBuckets": LIST_PAGE})
     with aws:
-        assert step.lookup(aws.context(config)) is None
+        assert step.lookup(aws.context(config, batched=True)) is None

@@ -83,12 +83,12 @@ def test_one_listing_answers_both_policy_steps_as_their_direct_reads_do(
     with StubbedAws() as aws:  # one DescribeScalingPolicies for the two steps
         _expect_target(aws, target)
         _expect_listing(aws, target, policies)
-        batched = _lookups(aws.context(config), target, scale_out)
+        batched = _lookups(aws.context(config, batched=True), target, scale_out)
     with StubbedAws() as aws:  # each step reading on its own
         _expect_target(aws, target)
         _expect_listing(aws, target, policies)
         _expect_by_name(aws, scale_out, policies)
-        ctx = aws.context(config)
+        ctx = aws.context(config, batched=True)
         ctx.reads = Unbatched()
         direct = _lookups(ctx, target, scale_out)
     assert batched == direct
@@ -106,7 +106,7 @@ def test_a_scale_out_policy_the_listing_lacks_is_read_by_name(config: PlatformCo
         _expect_target(aws, target)
         _expect_listing(aws, target, _policies(target, scale_out, with_scale_out=False))
         _expect_by_name(aws, scale_out, policies)
-        _, found = _lookups(aws.context(config), target, scale_out)
+        _, found = _lookups(aws.context(config, batched=True), target, scale_out)
     assert found == Resource(policies[-1]["PolicyARN"], policies[-1])
 
 
@@ -120,7 +120,7 @@ def test_a_second_lookup_reads_directly(config: PlatformConfig) -> None:
         _expect_target(aws, target)
         _expect_listing(aws, target, policies)
         _expect_by_name(aws, scale_out, policies)
-        ctx = aws.context(config)
+        ctx = aws.context(config, batched=True)
         first = _lookups(ctx, target, scale_out)
         assert target.lookup(ctx) == first[0]
         assert scale_out.lookup(ctx) == first[1]

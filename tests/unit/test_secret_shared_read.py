@@ -47,7 +47,7 @@ def _described(step: SecretStep, **edits: Any) -> dict[str, Any]:
 
 
 def _context(aws: StubbedAws, config: PlatformConfig, *, batched: bool = True) -> StepContext:
-    ctx = aws.context(config)
+    ctx = aws.context(config, batched=True)
     if not batched:
         ctx.reads = Unbatched()
     return ctx

@@ -117,7 +117,7 @@ def test_without_the_standby_redis_in_the_graph_its_variables_are_left_out() -> 
 
 def _container(step: Step, outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     assert isinstance(step, TaskDefinitionStep)
-    request = step.desired(StubbedAws(DR).context(step.config, outputs))
+    request = step.desired(StubbedAws(DR).context(step.config, outputs, batched=True))
     assert request["family"] == "vivr-app-dr"
     assert request["requiresCompatibilities"] == ["FARGATE"]
     [container] = request["containerDefinitions"]
@@ -165,7 +165,7 @@ def _create_request(config: PlatformConfig) -> dict[str, Any]:
     step = _service(config)
     sent: dict[str, Any] = {}
     with StubbedAws() as aws:
-        ctx = aws.context(config, _outputs(config))
+        ctx = aws.context(config, _outputs(config), batched=True)
         aws.expect("ecs", "describe_services", {"services": []},
                    {"cluster": "vivr-dr", "services": ["vivr-app-dr"], "include": ["TAGS"]},
                    region=DR)
@@ -208,7 +208,7 @@ def test_a_hand_changed_standby_count_is_put_back_no_auto_scaling_owns_it(runnin
     config = production_config()
     step = _service(config)
     with StubbedAws() as aws:
-        ctx = aws.context(config, _outputs(config))
+        ctx = aws.context(config, _outputs(config), batched=True)
         current = Resource("arn:svc", _running(step, ctx, running))
         # The family's latest ACTIVE revision is the one it runs: one read.
         running_arn = ctx.output("dr.ecs-task-definition", "task_definition_arn")
@@ -228,7 +228,7 @@ def test_the_task_roles_read_the_replicas_and_decrypt_with_the_dr_key() -> None:
     role = steps["iam.task_execution_role"]
     assert isinstance(role, IamRoleStep)
     assert "dr.kms" in role.depends_on()
-    document = role.inline_policy(StubbedAws().context(config, _outputs(config)))
+    document = role.inline_policy(StubbedAws().context(config, _outputs(config), batched=True))
     assert document is not None
     statements = {s["Sid"]: s for s in document["Statement"]}
     read = statements["SecretsManagerReadSecret"]["Resource"]
@@ -254,7 +254,7 @@ def test_the_unhealthy_target_alarm_watches_the_standby_target_group_in_its_regi
     assert step.region == DR
     assert set(step.depends_on()) == {"dr.sns.critical", "dr.sns.devops",
                                       "dr.alb-target-group", "dr.alb"}
-    request = step.request(StubbedAws().context(config, _outputs(config)))
+    request = step.request(StubbedAws().context(config, _outputs(config), batched=True))
     assert (request["MetricName"], request["Statistic"], request["Threshold"],
             request["ComparisonOperator"], request["TreatMissingData"]) == (
         "UnHealthyHostCount", "Maximum", 0.0, "GreaterThanThreshold", "notBreaching")
@@ -324,7 +324,7 @@ def test_the_standby_container_has_the_primarys_read_only_root_and_scratch_volum
     config = production_config()
     step = _steps(config)["dr.ecs-task-definition"]
     assert isinstance(step, TaskDefinitionStep)
-    request = step.desired(StubbedAws(DR).context(config, _outputs(config)))
+    request = step.desired(StubbedAws(DR).context(config, _outputs(config), batched=True))
     [container] = request["containerDefinitions"]
     assert container["readonlyRootFilesystem"] is True
     assert container["mountPoints"] == [

@@ -51,8 +51,9 @@ def _expect_listed(aws: StubbedAws, step: DbSubnetGroupStep, tags: dict[str, str
                {"ResourceName": _arn(step)})
 
 
-def _read(aws: StubbedAws, steps: list[DbSubnetGroupStep]) -> list[Resource | None]:
-    ctx = aws.context(CONFIG)
+def _read(aws: StubbedAws, steps: list[DbSubnetGroupStep], *,
+          batched: bool = True) -> list[Resource | None]:
+    ctx = aws.context(CONFIG, batched=batched)
     return [step.lookup(ctx) for step in steps]
 
 
@@ -72,7 +73,7 @@ def test_one_call_answers_every_step_and_each_gets_what_its_own_read_gives() -> 
         for step in GROUPS:
             _expect_describe(aws, step)
             _expect_listed(aws, step, step.tags())
-        direct = _read(aws, GROUPS)
+        direct = _read(aws, GROUPS, batched=False)
     with StubbedAws() as aws:  # batched: one GetResources (two pages) for the three
         ours = [_mapping(_arn(step), step.tags()) for step in GROUPS]
         aws.expect("resourcegroupstaggingapi", "get_resources",
@@ -102,7 +103,7 @@ def test_what_the_batch_lacks_and_a_second_read_go_to_the_service() -> None:
         _expect_describe(aws, first)
         now = {**first.tags(), "CostCenter": "edited"}
         _expect_listed(aws, first, now)
-        ctx = aws.context(CONFIG)
+        ctx = aws.context(CONFIG, batched=True)
         found = [first.lookup(ctx), second.lookup(ctx)]
         again = first.describe_by_id(ctx, first.resource_name())
     assert [f.data["TagMap"] if f else None for f in found] == [first.tags(), second.tags()]
@@ -115,7 +116,7 @@ def test_a_resource_its_describe_does_not_find_is_gone_whatever_the_batch_says()
     with StubbedAws() as aws:
         aws.expect_error("rds", "describe_db_subnet_groups", "DBSubnetGroupNotFoundFault",
                          status=404)
-        assert step.lookup(aws.context(CONFIG)) is None
+        assert step.lookup(aws.context(CONFIG, batched=True)) is None
 
 
 def test_a_refused_batch_leaves_every_step_to_its_own_read() -> None:
@@ -141,7 +142,7 @@ def test_a_kms_key_is_found_in_the_batch_by_its_arn_and_read_by_its_id_otherwise
             "ResourceTagMappingList": [_mapping(meta["Arn"], step.tags())]})
         aws.expect("kms", "describe_key", {"KeyMetadata": meta}, {"KeyId": alias})
         aws.expect("kms", "list_resource_tags", {"Tags": []}, {"KeyId": key_id})
-        ctx: StepContext = aws.context(CONFIG)
+        ctx: StepContext = aws.context(CONFIG, batched=True)
         batched = step.describe_by_id(ctx, key_id)
         direct = step.describe_by_id(ctx, key_id)
     assert batched is not None and batched.data["TagMap"] == step.tags()
@@ -169,7 +170,7 @@ def test_a_bucket_is_looked_up_in_the_region_it_lives_in() -> None:
         aws.expect("resourcegroupstaggingapi", "get_resources", {"ResourceTagMappingList": [
             _mapping("arn:aws:s3:::vivr-logs-dr", {**step.tags(), "Name": "dr"})]},
             region="us-west-2")
-        ctx = aws.context(CONFIG)
+        ctx = aws.context(CONFIG, batched=True)
         tags = bucket_tags(ctx, "bucket.logs_dr", "vivr-logs-dr", "us-west-2", step.tags())
         missing = bucket_tags(ctx, "bucket.logs_dr", "vivr-temp", "us-west-2", step.tags())
     assert tags == {**step.tags(), "Name": "dr"}
@@ -192,6 +193,6 @@ def test_listener_rules_in_the_batch_need_no_describe_tags_and_the_rest_are_read
         aws.expect("elbv2", "describe_tags", {"TagDescriptions": [
             {"ResourceArn": theirs, "Tags": [{"Key": "team", "Value": "theirs"}]}]},
             {"ResourceArns": [theirs]})
-        mine, others = step.read_rules(aws.context(CONFIG), listener_arn)
+        mine, others = step.read_rules(aws.context(CONFIG, batched=True), listener_arn)
     assert mine["origin-verify"]["TagMap"] == rule_tags
     assert [rule["RuleArn"] for rule in others] == [theirs]

@@ -120,7 +120,7 @@ def test_one_subscription_listing_answers_every_topic_of_the_region(
     theirs = {"Protocol": "sqs", "Endpoint": "arn:aws:sqs:us-east-1:1:q",
               "SubscriptionArn": f"{other_arn}:9f", "TopicArn": other_arn}
     with StubbedAws() as aws:
-        ctx = aws.context(config, OUTPUTS)
+        ctx = aws.context(config, OUTPUTS, batched=True)
         aws.expect("sns", "get_topic_attributes", {"Attributes": {"DisplayName": "x"}},
                    {"TopicArn": ARN})
         aws.expect("resourcegroupstaggingapi", "get_resources",
@@ -139,7 +139,7 @@ def test_a_region_with_more_subscriptions_than_the_batch_lists_each_topics_own(
         config: PlatformConfig) -> None:
     step = TopicStep(config, "team", config.monitoring.topics["team"])
     with StubbedAws() as aws:
-        ctx = aws.context(config, OUTPUTS)
+        ctx = aws.context(config, OUTPUTS, batched=True)
         aws.expect("sns", "get_topic_attributes", {"Attributes": {"DisplayName": "x"}},
                    {"TopicArn": ARN})
         aws.expect("resourcegroupstaggingapi", "get_resources", _tagged((step, ARN)))
