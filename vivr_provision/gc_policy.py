@@ -15,9 +15,10 @@ What it costs: an object frozen while it was cyclic garbage is never
 reclaimed, so each freeze can keep what the other threads had just dropped
 in a cycle and the collector had not reached (at most one young generation's
 worth).  Everything else is freed by reference counting as before; memory
-stayed within the same peak RSS.  Only a command's process enables it (the
-CLI, :class:`vivr_provision.cli.run.Run`); a library user or a test
-process keeps Python's collector as it is.
+stayed within the same peak RSS.  Only a command enables it (the CLI's
+:class:`vivr_provision.cli.run.Run`); a library user's process keeps Python's
+collector as it is (a test that runs a command in its own process turns it
+on there from then on, which only means fewer full collections).
 """
 
 from __future__ import annotations
