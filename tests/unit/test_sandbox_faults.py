@@ -205,13 +205,21 @@ def test_acm_issues_one_certificate_per_idempotency_token(sandbox: SandboxServer
     assert [c["CertificateArn"] for c in listed] == [arn]
 
 
-def test_the_tools_clients_count_and_log_botocores_retries(sandbox: SandboxServer) -> None:
+def test_the_tools_clients_count_and_log_botocores_retries(
+        sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """What botocore retried is in the run report and, at -v, in the log (vivr.aws)."""
     import io
     import json
 
     from vivr_provision import log
     from vivr_provision.aws import AwsSettings, ClientFactory
+
+    # An account of its own, as the other tests here have: with the ambient test
+    # credentials it used the sandbox's default account (which the sandbox serves one
+    # request at a time, and earlier tests had filled), and its first DescribeVpcs
+    # waited ~12 s for the sandbox's answer after this file's other tests (37 s in CI).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", f"sandbox{_account()}")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sandbox")
 
     plan = FaultPlan(FaultRates(throttle=1.0), only={"ec2.DescribeVpcs", "iam.ListRoles"},
                      once=True)
