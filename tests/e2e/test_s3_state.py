@@ -222,6 +222,27 @@ def test_a_crashed_runs_lines_are_folded_in_and_lines_of_a_replaced_object_are_d
         encode(state)
 
 
+def test_a_run_stalled_past_its_lease_writes_no_line_when_it_wakes(
+        s3: Any, store_for: Any) -> None:
+    """A process stopped longer than its lease (a suspended laptop) wakes before its
+    renewer does: another run may have taken the lock over and folded the journal,
+    so a line it wrote now would never be read.  It writes nothing and stops."""
+    store = store_for(lease_s=60)
+    with store.lock("apply"):
+        state = store.load("vivr", "production")
+        _ready(state, "vpc", "vpc-1")
+        store.save(state)
+        written = s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["Body"].read()
+        store.clock = lambda: time.time() + 61  # it woke after the lease ran out
+        _ready(state, "subnet", "subnet-1")
+        with pytest.raises(StateError, match=r"lost the lock .* lease ran out"):
+            store.save_records(state, _changed("subnet"))
+        assert [k for k in _keys(s3) if ".journal/" in k] == []
+        assert s3.get_object(Bucket=BUCKET, Key="vivr/production.json")["Body"].read() == \
+            written
+    assert _keys(s3) == ["vivr/production.json"], "its own lock is still released"
+
+
 def test_an_unreadable_journal_object_is_refused_in_one_line(s3: Any, store_for: Any) -> None:
     store = store_for()
     state = store.load("vivr", "production")

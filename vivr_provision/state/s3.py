@@ -14,6 +14,9 @@ conditional writes doing what ``flock`` and ``rename`` do locally:
   holder stops renewing, and after the lease another run takes it over with
   ``IfMatch`` = the stale lock's ETag, so two contenders cannot both win and
   nobody ever needs a ``force-unlock`` (Terraform's stuck-lock complaints).
+  A holder writes nothing once its lease has run out by its own clock, even
+  before its renewer notices (a process stopped past its lease: its journal
+  lines would land where the run that took over never reads).
 * **Release only deletes our own lock** (``DeleteObject`` with ``IfMatch``),
   closing the read-then-delete race of Terraform's S3 lock file.
 * **A step transition is one small object**, not the whole state (S3 has no
@@ -102,6 +105,11 @@ class S3StateStore:
         #: A line's PUT failed: the next durable point is a full save.
         self._journal_broken = False
         self._holding = False
+        #: The wall clock the lease is judged by (what the lock's ``expires_epoch`` is).
+        self.clock: Callable[[], float] = time.time
+        #: Until when our lease surely runs: the clock read just before each lock write
+        #: plus the lease, never later than the ``expires_epoch`` that write carries.
+        self._lease_until = 0.0
 
     @property
     def lock_key(self) -> str:
@@ -209,9 +217,9 @@ class S3StateStore:
         ``guard`` is held while the serial moves and the document is encoded,
         not during the PUT (a network round trip): see LocalStateStore.save.
         """
-        if self._lock_lost.is_set():
-            raise StateError(f"lost the lock on {self.path} (its lease was taken over); "
-                             "this run stops without writing state")
+        if self._lock_is_lost():
+            raise StateError(f"lost the lock on {self.path} (its lease ran out or was taken "
+                             "over); this run stops without writing state")
         snapshot, body, previous = snapshot_next(state, guard)
         try:
             self._put_state(body)
@@ -241,7 +249,7 @@ class S3StateStore:
         """Make the records ``guard`` yields durable as one journal object (see the module),
         or by a full :meth:`save` when there is no object to hang it on or the last line
         failed.  Same contract as :meth:`save`."""
-        if self._journal_broken or self._lock_lost.is_set() or self._etag is None \
+        if self._journal_broken or self._lock_is_lost() or self._etag is None \
                 or self._document is None or self._document.get("serial") != state.serial:
             self.save(state, guard)
             return
@@ -310,6 +318,17 @@ class S3StateStore:
     def lock(self, operation: str) -> contextlib.AbstractContextManager[None]:
         return self._held(operation)
 
+    def _lock_is_lost(self) -> bool:
+        """Whether this run can no longer count on its lock: a renewal failed, or, while it
+        holds the lock, the lease ran out before a renewal (a process stopped longer
+        than the lease: a suspended laptop, a paused container).  Another run may then
+        have taken the lock over and folded the journal: a line written now would
+        never be read, and the step after it would act without a durable intent.  The
+        renewer notices only at its next turn; this is read before every write."""
+        if self._holding and self.clock() >= self._lease_until:
+            self._lock_lost.set()
+        return self._lock_lost.is_set()
+
     def _lock_body(self, operation: str, holder: str) -> bytes:
         now = time.time()
         return json.dumps({
@@ -352,7 +371,9 @@ class S3StateStore:
     @contextlib.contextmanager
     def _held(self, operation: str) -> Iterator[None]:
         holder = uuid.uuid4().hex
+        sent = self.clock()
         etag = self._acquire(operation, holder)
+        self._lease_until = sent + self.lease_s
         self._lock_lost.clear()
         stop = threading.Event()
         state = {"etag": etag}
@@ -360,10 +381,12 @@ class S3StateStore:
         def renew() -> None:
             while not stop.wait(self.lease_s / 3):
                 try:
+                    sent = self.clock()
                     reply = self._call("put_object", Key=self.lock_key,
                                        Body=self._lock_body(operation, holder),
                                        IfMatch=state["etag"])
                     state["etag"] = str(reply["ETag"])
+                    self._lease_until = sent + self.lease_s
                 except (aws_errors.ClientError, StateError):
                     self._lock_lost.set()
                     return
@@ -385,7 +408,7 @@ class S3StateStore:
         """Fold the journal in while the lock is ours (on release: before it is deleted); a
         failure changes nothing durable (the next locked load folds it), so it is logged,
         not raised, and the next durable point is a full compare-and-swap save."""
-        if self._lock_lost.is_set():
+        if self._lock_is_lost():
             return
         try:
             self.compact()
