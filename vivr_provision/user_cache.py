@@ -56,6 +56,8 @@ def write(name: str, data: bytes, *, family: str, keep: int) -> None:
         Path(temporary).unlink(missing_ok=True)
         return
     with contextlib.suppress(OSError):
-        entries = sorted(folder.glob(f"{family}*"), key=lambda p: p.stat().st_mtime)
-        for old in entries[:-keep]:
+        entries = list(folder.glob(f"{family}*"))
+        if len(entries) <= keep:  # the usual case: no file's age is needed
+            return
+        for old in sorted(entries, key=lambda p: p.stat().st_mtime)[:-keep]:
             old.unlink(missing_ok=True)
