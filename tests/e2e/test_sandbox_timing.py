@@ -96,17 +96,37 @@ def test_the_critical_path_starts_first_and_a_waiting_step_lends_its_slot(
         timed: Started, tmp_path: Path) -> None:
     """One slot (``--parallelism 1``): the log bucket is ready from the start but waits
     while the cache's chain (12 min on AWS) goes first; it is then made while the cache
-    step only polls its group."""
-    aws = Aws(cast(SandboxServer, timed), new_account(), tmp_path)
-    run = aws.cli("apply", "--target", "cache", "--target", "s3.logs", "--parallelism", "1",
-                  "-v", env={"VIVR_TIME_SCALE": SCALE})
-    assert run.returncode == 0, run.stderr[-2000:]
-    writes = [str(c["operation"]) for c in aws.calls() if c["mutating"]]
-    assert writes.index("CreateCacheSubnetGroup") < writes.index("PUT /vivr-logs"), \
-        "the cache's chain before the bucket"
-    events = _events(run.stderr)
-    assert events.index(("cache", "step.waiting")) < events.index(("s3.logs", "step.created")) \
-        < events.index(("cache", "step.created")), "the bucket was made while the cache waited"
+    step only polls its group.
+
+    When the cache's last dependency gives the slot back, the cache step is still
+    reading (its find runs outside any slot) and the bucket, the only step queued,
+    takes the free slot: the gate gives a free slot to whoever waits rather than keep
+    it idle.  Then the cache is created after the bucket and there is no wait to lend
+    a slot from (about one run in twelve, with either slot hand-off).  Such a run
+    proves nothing about lending, so the scenario runs again in a new account, at
+    most three times; a run where the cache did go first must show the bucket made
+    during its wait."""
+    for attempt in range(1, 4):
+        workdir = tmp_path / str(attempt)
+        workdir.mkdir()
+        aws = Aws(cast(SandboxServer, timed), new_account(), workdir)
+        run = aws.cli("apply", "--target", "cache", "--target", "s3.logs",
+                      "--parallelism", "1", "-v", env={"VIVR_TIME_SCALE": SCALE})
+        assert run.returncode == 0, run.stderr[-2000:]
+        writes = [str(c["operation"]) for c in aws.calls() if c["mutating"]]
+        assert writes.index("CreateCacheSubnetGroup") < writes.index("PUT /vivr-logs"), \
+            "the cache's chain before the bucket"
+        events = _events(run.stderr)
+        if events.index(("cache", "step.creating")) > events.index(("s3.logs", "step.creating")):
+            continue  # the bucket took the slot the cache's last dependency freed
+        assert events.index(("cache", "step.waiting")) \
+            < events.index(("s3.logs", "step.created")) \
+            < events.index(("cache", "step.created")), \
+            "the bucket was made while the cache waited"
+        return
+    # Also what a gate that never lends gives: the bucket then always goes first.
+    pytest.fail("in three runs the bucket was made before the cache's create (a step that "
+                "waits kept its slot, or the race above went the bucket's way three times)")
 
 
 def test_an_exhausted_wait_is_resumable_and_the_rerun_waits_without_a_second_create(
