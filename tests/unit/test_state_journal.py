@@ -28,16 +28,6 @@ ENV = "production"
 REPO_ROOT = Path(vivr_provision.__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def state_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "production.json"
-
-
-@pytest.fixture
-def store(state_path: Path) -> LocalStateStore:
-    return LocalStateStore(state_path)
-
-
 def names(*changed: str) -> AbstractContextManager[Collection[str]]:
     """What the engine passes as ``guard``: its lock, yielding the changed records."""
     lock = threading.Lock()

@@ -23,16 +23,6 @@ PROJECT = "vivr"
 ENV = "production"
 
 
-@pytest.fixture
-def state_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "production.json"
-
-
-@pytest.fixture
-def store(state_path: Path) -> LocalStateStore:
-    return LocalStateStore(state_path)
-
-
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
